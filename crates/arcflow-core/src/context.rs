@@ -1,0 +1,360 @@
+//! The shared workflow context: what a run's tasks read and publish.
+//!
+//! All shared state sits behind one `Arc`, so `clone()` and `with_item()`
+//! copy a pointer (and, for an item, the item's own pointer) whatever the
+//! context holds. Clones are handles to the same run: a variable set through
+//! one is seen through every other. What differs between handles is only the
+//! per-branch state: the current item and the current task outcome.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use minijinja::Value;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::path::{parse_path, PathSegment};
+use crate::scope;
+use crate::value;
+
+/// Version of the document `export()` writes; `import()` reads this version.
+pub const CONTEXT_DOCUMENT_VERSION: u32 = 1;
+
+/// How a task attempt ended, as `succeeded()`, `failed()` and `timed_out()`
+/// see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeStatus {
+    Succeeded,
+    Failed,
+    TimedOut,
+    Cancelled,
+    Skipped,
+}
+
+impl OutcomeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::TimedOut => "timed_out",
+            Self::Cancelled => "cancelled",
+            Self::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        Ok(match text {
+            "succeeded" => Self::Succeeded,
+            "failed" => Self::Failed,
+            "timed_out" => Self::TimedOut,
+            "cancelled" => Self::Cancelled,
+            "skipped" => Self::Skipped,
+            other => {
+                return Err(Error::context(
+                    format!("unknown outcome status {other:?}: expected succeeded, failed, timed_out, cancelled or skipped"),
+                    None,
+                ))
+            }
+        })
+    }
+}
+
+/// The outcome of one task: its status, result and error.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskOutcome {
+    pub status: OutcomeStatus,
+    #[serde(default)]
+    pub result: Value,
+    #[serde(default)]
+    pub error: Value,
+}
+
+impl TaskOutcome {
+    pub fn succeeded(result: Value) -> Self {
+        TaskOutcome { status: OutcomeStatus::Succeeded, result, error: Value::from(()) }
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) input: Value,
+    pub(crate) vars: DashMap<String, Value>,
+    pub(crate) tasks: DashMap<String, Arc<TaskOutcome>>,
+    pub(crate) system: DashMap<String, Value>,
+}
+
+#[derive(Clone)]
+pub struct WorkflowContext {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) item: Option<(Value, u64)>,
+    pub(crate) outcome: Option<Arc<TaskOutcome>>,
+}
+
+impl std::fmt::Debug for WorkflowContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkflowContext")
+            .field("vars", &self.shared.vars.len())
+            .field("tasks", &self.shared.tasks.len())
+            .field("item", &self.item)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    version: u32,
+    #[serde(default)]
+    input: Value,
+    #[serde(default)]
+    vars: BTreeMap<String, Value>,
+    #[serde(default)]
+    tasks: BTreeMap<String, TaskOutcome>,
+    #[serde(default)]
+    system: BTreeMap<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    item: Option<ItemDocument>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    outcome: Option<TaskOutcome>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemDocument {
+    value: Value,
+    index: u64,
+}
+
+fn sorted<V: Clone, R>(map: &DashMap<String, V>, f: impl Fn(&V) -> R) -> BTreeMap<String, R> {
+    map.iter().map(|e| (e.key().clone(), f(e.value()))).collect()
+}
+
+impl WorkflowContext {
+    /// A context for a run with the given input (the run's parameters).
+    pub fn new(input: Value) -> Self {
+        WorkflowContext {
+            shared: Arc::new(Shared {
+                input,
+                vars: DashMap::new(),
+                tasks: DashMap::new(),
+                system: DashMap::new(),
+            }),
+            item: None,
+            outcome: None,
+        }
+    }
+
+    /// A handle on the same shared state for one item of a with-items task.
+    pub fn with_item(&self, item: Value, index: u64) -> Self {
+        WorkflowContext { shared: self.shared.clone(), item: Some((item, index)), outcome: self.outcome.clone() }
+    }
+
+    /// A handle on the same shared state that carries a task's outcome, for
+    /// `result()`, `succeeded()`, `failed()`, `timed_out()` and `error()`.
+    pub fn with_outcome(&self, outcome: TaskOutcome) -> Self {
+        WorkflowContext { shared: self.shared.clone(), item: self.item.clone(), outcome: Some(Arc::new(outcome)) }
+    }
+
+    pub fn input(&self) -> Value {
+        self.shared.input.clone()
+    }
+
+    pub fn item(&self) -> Option<(Value, u64)> {
+        self.item.clone()
+    }
+
+    pub fn outcome(&self) -> Option<&TaskOutcome> {
+        self.outcome.as_deref()
+    }
+
+    pub fn set_var(&self, name: &str, value: Value) {
+        self.shared.vars.insert(name.to_owned(), value);
+    }
+
+    pub fn get_var(&self, name: &str) -> Option<Value> {
+        self.shared.vars.get(name).map(|v| v.clone())
+    }
+
+    pub fn set_system(&self, name: &str, value: Value) {
+        self.shared.system.insert(name.to_owned(), value);
+    }
+
+    pub fn get_system(&self, name: &str) -> Option<Value> {
+        self.shared.system.get(name).map(|v| v.clone())
+    }
+
+    /// Records a task's successful result.
+    pub fn set_task_result(&self, task: &str, result: Value) {
+        self.set_task_outcome(task, TaskOutcome::succeeded(result));
+    }
+
+    pub fn set_task_outcome(&self, task: &str, outcome: TaskOutcome) {
+        self.shared.tasks.insert(task.to_owned(), Arc::new(outcome));
+    }
+
+    pub fn get_task_result(&self, task: &str) -> Option<Value> {
+        self.shared.tasks.get(task).map(|t| t.result.clone())
+    }
+
+    pub fn get_task_outcome(&self, task: &str) -> Option<Arc<TaskOutcome>> {
+        self.shared.tasks.get(task).map(|t| t.clone())
+    }
+
+    /// Reads a nested value: `tasks.fetch.result.rows[0].name`, `vars.total`,
+    /// `item.id`. A missing value is `None`; a malformed path or an unknown
+    /// root name is an error.
+    pub fn get(&self, path: &str) -> Result<Option<Value>> {
+        let segments = parse_path(path)?;
+        let (root, rest) = segments.split_first().expect("a parsed path has a first segment");
+        let PathSegment::Key(root) = root else { unreachable!("a path starts with a name") };
+        let mut current = scope::root(self, root).ok_or_else(|| {
+            Error::context(
+                format!(
+                    "unknown name {root:?} at the start of path {path:?}: expected one of {}",
+                    scope::ROOT_NAMES.join(", ")
+                ),
+                Some(path),
+            )
+        })?;
+        for segment in rest {
+            current = match segment {
+                PathSegment::Key(key) => match (current.as_object(), key.parse::<usize>()) {
+                    (Some(obj), Ok(index)) if obj.repr() == minijinja::value::ObjectRepr::Seq => {
+                        current.get_item_by_index(index).unwrap_or_default()
+                    }
+                    _ => current.get_attr(key).unwrap_or_default(),
+                },
+                PathSegment::Index(index) => current.get_item_by_index(*index).unwrap_or_default(),
+            };
+            if current.is_undefined() {
+                return Ok(None);
+            }
+        }
+        Ok((!current.is_undefined()).then_some(current))
+    }
+
+    /// The whole context as a JSON document (keys sorted, so equal contexts
+    /// export equal text). [`WorkflowContext::import`] restores it.
+    pub fn export(&self) -> Result<String> {
+        let doc = Document {
+            version: CONTEXT_DOCUMENT_VERSION,
+            input: self.shared.input.clone(),
+            vars: sorted(&self.shared.vars, Value::clone),
+            tasks: sorted(&self.shared.tasks, |t| TaskOutcome::clone(t)),
+            system: sorted(&self.shared.system, Value::clone),
+            item: self.item.clone().map(|(value, index)| ItemDocument { value, index }),
+            outcome: self.outcome.as_deref().cloned(),
+        };
+        serde_json::to_string(&doc).map_err(|e| Error::invalid_value(format!("context cannot be exported: {e}")))
+    }
+
+    /// Restores a context from a document written by [`WorkflowContext::export`].
+    pub fn import(document: &str) -> Result<Self> {
+        let doc: Document = serde_json::from_str(document)
+            .map_err(|e| Error::context(format!("invalid context document: {e}"), None))?;
+        if doc.version != CONTEXT_DOCUMENT_VERSION {
+            return Err(Error::context(
+                format!(
+                    "context document version {} is not supported (this build reads version {CONTEXT_DOCUMENT_VERSION})",
+                    doc.version
+                ),
+                None,
+            ));
+        }
+        Ok(WorkflowContext {
+            shared: Arc::new(Shared {
+                input: doc.input,
+                vars: doc.vars.into_iter().collect(),
+                tasks: doc.tasks.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+                system: doc.system.into_iter().collect(),
+            }),
+            item: doc.item.map(|i| (i.value, i.index)),
+            outcome: doc.outcome.map(Arc::new),
+        })
+    }
+
+    /// Parses JSON text as a value, with the core's limits.
+    pub fn value_from_json(text: &str) -> Result<Value> {
+        value::from_json(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::{from_json, to_json};
+
+    fn ctx() -> WorkflowContext {
+        let c = WorkflowContext::new(from_json(r#"{"urls":["a","b"],"n":3}"#).unwrap());
+        c.set_task_result("fetch", from_json(r#"{"rows":[{"name":"x"},{"name":"y"}]}"#).unwrap());
+        c.set_var("total", Value::from(10));
+        c.set_system("run_id", Value::from("r1"));
+        c
+    }
+
+    fn get(c: &WorkflowContext, path: &str) -> Option<String> {
+        c.get(path).unwrap().map(|v| to_json(&v).unwrap())
+    }
+
+    #[test]
+    fn get_reads_nested_paths_and_misses_give_none() {
+        let c = ctx().with_item(from_json(r#"{"id":7}"#).unwrap(), 2);
+        assert_eq!(get(&c, "tasks.fetch.result.rows[1].name").as_deref(), Some(r#""y""#));
+        assert_eq!(get(&c, "tasks.fetch.result.rows.0.name").as_deref(), Some(r#""x""#));
+        assert_eq!(get(&c, "vars.total").as_deref(), Some("10"));
+        assert_eq!(get(&c, "ctx.total").as_deref(), Some("10"));
+        assert_eq!(get(&c, "input.urls[0]").as_deref(), Some(r#""a""#));
+        assert_eq!(get(&c, "parameters.n").as_deref(), Some("3"));
+        assert_eq!(get(&c, "item.id").as_deref(), Some("7"));
+        assert_eq!(get(&c, "index").as_deref(), Some("2"));
+        assert_eq!(get(&c, "system.run_id").as_deref(), Some(r#""r1""#));
+        assert_eq!(get(&c, "tasks.fetch.status").as_deref(), Some(r#""succeeded""#));
+        assert_eq!(get(&c, "tasks.nope.result"), None);
+        assert_eq!(get(&c, "tasks.fetch.result.rows[9].name"), None);
+        assert_eq!(get(&c, "vars.missing"), None);
+        assert_eq!(get(&ctx(), "item"), None);
+        assert!(c.get("nope.x").unwrap_err().to_string().contains("unknown name \"nope\""));
+        assert!(c.get("vars..x").is_err());
+    }
+
+    #[test]
+    fn clones_share_state_and_items_stay_per_handle() {
+        let a = ctx();
+        let b = a.clone();
+        let item = a.with_item(Value::from(5), 0);
+        b.set_var("later", Value::from(true));
+        assert_eq!(get(&a, "vars.later").as_deref(), Some("true"));
+        assert_eq!(get(&item, "vars.later").as_deref(), Some("true"));
+        assert_eq!(get(&item, "item").as_deref(), Some("5"));
+        assert_eq!(get(&a, "item"), None);
+        assert!(Arc::ptr_eq(&a.shared, &item.shared));
+    }
+
+    #[test]
+    fn export_then_import_restores_exactly() {
+        let c = ctx()
+            .with_item(from_json(r#"{"__proto__":{"x":1}}"#).unwrap(), 4)
+            .with_outcome(TaskOutcome { status: OutcomeStatus::Failed, result: Value::from(()), error: Value::from("boom") });
+        c.set_var("constructor", from_json(r#"{"prototype":[1.5,null]}"#).unwrap());
+        let doc = c.export().unwrap();
+        let back = WorkflowContext::import(&doc).unwrap();
+        assert_eq!(back.export().unwrap(), doc);
+        assert_eq!(back.outcome().unwrap().status, OutcomeStatus::Failed);
+    }
+
+    #[test]
+    fn import_rejects_bad_documents_clearly() {
+        for (doc, what) in [
+            ("{", "invalid context document"),
+            (r#"{"version":2}"#, "version 2 is not supported"),
+            (r#"{"version":1,"extra":1}"#, "unknown field"),
+            (r#"{"version":1,"tasks":{"a":{"status":"weird"}}}"#, "unknown variant"),
+        ] {
+            let err = WorkflowContext::import(doc).unwrap_err();
+            assert_eq!(err.code(), "ARCFLOW_CONTEXT");
+            assert!(err.to_string().contains(what), "{doc}: {err}");
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! arcflow's native core: the shared workflow context and the expression
+//! engine. Pure Rust, no napi: everything here is testable with `cargo test`.
+
+mod context;
+mod error;
+mod expr;
+mod path;
+mod scope;
+pub mod value;
+
+pub use context::{OutcomeStatus, TaskOutcome, WorkflowContext, CONTEXT_DOCUMENT_VERSION};
+pub use error::{Error, ExpressionError, ExpressionErrorKind, Result};
+pub use expr::{
+    compile, compile_cached, compile_condition, CompileOptions, JsonTemplate, Template,
+    TemplateKind, FUEL_PER_RENDER,
+};
+pub use minijinja::Value;
+pub use path::{parse_path, PathSegment};
