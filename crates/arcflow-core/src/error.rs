@@ -113,10 +113,13 @@ impl ExpressionError {
             }
             _ => ExpressionErrorKind::Render,
         };
-        let mut detail = err.detail().map(str::to_owned).unwrap_or_else(|| err.kind().to_string());
-        if kind == ExpressionErrorKind::Syntax && !detail.starts_with("syntax") {
-            detail = format!("{}: {}", err.kind(), detail);
-        }
+        // minijinja's detail omits what its kind says ("unknown filter"),
+        // except for plain syntax errors, whose kind our own prefix repeats.
+        let detail = match (err.kind(), err.detail()) {
+            (K::SyntaxError, Some(detail)) => detail.to_owned(),
+            (kind, Some(detail)) => format!("{kind}: {detail}"),
+            (kind, None) => kind.to_string(),
+        };
         let mut out = ExpressionError::new(kind, detail, template);
         if let Some(r) = err.range() {
             let (start, end) = (r.start + offset, r.end + offset);

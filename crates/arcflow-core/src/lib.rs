@@ -11,7 +11,7 @@ pub mod value;
 pub use context::{OutcomeStatus, TaskOutcome, WorkflowContext, CONTEXT_DOCUMENT_VERSION};
 pub use error::{Error, ExpressionError, ExpressionErrorKind, Result};
 pub use expr::{
-    compile, compile_cached, compile_condition, CompileOptions, JsonTemplate, Template,
+    compile, compile_condition, CompileOptions, JsonTemplate, Template,
     TemplateKind, FUEL_PER_RENDER,
 };
 pub use minijinja::Value;

@@ -1,13 +1,11 @@
 //! Templates and conditions: `{{ expr }}` in Jinja syntax, compiled once by
 //! minijinja and evaluated against a [`WorkflowContext`](crate::WorkflowContext).
 
-mod cache;
 mod env;
 mod json_template;
 mod materialize;
 mod template;
 
-pub use cache::compile_cached;
 pub use env::FUEL_PER_RENDER;
 pub use json_template::JsonTemplate;
 pub use template::{compile, compile_condition, CompileOptions, Template, TemplateKind};

@@ -1,0 +1,161 @@
+/**
+ * Errors thrown by arcflow. Each class has a stable `code`; native errors
+ * arrive with that code and a JSON payload, and {@link fromNative} turns
+ * them into these classes with a `cause` chain.
+ */
+
+/** Base class of every arcflow error. */
+export class ArcflowError extends Error {
+  /** Stable, machine-readable code, e.g. `ARCFLOW_EXPRESSION`. */
+  readonly code: string
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = code
+  }
+}
+
+/** What went wrong in a template, by category. */
+export type ExpressionErrorKind = 'syntax' | 'undefined' | 'type' | 'out_of_fuel' | 'limit' | 'render'
+
+/**
+ * A template failed to compile or to evaluate (code `ARCFLOW_EXPRESSION`).
+ *
+ * @example
+ * try { ctx.render('{{ input.n + }}') } catch (e) {
+ *   if (e instanceof ExpressionError) console.log(e.kind, e.line, e.column, e.template)
+ * }
+ */
+export class ExpressionError extends ArcflowError {
+  readonly kind: ExpressionErrorKind
+  /** The template's full text. */
+  readonly template: string
+  /** Where the template sits in a structure (`headers.auth`), for `renderJson`. */
+  readonly path?: string
+  /** 1-based line of the problem, when known. */
+  readonly line?: number
+  /** 1-based column (in characters) of the problem, when known. */
+  readonly column?: number
+  /** Byte range of the problem in `template`, when known. */
+  readonly range?: [number, number]
+  /** The message without position and template. */
+  readonly detail: string
+  constructor(message: string, details: ExpressionErrorDetails, options?: { cause?: unknown }) {
+    super('ARCFLOW_EXPRESSION', message, options)
+    this.kind = details.kind
+    this.template = details.template
+    this.detail = details.detail
+    if (details.path != null) this.path = details.path
+    if (details.line != null) this.line = details.line
+    if (details.column != null) this.column = details.column
+    if (details.range != null) this.range = details.range
+  }
+}
+
+export interface ExpressionErrorDetails {
+  kind: ExpressionErrorKind
+  template: string
+  detail: string
+  path?: string | null
+  line?: number | null
+  column?: number | null
+  range?: [number, number] | null
+}
+
+/** A malformed path, a bad context document, a misuse of the context (code `ARCFLOW_CONTEXT`). */
+export class ContextError extends ArcflowError {
+  /** The path involved, when there is one. */
+  readonly path?: string
+  constructor(message: string, path?: string | null, options?: { cause?: unknown }) {
+    super('ARCFLOW_CONTEXT', message, options)
+    if (path != null) this.path = path
+  }
+}
+
+/**
+ * A value that cannot be workflow data (code `ARCFLOW_INVALID_VALUE`): a
+ * BigInt, a cycle, nesting deeper than 100 levels.
+ */
+export class ValueError extends ArcflowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ARCFLOW_INVALID_VALUE', message, options)
+  }
+}
+
+/** A bug in arcflow, never caused by input (code `ARCFLOW_INTERNAL`). Please report it. */
+export class InternalError extends ArcflowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ARCFLOW_INTERNAL', message, options)
+  }
+}
+
+/** No native binary could be loaded for this platform (code `ARCFLOW_NATIVE_BINDING`). */
+export class NativeBindingError extends ArcflowError {
+  /** The npm package that should have provided the binary. */
+  readonly expectedPackage: string
+  constructor(message: string, expectedPackage: string, options?: { cause?: unknown }) {
+    super('ARCFLOW_NATIVE_BINDING', message, options)
+    this.expectedPackage = expectedPackage
+  }
+}
+
+interface NativePayload {
+  message: string
+  causes?: string[]
+  kind?: ExpressionErrorKind
+  detail?: string
+  template?: string
+  path?: string | null
+  line?: number | null
+  column?: number | null
+  range?: [number, number] | null
+}
+
+/** The Rust `source()` chain, innermost last, as nested `cause`s. */
+function causeChain(causes: string[] | undefined): Error | undefined {
+  let cause: Error | undefined
+  for (const message of [...(causes ?? [])].reverse()) cause = new Error(message, cause ? { cause } : undefined)
+  return cause
+}
+
+/**
+ * Turns an error thrown by the native binding into the matching arcflow
+ * error class. Anything else is returned unchanged.
+ */
+export function fromNative(error: unknown): unknown {
+  if (!(error instanceof Error)) return error
+  const code = (error as { code?: unknown }).code
+  if (typeof code !== 'string' || !code.startsWith('ARCFLOW_')) return error
+  let payload: NativePayload
+  try {
+    payload = JSON.parse(error.message) as NativePayload
+  } catch {
+    payload = { message: error.message }
+  }
+  const cause = causeChain(payload.causes)
+  const options = cause ? { cause } : undefined
+  switch (code) {
+    case 'ARCFLOW_EXPRESSION':
+      return new ExpressionError(
+        payload.message,
+        {
+          kind: payload.kind ?? 'render',
+          template: payload.template ?? '',
+          detail: payload.detail ?? payload.message,
+          path: payload.path,
+          line: payload.line,
+          column: payload.column,
+          range: payload.range,
+        },
+        options,
+      )
+    case 'ARCFLOW_CONTEXT':
+      return new ContextError(payload.message, payload.path, options)
+    case 'ARCFLOW_INVALID_VALUE':
+      return new ValueError(payload.message, options)
+    case 'ARCFLOW_INTERNAL':
+      return new InternalError(payload.message, options)
+    default:
+      return new ArcflowError(code, payload.message, options)
+  }
+}
