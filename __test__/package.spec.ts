@@ -1,0 +1,73 @@
+import test from 'ava'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { cpSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+import { expectedPlatformPackage } from '../lib/binding'
+
+const root = join(__dirname, '..')
+
+function node(args: string[], cwd = root): string {
+  return execFileSync(process.execPath, args, { cwd, encoding: 'utf8' }).trim()
+}
+
+test('the package loads from CommonJS by its name', (t) => {
+  const out = node(['-e', "const { WorkflowContext } = require('arcflow'); console.log(new WorkflowContext({ input: 2 }).render('{{ input * 21 }}'))"])
+  t.is(out, '42')
+})
+
+test('the package loads from ESM by its name, with named exports', (t) => {
+  const out = node([
+    '--input-type=module',
+    '-e',
+    "import { WorkflowContext, ExpressionError } from 'arcflow'; const c = new WorkflowContext({ input: 'a' }); try { c.render('{{ +') } catch (e) { console.log(c.render('{{ input }}'), e instanceof ExpressionError) }",
+  ])
+  t.is(out, 'a true')
+})
+
+test('the published types check in a consumer (TypeScript, node16 resolution)', (t) => {
+  const result = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, '__test__', 'fixtures', 'tsconfig.json')], {
+    encoding: 'utf8',
+  })
+  t.is(result.status, 0, result.stdout + result.stderr)
+})
+
+test('without a loadable binary the error names the platform package and chains every load error', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'arcflow-nobinary-'))
+  try {
+    cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true })
+    cpSync(join(root, 'lib', 'native.js'), join(dir, 'lib', 'native.js'))
+    const script = `
+      try { require('./dist/index.js') } catch (e) {
+        const causes = []
+        for (let c = e.cause; c; c = c.cause) causes.push(c.message)
+        console.log(JSON.stringify({ name: e.name, code: e.code, expected: e.expectedPackage, message: e.message, causes }))
+      }`
+    const out = JSON.parse(node(['-e', script], dir)) as { name: string; code: string; expected: string; message: string; causes: string[] }
+    const expected = expectedPlatformPackage()
+    t.is(out.name, 'NativeBindingError')
+    t.is(out.code, 'ARCFLOW_NATIVE_BINDING')
+    t.is(out.expected, expected)
+    t.true(out.message.includes(`'${expected}'`), out.message)
+    t.true(out.causes.length >= 2, JSON.stringify(out.causes))
+    t.regex(out.causes[0], /Cannot find native binding/)
+    t.true(out.causes.some((c) => c.includes(expected)), JSON.stringify(out.causes))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('platform package names follow @napi-rs/cli', (t) => {
+  t.is(expectedPlatformPackage('linux', 'x64', false), 'arcflow-linux-x64-gnu')
+  t.is(expectedPlatformPackage('linux', 'x64', true), 'arcflow-linux-x64-musl')
+  t.is(expectedPlatformPackage('linux', 'arm64', false), 'arcflow-linux-arm64-gnu')
+  t.is(expectedPlatformPackage('darwin', 'arm64', false), 'arcflow-darwin-arm64')
+  t.is(expectedPlatformPackage('win32', 'x64', false), 'arcflow-win32-x64-msvc')
+  const pkg = require('../package.json') as { optionalDependencies: Record<string, string>; version: string }
+  for (const dir of ['linux-x64-gnu', 'linux-x64-musl', 'linux-arm64-gnu', 'darwin-arm64', 'darwin-x64', 'win32-x64-msvc']) {
+    const platform = require(`../npm/${dir}/package.json`) as { name: string; version: string }
+    t.is(platform.name, `arcflow-${dir}`)
+    t.is(pkg.optionalDependencies[platform.name], pkg.version)
+  }
+})
