@@ -1,8 +1,11 @@
 /**
- * The shared workflow context: a handle on native state (an `Arc` over
- * concurrent maps). `clone()`, `withItem()` and `withOutcome()` copy
- * pointers only, whatever the context holds; every handle sees the same
- * variables and task results.
+ * The shared workflow context. A run's state (input, variables, task
+ * results, system values) lives natively, behind an `Arc` over concurrent
+ * maps, once per run. A `WorkflowContext` is a light JavaScript handle on
+ * it plus per-branch state (the current item and task outcome), so
+ * `clone()`, `withItem()` and `withOutcome()` copy pointers only and never
+ * cross into native code; a read sends the handle's frame along in the
+ * same call, and the native side builds the per-item view in O(1).
  */
 import { native } from './binding'
 import { fromNative } from './errors'
@@ -12,6 +15,8 @@ import { decode, encode } from './values'
 
 /** How a task attempt ended, as `succeeded()`, `failed()` and `timed_out()` see it. */
 export type OutcomeStatus = 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'skipped'
+
+const OUTCOME_STATUSES: readonly unknown[] = ['succeeded', 'failed', 'timed_out', 'cancelled', 'skipped']
 
 export interface TaskOutcome {
   status: OutcomeStatus
@@ -47,6 +52,28 @@ function requireName(name: unknown, what: string): asserts name is string {
   }
 }
 
+/** Per-branch state of a handle; JSON text is encoded on first use and kept. */
+interface Frame {
+  hasItem: boolean
+  item: unknown
+  itemJson: string | null
+  index: number
+  outcome: TaskOutcome | undefined
+  outcomeJson: string | null
+}
+
+const NO_FRAME: Frame = Object.freeze({ hasItem: false, item: undefined, itemJson: null, index: 0, outcome: undefined, outcomeJson: null })
+
+function itemJson(frame: Frame): string | null {
+  if (!frame.hasItem) return null
+  return (frame.itemJson ??= encode(frame.item, 'item'))
+}
+
+function outcomeJson(frame: Frame): string | null {
+  if (frame.outcome === undefined) return null
+  return (frame.outcomeJson ??= encode(frame.outcome, 'outcome'))
+}
+
 /**
  * What a workflow's tasks read: input, variables, task results, system
  * values, and per item `item` / `index`.
@@ -59,15 +86,18 @@ function requireName(name: unknown, what: string): asserts name is string {
  */
 export class WorkflowContext {
   #native: NativeContext
+  #frame: Frame
 
   constructor(init?: ContextInit)
   /** @internal */
-  constructor(init: typeof WRAP, handle: NativeContext)
-  constructor(init?: ContextInit | typeof WRAP, handle?: NativeContext) {
+  constructor(init: typeof WRAP, handle: NativeContext, frame: Frame)
+  constructor(init?: ContextInit | typeof WRAP, handle?: NativeContext, frame?: Frame) {
     if (init === WRAP) {
       this.#native = handle as NativeContext
+      this.#frame = frame as Frame
       return
     }
+    this.#frame = NO_FRAME
     try {
       this.#native = new native.NativeContext(init?.input === undefined ? null : encode(init.input, 'input'))
     } catch (error) {
@@ -85,21 +115,29 @@ export class WorkflowContext {
    */
   static import(document: ContextDocument | string): WorkflowContext {
     const text = typeof document === 'string' ? document : encode(document, 'context document')
+    let handle: NativeContext
+    let imported: Pick<ContextDocument, 'item' | 'outcome'>
     try {
-      return new WorkflowContext(WRAP, native.NativeContext.import(text))
+      handle = native.NativeContext.import(text)
+      imported = JSON.parse(handle.takeImportedFrame()) as Pick<ContextDocument, 'item' | 'outcome'>
     } catch (error) {
       throw fromNative(error)
     }
+    let ctx = new WorkflowContext(WRAP, handle, NO_FRAME)
+    if (imported.item) ctx = ctx.withItem(imported.item.value, imported.item.index)
+    if (imported.outcome) ctx = ctx.withOutcome(imported.outcome)
+    return ctx
   }
 
-  /** A new handle on the same shared state. O(1). */
+  /** A new handle on the same shared state, with the same item and outcome. O(1), no native call. */
   clone(): WorkflowContext {
-    return new WorkflowContext(WRAP, this.#native.clone())
+    return new WorkflowContext(WRAP, this.#native, this.#frame)
   }
 
   /**
    * A handle for one item of a with-items task: `item` and `index` in
-   * templates. O(1) in the size of the context.
+   * templates. O(1) whatever the context holds, and no native call: the
+   * item is encoded once, when the handle is first read through.
    *
    * @example
    * ctx.withItem({ id: 7 }, 0).render('{{ item.id }}') // 7
@@ -108,12 +146,15 @@ export class WorkflowContext {
     if (!Number.isInteger(index) || index < 0 || index > 0xffffffff) {
       throw new TypeError(`index must be an integer from 0 to 4294967295, got ${String(index)}`)
     }
-    const json = encode(item, 'item')
-    try {
-      return new WorkflowContext(WRAP, this.#native.withItem(json, index))
-    } catch (error) {
-      throw fromNative(error)
-    }
+    const frame = this.#frame
+    return new WorkflowContext(WRAP, this.#native, {
+      hasItem: true,
+      item,
+      itemJson: null,
+      index,
+      outcome: frame.outcome,
+      outcomeJson: frame.outcomeJson,
+    })
   }
 
   /**
@@ -125,13 +166,11 @@ export class WorkflowContext {
    */
   withOutcome(outcome: TaskOutcome): WorkflowContext {
     if (outcome === null || typeof outcome !== 'object') throw new TypeError('outcome must be an object')
-    const result = outcome.result === undefined ? null : encode(outcome.result, 'outcome result')
-    const error = outcome.error === undefined ? null : encode(outcome.error, 'outcome error')
-    try {
-      return new WorkflowContext(WRAP, this.#native.withOutcome(String(outcome.status), result, error))
-    } catch (err) {
-      throw fromNative(err)
+    if (!OUTCOME_STATUSES.includes(outcome.status)) {
+      throw new TypeError(`unknown outcome status ${JSON.stringify(outcome.status)}: expected ${OUTCOME_STATUSES.join(', ')}`)
     }
+    const { status, result = null, error = null } = outcome
+    return new WorkflowContext(WRAP, this.#native, { ...this.#frame, outcome: { status, result, error }, outcomeJson: null })
   }
 
   /** Publishes a variable (`vars.NAME`), seen by every handle of this context. */
@@ -186,17 +225,19 @@ export class WorkflowContext {
    */
   get(path: string): unknown {
     if (typeof path !== 'string') throw new TypeError(`path must be a string, got ${typeof path}`)
+    const frame = this.#frame
     try {
-      return decode(this.#native.get(path))
+      return decode(this.#native.get(path, itemJson(frame), frame.index, outcomeJson(frame)))
     } catch (error) {
       throw fromNative(error)
     }
   }
 
-  /** The whole context as a JSON-compatible document (keys sorted). */
+  /** The whole context, this handle's item and outcome included, as a JSON-compatible document (keys sorted). */
   export(): ContextDocument {
+    const frame = this.#frame
     try {
-      return JSON.parse(this.#native.export()) as ContextDocument
+      return JSON.parse(this.#native.export(itemJson(frame), frame.index, outcomeJson(frame))) as ContextDocument
     } catch (error) {
       throw fromNative(error)
     }
@@ -212,10 +253,13 @@ export class WorkflowContext {
    */
   render(template: string | Template, options?: CompileOptions): unknown {
     const compiled = template instanceof Template ? template : cachedTemplate(template, options?.strict === true, false)
+    if (compiled.kind === 'literal') return compiled.source
+    const frame = this.#frame
     try {
-      if (compiled.kind === 'text') return this.#native.renderText(compiled.native)
-      if (compiled.kind === 'literal') return compiled.source
-      return JSON.parse(this.#native.render(compiled.native))
+      if (compiled.kind === 'text') {
+        return this.#native.renderText(compiled.native, itemJson(frame), frame.index, outcomeJson(frame))
+      }
+      return JSON.parse(this.#native.render(compiled.native, itemJson(frame), frame.index, outcomeJson(frame)))
     } catch (error) {
       throw fromNative(error)
     }
@@ -234,8 +278,9 @@ export class WorkflowContext {
     else if (typeof value === 'string') return this.render(value, options)
     else if (value !== null && typeof value === 'object') compiled = cachedJsonTemplate(value, options?.strict === true)
     else return JSON.parse(encode(value, 'value'))
+    const frame = this.#frame
     try {
-      return JSON.parse(this.#native.renderJson(compiled.native))
+      return JSON.parse(this.#native.renderJson(compiled.native, itemJson(frame), frame.index, outcomeJson(frame)))
     } catch (error) {
       throw fromNative(error)
     }
@@ -253,8 +298,9 @@ export class WorkflowContext {
   evaluate(condition: string | Template, options?: CompileOptions): boolean {
     const compiled =
       condition instanceof Template ? condition : cachedTemplate(condition, options?.strict === true, true)
+    const frame = this.#frame
     try {
-      return this.#native.evaluate(compiled.native)
+      return this.#native.evaluate(compiled.native, itemJson(frame), frame.index, outcomeJson(frame))
     } catch (error) {
       throw fromNative(error)
     }

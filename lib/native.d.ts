@@ -11,23 +11,31 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 export declare class NativeContext {
   constructor(inputJson?: string | undefined | null)
+  /**
+   * Restores shared state from a document. The document's item and
+   * outcome are not kept here: `takeImportedFrame` hands them to the
+   * JavaScript handle, which owns per-branch state.
+   */
   static import(document: string): NativeContext
-  clone(): NativeContext
-  withItem(itemJson: string, index: number): NativeContext
-  withOutcome(status: string, resultJson?: string | undefined | null, errorJson?: string | undefined | null): NativeContext
+  /**
+   * The item and outcome of an imported document, as JSON text
+   * `{ item?: { value, index }, outcome? }`; afterwards this context
+   * holds shared state only.
+   */
+  takeImportedFrame(): string
   setVar(name: string, valueJson: string): void
   getVar(name: string): string | null
   setSystem(name: string, valueJson: string): void
   setTaskResult(task: string, valueJson: string): void
   getTaskResult(task: string): string | null
-  get(path: string): string | null
-  export(): string
+  get(path: string, itemJson: string | undefined | null, index: number, outcomeJson?: string | undefined | null): string | null
+  export(itemJson: string | undefined | null, index: number, outcomeJson?: string | undefined | null): string
   /** Renders a compiled template; the result as JSON text. */
-  render(template: NativeTemplate): string
+  render(template: NativeTemplate, itemJson: string | undefined | null, index: number, outcomeJson?: string | undefined | null): string
   /** Renders a text template; the result as a string (no JSON round trip). */
-  renderText(template: NativeTemplate): string
-  evaluate(template: NativeTemplate): boolean
-  renderJson(template: NativeJsonTemplate): string
+  renderText(template: NativeTemplate, itemJson: string | undefined | null, index: number, outcomeJson?: string | undefined | null): string
+  evaluate(template: NativeTemplate, itemJson: string | undefined | null, index: number, outcomeJson?: string | undefined | null): boolean
+  renderJson(template: NativeJsonTemplate, itemJson: string | undefined | null, index: number, outcomeJson?: string | undefined | null): string
 }
 
 export declare class NativeJsonTemplate {

@@ -157,6 +157,11 @@ impl WorkflowContext {
         WorkflowContext { shared: self.shared.clone(), item: self.item.clone(), outcome: Some(Arc::new(outcome)) }
     }
 
+    /// A handle on the same shared state with no item and no outcome.
+    pub fn without_frame(&self) -> Self {
+        WorkflowContext { shared: self.shared.clone(), item: None, outcome: None }
+    }
+
     pub fn input(&self) -> Value {
         self.shared.input.clone()
     }

@@ -135,7 +135,9 @@ impl ExpressionError {
     }
 
     pub(crate) fn at_path(mut self: Box<Self>, path: &str) -> Box<Self> {
+        // `[2]` joins without a dot: `list[2].name`
         self.path = Some(match self.path.take() {
+            Some(inner) if inner.starts_with('[') => format!("{path}{inner}"),
             Some(inner) if !inner.is_empty() => format!("{path}.{inner}"),
             _ => path.to_owned(),
         });

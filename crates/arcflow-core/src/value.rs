@@ -20,6 +20,12 @@ pub const MAX_DEPTH: usize = 100;
 /// assert_eq!(v.get_attr("a").unwrap().len(), Some(3));
 /// ```
 pub fn from_json(text: &str) -> Result<Value> {
+    parse(text)
+}
+
+/// Parses JSON text into any deserialisable type, with the same depth limit
+/// and errors as [`from_json`].
+pub fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
     check_depth(text)?;
     serde_json::from_str(text).map_err(|e| {
         if e.to_string().starts_with("recursion limit exceeded") {

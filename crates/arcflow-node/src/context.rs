@@ -1,8 +1,13 @@
-//! `NativeContext`: the shared workflow context. Values cross as JSON text;
+//! `NativeContext`: the shared state of one run (one per run, never per
+//! item). Per-branch state, the current item and task outcome, lives in the
+//! JavaScript handle (`lib/context.ts`) and comes along with each read as a
+//! frame: `itemJson`, `index`, `outcomeJson`. That keeps `clone()` and
+//! `withItem()` free of boundary crossings, and the native side builds the
+//! per-item view in O(1) when it is read. Values cross as JSON text;
 //! getters return `null` for a missing value.
 
-use arcflow_core::value::{from_json, to_json};
-use arcflow_core::{OutcomeStatus, TaskOutcome, Value, WorkflowContext};
+use arcflow_core::value::{from_json, parse, to_json};
+use arcflow_core::{TaskOutcome, Value, WorkflowContext};
 use napi_derive::napi;
 
 use crate::error::{guard, JsError};
@@ -13,51 +18,63 @@ pub struct NativeContext {
     inner: WorkflowContext,
 }
 
-fn optional_json(text: Option<String>) -> arcflow_core::Result<Value> {
-    text.map_or(Ok(Value::from(())), |t| from_json(&t))
-}
-
 fn to_json_opt(value: Option<Value>) -> arcflow_core::Result<Option<String>> {
     value.map(|v| to_json(&v)).transpose()
+}
+
+impl NativeContext {
+    /// The context as one handle sees it: shared state plus its frame.
+    fn framed(
+        &self,
+        item_json: Option<String>,
+        index: u32,
+        outcome_json: Option<String>,
+    ) -> arcflow_core::Result<WorkflowContext> {
+        let mut ctx = match item_json {
+            Some(json) => self.inner.with_item(from_json(&json)?, u64::from(index)),
+            None => self.inner.clone(),
+        };
+        if let Some(json) = outcome_json {
+            ctx = ctx.with_outcome(parse::<TaskOutcome>(&json)?);
+        }
+        Ok(ctx)
+    }
 }
 
 #[napi]
 impl NativeContext {
     #[napi(constructor)]
     pub fn new(input_json: Option<String>) -> Result<Self, JsError> {
-        Ok(NativeContext { inner: WorkflowContext::new(guard(|| optional_json(input_json))?) })
+        let input = guard(|| input_json.map_or(Ok(Value::from(())), |t| from_json(&t)))?;
+        Ok(NativeContext { inner: WorkflowContext::new(input) })
     }
 
+    /// Restores shared state from a document. The document's item and
+    /// outcome are not kept here: `takeImportedFrame` hands them to the
+    /// JavaScript handle, which owns per-branch state.
     #[napi(factory, js_name = "import")]
     pub fn import_document(document: String) -> Result<Self, JsError> {
         Ok(NativeContext { inner: guard(|| WorkflowContext::import(&document))? })
     }
 
-    #[napi(js_name = "clone")]
-    pub fn clone_handle(&self) -> NativeContext {
-        NativeContext { inner: self.inner.clone() }
-    }
-
+    /// The item and outcome of an imported document, as JSON text
+    /// `{ item?: { value, index }, outcome? }`; afterwards this context
+    /// holds shared state only.
     #[napi]
-    pub fn with_item(&self, item_json: String, index: u32) -> Result<NativeContext, JsError> {
-        let item = guard(|| from_json(&item_json))?;
-        Ok(NativeContext { inner: self.inner.with_item(item, u64::from(index)) })
-    }
-
-    #[napi]
-    pub fn with_outcome(
-        &self,
-        status: String,
-        result_json: Option<String>,
-        error_json: Option<String>,
-    ) -> Result<NativeContext, JsError> {
+    pub fn take_imported_frame(&mut self) -> Result<String, JsError> {
+        let base = self.inner.without_frame();
+        let imported = std::mem::replace(&mut self.inner, base);
         guard(|| {
-            let outcome = TaskOutcome {
-                status: OutcomeStatus::parse(&status)?,
-                result: optional_json(result_json)?,
-                error: optional_json(error_json)?,
-            };
-            Ok(NativeContext { inner: self.inner.with_outcome(outcome) })
+            let mut out = serde_json::Map::new();
+            if let Some((value, index)) = imported.item() {
+                let value: serde_json::Value = parse(&to_json(&value)?)?;
+                out.insert("item".into(), serde_json::json!({ "value": value, "index": index }));
+            }
+            if let Some(outcome) = imported.outcome() {
+                let outcome = serde_json::to_value(outcome).map_err(|e| arcflow_core::Error::Internal(e.to_string()))?;
+                out.insert("outcome".into(), outcome);
+            }
+            Ok(serde_json::Value::Object(out).to_string())
         })
     }
 
@@ -87,37 +104,67 @@ impl NativeContext {
     }
 
     #[napi]
-    pub fn get(&self, path: String) -> Result<Option<String>, JsError> {
-        guard(|| to_json_opt(self.inner.get(&path)?))
+    pub fn get(
+        &self,
+        path: String,
+        item_json: Option<String>,
+        index: u32,
+        outcome_json: Option<String>,
+    ) -> Result<Option<String>, JsError> {
+        guard(|| to_json_opt(self.framed(item_json, index, outcome_json)?.get(&path)?))
     }
 
     #[napi]
-    pub fn export(&self) -> Result<String, JsError> {
-        guard(|| self.inner.export())
+    pub fn export(&self, item_json: Option<String>, index: u32, outcome_json: Option<String>) -> Result<String, JsError> {
+        guard(|| self.framed(item_json, index, outcome_json)?.export())
     }
 
     /// Renders a compiled template; the result as JSON text.
     #[napi]
-    pub fn render(&self, template: &NativeTemplate) -> Result<String, JsError> {
-        guard(|| to_json(&template.inner.render(&self.inner)?))
+    pub fn render(
+        &self,
+        template: &NativeTemplate,
+        item_json: Option<String>,
+        index: u32,
+        outcome_json: Option<String>,
+    ) -> Result<String, JsError> {
+        guard(|| to_json(&template.inner.render(&self.framed(item_json, index, outcome_json)?)?))
     }
 
     /// Renders a text template; the result as a string (no JSON round trip).
     #[napi]
-    pub fn render_text(&self, template: &NativeTemplate) -> Result<String, JsError> {
+    pub fn render_text(
+        &self,
+        template: &NativeTemplate,
+        item_json: Option<String>,
+        index: u32,
+        outcome_json: Option<String>,
+    ) -> Result<String, JsError> {
         guard(|| {
-            let value = template.inner.render(&self.inner)?;
+            let value = template.inner.render(&self.framed(item_json, index, outcome_json)?)?;
             Ok(value.as_str().map_or_else(|| value.to_string(), str::to_owned))
         })
     }
 
     #[napi]
-    pub fn evaluate(&self, template: &NativeTemplate) -> Result<bool, JsError> {
-        guard(|| template.inner.is_true(&self.inner))
+    pub fn evaluate(
+        &self,
+        template: &NativeTemplate,
+        item_json: Option<String>,
+        index: u32,
+        outcome_json: Option<String>,
+    ) -> Result<bool, JsError> {
+        guard(|| template.inner.is_true(&self.framed(item_json, index, outcome_json)?))
     }
 
     #[napi]
-    pub fn render_json(&self, template: &NativeJsonTemplate) -> Result<String, JsError> {
-        guard(|| to_json(&template.inner.render(&self.inner)?))
+    pub fn render_json(
+        &self,
+        template: &NativeJsonTemplate,
+        item_json: Option<String>,
+        index: u32,
+        outcome_json: Option<String>,
+    ) -> Result<String, JsError> {
+        guard(|| to_json(&template.inner.render(&self.framed(item_json, index, outcome_json)?)?))
     }
 }

@@ -34,7 +34,7 @@ impl JsonTemplate {
     }
 
     pub fn render(&self, ctx: &WorkflowContext) -> Result<Value> {
-        render_node(&self.root, ctx, &mut String::new())
+        render_node(&self.root, ctx)
     }
 }
 
@@ -84,30 +84,23 @@ fn compile_node(value: &Value, options: CompileOptions, path: &mut String) -> Re
     }
 }
 
-fn render_node(node: &Node, ctx: &WorkflowContext, path: &mut String) -> Result<Value> {
+/// Renders without building any path; a failing template's path is put
+/// together on the way out, segment by segment.
+fn render_node(node: &Node, ctx: &WorkflowContext) -> Result<Value> {
     match node {
         Node::Static(v) => Ok(v.clone()),
-        Node::Template(t) => t.render(ctx).map_err(|e| at_path(e, path)),
+        Node::Template(t) => t.render(ctx),
         Node::Seq(children) => {
             let mut out = Vec::with_capacity(children.len());
             for (i, child) in children.iter().enumerate() {
-                let len = path.len();
-                path.push_str(&format!("[{i}]"));
-                out.push(render_node(child, ctx, path)?);
-                path.truncate(len);
+                out.push(render_node(child, ctx).map_err(|e| at_path(e, &format!("[{i}]")))?);
             }
             Ok(Value::from(out))
         }
         Node::Map(entries) => {
             let mut out = Vec::with_capacity(entries.len());
             for (key, child) in entries {
-                let len = path.len();
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(&key.to_string());
-                out.push((key.clone(), render_node(child, ctx, path)?));
-                path.truncate(len);
+                out.push((key.clone(), render_node(child, ctx).map_err(|e| at_path(e, &key.to_string()))?));
             }
             Ok(Value::from_pairs(out))
         }
