@@ -82,6 +82,35 @@ export class ValueError extends ArcflowError {
   }
 }
 
+/** One problem in a workflow definition. */
+export interface WorkflowProblem {
+  /** Where: `tasks.fetch.next[0].do`. */
+  path: string
+  message: string
+  hint?: string
+  /** Position in the YAML/JSON source, when the definition came from text. */
+  line?: number
+  column?: number
+  file?: string
+}
+
+/**
+ * A workflow definition is invalid (code `ARCFLOW_WORKFLOW_INVALID`). Lists
+ * every problem at once; nothing has run.
+ *
+ * @example
+ * try { loadWorkflow(text) } catch (e) {
+ *   if (e instanceof WorkflowError) for (const p of e.problems) console.log(p.path, p.message, p.hint)
+ * }
+ */
+export class WorkflowError extends ArcflowError {
+  readonly problems: WorkflowProblem[]
+  constructor(message: string, problems: WorkflowProblem[]) {
+    super('ARCFLOW_WORKFLOW_INVALID', message)
+    this.problems = problems
+  }
+}
+
 /** A bug in arcflow, never caused by input (code `ARCFLOW_INTERNAL`). Please report it. */
 export class InternalError extends ArcflowError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -17,5 +17,10 @@ export {
   InternalError,
   NativeBindingError,
   ValueError,
+  WorkflowError,
 } from './errors'
-export type { ExpressionErrorDetails, ExpressionErrorKind } from './errors'
+export type { ExpressionErrorDetails, ExpressionErrorKind, WorkflowProblem } from './errors'
+export { loadWorkflow, loadWorkflowFile } from './workflow/load'
+export type { LoadOptions } from './workflow/load'
+export { parseDuration } from './workflow/duration'
+export type { Backoff, RetryPolicy, TaskDefinition, Transition, WithItems, WorkflowDefinition } from './workflow/model'

@@ -1,0 +1,58 @@
+/** A workflow as the engine runs it: validated, normalised, templates compiled. */
+import type { JsonTemplate, Template } from '../template'
+
+export type Backoff = 'constant' | 'linear' | 'exponential'
+
+export interface RetryPolicy {
+  /** Retries after the first attempt. */
+  count: number
+  delayMs: number
+  backoff: Backoff
+  maxDelayMs: number
+  /** Fraction of each delay randomised away (0 = none, 1 = full jitter). */
+  jitter: number
+  /** Retry only while this holds (evaluated with the failed attempt's outcome). */
+  when?: Template
+}
+
+export interface Transition {
+  when?: Template
+  publish: Array<{ name: string; value: JsonTemplate }>
+  /** Task names to schedule; `fail` fails the run, `noop` does nothing. */
+  do: string[]
+}
+
+export interface WithItems {
+  items: Template | JsonTemplate
+  concurrency: number
+}
+
+export interface TaskDefinition {
+  name: string
+  action: string
+  input?: JsonTemplate
+  with?: WithItems
+  timeoutMs?: number
+  retry?: RetryPolicy
+  next: Transition[]
+  /** `all`, or how many inbound transitions must fire; undefined: run on each. */
+  join?: 'all' | number
+  continueOnError: boolean
+}
+
+export interface WorkflowDefinition {
+  name: string
+  description?: string
+  /** Required input names, or a JSON Schema for the input. */
+  input: { names: string[] } | { schema: Record<string, unknown> } | undefined
+  vars: Array<{ name: string; value: JsonTemplate }>
+  tasks: Map<string, TaskDefinition>
+  start: string[]
+  output?: JsonTemplate
+  stepLimit: number
+}
+
+/** Defaults, documented in the README. */
+export const DEFAULT_CONCURRENCY = 16
+export const DEFAULT_STEP_LIMIT = 10_000
+export const RESERVED_TARGETS = ['fail', 'noop'] as const

@@ -1,0 +1,278 @@
+/**
+ * Validates a workflow definition and compiles its templates, collecting
+ * every problem (with its path and a hint) instead of stopping at the first.
+ */
+import { ExpressionError } from '../errors'
+import { compile, compileCondition, JsonTemplate, type Template } from '../template'
+import { DURATION_HINT, parseDuration } from './duration'
+import {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_STEP_LIMIT,
+  RESERVED_TARGETS,
+  type Backoff,
+  type RetryPolicy,
+  type TaskDefinition,
+  type Transition,
+  type WorkflowDefinition,
+} from './model'
+import { didYouMean } from './suggest'
+
+export type Path = ReadonlyArray<string | number>
+
+export interface Problem {
+  path: Path
+  message: string
+  hint?: string
+}
+
+export interface ValidateOptions {
+  /** Registered action names; when given, an unknown action is a problem. */
+  actions?: Iterable<string>
+}
+
+const TOP_KEYS = ['name', 'description', 'input', 'vars', 'tasks', 'start', 'output', 'step_limit']
+const TASK_KEYS = ['action', 'description', 'input', 'with', 'timeout', 'retry', 'next', 'join', 'continue_on_error']
+const WITH_KEYS = ['items', 'concurrency']
+const RETRY_KEYS = ['count', 'delay', 'backoff', 'max_delay', 'jitter', 'when']
+const NEXT_KEYS = ['when', 'publish', 'do']
+const BACKOFFS: Backoff[] = ['constant', 'linear', 'exponential']
+const TASK_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/
+
+type Obj = Record<string, unknown>
+const isObject = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v)
+const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0
+
+class Checker {
+  readonly problems: Problem[] = []
+
+  add(path: Path, message: string, hint?: string): void {
+    this.problems.push(hint === undefined ? { path, message } : { path, message, hint })
+  }
+
+  keys(value: Obj, path: Path, allowed: string[], what: string): void {
+    for (const key of Object.keys(value)) {
+      if (!allowed.includes(key)) this.add([...path, key], `unknown ${what} key '${key}'`, didYouMean(key, allowed) ?? `expected one of ${allowed.join(', ')}`)
+    }
+  }
+
+  template(source: unknown, path: Path, kind: 'value' | 'condition' | 'json'): Template | JsonTemplate | undefined {
+    try {
+      if (kind === 'json') return new JsonTemplate(source)
+      if (typeof source !== 'string') {
+        this.add(path, `expected a template string, got ${describe(source)}`)
+        return undefined
+      }
+      return kind === 'condition' ? compileCondition(source) : compile(source)
+    } catch (error) {
+      if (!(error instanceof ExpressionError)) throw error
+      const inner = error.path ? error.path.split(/\.(?![^[]*\])/) : []
+      const where = error.line !== undefined ? ` (template line ${error.line}, column ${error.column ?? '?'})` : ''
+      this.add([...path, ...inner], `${error.kind} error in template: ${error.detail}${where}`, `template: ${error.template.slice(0, 120)}`)
+      return undefined
+    }
+  }
+
+  duration(value: unknown, path: Path): number | undefined {
+    const parsed = parseDuration(value)
+    if (typeof parsed === 'number') return parsed
+    this.add(path, parsed.problem, DURATION_HINT)
+    return undefined
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'a list'
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)}`
+}
+
+/** Every problem, and the compiled definition when there are none. */
+export function validate(raw: unknown, options: ValidateOptions = {}): { problems: Problem[]; workflow?: WorkflowDefinition } {
+  const c = new Checker()
+  if (!isObject(raw)) {
+    c.add([], `a workflow must be an object with 'name' and 'tasks', got ${describe(raw)}`)
+    return { problems: c.problems }
+  }
+  c.keys(raw, [], TOP_KEYS, 'workflow')
+  if (typeof raw.name !== 'string' || raw.name.trim() === '') c.add(['name'], "the workflow needs a 'name' (a non-empty string)")
+  const input = validateInputSpec(c, raw.input)
+  const vars: WorkflowDefinition['vars'] = []
+  if (raw.vars !== undefined) {
+    if (!isObject(raw.vars)) c.add(['vars'], `'vars' must be an object of name: value, got ${describe(raw.vars)}`)
+    else for (const [name, value] of Object.entries(raw.vars)) {
+      const template = c.template(value, ['vars', name], 'json')
+      if (template) vars.push({ name, value: template as JsonTemplate })
+    }
+  }
+
+  const tasks = new Map<string, TaskDefinition>()
+  const names = isObject(raw.tasks) ? Object.keys(raw.tasks) : []
+  if (!isObject(raw.tasks) || names.length === 0) {
+    c.add(['tasks'], "the workflow needs 'tasks': an object with at least one task")
+  } else {
+    for (const name of names) {
+      const task = validateTask(c, name, raw.tasks[name], names, options)
+      if (task) tasks.set(name, task)
+    }
+  }
+
+  const inbound = new Map<string, number>()
+  for (const task of tasks.values()) for (const t of task.next) for (const target of t.do) inbound.set(target, (inbound.get(target) ?? 0) + 1)
+  for (const task of tasks.values()) {
+    if (typeof task.join === 'number' && task.join > (inbound.get(task.name) ?? 0)) {
+      c.add(['tasks', task.name, 'join'], `join ${task.join} waits for more transitions than lead to '${task.name}' (${inbound.get(task.name) ?? 0})`)
+    }
+  }
+
+  let start: string[] = []
+  if (raw.start !== undefined) {
+    const list = typeof raw.start === 'string' ? [raw.start] : raw.start
+    if (!Array.isArray(list) || list.length === 0) c.add(['start'], "'start' must be a task name or a non-empty list of task names")
+    else list.forEach((name, i) => {
+      if (typeof name === 'string' && names.includes(name)) start.push(name)
+      else c.add(['start', i], `unknown task ${JSON.stringify(name)}`, typeof name === 'string' ? didYouMean(name, names) : undefined)
+    })
+  } else if (names.length > 0) {
+    start = names.filter((n) => !inbound.has(n))
+    if (start.length === 0) c.add(['tasks'], 'every task has an inbound transition, so the run has nowhere to start', "add 'start: [TASK]'")
+  }
+
+  const output = raw.output === undefined ? undefined : (c.template(raw.output, ['output'], 'json') as JsonTemplate | undefined)
+  let stepLimit = DEFAULT_STEP_LIMIT
+  if (raw.step_limit !== undefined) {
+    if (isPositiveInt(raw.step_limit)) stepLimit = raw.step_limit
+    else c.add(['step_limit'], `'step_limit' must be a positive integer, got ${describe(raw.step_limit)}`)
+  }
+
+  if (c.problems.length > 0) return { problems: c.problems }
+  const workflow: WorkflowDefinition = { name: raw.name as string, input, vars, tasks, start, stepLimit }
+  if (typeof raw.description === 'string') workflow.description = raw.description
+  if (output) workflow.output = output
+  return { problems: [], workflow }
+}
+
+function validateInputSpec(c: Checker, spec: unknown): WorkflowDefinition['input'] {
+  if (spec === undefined) return undefined
+  if (Array.isArray(spec)) {
+    const names: string[] = []
+    spec.forEach((name, i) => {
+      if (typeof name !== 'string' || name === '') c.add(['input', i], `input names must be non-empty strings, got ${describe(name)}`)
+      else if (names.includes(name)) c.add(['input', i], `duplicate input name '${name}'`)
+      else names.push(name)
+    })
+    return { names }
+  }
+  if (isObject(spec)) return { schema: spec }
+  c.add(['input'], `'input' must be a list of names or a JSON Schema object, got ${describe(spec)}`)
+  return undefined
+}
+
+function validateTask(c: Checker, name: string, raw: unknown, names: string[], options: ValidateOptions): TaskDefinition | undefined {
+  const path = ['tasks', name]
+  if (!TASK_NAME.test(name) || (RESERVED_TARGETS as readonly string[]).includes(name)) {
+    c.add(path, `invalid task name '${name}'`, "use letters, digits, '_' and '-', starting with a letter or '_'; 'fail' and 'noop' are reserved")
+  }
+  if (!isObject(raw)) {
+    c.add(path, `a task must be an object with an 'action', got ${describe(raw)}`)
+    return undefined
+  }
+  c.keys(raw, path, TASK_KEYS, 'task')
+  const task: TaskDefinition = { name, action: '', next: [], continueOnError: false }
+  if (typeof raw.action !== 'string' || raw.action === '') {
+    c.add([...path, 'action'], `task '${name}' needs an 'action' (the name of a registered action)`)
+  } else {
+    task.action = raw.action
+    if (options.actions) {
+      const known = [...options.actions]
+      if (!known.includes(raw.action)) c.add([...path, 'action'], `action '${raw.action}' is not registered`, didYouMean(raw.action, known) ?? 'register it with engine.action(name, fn)')
+    }
+  }
+  if (raw.input !== undefined) task.input = c.template(raw.input, [...path, 'input'], 'json') as JsonTemplate | undefined
+  if (raw.with !== undefined) {
+    const w = raw.with
+    if (!isObject(w)) c.add([...path, 'with'], `'with' must be an object with 'items', got ${describe(w)}`)
+    else {
+      c.keys(w, [...path, 'with'], WITH_KEYS, 'with')
+      let concurrency = DEFAULT_CONCURRENCY
+      if (w.concurrency !== undefined) {
+        if (isPositiveInt(w.concurrency)) concurrency = w.concurrency
+        else c.add([...path, 'with', 'concurrency'], `'concurrency' must be a positive integer, got ${describe(w.concurrency)}`)
+      }
+      if (w.items === undefined) c.add([...path, 'with', 'items'], "'with' needs 'items': a template or a list")
+      else {
+        const items = c.template(w.items, [...path, 'with', 'items'], typeof w.items === 'string' ? 'value' : 'json')
+        if (items) task.with = { items, concurrency }
+      }
+    }
+  }
+  if (raw.timeout !== undefined) task.timeoutMs = c.duration(raw.timeout, [...path, 'timeout'])
+  if (raw.retry !== undefined) task.retry = validateRetry(c, raw.retry, [...path, 'retry'])
+  if (raw.join !== undefined) {
+    if (raw.join === 'all' || isPositiveInt(raw.join)) task.join = raw.join
+    else c.add([...path, 'join'], `'join' must be 'all' or a positive integer, got ${describe(raw.join)}`)
+  }
+  if (raw.continue_on_error !== undefined) {
+    if (typeof raw.continue_on_error === 'boolean') task.continueOnError = raw.continue_on_error
+    else c.add([...path, 'continue_on_error'], `'continue_on_error' must be true or false, got ${describe(raw.continue_on_error)}`)
+  }
+  if (raw.next !== undefined) {
+    const entries = Array.isArray(raw.next) ? raw.next : [raw.next]
+    entries.forEach((entry, i) => {
+      const transition = validateTransition(c, entry, Array.isArray(raw.next) ? [...path, 'next', i] : [...path, 'next'], names)
+      if (transition) task.next.push(transition)
+    })
+  }
+  return task
+}
+
+function validateRetry(c: Checker, raw: unknown, path: Path): RetryPolicy | undefined {
+  if (isPositiveInt(raw) || raw === 0) return { count: raw as number, delayMs: 0, backoff: 'constant', maxDelayMs: Infinity, jitter: 0 }
+  if (!isObject(raw)) {
+    c.add(path, `'retry' must be a number of retries or an object, got ${describe(raw)}`)
+    return undefined
+  }
+  c.keys(raw, path, RETRY_KEYS, 'retry')
+  const policy: RetryPolicy = { count: 0, delayMs: 0, backoff: 'constant', maxDelayMs: Infinity, jitter: 0 }
+  if (Number.isInteger(raw.count) && (raw.count as number) >= 0) policy.count = raw.count as number
+  else c.add([...path, 'count'], `'count' must be a non-negative integer, got ${describe(raw.count)}`)
+  if (raw.delay !== undefined) policy.delayMs = c.duration(raw.delay, [...path, 'delay']) ?? 0
+  if (raw.max_delay !== undefined) policy.maxDelayMs = c.duration(raw.max_delay, [...path, 'max_delay']) ?? Infinity
+  if (raw.backoff !== undefined) {
+    if (BACKOFFS.includes(raw.backoff as Backoff)) policy.backoff = raw.backoff as Backoff
+    else c.add([...path, 'backoff'], `unknown backoff ${JSON.stringify(raw.backoff)}`, didYouMean(String(raw.backoff), BACKOFFS) ?? `expected one of ${BACKOFFS.join(', ')}`)
+  }
+  if (raw.jitter !== undefined) {
+    if (typeof raw.jitter === 'boolean') policy.jitter = raw.jitter ? 1 : 0
+    else if (typeof raw.jitter === 'number' && raw.jitter >= 0 && raw.jitter <= 1) policy.jitter = raw.jitter
+    else c.add([...path, 'jitter'], `'jitter' must be true, false or a fraction from 0 to 1, got ${describe(raw.jitter)}`)
+  }
+  if (raw.when !== undefined) policy.when = c.template(raw.when, [...path, 'when'], 'condition') as Template | undefined
+  return policy
+}
+
+function validateTransition(c: Checker, raw: unknown, path: Path, names: string[]): Transition | undefined {
+  if (!isObject(raw)) {
+    c.add(path, `a transition must be an object with 'when', 'publish' and/or 'do', got ${describe(raw)}`)
+    return undefined
+  }
+  c.keys(raw, path, NEXT_KEYS, 'transition')
+  const transition: Transition = { publish: [], do: [] }
+  if (raw.when !== undefined) transition.when = c.template(raw.when, [...path, 'when'], 'condition') as Template | undefined
+  if (raw.publish !== undefined) {
+    if (!isObject(raw.publish)) c.add([...path, 'publish'], `'publish' must be an object of name: value, got ${describe(raw.publish)}`)
+    else for (const [name, value] of Object.entries(raw.publish)) {
+      const template = c.template(value, [...path, 'publish', name], 'json') as JsonTemplate | undefined
+      if (template) transition.publish.push({ name, value: template })
+    }
+  }
+  if (raw.do !== undefined) {
+    const targets = Array.isArray(raw.do) ? raw.do : [raw.do]
+    targets.forEach((target, i) => {
+      const at = Array.isArray(raw.do) ? [...path, 'do', i] : [...path, 'do']
+      if (typeof target !== 'string') c.add(at, `'do' names tasks, 'fail' or 'noop', got ${describe(target)}`)
+      else if (names.includes(target) || (RESERVED_TARGETS as readonly string[]).includes(target)) transition.do.push(target)
+      else c.add(at, `unknown task '${target}'`, didYouMean(target, [...names, ...RESERVED_TARGETS]))
+    })
+  }
+  return transition
+}
