@@ -54,7 +54,7 @@ export function loadWorkflow(definition: unknown, options: LoadOptions = {}): Wo
     for (const p of result.problems) {
       const problem: WorkflowProblem = { path: formatPath(p.path), message: p.message }
       if (p.hint) problem.hint = p.hint
-      const position = source.positionOf(p.path)
+      const position = source.positionOf(p.path, p.atKey)
       if (position) Object.assign(problem, position)
       if (options.file) problem.file = options.file
       problems.push(problem)

@@ -15,8 +15,11 @@ export interface DefinitionSource {
   value: unknown
   /** Parse problems (YAML syntax, duplicate keys), each with its position. */
   syntaxProblems: Array<{ message: string; position?: Position }>
-  /** Line and column of the value at a path, when the definition came from text. */
-  positionOf(path: ReadonlyArray<string | number>): Position | undefined
+  /**
+   * Line and column of the value at a path (or of its key, with `atKey`),
+   * when the definition came from text.
+   */
+  positionOf(path: ReadonlyArray<string | number>, atKey?: boolean): Position | undefined
 }
 
 export function readSource(definition: unknown): DefinitionSource {
@@ -32,18 +35,22 @@ export function readSource(definition: unknown): DefinitionSource {
   return {
     value: doc.errors.length > 0 ? undefined : doc.toJS({ maxAliasCount: 100 }),
     syntaxProblems: doc.errors.map((e) => ({ message: e.message.split('\n')[0], position: at(e.pos[0]) })),
-    positionOf: (path) => positionIn(doc, path, at),
+    positionOf: (path, atKey = false) => positionIn(doc, path, atKey, at),
   }
 }
 
 /** The deepest node along `path` that exists, so a missing key points at its parent. */
-function positionIn(doc: Document, path: ReadonlyArray<string | number>, at: (offset: number) => Position): Position | undefined {
+function positionIn(
+  doc: Document,
+  path: ReadonlyArray<string | number>,
+  atKey: boolean,
+  at: (offset: number) => Position,
+): Position | undefined {
   for (let depth = path.length; depth >= 0; depth--) {
     const prefix = path.slice(0, depth)
     const node = prefix.length === 0 ? doc.contents : doc.getIn(prefix, true)
     if (node && typeof node === 'object' && 'range' in node && Array.isArray(node.range)) {
-      // for a map entry, point at the key rather than the value's first line
-      if (depth > 0 && depth === path.length) {
+      if (atKey && depth > 0 && depth === path.length) {
         const parent = depth === 1 ? doc.contents : doc.getIn(path.slice(0, depth - 1), true)
         if (isMap(parent)) {
           const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === path[depth - 1])

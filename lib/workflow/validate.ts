@@ -23,6 +23,8 @@ export interface Problem {
   path: Path
   message: string
   hint?: string
+  /** The problem is the key itself (an unknown key), not its value. */
+  atKey?: boolean
 }
 
 export interface ValidateOptions {
@@ -45,13 +47,16 @@ const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as 
 class Checker {
   readonly problems: Problem[] = []
 
-  add(path: Path, message: string, hint?: string): void {
-    this.problems.push(hint === undefined ? { path, message } : { path, message, hint })
+  add(path: Path, message: string, hint?: string, atKey = false): void {
+    const problem: Problem = { path, message }
+    if (hint !== undefined) problem.hint = hint
+    if (atKey) problem.atKey = true
+    this.problems.push(problem)
   }
 
   keys(value: Obj, path: Path, allowed: string[], what: string): void {
     for (const key of Object.keys(value)) {
-      if (!allowed.includes(key)) this.add([...path, key], `unknown ${what} key '${key}'`, didYouMean(key, allowed) ?? `expected one of ${allowed.join(', ')}`)
+      if (!allowed.includes(key)) this.add([...path, key], `unknown ${what} key '${key}'`, didYouMean(key, allowed) ?? `expected one of ${allowed.join(', ')}`, true)
     }
   }
 
