@@ -121,3 +121,12 @@ test('setting names must be non-empty strings', (t) => {
   t.throws(() => ctx.setVar(1 as unknown as string, 1), { instanceOf: TypeError })
   t.throws(() => ctx.setTaskResult(undefined as unknown as string, 1), { instanceOf: TypeError })
 })
+
+test('setTaskOutcome records status, result and error for templates', (t) => {
+  const ctx = sample()
+  ctx.setTaskOutcome('flaky', { status: 'failed', error: { message: 'boom' } })
+  t.is(ctx.get('tasks.flaky.status'), 'failed')
+  t.is(ctx.render('{{ tasks.flaky.error.message }}'), 'boom')
+  t.is(ctx.get('tasks.flaky.result'), null)
+  t.throws(() => ctx.setTaskOutcome('x', { status: 'nope' as 'failed' }), { instanceOf: TypeError })
+})

@@ -212,6 +212,26 @@ export class WorkflowContext {
     }
   }
 
+  /**
+   * Records a task's outcome: `tasks.NAME.status`, `.result` and `.error`.
+   *
+   * @example
+   * ctx.setTaskOutcome('fetch', { status: 'failed', error: { message: 'boom' } })
+   */
+  setTaskOutcome(task: string, outcome: TaskOutcome): void {
+    requireName(task, 'task name')
+    if (outcome === null || typeof outcome !== 'object' || !OUTCOME_STATUSES.includes(outcome.status)) {
+      throw new TypeError(`outcome must be { status, result?, error? } with status one of ${OUTCOME_STATUSES.join(', ')}`)
+    }
+    const { status, result = null, error = null } = outcome
+    const json = encode({ status, result, error }, `outcome of task '${task}'`)
+    try {
+      this.#native.setTaskOutcome(task, json)
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
   /** A copy of a task's result, or `undefined`. */
   getTaskResult(task: string): unknown {
     requireName(task, 'task name')

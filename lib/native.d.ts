@@ -27,6 +27,8 @@ export declare class NativeContext {
   getVar(name: string): string | null
   setSystem(name: string, valueJson: string): void
   setTaskResult(task: string, valueJson: string): void
+  /** Records a task's outcome (`{ status, result, error }` as JSON text). */
+  setTaskOutcome(task: string, outcomeJson: string): void
   getTaskResult(task: string): string | null
   get(path: string, itemJson: string | undefined | null, index: number, outcomeJson?: string | undefined | null): string | null
   export(itemJson: string | undefined | null, index: number, outcomeJson?: string | undefined | null): string

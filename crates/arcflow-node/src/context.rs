@@ -98,6 +98,12 @@ impl NativeContext {
         guard(|| Ok(self.inner.set_task_result(&task, from_json(&value_json)?)))
     }
 
+    /// Records a task's outcome (`{ status, result, error }` as JSON text).
+    #[napi]
+    pub fn set_task_outcome(&self, task: String, outcome_json: String) -> Result<(), JsError> {
+        guard(|| Ok(self.inner.set_task_outcome(&task, parse::<TaskOutcome>(&outcome_json)?)))
+    }
+
     #[napi]
     pub fn get_task_result(&self, task: String) -> Result<Option<String>, JsError> {
         guard(|| to_json_opt(self.inner.get_task_result(&task)))
