@@ -94,6 +94,8 @@ function describe(value: unknown): string {
 /** Every problem, and the compiled definition when there are none. */
 export function validate(raw: unknown, options: ValidateOptions = {}): { problems: Problem[]; workflow?: WorkflowDefinition } {
   const c = new Checker()
+  // an iterable may be single-use (a Map's keys()): read it once
+  if (options.actions) options = { ...options, actions: [...options.actions] }
   if (!isObject(raw)) {
     c.add([], `a workflow must be an object with 'name' and 'tasks', got ${describe(raw)}`)
     return { problems: c.problems }
@@ -188,7 +190,7 @@ function validateTask(c: Checker, name: string, raw: unknown, names: string[], o
   } else {
     task.action = raw.action
     if (options.actions) {
-      const known = [...options.actions]
+      const known = options.actions as string[]
       if (!known.includes(raw.action)) c.add([...path, 'action'], `action '${raw.action}' is not registered`, didYouMean(raw.action, known) ?? 'register it with engine.action(name, fn)')
     }
   }

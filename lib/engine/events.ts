@@ -1,0 +1,87 @@
+/**
+ * A run's events: kept in order for the whole run (so `events()` called
+ * late replays from the start), handed to each consumer as it asks. The
+ * run never waits for a consumer, and a slow consumer loses nothing: it
+ * reads the run's history at its own pace. Memory is bounded by the run
+ * (about one event per task, attempt and item), and freed with the run.
+ */
+import type { Failure } from './failure'
+
+interface Base {
+  runId: string
+  /** Milliseconds since the epoch. */
+  time: number
+}
+
+interface TaskBase extends Base {
+  task: string
+  attempt: number
+  /** With-items only: the item's index. */
+  index?: number
+}
+
+export type RunEvent =
+  | (Base & { type: 'run.started'; workflow: string; input: unknown })
+  | (Base & { type: 'run.succeeded'; output: unknown })
+  | (Base & { type: 'run.failed'; error: Failure; task?: string })
+  | (Base & { type: 'run.cancelled' })
+  | (Base & { type: 'run.timed_out' })
+  | (TaskBase & { type: 'task.started' })
+  | (TaskBase & { type: 'task.succeeded'; result: unknown })
+  | (TaskBase & { type: 'task.failed'; error: Failure })
+  | (TaskBase & { type: 'task.timed_out' })
+  | (TaskBase & { type: 'task.retrying'; error: Failure; delayMs: number })
+  | (TaskBase & { type: 'item.started'; index: number })
+  | (TaskBase & { type: 'item.completed'; index: number; status: 'succeeded' | 'failed' | 'timed_out' })
+  | (TaskBase & { type: 'task.log'; message: string; data?: unknown })
+
+export type RunEventType = RunEvent['type']
+
+type Waiter = () => void
+
+export class EventLog {
+  readonly #events: RunEvent[] = []
+  #closed = false
+  #waiters: Waiter[] = []
+  readonly #listeners: Array<(event: RunEvent) => void>
+
+  constructor(listeners: Array<(event: RunEvent) => void>) {
+    this.#listeners = listeners
+  }
+
+  push(event: RunEvent): void {
+    this.#events.push(event)
+    for (const listener of this.#listeners) {
+      try {
+        listener(event)
+      } catch {
+        // a listener's failure is its own; the run goes on
+      }
+    }
+    this.#wake()
+  }
+
+  close(): void {
+    this.#closed = true
+    this.#wake()
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters
+    this.#waiters = []
+    for (const wake of waiters) wake()
+  }
+
+  /** Every event from the start of the run, then each new one until the run ends. */
+  async *iterate(): AsyncGenerator<RunEvent, void, undefined> {
+    let next = 0
+    for (;;) {
+      while (next < this.#events.length) yield this.#events[next++]
+      if (this.#closed) return
+      await new Promise<void>((resolve) => this.#waiters.push(resolve))
+    }
+  }
+}
+
+/** An event before the run stamps it with its id and time. */
+export type NewEvent = RunEvent extends infer E ? (E extends RunEvent ? Omit<E, 'runId' | 'time'> : never) : never
