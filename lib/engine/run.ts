@@ -140,6 +140,7 @@ export class Run {
       ctx: this.context,
       action: this.#actions.get(task.action) as Action,
       signal: this.#controller.signal,
+      stopping: () => this.#stopping !== undefined || this.#status !== 'running',
       emit: (event) => this.#emit(event),
     }
     void runTask(task, env).then((outcome) => {

@@ -21,6 +21,8 @@ export interface TaskEnv {
   ctx: WorkflowContext
   action: Action
   signal: AbortSignal
+  /** True once the run stops starting new work (cancel with allow_finish). */
+  stopping(): boolean
   emit(event: NewEvent): void
 }
 
@@ -52,7 +54,7 @@ async function attempts(task: TaskDefinition, env: TaskEnv, ctx: WorkflowContext
       task.timeoutMs,
     )
     if (outcome.status === 'succeeded' || outcome.status === 'cancelled') return { outcome, attempt }
-    if (retry && attempt <= retry.count && !env.signal.aborted && retryAllowed(retry.when, ctx, outcome)) {
+    if (retry && attempt <= retry.count && !env.signal.aborted && !env.stopping() && retryAllowed(retry.when, ctx, outcome)) {
       const delayMs = retryDelay(retry, attempt)
       env.emit({ type: 'task.retrying', task: task.name, attempt, ...at, error: outcome.error, delayMs } as RunEvent)
       if (!(await sleep(delayMs, env.signal))) return { outcome: { status: 'cancelled' }, attempt }
@@ -106,7 +108,7 @@ async function runItems(task: TaskDefinition, parent: TaskEnv, items: unknown[])
     await new Promise<void>((resolve) => {
       let inFlight = 0
       const pump = (): void => {
-        while (!failure && !cancelled && !controller.signal.aborted && inFlight < concurrency && next < items.length) {
+        while (!failure && !cancelled && !controller.signal.aborted && !env.stopping() && inFlight < concurrency && next < items.length) {
           const index = next++
           inFlight++
           void attempts(task, env, parent.ctx.withItem(items[index], index), index).then(({ outcome, attempt }) => {
@@ -122,7 +124,7 @@ async function runItems(task: TaskDefinition, parent: TaskEnv, items: unknown[])
               const status = outcome.status
               env.emit({ type: 'item.completed', task: task.name, attempt, index, status } as RunEvent)
             }
-            if (inFlight === 0 && (failure || cancelled || controller.signal.aborted || next >= items.length)) resolve()
+            if (inFlight === 0 && (failure || cancelled || controller.signal.aborted || env.stopping() || next >= items.length)) resolve()
             else pump()
           })
         }
@@ -134,6 +136,6 @@ async function runItems(task: TaskDefinition, parent: TaskEnv, items: unknown[])
     parent.signal.removeEventListener('abort', stop)
   }
   if (failure) return failure
-  if (cancelled || parent.signal.aborted) return { status: 'cancelled', attempt: 1 }
+  if (cancelled || parent.signal.aborted || next < items.length) return { status: 'cancelled', attempt: 1 }
   return { status: 'succeeded', result: results, attempt: 1 }
 }
