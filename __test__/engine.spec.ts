@@ -26,6 +26,7 @@ test('with-items keeps at most `concurrency` in flight and results in item order
     peak = Math.max(peak, inFlight)
     await new Promise((r) => setTimeout(r, (10 - n) * 2))
     inFlight--
+    t.is(ctx.item, n)
     return n * 10 + (ctx.index ?? -1)
   })
   const wf = engine.workflow({

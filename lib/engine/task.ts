@@ -29,7 +29,13 @@ export interface TaskEnv {
 type ItemOutcome = Exclude<AttemptOutcome, { status: 'cancelled' }> | { status: 'cancelled' }
 
 /** Attempts of one unit (the task, or one item) until success or retries run out. */
-async function attempts(task: TaskDefinition, env: TaskEnv, ctx: WorkflowContext, index: number | undefined): Promise<{ outcome: ItemOutcome; attempt: number }> {
+async function attempts(
+  task: TaskDefinition,
+  env: TaskEnv,
+  ctx: WorkflowContext,
+  index: number | undefined,
+  item?: unknown,
+): Promise<{ outcome: ItemOutcome; attempt: number }> {
   const retry = task.retry
   for (let attempt = 1; ; attempt++) {
     let input: unknown
@@ -47,7 +53,7 @@ async function attempts(task: TaskDefinition, env: TaskEnv, ctx: WorkflowContext
         runId: env.runId,
         task: task.name,
         attempt,
-        ...(index === undefined ? {} : { item: ctx.get('item'), index }),
+        ...(index === undefined ? {} : { item, index }),
         log: (message, data) => env.emit({ type: 'task.log', task: task.name, attempt, ...at, message, data } as RunEvent),
       },
       env.signal,
@@ -111,7 +117,7 @@ async function runItems(task: TaskDefinition, parent: TaskEnv, items: unknown[])
         while (!failure && !cancelled && !controller.signal.aborted && !env.stopping() && inFlight < concurrency && next < items.length) {
           const index = next++
           inFlight++
-          void attempts(task, env, parent.ctx.withItem(items[index], index), index).then(({ outcome, attempt }) => {
+          void attempts(task, env, parent.ctx.withItem(items[index], index), index, items[index]).then(({ outcome, attempt }) => {
             inFlight--
             if (outcome.status === 'succeeded') results[index] = outcome.result
             else if (outcome.status === 'cancelled') cancelled = true
