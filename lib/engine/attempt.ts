@@ -38,6 +38,17 @@ class AttemptTimeout extends Error {
 
 const ABORTED = Symbol('aborted')
 
+/** One promise per signal that settles when it aborts, shared by every attempt under it. */
+const abortPromises = new WeakMap<AbortSignal, Promise<typeof ABORTED>>()
+function whenAborted(signal: AbortSignal): Promise<typeof ABORTED> {
+  let promise = abortPromises.get(signal)
+  if (!promise) {
+    promise = new Promise((resolve) => signal.addEventListener('abort', () => resolve(ABORTED), { once: true }))
+    abortPromises.set(signal, promise)
+  }
+  return promise
+}
+
 export async function runAttempt(
   action: Action,
   input: unknown,
@@ -46,28 +57,35 @@ export async function runAttempt(
   timeoutMs: number | undefined,
 ): Promise<AttemptOutcome> {
   if (parent.aborted) return { status: 'cancelled' }
-  const controller = new AbortController()
-  const abortFromParent = (): void => controller.abort(parent.reason)
-  parent.addEventListener('abort', abortFromParent, { once: true })
-  const timer = timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(new AttemptTimeout(timeoutMs)), timeoutMs)
-  const aborted = new Promise<typeof ABORTED>((resolve) =>
-    controller.signal.addEventListener('abort', () => resolve(ABORTED), { once: true }),
-  )
+  // Without a deadline the attempt can use its parent's signal: an
+  // AbortController per attempt is a measurable share of a task's cost.
+  let signal = parent
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let abortFromParent: (() => void) | undefined
+  if (timeoutMs !== undefined) {
+    const controller = new AbortController()
+    abortFromParent = (): void => controller.abort(parent.reason)
+    parent.addEventListener('abort', abortFromParent, { once: true })
+    timer = setTimeout(() => controller.abort(new AttemptTimeout(timeoutMs)), timeoutMs)
+    signal = controller.signal
+  }
   try {
-    const work = (async () => action(input, { ...ctx, signal: controller.signal }))().then(
+    const actionCtx = ctx as ActionContext
+    actionCtx.signal = signal
+    const work = (async () => action(input, actionCtx))().then(
       (result) => ({ ok: true as const, result }),
       (error: unknown) => ({ ok: false as const, error }),
     )
-    const settled = await Promise.race([work, aborted])
-    if (settled === ABORTED || controller.signal.aborted) {
-      const reason: unknown = controller.signal.reason
+    const settled = await Promise.race([work, whenAborted(signal)])
+    if (settled === ABORTED || signal.aborted) {
+      const reason: unknown = signal.reason
       if (reason instanceof AttemptTimeout) return { status: 'timed_out', error: toFailure(reason) }
       return { status: 'cancelled' }
     }
     return settled.ok ? { status: 'succeeded', result: settled.result } : { status: 'failed', error: toFailure(settled.error) }
   } finally {
     if (timer !== undefined) clearTimeout(timer)
-    parent.removeEventListener('abort', abortFromParent)
+    if (abortFromParent) parent.removeEventListener('abort', abortFromParent)
   }
 }
 
