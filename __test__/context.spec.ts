@@ -130,3 +130,9 @@ test('setTaskOutcome records status, result and error for templates', (t) => {
   t.is(ctx.get('tasks.flaky.result'), null)
   t.throws(() => ctx.setTaskOutcome('x', { status: 'nope' as 'failed' }), { instanceOf: TypeError })
 })
+
+test('system values are set with the context and must be an object', (t) => {
+  const ctx = new WorkflowContext({ system: { run_id: 'r', started_at: new Date(0) } })
+  t.is(ctx.get('system.started_at'), '1970-01-01T00:00:00.000Z')
+  t.throws(() => new WorkflowContext({ system: [1] as unknown as Record<string, unknown> }), { code: 'ARCFLOW_INVALID_VALUE' })
+})

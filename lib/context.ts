@@ -99,12 +99,14 @@ export class WorkflowContext {
     }
     this.#frame = NO_FRAME
     try {
-      this.#native = new native.NativeContext(init?.input === undefined ? null : encode(init.input, 'input'))
+      this.#native = new native.NativeContext(
+        init?.input === undefined ? null : encode(init.input, 'input'),
+        init?.system === undefined ? null : encode(init.system, 'system values'),
+      )
     } catch (error) {
       throw fromNative(error)
     }
     for (const [name, value] of Object.entries(init?.vars ?? {})) this.setVar(name, value)
-    for (const [name, value] of Object.entries(init?.system ?? {})) this.setSystem(name, value)
   }
 
   /**

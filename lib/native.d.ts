@@ -10,7 +10,8 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeContext {
-  constructor(inputJson?: string | undefined | null)
+  /** `system_json`: an object of system values, set in the same call. */
+  constructor(inputJson?: string | undefined | null, systemJson?: string | undefined | null)
   /**
    * Restores shared state from a document. The document's item and
    * outcome are not kept here: `takeImportedFrame` hands them to the

@@ -234,7 +234,8 @@ export class Run {
     this.#status = status
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     // whatever is still in flight is aborted, and its late result discarded
-    if (!this.#controller.signal.aborted) this.#controller.abort(new Error(`run ${status}`))
+    // (an abort dispatches events: skip it when nothing is in flight)
+    if (this.#active > 0 && !this.#controller.signal.aborted) this.#controller.abort(new Error(`run ${status}`))
     this.#log.close()
     if (error) this.#settle.reject(error)
     else this.#settle.resolve(output)

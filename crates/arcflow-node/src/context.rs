@@ -43,10 +43,20 @@ impl NativeContext {
 
 #[napi]
 impl NativeContext {
+    /// `system_json`: an object of system values, set in the same call.
     #[napi(constructor)]
-    pub fn new(input_json: Option<String>) -> Result<Self, JsError> {
-        let input = guard(|| input_json.map_or(Ok(Value::from(())), |t| from_json(&t)))?;
-        Ok(NativeContext { inner: WorkflowContext::new(input) })
+    pub fn new(input_json: Option<String>, system_json: Option<String>) -> Result<Self, JsError> {
+        let inner = guard(|| {
+            let ctx = WorkflowContext::new(input_json.map_or(Ok(Value::from(())), |t| from_json(&t))?);
+            if let Some(json) = system_json {
+                let system: std::collections::BTreeMap<String, Value> = parse(&json)?;
+                for (name, value) in system {
+                    ctx.set_system(&name, value);
+                }
+            }
+            Ok(ctx)
+        })?;
+        Ok(NativeContext { inner })
     }
 
     /// Restores shared state from a document. The document's item and
