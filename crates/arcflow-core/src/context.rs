@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::path::{parse_path, PathSegment};
 use crate::scope;
-use crate::value;
 
 /// Version of the document `export()` writes; `import()` reads this version.
 pub const CONTEXT_DOCUMENT_VERSION: u32 = 1;
@@ -278,11 +277,6 @@ impl WorkflowContext {
             item: doc.item.map(|i| (i.value, i.index)),
             outcome: doc.outcome.map(Arc::new),
         })
-    }
-
-    /// Parses JSON text as a value, with the core's limits.
-    pub fn value_from_json(text: &str) -> Result<Value> {
-        value::from_json(text)
     }
 }
 
