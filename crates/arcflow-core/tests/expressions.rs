@@ -155,6 +155,8 @@ fn deep_template_nesting_is_an_error_not_a_crash() {
     assert!(compile(&deep, CompileOptions::default()).is_err());
     let deep_list = format!("{{{{ {}1{} }}}}", "[".repeat(10_000), "]".repeat(10_000));
     assert!(compile(&deep_list, CompileOptions::default()).is_err());
+    // and the engine still works afterwards
+    assert_eq!(render(&c, "{{ 1 + 1 }}"), "2");
 }
 
 #[test]

@@ -2,6 +2,10 @@
 //! core types, error mapping. Values cross as JSON text (see
 //! `benchmark/codec.bench.js` for the measurement behind that choice).
 
+// `cargo test` builds this crate without napi's registration, where the
+// exported functions look unused.
+#![cfg_attr(test, allow(dead_code))]
+
 mod codec;
 mod context;
 mod error;
