@@ -109,6 +109,11 @@ export class WorkflowContext {
     for (const [name, value] of Object.entries(init?.vars ?? {})) this.setVar(name, value)
   }
 
+  /** @internal A handle on a native context (a run's). */
+  static fromNative(handle: NativeContext): WorkflowContext {
+    return new WorkflowContext(WRAP, handle, NO_FRAME)
+  }
+
   /**
    * Restores a context from {@link WorkflowContext.export}'s document (or its JSON text).
    *

@@ -41,9 +41,44 @@ export declare class NativeContext {
   renderJson(template: NativeJsonTemplate, itemJson: string | undefined | null, index: number, outcomeJson?: string | undefined | null): string
 }
 
+export declare class NativeFlow {
+  constructor()
+  /** `join`: -1 none, 0 all, n > 0 that many arrivals. Returns the index. */
+  addTask(name: string, input: NativeJsonTemplate | undefined | null, itemsTemplate: NativeTemplate | undefined | null, itemsJson: NativeJsonTemplate | undefined | null, join: number, retryWhen?: NativeTemplate | undefined | null): number
+  /** A variable the next `addTransition` publishes. */
+  addPublish(name: string, value: NativeJsonTemplate): void
+  /** `targets`: task indexes, -1 for `fail`, -2 for `noop`. */
+  addTransition(task: number, when: NativeTemplate | undefined | null, targets: Array<number>): void
+  addVar(name: string, value: NativeJsonTemplate): void
+  setOutput(output: NativeJsonTemplate): void
+  /** Ends building; runs can start. */
+  seal(): void
+}
+
 export declare class NativeJsonTemplate {
   constructor(json: string, strict: boolean)
   get isStatic(): boolean
+}
+
+export declare class NativeRun {
+  /** Creates the run's context and renders the workflow's initial vars. */
+  constructor(flow: NativeFlow, inputJson?: string | undefined | null, systemJson?: string | undefined | null)
+  initVars(): void
+  /** A handle on the run's context (same shared state). */
+  context(): NativeContext
+  taskInput(task: number): string | null
+  beginItems(task: number): ItemsBatch
+  itemInput(task: number, batch: number, index: number): string | null
+  endItems(batch: number): void
+  retryAllowed(task: number, status: string, errorJson: string): boolean
+  /**
+   * Records the outcome (`payloadJson`: the result, or the error) and,
+   * with `follow`, fires transitions. Answers with task indexes to
+   * start, `[-1]` when a transition chose `fail`, `[-2]` when a failure
+   * went unhandled.
+   */
+  complete(task: number, status: string, payloadJson: string, follow: boolean): Array<number>
+  output(): string | null
 }
 
 export declare class NativeTemplate {
@@ -68,3 +103,9 @@ export declare function __codecRoundTripSerde(value: any): any
  * `ARCFLOW_INTERNAL` error, not a crash.
  */
 export declare function __panicForTest(): void
+
+export interface ItemsBatch {
+  id: number
+  /** The items, as JSON text. */
+  json: string
+}

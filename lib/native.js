@@ -836,7 +836,9 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeContext = nativeBinding.NativeContext
+module.exports.NativeFlow = nativeBinding.NativeFlow
 module.exports.NativeJsonTemplate = nativeBinding.NativeJsonTemplate
+module.exports.NativeRun = nativeBinding.NativeRun
 module.exports.NativeTemplate = nativeBinding.NativeTemplate
 module.exports.__codecRoundTripJson = nativeBinding.__codecRoundTripJson
 module.exports.__codecRoundTripSerde = nativeBinding.__codecRoundTripSerde

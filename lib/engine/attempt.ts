@@ -1,21 +1,25 @@
 /**
- * One attempt of an action: its own AbortSignal (aborted by the task's or
- * run's signal, or by the attempt's deadline, at once, by timers and
- * signals), and a race so that a handler ignoring its signal cannot hold
- * the run: its late result is discarded.
+ * One attempt of an action. The attempt object is also the context the
+ * handler receives. Its signal is the run's (or, for a with-items task,
+ * the task's), or its own when the task has a timeout: the deadline aborts
+ * it at once (a timer, no polling) and the attempt ends `timed_out`; a
+ * handler that ignores its signal has its late result discarded. No
+ * promise race and no closures beyond the two callbacks of one `then`:
+ * this is the hot path.
  */
-import { toFailure, type Failure } from './failure'
+import type { TaskRun } from './task'
 
 export interface ActionContext {
   /** Aborted on timeout or cancellation: pass it to fetch, timers, child processes. */
-  signal: AbortSignal
-  runId: string
-  task: string
+  readonly signal: AbortSignal
+  readonly runId: string
+  readonly task: string
   /** 1 for the first attempt. */
-  attempt: number
-  /** With-items only. */
-  item?: unknown
-  index?: number
+  readonly attempt: number
+  /** With-items only: the item (undefined otherwise). */
+  readonly item: unknown
+  /** With-items only: the item's index (undefined otherwise). */
+  readonly index: number | undefined
   /** Emits a `task.log` event. */
   log(message: string, data?: unknown): void
 }
@@ -23,84 +27,84 @@ export interface ActionContext {
 /** An action: an async function of the task's rendered input. */
 export type Action = (input: any, ctx: ActionContext) => unknown
 
-export type AttemptOutcome =
-  | { status: 'succeeded'; result: unknown }
-  | { status: 'failed'; error: Failure }
-  | { status: 'timed_out'; error: Failure }
-  | { status: 'cancelled' }
+export type AttemptStatus = 'succeeded' | 'failed' | 'timed_out'
 
-class AttemptTimeout extends Error {
+export class AttemptTimeout extends Error {
   constructor(ms: number) {
     super(`attempt timed out after ${ms} ms`)
     this.name = 'TimeoutError'
   }
 }
 
-const ABORTED = Symbol('aborted')
+export class Attempt implements ActionContext {
+  readonly signal: AbortSignal
+  readonly runId: string
+  readonly task: string
+  readonly attempt: number
+  readonly item: unknown
+  readonly index: number | undefined
+  readonly #owner: TaskRun
+  #settled = false
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #controller: AbortController | undefined
+  #parent: AbortSignal | undefined
+  #onParentAbort: (() => void) | undefined
 
-/** One promise per signal that settles when it aborts, shared by every attempt under it. */
-const abortPromises = new WeakMap<AbortSignal, Promise<typeof ABORTED>>()
-function whenAborted(signal: AbortSignal): Promise<typeof ABORTED> {
-  let promise = abortPromises.get(signal)
-  if (!promise) {
-    promise = new Promise((resolve) => signal.addEventListener('abort', () => resolve(ABORTED), { once: true }))
-    abortPromises.set(signal, promise)
-  }
-  return promise
-}
-
-export async function runAttempt(
-  action: Action,
-  input: unknown,
-  ctx: Omit<ActionContext, 'signal'>,
-  parent: AbortSignal,
-  timeoutMs: number | undefined,
-): Promise<AttemptOutcome> {
-  if (parent.aborted) return { status: 'cancelled' }
-  // Without a deadline the attempt can use its parent's signal: an
-  // AbortController per attempt is a measurable share of a task's cost.
-  let signal = parent
-  let timer: ReturnType<typeof setTimeout> | undefined
-  let abortFromParent: (() => void) | undefined
-  if (timeoutMs !== undefined) {
+  constructor(owner: TaskRun, attempt: number, index: number, item: unknown, parent: AbortSignal, timeoutMs: number | undefined) {
+    this.#owner = owner
+    this.runId = owner.host.id
+    this.task = owner.task.name
+    this.attempt = attempt
+    this.index = index < 0 ? undefined : index
+    this.item = item
+    if (timeoutMs === undefined) {
+      this.signal = parent
+      return
+    }
     const controller = new AbortController()
-    abortFromParent = (): void => controller.abort(parent.reason)
-    parent.addEventListener('abort', abortFromParent, { once: true })
-    timer = setTimeout(() => controller.abort(new AttemptTimeout(timeoutMs)), timeoutMs)
-    signal = controller.signal
+    this.#controller = controller
+    this.#parent = parent
+    this.signal = controller.signal
+    // closures only here: most attempts have no deadline
+    this.#onParentAbort = (): void => controller.abort(parent.reason)
+    parent.addEventListener('abort', this.#onParentAbort, { once: true })
+    this.#timer = setTimeout(() => this.#expire(timeoutMs), timeoutMs)
+    owner.host.timers.add(this.#timer)
   }
-  try {
-    const actionCtx = ctx as ActionContext
-    actionCtx.signal = signal
-    const work = (async () => action(input, actionCtx))().then(
-      (result) => ({ ok: true as const, result }),
-      (error: unknown) => ({ ok: false as const, error }),
-    )
-    const settled = await Promise.race([work, whenAborted(signal)])
-    if (settled === ABORTED || signal.aborted) {
-      const reason: unknown = signal.reason
-      if (reason instanceof AttemptTimeout) return { status: 'timed_out', error: toFailure(reason) }
-      return { status: 'cancelled' }
-    }
-    return settled.ok ? { status: 'succeeded', result: settled.result } : { status: 'failed', error: toFailure(settled.error) }
-  } finally {
-    if (timer !== undefined) clearTimeout(timer)
-    if (abortFromParent) parent.removeEventListener('abort', abortFromParent)
-  }
-}
 
-/** Sleeps, or returns early (false) when the signal aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false)
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer)
-      resolve(false)
+  log(message: string, data?: unknown): void {
+    this.#owner.log(this, message, data)
+  }
+
+  /** Calls the handler; the outcome reaches the task once, whatever happens. */
+  run(action: Action, input: unknown): void {
+    let returned: unknown
+    try {
+      returned = action(input, this)
+    } catch (error) {
+      returned = Promise.reject(error)
     }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', done)
-      resolve(true)
-    }, ms)
-    signal.addEventListener('abort', done, { once: true })
-  })
+    Promise.resolve(returned).then(
+      (result) => this.#settle('succeeded', result),
+      (error: unknown) => this.#settle('failed', error),
+    )
+  }
+
+  #settle(status: AttemptStatus, value: unknown): void {
+    if (this.#settled) return
+    this.#settled = true
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer)
+      this.#owner.host.timers.delete(this.#timer)
+      this.#parent!.removeEventListener('abort', this.#onParentAbort!)
+    }
+    this.#owner.settled(this, status, value)
+  }
+
+  #expire(ms: number): void {
+    if (this.#settled) return
+    const reason = new AttemptTimeout(ms)
+    this.#controller!.abort(reason)
+    this.#settle('timed_out', reason)
+  }
 }

@@ -3,13 +3,16 @@
  * (`when`, `publish`, `do`, `join`), bounds cycles with the step limit, and
  * ends `succeeded`, `failed`, `cancelled` or `timed_out`.
  */
+import { native } from '../binding'
 import { WorkflowContext } from '../context'
-import { ArcflowError } from '../errors'
-import type { TaskDefinition, WorkflowDefinition } from '../workflow/model'
+import { ArcflowError, fromNative } from '../errors'
+import type { NativeRun } from '../native'
+import { encode } from '../values'
+import type { WorkflowDefinition } from '../workflow/model'
 import type { Action } from './attempt'
 import { EventLog, type NewEvent, type RunEvent } from './events'
-import { toError, type Failure } from './failure'
-import { runTask, type TaskEnv, type TaskOutcome } from './task'
+import { toError, toFailure, type Failure } from './failure'
+import { TaskRun, type TaskHost, type TaskOutcome } from './task'
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out'
 export type CancelPolicy = 'cancel_running' | 'allow_finish'
@@ -47,40 +50,59 @@ export interface RunOptions {
   listeners: Array<(event: RunEvent) => void>
 }
 
-export class Run {
+/** Counters of a run, for tests and tuning. */
+export interface RunStats {
+  /** Task activations started. */
+  tasks: number
+  /** Calls from JavaScript into the native core. */
+  nativeCalls: number
+}
+
+const NEXT_FAIL = -1
+const NEXT_UNHANDLED = -2
+
+export class Run implements TaskHost {
   readonly id: string
   readonly workflow: WorkflowDefinition
-  readonly context: WorkflowContext
+  /** @internal */
+  readonly native: NativeRun
+  /** @internal */
+  crossings = 0
+  /** @internal */
+  readonly timers = new Set<ReturnType<typeof setTimeout>>()
   #status: RunStatus = 'running'
+  #context: WorkflowContext | undefined
   readonly #log: EventLog
   readonly #controller = new AbortController()
-  readonly #actions: ReadonlyMap<string, Action>
-  readonly #joins = new Map<string, number>()
-  readonly #inbound = new Map<string, number>()
+  readonly #actions: Action[]
   #active = 0
   #steps = 0
-  #stopping: 'cancelled' | undefined
+  #stopping = false
   #timer: ReturnType<typeof setTimeout> | undefined
   readonly #done: Promise<unknown>
-  #settle!: { resolve: (output: unknown) => void; reject: (error: Error) => void }
+  #resolve!: (output: unknown) => void
+  #reject!: (error: Error) => void
 
   constructor(workflow: WorkflowDefinition, input: unknown, options: RunOptions) {
     this.id = options.runId
     this.workflow = workflow
-    this.#actions = options.actions
+    this.#actions = workflow.taskList.map((task) => options.actions.get(task.action) as Action)
     this.#log = new EventLog(options.listeners)
-    this.#done = new Promise((resolve, reject) => (this.#settle = { resolve, reject }))
-    this.#done.catch(() => {}) // result() is where a caller sees the failure
-    this.context = new WorkflowContext({
-      input,
-      system: { run_id: this.id, workflow: workflow.name, started_at: new Date().toISOString() },
+    this.#done = new Promise((resolve, reject) => {
+      this.#resolve = resolve
+      this.#reject = reject
     })
-    for (const task of workflow.tasks.values()) for (const t of task.next) for (const target of t.do) this.#inbound.set(target, (this.#inbound.get(target) ?? 0) + 1)
+    this.#done.catch(() => {}) // result() is where a caller sees the failure
+    const system = { run_id: this.id, workflow: workflow.name, started_at: new Date().toISOString() }
+    this.crossings++
+    this.native = new native.NativeRun(workflow.flow, input === undefined ? null : encode(input, 'input'), JSON.stringify(system))
     this.#emit({ type: 'run.started', workflow: workflow.name, input })
     try {
-      for (const { name, value } of workflow.vars) this.context.setVar(name, this.context.renderJson(value))
+      this.crossings++
+      this.native.initVars()
     } catch (error) {
-      queueMicrotask(() => this.#fail({ name: 'Error', message: `initial vars: ${(error as Error).message}` }))
+      const failure = toFailure(fromNative(error))
+      queueMicrotask(() => this.#fail({ name: failure.name, message: `initial vars: ${failure.message}` }))
       return
     }
     if (options.signal) {
@@ -90,13 +112,27 @@ export class Run {
     if (options.timeoutMs !== undefined) this.#timer = setTimeout(() => this.#finish('timed_out'), options.timeoutMs)
     // start on a later tick so that a caller can attach listeners first
     queueMicrotask(() => {
-      for (const name of workflow.start) this.#activate(name)
+      for (const index of workflow.startIndexes) this.#activate(index)
       this.#maybeFinish()
     })
   }
 
   get status(): RunStatus {
     return this.#status
+  }
+
+  /** The run's shared context (the same state its tasks read). */
+  get context(): WorkflowContext {
+    return (this.#context ??= WorkflowContext.fromNative(this.native.context()))
+  }
+
+  /** The run's abort signal (aborted when it is cancelled, times out or ends with work in flight). */
+  get signal(): AbortSignal {
+    return this.#controller.signal
+  }
+
+  stats(): RunStats {
+    return { tasks: this.#steps, nativeCalls: this.crossings }
   }
 
   /** Every event of the run, replayed from the start, then live until the run ends. */
@@ -111,16 +147,32 @@ export class Run {
 
   /**
    * Stops the run: nothing new starts; `cancel_running` (default) aborts
-   * every in-flight handler's signal at once, `allow_finish` lets them end.
+   * every in-flight handler's signal at once and ends the run (late
+   * results are discarded); `allow_finish` lets in-flight work end first.
    * Resolves when the run has ended.
    */
   async cancel(options: { policy?: CancelPolicy } = {}): Promise<void> {
     if (this.#status === 'running') {
-      this.#stopping = 'cancelled'
-      if ((options.policy ?? 'cancel_running') === 'cancel_running') this.#controller.abort(new Error('run cancelled'))
-      this.#maybeFinish()
+      this.#stopping = true
+      if ((options.policy ?? 'cancel_running') === 'cancel_running') this.#finish('cancelled')
+      else this.#maybeFinish()
     }
     await this.#done.catch(() => undefined)
+  }
+
+  /** @internal */
+  accepting(): boolean {
+    return this.#status === 'running' && !this.#stopping
+  }
+
+  /** @internal */
+  live(): boolean {
+    return this.#status === 'running'
+  }
+
+  /** @internal */
+  emit(event: RunEvent): void {
+    this.#log.push(event)
   }
 
   #emit(event: NewEvent): void {
@@ -131,83 +183,67 @@ export class Run {
     this.#log.push(stamped)
   }
 
-  #activate(name: string): void {
-    if (this.#status !== 'running' || this.#stopping) return
-    const task = this.workflow.tasks.get(name) as TaskDefinition
+  #activate(index: number): void {
+    if (!this.accepting()) return
     if (++this.#steps > this.workflow.stepLimit) {
+      const name = this.workflow.taskList[index]!.name
       this.#fail({ name: 'StepLimitError', message: `step limit of ${this.workflow.stepLimit} task executions reached (a cycle?); raise step_limit if this is intended` }, name)
       return
     }
     this.#active++
-    const env: TaskEnv = {
-      runId: this.id,
-      ctx: this.context,
-      action: this.#actions.get(task.action) as Action,
-      signal: this.#controller.signal,
-      stopping: () => this.#stopping !== undefined || this.#status !== 'running',
-      emit: (event) => this.#emit(event),
-    }
-    void runTask(task, env).then((outcome) => {
-      this.#active--
-      if (this.#status === 'running') this.#complete(task, outcome)
-      this.#maybeFinish()
-    })
+    new TaskRun(this.workflow.taskList[index]!, this, this.#actions[index]!).start()
   }
 
-  #complete(task: TaskDefinition, outcome: TaskOutcome): void {
-    const { attempt } = outcome
-    if (outcome.status === 'cancelled') return
+  /** @internal A task activation ended: record it, follow its transitions. */
+  taskDone(taskRun: TaskRun, outcome: TaskOutcome): void {
+    this.#active--
+    if (this.#status !== 'running') return
+    if (outcome.status !== 'cancelled') this.#complete(taskRun, outcome)
+    this.#maybeFinish()
+  }
+
+  #complete(taskRun: TaskRun, outcome: Exclude<TaskOutcome, { status: 'cancelled' }>): void {
+    const task = taskRun.task
+    let payload: string
     if (outcome.status === 'succeeded') {
-      this.context.setTaskOutcome(task.name, { status: 'succeeded', result: outcome.result })
+      try {
+        payload = encode(outcome.result, `result of task '${task.name}'`)
+      } catch (error) {
+        // a result that cannot be workflow data fails the task
+        outcome = { status: 'failed', error: toFailure(error), attempt: outcome.attempt }
+        payload = JSON.stringify(outcome.error)
+      }
+    } else payload = JSON.stringify(outcome.error)
+    const { attempt } = outcome
+    if (outcome.status === 'succeeded') {
       this.#emit({ type: 'task.succeeded', task: task.name, attempt, result: outcome.result })
     } else {
-      this.context.setTaskOutcome(task.name, { status: outcome.status, error: outcome.error })
       this.#emit(outcome.status === 'timed_out'
         ? { type: 'task.timed_out', task: task.name, attempt }
         : { type: 'task.failed', task: task.name, attempt, error: outcome.error })
     }
-    if (this.#stopping) return
-    const view = this.context.withOutcome(
-      outcome.status === 'succeeded' ? { status: 'succeeded', result: outcome.result } : { status: outcome.status, error: outcome.error },
-    )
-    let fired = false
+    let next: number[]
     try {
-      for (const transition of task.next) {
-        if (transition.when && !view.evaluate(transition.when)) continue
-        fired = true
-        for (const { name, value } of transition.publish) this.context.setVar(name, view.renderJson(value))
-        for (const target of transition.do) {
-          if (target === 'fail') {
-            const failure = outcome.status === 'succeeded' ? { name: 'Error', message: `task '${task.name}' chose to fail the run` } : outcome.error
-            return this.#fail(failure, task.name, attempt)
-          }
-          if (target !== 'noop') this.#arrive(target)
-        }
-      }
+      this.crossings++
+      next = this.native.complete(task.index, outcome.status, payload, !this.#stopping)
     } catch (error) {
-      return this.#fail({ name: 'TransitionError', message: (error as Error).message }, task.name, attempt)
+      const failure = toFailure(fromNative(error))
+      return this.#fail({ name: 'TransitionError', message: failure.message, cause: failure }, task.name, attempt)
     }
-    // a failure no transition handled fails the run
-    if (outcome.status !== 'succeeded' && !fired) this.#fail(outcome.error, task.name, attempt)
-  }
-
-  /** A transition reached `name`: run it, or count towards its join. */
-  #arrive(name: string): void {
-    const join = this.workflow.tasks.get(name)?.join
-    if (join === undefined) return this.#activate(name)
-    const needed = join === 'all' ? (this.#inbound.get(name) ?? 1) : join
-    const count = (this.#joins.get(name) ?? 0) + 1
-    if (count < needed) {
-      this.#joins.set(name, count)
-      return
+    if (this.#stopping) return
+    for (const target of next) {
+      if (target === NEXT_FAIL) {
+        const failure = outcome.status === 'succeeded' ? { name: 'Error', message: `task '${task.name}' chose to fail the run` } : outcome.error
+        return this.#fail(failure, task.name, attempt)
+      }
+      if (target === NEXT_UNHANDLED) return this.#fail((outcome as { error: Failure }).error, task.name, attempt)
+      this.#activate(target)
     }
-    this.#joins.delete(name)
-    this.#activate(name)
   }
 
   #fail(failure: Failure, task?: string, attempt?: number): void {
     if (this.#status !== 'running') return
-    this.#emit({ type: 'run.failed', error: failure, ...(task ? { task } : {}) })
+    this.#emit(task ? { type: 'run.failed', error: failure, task } : { type: 'run.failed', error: failure })
     this.#end('failed', new RunFailedError(this.id, failure, task, attempt))
   }
 
@@ -216,9 +252,12 @@ export class Run {
     if (this.#stopping) return this.#finish('cancelled')
     let output: unknown
     try {
-      output = this.workflow.output ? this.context.renderJson(this.workflow.output) : undefined
+      this.crossings++
+      const json = this.native.output()
+      output = json === null ? undefined : JSON.parse(json)
     } catch (error) {
-      return this.#fail({ name: 'OutputError', message: (error as Error).message })
+      const failure = toFailure(fromNative(error))
+      return this.#fail({ name: 'OutputError', message: failure.message, cause: failure })
     }
     this.#emit({ type: 'run.succeeded', output })
     this.#end('succeeded', undefined, output)
@@ -233,11 +272,13 @@ export class Run {
   #end(status: Exclude<RunStatus, 'running'>, error?: Error, output?: unknown): void {
     this.#status = status
     if (this.#timer !== undefined) clearTimeout(this.#timer)
+    for (const timer of this.timers) clearTimeout(timer)
+    this.timers.clear()
     // whatever is still in flight is aborted, and its late result discarded
     // (an abort dispatches events: skip it when nothing is in flight)
     if (this.#active > 0 && !this.#controller.signal.aborted) this.#controller.abort(new Error(`run ${status}`))
     this.#log.close()
-    if (error) this.#settle.reject(error)
-    else this.#settle.resolve(output)
+    if (error) this.#reject(error)
+    else this.#resolve(output)
   }
 }

@@ -1,4 +1,5 @@
 /** A workflow as the engine runs it: validated, normalised, templates compiled. */
+import type { NativeFlow } from '../native'
 import type { JsonTemplate, Template } from '../template'
 
 export type Backoff = 'constant' | 'linear' | 'exponential'
@@ -29,6 +30,8 @@ export interface WithItems {
 
 export interface TaskDefinition {
   name: string
+  /** Position in the workflow's task list (and in its native graph). */
+  index: number
   action: string
   input?: JsonTemplate
   with?: WithItems
@@ -50,6 +53,11 @@ export interface WorkflowDefinition {
   start: string[]
   output?: JsonTemplate
   stepLimit: number
+  /** Tasks by index. */
+  taskList: TaskDefinition[]
+  startIndexes: number[]
+  /** @internal The native task graph, shared by every run. */
+  flow: NativeFlow
 }
 
 /** Defaults, documented in the README. */

@@ -15,6 +15,7 @@ import {
   type Transition,
   type WorkflowDefinition,
 } from './model'
+import { buildFlow } from './flow'
 import { didYouMean } from './suggest'
 
 export type Path = ReadonlyArray<string | number>
@@ -152,9 +153,17 @@ export function validate(raw: unknown, options: ValidateOptions = {}): { problem
   }
 
   if (c.problems.length > 0) return { problems: c.problems }
-  const workflow: WorkflowDefinition = { name: raw.name as string, input, vars, tasks, start, stepLimit }
-  if (typeof raw.description === 'string') workflow.description = raw.description
-  if (output) workflow.output = output
+  const taskList = [...tasks.values()]
+  taskList.forEach((task, index) => (task.index = index))
+  const base: Parameters<typeof buildFlow>[0] = { name: raw.name as string, input, vars, tasks, start, stepLimit }
+  if (typeof raw.description === 'string') base.description = raw.description
+  if (output) base.output = output
+  const workflow: WorkflowDefinition = {
+    ...base,
+    taskList,
+    startIndexes: start.map((name) => tasks.get(name)!.index),
+    flow: buildFlow(base),
+  }
   return { problems: [], workflow }
 }
 
@@ -184,7 +193,7 @@ function validateTask(c: Checker, name: string, raw: unknown, names: string[], o
     return undefined
   }
   c.keys(raw, path, TASK_KEYS, 'task')
-  const task: TaskDefinition = { name, action: '', next: [], continueOnError: false }
+  const task: TaskDefinition = { name, index: -1, action: '', next: [], continueOnError: false }
   if (typeof raw.action !== 'string' || raw.action === '') {
     c.add([...path, 'action'], `task '${name}' needs an 'action' (the name of a registered action)`)
   } else {

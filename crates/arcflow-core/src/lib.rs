@@ -4,6 +4,7 @@
 mod context;
 mod error;
 mod expr;
+pub mod flow;
 mod path;
 mod scope;
 pub mod value;

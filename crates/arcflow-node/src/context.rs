@@ -15,7 +15,19 @@ use crate::template::{NativeJsonTemplate, NativeTemplate};
 
 #[napi]
 pub struct NativeContext {
-    inner: WorkflowContext,
+    pub(crate) inner: WorkflowContext,
+}
+
+/// A run's context from its input and system values (both JSON text).
+pub(crate) fn new_context(input_json: Option<String>, system_json: Option<String>) -> arcflow_core::Result<WorkflowContext> {
+    let ctx = WorkflowContext::new(input_json.map_or(Ok(Value::from(())), |t| from_json(&t))?);
+    if let Some(json) = system_json {
+        let system: std::collections::BTreeMap<String, Value> = parse(&json)?;
+        for (name, value) in system {
+            ctx.set_system(&name, value);
+        }
+    }
+    Ok(ctx)
 }
 
 fn to_json_opt(value: Option<Value>) -> arcflow_core::Result<Option<String>> {
@@ -46,17 +58,7 @@ impl NativeContext {
     /// `system_json`: an object of system values, set in the same call.
     #[napi(constructor)]
     pub fn new(input_json: Option<String>, system_json: Option<String>) -> Result<Self, JsError> {
-        let inner = guard(|| {
-            let ctx = WorkflowContext::new(input_json.map_or(Ok(Value::from(())), |t| from_json(&t))?);
-            if let Some(json) = system_json {
-                let system: std::collections::BTreeMap<String, Value> = parse(&json)?;
-                for (name, value) in system {
-                    ctx.set_system(&name, value);
-                }
-            }
-            Ok(ctx)
-        })?;
-        Ok(NativeContext { inner })
+        Ok(NativeContext { inner: guard(|| new_context(input_json, system_json))? })
     }
 
     /// Restores shared state from a document. The document's item and

@@ -9,4 +9,5 @@
 mod codec;
 mod context;
 mod error;
+mod flow;
 mod template;

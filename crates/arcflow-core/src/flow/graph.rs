@@ -1,0 +1,127 @@
+//! The task graph of a workflow, built once at load from the validated
+//! definition and shared (`Arc`) by every run of it.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::expr::{JsonTemplate, Template};
+
+/// Where a transition goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A task, by index.
+    Task(u32),
+    /// `do: fail` fails the run.
+    Fail,
+    /// `do: noop` does nothing.
+    Noop,
+}
+
+pub struct Transition {
+    pub when: Option<Arc<Template>>,
+    pub publish: Vec<(String, Arc<JsonTemplate>)>,
+    pub targets: Vec<Target>,
+}
+
+/// How many inbound transitions a task waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    /// Runs on each arrival.
+    None,
+    /// Waits for every transition that leads to it.
+    All,
+    /// Waits for this many arrivals.
+    Count(u32),
+}
+
+pub enum ItemsSource {
+    Template(Arc<Template>),
+    Json(Arc<JsonTemplate>),
+}
+
+pub struct TaskNode {
+    pub name: String,
+    pub input: Option<Arc<JsonTemplate>>,
+    pub items: Option<ItemsSource>,
+    pub join: Join,
+    /// Retry only while this holds (evaluated with the failed outcome).
+    pub retry_when: Option<Arc<Template>>,
+    pub transitions: Vec<Transition>,
+    /// Transitions (over the whole graph) that lead here: `join: all`.
+    pub(crate) inbound: u32,
+}
+
+impl TaskNode {
+    pub fn new(name: impl Into<String>) -> Self {
+        TaskNode {
+            name: name.into(),
+            input: None,
+            items: None,
+            join: Join::None,
+            retry_when: None,
+            transitions: Vec::new(),
+            inbound: 0,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct FlowGraph {
+    pub(crate) tasks: Vec<TaskNode>,
+    pub(crate) vars: Vec<(String, Arc<JsonTemplate>)>,
+    pub(crate) output: Option<Arc<JsonTemplate>>,
+}
+
+impl FlowGraph {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a task (without transitions); returns its index.
+    pub fn add_task(&mut self, task: TaskNode) -> u32 {
+        self.tasks.push(task);
+        (self.tasks.len() - 1) as u32
+    }
+
+    /// Adds a transition to `task`. Every task it names must exist already.
+    pub fn add_transition(&mut self, task: u32, transition: Transition) -> Result<()> {
+        let count = self.tasks.len() as u32;
+        if task >= count {
+            return Err(Error::Internal(format!("transition from unknown task index {task}")));
+        }
+        for target in &transition.targets {
+            match *target {
+                Target::Task(t) if t >= count => {
+                    return Err(Error::Internal(format!("transition to unknown task index {t}")))
+                }
+                Target::Task(t) => self.tasks[t as usize].inbound += 1,
+                Target::Fail | Target::Noop => {}
+            }
+        }
+        self.tasks[task as usize].transitions.push(transition);
+        Ok(())
+    }
+
+    /// An initial variable, rendered when a run starts, in order.
+    pub fn add_var(&mut self, name: impl Into<String>, value: Arc<JsonTemplate>) {
+        self.vars.push((name.into(), value));
+    }
+
+    pub fn set_output(&mut self, output: Arc<JsonTemplate>) {
+        self.output = Some(output);
+    }
+
+    pub fn task(&self, index: u32) -> Result<&TaskNode> {
+        self.tasks
+            .get(index as usize)
+            .ok_or_else(|| Error::Internal(format!("unknown task index {index}")))
+    }
+
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+}

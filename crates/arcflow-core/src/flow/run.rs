@@ -1,0 +1,172 @@
+//! The state of one run over a [`FlowGraph`]: its context, join counters
+//! and the item lists of with-items tasks in flight. Scheduling decisions
+//! that need templates (transitions, publishes, joins, retry conditions)
+//! are made here, so the engine crosses into native code once to start a
+//! task and once to complete it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use minijinja::value::ValueKind;
+use minijinja::Value;
+
+use super::graph::{FlowGraph, ItemsSource, Join, Target};
+use crate::context::{OutcomeStatus, TaskOutcome, WorkflowContext};
+use crate::error::{Error, Result};
+
+/// What a completed task leads to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Tasks to start now, in order (joins already counted).
+    Schedule(Vec<u32>),
+    /// A transition chose `fail`.
+    Fail,
+    /// The task failed and no transition handled it: the run fails.
+    Unhandled,
+}
+
+pub struct RunState {
+    graph: Arc<FlowGraph>,
+    ctx: WorkflowContext,
+    arrivals: Vec<u32>,
+    batches: HashMap<u32, Arc<[Value]>>,
+    next_batch: u32,
+}
+
+impl RunState {
+    pub fn new(graph: Arc<FlowGraph>, ctx: WorkflowContext) -> Self {
+        let arrivals = vec![0; graph.len()];
+        RunState { graph, ctx, arrivals, batches: HashMap::new(), next_batch: 0 }
+    }
+
+    pub fn context(&self) -> &WorkflowContext {
+        &self.ctx
+    }
+
+    /// Renders the workflow's initial variables, in order (a later one may
+    /// read an earlier one).
+    pub fn init_vars(&self) -> Result<()> {
+        for (name, value) in &self.graph.vars {
+            self.ctx.set_var(name, value.render(&self.ctx)?);
+        }
+        Ok(())
+    }
+
+    /// The rendered input of a task without items (`None`: it has none).
+    pub fn task_input(&self, task: u32) -> Result<Option<Value>> {
+        let node = self.graph.task(task)?;
+        node.input.as_ref().map(|t| t.render(&self.ctx)).transpose()
+    }
+
+    /// Renders a with-items task's items and keeps them for
+    /// [`RunState::item_input`] until [`RunState::end_items`]; returns the
+    /// batch id and the items.
+    pub fn begin_items(&mut self, task: u32) -> Result<(u32, Value)> {
+        let node = self.graph.task(task)?;
+        let items = match &node.items {
+            Some(ItemsSource::Template(t)) => t.render(&self.ctx)?,
+            Some(ItemsSource::Json(t)) => t.render(&self.ctx)?,
+            None => return Err(Error::Internal(format!("task '{}' has no items", node.name))),
+        };
+        if items.kind() != ValueKind::Seq {
+            return Err(Error::invalid_value(format!(
+                "with.items of task '{}' must give a list, got {}",
+                node.name,
+                items.kind()
+            )));
+        }
+        let list: Arc<[Value]> = items.try_iter().map_err(|e| Error::Internal(e.to_string()))?.collect();
+        let id = self.next_batch;
+        self.next_batch = self.next_batch.wrapping_add(1);
+        self.batches.insert(id, list);
+        Ok((id, items))
+    }
+
+    /// The rendered input of one item: the task's input template read
+    /// through `with_item` (O(1), never a copy of the context).
+    pub fn item_input(&self, task: u32, batch: u32, index: u32) -> Result<Option<Value>> {
+        let node = self.graph.task(task)?;
+        let Some(input) = &node.input else { return Ok(None) };
+        let item = self
+            .batches
+            .get(&batch)
+            .and_then(|list| list.get(index as usize))
+            .ok_or_else(|| Error::Internal(format!("no item {index} in batch {batch}")))?;
+        input.render(&self.ctx.with_item(item.clone(), u64::from(index))).map(Some)
+    }
+
+    pub fn end_items(&mut self, batch: u32) {
+        self.batches.remove(&batch);
+    }
+
+    /// Whether a failed attempt may be retried under the task's `retry.when`.
+    pub fn retry_allowed(&self, task: u32, outcome: TaskOutcome) -> Result<bool> {
+        match &self.graph.task(task)?.retry_when {
+            None => Ok(true),
+            Some(when) => when.is_true(&self.ctx.with_outcome(outcome)),
+        }
+    }
+
+    /// Records a task's outcome; with `follow`, also fires its transitions
+    /// (publishing variables, counting joins) and says what comes next.
+    pub fn complete(&mut self, task: u32, outcome: TaskOutcome, follow: bool) -> Result<Next> {
+        let graph = Arc::clone(&self.graph);
+        let node = graph.task(task)?;
+        let failed = outcome.status != OutcomeStatus::Succeeded;
+        if !follow {
+            self.ctx.set_task_outcome(&node.name, outcome);
+            return Ok(Next::Schedule(Vec::new()));
+        }
+        let view = self.ctx.with_outcome(outcome.clone());
+        self.ctx.set_task_outcome(&node.name, outcome);
+        let mut schedule = Vec::new();
+        let mut fired = false;
+        for transition in &node.transitions {
+            if let Some(when) = &transition.when {
+                if !when.is_true(&view)? {
+                    continue;
+                }
+            }
+            fired = true;
+            for (name, value) in &transition.publish {
+                self.ctx.set_var(name, value.render(&view)?);
+            }
+            for target in &transition.targets {
+                match *target {
+                    Target::Fail => return Ok(Next::Fail),
+                    Target::Noop => {}
+                    Target::Task(t) => {
+                        if self.arrive(&graph, t) {
+                            schedule.push(t);
+                        }
+                    }
+                }
+            }
+        }
+        if failed && !fired {
+            return Ok(Next::Unhandled);
+        }
+        Ok(Next::Schedule(schedule))
+    }
+
+    /// Counts an arrival at `task`; true when it should start now.
+    fn arrive(&mut self, graph: &FlowGraph, task: u32) -> bool {
+        let needed = match graph.tasks[task as usize].join {
+            Join::None => return true,
+            Join::All => graph.tasks[task as usize].inbound.max(1),
+            Join::Count(n) => n.max(1),
+        };
+        let count = &mut self.arrivals[task as usize];
+        *count += 1;
+        if *count < needed {
+            return false;
+        }
+        *count = 0;
+        true
+    }
+
+    /// The workflow's rendered output (`None`: it declares none).
+    pub fn output(&self) -> Result<Option<Value>> {
+        self.graph.output.as_ref().map(|t| t.render(&self.ctx)).transpose()
+    }
+}
