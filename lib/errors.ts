@@ -161,6 +161,11 @@ export function fromNative(error: unknown): unknown {
   } catch {
     payload = { message: error.message }
   }
+  return fromNativeData({ code, payload })
+}
+
+/** An error the core answered with as data (`{ code, payload }`) instead of throwing. */
+export function fromNativeData({ code, payload }: { code: string; payload: NativePayload }): ArcflowError {
   const cause = causeChain(payload.causes)
   const options = cause ? { cause } : undefined
   switch (code) {

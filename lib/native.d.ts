@@ -50,6 +50,7 @@ export declare class NativeFlow {
   /** `targets`: task indexes, -1 for `fail`, -2 for `noop`. */
   addTransition(task: number, when: NativeTemplate | undefined | null, targets: Array<number>): void
   addVar(name: string, value: NativeJsonTemplate): void
+  setStart(start: Array<number>): void
   setOutput(output: NativeJsonTemplate): void
   /** Ends building; runs can start. */
   seal(): void
@@ -58,27 +59,6 @@ export declare class NativeFlow {
 export declare class NativeJsonTemplate {
   constructor(json: string, strict: boolean)
   get isStatic(): boolean
-}
-
-export declare class NativeRun {
-  /** Creates the run's context and renders the workflow's initial vars. */
-  constructor(flow: NativeFlow, inputJson?: string | undefined | null, systemJson?: string | undefined | null)
-  initVars(): void
-  /** A handle on the run's context (same shared state). */
-  context(): NativeContext
-  taskInput(task: number): string | null
-  beginItems(task: number): ItemsBatch
-  itemInput(task: number, batch: number, index: number): string | null
-  endItems(batch: number): void
-  retryAllowed(task: number, status: string, errorJson: string): boolean
-  /**
-   * Records the outcome (`payloadJson`: the result, or the error) and,
-   * with `follow`, fires transitions. Answers with task indexes to
-   * start, `[-1]` when a transition chose `fail`, `[-2]` when a failure
-   * went unhandled.
-   */
-  complete(task: number, status: string, payloadJson: string, follow: boolean): Array<number>
-  output(): string | null
 }
 
 export declare class NativeTemplate {
@@ -90,6 +70,13 @@ export declare class NativeTemplate {
   /** `literal`, `expression` or `text`. */
   get kind(): string
   get source(): string
+}
+
+export declare class Probe {
+  constructor()
+  noop(): void
+  bump(a: number): number
+  echo(s: string): string
 }
 
 /** JSON text in, parsed into the core's value, JSON text out. */
@@ -104,8 +91,53 @@ export declare function __codecRoundTripSerde(value: any): any
  */
 export declare function __panicForTest(): void
 
-export interface ItemsBatch {
-  id: number
-  /** The items, as JSON text. */
-  json: string
-}
+export declare function __probeNoop(): void
+
+export declare function __probeU32(a: number, b: number): number
+
+/** Renders a with-items task's items: `[batch, [items...]]`. */
+export declare function runBeginItems(handle: number, task: number): string
+
+/**
+ * Records a task's outcome (`status`: 0 succeeded, 1 failed, 2 timed out;
+ * `payloadJson`: the result or the error) and, with `follow`, fires its
+ * transitions. With `idle` (nothing else in flight) and nothing to start,
+ * the run is complete: the answer is its output, and the run is released.
+ */
+export declare function runComplete(handle: number, task: number, status: number, payloadJson: string, follow: boolean, idle: boolean): string
+
+/** A handle on a live run's context. */
+export declare function runContext(handle: number): NativeContext
+
+/** Releases a run (idempotent). */
+export declare function runEnd(handle: number): void
+
+export declare function runEndItems(handle: number, batch: number): void
+
+/**
+ * The run is complete (nothing in flight, nothing to start): `[3, output]`
+ * or `[4, error]`; the run is released.
+ */
+export declare function runFinish(handle: number): string
+
+/**
+ * Inputs of items `from..from + count`: `[k, v, k, v, ...]` with `k` as
+ * in a schedule (0 input, 1 error, 2 none).
+ */
+export declare function runItemInputs(handle: number, task: number, batch: number, from: number, count: number): string
+
+/**
+ * Whether a failed attempt (`status` 1 or 2, `errorJson`) may be retried
+ * under the task's `retry.when`.
+ */
+export declare function runRetryAllowed(handle: number, task: number, status: number, errorJson: string): boolean
+
+/**
+ * Starts a run under `handle`: creates its context, renders the initial
+ * variables, and answers with the start tasks and their inputs (`[0, ...]`)
+ * or `[5, error]`.
+ */
+export declare function runStart(flow: NativeFlow, handle: number, inputJson?: string | undefined | null, systemJson?: string | undefined | null): string
+
+/** A task's input again (a retry): JSON text, or `null` for none. */
+export declare function runTaskInput(handle: number, task: number): string | null

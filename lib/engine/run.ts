@@ -6,13 +6,12 @@
 import { native } from '../binding'
 import { WorkflowContext } from '../context'
 import { ArcflowError, fromNative } from '../errors'
-import type { NativeRun } from '../native'
 import { encode } from '../values'
 import type { WorkflowDefinition } from '../workflow/model'
 import type { Action } from './attempt'
 import { EventLog, type NewEvent, type RunEvent } from './events'
 import { toError, toFailure, type Failure } from './failure'
-import { TaskRun, type TaskHost, type TaskOutcome } from './task'
+import { dataFailure, TaskRun, type TaskHost, type TaskOutcome } from './task'
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out'
 export type CancelPolicy = 'cancel_running' | 'allow_finish'
@@ -58,14 +57,24 @@ export interface RunStats {
   nativeCalls: number
 }
 
-const NEXT_FAIL = -1
-const NEXT_UNHANDLED = -2
+// The core's answers (see crates/arcflow-node/src/run.rs).
+const ANSWER_SCHEDULE = 0
+const ANSWER_FAIL = 1
+const ANSWER_UNHANDLED = 2
+const ANSWER_COMPLETE = 3
+const ANSWER_OUTPUT_ERROR = 4
+const ANSWER_VARS_ERROR = 5
+const STATUS_CODE = { succeeded: 0, failed: 1, timed_out: 2 } as const
+
+/** Handles of live runs in the native registry (per thread, like the registry). */
+let nextHandle = 0
 
 export class Run implements TaskHost {
   readonly id: string
   readonly workflow: WorkflowDefinition
   /** @internal */
-  readonly native: NativeRun
+  readonly handle: number
+  #released = false
   /** @internal */
   crossings = 0
   /** @internal */
@@ -94,15 +103,20 @@ export class Run implements TaskHost {
     })
     this.#done.catch(() => {}) // result() is where a caller sees the failure
     const system = { run_id: this.id, workflow: workflow.name, started_at: new Date().toISOString() }
+    this.handle = nextHandle = (nextHandle + 1) >>> 0
     this.crossings++
-    this.native = new native.NativeRun(workflow.flow, input === undefined ? null : encode(input, 'input'), JSON.stringify(system))
-    this.#emit({ type: 'run.started', workflow: workflow.name, input })
+    // throws (a ValueError) for an input that cannot be workflow data, before anything started
+    const inputJson = input === undefined ? null : encode(input, 'input')
+    let answer: unknown[]
     try {
-      this.crossings++
-      this.native.initVars()
+      answer = JSON.parse(native.runStart(workflow.flow, this.handle, inputJson, JSON.stringify(system))) as unknown[]
     } catch (error) {
-      const failure = toFailure(fromNative(error))
-      queueMicrotask(() => this.#fail({ name: failure.name, message: `initial vars: ${failure.message}` }))
+      throw fromNative(error)
+    }
+    this.#emit({ type: 'run.started', workflow: workflow.name, input })
+    if (answer[0] === ANSWER_VARS_ERROR) {
+      const failure = dataFailure(answer[1])
+      queueMicrotask(() => this.#fail({ name: failure.name, message: `initial vars: ${failure.message}`, cause: failure }))
       return
     }
     if (options.signal) {
@@ -112,7 +126,7 @@ export class Run implements TaskHost {
     if (options.timeoutMs !== undefined) this.#timer = setTimeout(() => this.#finish('timed_out'), options.timeoutMs)
     // start on a later tick so that a caller can attach listeners first
     queueMicrotask(() => {
-      for (const index of workflow.startIndexes) this.#activate(index)
+      this.#follow(answer, undefined)
       this.#maybeFinish()
     })
   }
@@ -121,9 +135,20 @@ export class Run implements TaskHost {
     return this.#status
   }
 
-  /** The run's shared context (the same state its tasks read). */
+  /**
+   * The run's shared context (the same state its tasks read), while the run
+   * is live; afterwards, read its output with {@link Run.result}.
+   */
   get context(): WorkflowContext {
-    return (this.#context ??= WorkflowContext.fromNative(this.native.context()))
+    if (!this.#context) {
+      if (this.#released) throw new ArcflowError('ARCFLOW_RUN_ENDED', `run ${this.id} has ended: its context is released`)
+      try {
+        this.#context = WorkflowContext.fromNative(native.runContext(this.handle))
+      } catch (error) {
+        throw fromNative(error)
+      }
+    }
+    return this.#context
   }
 
   /** The run's abort signal (aborted when it is cancelled, times out or ends with work in flight). */
@@ -183,7 +208,7 @@ export class Run implements TaskHost {
     this.#log.push(stamped)
   }
 
-  #activate(index: number): void {
+  #activate(index: number, kind: number, value: unknown): void {
     if (!this.accepting()) return
     if (++this.#steps > this.workflow.stepLimit) {
       const name = this.workflow.taskList[index]!.name
@@ -191,7 +216,7 @@ export class Run implements TaskHost {
       return
     }
     this.#active++
-    new TaskRun(this.workflow.taskList[index]!, this, this.#actions[index]!).start()
+    new TaskRun(this.workflow.taskList[index]!, this, this.#actions[index]!).start(kind, value)
   }
 
   /** @internal A task activation ended: record it, follow its transitions. */
@@ -222,22 +247,42 @@ export class Run implements TaskHost {
         ? { type: 'task.timed_out', task: task.name, attempt }
         : { type: 'task.failed', task: task.name, attempt, error: outcome.error })
     }
-    let next: number[]
+    let answer: unknown[]
     try {
       this.crossings++
-      next = this.native.complete(task.index, outcome.status, payload, !this.#stopping)
+      const follow = !this.#stopping
+      answer = JSON.parse(native.runComplete(this.handle, task.index, STATUS_CODE[outcome.status], payload, follow, follow && this.#active === 0)) as unknown[]
     } catch (error) {
       const failure = toFailure(fromNative(error))
       return this.#fail({ name: 'TransitionError', message: failure.message, cause: failure }, task.name, attempt)
     }
     if (this.#stopping) return
-    for (const target of next) {
-      if (target === NEXT_FAIL) {
-        const failure = outcome.status === 'succeeded' ? { name: 'Error', message: `task '${task.name}' chose to fail the run` } : outcome.error
-        return this.#fail(failure, task.name, attempt)
+    this.#follow(answer, { task: task.name, attempt, outcome })
+  }
+
+  /** Acts on the core's answer: start tasks, fail, or complete the run. */
+  #follow(answer: unknown[], from: { task: string; attempt: number; outcome: Exclude<TaskOutcome, { status: 'cancelled' }> } | undefined): void {
+    switch (answer[0]) {
+      case ANSWER_SCHEDULE:
+        for (let i = 1; i < answer.length; i += 3) this.#activate(answer[i] as number, answer[i + 1] as number, answer[i + 2])
+        return
+      case ANSWER_FAIL: {
+        const { task, attempt, outcome } = from!
+        const failure = outcome.status === 'succeeded' ? { name: 'Error', message: `task '${task}' chose to fail the run` } : outcome.error
+        return this.#fail(failure, task, attempt)
       }
-      if (target === NEXT_UNHANDLED) return this.#fail((outcome as { error: Failure }).error, task.name, attempt)
-      this.#activate(target)
+      case ANSWER_UNHANDLED: {
+        const { task, attempt, outcome } = from!
+        return this.#fail((outcome as { error: Failure }).error, task, attempt)
+      }
+      case ANSWER_COMPLETE:
+        this.#released = true
+        return this.#succeed(answer[1])
+      case ANSWER_OUTPUT_ERROR: {
+        this.#released = true
+        const failure = dataFailure(answer[1])
+        return this.#fail({ name: 'OutputError', message: failure.message, cause: failure })
+      }
     }
   }
 
@@ -250,15 +295,20 @@ export class Run implements TaskHost {
   #maybeFinish(): void {
     if (this.#status !== 'running' || this.#active > 0) return
     if (this.#stopping) return this.#finish('cancelled')
-    let output: unknown
+    let answer: unknown[]
     try {
       this.crossings++
-      const json = this.native.output()
-      output = json === null ? undefined : JSON.parse(json)
+      answer = JSON.parse(native.runFinish(this.handle)) as unknown[]
     } catch (error) {
       const failure = toFailure(fromNative(error))
       return this.#fail({ name: 'OutputError', message: failure.message, cause: failure })
     }
+    this.#follow(answer, undefined)
+  }
+
+  #succeed(output: unknown): void {
+    if (this.#status !== 'running') return
+    if (this.workflow.output === undefined) output = undefined
     this.#emit({ type: 'run.succeeded', output })
     this.#end('succeeded', undefined, output)
   }
@@ -277,6 +327,11 @@ export class Run implements TaskHost {
     // whatever is still in flight is aborted, and its late result discarded
     // (an abort dispatches events: skip it when nothing is in flight)
     if (this.#active > 0 && !this.#controller.signal.aborted) this.#controller.abort(new Error(`run ${status}`))
+    if (!this.#released) {
+      this.#released = true
+      this.crossings++
+      native.runEnd(this.handle)
+    }
     this.#log.close()
     if (error) this.#reject(error)
     else this.#resolve(output)

@@ -1,13 +1,14 @@
 /**
  * One activation of a task: its attempts with retries, or, for a
  * with-items task, every item with at most `concurrency` in flight. The
- * input of each attempt is one native call (`taskInput` / `itemInput`,
- * which reads the item through `with_item`: O(1), never a copy of the
- * context). Callbacks, not async functions: each `await` is a microtask
- * and a promise, and this is the per-task path.
+ * first attempt's input comes with the answer that scheduled the task;
+ * item inputs are rendered natively a window at a time (each read through
+ * `with_item`: O(1), never a copy of the context). Callbacks, not async
+ * functions: each `await` costs a promise and a microtask, and this is
+ * the per-task path.
  */
-import { fromNative } from '../errors'
-import type { NativeRun } from '../native'
+import { native } from '../binding'
+import { fromNative, fromNativeData } from '../errors'
 import type { TaskDefinition } from '../workflow/model'
 import { Attempt, type Action, type AttemptStatus } from './attempt'
 import type { RunEvent } from './events'
@@ -19,10 +20,17 @@ export type TaskOutcome =
   | { status: 'failed' | 'timed_out'; error: Failure; attempt: number }
   | { status: 'cancelled'; attempt: number }
 
+/** How the core hands over an input: rendered, failed, none, or "ask for the items". */
+export const INPUT_OK = 0
+export const INPUT_ERROR = 1
+export const INPUT_NONE = 2
+export const INPUT_ITEMS = 3
+
 /** What a task needs from its run. */
 export interface TaskHost {
   readonly id: string
-  readonly native: NativeRun
+  /** The run's handle in the native registry. */
+  readonly handle: number
   /** Calls into native code, counted for `run.stats()`. */
   crossings: number
   readonly signal: AbortSignal
@@ -42,7 +50,15 @@ function event(host: TaskHost, type: RunEvent['type'], task: string, attempt: nu
   return e
 }
 
-const NOT_A_LIST = 'TypeError'
+/** A native error answered as data, as a failure. */
+export function dataFailure(data: unknown): Failure {
+  return toFailure(fromNativeData(data as Parameters<typeof fromNativeData>[0]))
+}
+
+/** Item inputs rendered per native call: the window, within bounds. */
+function chunkSize(concurrency: number): number {
+  return Math.min(256, Math.max(concurrency, 32))
+}
 
 export class TaskRun {
   readonly task: TaskDefinition
@@ -57,6 +73,9 @@ export class TaskRun {
   #results: unknown[] = []
   #next = 0
   #inFlight = 0
+  /** Rendered inputs `[kind, value, ...]` of items from `#inputsFrom`. */
+  #inputs: unknown[] = []
+  #inputsFrom = 0
 
   constructor(task: TaskDefinition, host: TaskHost, action: Action) {
     this.task = task
@@ -64,22 +83,22 @@ export class TaskRun {
     this.#action = action
   }
 
-  start(): void {
+  /** `kind` and `value`: the first attempt's input, as the core answered it. */
+  start(kind: number, value: unknown): void {
     this.host.emit(event(this.host, 'task.started', this.task.name, 1, -1))
-    if (!this.task.with) return this.#attempt(1, -1)
+    if (kind !== INPUT_ITEMS) return this.#begin(1, -1, kind, value)
     const host = this.host
-    let items: unknown
+    let answer: [number, unknown[]]
     try {
       host.crossings++
-      const batch = host.native.beginItems(this.task.index)
-      this.#batch = batch.id
-      items = JSON.parse(batch.json)
+      answer = JSON.parse(native.runBeginItems(host.handle, this.task.index)) as [number, unknown[]]
     } catch (error) {
       const failure = toFailure(fromNative(error))
-      if (/must give a list/.test(failure.message)) failure.name = NOT_A_LIST
+      if (/must give a list/.test(failure.message)) failure.name = 'TypeError'
       return this.#finish({ status: 'failed', error: failure, attempt: 1 })
     }
-    this.#items = items as unknown[]
+    this.#batch = answer[0]
+    this.#items = answer[1]
     this.#results = new Array(this.#items.length)
     // the task's own signal: an item that fails the task stops its siblings
     const controller = new AbortController()
@@ -91,36 +110,70 @@ export class TaskRun {
 
   #pump(): void {
     const concurrency = this.task.with!.concurrency
-    const items = this.#items
-    while (!this.#finished && this.#inFlight < concurrency && this.#next < items.length && this.host.accepting()) {
+    const count = this.#items.length
+    while (!this.#finished && this.#inFlight < concurrency && this.#next < count && this.host.accepting()) {
       const index = this.#next++
       this.#inFlight++
       this.host.emit(event(this.host, 'item.started', this.task.name, 1, index))
-      this.#attempt(1, index)
+      let offset = (index - this.#inputsFrom) * 2
+      if (offset < 0 || offset >= this.#inputs.length) {
+        if (!this.#fetchInputs(index, chunkSize(concurrency))) return
+        offset = 0
+      }
+      this.#begin(1, index, this.#inputs[offset] as number, this.#inputs[offset + 1])
     }
     if (this.#inFlight === 0 && !this.#finished) {
-      if (this.#next >= items.length) this.#finish({ status: 'succeeded', result: this.#results, attempt: 1 })
+      if (this.#next >= count) this.#finish({ status: 'succeeded', result: this.#results, attempt: 1 })
       else this.#finish({ status: 'cancelled', attempt: 1 })
     }
   }
 
-  #attempt(attempt: number, index: number): void {
-    const host = this.host
-    let input: unknown
+  /** Renders the inputs of items `from..from + count`; false if the task failed instead. */
+  #fetchInputs(from: number, count: number): boolean {
     try {
-      host.crossings++
-      const json = index < 0 ? host.native.taskInput(this.task.index) : host.native.itemInput(this.task.index, this.#batch, index)
-      input = json === null ? undefined : JSON.parse(json)
+      this.host.crossings++
+      this.#inputs = JSON.parse(native.runItemInputs(this.host.handle, this.task.index, this.#batch, from, count)) as unknown[]
+      this.#inputsFrom = from
+      return true
     } catch (error) {
+      this.#finish({ status: 'failed', error: toFailure(fromNative(error)), attempt: 1 })
+      return false
+    }
+  }
+
+  /** Starts an attempt with an input the core answered with. */
+  #begin(attempt: number, index: number, kind: number, value: unknown): void {
+    if (kind === INPUT_ERROR) {
       // later, not nested: a list whose every input fails must not recurse per item
-      const failure = toFailure(fromNative(error))
+      const failure = dataFailure(value)
       queueMicrotask(() => {
         if (!this.#finished && this.host.live()) this.#unitDone(index, attempt, 'failed', failure)
       })
       return
     }
-    const signal = this.#controller ? this.#controller.signal : host.signal
-    new Attempt(this, attempt, index, index < 0 ? undefined : this.#items[index], signal, this.task.timeoutMs).run(this.#action, input)
+    const signal = this.#controller ? this.#controller.signal : this.host.signal
+    const item = index < 0 ? undefined : this.#items[index]
+    new Attempt(this, attempt, index, item, signal, this.task.timeoutMs).run(this.#action, kind === INPUT_OK ? value : undefined)
+  }
+
+  /** A retry: the input is rendered again (the context may have changed). */
+  #retry(attempt: number, index: number): void {
+    const host = this.host
+    let kind: number
+    let value: unknown
+    try {
+      host.crossings++
+      if (index < 0) {
+        const json = native.runTaskInput(host.handle, this.task.index)
+        kind = json === null ? INPUT_NONE : INPUT_OK
+        value = json === null ? undefined : JSON.parse(json)
+      } else {
+        ;[kind, value] = JSON.parse(native.runItemInputs(host.handle, this.task.index, this.#batch, index, 1)) as [number, unknown]
+      }
+    } catch (error) {
+      return this.#unitDone(index, attempt, 'failed', toFailure(fromNative(error)))
+    }
+    this.#begin(attempt, index, kind, value)
   }
 
   /** An attempt ended (once per attempt; see `Attempt`). */
@@ -142,7 +195,7 @@ export class TaskRun {
         timers.delete(timer)
         if (this.#finished || !this.host.live()) return
         if (!this.host.accepting()) return this.#unitDone(index, attempt.attempt, status, failure)
-        this.#attempt(attempt.attempt + 1, index)
+        this.#retry(attempt.attempt + 1, index)
       }, delayMs)
       timers.add(timer)
       return
@@ -154,7 +207,7 @@ export class TaskRun {
     if (!this.task.retry?.when) return true
     try {
       this.host.crossings++
-      return this.host.native.retryAllowed(this.task.index, status, JSON.stringify(failure))
+      return native.runRetryAllowed(this.host.handle, this.task.index, status === 'timed_out' ? 2 : 1, JSON.stringify(failure))
     } catch {
       return false
     }
@@ -193,7 +246,8 @@ export class TaskRun {
     this.#finished = true
     if (this.#batch >= 0) {
       this.host.crossings++
-      this.host.native.endItems(this.#batch)
+      native.runEndItems(this.host.handle, this.#batch)
+      this.#inputs = []
     }
     if (this.#stopItems) this.host.signal.removeEventListener('abort', this.#stopItems)
     this.host.taskDone(this, outcome)

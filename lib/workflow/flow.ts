@@ -37,6 +37,7 @@ export function buildFlow(workflow: Omit<WorkflowDefinition, 'flow' | 'taskList'
         flow.addTransition(task.index, transition.when?.native ?? null, targets)
       }
     }
+    flow.setStart(workflow.start.map((name) => workflow.tasks.get(name)!.index))
     for (const { name, value } of workflow.vars) flow.addVar(name, value.native)
     if (workflow.output) flow.setOutput(workflow.output.native)
     flow.seal()

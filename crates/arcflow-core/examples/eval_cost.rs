@@ -38,5 +38,12 @@ fn main() {
     .unwrap();
     time("renderJson 5 fields", 100_000, || drop(j.render(&item).unwrap()));
     time("renderJson 5 fields + to_json", 100_000, || drop(to_json(&j.render(&item).unwrap()).unwrap()));
+    time("WorkflowContext::new", 200_000, || drop(WorkflowContext::new(from_json("0").unwrap())));
+    let t = compile("{{ tasks.fetch.result }}", o).unwrap();
+    time("expression {{ tasks.fetch.result }}", 200_000, || drop(t.render(&item).unwrap()));
+    let t = compile("{{ input }}", o).unwrap();
+    time("expression {{ input }}", 200_000, || drop(t.render(&item).unwrap()));
+    time("ctx.get(tasks.fetch.result)", 200_000, || drop(item.get("tasks.fetch.result").unwrap()));
     time("with_item(from_json)", 200_000, || drop(ctx.with_item(from_json(r#"{"url":"https://a","tag":"x"}"#).unwrap(), 1)));
 }
+

@@ -38,6 +38,17 @@ pub fn guard<T>(f: impl FnOnce() -> arcflow_core::Result<T>) -> JsResult<T> {
 }
 
 pub fn to_js(err: &CoreError) -> JsError {
+    napi::Error::new(Code(err.code()), payload(err).to_string())
+}
+
+/// An error as data, for answers that carry errors instead of throwing:
+/// `{ "code": ..., "payload": ... }`, which `lib/errors.ts` reads the same way.
+pub fn to_json_value(err: &CoreError) -> Json {
+    json!({ "code": err.code(), "payload": payload(err) })
+}
+
+/// The JSON payload of an error: message, details, and the `source()` chain.
+fn payload(err: &CoreError) -> Json {
     let mut payload = Map::new();
     payload.insert("message".into(), json!(err.to_string()));
     if let CoreError::Expression(e) = err {
@@ -59,5 +70,5 @@ pub fn to_js(err: &CoreError) -> JsError {
         source = cause.source();
     }
     payload.insert("causes".into(), Json::Array(causes));
-    napi::Error::new(Code(err.code()), Json::Object(payload).to_string())
+    Json::Object(payload)
 }

@@ -1,27 +1,19 @@
-//! `NativeFlow` (a workflow's task graph, built once at load) and
-//! `NativeRun` (one run over it). Per task the engine makes one call to get
-//! the input (`taskInput`, or `itemInput` per item) and one to complete it
-//! (`complete`, which answers with the tasks to start next).
+//! `NativeFlow`: a workflow's task graph, built once at load and shared by
+//! every run of it. Runs themselves live in `run.rs`.
 
 use std::sync::Arc;
 
-use arcflow_core::flow::{FlowGraph, ItemsSource, Join, Next, RunState, Target, TaskNode, Transition};
-use arcflow_core::value::{from_json, to_json};
-use arcflow_core::{OutcomeStatus, TaskOutcome, Value};
+use arcflow_core::flow::{FlowGraph, ItemsSource, Join, Target, TaskNode, Transition};
 use napi_derive::napi;
 
-use crate::context::{new_context, NativeContext};
 use crate::error::{guard, JsError};
 use crate::template::{NativeJsonTemplate, NativeTemplate};
 
-/// `complete()` answers with task indexes to start, or one of these.
-const NEXT_FAIL: i32 = -1;
-const NEXT_UNHANDLED: i32 = -2;
 /// Transition targets other than a task index.
 const TARGET_FAIL: i32 = -1;
 const TARGET_NOOP: i32 = -2;
 
-fn internal(message: &str) -> arcflow_core::Error {
+pub(crate) fn internal(message: &str) -> arcflow_core::Error {
     arcflow_core::Error::Internal(message.to_owned())
 }
 
@@ -29,7 +21,7 @@ fn internal(message: &str) -> arcflow_core::Error {
 pub struct NativeFlow {
     building: Option<FlowGraph>,
     publishes: Vec<(String, Arc<arcflow_core::JsonTemplate>)>,
-    sealed: Option<Arc<FlowGraph>>,
+    pub(crate) sealed: Option<Arc<FlowGraph>>,
 }
 
 #[napi]
@@ -101,6 +93,11 @@ impl NativeFlow {
     }
 
     #[napi]
+    pub fn set_start(&mut self, start: Vec<u32>) -> Result<(), JsError> {
+        guard(|| self.graph()?.set_start(start))
+    }
+
+    #[napi]
     pub fn set_output(&mut self, output: &NativeJsonTemplate) -> Result<(), JsError> {
         guard(|| Ok(self.graph()?.set_output(Arc::clone(&output.inner))))
     }
@@ -113,101 +110,5 @@ impl NativeFlow {
             self.sealed = Some(Arc::new(graph));
             Ok(())
         })
-    }
-}
-
-#[napi(object)]
-pub struct ItemsBatch {
-    pub id: u32,
-    /// The items, as JSON text.
-    pub json: String,
-}
-
-#[napi]
-pub struct NativeRun {
-    state: RunState,
-}
-
-fn json_opt(value: Option<Value>) -> arcflow_core::Result<Option<String>> {
-    value.map(|v| to_json(&v)).transpose()
-}
-
-fn outcome(status: &str, payload_json: &str) -> arcflow_core::Result<TaskOutcome> {
-    let status = OutcomeStatus::parse(status)?;
-    let payload = from_json(payload_json)?;
-    Ok(if status == OutcomeStatus::Succeeded {
-        TaskOutcome::succeeded(payload)
-    } else {
-        TaskOutcome { status, result: Value::from(()), error: payload }
-    })
-}
-
-#[napi]
-impl NativeRun {
-    /// Creates the run's context and renders the workflow's initial vars.
-    #[napi(constructor)]
-    pub fn new(flow: &NativeFlow, input_json: Option<String>, system_json: Option<String>) -> Result<Self, JsError> {
-        let graph = guard(|| flow.sealed.clone().ok_or_else(|| internal("the flow is not sealed")))?;
-        let ctx = guard(|| new_context(input_json, system_json))?;
-        Ok(NativeRun { state: RunState::new(graph, ctx) })
-    }
-
-    #[napi]
-    pub fn init_vars(&self) -> Result<(), JsError> {
-        guard(|| self.state.init_vars())
-    }
-
-    /// A handle on the run's context (same shared state).
-    #[napi]
-    pub fn context(&self) -> NativeContext {
-        NativeContext { inner: self.state.context().clone() }
-    }
-
-    #[napi]
-    pub fn task_input(&self, task: u32) -> Result<Option<String>, JsError> {
-        guard(|| json_opt(self.state.task_input(task)?))
-    }
-
-    #[napi]
-    pub fn begin_items(&mut self, task: u32) -> Result<ItemsBatch, JsError> {
-        guard(|| {
-            let (id, items) = self.state.begin_items(task)?;
-            Ok(ItemsBatch { id, json: to_json(&items)? })
-        })
-    }
-
-    #[napi]
-    pub fn item_input(&self, task: u32, batch: u32, index: u32) -> Result<Option<String>, JsError> {
-        guard(|| json_opt(self.state.item_input(task, batch, index)?))
-    }
-
-    #[napi]
-    pub fn end_items(&mut self, batch: u32) {
-        self.state.end_items(batch);
-    }
-
-    #[napi]
-    pub fn retry_allowed(&self, task: u32, status: String, error_json: String) -> Result<bool, JsError> {
-        guard(|| self.state.retry_allowed(task, outcome(&status, &error_json)?))
-    }
-
-    /// Records the outcome (`payloadJson`: the result, or the error) and,
-    /// with `follow`, fires transitions. Answers with task indexes to
-    /// start, `[-1]` when a transition chose `fail`, `[-2]` when a failure
-    /// went unhandled.
-    #[napi]
-    pub fn complete(&mut self, task: u32, status: String, payload_json: String, follow: bool) -> Result<Vec<i32>, JsError> {
-        guard(|| {
-            Ok(match self.state.complete(task, outcome(&status, &payload_json)?, follow)? {
-                Next::Schedule(tasks) => tasks.into_iter().map(|t| t as i32).collect(),
-                Next::Fail => vec![NEXT_FAIL],
-                Next::Unhandled => vec![NEXT_UNHANDLED],
-            })
-        })
-    }
-
-    #[napi]
-    pub fn output(&self) -> Result<Option<String>, JsError> {
-        guard(|| json_opt(self.state.output()?))
     }
 }

@@ -10,4 +10,5 @@ mod codec;
 mod context;
 mod error;
 mod flow;
+mod run;
 mod template;

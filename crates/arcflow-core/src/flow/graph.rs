@@ -70,6 +70,7 @@ pub struct FlowGraph {
     pub(crate) tasks: Vec<TaskNode>,
     pub(crate) vars: Vec<(String, Arc<JsonTemplate>)>,
     pub(crate) output: Option<Arc<JsonTemplate>>,
+    pub(crate) start: Vec<u32>,
 }
 
 impl FlowGraph {
@@ -105,6 +106,19 @@ impl FlowGraph {
     /// An initial variable, rendered when a run starts, in order.
     pub fn add_var(&mut self, name: impl Into<String>, value: Arc<JsonTemplate>) {
         self.vars.push((name.into(), value));
+    }
+
+    /// The tasks a run starts with.
+    pub fn set_start(&mut self, start: Vec<u32>) -> Result<()> {
+        if let Some(t) = start.iter().find(|&&t| t as usize >= self.tasks.len()) {
+            return Err(Error::Internal(format!("start at unknown task index {t}")));
+        }
+        self.start = start;
+        Ok(())
+    }
+
+    pub fn start(&self) -> &[u32] {
+        &self.start
     }
 
     pub fn set_output(&mut self, output: Arc<JsonTemplate>) {

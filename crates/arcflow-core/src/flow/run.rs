@@ -43,6 +43,10 @@ impl RunState {
         &self.ctx
     }
 
+    pub fn graph(&self) -> &FlowGraph {
+        &self.graph
+    }
+
     /// Renders the workflow's initial variables, in order (a later one may
     /// read an earlier one).
     pub fn init_vars(&self) -> Result<()> {
@@ -56,6 +60,24 @@ impl RunState {
     pub fn task_input(&self, task: u32) -> Result<Option<Value>> {
         let node = self.graph.task(task)?;
         node.input.as_ref().map(|t| t.render(&self.ctx)).transpose()
+    }
+
+    /// Renders the inputs of items `from..from + count` (fewer at the end
+    /// of the list), in one go: the engine asks for a window at a time.
+    pub fn item_inputs(&self, task: u32, batch: u32, from: u32, count: u32) -> Result<Vec<Result<Option<Value>>>> {
+        let node = self.graph.task(task)?;
+        let list = self
+            .batches
+            .get(&batch)
+            .ok_or_else(|| Error::Internal(format!("no item batch {batch}")))?;
+        let start = (from as usize).min(list.len());
+        let end = start.saturating_add(count as usize).min(list.len());
+        Ok((start..end)
+            .map(|index| match &node.input {
+                None => Ok(None),
+                Some(input) => input.render(&self.ctx.with_item(list[index].clone(), index as u64)).map(Some),
+            })
+            .collect())
     }
 
     /// Renders a with-items task's items and keeps them for

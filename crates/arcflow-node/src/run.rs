@@ -1,0 +1,224 @@
+//! Runs, as plain functions over a per-thread registry keyed by a handle the
+//! engine picks: a call on a `#[napi]` class instance costs several times a
+//! plain function call (measured), and a run makes a handful of calls per
+//! task. Answers that decide what happens next come back as one JSON text:
+//!
+//! - `[0, t, k, v, ...]` start tasks `t`; per task `k` is 0 (`v` is its
+//!   rendered input), 1 (rendering failed, `v` is the error), 2 (no input),
+//!   3 (a with-items task: the engine asks for its items);
+//! - `[1]` a transition chose `fail`; `[2]` a failure went unhandled;
+//! - `[3, output]` the run is complete; `[4, error]` its output failed to render;
+//! - `[5, error]` the initial variables failed to render.
+//!
+//! Errors as data are `{ code, payload }` (see `error::to_json_value`).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use arcflow_core::flow::{Next, RunState};
+use arcflow_core::value::{from_json, to_json};
+use arcflow_core::{OutcomeStatus, TaskOutcome, Value};
+use napi_derive::napi;
+
+use crate::context::{new_context, NativeContext};
+use crate::error::{guard, to_json_value, JsError};
+use crate::flow::{internal, NativeFlow};
+
+thread_local! {
+    static RUNS: RefCell<HashMap<u32, RunState>> = RefCell::new(HashMap::new());
+}
+
+fn with_run<T>(handle: u32, f: impl FnOnce(&mut RunState) -> arcflow_core::Result<T>) -> arcflow_core::Result<T> {
+    RUNS.with(|runs| {
+        let mut runs = runs.borrow_mut();
+        let state = runs.get_mut(&handle).ok_or_else(|| internal(&format!("run {handle} is not live")))?;
+        f(state)
+    })
+}
+
+fn push_json(out: &mut String, value: &Value) -> arcflow_core::Result<()> {
+    out.push_str(&to_json(value)?);
+    Ok(())
+}
+
+fn push_error(out: &mut String, err: &arcflow_core::Error) {
+    out.push_str(&to_json_value(err).to_string());
+}
+
+/// `[0, t, k, v, ...]` for tasks about to start.
+fn schedule(state: &RunState, tasks: &[u32]) -> arcflow_core::Result<String> {
+    let mut out = String::from("[0");
+    for &task in tasks {
+        out.push_str(&format!(",{task},"));
+        if state.graph().task(task)?.items.is_some() {
+            out.push_str("3,null");
+            continue;
+        }
+        match state.task_input(task).and_then(|input| input.map(|v| to_json(&v)).transpose()) {
+            Ok(Some(json)) => {
+                out.push_str("0,");
+                out.push_str(&json);
+            }
+            Ok(None) => out.push_str("2,null"),
+            Err(err) => {
+                out.push_str("1,");
+                push_error(&mut out, &err);
+            }
+        }
+    }
+    out.push(']');
+    Ok(out)
+}
+
+/// `[3, output]` or `[4, error]`.
+fn finish(state: &RunState) -> String {
+    match state.output().and_then(|o| o.map(|v| to_json(&v)).transpose()) {
+        Ok(output) => format!("[3,{}]", output.as_deref().unwrap_or("null")),
+        Err(err) => {
+            let mut out = String::from("[4,");
+            push_error(&mut out, &err);
+            out.push(']');
+            out
+        }
+    }
+}
+
+fn outcome(status: u32, payload_json: &str) -> arcflow_core::Result<TaskOutcome> {
+    let payload = from_json(payload_json)?;
+    Ok(match status {
+        0 => TaskOutcome::succeeded(payload),
+        1 => TaskOutcome { status: OutcomeStatus::Failed, result: Value::from(()), error: payload },
+        2 => TaskOutcome { status: OutcomeStatus::TimedOut, result: Value::from(()), error: payload },
+        other => return Err(internal(&format!("unknown outcome status {other}"))),
+    })
+}
+
+/// Starts a run under `handle`: creates its context, renders the initial
+/// variables, and answers with the start tasks and their inputs (`[0, ...]`)
+/// or `[5, error]`.
+#[napi(js_name = "runStart")]
+pub fn run_start(flow: &NativeFlow, handle: u32, input_json: Option<String>, system_json: Option<String>) -> Result<String, JsError> {
+    guard(|| {
+        let graph = flow.sealed.clone().ok_or_else(|| internal("the flow is not sealed"))?;
+        let state = RunState::new(graph, new_context(input_json, system_json)?);
+        let answer = match state.init_vars() {
+            Ok(()) => schedule(&state, state.graph().start())?,
+            Err(err) => {
+                let mut out = String::from("[5,");
+                push_error(&mut out, &err);
+                out.push(']');
+                out
+            }
+        };
+        RUNS.with(|runs| runs.borrow_mut().insert(handle, state));
+        Ok(answer)
+    })
+}
+
+/// Records a task's outcome (`status`: 0 succeeded, 1 failed, 2 timed out;
+/// `payloadJson`: the result or the error) and, with `follow`, fires its
+/// transitions. With `idle` (nothing else in flight) and nothing to start,
+/// the run is complete: the answer is its output, and the run is released.
+#[napi(js_name = "runComplete")]
+pub fn run_complete(handle: u32, task: u32, status: u32, payload_json: String, follow: bool, idle: bool) -> Result<String, JsError> {
+    guard(|| {
+        let (answer, done) = with_run(handle, |state| {
+            let next = state.complete(task, outcome(status, &payload_json)?, follow)?;
+            Ok(match next {
+                Next::Fail => ("[1]".to_owned(), false),
+                Next::Unhandled => ("[2]".to_owned(), false),
+                Next::Schedule(tasks) if tasks.is_empty() && idle && follow => (finish(state), true),
+                Next::Schedule(tasks) => (schedule(state, &tasks)?, false),
+            })
+        })?;
+        if done {
+            run_end(handle);
+        }
+        Ok(answer)
+    })
+}
+
+/// The run is complete (nothing in flight, nothing to start): `[3, output]`
+/// or `[4, error]`; the run is released.
+#[napi(js_name = "runFinish")]
+pub fn run_finish(handle: u32) -> Result<String, JsError> {
+    let answer = guard(|| with_run(handle, |state| Ok(finish(state))))?;
+    run_end(handle);
+    Ok(answer)
+}
+
+/// A task's input again (a retry): JSON text, or `null` for none.
+#[napi(js_name = "runTaskInput")]
+pub fn run_task_input(handle: u32, task: u32) -> Result<Option<String>, JsError> {
+    guard(|| with_run(handle, |state| state.task_input(task)?.map(|v| to_json(&v)).transpose()))
+}
+
+/// Renders a with-items task's items: `[batch, [items...]]`.
+#[napi(js_name = "runBeginItems")]
+pub fn run_begin_items(handle: u32, task: u32) -> Result<String, JsError> {
+    guard(|| {
+        with_run(handle, |state| {
+            let (batch, items) = state.begin_items(task)?;
+            let mut out = format!("[{batch},");
+            push_json(&mut out, &items)?;
+            out.push(']');
+            Ok(out)
+        })
+    })
+}
+
+/// Inputs of items `from..from + count`: `[k, v, k, v, ...]` with `k` as
+/// in a schedule (0 input, 1 error, 2 none).
+#[napi(js_name = "runItemInputs")]
+pub fn run_item_inputs(handle: u32, task: u32, batch: u32, from: u32, count: u32) -> Result<String, JsError> {
+    guard(|| {
+        with_run(handle, |state| {
+            let mut out = String::from("[");
+            for (i, input) in state.item_inputs(task, batch, from, count)?.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                match input.and_then(|v| v.map(|v| to_json(&v)).transpose()) {
+                    Ok(Some(json)) => {
+                        out.push_str("0,");
+                        out.push_str(&json);
+                    }
+                    Ok(None) => out.push_str("2,null"),
+                    Err(err) => {
+                        out.push_str("1,");
+                        push_error(&mut out, &err);
+                    }
+                }
+            }
+            out.push(']');
+            Ok(out)
+        })
+    })
+}
+
+#[napi(js_name = "runEndItems")]
+pub fn run_end_items(handle: u32, batch: u32) {
+    let _ = with_run(handle, |state| {
+        state.end_items(batch);
+        Ok(())
+    });
+}
+
+/// Whether a failed attempt (`status` 1 or 2, `errorJson`) may be retried
+/// under the task's `retry.when`.
+#[napi(js_name = "runRetryAllowed")]
+pub fn run_retry_allowed(handle: u32, task: u32, status: u32, error_json: String) -> Result<bool, JsError> {
+    guard(|| with_run(handle, |state| state.retry_allowed(task, outcome(status, &error_json)?)))
+}
+
+/// A handle on a live run's context.
+#[napi(js_name = "runContext")]
+pub fn run_context(handle: u32) -> Result<NativeContext, JsError> {
+    guard(|| with_run(handle, |state| Ok(NativeContext { inner: state.context().clone() })))
+}
+
+/// Releases a run (idempotent).
+#[napi(js_name = "runEnd")]
+pub fn run_end(handle: u32) {
+    RUNS.with(|runs| runs.borrow_mut().remove(&handle));
+}
