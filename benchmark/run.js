@@ -40,7 +40,7 @@ function contextRatios(results) {
 }
 
 const cpus = os.cpus()
-const profile = fs.readFileSync(path.join(dir, '..', 'lib', '.native-profile'), 'utf8').trim()
+const profile = fs.readFileSync(path.join(dir, '..', 'lib', '.native-profile'), 'utf8').trim().split(' ')[0]
 const lines = [
   '# arcflow benchmarks',
   '',

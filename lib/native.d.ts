@@ -42,7 +42,7 @@ export declare class NativeContext {
 }
 
 export declare class NativeFlow {
-  constructor()
+  constructor(name: string)
   /** `join`: -1 none, 0 all, n > 0 that many arrivals. Returns the index. */
   addTask(name: string, input: NativeJsonTemplate | undefined | null, itemsTemplate: NativeTemplate | undefined | null, itemsJson: NativeJsonTemplate | undefined | null, join: number, retryWhen?: NativeTemplate | undefined | null): number
   /** A variable the next `addTransition` publishes. */
@@ -133,11 +133,11 @@ export declare function runItemInputs(handle: number, task: number, batch: numbe
 export declare function runRetryAllowed(handle: number, task: number, status: number, errorJson: string): boolean
 
 /**
- * Starts a run under `handle`: creates its context, renders the initial
- * variables, and answers with the start tasks and their inputs (`[0, ...]`)
- * or `[5, error]`.
+ * Starts a run under `handle`: creates its context (system values
+ * `run_id`, `workflow`, `started_at`), renders the initial variables, and
+ * answers with the start tasks and their inputs (`[0, ...]`) or `[5, error]`.
  */
-export declare function runStart(flow: NativeFlow, handle: number, inputJson?: string | undefined | null, systemJson?: string | undefined | null): string
+export declare function runStart(flow: NativeFlow, handle: number, inputJson: string | undefined | null, runId: string, startedMs: number): string
 
 /** A task's input again (a retry): JSON text, or `null` for none. */
 export declare function runTaskInput(handle: number, task: number): string | null

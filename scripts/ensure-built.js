@@ -36,14 +36,19 @@ const sources = Math.max(
   mtime(path.join(root, 'Cargo.toml')),
   mtime(path.join(root, 'Cargo.lock')),
 )
-const builtProfile = fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8').trim() : ''
-const stale = !addon || mtime(path.join(root, 'lib', addon)) < sources
-if (stale || (release && builtProfile !== 'release')) {
+// The marker names the profile and the addon file it describes: an addon
+// built by hand since (npm run build:native) is of unknown profile.
+const [builtProfile, builtMtime] = fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8').trim().split(' ') : []
+const addonMtime = addon ? mtime(path.join(root, 'lib', addon)) : 0
+const stale = !addon || addonMtime < sources
+const known = builtProfile !== undefined && Number(builtMtime) === addonMtime
+if (stale || (release && !(known && builtProfile === 'release'))) {
   const args = ['napi', 'build', '--platform', '--manifest-path', 'crates/arcflow-node/Cargo.toml',
     '--output-dir', 'lib', '--js', 'native.js', '--dts', 'native.d.ts']
   if (release) args.push('--release')
   run('npx', args)
-  fs.writeFileSync(marker, profile + '\n')
+  const built = fs.readdirSync(path.join(root, 'lib')).find((f) => f.endsWith('.node'))
+  fs.writeFileSync(marker, `${profile} ${mtime(path.join(root, 'lib', built))}\n`)
 }
 
 const tsSources = Math.max(newest(path.join(root, 'lib'), (f) => f.endsWith('.ts')), mtime(path.join(root, 'tsconfig.json')))

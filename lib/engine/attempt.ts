@@ -37,7 +37,6 @@ export class AttemptTimeout extends Error {
 }
 
 export class Attempt implements ActionContext {
-  readonly signal: AbortSignal
   readonly runId: string
   readonly task: string
   readonly attempt: number
@@ -45,31 +44,43 @@ export class Attempt implements ActionContext {
   readonly index: number | undefined
   readonly #owner: TaskRun
   #settled = false
+  #timedOut: AttemptTimeout | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
+  // made on first use: most handlers never read their signal
   #controller: AbortController | undefined
-  #parent: AbortSignal | undefined
   #onParentAbort: (() => void) | undefined
 
-  constructor(owner: TaskRun, attempt: number, index: number, item: unknown, parent: AbortSignal, timeoutMs: number | undefined) {
+  constructor(owner: TaskRun, attempt: number, index: number, item: unknown, timeoutMs: number | undefined) {
     this.#owner = owner
     this.runId = owner.host.id
     this.task = owner.task.name
     this.attempt = attempt
     this.index = index < 0 ? undefined : index
     this.item = item
-    if (timeoutMs === undefined) {
-      this.signal = parent
-      return
+    if (timeoutMs !== undefined) {
+      this.#timer = setTimeout(() => this.#expire(timeoutMs), timeoutMs)
+      owner.host.track(this.#timer)
     }
-    const controller = new AbortController()
-    this.#controller = controller
-    this.#parent = parent
-    this.signal = controller.signal
-    // closures only here: most attempts have no deadline
-    this.#onParentAbort = (): void => controller.abort(parent.reason)
-    parent.addEventListener('abort', this.#onParentAbort, { once: true })
-    this.#timer = setTimeout(() => this.#expire(timeoutMs), timeoutMs)
-    owner.host.timers.add(this.#timer)
+  }
+
+  /**
+   * Aborted on timeout or cancellation. Without a deadline, the task's (or
+   * run's) signal; with one, the attempt's own, which the deadline aborts.
+   */
+  get signal(): AbortSignal {
+    if (this.#timer === undefined && this.#timedOut === undefined) return this.#owner.signal
+    if (!this.#controller) {
+      const controller = new AbortController()
+      this.#controller = controller
+      const parent = this.#owner.signal
+      if (this.#timedOut) controller.abort(this.#timedOut)
+      else if (parent.aborted) controller.abort(parent.reason)
+      else if (!this.#settled) {
+        this.#onParentAbort = (): void => controller.abort(parent.reason)
+        parent.addEventListener('abort', this.#onParentAbort, { once: true })
+      }
+    }
+    return this.#controller.signal
   }
 
   log(message: string, data?: unknown): void {
@@ -95,16 +106,17 @@ export class Attempt implements ActionContext {
     this.#settled = true
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer)
-      this.#owner.host.timers.delete(this.#timer)
-      this.#parent!.removeEventListener('abort', this.#onParentAbort!)
+      this.#owner.host.untrack(this.#timer)
     }
+    if (this.#onParentAbort) this.#owner.signal.removeEventListener('abort', this.#onParentAbort)
     this.#owner.settled(this, status, value)
   }
 
   #expire(ms: number): void {
     if (this.#settled) return
     const reason = new AttemptTimeout(ms)
-    this.#controller!.abort(reason)
+    this.#timedOut = reason
+    this.#controller?.abort(reason)
     this.#settle('timed_out', reason)
   }
 }

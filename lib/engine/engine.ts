@@ -38,6 +38,9 @@ export class Engine {
   readonly #actions = new Map<string, Action>()
   readonly #listeners: Array<(event: RunEvent) => void> = []
   readonly #runs = new Set<Run>()
+  /** Each workflow's actions by task index, resolved once (until an action is registered again). */
+  #resolved = new WeakMap<WorkflowDefinition, Action[]>()
+  readonly #onEnd = (run: Run): void => void this.#runs.delete(run)
   #closed = false
 
   /** Registers an action (an async function of the task's rendered input). */
@@ -45,6 +48,7 @@ export class Engine {
     if (typeof name !== 'string' || name === '') throw new TypeError('action name must be a non-empty string')
     if (typeof fn !== 'function') throw new TypeError(`action '${name}' must be a function`)
     this.#actions.set(name, fn)
+    this.#resolved = new WeakMap()
     return this
   }
 
@@ -67,8 +71,14 @@ export class Engine {
 
   start(workflow: WorkflowDefinition, input?: unknown, options: StartOptions = {}): Run {
     if (this.#closed) throw new ArcflowError('ARCFLOW_ENGINE_CLOSED', 'the engine is closed')
-    for (const task of workflow.tasks.values()) {
-      if (!this.#actions.has(task.action)) throw new InputError(`task '${task.name}' uses action '${task.action}', which is not registered`)
+    let actions = this.#resolved.get(workflow)
+    if (!actions) {
+      actions = workflow.taskList.map((task) => {
+        const action = this.#actions.get(task.action)
+        if (!action) throw new InputError(`task '${task.name}' uses action '${task.action}', which is not registered`)
+        return action
+      })
+      this.#resolved.set(workflow, actions)
     }
     if (workflow.input && 'names' in workflow.input) {
       const missing = workflow.input.names.filter((n) => input === null || typeof input !== 'object' || !(n in (input as object)))
@@ -77,13 +87,13 @@ export class Engine {
     if (options.timeout !== undefined && !(options.timeout >= 0)) throw new TypeError('timeout must be a non-negative number of milliseconds')
     const run = new Run(workflow, input, {
       runId: options.runId ?? randomUUID(),
-      actions: this.#actions,
+      actions,
       listeners: this.#listeners,
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}),
+      onEnd: this.#onEnd,
+      signal: options.signal,
+      timeoutMs: options.timeout,
     })
-    this.#runs.add(run)
-    void run.result().then(() => this.#runs.delete(run), () => this.#runs.delete(run))
+    if (run.status === 'running') this.#runs.add(run)
     return run
   }
 

@@ -43,10 +43,13 @@ export class RunStoppedError extends ArcflowError {
 
 export interface RunOptions {
   runId: string
-  signal?: AbortSignal
-  timeoutMs?: number
-  actions: ReadonlyMap<string, Action>
+  signal?: AbortSignal | undefined
+  timeoutMs?: number | undefined
+  /** The action of each task, by task index. */
+  actions: Action[]
   listeners: Array<(event: RunEvent) => void>
+  /** Called once when the run ends. */
+  onEnd?: (run: Run) => void
 }
 
 /** Counters of a run, for tests and tuning. */
@@ -77,39 +80,38 @@ export class Run implements TaskHost {
   #released = false
   /** @internal */
   crossings = 0
-  /** @internal */
-  readonly timers = new Set<ReturnType<typeof setTimeout>>()
+  #timers: Set<ReturnType<typeof setTimeout>> | undefined
   #status: RunStatus = 'running'
   #context: WorkflowContext | undefined
   readonly #log: EventLog
-  readonly #controller = new AbortController()
+  // created on first use: most handlers never read their signal
+  #controller: AbortController | undefined
   readonly #actions: Action[]
+  readonly #onEnd: ((run: Run) => void) | undefined
   #active = 0
   #steps = 0
   #stopping = false
   #timer: ReturnType<typeof setTimeout> | undefined
-  readonly #done: Promise<unknown>
-  #resolve!: (output: unknown) => void
-  #reject!: (error: Error) => void
+  #output: unknown
+  #error: Error | undefined
+  // made when someone asks: a run nobody awaits leaves no rejected promise behind
+  #done: Promise<unknown> | undefined
+  #resolve: ((output: unknown) => void) | undefined
+  #reject: ((error: Error) => void) | undefined
 
   constructor(workflow: WorkflowDefinition, input: unknown, options: RunOptions) {
     this.id = options.runId
     this.workflow = workflow
-    this.#actions = workflow.taskList.map((task) => options.actions.get(task.action) as Action)
+    this.#actions = options.actions
+    this.#onEnd = options.onEnd
     this.#log = new EventLog(options.listeners)
-    this.#done = new Promise((resolve, reject) => {
-      this.#resolve = resolve
-      this.#reject = reject
-    })
-    this.#done.catch(() => {}) // result() is where a caller sees the failure
-    const system = { run_id: this.id, workflow: workflow.name, started_at: new Date().toISOString() }
     this.handle = nextHandle = (nextHandle + 1) >>> 0
     this.crossings++
     // throws (a ValueError) for an input that cannot be workflow data, before anything started
     const inputJson = input === undefined ? null : encode(input, 'input')
     let answer: unknown[]
     try {
-      answer = JSON.parse(native.runStart(workflow.flow, this.handle, inputJson, JSON.stringify(system))) as unknown[]
+      answer = JSON.parse(native.runStart(workflow.flow, this.handle, inputJson, this.id, Date.now())) as unknown[]
     } catch (error) {
       throw fromNative(error)
     }
@@ -153,7 +155,21 @@ export class Run implements TaskHost {
 
   /** The run's abort signal (aborted when it is cancelled, times out or ends with work in flight). */
   get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController()
+      if (this.#status !== 'running') this.#controller.abort(new Error(`run ${this.#status}`))
+    }
     return this.#controller.signal
+  }
+
+  /** @internal A timer to clear when the run ends. */
+  track(timer: ReturnType<typeof setTimeout>): void {
+    ;(this.#timers ??= new Set()).add(timer)
+  }
+
+  /** @internal */
+  untrack(timer: ReturnType<typeof setTimeout>): void {
+    this.#timers?.delete(timer)
   }
 
   stats(): RunStats {
@@ -167,6 +183,14 @@ export class Run implements TaskHost {
 
   /** The run's output; rejects with RunFailedError or RunStoppedError. */
   result(): Promise<unknown> {
+    if (!this.#done) {
+      if (this.#status === 'running') {
+        this.#done = new Promise((resolve, reject) => {
+          this.#resolve = resolve
+          this.#reject = reject
+        })
+      } else this.#done = this.#error ? Promise.reject(this.#error) : Promise.resolve(this.#output)
+    }
     return this.#done
   }
 
@@ -182,7 +206,7 @@ export class Run implements TaskHost {
       if ((options.policy ?? 'cancel_running') === 'cancel_running') this.#finish('cancelled')
       else this.#maybeFinish()
     }
-    await this.#done.catch(() => undefined)
+    await this.result().catch(() => undefined)
   }
 
   /** @internal */
@@ -321,19 +345,24 @@ export class Run implements TaskHost {
 
   #end(status: Exclude<RunStatus, 'running'>, error?: Error, output?: unknown): void {
     this.#status = status
+    this.#output = output
+    this.#error = error
     if (this.#timer !== undefined) clearTimeout(this.#timer)
-    for (const timer of this.timers) clearTimeout(timer)
-    this.timers.clear()
+    if (this.#timers) for (const timer of this.#timers) clearTimeout(timer)
+    this.#timers = undefined
     // whatever is still in flight is aborted, and its late result discarded
     // (an abort dispatches events: skip it when nothing is in flight)
-    if (this.#active > 0 && !this.#controller.signal.aborted) this.#controller.abort(new Error(`run ${status}`))
+    if (this.#active > 0 && this.#controller && !this.#controller.signal.aborted) this.#controller.abort(new Error(`run ${status}`))
     if (!this.#released) {
       this.#released = true
       this.crossings++
       native.runEnd(this.handle)
     }
     this.#log.close()
-    if (error) this.#reject(error)
-    else this.#resolve(output)
+    if (this.#done) {
+      if (error) this.#reject!(error)
+      else this.#resolve!(output)
+    }
+    this.#onEnd?.(this)
   }
 }

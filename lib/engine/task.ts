@@ -34,8 +34,9 @@ export interface TaskHost {
   /** Calls into native code, counted for `run.stats()`. */
   crossings: number
   readonly signal: AbortSignal
-  /** Timers to clear when the run ends. */
-  readonly timers: Set<ReturnType<typeof setTimeout>>
+  /** A timer to clear when the run ends. */
+  track(timer: ReturnType<typeof setTimeout>): void
+  untrack(timer: ReturnType<typeof setTimeout>): void
   /** The run still accepts new work (not ended, not stopping). */
   accepting(): boolean
   /** The run has not ended. */
@@ -66,6 +67,9 @@ export class TaskRun {
   readonly #action: Action
   #finished = false
   // with-items state
+  #withItems = false
+  /** An item failed the task: its siblings stop. */
+  #stopped = false
   #controller: AbortController | undefined
   #stopItems: (() => void) | undefined
   #batch = -1
@@ -100,12 +104,29 @@ export class TaskRun {
     this.#batch = answer[0]
     this.#items = answer[1]
     this.#results = new Array(this.#items.length)
-    // the task's own signal: an item that fails the task stops its siblings
-    const controller = new AbortController()
-    this.#controller = controller
-    this.#stopItems = (): void => controller.abort(host.signal.reason)
-    host.signal.addEventListener('abort', this.#stopItems, { once: true })
+    this.#withItems = true
     this.#pump()
+  }
+
+  /**
+   * What the task's handlers see: the run's signal, or for a with-items
+   * task its own (an item that fails the task stops its siblings), made on
+   * first use.
+   */
+  get signal(): AbortSignal {
+    if (!this.#withItems) return this.host.signal
+    if (!this.#controller) {
+      const controller = new AbortController()
+      this.#controller = controller
+      const parent = this.host.signal
+      if (this.#stopped || this.#finished) controller.abort(new Error(`task '${this.task.name}' has ended`))
+      else if (parent.aborted) controller.abort(parent.reason)
+      else {
+        this.#stopItems = (): void => controller.abort(parent.reason)
+        parent.addEventListener('abort', this.#stopItems, { once: true })
+      }
+    }
+    return this.#controller.signal
   }
 
   #pump(): void {
@@ -151,9 +172,8 @@ export class TaskRun {
       })
       return
     }
-    const signal = this.#controller ? this.#controller.signal : this.host.signal
     const item = index < 0 ? undefined : this.#items[index]
-    new Attempt(this, attempt, index, item, signal, this.task.timeoutMs).run(this.#action, kind === INPUT_OK ? value : undefined)
+    new Attempt(this, attempt, index, item, this.task.timeoutMs).run(this.#action, kind === INPUT_OK ? value : undefined)
   }
 
   /** A retry: the input is rendered again (the context may have changed). */
@@ -183,21 +203,20 @@ export class TaskRun {
     if (status === 'succeeded') return this.#unitDone(index, attempt.attempt, status, value)
     const failure = toFailure(value)
     const retry = this.task.retry
-    const signal = this.#controller ? this.#controller.signal : this.host.signal
-    if (retry && attempt.attempt <= retry.count && !signal.aborted && this.host.accepting() && this.#retryAllowed(status, failure)) {
+    if (retry && attempt.attempt <= retry.count && !this.#stopped && this.host.accepting() && this.#retryAllowed(status, failure)) {
       const delayMs = retryDelay(retry, attempt.attempt)
       const e = event(this.host, 'task.retrying', this.task.name, attempt.attempt, index) as RunEvent & { error: Failure; delayMs: number }
       e.error = failure
       e.delayMs = delayMs
       this.host.emit(e)
-      const timers = this.host.timers
+      const host = this.host
       const timer = setTimeout(() => {
-        timers.delete(timer)
+        host.untrack(timer)
         if (this.#finished || !this.host.live()) return
         if (!this.host.accepting()) return this.#unitDone(index, attempt.attempt, status, failure)
         this.#retry(attempt.attempt + 1, index)
       }, delayMs)
-      timers.add(timer)
+      host.track(timer)
       return
     }
     this.#unitDone(index, attempt.attempt, status, failure)
@@ -235,7 +254,8 @@ export class TaskRun {
     e.status = status
     this.host.emit(e)
     if (status !== 'succeeded' && !this.task.continueOnError) {
-      this.#controller!.abort(new Error(`item ${index} of task '${this.task.name}' failed`))
+      this.#stopped = true
+      this.#controller?.abort(new Error(`item ${index} of task '${this.task.name}' failed`))
       return this.#finish({ status, error: value as Failure, attempt })
     }
     this.#pump()

@@ -14,7 +14,7 @@ const TARGET_NOOP = -2
 
 export function buildFlow(workflow: Omit<WorkflowDefinition, 'flow' | 'taskList' | 'startIndexes'>): NativeFlow {
   try {
-    const flow = new native.NativeFlow()
+    const flow = new native.NativeFlow(workflow.name)
     const tasks = [...workflow.tasks.values()]
     for (const task of tasks) {
       const items = task.with?.items

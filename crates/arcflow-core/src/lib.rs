@@ -7,6 +7,7 @@ mod expr;
 pub mod flow;
 mod path;
 mod scope;
+pub mod time;
 pub mod value;
 
 pub use context::{OutcomeStatus, TaskOutcome, WorkflowContext, CONTEXT_DOCUMENT_VERSION};

@@ -27,8 +27,8 @@ pub struct NativeFlow {
 #[napi]
 impl NativeFlow {
     #[napi(constructor)]
-    pub fn new() -> Self {
-        NativeFlow { building: Some(FlowGraph::new()), publishes: Vec::new(), sealed: None }
+    pub fn new(name: String) -> Self {
+        NativeFlow { building: Some(FlowGraph::new(name)), publishes: Vec::new(), sealed: None }
     }
 
     fn graph(&mut self) -> arcflow_core::Result<&mut FlowGraph> {

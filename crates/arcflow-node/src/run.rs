@@ -93,14 +93,18 @@ fn outcome(status: u32, payload_json: &str) -> arcflow_core::Result<TaskOutcome>
     })
 }
 
-/// Starts a run under `handle`: creates its context, renders the initial
-/// variables, and answers with the start tasks and their inputs (`[0, ...]`)
-/// or `[5, error]`.
+/// Starts a run under `handle`: creates its context (system values
+/// `run_id`, `workflow`, `started_at`), renders the initial variables, and
+/// answers with the start tasks and their inputs (`[0, ...]`) or `[5, error]`.
 #[napi(js_name = "runStart")]
-pub fn run_start(flow: &NativeFlow, handle: u32, input_json: Option<String>, system_json: Option<String>) -> Result<String, JsError> {
+pub fn run_start(flow: &NativeFlow, handle: u32, input_json: Option<String>, run_id: String, started_ms: f64) -> Result<String, JsError> {
     guard(|| {
         let graph = flow.sealed.clone().ok_or_else(|| internal("the flow is not sealed"))?;
-        let state = RunState::new(graph, new_context(input_json, system_json)?);
+        let ctx = new_context(input_json, None)?;
+        ctx.set_system("run_id", Value::from(run_id));
+        ctx.set_system("workflow", Value::from(graph.name.as_str()));
+        ctx.set_system("started_at", Value::from(arcflow_core::time::iso_millis(started_ms as i64)));
+        let state = RunState::new(graph, ctx);
         let answer = match state.init_vars() {
             Ok(()) => schedule(&state, state.graph().start())?,
             Err(err) => {

@@ -67,6 +67,8 @@ impl TaskNode {
 
 #[derive(Default)]
 pub struct FlowGraph {
+    /// The workflow's name (`system.workflow`).
+    pub name: String,
     pub(crate) tasks: Vec<TaskNode>,
     pub(crate) vars: Vec<(String, Arc<JsonTemplate>)>,
     pub(crate) output: Option<Arc<JsonTemplate>>,
@@ -74,8 +76,8 @@ pub struct FlowGraph {
 }
 
 impl FlowGraph {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(name: impl Into<String>) -> Self {
+        FlowGraph { name: name.into(), ..Self::default() }
     }
 
     /// Adds a task (without transitions); returns its index.

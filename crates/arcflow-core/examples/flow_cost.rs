@@ -1,0 +1,50 @@
+//! Rough per-call cost of a run's native steps (no napi), to see where a
+//! task's time goes. Run: cargo run --release -p arcflow-core --example flow_cost
+use std::sync::Arc;
+use std::time::Instant;
+
+use arcflow_core::flow::{FlowGraph, RunState, TaskNode};
+use arcflow_core::value::{from_json, to_json};
+use arcflow_core::{compile, CompileOptions, JsonTemplate, TaskOutcome, Value, WorkflowContext};
+
+fn time(label: &str, n: u32, mut f: impl FnMut()) {
+    for _ in 0..n / 10 {
+        f();
+    }
+    let start = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    println!("{label:40} {:>8.0} ns", start.elapsed().as_nanos() as f64 / f64::from(n));
+}
+
+fn main() {
+    let o = CompileOptions::default();
+    let mut graph = FlowGraph::new("one");
+    let mut node = TaskNode::new("t");
+    node.input = Some(Arc::new(JsonTemplate::compile(&Value::from("{{ input }}"), o).unwrap()));
+    graph.add_task(node);
+    graph.set_start(vec![0]).unwrap();
+    graph.set_output(Arc::new(JsonTemplate::compile(&Value::from("{{ tasks.t.result }}"), o).unwrap()));
+    let graph = Arc::new(graph);
+    time("WorkflowContext::new", 200_000, || drop(WorkflowContext::new(Value::from(0))));
+    time("context + 3 system values", 200_000, || {
+        let ctx = WorkflowContext::new(Value::from(0));
+        ctx.set_system("run_id", Value::from("8b0e5f9a-1c2d-4e5f-8a9b-0c1d2e3f4a5b"));
+        ctx.set_system("workflow", Value::from("one"));
+        ctx.set_system("started_at", Value::from("2026-11-23T12:00:00.000Z"));
+    });
+    time("RunState::new + init_vars", 200_000, || {
+        let state = RunState::new(graph.clone(), WorkflowContext::new(Value::from(0)));
+        state.init_vars().unwrap();
+    });
+    let state = RunState::new(graph.clone(), WorkflowContext::new(Value::from(0)));
+    time("task_input {{ input }} + to_json", 200_000, || drop(to_json(&state.task_input(0).unwrap().unwrap()).unwrap()));
+    let mut state = RunState::new(graph.clone(), WorkflowContext::new(Value::from(0)));
+    time("complete (no transitions)", 200_000, || drop(state.complete(0, TaskOutcome::succeeded(Value::from(1)), true).unwrap()));
+    time("from_json(\"1\")", 200_000, || drop(from_json("1").unwrap()));
+    time("output {{ tasks.t.result }}", 200_000, || drop(state.output().unwrap()));
+    let t = compile("{{ 1 }}", o).unwrap();
+    let ctx = WorkflowContext::new(Value::from(0));
+    time("expression {{ 1 }}", 200_000, || drop(t.render(&ctx).unwrap()));
+}
