@@ -202,3 +202,41 @@ fn large_strings_work() {
     let t = compile(&format!("{big}{{{{ 1 }}}}"), CompileOptions::default()).unwrap();
     assert_eq!(t.render(&c).unwrap().as_str().unwrap().len(), big.len() + 1);
 }
+
+/// Plain lookups take a fast path that skips minijinja; wrapped in
+/// parentheses the same lookup is not plain and goes through minijinja.
+/// Both must agree on every value, missing or not, in both modes.
+#[test]
+fn plain_lookups_agree_with_minijinja() {
+    let c = ctx().with_item(from_json(r#"{"url":"https://a","tags":["x","y"],"a key":1}"#).unwrap(), 4);
+    c.set_task_outcome(
+        "broken",
+        arcflow_core::TaskOutcome {
+            status: arcflow_core::OutcomeStatus::Failed,
+            result: Value::from(()),
+            error: from_json(r#"{"message":"boom"}"#).unwrap(),
+        },
+    );
+    let paths = [
+        "input", "parameters", "item", "index", "item.url", "item.tags[1]", "item['a key']", "item[\"a key\"]",
+        "item.tags[9]", "item.missing", "item.url.deeper", "vars.total", "ctx.total", "vars.missing", "vars",
+        "tasks.fetch.result", "tasks.fetch.status", "tasks.fetch.error", "tasks.fetch.result.rows[0]",
+        "tasks.broken.error.message", "tasks.missing.result", "tasks.fetch", "tasks.fetch.other", "system.run_id",
+        "input.retries", "input[0]", "none", "true", "loop", "item.tags.0",
+    ];
+    for strict in [false, true] {
+        let options = CompileOptions { strict };
+        for path in paths {
+            let fast = compile(&format!("{{{{ {path} }}}}"), options).unwrap().render(&c);
+            let slow = compile(&format!("{{{{ ({path}) }}}}"), options).unwrap().render(&c);
+            match (fast, slow) {
+                (Ok(a), Ok(b)) => assert_eq!(to_json(&a).unwrap(), to_json(&b).unwrap(), "{path} (strict: {strict})"),
+                (Err(a), Err(b)) => assert_eq!(a.code(), b.code(), "{path} (strict: {strict})"),
+                (a, b) => panic!("{path} (strict: {strict}): fast {a:?} vs minijinja {b:?}"),
+            }
+            let fast = compile_condition(path, options).unwrap().is_true(&c).ok();
+            let slow = compile_condition(&format!("({path})"), options).unwrap().is_true(&c).ok();
+            assert_eq!(fast, slow, "condition {path} (strict: {strict})");
+        }
+    }
+}

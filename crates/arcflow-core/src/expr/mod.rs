@@ -4,6 +4,7 @@
 mod env;
 mod json_template;
 mod materialize;
+mod path_expr;
 mod template;
 
 pub use env::FUEL_PER_RENDER;

@@ -9,6 +9,7 @@ use minijinja::{Environment, Expression};
 
 use super::env::{environment, MAX_OUTPUT_BYTES};
 use super::materialize::materialize;
+use super::path_expr::PathExpr;
 use crate::context::WorkflowContext;
 use crate::error::{Error, ExpressionError, ExpressionErrorKind, Result};
 use crate::scope::Scope;
@@ -37,7 +38,7 @@ enum Body {
     Literal(Value),
     /// `offset`: where the expression's text starts in the source, so that
     /// error positions point into the string the user wrote.
-    Expression { expr: Expression<'static, 'static>, offset: usize },
+    Expression { expr: Expression<'static, 'static>, offset: usize, path: Option<PathExpr> },
     /// A text template owns a copy of the shared environment holding just
     /// itself: minijinja's `Template` borrows its environment and source, and
     /// this is the safe way to own both.
@@ -103,7 +104,7 @@ fn compile_expression(source: &str, inner: &str, offset: usize, strict: bool) ->
     let expr = environment(strict)
         .compile_expression_owned(inner.to_owned())
         .map_err(|e| ExpressionError::from_minijinja(e, source, offset))?;
-    Ok(Body::Expression { expr, offset })
+    Ok(Body::Expression { expr, offset, path: PathExpr::parse(inner) })
 }
 
 fn has_template_syntax(source: &str) -> bool {
@@ -144,7 +145,10 @@ impl Template {
     pub fn render(&self, ctx: &WorkflowContext) -> Result<Value> {
         match &self.body {
             Body::Literal(v) => Ok(v.clone()),
-            Body::Expression { expr, offset } => {
+            Body::Expression { expr, offset, path } => {
+                if let Some(value) = path.as_ref().and_then(|p| p.resolve(ctx)) {
+                    return Ok(value);
+                }
                 let value = expr.eval(scope(ctx)).map_err(|e| self.error(e, *offset))?;
                 if value.is_undefined() && self.strict {
                     return Err(self.undefined_result());
@@ -172,7 +176,10 @@ impl Template {
     /// everything else is true.
     pub fn is_true(&self, ctx: &WorkflowContext) -> Result<bool> {
         match &self.body {
-            Body::Expression { expr, offset } => {
+            Body::Expression { expr, offset, path } => {
+                if let Some(value) = path.as_ref().and_then(|p| p.resolve(ctx)) {
+                    return Ok(value.is_true());
+                }
                 let value = expr.eval(scope(ctx)).map_err(|e| self.error(e, *offset))?;
                 if value.is_undefined() && self.strict {
                     return Err(self.undefined_result());
