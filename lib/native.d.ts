@@ -72,13 +72,6 @@ export declare class NativeTemplate {
   get source(): string
 }
 
-export declare class Probe {
-  constructor()
-  noop(): void
-  bump(a: number): number
-  echo(s: string): string
-}
-
 /** JSON text in, parsed into the core's value, JSON text out. */
 export declare function __codecRoundTripJson(text: string): string
 
@@ -91,20 +84,17 @@ export declare function __codecRoundTripSerde(value: any): any
  */
 export declare function __panicForTest(): void
 
-export declare function __probeNoop(): void
-
-export declare function __probeU32(a: number, b: number): number
-
 /** Renders a with-items task's items: `[batch, [items...]]`. */
 export declare function runBeginItems(handle: number, task: number): string
 
 /**
- * Records a task's outcome (`status`: 0 succeeded, 1 failed, 2 timed out;
+ * Records a task's outcome (status 0 succeeded, 1 failed, 2 timed out;
  * `payloadJson`: the result or the error) and, with `follow`, fires its
  * transitions. With `idle` (nothing else in flight) and nothing to start,
  * the run is complete: the answer is its output, and the run is released.
+ * `op` packs the arguments (see [`CompleteOp`]).
  */
-export declare function runComplete(handle: number, task: number, status: number, payloadJson: string, follow: boolean, idle: boolean): string
+export declare function runComplete(op: number, payloadJson: string): string
 
 /** A handle on a live run's context. */
 export declare function runContext(handle: number): NativeContext

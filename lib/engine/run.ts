@@ -275,7 +275,9 @@ export class Run implements TaskHost {
     try {
       this.crossings++
       const follow = !this.#stopping
-      answer = JSON.parse(native.runComplete(this.handle, task.index, STATUS_CODE[outcome.status], payload, follow, follow && this.#active === 0)) as unknown[]
+      // one number for handle, task, status and flags (see CompleteOp in run.rs)
+      const op = this.handle * 1048576 + task.index * 16 + STATUS_CODE[outcome.status] * 4 + (follow ? 2 : 0) + (follow && this.#active === 0 ? 1 : 0)
+      answer = JSON.parse(native.runComplete(op, payload)) as unknown[]
     } catch (error) {
       const failure = toFailure(fromNative(error))
       return this.#fail({ name: 'TransitionError', message: failure.message, cause: failure }, task.name, attempt)

@@ -39,6 +39,7 @@ const WITH_KEYS = ['items', 'concurrency']
 const RETRY_KEYS = ['count', 'delay', 'backoff', 'max_delay', 'jitter', 'when']
 const NEXT_KEYS = ['when', 'publish', 'do']
 const BACKOFFS: Backoff[] = ['constant', 'linear', 'exponential']
+const MAX_TASKS = 65_535
 const TASK_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/
 
 type Obj = Record<string, unknown>
@@ -118,6 +119,8 @@ export function validate(raw: unknown, options: ValidateOptions = {}): { problem
   if (!isObject(raw.tasks) || names.length === 0) {
     c.add(['tasks'], "the workflow needs 'tasks': an object with at least one task")
   } else {
+    // the engine packs a task's index in 16 bits (see CompleteOp in crates/arcflow-node/src/run.rs)
+    if (names.length > MAX_TASKS) c.add(['tasks'], `a workflow has at most ${MAX_TASKS} tasks, this one has ${names.length}`)
     for (const name of names) {
       const task = validateTask(c, name, raw.tasks[name], names, options)
       if (task) tasks.set(name, task)

@@ -26,35 +26,3 @@ pub fn codec_round_trip_serde(value: serde_json::Value) -> Result<serde_json::Va
 pub fn panic_for_test() -> Result<(), JsError> {
     guard(|| panic!("deliberate panic for the test suite"))
 }
-
-#[napi(js_name = "__probeNoop")]
-pub fn probe_noop() {}
-
-#[napi(js_name = "__probeU32")]
-pub fn probe_u32(a: u32, b: u32) -> u32 {
-    a + b
-}
-
-#[napi]
-pub struct Probe {
-    n: u32,
-}
-
-#[napi]
-impl Probe {
-    #[napi(constructor)]
-    pub fn new() -> Self {
-        Probe { n: 0 }
-    }
-    #[napi]
-    pub fn noop(&self) {}
-    #[napi]
-    pub fn bump(&mut self, a: u32) -> u32 {
-        self.n += a;
-        self.n
-    }
-    #[napi]
-    pub fn echo(&self, s: String) -> String {
-        s
-    }
-}

@@ -119,13 +119,45 @@ pub fn run_start(flow: &NativeFlow, handle: u32, input_json: Option<String>, run
     })
 }
 
-/// Records a task's outcome (`status`: 0 succeeded, 1 failed, 2 timed out;
+/// What `runComplete` packs into one number: each argument of a napi call
+/// costs about as much as the call itself on a busy V8 (measured), so the
+/// run handle, task, status and flags travel as one `f64`:
+/// `handle * 2^20 + task * 16 + status * 4 + follow * 2 + idle` (exact
+/// below 2^53; tasks are fewer than 2^16).
+pub(crate) struct CompleteOp {
+    handle: u32,
+    task: u32,
+    status: u32,
+    follow: bool,
+    idle: bool,
+}
+
+impl CompleteOp {
+    fn unpack(op: f64) -> arcflow_core::Result<Self> {
+        if !(op >= 0.0 && op < 9_007_199_254_740_992.0 && op.fract() == 0.0) {
+            return Err(internal(&format!("bad completion {op}")));
+        }
+        let op = op as u64;
+        let low = (op & 0xF_FFFF) as u32;
+        Ok(CompleteOp {
+            handle: (op >> 20) as u32,
+            task: low >> 4,
+            status: (low >> 2) & 3,
+            follow: low & 2 != 0,
+            idle: low & 1 != 0,
+        })
+    }
+}
+
+/// Records a task's outcome (status 0 succeeded, 1 failed, 2 timed out;
 /// `payloadJson`: the result or the error) and, with `follow`, fires its
 /// transitions. With `idle` (nothing else in flight) and nothing to start,
 /// the run is complete: the answer is its output, and the run is released.
+/// `op` packs the arguments (see [`CompleteOp`]).
 #[napi(js_name = "runComplete")]
-pub fn run_complete(handle: u32, task: u32, status: u32, payload_json: String, follow: bool, idle: bool) -> Result<String, JsError> {
+pub fn run_complete(op: f64, payload_json: String) -> Result<String, JsError> {
     guard(|| {
+        let CompleteOp { handle, task, status, follow, idle } = CompleteOp::unpack(op)?;
         let (answer, done) = with_run(handle, |state| {
             let next = state.complete(task, outcome(status, &payload_json)?, follow)?;
             Ok(match next {
@@ -225,4 +257,22 @@ pub fn run_context(handle: u32) -> Result<NativeContext, JsError> {
 #[napi(js_name = "runEnd")]
 pub fn run_end(handle: u32) {
     RUNS.with(|runs| runs.borrow_mut().remove(&handle));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CompleteOp;
+
+    #[test]
+    fn complete_op_unpacks_what_the_engine_packs() {
+        // as lib/engine/run.ts packs it
+        let pack = |handle: f64, task: f64, status: f64, follow: f64, idle: f64| handle * 1_048_576.0 + task * 16.0 + status * 4.0 + follow * 2.0 + idle;
+        let op = CompleteOp::unpack(pack(4_294_967_295.0, 65_535.0, 2.0, 1.0, 0.0)).unwrap();
+        assert_eq!((op.handle, op.task, op.status, op.follow, op.idle), (u32::MAX, 65_535, 2, true, false));
+        let op = CompleteOp::unpack(pack(7.0, 0.0, 0.0, 0.0, 1.0)).unwrap();
+        assert_eq!((op.handle, op.task, op.status, op.follow, op.idle), (7, 0, 0, false, true));
+        for bad in [-1.0, 0.5, f64::NAN, f64::INFINITY, 9_007_199_254_740_992.0] {
+            assert!(CompleteOp::unpack(bad).is_err(), "{bad}");
+        }
+    }
 }
