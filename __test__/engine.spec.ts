@@ -210,10 +210,74 @@ test('bad workflows and inputs fail before any task runs', async (t) => {
   t.throws(() => engine.workflow({ name: 'x', tasks: { a: { action: 'gone' } } }), { instanceOf: WorkflowError, message: /action 'gone' is not registered/ })
   t.throws(() => engine.workflow({ name: 'x', tasks: { a: { action: 'go', input: '{{ +' } } }), { instanceOf: WorkflowError })
   const needsInput = engine.workflow({ name: 'x', input: ['urls'], tasks: { a: { action: 'go' } } })
-  t.throws(() => engine.start(needsInput, {}), { instanceOf: InputError, message: /needs input 'urls'/ })
+  t.throws(() => engine.start(needsInput, {}), { instanceOf: InputError, message: /needs different input:\n  input.urls: required/ })
   const other = new Engine()
   t.throws(() => other.start(needsInput, { urls: [] }), { instanceOf: InputError, message: /not registered/ })
   t.false(ran)
   await engine.close()
   t.throws(() => engine.start(needsInput, { urls: [] }), { code: 'ARCFLOW_ENGINE_CLOSED' })
+})
+
+test('a JSON Schema input is checked at start, every problem listed with its path', async (t) => {
+  const engine = new Engine().action('echo', async (input: unknown) => input)
+  const wf = engine.workflow({
+    name: 'typed',
+    input: {
+      type: 'object',
+      required: ['urls', 'limit'],
+      properties: { urls: { type: 'array', items: { type: 'string', format: 'uri' } }, limit: { type: 'integer', minimum: 1 } },
+      additionalProperties: false,
+    },
+    tasks: { a: { action: 'echo', input: '{{ input.limit }}' } },
+    output: '{{ tasks.a.result }}',
+  })
+  const error = t.throws(() => engine.start(wf, { urls: ['https://a.example', 7, 'not a uri'], limit: 0, extra: true }), { instanceOf: InputError })
+  t.deepEqual(error?.problems, [
+    'input: must NOT have additional properties (\'extra\')',
+    'input.urls[1]: must be string',
+    'input.urls[2]: must match format "uri"',
+    'input.limit: must be >= 1',
+  ])
+  t.is(await engine.run(wf, { urls: ['https://a.example'], limit: 3 }), 3)
+  t.throws(() => engine.workflow({ name: 'bad', input: { type: 'nonsense' }, tasks: { a: { action: 'echo' } } }), {
+    instanceOf: WorkflowError,
+    message: /input: 'input' is not a valid JSON Schema/,
+  })
+})
+
+// The design's promise, guarded by counting (not timing): one native call
+// per task of a chain (its completion also renders the next task's input),
+// and for with-items one call per window of items, not one per item.
+test('boundary crossings: one per chained task, a handful per with-items task', async (t) => {
+  const engine = new Engine().action('inc', async (n: number) => n + 1)
+  const tasks: Record<string, unknown> = {}
+  for (let i = 0; i < 10; i++) {
+    tasks[`t${i}`] = { action: 'inc', input: i === 0 ? '{{ input }}' : `{{ tasks.t${i - 1}.result }}`, ...(i < 9 ? { next: { do: `t${i + 1}` } } : {}) }
+  }
+  const chain = engine.start(engine.workflow({ name: 'chain', tasks, output: '{{ tasks.t9.result }}' }), 0)
+  t.is(await chain.result(), 10)
+  // start (renders t0's input) + one completion per task (the last one renders the output)
+  t.deepEqual(chain.stats(), { tasks: 10, nativeCalls: 11 })
+
+  const fan = engine.workflow({ name: 'fan', tasks: { each: { action: 'inc', with: { items: '{{ input }}', concurrency: 64 }, input: '{{ item }}' } }, output: '{{ tasks.each.result | length }}' })
+  const run = engine.start(fan, Array.from({ length: 10_000 }, (_, i) => i))
+  t.is(await run.result(), 10_000)
+  const { nativeCalls } = run.stats()
+  // start + items + 10,000 / 64 windows of inputs + end of items + completion
+  t.is(nativeCalls, 1 + 1 + Math.ceil(10_000 / 64) + 1 + 1)
+})
+
+test('a handler reads its signal, item and index; the signal aborts when a sibling item fails', async (t) => {
+  const seen: Array<{ aborted: boolean; reason: unknown }> = []
+  const engine = new Engine().action('work', async (n: number, ctx) => {
+    if (n === 3) throw new Error('three')
+    const signal = ctx.signal
+    await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))
+    seen.push({ aborted: signal.aborted, reason: (signal.reason as Error).message })
+  })
+  const wf = engine.workflow({ name: 'w', tasks: { each: { action: 'work', with: { items: '{{ input }}', concurrency: 4 }, input: '{{ item }}' } } })
+  await t.throwsAsync(engine.run(wf, [1, 2, 3, 4]), { instanceOf: RunFailedError, message: /three/ })
+  await new Promise((r) => setImmediate(r))
+  t.is(seen.length, 3)
+  t.true(seen.every((s) => s.aborted && /item 2 of task 'each' failed|run failed/.test(String(s.reason))))
 })

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto'
 
 import { ArcflowError } from '../errors'
 import { loadWorkflow, loadWorkflowFile } from '../workflow/load'
+import { inputProblems } from '../workflow/input'
 import type { WorkflowDefinition } from '../workflow/model'
 import type { Action } from './attempt'
 import type { RunEvent } from './events'
@@ -22,8 +23,11 @@ export interface StartOptions {
 
 /** Bad input for a run (code `ARCFLOW_INPUT`). */
 export class InputError extends ArcflowError {
-  constructor(message: string) {
+  /** Each problem with its path, e.g. `input.urls: must be array`. */
+  readonly problems: string[]
+  constructor(message: string, problems: string[] = []) {
     super('ARCFLOW_INPUT', message)
+    this.problems = problems
   }
 }
 
@@ -80,9 +84,9 @@ export class Engine {
       })
       this.#resolved.set(workflow, actions)
     }
-    if (workflow.input && 'names' in workflow.input) {
-      const missing = workflow.input.names.filter((n) => input === null || typeof input !== 'object' || !(n in (input as object)))
-      if (missing.length > 0) throw new InputError(`workflow '${workflow.name}' needs input ${missing.map((m) => `'${m}'`).join(', ')}`)
+    const problems = inputProblems(workflow.input, input)
+    if (problems.length > 0) {
+      throw new InputError(`workflow '${workflow.name}' needs different input:\n${problems.map((p) => `  ${p}`).join('\n')}`, problems)
     }
     if (options.timeout !== undefined && !(options.timeout >= 0)) throw new TypeError('timeout must be a non-negative number of milliseconds')
     const run = new Run(workflow, input, {

@@ -1,5 +1,6 @@
 /** A workflow as the engine runs it: validated, normalised, templates compiled. */
 import type { NativeFlow } from '../native'
+import type { InputSpec } from './input'
 import type { JsonTemplate, Template } from '../template'
 
 export type Backoff = 'constant' | 'linear' | 'exponential'
@@ -47,7 +48,7 @@ export interface WorkflowDefinition {
   name: string
   description?: string
   /** Required input names, or a JSON Schema for the input. */
-  input: { names: string[] } | { schema: Record<string, unknown> } | undefined
+  input: InputSpec | undefined
   vars: Array<{ name: string; value: JsonTemplate }>
   tasks: Map<string, TaskDefinition>
   start: string[]

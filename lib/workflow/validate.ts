@@ -16,6 +16,7 @@ import {
   type WorkflowDefinition,
 } from './model'
 import { buildFlow } from './flow'
+import { compileInputSchema } from './input'
 import { didYouMean } from './suggest'
 
 export type Path = ReadonlyArray<string | number>
@@ -181,7 +182,14 @@ function validateInputSpec(c: Checker, spec: unknown): WorkflowDefinition['input
     })
     return { names }
   }
-  if (isObject(spec)) return { schema: spec }
+  if (isObject(spec)) {
+    const check = compileInputSchema(spec)
+    if (typeof check === 'string') {
+      c.add(['input'], `'input' is not a valid JSON Schema: ${check}`)
+      return undefined
+    }
+    return { schema: spec, check }
+  }
   c.add(['input'], `'input' must be a list of names or a JSON Schema object, got ${describe(spec)}`)
   return undefined
 }
