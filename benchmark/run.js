@@ -12,9 +12,9 @@ const resultsDir = path.join(dir, 'results')
 const suites = fs.readdirSync(dir).filter((f) => f.endsWith('.bench.js')).sort()
 
 fs.mkdirSync(resultsDir, { recursive: true })
+// A stale file would otherwise be summarised as if it were this run's.
+for (const f of fs.readdirSync(resultsDir)) if (f.endsWith('.json')) fs.rmSync(path.join(resultsDir, f))
 for (const file of suites) {
-  // A stale file would otherwise be summarised as if it were this run's.
-  fs.rmSync(path.join(resultsDir, `${path.basename(file, '.bench.js')}.json`), { force: true })
   console.log(`\n$ node benchmark/${file}`)
   execFileSync(process.execPath, [path.join(dir, file)], { stdio: 'inherit' })
 }
@@ -39,6 +39,29 @@ function contextRatios(results) {
   })
 }
 
+// The engine issue's goals: <= 3 us per task of a chain, <= 20 us for a
+// one-task run, <= 2 us per item and linear (100k within 1.5x of 1k).
+function engineFigures(ns) {
+  const us = (v) => (v / 1000).toFixed(2)
+  const verdict = (ok) => (ok ? 'met' : 'NOT met')
+  const perTask = ns.get('arcflow 10-task chain') / 10
+  const plainStep = ns.get('plain async chain, 10 steps') / 10
+  const lgNode = ns.get('LangGraph.js 10-node chain') / 10
+  const oneRun = ns.get('arcflow one-task run, start to result')
+  const lgOne = ns.get('LangGraph.js one-node invoke')
+  const item = (n, label) => ns.get(`arcflow with-items, ${label} items`) / n
+  const i1k = item(1e3, '1,000')
+  const i10k = item(1e4, '10,000')
+  const i100k = item(1e5, '100,000')
+  const lgItem = ns.get('LangGraph.js Send fan-out, 1,000 items') / 1e3
+  return [
+    `- 10-task chain: ${us(perTask)} us per task (plain async chain ${us(plainStep)} us per step, LangGraph.js ${us(lgNode)} us per node); goal <= 3 us ${verdict(perTask <= 3000)}`,
+    `- one-task run: ${us(oneRun)} us (LangGraph.js one-node invoke ${us(lgOne)} us); goal <= 20 us ${verdict(oneRun <= 20000)}`,
+    `- with-items: ${us(i1k)} / ${us(i10k)} / ${us(i100k)} us per item at 1k / 10k / 100k (LangGraph.js Send ${us(lgItem)} us per item at 1k); ` +
+      `100k / 1k = ${(i100k / i1k).toFixed(2)}x; goal <= 2 us and <= 1.5x ${verdict(Math.max(i1k, i10k, i100k) <= 2000 && i100k / i1k <= 1.5)}`,
+  ]
+}
+
 const cpus = os.cpus()
 const profile = fs.readFileSync(path.join(dir, '..', 'lib', '.native-profile'), 'utf8').trim().split(' ')[0]
 const lines = [
@@ -48,9 +71,12 @@ const lines = [
   `- Node ${process.version}, native addon: ${profile} build`,
   `- Date: ${new Date().toISOString()}`,
 ]
-for (const file of suites) {
-  const name = path.basename(file, '.bench.js')
-  const summary = JSON.parse(fs.readFileSync(path.join(resultsDir, `${name}.json`), 'utf8'))
+const results = fs.readdirSync(resultsDir).filter((f) => f.endsWith('.json')).sort()
+const byName = new Map()
+for (const file of results) {
+  const name = path.basename(file, '.json')
+  const summary = JSON.parse(fs.readFileSync(path.join(resultsDir, file), 'utf8'))
+  for (const r of summary.results) byName.set(r.name, nsPerOp(r))
   lines.push('', `## ${name}`, '', '| case | ns per op | ± margin % | samples |', '| --- | ---: | ---: | ---: |')
   for (const r of summary.results) {
     lines.push(`| ${r.name} | ${formatNs(nsPerOp(r))} | ${r.margin.toFixed(2)} | ${r.samples} |`)
@@ -61,5 +87,8 @@ for (const file of suites) {
     console.log(`\ncontext ratios:\n${ratios.join('\n')}`)
   }
 }
+const engine = engineFigures(byName)
+lines.push('', '## engine, per task and per item', '', ...engine)
+console.log(`\nengine:\n${engine.join('\n')}`)
 fs.writeFileSync(path.join(resultsDir, 'summary.md'), lines.join('\n') + '\n')
 console.log(`\nWrote ${path.relative(process.cwd(), path.join(resultsDir, 'summary.md'))}`)

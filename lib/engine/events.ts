@@ -51,6 +51,11 @@ export class EventLog {
 
   push(event: RunEvent): void {
     this.#events.push(event)
+    if (this.#listeners.length > 0) this.#notify(event)
+    this.#wake()
+  }
+
+  #notify(event: RunEvent): void {
     for (const listener of this.#listeners) {
       try {
         listener(event)
@@ -58,7 +63,6 @@ export class EventLog {
         // a listener's failure is its own; the run goes on
       }
     }
-    this.#wake()
   }
 
   close(): void {
@@ -67,6 +71,7 @@ export class EventLog {
   }
 
   #wake(): void {
+    if (this.#waiters.length === 0) return // the usual case: no array churn per event
     const waiters = this.#waiters
     this.#waiters = []
     for (const wake of waiters) wake()

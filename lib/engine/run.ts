@@ -265,7 +265,7 @@ export class Run implements TaskHost {
     } else payload = JSON.stringify(outcome.error)
     const { attempt } = outcome
     if (outcome.status === 'succeeded') {
-      this.#emit({ type: 'task.succeeded', task: task.name, attempt, result: outcome.result })
+      this.#log.push({ type: 'task.succeeded', runId: this.id, time: Date.now(), task: task.name, attempt, result: outcome.result })
     } else {
       this.#emit(outcome.status === 'timed_out'
         ? { type: 'task.timed_out', task: task.name, attempt }

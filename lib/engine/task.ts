@@ -89,7 +89,7 @@ export class TaskRun {
 
   /** `kind` and `value`: the first attempt's input, as the core answered it. */
   start(kind: number, value: unknown): void {
-    this.host.emit(event(this.host, 'task.started', this.task.name, 1, -1))
+    this.host.emit({ type: 'task.started', runId: this.host.id, time: Date.now(), task: this.task.name, attempt: 1 })
     if (kind !== INPUT_ITEMS) return this.#begin(1, -1, kind, value)
     const host = this.host
     let answer: [number, unknown[]]
@@ -135,7 +135,8 @@ export class TaskRun {
     while (!this.#finished && this.#inFlight < concurrency && this.#next < count && this.host.accepting()) {
       const index = this.#next++
       this.#inFlight++
-      this.host.emit(event(this.host, 'item.started', this.task.name, 1, index))
+      // literals with every field at once: one object shape per event type
+      this.host.emit({ type: 'item.started', runId: this.host.id, time: Date.now(), task: this.task.name, attempt: 1, index })
       let offset = (index - this.#inputsFrom) * 2
       if (offset < 0 || offset >= this.#inputs.length) {
         if (!this.#fetchInputs(index, chunkSize(concurrency))) return
@@ -250,9 +251,7 @@ export class TaskRun {
     this.#inFlight--
     if (status === 'succeeded') this.#results[index] = value
     else if (this.task.continueOnError) this.#results[index] = { error: value }
-    const e = event(this.host, 'item.completed', this.task.name, attempt, index) as RunEvent & { status: AttemptStatus }
-    e.status = status
-    this.host.emit(e)
+    this.host.emit({ type: 'item.completed', runId: this.host.id, time: Date.now(), task: this.task.name, attempt, index, status })
     if (status !== 'succeeded' && !this.task.continueOnError) {
       this.#stopped = true
       this.#controller?.abort(new Error(`item ${index} of task '${this.task.name}' failed`))

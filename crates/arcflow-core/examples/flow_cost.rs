@@ -39,12 +39,22 @@ fn main() {
         state.init_vars().unwrap();
     });
     let state = RunState::new(graph.clone(), WorkflowContext::new(Value::from(0)));
-    time("task_input {{ input }} + to_json", 200_000, || drop(to_json(&state.task_input(0).unwrap().unwrap()).unwrap()));
+    time("task_input {{ input }} (JSON)", 200_000, || drop(state.task_input(0).unwrap().unwrap()));
     let mut state = RunState::new(graph.clone(), WorkflowContext::new(Value::from(0)));
     time("complete (no transitions)", 200_000, || drop(state.complete(0, TaskOutcome::succeeded(Value::from(1)), true).unwrap()));
     time("from_json(\"1\")", 200_000, || drop(from_json("1").unwrap()));
     time("output {{ tasks.t.result }}", 200_000, || drop(state.output().unwrap()));
-    let t = compile("{{ 1 }}", o).unwrap();
     let ctx = WorkflowContext::new(Value::from(0));
+    ctx.set_var("catalog", from_json(r#"{"customers":[{"rows":[{"region":"eu"}]}]}"#).unwrap());
+    let item = ctx.with_item(Value::from(7), 7);
+    let two = JsonTemplate::compile(&from_json(r#"{"n":"{{ item }}","region":"{{ vars.catalog.customers[0].rows[0].region }}"}"#).unwrap(), o).unwrap();
+    time("2-field item input render", 200_000, || drop(two.render(&item).unwrap()));
+    time("2-field item input render + to_json", 200_000, || drop(to_json(&two.render(&item).unwrap()).unwrap()));
+    time("2-field item input render_json", 200_000, || drop(two.render_json(&item).unwrap()));
+    let one_field = compile("{{ item }}", o).unwrap();
+    time("{{ item }} render + to_json", 200_000, || drop(to_json(&one_field.render(&item).unwrap()).unwrap()));
+    let deep = compile("{{ vars.catalog.customers[0].rows[0].region }}", o).unwrap();
+    time("deep lookup render", 200_000, || drop(deep.render(&item).unwrap()));
+    let t = compile("{{ 1 }}", o).unwrap();
     time("expression {{ 1 }}", 200_000, || drop(t.render(&ctx).unwrap()));
 }

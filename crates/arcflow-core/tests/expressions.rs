@@ -240,3 +240,25 @@ fn plain_lookups_agree_with_minijinja() {
         }
     }
 }
+
+/// `render_json` writes JSON as it renders; it must give exactly the text
+/// of rendering and then serialising, and fail the same way.
+#[test]
+fn render_json_writes_what_render_then_to_json_would() {
+    let c = ctx().with_item(from_json(r#"{"url":"https://a","n":2}"#).unwrap(), 3);
+    let sources = [
+        r#"{"url":"{{ item.url }}","static":{"a":[1,2,{"b":null}]},"n":"{{ item.n * 2 }}","text":"n={{ index }}","esc":"{{ 'quo\"te' }}"}"#,
+        r#"["{{ input.urls }}", 1, "x", {"k \"q\"": "{{ vars.total }}"}]"#,
+        r#""{{ tasks.fetch.result.rows | map(attribute='n') | list }}""#,
+        r#"{"missing":"{{ vars.nothing }}","nan":"{{ (0.0 / 0.0) if false else 1.5 }}"}"#,
+        r#"{"nested":{"deeper":["{{ item }}"]}}"#,
+        r#"7"#,
+    ];
+    for source in sources {
+        let t = JsonTemplate::compile(&from_json(source).unwrap(), CompileOptions::default()).unwrap();
+        assert_eq!(t.render_json(&c).unwrap(), to_json(&t.render(&c).unwrap()).unwrap(), "{source}");
+    }
+    let bad = JsonTemplate::compile(&from_json(r#"{"a":{"b":"{{ 1 / 0 }}"}}"#).unwrap(), CompileOptions::default()).unwrap();
+    let (Err(a), Err(b)) = (bad.render_json(&c), bad.render(&c)) else { panic!("both must fail") };
+    assert_eq!(a.to_string(), b.to_string());
+}

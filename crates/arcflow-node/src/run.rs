@@ -54,7 +54,7 @@ fn schedule(state: &RunState, tasks: &[u32]) -> arcflow_core::Result<String> {
             out.push_str("3,null");
             continue;
         }
-        match state.task_input(task).and_then(|input| input.map(|v| to_json(&v)).transpose()) {
+        match state.task_input(task) {
             Ok(Some(json)) => {
                 out.push_str("0,");
                 out.push_str(&json);
@@ -186,7 +186,7 @@ pub fn run_finish(handle: u32) -> Result<String, JsError> {
 /// A task's input again (a retry): JSON text, or `null` for none.
 #[napi(js_name = "runTaskInput")]
 pub fn run_task_input(handle: u32, task: u32) -> Result<Option<String>, JsError> {
-    guard(|| with_run(handle, |state| state.task_input(task)?.map(|v| to_json(&v)).transpose()))
+    guard(|| with_run(handle, |state| state.task_input(task)))
 }
 
 /// Renders a with-items task's items: `[batch, [items...]]`.
@@ -214,7 +214,7 @@ pub fn run_item_inputs(handle: u32, task: u32, batch: u32, from: u32, count: u32
                 if i > 0 {
                     out.push(',');
                 }
-                match input.and_then(|v| v.map(|v| to_json(&v)).transpose()) {
+                match input {
                     Ok(Some(json)) => {
                         out.push_str("0,");
                         out.push_str(&json);

@@ -2,7 +2,7 @@
 //! once. Untemplated subtrees are kept as they are and cost nothing to
 //! render; keys are never templates.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use minijinja::value::{Value, ValueKind};
 
@@ -15,10 +15,16 @@ pub struct JsonTemplate {
 }
 
 enum Node {
-    Static(Value),
+    /// The value, and its JSON text once someone asked for it.
+    Static(Value, OnceLock<String>),
     Template(Arc<Template>),
     Seq(Vec<Node>),
-    Map(Vec<(Value, Node)>),
+    /// Keys with their JSON text (`"url"`), made at compile time.
+    Map(Vec<(Value, String, Node)>),
+}
+
+fn fixed(value: Value) -> Node {
+    Node::Static(value, OnceLock::new())
 }
 
 impl JsonTemplate {
@@ -30,11 +36,20 @@ impl JsonTemplate {
 
     /// True when nothing in the structure is a template.
     pub fn is_static(&self) -> bool {
-        matches!(self.root, Node::Static(_))
+        matches!(self.root, Node::Static(..))
     }
 
     pub fn render(&self, ctx: &WorkflowContext) -> Result<Value> {
         render_node(&self.root, ctx)
+    }
+
+    /// Renders straight to JSON text, the same text as `to_json(render())`
+    /// without building the structure first (a task's input is rendered to
+    /// cross to JavaScript as JSON).
+    pub fn render_json(&self, ctx: &WorkflowContext) -> Result<String> {
+        let mut out = Vec::with_capacity(128);
+        write_node(&self.root, ctx, &mut out)?;
+        String::from_utf8(out).map_err(|e| Error::Internal(format!("rendered JSON is not UTF-8: {e}")))
     }
 }
 
@@ -44,7 +59,7 @@ fn compile_node(value: &Value, options: CompileOptions, path: &mut String) -> Re
             let source = value.as_str().expect("a string value");
             let template = compile(source, options).map_err(|e| at_path(e, path))?;
             Ok(match template.kind() {
-                TemplateKind::Literal => Node::Static(value.clone()),
+                TemplateKind::Literal => fixed(value.clone()),
                 _ => Node::Template(Arc::new(template)),
             })
         }
@@ -56,8 +71,8 @@ fn compile_node(value: &Value, options: CompileOptions, path: &mut String) -> Re
                 children.push(compile_node(&child, options, path)?);
                 path.truncate(len);
             }
-            Ok(if children.iter().all(|c| matches!(c, Node::Static(_))) {
-                Node::Static(value.clone())
+            Ok(if children.iter().all(|c| matches!(c, Node::Static(..))) {
+                fixed(value.clone())
             } else {
                 Node::Seq(children)
             })
@@ -71,16 +86,17 @@ fn compile_node(value: &Value, options: CompileOptions, path: &mut String) -> Re
                     path.push('.');
                 }
                 path.push_str(&key.to_string());
-                entries.push((key, compile_node(&child, options, path)?));
+                let key_json = serde_json::to_string(&key).map_err(|e| Error::Internal(e.to_string()))?;
+                entries.push((key, key_json, compile_node(&child, options, path)?));
                 path.truncate(len);
             }
-            Ok(if entries.iter().all(|(_, c)| matches!(c, Node::Static(_))) {
-                Node::Static(value.clone())
+            Ok(if entries.iter().all(|(_, _, c)| matches!(c, Node::Static(..))) {
+                fixed(value.clone())
             } else {
                 Node::Map(entries)
             })
         }
-        _ => Ok(Node::Static(value.clone())),
+        _ => Ok(fixed(value.clone())),
     }
 }
 
@@ -88,7 +104,7 @@ fn compile_node(value: &Value, options: CompileOptions, path: &mut String) -> Re
 /// together on the way out, segment by segment.
 fn render_node(node: &Node, ctx: &WorkflowContext) -> Result<Value> {
     match node {
-        Node::Static(v) => Ok(v.clone()),
+        Node::Static(v, _) => Ok(v.clone()),
         Node::Template(t) => t.render(ctx),
         Node::Seq(children) => {
             let mut out = Vec::with_capacity(children.len());
@@ -99,12 +115,57 @@ fn render_node(node: &Node, ctx: &WorkflowContext) -> Result<Value> {
         }
         Node::Map(entries) => {
             let mut out = Vec::with_capacity(entries.len());
-            for (key, child) in entries {
+            for (key, _, child) in entries {
                 out.push((key.clone(), render_node(child, ctx).map_err(|e| at_path(e, &key.to_string()))?));
             }
             Ok(Value::from_pairs(out))
         }
     }
+}
+
+fn write_json(value: &Value, out: &mut Vec<u8>) -> Result<()> {
+    serde_json::to_writer(out, value).map_err(|e| Error::invalid_value(format!("value cannot be written as JSON: {e}")))
+}
+
+/// `render_node`, written as JSON text as it goes.
+fn write_node(node: &Node, ctx: &WorkflowContext, out: &mut Vec<u8>) -> Result<()> {
+    match node {
+        Node::Static(v, text) => {
+            let text = match text.get() {
+                Some(text) => text,
+                None => {
+                    let mut buf = Vec::new();
+                    write_json(v, &mut buf)?;
+                    text.get_or_init(|| String::from_utf8(buf).unwrap_or_default())
+                }
+            };
+            out.extend_from_slice(text.as_bytes());
+        }
+        Node::Template(t) => write_json(&t.render(ctx)?, out)?,
+        Node::Seq(children) => {
+            out.push(b'[');
+            for (i, child) in children.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_node(child, ctx, out).map_err(|e| at_path(e, &format!("[{i}]")))?;
+            }
+            out.push(b']');
+        }
+        Node::Map(entries) => {
+            out.push(b'{');
+            for (i, (key, key_json, child)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(key_json.as_bytes());
+                out.push(b':');
+                write_node(child, ctx, out).map_err(|e| at_path(e, &key.to_string()))?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
 }
 
 fn at_path(e: Error, path: &str) -> Error {

@@ -13,7 +13,8 @@ use crate::context::WorkflowContext;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Step {
-    Key(String),
+    /// The key as a value, made once: a lookup by `&str` would allocate one per call.
+    Key(Value),
     Index(usize),
 }
 
@@ -46,7 +47,7 @@ impl PathExpr {
                 if !is_ident(&after[..end]) {
                     return None;
                 }
-                steps.push(Step::Key(after[..end].to_owned()));
+                steps.push(Step::Key(Value::from(&after[..end])));
                 rest = &after[end..];
             } else {
                 let after = rest.strip_prefix('[')?;
@@ -57,7 +58,7 @@ impl PathExpr {
                     .and_then(|k| k.strip_suffix('"'))
                     .or_else(|| inner.strip_prefix('\'').and_then(|k| k.strip_suffix('\'')));
                 match quoted {
-                    Some(key) if !key.contains(['\\', '"', '\'']) => steps.push(Step::Key(key.to_owned())),
+                    Some(key) if !key.contains(['\\', '"', '\'']) => steps.push(Step::Key(Value::from(key))),
                     Some(_) => return None,
                     None if !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit()) => {
                         steps.push(Step::Index(inner.parse().ok()?))
@@ -74,7 +75,7 @@ impl PathExpr {
     pub(crate) fn resolve(&self, ctx: &WorkflowContext) -> Option<Value> {
         let shared = &ctx.shared;
         let key = |i: usize| match self.steps.get(i) {
-            Some(Step::Key(k)) => Some(k.as_str()),
+            Some(Step::Key(k)) => k.as_str(),
             _ => None,
         };
         let (mut value, rest) = match self.root.as_str() {
@@ -97,7 +98,7 @@ impl PathExpr {
         };
         for step in &self.steps[rest..] {
             value = match (step, value.kind()) {
-                (Step::Key(k), ValueKind::Map) => value.get_attr(k).ok()?,
+                (Step::Key(k), ValueKind::Map) => value.get_item(k).ok()?,
                 (Step::Index(i), ValueKind::Seq) => value.get_item_by_index(*i).ok()?,
                 _ => return None,
             };
@@ -116,7 +117,7 @@ mod tests {
         assert_eq!(p.root, "tasks");
         assert_eq!(
             p.steps,
-            vec![Step::Key("fetch".into()), Step::Key("result".into()), Step::Index(0), Step::Key("a key".into())]
+            vec![Step::Key(Value::from("fetch")), Step::Key(Value::from("result")), Step::Index(0), Step::Key(Value::from("a key"))]
         );
         for not_plain in ["a + 1", "a|length", "a.b()", "a[-1]", "a[b]", "a.", "1a", "a[\"x\\\"y\"]", "a . b", ""] {
             assert_eq!(PathExpr::parse(not_plain), None, "{not_plain}");

@@ -56,15 +56,16 @@ impl RunState {
         Ok(())
     }
 
-    /// The rendered input of a task without items (`None`: it has none).
-    pub fn task_input(&self, task: u32) -> Result<Option<Value>> {
+    /// The rendered input of a task without items, as JSON text (`None`:
+    /// it has none).
+    pub fn task_input(&self, task: u32) -> Result<Option<String>> {
         let node = self.graph.task(task)?;
-        node.input.as_ref().map(|t| t.render(&self.ctx)).transpose()
+        node.input.as_ref().map(|t| t.render_json(&self.ctx)).transpose()
     }
 
     /// Renders the inputs of items `from..from + count` (fewer at the end
     /// of the list), in one go: the engine asks for a window at a time.
-    pub fn item_inputs(&self, task: u32, batch: u32, from: u32, count: u32) -> Result<Vec<Result<Option<Value>>>> {
+    pub fn item_inputs(&self, task: u32, batch: u32, from: u32, count: u32) -> Result<Vec<Result<Option<String>>>> {
         let node = self.graph.task(task)?;
         let list = self
             .batches
@@ -75,7 +76,7 @@ impl RunState {
         Ok((start..end)
             .map(|index| match &node.input {
                 None => Ok(None),
-                Some(input) => input.render(&self.ctx.with_item(list[index].clone(), index as u64)).map(Some),
+                Some(input) => input.render_json(&self.ctx.with_item(list[index].clone(), index as u64)).map(Some),
             })
             .collect())
     }
@@ -102,19 +103,6 @@ impl RunState {
         self.next_batch = self.next_batch.wrapping_add(1);
         self.batches.insert(id, list);
         Ok((id, items))
-    }
-
-    /// The rendered input of one item: the task's input template read
-    /// through `with_item` (O(1), never a copy of the context).
-    pub fn item_input(&self, task: u32, batch: u32, index: u32) -> Result<Option<Value>> {
-        let node = self.graph.task(task)?;
-        let Some(input) = &node.input else { return Ok(None) };
-        let item = self
-            .batches
-            .get(&batch)
-            .and_then(|list| list.get(index as usize))
-            .ok_or_else(|| Error::Internal(format!("no item {index} in batch {batch}")))?;
-        input.render(&self.ctx.with_item(item.clone(), u64::from(index))).map(Some)
     }
 
     pub fn end_items(&mut self, batch: u32) {
