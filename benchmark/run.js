@@ -19,7 +19,10 @@ for (const file of suites) {
   execFileSync(process.execPath, [path.join(dir, file)], { stdio: 'inherit' })
 }
 
-const nsPerOp = (result) => 1e9 / result.ops
+// The median of benny's samples: robust to the GC pauses and neighbours of
+// a shared machine, and exact where benny rounds ops/s to an integer (a
+// case slower than one op per second would read as 0 ops/s).
+const nsPerOp = (result) => (result.details ? result.details.median * 1e9 : 1e9 / result.ops)
 const formatNs = (ns) => (ns >= 100 ? Math.round(ns).toLocaleString('en-US') : ns.toFixed(1))
 
 // The goal for clone()/withItem(): the 5 MB context within 1.2x of the
@@ -77,7 +80,7 @@ for (const file of results) {
   const name = path.basename(file, '.json')
   const summary = JSON.parse(fs.readFileSync(path.join(resultsDir, file), 'utf8'))
   for (const r of summary.results) byName.set(r.name, nsPerOp(r))
-  lines.push('', `## ${name}`, '', '| case | ns per op | ± margin % | samples |', '| --- | ---: | ---: | ---: |')
+  lines.push('', `## ${name}`, '', '| case | ns per op (median) | ± margin % | samples |', '| --- | ---: | ---: | ---: |')
   for (const r of summary.results) {
     lines.push(`| ${r.name} | ${formatNs(nsPerOp(r))} | ${r.margin.toFixed(2)} | ${r.samples} |`)
   }

@@ -1,6 +1,8 @@
-// The engine's overhead, side by side in one run with a plain async chain
-// (the floor) and LangGraph.js (the peer the engine issue names):
-// - a 10-task chain of trivial actions (per-task overhead);
+// The engine suites' workloads, shared by benchmark/engine-*.bench.js (one
+// process per suite, so that one suite's heap does not skew the next):
+// - a 10-task chain of trivial actions (per-task overhead), beside a plain
+//   async-function chain (the floor) and LangGraph.js (the peer the engine
+//   issue names);
 // - a one-task run, start to result;
 // - with-items over 1,000 / 10,000 / 100,000 items reading a ~1 MB
 //   context (LangGraph: a `Send` per item carrying the same context).
@@ -8,7 +10,6 @@
 const path = require('node:path')
 const b = require('benny')
 const { Engine } = require('../dist/index.js')
-const langgraph = require('./peers/langgraph.js')
 const { taskResult } = require('./fixtures.js')
 
 const folder = path.join(__dirname, 'results')
@@ -48,39 +49,4 @@ async function plainChain(n) {
   return n
 }
 
-async function main() {
-  console.log(`context for with-items: ${(catalogBytes / 2 ** 20).toFixed(2)} MB of JSON`)
-  await b.suite(
-    'engine-chain',
-    configure(2),
-    b.add('plain async chain, 10 steps', async () => { await plainChain(0) }),
-    b.add('arcflow 10-task chain', async () => { await engine.run(chain, 0) }),
-    b.add('LangGraph.js 10-node chain', async () => { await langgraph.chain10(0) }),
-    b.cycle(),
-    b.save({ file: 'engine-chain', folder, format: 'json', details: true }),
-  )
-  await b.suite(
-    'engine-one',
-    configure(2),
-    b.add('arcflow one-task run, start to result', async () => { await engine.run(one, 0) }),
-    b.add('LangGraph.js one-node invoke', async () => { await langgraph.one(0) }),
-    b.cycle(),
-    b.save({ file: 'engine-one', folder, format: 'json', details: true }),
-  )
-  const context = catalog
-  await b.suite(
-    'engine-fanout',
-    configure(3),
-    b.add('arcflow with-items, 1,000 items', async () => { await engine.run(fan, items1k) }),
-    b.add('arcflow with-items, 10,000 items', async () => { await engine.run(fan, items10k) }),
-    b.add('arcflow with-items, 100,000 items', async () => { await engine.run(fan, items100k) }),
-    b.add('LangGraph.js Send fan-out, 1,000 items', async () => { await langgraph.fanOut(items1k, context, { maxConcurrency: 64 }) }),
-    b.cycle(),
-    b.save({ file: 'engine-fanout', folder, format: 'json', details: true }),
-  )
-}
-
-main().catch((error) => {
-  console.error(error)
-  process.exit(1)
-})
+module.exports = { b, folder, configure, engine, chain, one, fan, catalog, catalogBytes, items1k, items10k, items100k, plainChain }

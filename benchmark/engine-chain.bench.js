@@ -1,0 +1,17 @@
+// Per-task overhead: a 10-task chain of trivial actions, beside a plain
+// async-function chain and LangGraph.js running the same chain.
+'use strict'
+const langgraph = require('./peers/langgraph.js')
+const w = require('./engine-workloads.js')
+
+const { b, folder, configure, engine } = w
+
+b.suite(
+  'engine-chain',
+  configure(2),
+  b.add('plain async chain, 10 steps', async () => { await w.plainChain(0) }),
+  b.add('arcflow 10-task chain', async () => { await engine.run(w.chain, 0) }),
+  b.add('LangGraph.js 10-node chain', async () => { await langgraph.chain10(0) }),
+  b.cycle(),
+  b.save({ file: 'engine-chain', folder, format: 'json', details: true }),
+)
