@@ -1,7 +1,8 @@
 // Per-task overhead: a 10-task chain of trivial actions, beside a plain
-// async-function chain and LangGraph.js running the same chain.
+// async-function chain (LangGraph.js runs the same chain in
+// langgraph.bench.js: loading it turns on AsyncLocalStorage, which makes
+// every promise in its process dearer, so it gets a process of its own).
 'use strict'
-const langgraph = require('./peers/langgraph.js')
 const w = require('./engine-workloads.js')
 
 const { b, folder, configure, engine } = w
@@ -11,7 +12,6 @@ b.suite(
   configure(2),
   b.add('plain async chain, 10 steps', async () => { await w.plainChain(0) }),
   b.add('arcflow 10-task chain', async () => { await engine.run(w.chain, 0) }),
-  b.add('LangGraph.js 10-node chain', async () => { await langgraph.chain10(0) }),
   b.cycle(),
   b.save({ file: 'engine-chain', folder, format: 'json', details: true }),
 )

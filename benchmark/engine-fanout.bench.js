@@ -1,9 +1,6 @@
-// With-items over 1,000 / 10,000 / 100,000 items reading a ~1 MB context,
-// beside LangGraph.js's Send fan-out over 1,000 items carrying the same
-// context (LangGraph copies a Send's plain-object payload per item; 10,000
-// items would take minutes per run there, 100,000 hours).
+// With-items over 1,000 / 10,000 / 100,000 items reading a ~1 MB context
+// (LangGraph.js's Send fan-out of the same items is in langgraph.bench.js).
 'use strict'
-const langgraph = require('./peers/langgraph.js')
 const w = require('./engine-workloads.js')
 
 const { b, folder, configure, engine } = w
@@ -15,7 +12,6 @@ b.suite(
   b.add('arcflow with-items, 1,000 items', async () => { await engine.run(w.fan, w.items1k) }),
   b.add('arcflow with-items, 10,000 items', async () => { await engine.run(w.fan, w.items10k) }),
   b.add('arcflow with-items, 100,000 items', async () => { await engine.run(w.fan, w.items100k) }),
-  b.add('LangGraph.js Send fan-out, 1,000 items', async () => { await langgraph.fanOut(w.items1k, w.catalog, { maxConcurrency: 64 }) }),
   b.cycle(),
   b.save({ file: 'engine-fanout', folder, format: 'json', details: true }),
 )
