@@ -1,20 +1,12 @@
 //! Rough per-call cost of evaluation inside the core (no napi), to see
 //! where render time goes. Run: cargo run --release --example eval_cost
-use std::time::Instant;
 
 use arcflow_core::value::{from_json, to_json};
 use arcflow_core::{compile, compile_condition, CompileOptions, JsonTemplate, WorkflowContext};
 
-fn time(label: &str, n: u32, mut f: impl FnMut()) {
-    for _ in 0..n / 10 {
-        f();
-    }
-    let start = Instant::now();
-    for _ in 0..n {
-        f();
-    }
-    println!("{label:40} {:>8.0} ns", start.elapsed().as_nanos() as f64 / f64::from(n));
-}
+#[path = "timing/mod.rs"]
+mod timing;
+use timing::time;
 
 fn main() {
     let ctx = WorkflowContext::new(from_json(r#"{"retries":3}"#).unwrap());

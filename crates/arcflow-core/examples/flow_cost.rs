@@ -1,22 +1,14 @@
 //! Rough per-call cost of a run's native steps (no napi), to see where a
 //! task's time goes. Run: cargo run --release -p arcflow-core --example flow_cost
 use std::sync::Arc;
-use std::time::Instant;
 
 use arcflow_core::flow::{FlowGraph, RunState, TaskNode};
 use arcflow_core::value::{from_json, to_json};
 use arcflow_core::{compile, CompileOptions, JsonTemplate, TaskOutcome, Value, WorkflowContext};
 
-fn time(label: &str, n: u32, mut f: impl FnMut()) {
-    for _ in 0..n / 10 {
-        f();
-    }
-    let start = Instant::now();
-    for _ in 0..n {
-        f();
-    }
-    println!("{label:40} {:>8.0} ns", start.elapsed().as_nanos() as f64 / f64::from(n));
-}
+#[path = "timing/mod.rs"]
+mod timing;
+use timing::time;
 
 fn main() {
     let o = CompileOptions::default();

@@ -45,6 +45,21 @@ fn push_error(out: &mut String, err: &arcflow_core::Error) {
     out.push_str(&to_json_value(err).to_string());
 }
 
+/// `k, v` of an input: `0,<json>`, `2,null` (none) or `1,<error>`.
+fn push_input(out: &mut String, input: arcflow_core::Result<Option<String>>) {
+    match input {
+        Ok(Some(json)) => {
+            out.push_str("0,");
+            out.push_str(&json);
+        }
+        Ok(None) => out.push_str("2,null"),
+        Err(err) => {
+            out.push_str("1,");
+            push_error(out, &err);
+        }
+    }
+}
+
 /// `[0, t, k, v, ...]` for tasks about to start.
 fn schedule(state: &RunState, tasks: &[u32]) -> arcflow_core::Result<String> {
     let mut out = String::from("[0");
@@ -54,17 +69,7 @@ fn schedule(state: &RunState, tasks: &[u32]) -> arcflow_core::Result<String> {
             out.push_str("3,null");
             continue;
         }
-        match state.task_input(task) {
-            Ok(Some(json)) => {
-                out.push_str("0,");
-                out.push_str(&json);
-            }
-            Ok(None) => out.push_str("2,null"),
-            Err(err) => {
-                out.push_str("1,");
-                push_error(&mut out, &err);
-            }
-        }
+        push_input(&mut out, state.task_input(task));
     }
     out.push(']');
     Ok(out)
@@ -214,17 +219,7 @@ pub fn run_item_inputs(handle: u32, task: u32, batch: u32, from: u32, count: u32
                 if i > 0 {
                     out.push(',');
                 }
-                match input {
-                    Ok(Some(json)) => {
-                        out.push_str("0,");
-                        out.push_str(&json);
-                    }
-                    Ok(None) => out.push_str("2,null"),
-                    Err(err) => {
-                        out.push_str("1,");
-                        push_error(&mut out, &err);
-                    }
-                }
+                push_input(&mut out, input);
             }
             out.push(']');
             Ok(out)
