@@ -18,6 +18,10 @@ pub enum Error {
     /// held as workflow data (too deep, not JSON).
     #[error("{message}")]
     InvalidValue { message: String },
+    /// JS `StoreError`, code `ARCFLOW_STORE`: the database failed;
+    /// `transient` when retrying may succeed (busy, locked, disk full).
+    #[error("store: {message}")]
+    Store { message: String, transient: bool },
     /// JS `InternalError`, code `ARCFLOW_INTERNAL`: a bug, never user input.
     #[error("internal error: {0}")]
     Internal(String),
@@ -30,6 +34,7 @@ impl Error {
             Error::Expression(_) => "ARCFLOW_EXPRESSION",
             Error::Context { .. } => "ARCFLOW_CONTEXT",
             Error::InvalidValue { .. } => "ARCFLOW_INVALID_VALUE",
+            Error::Store { .. } => "ARCFLOW_STORE",
             Error::Internal(_) => "ARCFLOW_INTERNAL",
         }
     }

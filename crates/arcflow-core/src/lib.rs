@@ -7,6 +7,7 @@ mod expr;
 pub mod flow;
 mod path;
 mod scope;
+pub mod store;
 pub mod time;
 pub mod value;
 

@@ -1,0 +1,52 @@
+//! Persistence: one data-access interface ([`Store`]) with an embedded
+//! SQLite implementation, behind a native write-behind queue
+//! ([`WriteBehind`]) that commits batches from a background thread. The
+//! engine never writes SQL and never waits for I/O unless a run asked for
+//! `sync` durability.
+
+mod record;
+mod sqlite;
+mod writer;
+
+pub use record::{RunFilter, RunRecord, TaskRecord, Write};
+pub use sqlite::SqliteStore;
+pub use writer::{StoreStats, WriteBehind, WriterConfig};
+
+use crate::error::Result;
+
+/// What the engine needs from a database. Implementations: SQLite here; a
+/// PostgreSQL one can follow without touching the engine.
+pub trait Store: Send {
+    /// Applies a batch in one transaction: all of it, or none of it.
+    fn apply(&mut self, batch: &[Write]) -> Result<()>;
+    fn get_run(&mut self, id: &str) -> Result<Option<RunRecord>>;
+    fn runs(&mut self, filter: &RunFilter) -> Result<Vec<RunRecord>>;
+    /// Task executions of a run, in the order they were recorded.
+    fn tasks(&mut self, run_id: &str) -> Result<Vec<TaskRecord>>;
+}
+
+/// How much a completion waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Nothing is written: the ephemeral fast path.
+    None,
+    /// Queued, on disk within the flush interval.
+    Batched,
+    /// Acknowledged once its batch commits (concurrent completions share a commit).
+    Sync,
+}
+
+impl Durability {
+    pub fn parse(text: &str) -> Result<Self> {
+        Ok(match text {
+            "none" => Self::None,
+            "batched" => Self::Batched,
+            "sync" => Self::Sync,
+            other => {
+                return Err(crate::error::Error::invalid_value(format!(
+                    "unknown durability {other:?}: expected none, batched or sync"
+                )))
+            }
+        })
+    }
+}

@@ -1,0 +1,210 @@
+//! The embedded default store: SQLite (bundled) in WAL mode. The schema is
+//! versioned (`PRAGMA user_version`) and migrated when the store opens.
+
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::record::{RunFilter, RunRecord, TaskRecord, Write};
+use super::Store;
+use crate::error::{Error, Result};
+
+/// The schema this build writes; each entry migrates from the version before it.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  workflow TEXT NOT NULL,
+  status TEXT NOT NULL,
+  input TEXT NOT NULL,
+  output TEXT,
+  error TEXT,
+  started_at INTEGER NOT NULL,
+  ended_at INTEGER
+);
+CREATE INDEX runs_by_status ON runs (status, started_at);
+CREATE INDEX runs_by_workflow ON runs (workflow, started_at);
+CREATE TABLE task_executions (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL,
+  task TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  item INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  UNIQUE (run_id, step, task, item, attempt)
+);
+CREATE INDEX task_executions_by_run ON task_executions (run_id, seq);
+CREATE TABLE vars (
+  run_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_id, name)
+);
+"#];
+
+pub(crate) fn db_error(e: rusqlite::Error) -> Error {
+    Error::Store { message: e.to_string(), transient: is_transient(&e) }
+}
+
+/// Busy, locked, full or read-only: worth retrying once the fault clears.
+fn is_transient(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(
+        e.sqlite_error_code(),
+        Some(DatabaseBusy | DatabaseLocked | DiskFull | ReadOnly | SystemIoFailure | CannotOpen | OutOfMemory)
+    )
+}
+
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub fn open(path: &str) -> Result<Self> {
+        let conn = Connection::open(path).map_err(db_error)?;
+        Self::setup(conn)
+    }
+
+    fn setup(conn: Connection) -> Result<Self> {
+        conn.busy_timeout(Duration::from_secs(5)).map_err(db_error)?;
+        // WAL: readers never block the writer; FULL: a commit survives power loss
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_error)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(db_error)?;
+        let mut store = SqliteStore { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: usize = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(db_error)?;
+        if version > MIGRATIONS.len() {
+            return Err(Error::Store {
+                message: format!(
+                    "the database has schema version {version}, newer than this arcflow supports ({}): upgrade arcflow",
+                    MIGRATIONS.len()
+                ),
+                transient: false,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = self.conn.transaction().map_err(db_error)?;
+            tx.execute_batch(sql).map_err(db_error)?;
+            tx.pragma_update(None, "user_version", i + 1).map_err(db_error)?;
+            tx.commit().map_err(db_error)?;
+        }
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check`: `ok`, or what is wrong.
+    pub fn integrity_check(&mut self) -> Result<String> {
+        self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(db_error)
+    }
+}
+
+fn run_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
+    Ok(RunRecord {
+        id: row.get(0)?,
+        workflow: row.get(1)?,
+        status: row.get(2)?,
+        input: row.get(3)?,
+        output: row.get(4)?,
+        error: row.get(5)?,
+        started_at: row.get(6)?,
+        ended_at: row.get(7)?,
+    })
+}
+
+const RUN_COLUMNS: &str = "id, workflow, status, input, output, error, started_at, ended_at";
+
+impl Store for SqliteStore {
+    fn apply(&mut self, batch: &[Write]) -> Result<()> {
+        let tx = self.conn.transaction().map_err(db_error)?;
+        {
+            let mut run_started = tx
+                .prepare_cached(
+                    "INSERT INTO runs (id, workflow, status, input, started_at) VALUES (?1, ?2, 'running', ?3, ?4)
+                     ON CONFLICT (id) DO UPDATE SET status = 'running', ended_at = NULL",
+                )
+                .map_err(db_error)?;
+            let mut task = tx
+                .prepare_cached(
+                    "INSERT INTO task_executions (run_id, task, step, item, attempt, status, payload, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (run_id, step, task, item, attempt) DO UPDATE SET status = ?6, payload = ?7, at = ?8",
+                )
+                .map_err(db_error)?;
+            let mut var = tx
+                .prepare_cached(
+                    "INSERT INTO vars (run_id, name, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (run_id, name) DO UPDATE SET value = ?3",
+                )
+                .map_err(db_error)?;
+            let mut run_ended = tx
+                .prepare_cached("UPDATE runs SET status = ?2, output = ?3, error = ?4, ended_at = ?5 WHERE id = ?1")
+                .map_err(db_error)?;
+            for write in batch {
+                match write {
+                    Write::RunStarted { id, workflow, input, started_at } => {
+                        run_started.execute(params![id, workflow, input, started_at])
+                    }
+                    Write::Task { run_id, task: name, step, item, attempt, status, payload, at } => {
+                        task.execute(params![run_id, name, step, item, attempt, status, payload, at])
+                    }
+                    Write::Var { run_id, name, value } => var.execute(params![run_id, name, value]),
+                    Write::RunEnded { id, status, output, error, ended_at } => {
+                        run_ended.execute(params![id, status, output, error, ended_at])
+                    }
+                }
+                .map_err(db_error)?;
+            }
+        }
+        tx.commit().map_err(db_error)
+    }
+
+    fn get_run(&mut self, id: &str) -> Result<Option<RunRecord>> {
+        self.conn
+            .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
+            .and_then(|mut s| s.query_row([id], run_record).optional())
+            .map_err(db_error)
+    }
+
+    fn runs(&mut self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR workflow = ?2)
+             ORDER BY started_at DESC, id LIMIT ?3"
+        );
+        let limit = i64::from(filter.limit.unwrap_or(100));
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(db_error)?;
+        let rows = stmt
+            .query_map(params![filter.status, filter.workflow, limit], run_record)
+            .map_err(db_error)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
+    }
+
+    fn tasks(&mut self, run_id: &str) -> Result<Vec<TaskRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT task, step, item, attempt, status, payload, at FROM task_executions WHERE run_id = ?1 ORDER BY seq",
+            )
+            .map_err(db_error)?;
+        let rows = stmt
+            .query_map([run_id], |r| {
+                let item: i64 = r.get(2)?;
+                Ok(TaskRecord {
+                    task: r.get(0)?,
+                    step: r.get(1)?,
+                    item: (item >= 0).then_some(item),
+                    attempt: r.get(3)?,
+                    status: r.get(4)?,
+                    payload: r.get(5)?,
+                    at: r.get(6)?,
+                })
+            })
+            .map_err(db_error)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
+    }
+}

@@ -1,0 +1,225 @@
+//! The write-behind queue: writes are queued without I/O on the caller's
+//! thread and committed by one background thread, in batches of one
+//! transaction each, every `flush_interval` or as soon as a batch is full.
+//! A failed batch is kept and retried with exponential backoff, never
+//! dropped. The queue is bounded: past `capacity` it says so
+//! ([`WriteBehind::enqueue`] returns `true`), and the engine waits for it
+//! to drain instead of growing it without bound. Sequence numbers let a
+//! caller wait until everything it queued is on disk (`sync` durability;
+//! concurrent waiters share a commit).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::record::Write;
+use super::Store;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    pub flush_interval: Duration,
+    /// Writes per transaction at most.
+    pub batch_size: usize,
+    /// Queued writes past which the engine is asked to wait.
+    pub capacity: usize,
+    /// First retry delay after a failed batch; doubles up to `max_retry_delay`.
+    pub retry_delay: Duration,
+    pub max_retry_delay: Duration,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            flush_interval: Duration::from_millis(50),
+            batch_size: 10_000,
+            capacity: 100_000,
+            retry_delay: Duration::from_millis(10),
+            max_retry_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+/// `engine.stats()`'s store part.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreStats {
+    /// Writes queued and not yet committed (the batch in flight included).
+    pub queue_depth: u64,
+    pub enqueued: u64,
+    pub committed: u64,
+    pub batches: u64,
+    pub retries: u64,
+    /// Milliseconds since the epoch of the last commit.
+    pub last_flush_at: Option<i64>,
+    pub last_flush_ms: Option<f64>,
+    pub last_flush_rows: u64,
+    /// The last failure, while the store is failing.
+    pub failing: Option<String>,
+    pub closed: bool,
+}
+
+struct State {
+    queue: VecDeque<Write>,
+    stats: StoreStats,
+    closing: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// The flush thread waits here for work.
+    work: Condvar,
+    /// Callers wait here for commits.
+    progress: Condvar,
+    config: WriterConfig,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // a panic while holding the lock leaves plain counters: keep going
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+pub struct WriteBehind {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl WriteBehind {
+    /// Starts the flush thread over `store`.
+    pub fn start(store: Box<dyn Store>, config: WriterConfig) -> Result<Self> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State { queue: VecDeque::new(), stats: StoreStats::default(), closing: false }),
+            work: Condvar::new(),
+            progress: Condvar::new(),
+            config,
+        });
+        let worker = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("arcflow-store".into())
+            .spawn(move || flush_loop(&worker, store))
+            .map_err(|e| Error::Internal(format!("cannot start the store thread: {e}")))?;
+        Ok(WriteBehind { shared, thread: Mutex::new(Some(thread)) })
+    }
+
+    /// Queues writes; returns the sequence number that covers them and
+    /// whether the queue is past its capacity (the caller should wait).
+    pub fn enqueue(&self, writes: impl IntoIterator<Item = Write>) -> Result<(u64, bool)> {
+        let mut state = self.shared.lock();
+        if state.closing {
+            return Err(Error::Store { message: "the store is closed".into(), transient: false });
+        }
+        let before = state.queue.len();
+        state.queue.extend(writes);
+        let added = (state.queue.len() - before) as u64;
+        state.stats.enqueued += added;
+        state.stats.queue_depth += added;
+        let full = state.queue.len() >= self.shared.config.capacity;
+        if state.queue.len() >= self.shared.config.batch_size || full {
+            self.shared.work.notify_one();
+        }
+        Ok((state.stats.enqueued, full))
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        self.shared.lock().stats.clone()
+    }
+
+    /// Blocks until `committed` differs from `seen` (or `timeout` passes,
+    /// or the store closes); returns the stats then. One caller waits for
+    /// every pending `sync` completion: that is the group commit.
+    pub fn wait_progress(&self, seen: u64, timeout: Duration) -> StoreStats {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.shared.lock();
+        while state.stats.committed == seen && !state.stats.closed {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = self.shared.progress.wait_timeout(state, left).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        state.stats.clone()
+    }
+
+    /// Commits everything queued so far, then stops the thread. Loses nothing:
+    /// a failing batch keeps being retried.
+    pub fn close(&self) {
+        self.shared.lock().closing = true;
+        self.shared.work.notify_one();
+        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for WriteBehind {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn flush_loop(shared: &Shared, mut store: Box<dyn Store>) {
+    let config = &shared.config;
+    loop {
+        let batch: Vec<Write> = {
+            let mut state = shared.lock();
+            let deadline = Instant::now() + config.flush_interval;
+            while state.queue.len() < config.batch_size && !state.closing {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                state = shared.work.wait_timeout(state, left).unwrap_or_else(|p| p.into_inner()).0;
+            }
+            if state.queue.is_empty() {
+                if state.closing {
+                    state.stats.closed = true;
+                    shared.progress.notify_all();
+                    return;
+                }
+                continue;
+            }
+            let n = state.queue.len().min(config.batch_size);
+            state.queue.drain(..n).collect()
+        };
+        let mut delay = config.retry_delay;
+        loop {
+            let started = Instant::now();
+            match store.apply(&batch) {
+                Ok(()) => {
+                    let mut state = shared.lock();
+                    let n = batch.len() as u64;
+                    let stats = &mut state.stats;
+                    stats.committed += n;
+                    stats.queue_depth -= n;
+                    stats.batches += 1;
+                    stats.last_flush_at = Some(now_ms());
+                    stats.last_flush_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+                    stats.last_flush_rows = n;
+                    stats.failing = None;
+                    shared.progress.notify_all();
+                    break;
+                }
+                Err(err) => {
+                    {
+                        let mut state = shared.lock();
+                        state.stats.retries += 1;
+                        state.stats.failing = Some(err.to_string());
+                        shared.progress.notify_all();
+                    }
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(config.max_retry_delay);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The store against a real SQLite file: schema, batches, the write-behind
+//! thread, and faults (a failing store, a locked database).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arcflow_core::store::{RunFilter, RunRecord, SqliteStore, Store, TaskRecord, WriteBehind, WriterConfig, Write};
+
+fn temp_db(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("arcflow-store-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("arcflow.db").to_string_lossy().into_owned()
+}
+
+fn started(id: &str) -> Write {
+    Write::RunStarted { id: id.into(), workflow: "wf".into(), input: "{\"n\":1}".into(), started_at: 1 }
+}
+
+fn task(run: &str, step: u32, attempt: u32) -> Write {
+    Write::Task {
+        run_id: run.into(),
+        task: format!("t{step}"),
+        step,
+        item: -1,
+        attempt,
+        status: "succeeded".into(),
+        payload: step.to_string(),
+        at: 2,
+    }
+}
+
+#[test]
+fn a_batch_lands_whole_and_reads_back() {
+    let path = temp_db("batch");
+    let mut store = SqliteStore::open(&path).unwrap();
+    store
+        .apply(&[
+            started("r1"),
+            task("r1", 1, 1),
+            task("r1", 2, 1),
+            Write::Var { run_id: "r1".into(), name: "x".into(), value: "3".into() },
+            Write::RunEnded { id: "r1".into(), status: "succeeded".into(), output: Some("2".into()), error: None, ended_at: 9 },
+            started("r2"),
+        ])
+        .unwrap();
+    let run = store.get_run("r1").unwrap().unwrap();
+    assert_eq!(
+        run,
+        RunRecord {
+            id: "r1".into(),
+            workflow: "wf".into(),
+            status: "succeeded".into(),
+            input: "{\"n\":1}".into(),
+            output: Some("2".into()),
+            error: None,
+            started_at: 1,
+            ended_at: Some(9),
+        }
+    );
+    let tasks: Vec<TaskRecord> = store.tasks("r1").unwrap();
+    assert_eq!(tasks.iter().map(|t| t.task.as_str()).collect::<Vec<_>>(), ["t1", "t2"]);
+    let running = store.runs(&RunFilter { status: Some("running".into()), ..RunFilter::default() }).unwrap();
+    assert_eq!(running.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["r2"]);
+    // the same task execution written twice (a retried batch) stays one row
+    store.apply(&[task("r1", 2, 1)]).unwrap();
+    assert_eq!(store.tasks("r1").unwrap().len(), 2);
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+}
+
+#[test]
+fn a_newer_schema_is_refused_clearly() {
+    let path = temp_db("schema");
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = SqliteStore::open(&path).err().expect("a newer schema must be refused");
+    assert_eq!(err.code(), "ARCFLOW_STORE");
+    assert!(err.to_string().contains("schema version 99"), "{err}");
+}
+
+#[test]
+fn close_commits_everything_queued() {
+    let path = temp_db("close");
+    let writer = WriteBehind::start(
+        Box::new(SqliteStore::open(&path).unwrap()),
+        WriterConfig { flush_interval: Duration::from_secs(60), ..WriterConfig::default() },
+    )
+    .unwrap();
+    writer.enqueue([started("r")]).unwrap();
+    for step in 0..25_000 {
+        writer.enqueue([task("r", step, 1)]).unwrap();
+    }
+    writer.close();
+    let stats = writer.stats();
+    assert_eq!((stats.committed, stats.queue_depth, stats.closed), (25_001, 0, true));
+    assert_eq!(SqliteStore::open(&path).unwrap().tasks("r").unwrap().len(), 25_000);
+    assert!(writer.enqueue([started("late")]).is_err(), "a closed store refuses writes");
+}
+
+/// Fails its first `failures` batches, then passes them to SQLite.
+struct Flaky {
+    inner: SqliteStore,
+    failures: Arc<AtomicUsize>,
+}
+
+impl Store for Flaky {
+    fn apply(&mut self, batch: &[Write]) -> arcflow_core::Result<()> {
+        if self.failures.load(Ordering::SeqCst) > 0 {
+            self.failures.fetch_sub(1, Ordering::SeqCst);
+            return Err(arcflow_core::Error::Store { message: "disk I/O error (injected)".into(), transient: true });
+        }
+        self.inner.apply(batch)
+    }
+    fn get_run(&mut self, id: &str) -> arcflow_core::Result<Option<RunRecord>> {
+        self.inner.get_run(id)
+    }
+    fn runs(&mut self, filter: &RunFilter) -> arcflow_core::Result<Vec<RunRecord>> {
+        self.inner.runs(filter)
+    }
+    fn tasks(&mut self, run_id: &str) -> arcflow_core::Result<Vec<TaskRecord>> {
+        self.inner.tasks(run_id)
+    }
+}
+
+#[test]
+fn a_failing_batch_is_retried_never_dropped_and_waiters_see_it_land() {
+    let path = temp_db("flaky");
+    let failures = Arc::new(AtomicUsize::new(4));
+    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::clone(&failures) };
+    let config = WriterConfig { flush_interval: Duration::from_millis(5), retry_delay: Duration::from_millis(2), ..WriterConfig::default() };
+    let writer = WriteBehind::start(Box::new(store), config).unwrap();
+    let (seq, full) = writer.enqueue([started("r"), task("r", 1, 1)]).unwrap();
+    assert_eq!((seq, full), (2, false));
+    let mut stats = writer.stats();
+    while stats.committed < seq {
+        stats = writer.wait_progress(stats.committed, Duration::from_secs(5));
+    }
+    assert_eq!(stats.retries, 4);
+    assert_eq!(stats.failing, None, "the fault cleared");
+    writer.close();
+    assert_eq!(SqliteStore::open(&path).unwrap().tasks("r").unwrap().len(), 1);
+}
+
+#[test]
+fn a_full_queue_asks_the_caller_to_wait() {
+    let path = temp_db("full");
+    let failures = Arc::new(AtomicUsize::new(usize::MAX));
+    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::clone(&failures) };
+    let config = WriterConfig { capacity: 100, batch_size: 10, retry_delay: Duration::from_millis(1), max_retry_delay: Duration::from_millis(5), ..WriterConfig::default() };
+    let writer = WriteBehind::start(Box::new(store), config).unwrap();
+    let mut full = false;
+    for step in 0..150 {
+        full = writer.enqueue([task("r", step, 1)]).unwrap().1;
+    }
+    assert!(full, "past capacity the queue says so");
+    assert!(writer.stats().failing.is_some());
+    failures.store(0, Ordering::SeqCst);
+    writer.close();
+    assert_eq!(writer.stats().committed, 150, "nothing was dropped while the store failed");
+}
+
+#[test]
+fn a_locked_database_delays_writes_until_the_lock_is_released() {
+    let path = temp_db("locked");
+    let writer = WriteBehind::start(
+        Box::new(SqliteStore::open(&path).unwrap()),
+        WriterConfig { flush_interval: Duration::from_millis(5), ..WriterConfig::default() },
+    )
+    .unwrap();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let (seq, _) = writer.enqueue([started("r")]).unwrap();
+    let stats = writer.wait_progress(0, Duration::from_millis(300));
+    assert_eq!(stats.committed, 0, "nothing commits while another connection holds the lock");
+    other.execute_batch("COMMIT").unwrap();
+    let mut stats = writer.stats();
+    while stats.committed < seq {
+        stats = writer.wait_progress(stats.committed, Duration::from_secs(10));
+    }
+    writer.close();
+    assert!(SqliteStore::open(&path).unwrap().get_run("r").unwrap().is_some());
+}
