@@ -111,6 +111,13 @@ export class WorkflowError extends ArcflowError {
   }
 }
 
+/** The database failed (code `ARCFLOW_STORE`): opening it, its schema, or a read. Queued writes are retried, never dropped. */
+export class StoreError extends ArcflowError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ARCFLOW_STORE', message, options)
+  }
+}
+
 /** A bug in arcflow, never caused by input (code `ARCFLOW_INTERNAL`). Please report it. */
 export class InternalError extends ArcflowError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -187,6 +194,8 @@ export function fromNativeData({ code, payload }: { code: string; payload: Nativ
       return new ContextError(payload.message, payload.path, options)
     case 'ARCFLOW_INVALID_VALUE':
       return new ValueError(payload.message, options)
+    case 'ARCFLOW_STORE':
+      return new StoreError(payload.message, options)
     case 'ARCFLOW_INTERNAL':
       return new InternalError(payload.message, options)
     default:

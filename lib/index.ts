@@ -16,6 +16,7 @@ export {
   ExpressionError,
   InternalError,
   NativeBindingError,
+  StoreError,
   ValueError,
   WorkflowError,
 } from './errors'
@@ -25,9 +26,10 @@ export type { LoadOptions } from './workflow/load'
 export { parseDuration } from './workflow/duration'
 export type { Backoff, RetryPolicy, TaskDefinition, Transition, WithItems, WorkflowDefinition } from './workflow/model'
 export { Engine, InputError } from './engine/engine'
-export type { StartOptions } from './engine/engine'
+export type { EngineOptions, EngineStats, RunInfo, StartOptions } from './engine/engine'
+export type { Logger, RunRecord, StoreStats, TaskRecord } from './store/store'
 export { Run, RunFailedError, RunStoppedError } from './engine/run'
-export type { CancelPolicy, RunStatus } from './engine/run'
+export type { CancelPolicy, Durability, RunStats, RunStatus } from './engine/run'
 export type { Action, ActionContext } from './engine/attempt'
 export type { RunEvent, RunEventType } from './engine/events'
 export type { Failure } from './engine/failure'

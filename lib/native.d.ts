@@ -61,6 +61,27 @@ export declare class NativeJsonTemplate {
   get isStatic(): boolean
 }
 
+export declare class NativeStore {
+  /** Opens (creating and migrating) the database and starts its flush thread. */
+  constructor(path: string, flushIntervalMs: number, batchSize: number, capacity: number)
+  /** Queue depth, batches, rows, retries, last flush: JSON text. */
+  stats(): string
+  /**
+   * Resolves (with the stats, as JSON text) once commits pass `seen`, the
+   * store fails or closes, or `timeoutMs` passes. Waits on a libuv thread.
+   */
+  waitProgress(seen: number, timeoutMs: number): Promise<string>
+  /** Flushes everything queued and stops the flush thread, off the JS thread. */
+  close(): Promise<void>
+  /** The same, blocking: for `process.on('exit')`, where nothing async runs. */
+  closeSync(): void
+  getRun(id: string): string | null
+  runs(status?: string | undefined | null, workflow?: string | undefined | null, limit?: number | undefined | null): string
+  tasks(runId: string): string
+  /** `PRAGMA integrity_check`: `ok`, or what is wrong. */
+  integrityCheck(): string
+}
+
 export declare class NativeTemplate {
   /**
    * `condition`: compile as a condition (a bare expression is allowed,
@@ -94,13 +115,18 @@ export declare function runBeginItems(handle: number, task: number): string
  * the run is complete: the answer is its output, and the run is released.
  * `op` packs the arguments (see [`CompleteOp`]).
  */
-export declare function runComplete(op: number, payloadJson: string): string
+export declare function runComplete(op: number, payloadJson: string, attempt?: number | undefined | null): string
 
 /** A handle on a live run's context. */
 export declare function runContext(handle: number): NativeContext
 
-/** Releases a run (idempotent). */
-export declare function runEnd(handle: number): void
+/**
+ * Releases a run (idempotent). A durable run that ended another way than
+ * through its output (failed, cancelled, timed out) journals its end
+ * (`status`, `errorJson`); answers the sequence number covering its
+ * writes, or -1.
+ */
+export declare function runEnd(handle: number, status?: string | undefined | null, errorJson?: string | undefined | null): number
 
 export declare function runEndItems(handle: number, batch: number): void
 
@@ -126,8 +152,10 @@ export declare function runRetryAllowed(handle: number, task: number, status: nu
  * Starts a run under `handle`: creates its context (system values
  * `run_id`, `workflow`, `started_at`), renders the initial variables, and
  * answers with the start tasks and their inputs (`[0, ...]`) or `[5, error]`.
+ * With a `store`, the run is durable: its progress is journaled, and every
+ * answer ends with `full, seq` (see [`with_ack`]).
  */
-export declare function runStart(flow: NativeFlow, handle: number, inputJson: string | undefined | null, runId: string, startedMs: number): string
+export declare function runStart(flow: NativeFlow, handle: number, inputJson: string | undefined | null, runId: string, startedMs: number, store?: NativeStore | undefined | null): string
 
 /** A task's input again (a retry): JSON text, or `null` for none. */
 export declare function runTaskInput(handle: number, task: number): string | null

@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.NativeContext = nativeBinding.NativeContext
 module.exports.NativeFlow = nativeBinding.NativeFlow
 module.exports.NativeJsonTemplate = nativeBinding.NativeJsonTemplate
+module.exports.NativeStore = nativeBinding.NativeStore
 module.exports.NativeTemplate = nativeBinding.NativeTemplate
 module.exports.__codecRoundTripJson = nativeBinding.__codecRoundTripJson
 module.exports.__codecRoundTripSerde = nativeBinding.__codecRoundTripSerde

@@ -10,7 +10,8 @@ import { inputProblems } from '../workflow/input'
 import type { WorkflowDefinition } from '../workflow/model'
 import type { Action } from './attempt'
 import type { RunEvent } from './events'
-import { Run } from './run'
+import { DurableStore, parseStoreUrl, silentLogger, type Logger, type RunRecord, type StoreStats, type TaskRecord } from '../store/store'
+import { Run, type Durability } from './run'
 
 export interface StartOptions {
   /** Cancels the run when aborted (policy `cancel_running`). */
@@ -19,6 +20,54 @@ export interface StartOptions {
   runId?: string
   /** Run-level timeout in milliseconds: the run ends `timed_out`. */
   timeout?: number
+  /** Overrides the engine's durability for this run. */
+  durability?: Durability
+}
+
+export interface EngineOptions {
+  /** `'memory'` (default: nothing persisted) or `'sqlite:PATH'` (embedded, WAL). */
+  store?: string
+  /**
+   * With a store: `'batched'` (default; on disk within `flushIntervalMs`, a
+   * crash loses at most that window), `'sync'` (a completion is
+   * acknowledged once its batch commits; concurrent completions share a
+   * commit) or `'none'` (skip the store).
+   */
+  durability?: Durability
+  /** Default 50. */
+  flushIntervalMs?: number
+  /** Writes per transaction at most; default 10,000. */
+  batchSize?: number
+  /** Queued writes past which runs wait for the store (backpressure); default 100,000. */
+  queueCapacity?: number
+  /** Lifecycle messages (opened, flushed, retrying, closed); pino or console shape. Default: silent. */
+  logger?: Logger
+  /** Flush and close on SIGINT / SIGTERM, then exit. Default false (a normal exit always flushes). */
+  handleSignals?: boolean
+}
+
+/** `engine.stats()`. */
+export interface EngineStats {
+  /** Runs in progress in this engine. */
+  liveRuns: number
+  /** The store's queue and flush figures; `null` in memory. */
+  store: StoreStats | null
+}
+
+/** What `engine.getRun()` reports. */
+export interface RunInfo {
+  id: string
+  workflow: string
+  status: string
+  /** Still running in this process. */
+  live: boolean
+  input?: unknown
+  output?: unknown
+  error?: unknown
+  startedAt?: number
+  endedAt?: number
+  /** Task executions, in the order they ended (durable runs). */
+  tasks: TaskRecord[]
 }
 
 /** Bad input for a run (code `ARCFLOW_INPUT`). */
@@ -46,6 +95,46 @@ export class Engine {
   #resolved = new WeakMap<WorkflowDefinition, Action[]>()
   readonly #onEnd = (run: Run): void => void this.#runs.delete(run)
   #closed = false
+  readonly #store: DurableStore | undefined
+  readonly #durability: Durability
+  readonly #exitFlush: (() => void) | undefined
+  readonly #signalHandlers: Array<[NodeJS.Signals, () => void]> = []
+
+  /**
+   * @example
+   * const engine = new Engine({ store: 'sqlite:./arcflow.db', durability: 'batched' })
+   */
+  constructor(options: EngineOptions = {}) {
+    const path = parseStoreUrl(options.store ?? 'memory')
+    const durability = options.durability ?? (path === undefined ? 'none' : 'batched')
+    if (!['none', 'batched', 'sync'].includes(durability)) throw new TypeError(`durability must be 'none', 'batched' or 'sync', got ${JSON.stringify(durability)}`)
+    if (path === undefined && durability !== 'none') throw new TypeError(`durability '${durability}' needs a store: pass store: 'sqlite:PATH'`)
+    this.#durability = durability
+    if (path !== undefined) {
+      const positive = (v: number | undefined, fallback: number, what: string): number => {
+        if (v === undefined) return fallback
+        if (!Number.isInteger(v) || v < 1 || v > 0xffffffff) throw new TypeError(`${what} must be a positive integer, got ${String(v)}`)
+        return v
+      }
+      this.#store = new DurableStore(path, {
+        flushIntervalMs: positive(options.flushIntervalMs, 50, 'flushIntervalMs'),
+        batchSize: positive(options.batchSize, 10_000, 'batchSize'),
+        queueCapacity: positive(options.queueCapacity, 100_000, 'queueCapacity'),
+        logger: options.logger ?? silentLogger,
+      })
+      // a normal exit commits everything queued (the flush thread would die with the process)
+      const store = this.#store
+      this.#exitFlush = (): void => store.closeSync()
+      process.on('exit', this.#exitFlush)
+      if (options.handleSignals) {
+        for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+          const handler = (): void => void this.close().finally(() => process.exit(code))
+          process.once(signal, handler)
+          this.#signalHandlers.push([signal, handler])
+        }
+      }
+    }
+  }
 
   /** Registers an action (an async function of the task's rendered input). */
   action(name: string, fn: Action): this {
@@ -96,6 +185,8 @@ export class Engine {
       onEnd: this.#onEnd,
       signal: options.signal,
       timeoutMs: options.timeout,
+      store: this.#store,
+      durability: options.durability ?? this.#durability,
     })
     if (run.status === 'running') this.#runs.add(run)
     return run
@@ -106,10 +197,41 @@ export class Engine {
     return this.start(workflow, input, options).result()
   }
 
-  /** Cancels every live run and waits for them to end. */
+  /** Queue depth, flushes and retries of the store, and live runs. */
+  stats(): EngineStats {
+    return { liveRuns: this.#runs.size, store: this.#store ? this.#store.stats() : null }
+  }
+
+  /** A run's status, output, error and task executions: from memory while it is live, else from the store. */
+  getRun(id: string): RunInfo | undefined {
+    const live = [...this.#runs].find((run) => run.id === id)
+    const tasks = this.#store ? this.#store.tasks(id) : []
+    if (live) return { id, workflow: live.workflow.name, status: live.status, live: true, tasks }
+    const record = this.#store?.getRun(id)
+    return record ? { ...record, live: false, tasks } : undefined
+  }
+
+  /** Run history from the store, newest first (default limit 100). */
+  runs(filter: { status?: string; workflow?: string; limit?: number } = {}): RunRecord[] {
+    return this.#store ? this.#store.runs(filter) : []
+  }
+
+  /** Runs the store has as `running` that no live run of this engine is: left by a process that died. */
+  interruptedRuns(): RunRecord[] {
+    if (!this.#store) return []
+    const live = new Set([...this.#runs].map((run) => run.id))
+    return this.#store.runs({ status: 'running', limit: 1_000_000 }).filter((run) => !live.has(run.id))
+  }
+
+  /** Cancels every live run, waits for them to end, then flushes and closes the store. */
   async close(): Promise<void> {
     this.#closed = true
     await Promise.all([...this.#runs].map((run) => run.cancel()))
+    if (this.#store) {
+      await this.#store.close()
+      if (this.#exitFlush) process.off('exit', this.#exitFlush)
+      for (const [signal, handler] of this.#signalHandlers) process.off(signal, handler)
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

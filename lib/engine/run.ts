@@ -8,6 +8,7 @@ import { WorkflowContext } from '../context'
 import { ArcflowError, fromNative } from '../errors'
 import { encode } from '../values'
 import type { WorkflowDefinition } from '../workflow/model'
+import type { DurableStore } from '../store/store'
 import type { Action } from './attempt'
 import { EventLog, type NewEvent, type RunEvent } from './events'
 import { toError, toFailure, type Failure } from './failure'
@@ -50,7 +51,13 @@ export interface RunOptions {
   listeners: Array<(event: RunEvent) => void>
   /** Called once when the run ends. */
   onEnd?: (run: Run) => void
+  /** Where a durable run journals its progress (none: in memory only). */
+  store?: DurableStore | undefined
+  /** With a store: `sync` acknowledges a completion once it is on disk. */
+  durability?: Durability | undefined
 }
+
+export type Durability = 'none' | 'batched' | 'sync'
 
 /** Counters of a run, for tests and tuning. */
 export interface RunStats {
@@ -88,6 +95,8 @@ export class Run implements TaskHost {
   #controller: AbortController | undefined
   readonly #actions: Action[]
   readonly #onEnd: ((run: Run) => void) | undefined
+  readonly #store: DurableStore | undefined
+  readonly #sync: boolean
   #active = 0
   #steps = 0
   #stopping = false
@@ -104,6 +113,8 @@ export class Run implements TaskHost {
     this.workflow = workflow
     this.#actions = options.actions
     this.#onEnd = options.onEnd
+    this.#store = options.durability === 'none' ? undefined : options.store
+    this.#sync = this.#store !== undefined && options.durability === 'sync'
     this.#log = new EventLog(options.listeners)
     this.handle = nextHandle = (nextHandle + 1) >>> 0
     this.crossings++
@@ -111,7 +122,8 @@ export class Run implements TaskHost {
     const inputJson = input === undefined ? null : encode(input, 'input')
     let answer: unknown[]
     try {
-      answer = JSON.parse(native.runStart(workflow.flow, this.handle, inputJson, this.id, Date.now())) as unknown[]
+      answer = JSON.parse(native.runStart(workflow.flow, this.handle, inputJson, this.id, Date.now(), this.#store?.native ?? null)) as unknown[]
+      if (this.#store) answer.length -= 2 // the write acknowledgement: nothing waits for a start
     } catch (error) {
       throw fromNative(error)
     }
@@ -264,26 +276,46 @@ export class Run implements TaskHost {
       }
     } else payload = JSON.stringify(outcome.error)
     const { attempt } = outcome
-    if (outcome.status === 'succeeded') {
-      this.#log.push({ type: 'task.succeeded', runId: this.id, time: Date.now(), task: task.name, attempt, result: outcome.result })
-    } else {
-      this.#emit(outcome.status === 'timed_out'
-        ? { type: 'task.timed_out', task: task.name, attempt }
-        : { type: 'task.failed', task: task.name, attempt, error: outcome.error })
-    }
     let answer: unknown[]
     try {
       this.crossings++
       const follow = !this.#stopping
       // one number for handle, task, status and flags (see CompleteOp in run.rs)
       const op = this.handle * 1048576 + task.index * 16 + STATUS_CODE[outcome.status] * 4 + (follow ? 2 : 0) + (follow && this.#active === 0 ? 1 : 0)
-      answer = JSON.parse(native.runComplete(op, payload)) as unknown[]
+      answer = JSON.parse(native.runComplete(op, payload, this.#store ? attempt : undefined)) as unknown[]
     } catch (error) {
       const failure = toFailure(fromNative(error))
       return this.#fail({ name: 'TransitionError', message: failure.message, cause: failure }, task.name, attempt)
     }
-    if (this.#stopping) return
-    this.#follow(answer, { task: task.name, attempt, outcome })
+    const from = { task: task.name, attempt, outcome }
+    this.#acknowledged(answer, () => {
+      if (outcome.status === 'succeeded') {
+        this.#log.push({ type: 'task.succeeded', runId: this.id, time: Date.now(), task: task.name, attempt, result: outcome.result })
+      } else {
+        this.#emit(outcome.status === 'timed_out'
+          ? { type: 'task.timed_out', task: task.name, attempt }
+          : { type: 'task.failed', task: task.name, attempt, error: outcome.error })
+      }
+      if (!this.#stopping) this.#follow(answer, from)
+    })
+  }
+
+  /**
+   * Runs `act` once the store acknowledges the writes behind `answer`: at
+   * once in memory and for `batched` runs, after the commit for `sync`
+   * runs or when the store's queue is full (backpressure: the run waits).
+   */
+  #acknowledged(answer: unknown[], act: () => void): void {
+    if (!this.#store) return act()
+    const seq = answer.pop() as number
+    const full = answer.pop() === 1
+    if (!this.#sync && !full) return act()
+    this.#active++ // the run stays open while it waits
+    void this.#store.committed(seq).then(() => {
+      this.#active--
+      if (this.#status === 'running') act()
+      this.#maybeFinish()
+    })
   }
 
   /** Acts on the core's answer: start tasks, fail, or complete the run. */
@@ -329,7 +361,7 @@ export class Run implements TaskHost {
       const failure = toFailure(fromNative(error))
       return this.#fail({ name: 'OutputError', message: failure.message, cause: failure })
     }
-    this.#follow(answer, undefined)
+    this.#acknowledged(answer, () => this.#follow(answer, undefined))
   }
 
   #succeed(output: unknown): void {
@@ -358,7 +390,8 @@ export class Run implements TaskHost {
     if (!this.#released) {
       this.#released = true
       this.crossings++
-      native.runEnd(this.handle)
+      if (this.#store) native.runEnd(this.handle, status, error instanceof RunFailedError ? JSON.stringify(error.failure) : null)
+      else native.runEnd(this.handle, null, null)
     }
     this.#log.close()
     if (this.#done) {

@@ -27,7 +27,7 @@ fn main() {
         ctx.set_system("started_at", Value::from("2026-11-23T12:00:00.000Z"));
     });
     time("RunState::new + init_vars", 200_000, || {
-        let state = RunState::new(graph.clone(), WorkflowContext::new(Value::from(0)));
+        let mut state = RunState::new(graph.clone(), WorkflowContext::new(Value::from(0)));
         state.init_vars().unwrap();
     });
     let state = RunState::new(graph.clone(), WorkflowContext::new(Value::from(0)));

@@ -108,8 +108,8 @@ struct Flaky {
 
 impl Store for Flaky {
     fn apply(&mut self, batch: &[Write]) -> arcflow_core::Result<()> {
-        if self.failures.load(Ordering::SeqCst) > 0 {
-            self.failures.fetch_sub(1, Ordering::SeqCst);
+        // one atomic step: a reset to 0 between a load and a decrement would wrap
+        if self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
             return Err(arcflow_core::Error::Store { message: "disk I/O error (injected)".into(), transient: true });
         }
         self.inner.apply(batch)
@@ -155,9 +155,23 @@ fn a_full_queue_asks_the_caller_to_wait() {
     for step in 0..150 {
         full = writer.enqueue([task("r", step, 1)]).unwrap().1;
     }
+    // the fault clears whatever happens below: a failed assertion must not
+    // leave close() (run by Drop) retrying forever
+    struct Clear(Arc<AtomicUsize>);
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            self.0.store(0, Ordering::SeqCst);
+        }
+    }
+    let clear = Clear(Arc::clone(&failures));
     assert!(full, "past capacity the queue says so");
-    assert!(writer.stats().failing.is_some());
-    failures.store(0, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while writer.stats().failing.is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(writer.stats().failing.is_some(), "the failure shows in the stats");
+    assert_eq!(writer.stats().committed, 0);
+    drop(clear);
     writer.close();
     assert_eq!(writer.stats().committed, 150, "nothing was dropped while the store failed");
 }

@@ -11,4 +11,5 @@ mod context;
 mod error;
 mod flow;
 mod run;
+mod store;
 mod template;

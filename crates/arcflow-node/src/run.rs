@@ -15,7 +15,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use arcflow_core::flow::{Next, RunState};
+use std::sync::Arc;
+
+use arcflow_core::flow::{Journal, Next, RunState};
 use arcflow_core::value::{from_json, to_json};
 use arcflow_core::{OutcomeStatus, TaskOutcome, Value};
 use napi_derive::napi;
@@ -23,6 +25,7 @@ use napi_derive::napi;
 use crate::context::{new_context, NativeContext};
 use crate::error::{guard, to_json_value, JsError};
 use crate::flow::{internal, NativeFlow};
+use crate::store::NativeStore;
 
 thread_local! {
     static RUNS: RefCell<HashMap<u32, RunState>> = RefCell::new(HashMap::new());
@@ -75,17 +78,25 @@ fn schedule(state: &RunState, tasks: &[u32]) -> arcflow_core::Result<String> {
     Ok(out)
 }
 
-/// `[3, output]` or `[4, error]`.
-fn finish(state: &RunState) -> String {
-    match state.output().and_then(|o| o.map(|v| to_json(&v)).transpose()) {
-        Ok(output) => format!("[3,{}]", output.as_deref().unwrap_or("null")),
+/// `[3, output]` or `[4, error]`; a durable run journals its end.
+fn finish(state: &mut RunState) -> arcflow_core::Result<String> {
+    let (answer, ended) = match state.output().and_then(|o| o.map(|v| to_json(&v)).transpose()) {
+        Ok(output) => {
+            let text = output.as_deref().unwrap_or("null").to_owned();
+            (format!("[3,{text}]"), ("succeeded", output, None))
+        }
         Err(err) => {
             let mut out = String::from("[4,");
             push_error(&mut out, &err);
             out.push(']');
-            out
+            let error = to_json_value(&err).to_string();
+            (out, ("failed", None, Some(error)))
         }
+    };
+    if let Some(journal) = state.journal_mut() {
+        journal.end(ended.0, ended.1, ended.2)?;
     }
+    Ok(answer)
 }
 
 fn outcome(status: u32, payload_json: &str) -> arcflow_core::Result<TaskOutcome> {
@@ -101,15 +112,31 @@ fn outcome(status: u32, payload_json: &str) -> arcflow_core::Result<TaskOutcome>
 /// Starts a run under `handle`: creates its context (system values
 /// `run_id`, `workflow`, `started_at`), renders the initial variables, and
 /// answers with the start tasks and their inputs (`[0, ...]`) or `[5, error]`.
+/// With a `store`, the run is durable: its progress is journaled, and every
+/// answer ends with `full, seq` (see [`with_ack`]).
 #[napi(js_name = "runStart")]
-pub fn run_start(flow: &NativeFlow, handle: u32, input_json: Option<String>, run_id: String, started_ms: f64) -> Result<String, JsError> {
+pub fn run_start(
+    flow: &NativeFlow,
+    handle: u32,
+    input_json: Option<String>,
+    run_id: String,
+    started_ms: f64,
+    store: Option<&NativeStore>,
+) -> Result<String, JsError> {
     guard(|| {
         let graph = flow.sealed.clone().ok_or_else(|| internal("the flow is not sealed"))?;
-        let ctx = new_context(input_json, None)?;
-        ctx.set_system("run_id", Value::from(run_id));
+        if RUNS.with(|runs| runs.borrow().contains_key(&handle)) {
+            return Err(internal(&format!("run handle {handle} is in use")));
+        }
+        let ctx = new_context(input_json.clone(), None)?;
+        ctx.set_system("run_id", Value::from(run_id.as_str()));
         ctx.set_system("workflow", Value::from(graph.name.as_str()));
         ctx.set_system("started_at", Value::from(arcflow_core::time::iso_millis(started_ms as i64)));
-        let state = RunState::new(graph, ctx);
+        let mut state = RunState::new(Arc::clone(&graph), ctx);
+        if let Some(store) = store {
+            let input = input_json.as_deref().unwrap_or("null");
+            state.set_journal(Journal::start(Arc::clone(&store.writer), run_id, &graph.name, input, graph.len())?);
+        }
         let answer = match state.init_vars() {
             Ok(()) => schedule(&state, state.graph().start())?,
             Err(err) => {
@@ -119,9 +146,22 @@ pub fn run_start(flow: &NativeFlow, handle: u32, input_json: Option<String>, run
                 out
             }
         };
+        let answer = with_ack(&mut state, answer);
         RUNS.with(|runs| runs.borrow_mut().insert(handle, state));
         Ok(answer)
     })
+}
+
+/// A durable run's answer ends with `full, seq`: whether the store's queue
+/// is past its capacity (the engine then waits for it), and the sequence
+/// number that covers the run's writes so far (a `sync` run waits for it).
+fn with_ack(state: &mut RunState, mut answer: String) -> String {
+    if let Some(journal) = state.journal_mut() {
+        let (seq, full) = journal.last();
+        answer.pop();
+        answer.push_str(&format!(",{},{seq}]", u8::from(full)));
+    }
+    answer
 }
 
 /// What `runComplete` packs into one number: each argument of a napi call
@@ -160,20 +200,23 @@ impl CompleteOp {
 /// the run is complete: the answer is its output, and the run is released.
 /// `op` packs the arguments (see [`CompleteOp`]).
 #[napi(js_name = "runComplete")]
-pub fn run_complete(op: f64, payload_json: String) -> Result<String, JsError> {
+pub fn run_complete(op: f64, payload_json: String, attempt: Option<u32>) -> Result<String, JsError> {
     guard(|| {
         let CompleteOp { handle, task, status, follow, idle } = CompleteOp::unpack(op)?;
         let (answer, done) = with_run(handle, |state| {
-            let next = state.complete(task, outcome(status, &payload_json)?, follow)?;
-            Ok(match next {
+            let outcome = outcome(status, &payload_json)?;
+            state.record(task, attempt.unwrap_or(1), outcome.status, &payload_json)?;
+            let next = state.complete(task, outcome, follow)?;
+            let (answer, done) = match next {
                 Next::Fail => ("[1]".to_owned(), false),
                 Next::Unhandled => ("[2]".to_owned(), false),
-                Next::Schedule(tasks) if tasks.is_empty() && idle && follow => (finish(state), true),
+                Next::Schedule(tasks) if tasks.is_empty() && idle && follow => (finish(state)?, true),
                 Next::Schedule(tasks) => (schedule(state, &tasks)?, false),
-            })
+            };
+            Ok((with_ack(state, answer), done))
         })?;
         if done {
-            run_end(handle);
+            RUNS.with(|runs| runs.borrow_mut().remove(&handle));
         }
         Ok(answer)
     })
@@ -183,8 +226,11 @@ pub fn run_complete(op: f64, payload_json: String) -> Result<String, JsError> {
 /// or `[4, error]`; the run is released.
 #[napi(js_name = "runFinish")]
 pub fn run_finish(handle: u32) -> Result<String, JsError> {
-    let answer = guard(|| with_run(handle, |state| Ok(finish(state))))?;
-    run_end(handle);
+    let answer = guard(|| with_run(handle, |state| {
+        let answer = finish(state)?;
+        Ok(with_ack(state, answer))
+    }))?;
+    RUNS.with(|runs| runs.borrow_mut().remove(&handle));
     Ok(answer)
 }
 
@@ -248,10 +294,21 @@ pub fn run_context(handle: u32) -> Result<NativeContext, JsError> {
     guard(|| with_run(handle, |state| Ok(NativeContext { inner: state.context().clone() })))
 }
 
-/// Releases a run (idempotent).
+/// Releases a run (idempotent). A durable run that ended another way than
+/// through its output (failed, cancelled, timed out) journals its end
+/// (`status`, `errorJson`); answers the sequence number covering its
+/// writes, or -1.
 #[napi(js_name = "runEnd")]
-pub fn run_end(handle: u32) {
-    RUNS.with(|runs| runs.borrow_mut().remove(&handle));
+pub fn run_end(handle: u32, status: Option<String>, error_json: Option<String>) -> Result<f64, JsError> {
+    let state = RUNS.with(|runs| runs.borrow_mut().remove(&handle));
+    let Some(mut state) = state else { return Ok(-1.0) };
+    guard(|| {
+        let Some(journal) = state.journal_mut() else { return Ok(-1.0) };
+        if let Some(status) = status {
+            journal.end(&status, None, error_json)?;
+        }
+        Ok(journal.last().0 as f64)
+    })
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 //! follows the transitions and answers with what to schedule next.
 
 mod graph;
+mod journal;
 mod run;
 
 pub use graph::{FlowGraph, ItemsSource, Join, Target, TaskNode, Transition};
+pub use journal::Journal;
 pub use run::{Next, RunState};

@@ -11,6 +11,7 @@ use minijinja::value::ValueKind;
 use minijinja::Value;
 
 use super::graph::{FlowGraph, ItemsSource, Join, Target};
+use super::journal::Journal;
 use crate::context::{OutcomeStatus, TaskOutcome, WorkflowContext};
 use crate::error::{Error, Result};
 
@@ -30,17 +31,27 @@ pub struct RunState {
     ctx: WorkflowContext,
     arrivals: Vec<u32>,
     batches: HashMap<u32, Arc<[Value]>>,
+    journal: Option<Journal>,
     next_batch: u32,
 }
 
 impl RunState {
     pub fn new(graph: Arc<FlowGraph>, ctx: WorkflowContext) -> Self {
         let arrivals = vec![0; graph.len()];
-        RunState { graph, ctx, arrivals, batches: HashMap::new(), next_batch: 0 }
+        RunState { graph, ctx, arrivals, batches: HashMap::new(), next_batch: 0, journal: None }
     }
 
     pub fn context(&self) -> &WorkflowContext {
         &self.ctx
+    }
+
+    /// Makes the run durable: from now on its progress is journaled.
+    pub fn set_journal(&mut self, journal: Journal) {
+        self.journal = Some(journal);
+    }
+
+    pub fn journal_mut(&mut self) -> Option<&mut Journal> {
+        self.journal.as_mut()
     }
 
     pub fn graph(&self) -> &FlowGraph {
@@ -49,9 +60,13 @@ impl RunState {
 
     /// Renders the workflow's initial variables, in order (a later one may
     /// read an earlier one).
-    pub fn init_vars(&self) -> Result<()> {
+    pub fn init_vars(&mut self) -> Result<()> {
         for (name, value) in &self.graph.vars {
-            self.ctx.set_var(name, value.render(&self.ctx)?);
+            let value = value.render(&self.ctx)?;
+            if let Some(journal) = &mut self.journal {
+                journal.var(name, &value)?;
+            }
+            self.ctx.set_var(name, value);
         }
         Ok(())
     }
@@ -117,6 +132,13 @@ impl RunState {
         }
     }
 
+    /// Journals a task execution (durable runs; nothing otherwise).
+    pub fn record(&mut self, task: u32, attempt: u32, status: OutcomeStatus, payload_json: &str) -> Result<()> {
+        let Some(journal) = &mut self.journal else { return Ok(()) };
+        let node = self.graph.task(task)?;
+        journal.task(task, &node.name, attempt, status.as_str(), payload_json)
+    }
+
     /// Records a task's outcome; with `follow`, also fires its transitions
     /// (publishing variables, counting joins) and says what comes next.
     pub fn complete(&mut self, task: u32, outcome: TaskOutcome, follow: bool) -> Result<Next> {
@@ -139,7 +161,11 @@ impl RunState {
             }
             fired = true;
             for (name, value) in &transition.publish {
-                self.ctx.set_var(name, value.render(&view)?);
+                let value = value.render(&view)?;
+                if let Some(journal) = &mut self.journal {
+                    journal.var(name, &value)?;
+                }
+                self.ctx.set_var(name, value);
             }
             for target in &transition.targets {
                 match *target {

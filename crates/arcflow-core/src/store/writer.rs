@@ -66,6 +66,8 @@ struct State {
     queue: VecDeque<Write>,
     stats: StoreStats,
     closing: bool,
+    /// Someone waits for a commit: flush now rather than at the interval.
+    urgent: bool,
 }
 
 struct Shared {
@@ -97,7 +99,7 @@ impl WriteBehind {
     /// Starts the flush thread over `store`.
     pub fn start(store: Box<dyn Store>, config: WriterConfig) -> Result<Self> {
         let shared = Arc::new(Shared {
-            state: Mutex::new(State { queue: VecDeque::new(), stats: StoreStats::default(), closing: false }),
+            state: Mutex::new(State { queue: VecDeque::new(), stats: StoreStats::default(), closing: false, urgent: false }),
             work: Condvar::new(),
             progress: Condvar::new(),
             config,
@@ -134,11 +136,17 @@ impl WriteBehind {
     }
 
     /// Blocks until `committed` differs from `seen` (or `timeout` passes,
-    /// or the store closes); returns the stats then. One caller waits for
-    /// every pending `sync` completion: that is the group commit.
+    /// or the store closes); returns the stats then. A waiter makes the
+    /// flush thread commit what is queued now instead of at the interval;
+    /// one caller waits for every pending `sync` completion, so concurrent
+    /// completions share a commit (group commit).
     pub fn wait_progress(&self, seen: u64, timeout: Duration) -> StoreStats {
         let deadline = Instant::now() + timeout;
         let mut state = self.shared.lock();
+        if state.stats.committed == seen && !state.queue.is_empty() {
+            state.urgent = true;
+            self.shared.work.notify_one();
+        }
         while state.stats.committed == seen && !state.stats.closed {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -173,7 +181,7 @@ fn flush_loop(shared: &Shared, mut store: Box<dyn Store>) {
         let batch: Vec<Write> = {
             let mut state = shared.lock();
             let deadline = Instant::now() + config.flush_interval;
-            while state.queue.len() < config.batch_size && !state.closing {
+            while state.queue.len() < config.batch_size && !state.closing && !state.urgent {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     break;
@@ -188,6 +196,7 @@ fn flush_loop(shared: &Shared, mut store: Box<dyn Store>) {
                 }
                 continue;
             }
+            state.urgent = false;
             let n = state.queue.len().min(config.batch_size);
             state.queue.drain(..n).collect()
         };

@@ -1,0 +1,140 @@
+// The durable store through the engine, on real SQLite files: history,
+// close with a full queue, and real crashes (kill -9 of a child process).
+import test from 'ava'
+import { spawn } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+
+import { Engine, StoreError } from '../lib/index'
+import { DurableStore, silentLogger } from '../lib/store/store'
+
+const fixtures = join(__dirname, 'fixtures')
+const dbPath = (): string => join(mkdtempSync(join(tmpdir(), 'arcflow-store-')), 'arcflow.db')
+
+function chainWorkflow(engine: Engine, length = 10) {
+  const tasks: Record<string, unknown> = {}
+  for (let i = 0; i < length; i++) {
+    tasks[`t${i}`] = { action: 'step', input: i === 0 ? '{{ input }}' : `{{ tasks.t${i - 1}.result }}`, ...(i < length - 1 ? { next: { do: `t${i + 1}`, publish: { last: '{{ result() }}' } } } : {}) }
+  }
+  return engine.workflow({ name: 'chain', tasks, output: '{{ tasks.t' + (length - 1) + '.result }}' })
+}
+
+test('a durable run is on disk with its tasks, variables, output and status, and reads back', async (t) => {
+  const path = dbPath()
+  const logged: string[] = []
+  const logger = { debug: () => {}, info: (m: string) => logged.push(m), warn: (m: string) => logged.push(m), error: (m: string) => logged.push(m) }
+  const engine = new Engine({ store: `sqlite:${path}`, logger }).action('step', async (n: number) => n + 1)
+  const run = engine.start(chainWorkflow(engine), 5)
+  t.is(await run.result(), 15)
+  const failing = engine.workflow({ name: 'boom', tasks: { a: { action: 'step', input: '{{ input.missing + 1 }}' } } })
+  const failed = engine.start(failing, {}, { runId: 'the-failed-one' })
+  await t.throwsAsync(failed.result())
+  await engine.close()
+  t.deepEqual(logged, ['arcflow store opened', 'arcflow store closed'])
+
+  const reader = new Engine({ store: `sqlite:${path}` })
+  const info = reader.getRun(run.id)!
+  t.like(info, { id: run.id, workflow: 'chain', status: 'succeeded', live: false, input: 5, output: 15 })
+  t.deepEqual(info.tasks.map((x) => [x.task, x.result]), Array.from({ length: 10 }, (_, i) => [`t${i}`, 6 + i]))
+  t.like(reader.getRun('the-failed-one'), { status: 'failed', workflow: 'boom' })
+  t.deepEqual(reader.runs({ status: 'succeeded' }).map((r) => r.id), [run.id])
+  t.deepEqual(reader.interruptedRuns(), [])
+  t.is(reader.stats().store?.queueDepth, 0)
+  await reader.close()
+})
+
+test('close() with a full queue loses nothing', async (t) => {
+  const path = dbPath()
+  // a flush interval no test waits for, and a capacity that makes runs wait for the store
+  const engine = new Engine({ store: `sqlite:${path}`, flushIntervalMs: 600_000, batchSize: 1_000, queueCapacity: 5_000 }).action('step', async (n: number) => n + 1)
+  const wf = chainWorkflow(engine)
+  const runs = Array.from({ length: 300 }, () => engine.start(wf, 0))
+  await Promise.all(runs.map((r) => r.result()))
+  const before = engine.stats().store!
+  t.true(before.enqueued > 6_000, `${before.enqueued} writes queued`)
+  await engine.close()
+  const after = engine.stats().store!
+  t.is(after.committed, before.enqueued)
+  t.is(after.queueDepth, 0)
+  const reader = new Engine({ store: `sqlite:${path}` })
+  t.is(reader.runs({ status: 'succeeded', limit: 1_000 }).length, 300)
+  t.is(reader.getRun(runs[299]!.id)!.tasks.length, 10)
+  await reader.close()
+})
+
+test('a bad store is a clear error at construction', (t) => {
+  t.throws(() => new Engine({ store: 'postgres://nope' }), { instanceOf: StoreError, message: /use 'memory' or 'sqlite:PATH'/ })
+  t.throws(() => new Engine({ store: 'sqlite:/nonexistent-dir/x/y.db' }), { instanceOf: StoreError, code: 'ARCFLOW_STORE' })
+  t.throws(() => new Engine({ durability: 'sync' }), { instanceOf: TypeError, message: /needs a store/ })
+})
+
+interface Crash {
+  acks: Array<{ run: string; task: string; at: number }>
+  killedAt: number
+  maxDepth: number
+}
+
+/** Runs the crash child until it has acknowledged `minAcks` tasks with `minDepth` writes queued, then kills it -9. */
+function crashChild(path: string, durability: string, flushIntervalMs: number, minAcks: number, minDepth: number): Promise<Crash> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(fixtures, 'crash-child.mjs'), path, durability, String(flushIntervalMs)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const acks: Crash['acks'] = []
+    let maxDepth = 0
+    let killedAt = 0
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`the child never reached ${minAcks} acks / ${minDepth} queued (got ${acks.length} / ${maxDepth})`)) }, 90_000)
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (killedAt) return // after the kill: the parent saw nothing more
+      const [kind, a, b, c] = line.split(' ')
+      if (kind === 'ack') acks.push({ run: a!, task: b!, at: Number(c) })
+      else if (kind === 'depth') maxDepth = Math.max(maxDepth, Number(a))
+      if (acks.length >= minAcks && maxDepth >= minDepth) {
+        killedAt = Date.now()
+        child.kill('SIGKILL')
+      }
+    })
+    child.on('exit', (_code, signal) => {
+      clearTimeout(timer)
+      if (signal !== 'SIGKILL') return reject(new Error(`the child exited by itself (${signal})`))
+      resolve({ acks, killedAt, maxDepth })
+    })
+  })
+}
+
+/** `PRAGMA integrity_check` of a database a crash left behind. */
+async function integrity(path: string): Promise<string> {
+  const store = new DurableStore(path, { flushIntervalMs: 50, batchSize: 100, queueCapacity: 100, logger: silentLogger })
+  try {
+    return store.integrityCheck()
+  } finally {
+    await store.close()
+  }
+}
+
+test('kill -9 in sync mode: nothing the child acknowledged is lost, and the database is intact', async (t) => {
+  const path = dbPath()
+  const crash = await crashChild(path, 'sync', 50, 3_000, 0)
+  t.is(await integrity(path), 'ok')
+  const reader = new Engine({ store: `sqlite:${path}` })
+  const missing = crash.acks.filter(({ run, task }) => !reader.getRun(run)?.tasks.some((x) => x.task === task))
+  t.deepEqual(missing, [], `${missing.length} of ${crash.acks.length} acknowledged tasks lost`)
+  t.true(reader.interruptedRuns().length > 0, 'the runs the child left behind are listed as interrupted')
+  await reader.close()
+})
+
+test('kill -9 in batched mode with 10,000 writes queued: only the last flush window is lost', async (t) => {
+  const path = dbPath()
+  const flushIntervalMs = 1_000
+  const crash = await crashChild(path, 'batched', flushIntervalMs, 5_000, 10_000)
+  t.true(crash.maxDepth >= 10_000)
+  t.is(await integrity(path), 'ok')
+  const reader = new Engine({ store: `sqlite:${path}` })
+  const lost = crash.acks.filter(({ run, task }) => !reader.getRun(run)?.tasks.some((x) => x.task === task))
+  // a lost write was acknowledged within the last window (plus the time a commit takes on a busy machine)
+  const window = flushIntervalMs + 2_000
+  const tooOld = lost.filter((a) => a.at < crash.killedAt - window)
+  t.deepEqual(tooOld, [], `${tooOld.length} writes older than the flush window were lost`)
+  t.true(lost.length < crash.acks.length, 'something was committed before the crash')
+  await reader.close()
+})

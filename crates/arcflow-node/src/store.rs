@@ -1,0 +1,133 @@
+//! `NativeStore`: the embedded SQLite store behind the write-behind queue,
+//! one per engine. Writes are queued by runs (see `run.rs`); this class
+//! reads history (through its own connection: WAL lets it read while the
+//! flush thread writes), reports stats, waits for commits off the JS
+//! thread, and closes with a final flush.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arcflow_core::store::{RunFilter, SqliteStore, Store, WriteBehind, WriterConfig};
+use napi::bindgen_prelude::AsyncTask;
+use napi::{Env, Task};
+use napi_derive::napi;
+
+use crate::error::{guard, JsError};
+
+#[napi]
+pub struct NativeStore {
+    pub(crate) writer: Arc<WriteBehind>,
+    reader: Mutex<SqliteStore>,
+}
+
+fn json<T: serde::Serialize>(value: &T) -> arcflow_core::Result<String> {
+    serde_json::to_string(value).map_err(|e| arcflow_core::Error::Internal(e.to_string()))
+}
+
+#[napi]
+impl NativeStore {
+    /// Opens (creating and migrating) the database and starts its flush thread.
+    #[napi(constructor)]
+    pub fn new(path: String, flush_interval_ms: u32, batch_size: u32, capacity: u32) -> Result<Self, JsError> {
+        guard(|| {
+            let config = WriterConfig {
+                flush_interval: Duration::from_millis(u64::from(flush_interval_ms.max(1))),
+                batch_size: batch_size.max(1) as usize,
+                capacity: capacity.max(1) as usize,
+                ..WriterConfig::default()
+            };
+            let writer = WriteBehind::start(Box::new(SqliteStore::open(&path)?), config)?;
+            let reader = SqliteStore::open(&path)?;
+            Ok(NativeStore { writer: Arc::new(writer), reader: Mutex::new(reader) })
+        })
+    }
+
+    /// Queue depth, batches, rows, retries, last flush: JSON text.
+    #[napi]
+    pub fn stats(&self) -> Result<String, JsError> {
+        guard(|| json(&self.writer.stats()))
+    }
+
+    /// Resolves (with the stats, as JSON text) once commits pass `seen`, the
+    /// store fails or closes, or `timeoutMs` passes. Waits on a libuv thread.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn wait_progress(&self, seen: f64, timeout_ms: u32) -> AsyncTask<WaitProgress> {
+        AsyncTask::new(WaitProgress { writer: Arc::clone(&self.writer), seen: seen as u64, timeout: Duration::from_millis(u64::from(timeout_ms)) })
+    }
+
+    /// Flushes everything queued and stops the flush thread, off the JS thread.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close(&self) -> AsyncTask<CloseStore> {
+        AsyncTask::new(CloseStore { writer: Arc::clone(&self.writer) })
+    }
+
+    /// The same, blocking: for `process.on('exit')`, where nothing async runs.
+    #[napi]
+    pub fn close_sync(&self) {
+        self.writer.close();
+    }
+
+    #[napi]
+    pub fn get_run(&self, id: String) -> Result<Option<String>, JsError> {
+        guard(|| self.reader.lock().map_err(poisoned)?.get_run(&id)?.map(|r| json(&r)).transpose())
+    }
+
+    #[napi]
+    pub fn runs(&self, status: Option<String>, workflow: Option<String>, limit: Option<u32>) -> Result<String, JsError> {
+        guard(|| json(&self.reader.lock().map_err(poisoned)?.runs(&RunFilter { status, workflow, limit })?))
+    }
+
+    #[napi]
+    pub fn tasks(&self, run_id: String) -> Result<String, JsError> {
+        guard(|| json(&self.reader.lock().map_err(poisoned)?.tasks(&run_id)?))
+    }
+
+    /// `PRAGMA integrity_check`: `ok`, or what is wrong.
+    #[napi]
+    pub fn integrity_check(&self) -> Result<String, JsError> {
+        guard(|| self.reader.lock().map_err(poisoned)?.integrity_check())
+    }
+}
+
+fn poisoned<T>(_: std::sync::PoisonError<T>) -> arcflow_core::Error {
+    arcflow_core::Error::Internal("the store's reader is poisoned".into())
+}
+
+pub struct WaitProgress {
+    writer: Arc<WriteBehind>,
+    seen: u64,
+    timeout: Duration,
+}
+
+impl Task for WaitProgress {
+    type Output = String;
+    type JsValue = String;
+
+    fn compute(&mut self) -> napi::Result<String> {
+        let stats = self.writer.wait_progress(self.seen, self.timeout);
+        serde_json::to_string(&stats).map_err(|e| napi::Error::from_reason(e.to_string()))
+    }
+
+    fn resolve(&mut self, _env: Env, output: String) -> napi::Result<String> {
+        Ok(output)
+    }
+}
+
+pub struct CloseStore {
+    writer: Arc<WriteBehind>,
+}
+
+impl Task for CloseStore {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> napi::Result<()> {
+        self.writer.close();
+        Ok(())
+    }
+
+    fn resolve(&mut self, _env: Env, _output: ()) -> napi::Result<()> {
+        Ok(())
+    }
+}
+

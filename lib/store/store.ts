@@ -1,0 +1,195 @@
+/**
+ * The durable store as the engine sees it: the native write-behind queue
+ * over embedded SQLite (`NativeStore`), plus what JavaScript adds: waiting
+ * for commits (one long poll on a libuv thread serves every waiter: group
+ * commit), lifecycle messages to a pluggable logger, and history reads.
+ */
+import { native } from '../binding'
+import { fromNative, StoreError } from '../errors'
+import type { NativeStore } from '../native'
+
+/** The pino / console shape. */
+export interface Logger {
+  debug(message: string, data?: unknown): void
+  info(message: string, data?: unknown): void
+  warn(message: string, data?: unknown): void
+  error(message: string, data?: unknown): void
+}
+
+export interface StoreStats {
+  queueDepth: number
+  enqueued: number
+  committed: number
+  batches: number
+  retries: number
+  lastFlushAt: number | null
+  lastFlushMs: number | null
+  lastFlushRows: number
+  failing: string | null
+  closed: boolean
+}
+
+export interface RunRecord {
+  id: string
+  workflow: string
+  status: string
+  input: unknown
+  output?: unknown
+  error?: unknown
+  startedAt: number
+  endedAt?: number
+}
+
+export interface TaskRecord {
+  task: string
+  /** The task's n-th execution in this run (cycles run a task again). */
+  step: number
+  item?: number
+  attempt: number
+  status: string
+  result?: unknown
+  error?: unknown
+  at: number
+}
+
+export interface StoreOptions {
+  flushIntervalMs: number
+  batchSize: number
+  queueCapacity: number
+  logger: Logger
+}
+
+interface RawRun {
+  id: string
+  workflow: string
+  status: string
+  input: string
+  output: string | null
+  error: string | null
+  startedAt: number
+  endedAt: number | null
+}
+
+function runRecord(raw: RawRun): RunRecord {
+  const record: RunRecord = { id: raw.id, workflow: raw.workflow, status: raw.status, input: JSON.parse(raw.input), startedAt: raw.startedAt }
+  if (raw.output !== null) record.output = JSON.parse(raw.output)
+  if (raw.error !== null) record.error = JSON.parse(raw.error)
+  if (raw.endedAt !== null) record.endedAt = raw.endedAt
+  return record
+}
+
+export class DurableStore {
+  /** @internal */
+  readonly native: NativeStore
+  readonly path: string
+  readonly #logger: Logger
+  #committed = 0
+  #failing: string | null = null
+  readonly #waiters: Array<{ seq: number; resolve: () => void }> = []
+  #polling = false
+  #closed = false
+
+  constructor(path: string, options: StoreOptions) {
+    this.path = path
+    this.#logger = options.logger
+    try {
+      this.native = new native.NativeStore(path, options.flushIntervalMs, options.batchSize, options.queueCapacity)
+    } catch (error) {
+      throw fromNative(error)
+    }
+    this.#logger.info('arcflow store opened', { path, flushIntervalMs: options.flushIntervalMs })
+  }
+
+  stats(): StoreStats {
+    return JSON.parse(this.native.stats()) as StoreStats
+  }
+
+  /** Resolves once every write up to `seq` is committed. */
+  committed(seq: number): Promise<void> {
+    if (seq <= this.#committed) return Promise.resolve()
+    return new Promise((resolve) => {
+      this.#waiters.push({ seq, resolve })
+      if (!this.#polling) void this.#poll()
+    })
+  }
+
+  async #poll(): Promise<void> {
+    this.#polling = true
+    try {
+      while (this.#waiters.length > 0) {
+        const stats = JSON.parse(await this.native.waitProgress(this.#committed, 1000)) as StoreStats
+        this.#observe(stats)
+        if (stats.closed) break
+      }
+    } finally {
+      this.#polling = false
+    }
+  }
+
+  #observe(stats: StoreStats): void {
+    if (stats.committed > this.#committed) {
+      this.#logger.debug('arcflow store flushed', { rows: stats.lastFlushRows, ms: stats.lastFlushMs, queueDepth: stats.queueDepth })
+      this.#committed = stats.committed
+    }
+    if (stats.failing !== this.#failing) {
+      if (stats.failing) this.#logger.warn('arcflow store: a batch failed, retrying', { error: stats.failing, retries: stats.retries })
+      else this.#logger.info('arcflow store recovered', { retries: stats.retries })
+      this.#failing = stats.failing
+    }
+    // waiters arrive in sequence order: release from the front
+    let released = 0
+    while (released < this.#waiters.length && this.#waiters[released]!.seq <= this.#committed) released++
+    for (const waiter of this.#waiters.splice(0, released)) waiter.resolve()
+  }
+
+  getRun(id: string): RunRecord | undefined {
+    const raw = this.native.getRun(id)
+    return raw === null ? undefined : runRecord(JSON.parse(raw) as RawRun)
+  }
+
+  runs(filter: { status?: string; workflow?: string; limit?: number } = {}): RunRecord[] {
+    return (JSON.parse(this.native.runs(filter.status ?? null, filter.workflow ?? null, filter.limit ?? null)) as RawRun[]).map(runRecord)
+  }
+
+  tasks(runId: string): TaskRecord[] {
+    const rows = JSON.parse(this.native.tasks(runId)) as Array<{ task: string; step: number; item: number | null; attempt: number; status: string; payload: string; at: number }>
+    return rows.map((row) => {
+      const record: TaskRecord = { task: row.task, step: row.step, attempt: row.attempt, status: row.status, at: row.at }
+      if (row.item !== null) record.item = row.item
+      if (row.status === 'succeeded') record.result = JSON.parse(row.payload)
+      else record.error = JSON.parse(row.payload)
+      return record
+    })
+  }
+
+  integrityCheck(): string {
+    return this.native.integrityCheck()
+  }
+
+  /** Commits everything queued, then closes. Loses nothing. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.native.close()
+    const stats = this.stats()
+    this.#observe(stats)
+    this.#logger.info('arcflow store closed', { committed: stats.committed, batches: stats.batches })
+  }
+
+  /** The same, blocking: for `process.on('exit')`. */
+  closeSync(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.native.closeSync()
+  }
+}
+
+/** `sqlite:PATH` → PATH; `memory` → undefined; anything else is an error. */
+export function parseStoreUrl(store: string): string | undefined {
+  if (store === 'memory') return undefined
+  if (store.startsWith('sqlite:') && store.length > 'sqlite:'.length) return store.slice('sqlite:'.length)
+  throw new StoreError(`unknown store ${JSON.stringify(store)}: use 'memory' or 'sqlite:PATH'`)
+}
+
+const noop = (): void => {}
+export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop }
