@@ -287,17 +287,20 @@ export class Run implements TaskHost {
       const failure = toFailure(fromNative(error))
       return this.#fail({ name: 'TransitionError', message: failure.message, cause: failure }, task.name, attempt)
     }
-    const from = { task: task.name, attempt, outcome }
-    this.#acknowledged(answer, () => {
-      if (outcome.status === 'succeeded') {
-        this.#log.push({ type: 'task.succeeded', runId: this.id, time: Date.now(), task: task.name, attempt, result: outcome.result })
-      } else {
-        this.#emit(outcome.status === 'timed_out'
-          ? { type: 'task.timed_out', task: task.name, attempt }
-          : { type: 'task.failed', task: task.name, attempt, error: outcome.error })
-      }
-      if (!this.#stopping) this.#follow(answer, from)
-    })
+    if (!this.#store) return this.#completed(task.name, attempt, outcome, answer) // no closure on the in-memory path
+    this.#acknowledged(answer, () => this.#completed(task.name, attempt, outcome, answer))
+  }
+
+  /** A completion is acknowledged: its event, then what it leads to. */
+  #completed(task: string, attempt: number, outcome: Exclude<TaskOutcome, { status: 'cancelled' }>, answer: unknown[]): void {
+    if (outcome.status === 'succeeded') {
+      this.#log.push({ type: 'task.succeeded', runId: this.id, time: Date.now(), task, attempt, result: outcome.result })
+    } else {
+      this.#emit(outcome.status === 'timed_out'
+        ? { type: 'task.timed_out', task, attempt }
+        : { type: 'task.failed', task, attempt, error: outcome.error })
+    }
+    if (!this.#stopping) this.#follow(answer, { task, attempt, outcome })
   }
 
   /**
