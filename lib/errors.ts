@@ -118,6 +118,16 @@ export class StoreError extends ArcflowError {
   }
 }
 
+/**
+ * A run cannot be resumed (code `ARCFLOW_RESUME`): unknown, already ended,
+ * live in this engine, or its journal does not fit the workflow given.
+ */
+export class ResumeError extends ArcflowError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ARCFLOW_RESUME', message, options)
+  }
+}
+
 /** A bug in arcflow, never caused by input (code `ARCFLOW_INTERNAL`). Please report it. */
 export class InternalError extends ArcflowError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -196,6 +206,8 @@ export function fromNativeData({ code, payload }: { code: string; payload: Nativ
       return new ValueError(payload.message, options)
     case 'ARCFLOW_STORE':
       return new StoreError(payload.message, options)
+    case 'ARCFLOW_RESUME':
+      return new ResumeError(payload.message, options)
     case 'ARCFLOW_INTERNAL':
       return new InternalError(payload.message, options)
     default:

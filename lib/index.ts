@@ -17,6 +17,7 @@ export {
   InternalError,
   NativeBindingError,
   StoreError,
+  ResumeError,
   ValueError,
   WorkflowError,
 } from './errors'
@@ -26,7 +27,7 @@ export type { LoadOptions } from './workflow/load'
 export { parseDuration } from './workflow/duration'
 export type { Backoff, RetryPolicy, TaskDefinition, Transition, WithItems, WorkflowDefinition } from './workflow/model'
 export { Engine, InputError } from './engine/engine'
-export type { EngineOptions, EngineStats, RunInfo, StartOptions } from './engine/engine'
+export type { EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine/engine'
 export type { Logger, RunRecord, StoreStats, TaskRecord } from './store/store'
 export { Run, RunFailedError, RunStoppedError } from './engine/run'
 export type { CancelPolicy, Durability, RunStats, RunStatus } from './engine/run'

@@ -63,7 +63,7 @@ export declare class NativeJsonTemplate {
 
 export declare class NativeStore {
   /** Opens (creating and migrating) the database and starts its flush thread. */
-  constructor(path: string, flushIntervalMs: number, batchSize: number, capacity: number)
+  constructor(path: string, flushIntervalMs: number, batchSize: number, capacity: number, snapshotEvery?: number | undefined | null)
   /** Queue depth, batches, rows, retries, last flush: JSON text. */
   stats(): string
   /**
@@ -77,6 +77,7 @@ export declare class NativeStore {
   closeSync(): void
   getRun(id: string): string | null
   runs(status?: string | undefined | null, workflow?: string | undefined | null, limit?: number | undefined | null): string
+  /** Task executions of a run, in journal order: JSON text. */
   tasks(runId: string): string
   /** `PRAGMA integrity_check`: `ok`, or what is wrong. */
   integrityCheck(): string
@@ -113,9 +114,10 @@ export declare function runBeginItems(handle: number, task: number): string
  * `payloadJson`: the result or the error) and, with `follow`, fires its
  * transitions. With `idle` (nothing else in flight) and nothing to start,
  * the run is complete: the answer is its output, and the run is released.
- * `op` packs the arguments (see [`CompleteOp`]).
+ * `op` packs the arguments (see [`CompleteOp`]); a durable run also passes
+ * `stepAttempt` (`step * 2^20 + attempt`).
  */
-export declare function runComplete(op: number, payloadJson: string, attempt?: number | undefined | null): string
+export declare function runComplete(op: number, payloadJson: string, stepAttemptPacked?: number | undefined | null): string
 
 /** A handle on a live run's context. */
 export declare function runContext(handle: number): NativeContext
@@ -137,16 +139,46 @@ export declare function runEndItems(handle: number, batch: number): void
 export declare function runFinish(handle: number): string
 
 /**
+ * An item of a durable run's with-items task ended (after its retries):
+ * journaled with its result or error and start time. Answers the sequence
+ * number covering it, negated when the store's queue is full (the engine
+ * then waits before starting more items).
+ */
+export declare function runItemDone(handle: number, task: number, stepAttemptPacked: number, item: number, status: number, payloadJson: string, startedMs: number): number
+
+/**
  * Inputs of items `from..from + count`: `[k, v, k, v, ...]` with `k` as
  * in a schedule (0 input, 1 error, 2 none).
  */
 export declare function runItemInputs(handle: number, task: number, batch: number, from: number, count: number): string
 
 /**
+ * Resumes run `runId` of `flow` from `store` under `handle` (see
+ * `arcflow_core::flow::Resumed`). Answers, each ending with `full, seq`:
+ *
+ * - `[6, starts, [[t, step, k, v, attempt, interrupted, items], ...]]`:
+ *   activations to start again; `starts` counts activations per task so
+ *   far; `attempt` is the last attempt journaled (0: none), `interrupted`
+ *   1 when it was running; `items` (with-items tasks) lists the item
+ *   executions journaled, `[index, attempt, status, payload]` with status
+ *   0 succeeded, 1 failed, 2 timed out, 3 retrying;
+ * - `[7, t, attempt, status, payload, next]`: the last completion ended
+ *   the run (`next` 1: a transition chose `fail`, 2: unhandled failure);
+ * - `[3, output]` / `[4, error]`: the run is complete (and released).
+ */
+export declare function runResume(flow: NativeFlow, handle: number, runId: string, store: NativeStore): string
+
+/**
  * Whether a failed attempt (`status` 1 or 2, `errorJson`) may be retried
  * under the task's `retry.when`.
  */
 export declare function runRetryAllowed(handle: number, task: number, status: number, errorJson: string): boolean
+
+/**
+ * A durable run's attempt (`item` -1) or item attempt failed (`status` 1
+ * or 2) and will be retried: journaled as `retrying` with its error.
+ */
+export declare function runRetrying(handle: number, task: number, stepAttemptPacked: number, item: number, errorJson: string): void
 
 /**
  * Starts a run under `handle`: creates its context (system values
@@ -157,5 +189,8 @@ export declare function runRetryAllowed(handle: number, task: number, status: nu
  */
 export declare function runStart(flow: NativeFlow, handle: number, inputJson: string | undefined | null, runId: string, startedMs: number, store?: NativeStore | undefined | null): string
 
-/** A task's input again (a retry): JSON text, or `null` for none. */
-export declare function runTaskInput(handle: number, task: number): string | null
+/**
+ * A task's input again (a retry): JSON text, or `null` for none. A
+ * durable run passes `stepAttempt` and journals the attempt as started.
+ */
+export declare function runTaskInput(handle: number, task: number, stepAttemptPacked?: number | undefined | null): string | null

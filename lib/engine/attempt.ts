@@ -42,6 +42,8 @@ export class Attempt implements ActionContext {
   readonly attempt: number
   readonly item: unknown
   readonly index: number | undefined
+  /** @internal When it started (durable runs journal it; 0 otherwise). */
+  readonly startedAt: number
   readonly #owner: TaskRun
   #settled = false
   #timedOut: AttemptTimeout | undefined
@@ -57,6 +59,7 @@ export class Attempt implements ActionContext {
     this.attempt = attempt
     this.index = index < 0 ? undefined : index
     this.item = item
+    this.startedAt = owner.host.durable ? Date.now() : 0
     if (timeoutMs !== undefined) {
       this.#timer = setTimeout(() => this.#expire(timeoutMs), timeoutMs)
       owner.host.track(this.#timer)

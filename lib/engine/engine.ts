@@ -1,10 +1,11 @@
 /**
- * The engine: registers actions, loads workflows, starts runs, and sees
- * every run's events. In memory: nothing is persisted yet.
+ * The engine: registers actions, loads workflows, starts and resumes runs,
+ * and sees every run's events. In memory by default; with a store, runs
+ * are journaled through the native write-behind queue.
  */
 import { randomUUID } from 'node:crypto'
 
-import { ArcflowError } from '../errors'
+import { ArcflowError, ResumeError } from '../errors'
 import { loadWorkflow, loadWorkflowFile } from '../workflow/load'
 import { inputProblems } from '../workflow/input'
 import type { WorkflowDefinition } from '../workflow/model'
@@ -40,10 +41,22 @@ export interface EngineOptions {
   batchSize?: number
   /** Queued writes past which runs wait for the store (backpressure); default 100,000. */
   queueCapacity?: number
+  /** Task completions of a run between two snapshots of its state (resume replays at most this many); default 256. */
+  snapshotEvery?: number
   /** Lifecycle messages (opened, flushed, retrying, closed); pino or console shape. Default: silent. */
   logger?: Logger
   /** Flush and close on SIGINT / SIGTERM, then exit. Default false (a normal exit always flushes). */
   handleSignals?: boolean
+}
+
+export interface ResumeOptions {
+  /** The workflow the run belongs to; default: the one this engine loaded under the run's workflow name. */
+  workflow?: WorkflowDefinition
+  signal?: AbortSignal
+  /** A timeout for the rest of the run, in milliseconds. */
+  timeout?: number
+  /** Default: the engine's (`batched` when that is `none`: a resumed run is durable). */
+  durability?: Exclude<Durability, 'none'>
 }
 
 /** `engine.stats()`. */
@@ -93,6 +106,8 @@ export class Engine {
   readonly #runs = new Set<Run>()
   /** Each workflow's actions by task index, resolved once (until an action is registered again). */
   #resolved = new WeakMap<WorkflowDefinition, Action[]>()
+  /** Workflows loaded by this engine, by name: what `resume` runs. */
+  readonly #workflows = new Map<string, WorkflowDefinition>()
   readonly #onEnd = (run: Run): void => void this.#runs.delete(run)
   #closed = false
   readonly #store: DurableStore | undefined
@@ -120,6 +135,7 @@ export class Engine {
         flushIntervalMs: positive(options.flushIntervalMs, 50, 'flushIntervalMs'),
         batchSize: positive(options.batchSize, 10_000, 'batchSize'),
         queueCapacity: positive(options.queueCapacity, 100_000, 'queueCapacity'),
+        snapshotEvery: positive(options.snapshotEvery, 256, 'snapshotEvery'),
         logger: options.logger ?? silentLogger,
       })
       // a normal exit commits everything queued (the flush thread would die with the process)
@@ -147,12 +163,30 @@ export class Engine {
 
   /** Loads a workflow from a definition object or YAML/JSON text; checks its actions are registered. */
   workflow(definition: unknown): WorkflowDefinition {
-    return loadWorkflow(definition, { actions: this.#actions.keys() })
+    return this.#known(loadWorkflow(definition, { actions: this.#actions.keys() }))
   }
 
   /** Loads a workflow file (`.yaml`, `.yml`, `.json`). */
   load(file: string): WorkflowDefinition {
-    return loadWorkflowFile(file, { actions: this.#actions.keys() })
+    return this.#known(loadWorkflowFile(file, { actions: this.#actions.keys() }))
+  }
+
+  #known(workflow: WorkflowDefinition): WorkflowDefinition {
+    this.#workflows.set(workflow.name, workflow)
+    return workflow
+  }
+
+  #actionsOf(workflow: WorkflowDefinition): Action[] {
+    let actions = this.#resolved.get(workflow)
+    if (!actions) {
+      actions = workflow.taskList.map((task) => {
+        const action = this.#actions.get(task.action)
+        if (!action) throw new InputError(`task '${task.name}' uses action '${task.action}', which is not registered`)
+        return action
+      })
+      this.#resolved.set(workflow, actions)
+    }
+    return actions
   }
 
   /** Sees every run's events. */
@@ -164,15 +198,7 @@ export class Engine {
 
   start(workflow: WorkflowDefinition, input?: unknown, options: StartOptions = {}): Run {
     if (this.#closed) throw new ArcflowError('ARCFLOW_ENGINE_CLOSED', 'the engine is closed')
-    let actions = this.#resolved.get(workflow)
-    if (!actions) {
-      actions = workflow.taskList.map((task) => {
-        const action = this.#actions.get(task.action)
-        if (!action) throw new InputError(`task '${task.name}' uses action '${task.action}', which is not registered`)
-        return action
-      })
-      this.#resolved.set(workflow, actions)
-    }
+    const actions = this.#actionsOf(workflow)
     const problems = inputProblems(workflow.input, input)
     if (problems.length > 0) {
       throw new InputError(`workflow '${workflow.name}' needs different input:\n${problems.map((p) => `  ${p}`).join('\n')}`, problems)
@@ -187,6 +213,44 @@ export class Engine {
       timeoutMs: options.timeout,
       store: this.#store,
       durability: options.durability ?? this.#durability,
+    })
+    if (run.status === 'running') this.#runs.add(run)
+    return run
+  }
+
+  /**
+   * Goes on with a run that a dead process left `running` (see
+   * {@link Engine.interruptedRuns}): its state is rebuilt from the latest
+   * snapshot plus the journal after it; tasks and items that completed do
+   * not run again; an attempt that was in flight counts as failed with an
+   * `InterruptedError` (code `ARCFLOW_INTERRUPTED`) and is retried only
+   * under its task's retry policy. Throws a `ResumeError` for a run that is
+   * unknown, ended, live here, or of a workflow this engine has not loaded.
+   *
+   * @example
+   * for (const { id } of engine.interruptedRuns()) await engine.resume(id).result()
+   */
+  resume(runId: string, options: ResumeOptions = {}): Run {
+    if (this.#closed) throw new ArcflowError('ARCFLOW_ENGINE_CLOSED', 'the engine is closed')
+    if (!this.#store) throw new ResumeError(`cannot resume run ${runId}: the engine has no store (pass store: 'sqlite:PATH')`)
+    if ([...this.#runs].some((run) => run.id === runId)) throw new ResumeError(`run ${runId} is running in this engine`)
+    const record = this.#store.getRun(runId)
+    if (!record) throw new ResumeError(`no run ${JSON.stringify(runId)} in the store`)
+    if (record.status !== 'running') throw new ResumeError(`run ${runId} has ended (${record.status}): only an interrupted run can be resumed`)
+    const workflow = options.workflow ?? this.#workflows.get(record.workflow)
+    if (!workflow) throw new ResumeError(`run ${runId} is a run of workflow '${record.workflow}', which this engine has not loaded: load it first, or pass { workflow }`)
+    if (options.timeout !== undefined && !(options.timeout >= 0)) throw new TypeError('timeout must be a non-negative number of milliseconds')
+    const durability = options.durability ?? (this.#durability === 'none' ? 'batched' : this.#durability)
+    const run = new Run(workflow, undefined, {
+      runId,
+      actions: this.#actionsOf(workflow),
+      listeners: this.#listeners,
+      onEnd: this.#onEnd,
+      signal: options.signal,
+      timeoutMs: options.timeout,
+      store: this.#store,
+      durability,
+      resume: true,
     })
     if (run.status === 'running') this.#runs.add(run)
     return run

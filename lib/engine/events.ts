@@ -22,6 +22,8 @@ interface TaskBase extends Base {
 
 export type RunEvent =
   | (Base & { type: 'run.started'; workflow: string; input: unknown })
+  /** A run interrupted by a crash goes on (`engine.resume`): `pending` tasks start again. */
+  | (Base & { type: 'run.resumed'; workflow: string; pending: string[] })
   | (Base & { type: 'run.succeeded'; output: unknown })
   | (Base & { type: 'run.failed'; error: Failure; task?: string })
   | (Base & { type: 'run.cancelled' })

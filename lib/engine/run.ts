@@ -12,7 +12,7 @@ import type { DurableStore } from '../store/store'
 import type { Action } from './attempt'
 import { EventLog, type NewEvent, type RunEvent } from './events'
 import { toError, toFailure, type Failure } from './failure'
-import { dataFailure, TaskRun, type TaskHost, type TaskOutcome } from './task'
+import { dataFailure, stepAttempt, TaskRun, type ResumedActivation, type TaskHost, type TaskOutcome } from './task'
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out'
 export type CancelPolicy = 'cancel_running' | 'allow_finish'
@@ -55,6 +55,8 @@ export interface RunOptions {
   store?: DurableStore | undefined
   /** With a store: `sync` acknowledges a completion once it is on disk. */
   durability?: Durability | undefined
+  /** Resume run `runId` from the store instead of starting it (the input is ignored). */
+  resume?: boolean | undefined
 }
 
 export type Durability = 'none' | 'batched' | 'sync'
@@ -74,6 +76,9 @@ const ANSWER_UNHANDLED = 2
 const ANSWER_COMPLETE = 3
 const ANSWER_OUTPUT_ERROR = 4
 const ANSWER_VARS_ERROR = 5
+const ANSWER_RESUMED = 6
+const ANSWER_RESUMED_ENDED = 7
+const STATUS_NAME = ['succeeded', 'failed', 'timed_out'] as const
 const STATUS_CODE = { succeeded: 0, failed: 1, timed_out: 2 } as const
 
 /** Handles of live runs in the native registry (per thread, like the registry). */
@@ -97,6 +102,10 @@ export class Run implements TaskHost {
   readonly #onEnd: ((run: Run) => void) | undefined
   readonly #store: DurableStore | undefined
   readonly #sync: boolean
+  /** @internal The run journals its executions (see TaskHost). */
+  readonly durable: boolean
+  /** Durable runs: activations per task so far (the step of each activation). */
+  #starts: number[] | undefined
   #active = 0
   #steps = 0
   #stopping = false
@@ -115,9 +124,16 @@ export class Run implements TaskHost {
     this.#onEnd = options.onEnd
     this.#store = options.durability === 'none' ? undefined : options.store
     this.#sync = this.#store !== undefined && options.durability === 'sync'
+    this.durable = this.#store !== undefined
+    if (this.durable) this.#starts = new Array<number>(workflow.taskList.length).fill(0)
     this.#log = new EventLog(options.listeners)
     this.handle = nextHandle = (nextHandle + 1) >>> 0
     this.crossings++
+    if (options.resume) {
+      this.#resume()
+      this.#arm(options)
+      return
+    }
     // throws (a ValueError) for an input that cannot be workflow data, before anything started
     const inputJson = input === undefined ? null : encode(input, 'input')
     let answer: unknown[]
@@ -133,11 +149,7 @@ export class Run implements TaskHost {
       queueMicrotask(() => this.#fail({ name: failure.name, message: `initial vars: ${failure.message}`, cause: failure }))
       return
     }
-    if (options.signal) {
-      if (options.signal.aborted) queueMicrotask(() => void this.cancel())
-      else options.signal.addEventListener('abort', () => void this.cancel(), { once: true })
-    }
-    if (options.timeoutMs !== undefined) this.#timer = setTimeout(() => this.#finish('timed_out'), options.timeoutMs)
+    this.#arm(options)
     // start on a later tick so that a caller can attach listeners first
     queueMicrotask(() => {
       this.#follow(answer, undefined)
@@ -145,6 +157,51 @@ export class Run implements TaskHost {
     })
   }
 
+  /** Cancellation and the run's timeout. */
+  #arm(options: RunOptions): void {
+    if (options.signal) {
+      if (options.signal.aborted) queueMicrotask(() => void this.cancel())
+      else options.signal.addEventListener('abort', () => void this.cancel(), { once: true })
+    }
+    if (options.timeoutMs !== undefined) this.#timer = setTimeout(() => this.#finish('timed_out'), options.timeoutMs)
+  }
+
+  /** Rebuilds the run from the store and goes on from where its process stopped. */
+  #resume(): void {
+    let answer: unknown[]
+    try {
+      answer = JSON.parse(native.runResume(this.workflow.flow, this.handle, this.id, this.#store!.native)) as unknown[]
+    } catch (error) {
+      this.#released = true
+      throw fromNative(error)
+    }
+    answer.length -= 2 // nothing waits: what the journal holds is on disk already
+    const tasks = this.workflow.taskList
+    if (answer[0] === ANSWER_RESUMED) {
+      this.#starts = answer[1] as number[]
+      this.#steps = this.#starts.reduce((sum, n) => sum + n, 0)
+      const pending = answer[2] as Array<[number, number, number, unknown, number, number, ResumedActivation['items']]>
+      this.#emit({ type: 'run.resumed', workflow: this.workflow.name, pending: pending.map(([t]) => tasks[t]!.name) })
+      queueMicrotask(() => {
+        for (const [t, step, kind, value, attempt, interrupted, items] of pending) {
+          if (!this.accepting()) break
+          this.#active++
+          new TaskRun(tasks[t]!, this, this.#actions[t]!, step).start(kind, value, { attempt, interrupted: interrupted === 1, items })
+        }
+        this.#maybeFinish()
+      })
+      return
+    }
+    this.#emit({ type: 'run.resumed', workflow: this.workflow.name, pending: [] })
+    if (answer[0] === ANSWER_RESUMED_ENDED) {
+      const [, t, attempt, status, payload, next] = answer as [number, number, number, number, unknown, number]
+      const name = STATUS_NAME[status]!
+      const outcome = name === 'succeeded' ? { status: name, result: payload, attempt } : { status: name, error: payload as Failure, attempt }
+      queueMicrotask(() => this.#follow([next], { task: tasks[t]!.name, attempt, outcome }))
+      return
+    }
+    queueMicrotask(() => this.#follow(answer, undefined)) // complete: its output, or why it failed
+  }
   get status(): RunStatus {
     return this.#status
   }
@@ -252,7 +309,18 @@ export class Run implements TaskHost {
       return
     }
     this.#active++
-    new TaskRun(this.workflow.taskList[index]!, this, this.#actions[index]!).start(kind, value)
+    const step = this.#starts ? ++this.#starts[index]! : 0
+    new TaskRun(this.workflow.taskList[index]!, this, this.#actions[index]!, step).start(kind, value)
+  }
+
+  /** @internal */
+  waitForStore(seq: number, then: () => void): void {
+    this.#active++ // the run stays open while it waits
+    void this.#store!.committed(seq).then(() => {
+      this.#active--
+      if (this.#status === 'running') then()
+      this.#maybeFinish()
+    })
   }
 
   /** @internal A task activation ended: record it, follow its transitions. */
@@ -282,7 +350,7 @@ export class Run implements TaskHost {
       const follow = !this.#stopping
       // one number for handle, task, status and flags (see CompleteOp in run.rs)
       const op = this.handle * 1048576 + task.index * 16 + STATUS_CODE[outcome.status] * 4 + (follow ? 2 : 0) + (follow && this.#active === 0 ? 1 : 0)
-      answer = JSON.parse(native.runComplete(op, payload, this.#store ? attempt : undefined)) as unknown[]
+      answer = JSON.parse(native.runComplete(op, payload, this.#store ? stepAttempt(taskRun.step, attempt) : undefined)) as unknown[]
     } catch (error) {
       const failure = toFailure(fromNative(error))
       return this.#fail({ name: 'TransitionError', message: failure.message, cause: failure }, task.name, attempt)
@@ -313,12 +381,7 @@ export class Run implements TaskHost {
     const seq = answer.pop() as number
     const full = answer.pop() === 1
     if (!this.#sync && !full) return act()
-    this.#active++ // the run stays open while it waits
-    void this.#store.committed(seq).then(() => {
-      this.#active--
-      if (this.#status === 'running') act()
-      this.#maybeFinish()
-    })
+    this.waitForStore(seq, act)
   }
 
   /** Acts on the core's answer: start tasks, fail, or complete the run. */

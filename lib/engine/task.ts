@@ -14,6 +14,9 @@ import { Attempt, type Action, type AttemptStatus } from './attempt'
 import type { RunEvent } from './events'
 import { toFailure, type Failure } from './failure'
 import { retryDelay } from './retry'
+import { encode } from '../values'
+
+const STATUS_CODE = { succeeded: 0, failed: 1, timed_out: 2 } as const
 
 export type TaskOutcome =
   | { status: 'succeeded'; result: unknown; attempt: number }
@@ -43,6 +46,40 @@ export interface TaskHost {
   live(): boolean
   emit(event: RunEvent): void
   taskDone(run: TaskRun, outcome: TaskOutcome): void
+  /** The run journals its executions to a store. */
+  readonly durable: boolean
+  /** Calls `then` once the store has committed every write up to `seq` (backpressure). */
+  waitForStore(seq: number, then: () => void): void
+}
+
+/** What the journal holds of an activation that a resume starts again. */
+export interface ResumedActivation {
+  /** The last attempt journaled for the task itself (0: none). */
+  attempt: number
+  /** That attempt was running when the process died. */
+  interrupted: boolean
+  /**
+   * Item executions journaled, `[index, attempt, status, payload]` with
+   * status 0 succeeded, 1 failed, 2 timed out, 3 retrying (with-items only).
+   */
+  items: Array<[number, number, number, unknown]> | null
+}
+
+/** Journal statuses of items, as the core answers them. */
+const ITEM_STATUS = ['succeeded', 'failed', 'timed_out'] as const
+
+/** An attempt that was running when its process died (code `ARCFLOW_INTERRUPTED`): it follows the task's retry policy. */
+export function interruptedFailure(attempt: number): Failure {
+  return {
+    name: 'InterruptedError',
+    code: 'ARCFLOW_INTERRUPTED',
+    message: `attempt ${attempt} was interrupted (its process stopped before it ended); it is retried only under the task's retry policy`,
+  }
+}
+
+/** `step * 2^20 + attempt`: how durable runs name an execution to the core. */
+export function stepAttempt(step: number, attempt: number): number {
+  return step * 1048576 + attempt
 }
 
 function event(host: TaskHost, type: RunEvent['type'], task: string, attempt: number, index: number): RunEvent {
@@ -64,8 +101,14 @@ function chunkSize(concurrency: number): number {
 export class TaskRun {
   readonly task: TaskDefinition
   readonly host: TaskHost
+  /** The task's activation number in the run (durable runs journal it). */
+  readonly step: number
   readonly #action: Action
   #finished = false
+  /** Items a resume found done: their results are kept, they do not run again. */
+  #resumedItems: Map<number, [number, number, unknown]> | undefined
+  /** Waiting for the store to drain before starting more items. */
+  #throttled = false
   // with-items state
   #withItems = false
   /** An item failed the task: its siblings stop. */
@@ -81,16 +124,31 @@ export class TaskRun {
   #inputs: unknown[] = []
   #inputsFrom = 0
 
-  constructor(task: TaskDefinition, host: TaskHost, action: Action) {
+  constructor(task: TaskDefinition, host: TaskHost, action: Action, step: number) {
     this.task = task
     this.host = host
     this.#action = action
+    this.step = step
   }
 
-  /** `kind` and `value`: the first attempt's input, as the core answered it. */
-  start(kind: number, value: unknown): void {
-    this.host.emit({ type: 'task.started', runId: this.host.id, time: Date.now(), task: this.task.name, attempt: 1 })
-    if (kind !== INPUT_ITEMS) return this.#begin(1, -1, kind, value)
+  /**
+   * `kind` and `value`: the first attempt's input, as the core answered it.
+   * A resumed activation goes on from what its journal holds: an
+   * interrupted attempt counts as failed (retry policy), a retry that was
+   * waiting starts now, items that ended keep their result.
+   */
+  start(kind: number, value: unknown, resumed?: ResumedActivation): void {
+    const first = resumed && kind !== INPUT_ITEMS ? Math.max(resumed.attempt, 1) : 1
+    this.host.emit({ type: 'task.started', runId: this.host.id, time: Date.now(), task: this.task.name, attempt: first })
+    if (kind !== INPUT_ITEMS) {
+      if (!resumed || resumed.attempt === 0) return this.#begin(1, -1, kind, value)
+      if (resumed.interrupted) {
+        const failure = interruptedFailure(resumed.attempt)
+        return queueMicrotask(() => this.#failed(resumed.attempt, -1, 'failed', failure))
+      }
+      return this.#retry(resumed.attempt + 1, -1) // a retry was due
+    }
+    if (resumed?.items) this.#resumedItems = new Map(resumed.items.map(([index, attempt, status, payload]) => [index, [attempt, status, payload]]))
     const host = this.host
     let answer: [number, unknown[]]
     try {
@@ -132,8 +190,9 @@ export class TaskRun {
   #pump(): void {
     const concurrency = this.task.with!.concurrency
     const count = this.#items.length
-    while (!this.#finished && this.#inFlight < concurrency && this.#next < count && this.host.accepting()) {
+    while (!this.#finished && !this.#throttled && this.#inFlight < concurrency && this.#next < count && this.host.accepting()) {
       const index = this.#next++
+      if (this.#resumedItems !== undefined && this.#resumeItem(index)) continue
       this.#inFlight++
       // literals with every field at once: one object shape per event type
       this.host.emit({ type: 'item.started', runId: this.host.id, time: Date.now(), task: this.task.name, attempt: 1, index })
@@ -144,10 +203,36 @@ export class TaskRun {
       }
       this.#begin(1, index, this.#inputs[offset] as number, this.#inputs[offset + 1])
     }
-    if (this.#inFlight === 0 && !this.#finished) {
+    if (this.#inFlight === 0 && !this.#finished && !this.#throttled) {
       if (this.#next >= count) this.#finish({ status: 'succeeded', result: this.#results, attempt: 1 })
       else this.#finish({ status: 'cancelled', attempt: 1 })
     }
+  }
+
+  /**
+   * An item a resume found in the journal: ended (its result is kept; true)
+   * or waiting for a retry (it starts now at its next attempt; true), else
+   * false: it runs from its first attempt.
+   */
+  #resumeItem(index: number): boolean {
+    const journaled = this.#resumedItems!.get(index)
+    if (journaled === undefined) return false
+    const [attempt, status, payload] = journaled
+    if (status === 3) {
+      this.#inFlight++
+      this.host.emit({ type: 'item.started', runId: this.host.id, time: Date.now(), task: this.task.name, attempt: attempt + 1, index })
+      this.#retry(attempt + 1, index)
+      return true
+    }
+    const ended = ITEM_STATUS[status]!
+    if (ended === 'succeeded') this.#results[index] = payload
+    else if (this.task.continueOnError) this.#results[index] = { error: payload }
+    else {
+      // the item had failed the task just before the process died
+      this.#stopped = true
+      this.#finish({ status: ended, error: payload as Failure, attempt })
+    }
+    return true
   }
 
   /** Renders the inputs of items `from..from + count`; false if the task failed instead. */
@@ -185,7 +270,7 @@ export class TaskRun {
     try {
       host.crossings++
       if (index < 0) {
-        const json = native.runTaskInput(host.handle, this.task.index)
+        const json = native.runTaskInput(host.handle, this.task.index, host.durable ? stepAttempt(this.step, attempt) : undefined)
         kind = json === null ? INPUT_NONE : INPUT_OK
         value = json === null ? undefined : JSON.parse(json)
       } else {
@@ -201,26 +286,35 @@ export class TaskRun {
   settled(attempt: Attempt, status: AttemptStatus, value: unknown): void {
     if (this.#finished || !this.host.live()) return // late: discarded
     const index = attempt.index ?? -1
-    if (status === 'succeeded') return this.#unitDone(index, attempt.attempt, status, value)
-    const failure = toFailure(value)
+    if (status === 'succeeded') return this.#unitDone(index, attempt.attempt, status, value, attempt.startedAt)
+    this.#failed(attempt.attempt, index, status, toFailure(value), attempt.startedAt)
+  }
+
+  /** An attempt failed: retried under the task's policy, else the task (or item) fails. */
+  #failed(attempt: number, index: number, status: 'failed' | 'timed_out', failure: Failure, startedAt = 0): void {
+    if (this.#finished || !this.host.live()) return
     const retry = this.task.retry
-    if (retry && attempt.attempt <= retry.count && !this.#stopped && this.host.accepting() && this.#retryAllowed(status, failure)) {
-      const delayMs = retryDelay(retry, attempt.attempt)
-      const e = event(this.host, 'task.retrying', this.task.name, attempt.attempt, index) as RunEvent & { error: Failure; delayMs: number }
+    if (retry && attempt <= retry.count && !this.#stopped && this.host.accepting() && this.#retryAllowed(status, failure)) {
+      const delayMs = retryDelay(retry, attempt)
+      const e = event(this.host, 'task.retrying', this.task.name, attempt, index) as RunEvent & { error: Failure; delayMs: number }
       e.error = failure
       e.delayMs = delayMs
       this.host.emit(e)
       const host = this.host
+      if (host.durable) {
+        host.crossings++
+        native.runRetrying(host.handle, this.task.index, stepAttempt(this.step, attempt), index, JSON.stringify(failure))
+      }
       const timer = setTimeout(() => {
         host.untrack(timer)
         if (this.#finished || !this.host.live()) return
-        if (!this.host.accepting()) return this.#unitDone(index, attempt.attempt, status, failure)
-        this.#retry(attempt.attempt + 1, index)
+        if (!this.host.accepting()) return this.#unitDone(index, attempt, status, failure, startedAt)
+        this.#retry(attempt + 1, index)
       }, delayMs)
       host.track(timer)
       return
     }
-    this.#unitDone(index, attempt.attempt, status, failure)
+    this.#unitDone(index, attempt, status, failure, startedAt)
   }
 
   #retryAllowed(status: AttemptStatus, failure: Failure): boolean {
@@ -242,13 +336,14 @@ export class TaskRun {
   }
 
   /** The task (index < 0) or one item ended, after its retries. */
-  #unitDone(index: number, attempt: number, status: AttemptStatus, value: unknown): void {
+  #unitDone(index: number, attempt: number, status: AttemptStatus, value: unknown, startedAt = 0): void {
     if (index < 0) {
       return this.#finish(status === 'succeeded'
         ? { status, result: value, attempt }
         : { status, error: value as Failure, attempt })
     }
     this.#inFlight--
+    if (this.host.durable && !this.#journalItem(index, attempt, status, value, startedAt)) return
     if (status === 'succeeded') this.#results[index] = value
     else if (this.task.continueOnError) this.#results[index] = { error: value }
     this.host.emit({ type: 'item.completed', runId: this.host.id, time: Date.now(), task: this.task.name, attempt, index, status })
@@ -258,6 +353,32 @@ export class TaskRun {
       return this.#finish({ status, error: value as Failure, attempt })
     }
     this.#pump()
+  }
+
+  /**
+   * Journals an item's end (durable runs); a full store queue pauses the
+   * items until it drains. False when the item's result cannot be workflow
+   * data: the task failed.
+   */
+  #journalItem(index: number, attempt: number, status: AttemptStatus, value: unknown, startedAt: number): boolean {
+    const host = this.host
+    let payload: string
+    try {
+      payload = status === 'succeeded' ? encode(value, `result of item ${index} of task '${this.task.name}'`) : JSON.stringify(value)
+    } catch (error) {
+      this.#finish({ status: 'failed', error: toFailure(error), attempt })
+      return false
+    }
+    host.crossings++
+    const seq = native.runItemDone(host.handle, this.task.index, stepAttempt(this.step, attempt), index, STATUS_CODE[status], payload, startedAt || Date.now())
+    if (seq < 0 && !this.#throttled) {
+      this.#throttled = true
+      host.waitForStore(-seq, () => {
+        this.#throttled = false
+        if (!this.#finished && host.live()) this.#pump()
+      })
+    }
+    return true
   }
 
   #finish(outcome: TaskOutcome): void {

@@ -40,22 +40,29 @@ export interface RunRecord {
   endedAt?: number
 }
 
+/** One execution: an attempt of a task, or of one item. */
 export interface TaskRecord {
   task: string
-  /** The task's n-th execution in this run (cycles run a task again). */
+  /** The task's n-th activation in this run (cycles run a task again). */
   step: number
+  /** With-items: the item's index. */
   item?: number
   attempt: number
+  /** `running`, `retrying` (failed, another attempt follows), `succeeded`, `failed`, `timed_out` or `cancelled`. */
   status: string
   result?: unknown
   error?: unknown
-  at: number
+  /** Milliseconds since the epoch. */
+  startedAt?: number
+  endedAt?: number
 }
 
 export interface StoreOptions {
   flushIntervalMs: number
   batchSize: number
   queueCapacity: number
+  /** Completions of a run between two snapshots of its state. */
+  snapshotEvery?: number | undefined
   logger: Logger
 }
 
@@ -67,6 +74,17 @@ interface RawRun {
   output: string | null
   error: string | null
   startedAt: number
+  endedAt: number | null
+}
+
+interface RawExecution {
+  task: string
+  step: number
+  item: number
+  attempt: number
+  status: string
+  payload: string | null
+  startedAt: number | null
   endedAt: number | null
 }
 
@@ -93,7 +111,7 @@ export class DurableStore {
     this.path = path
     this.#logger = options.logger
     try {
-      this.native = new native.NativeStore(path, options.flushIntervalMs, options.batchSize, options.queueCapacity)
+      this.native = new native.NativeStore(path, options.flushIntervalMs, options.batchSize, options.queueCapacity, options.snapshotEvery ?? null)
     } catch (error) {
       throw fromNative(error)
     }
@@ -152,12 +170,16 @@ export class DurableStore {
   }
 
   tasks(runId: string): TaskRecord[] {
-    const rows = JSON.parse(this.native.tasks(runId)) as Array<{ task: string; step: number; item: number | null; attempt: number; status: string; payload: string; at: number }>
+    const rows = JSON.parse(this.native.tasks(runId)) as RawExecution[]
     return rows.map((row) => {
-      const record: TaskRecord = { task: row.task, step: row.step, attempt: row.attempt, status: row.status, at: row.at }
-      if (row.item !== null) record.item = row.item
-      if (row.status === 'succeeded') record.result = JSON.parse(row.payload)
-      else record.error = JSON.parse(row.payload)
+      const record: TaskRecord = { task: row.task, step: row.step, attempt: row.attempt, status: row.status }
+      if (row.item >= 0) record.item = row.item
+      if (row.payload !== null) {
+        if (row.status === 'succeeded') record.result = JSON.parse(row.payload)
+        else record.error = JSON.parse(row.payload)
+      }
+      if (row.startedAt !== null) record.startedAt = row.startedAt
+      if (row.endedAt !== null) record.endedAt = row.endedAt
       return record
     })
   }

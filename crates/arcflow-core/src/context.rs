@@ -75,6 +75,15 @@ impl TaskOutcome {
     pub fn succeeded(result: Value) -> Self {
         TaskOutcome { status: OutcomeStatus::Succeeded, result, error: Value::from(()) }
     }
+
+    /// An outcome from its status and its payload: the result when it
+    /// succeeded, else the error.
+    pub fn ended(status: OutcomeStatus, payload: Value) -> Self {
+        match status {
+            OutcomeStatus::Succeeded => Self::succeeded(payload),
+            status => TaskOutcome { status, result: Value::from(()), error: payload },
+        }
+    }
 }
 
 pub(crate) struct Shared {

@@ -22,6 +22,11 @@ pub enum Error {
     /// `transient` when retrying may succeed (busy, locked, disk full).
     #[error("store: {message}")]
     Store { message: String, transient: bool },
+    /// JS `ResumeError`, code `ARCFLOW_RESUME`: a run that cannot be
+    /// resumed (unknown, ended, another workflow, a journal that does not
+    /// fit the workflow).
+    #[error("{0}")]
+    Resume(String),
     /// JS `InternalError`, code `ARCFLOW_INTERNAL`: a bug, never user input.
     #[error("internal error: {0}")]
     Internal(String),
@@ -35,6 +40,7 @@ impl Error {
             Error::Context { .. } => "ARCFLOW_CONTEXT",
             Error::InvalidValue { .. } => "ARCFLOW_INVALID_VALUE",
             Error::Store { .. } => "ARCFLOW_STORE",
+            Error::Resume(_) => "ARCFLOW_RESUME",
             Error::Internal(_) => "ARCFLOW_INTERNAL",
         }
     }

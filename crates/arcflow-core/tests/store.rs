@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arcflow_core::store::{RunFilter, RunRecord, SqliteStore, Store, TaskRecord, WriteBehind, WriterConfig, Write};
+use arcflow_core::store::{Execution, RunFilter, RunRecord, SqliteStore, Store, WriteBehind, WriterConfig, Write};
 
 fn temp_db(name: &str) -> String {
     let dir = std::env::temp_dir().join(format!("arcflow-store-test-{}-{name}", std::process::id()));
@@ -19,16 +19,18 @@ fn started(id: &str) -> Write {
 }
 
 fn task(run: &str, step: u32, attempt: u32) -> Write {
-    Write::Task {
+    Write::Task(Execution {
         run_id: run.into(),
         task: format!("t{step}"),
         step,
         item: -1,
         attempt,
         status: "succeeded".into(),
-        payload: step.to_string(),
-        at: 2,
-    }
+        payload: Some(step.to_string()),
+        started_at: None,
+        ended_at: Some(2),
+        jseq: u64::from(step) + 1,
+    })
 }
 
 #[test]
@@ -59,13 +61,13 @@ fn a_batch_lands_whole_and_reads_back() {
             ended_at: Some(9),
         }
     );
-    let tasks: Vec<TaskRecord> = store.tasks("r1").unwrap();
+    let tasks: Vec<Execution> = store.tasks("r1", 0).unwrap();
     assert_eq!(tasks.iter().map(|t| t.task.as_str()).collect::<Vec<_>>(), ["t1", "t2"]);
     let running = store.runs(&RunFilter { status: Some("running".into()), ..RunFilter::default() }).unwrap();
     assert_eq!(running.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["r2"]);
     // the same task execution written twice (a retried batch) stays one row
     store.apply(&[task("r1", 2, 1)]).unwrap();
-    assert_eq!(store.tasks("r1").unwrap().len(), 2);
+    assert_eq!(store.tasks("r1", 0).unwrap().len(), 2);
     assert_eq!(store.integrity_check().unwrap(), "ok");
 }
 
@@ -96,7 +98,7 @@ fn close_commits_everything_queued() {
     writer.close();
     let stats = writer.stats();
     assert_eq!((stats.committed, stats.queue_depth, stats.closed), (25_001, 0, true));
-    assert_eq!(SqliteStore::open(&path).unwrap().tasks("r").unwrap().len(), 25_000);
+    assert_eq!(SqliteStore::open(&path).unwrap().tasks("r", 0).unwrap().len(), 25_000);
     assert!(writer.enqueue([started("late")]).is_err(), "a closed store refuses writes");
 }
 
@@ -120,8 +122,14 @@ impl Store for Flaky {
     fn runs(&mut self, filter: &RunFilter) -> arcflow_core::Result<Vec<RunRecord>> {
         self.inner.runs(filter)
     }
-    fn tasks(&mut self, run_id: &str) -> arcflow_core::Result<Vec<TaskRecord>> {
-        self.inner.tasks(run_id)
+    fn tasks(&mut self, run_id: &str, after: u64) -> arcflow_core::Result<Vec<Execution>> {
+        self.inner.tasks(run_id, after)
+    }
+    fn activation(&mut self, run_id: &str, task: &str, step: u32) -> arcflow_core::Result<Vec<Execution>> {
+        self.inner.activation(run_id, task, step)
+    }
+    fn snapshot(&mut self, run_id: &str) -> arcflow_core::Result<Option<(u64, String)>> {
+        self.inner.snapshot(run_id)
     }
 }
 
@@ -141,7 +149,7 @@ fn a_failing_batch_is_retried_never_dropped_and_waiters_see_it_land() {
     assert_eq!(stats.retries, 4);
     assert_eq!(stats.failing, None, "the fault cleared");
     writer.close();
-    assert_eq!(SqliteStore::open(&path).unwrap().tasks("r").unwrap().len(), 1);
+    assert_eq!(SqliteStore::open(&path).unwrap().tasks("r", 0).unwrap().len(), 1);
 }
 
 #[test]

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use std::sync::Arc;
 
-use arcflow_core::flow::{Journal, Next, RunState};
+use arcflow_core::flow::{set_system_values, Journal, Next, PendingActivation, Resumed, RunState};
 use arcflow_core::value::{from_json, to_json};
 use arcflow_core::{OutcomeStatus, TaskOutcome, Value};
 use napi_derive::napi;
@@ -63,19 +63,27 @@ fn push_input(out: &mut String, input: arcflow_core::Result<Option<String>>) {
     }
 }
 
-/// `[0, t, k, v, ...]` for tasks about to start.
-fn schedule(state: &RunState, tasks: &[u32]) -> arcflow_core::Result<String> {
+/// `[0, t, k, v, ...]` for tasks about to start (a durable run journals
+/// them as started).
+fn schedule(state: &mut RunState, tasks: &[u32]) -> arcflow_core::Result<String> {
+    state.activate(tasks)?;
     let mut out = String::from("[0");
     for &task in tasks {
         out.push_str(&format!(",{task},"));
-        if state.graph().task(task)?.items.is_some() {
-            out.push_str("3,null");
-            continue;
-        }
-        push_input(&mut out, state.task_input(task));
+        push_task_input(&mut out, state, task)?;
     }
     out.push(']');
     Ok(out)
+}
+
+/// `k, v` of a task's first input; `3,null` for a with-items task.
+fn push_task_input(out: &mut String, state: &RunState, task: u32) -> arcflow_core::Result<()> {
+    if state.graph().task(task)?.items.is_some() {
+        out.push_str("3,null");
+    } else {
+        push_input(out, state.task_input(task));
+    }
+    Ok(())
 }
 
 /// `[3, output]` or `[4, error]`; a durable run journals its end.
@@ -99,14 +107,37 @@ fn finish(state: &mut RunState) -> arcflow_core::Result<String> {
     Ok(answer)
 }
 
-fn outcome(status: u32, payload_json: &str) -> arcflow_core::Result<TaskOutcome> {
-    let payload = from_json(payload_json)?;
+/// The engine's status codes: 0 succeeded, 1 failed, 2 timed out.
+fn outcome_status(status: u32) -> arcflow_core::Result<OutcomeStatus> {
     Ok(match status {
-        0 => TaskOutcome::succeeded(payload),
-        1 => TaskOutcome { status: OutcomeStatus::Failed, result: Value::from(()), error: payload },
-        2 => TaskOutcome { status: OutcomeStatus::TimedOut, result: Value::from(()), error: payload },
+        0 => OutcomeStatus::Succeeded,
+        1 => OutcomeStatus::Failed,
+        2 => OutcomeStatus::TimedOut,
         other => return Err(internal(&format!("unknown outcome status {other}"))),
     })
+}
+
+fn status_code(status: &str) -> u8 {
+    match status {
+        "succeeded" => 0,
+        "failed" => 1,
+        "timed_out" => 2,
+        "retrying" => 3,
+        _ => 4, // running, cancelled
+    }
+}
+
+fn outcome(status: u32, payload_json: &str) -> arcflow_core::Result<TaskOutcome> {
+    Ok(TaskOutcome::ended(outcome_status(status)?, from_json(payload_json)?))
+}
+
+/// What durable runs pass with an execution: `step * 2^20 + attempt`.
+fn step_attempt(ack: f64) -> arcflow_core::Result<(u32, u32)> {
+    if !(ack >= 0.0 && ack < 4_503_599_627_370_496.0 && ack.fract() == 0.0) {
+        return Err(internal(&format!("bad step and attempt {ack}")));
+    }
+    let ack = ack as u64;
+    Ok(((ack >> 20) as u32, (ack & 0xF_FFFF) as u32))
 }
 
 /// Starts a run under `handle`: creates its context (system values
@@ -129,16 +160,14 @@ pub fn run_start(
             return Err(internal(&format!("run handle {handle} is in use")));
         }
         let ctx = new_context(input_json.clone(), None)?;
-        ctx.set_system("run_id", Value::from(run_id.as_str()));
-        ctx.set_system("workflow", Value::from(graph.name.as_str()));
-        ctx.set_system("started_at", Value::from(arcflow_core::time::iso_millis(started_ms as i64)));
+        set_system_values(&ctx, &run_id, &graph.name, started_ms as i64);
         let mut state = RunState::new(Arc::clone(&graph), ctx);
         if let Some(store) = store {
             let input = input_json.as_deref().unwrap_or("null");
-            state.set_journal(Journal::start(Arc::clone(&store.writer), run_id, &graph.name, input, graph.len())?);
+            state.set_journal(Journal::start(Arc::clone(&store.writer), run_id, &graph.name, input, store.snapshot_every)?);
         }
         let answer = match state.init_vars() {
-            Ok(()) => schedule(&state, state.graph().start())?,
+            Ok(()) => schedule(&mut state, graph.start())?,
             Err(err) => {
                 let mut out = String::from("[5,");
                 push_error(&mut out, &err);
@@ -198,14 +227,16 @@ impl CompleteOp {
 /// `payloadJson`: the result or the error) and, with `follow`, fires its
 /// transitions. With `idle` (nothing else in flight) and nothing to start,
 /// the run is complete: the answer is its output, and the run is released.
-/// `op` packs the arguments (see [`CompleteOp`]).
+/// `op` packs the arguments (see [`CompleteOp`]); a durable run also passes
+/// `stepAttempt` (`step * 2^20 + attempt`).
 #[napi(js_name = "runComplete")]
-pub fn run_complete(op: f64, payload_json: String, attempt: Option<u32>) -> Result<String, JsError> {
+pub fn run_complete(op: f64, payload_json: String, step_attempt_packed: Option<f64>) -> Result<String, JsError> {
     guard(|| {
         let CompleteOp { handle, task, status, follow, idle } = CompleteOp::unpack(op)?;
+        let (step, attempt) = step_attempt_packed.map_or(Ok((0, 1)), step_attempt)?;
         let (answer, done) = with_run(handle, |state| {
             let outcome = outcome(status, &payload_json)?;
-            state.record(task, attempt.unwrap_or(1), outcome.status, &payload_json)?;
+            state.record(task, step, attempt, outcome.status, &payload_json)?;
             let next = state.complete(task, outcome, follow)?;
             let (answer, done) = match next {
                 Next::Fail => ("[1]".to_owned(), false),
@@ -213,6 +244,9 @@ pub fn run_complete(op: f64, payload_json: String, attempt: Option<u32>) -> Resu
                 Next::Schedule(tasks) if tasks.is_empty() && idle && follow => (finish(state)?, true),
                 Next::Schedule(tasks) => (schedule(state, &tasks)?, false),
             };
+            if !done {
+                state.checkpoint()?;
+            }
             Ok((with_ack(state, answer), done))
         })?;
         if done {
@@ -234,10 +268,130 @@ pub fn run_finish(handle: u32) -> Result<String, JsError> {
     Ok(answer)
 }
 
-/// A task's input again (a retry): JSON text, or `null` for none.
+/// A task's input again (a retry): JSON text, or `null` for none. A
+/// durable run passes `stepAttempt` and journals the attempt as started.
 #[napi(js_name = "runTaskInput")]
-pub fn run_task_input(handle: u32, task: u32) -> Result<Option<String>, JsError> {
-    guard(|| with_run(handle, |state| state.task_input(task)))
+pub fn run_task_input(handle: u32, task: u32, step_attempt_packed: Option<f64>) -> Result<Option<String>, JsError> {
+    guard(|| {
+        with_run(handle, |state| {
+            if let Some(packed) = step_attempt_packed {
+                let (step, attempt) = step_attempt(packed)?;
+                state.journal_execution(task, step, -1, attempt, "running", None, None)?;
+            }
+            state.task_input(task)
+        })
+    })
+}
+
+/// A durable run's attempt (`item` -1) or item attempt failed (`status` 1
+/// or 2) and will be retried: journaled as `retrying` with its error.
+#[napi(js_name = "runRetrying")]
+pub fn run_retrying(handle: u32, task: u32, step_attempt_packed: f64, item: i32, error_json: String) -> Result<(), JsError> {
+    guard(|| {
+        let (step, attempt) = step_attempt(step_attempt_packed)?;
+        with_run(handle, |state| {
+            state.journal_execution(task, step, i64::from(item), attempt, "retrying", Some(&error_json), None)
+        })
+    })
+}
+
+/// An item of a durable run's with-items task ended (after its retries):
+/// journaled with its result or error and start time. Answers the sequence
+/// number covering it, negated when the store's queue is full (the engine
+/// then waits before starting more items).
+#[napi(js_name = "runItemDone")]
+pub fn run_item_done(
+    handle: u32,
+    task: u32,
+    step_attempt_packed: f64,
+    item: u32,
+    status: u32,
+    payload_json: String,
+    started_ms: f64,
+) -> Result<f64, JsError> {
+    guard(|| {
+        let (step, attempt) = step_attempt(step_attempt_packed)?;
+        let status = outcome_status(status)?;
+        with_run(handle, |state| {
+            let started = Some(started_ms as i64);
+            state.journal_execution(task, step, i64::from(item), attempt, status.as_str(), Some(&payload_json), started)?;
+            let (seq, full) = state.journal_mut().map_or((0, false), |j| j.last());
+            Ok(if full { -(seq as f64) } else { seq as f64 })
+        })
+    })
+}
+
+/// Resumes run `runId` of `flow` from `store` under `handle` (see
+/// `arcflow_core::flow::Resumed`). Answers, each ending with `full, seq`:
+///
+/// - `[6, starts, [[t, step, k, v, attempt, interrupted, items], ...]]`:
+///   activations to start again; `starts` counts activations per task so
+///   far; `attempt` is the last attempt journaled (0: none), `interrupted`
+///   1 when it was running; `items` (with-items tasks) lists the item
+///   executions journaled, `[index, attempt, status, payload]` with status
+///   0 succeeded, 1 failed, 2 timed out, 3 retrying;
+/// - `[7, t, attempt, status, payload, next]`: the last completion ended
+///   the run (`next` 1: a transition chose `fail`, 2: unhandled failure);
+/// - `[3, output]` / `[4, error]`: the run is complete (and released).
+#[napi(js_name = "runResume")]
+pub fn run_resume(flow: &NativeFlow, handle: u32, run_id: String, store: &NativeStore) -> Result<String, JsError> {
+    guard(|| {
+        let graph = flow.sealed.clone().ok_or_else(|| internal("the flow is not sealed"))?;
+        if RUNS.with(|runs| runs.borrow().contains_key(&handle)) {
+            return Err(internal(&format!("run handle {handle} is in use")));
+        }
+        let (mut state, resumed) = store.resume(graph, &run_id)?;
+        let (answer, live) = match resumed {
+            Resumed::Complete => (finish(&mut state)?, false),
+            Resumed::Ended { task, attempt, outcome, next } => {
+                let payload = if outcome.status == OutcomeStatus::Succeeded { &outcome.result } else { &outcome.error };
+                let next = if next == Next::Fail { 1 } else { 2 };
+                let status = status_code(outcome.status.as_str());
+                (format!("[7,{task},{attempt},{status},{},{next}]", to_json(payload)?), true)
+            }
+            Resumed::Continue(activations) => (resume_answer(&state, &activations)?, true),
+        };
+        let answer = with_ack(&mut state, answer);
+        if live {
+            RUNS.with(|runs| runs.borrow_mut().insert(handle, state));
+        }
+        Ok(answer)
+    })
+}
+
+fn resume_answer(state: &RunState, activations: &[PendingActivation]) -> arcflow_core::Result<String> {
+    let mut out = String::from("[6,");
+    out.push_str(&serde_json::to_string(state.starts()).map_err(|e| internal(&e.to_string()))?);
+    out.push_str(",[");
+    for (i, activation) in activations.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let (task, step) = (activation.task, activation.step);
+        out.push_str(&format!("[{task},{step},"));
+        push_task_input(&mut out, state, task)?;
+        let last = activation.executions.iter().filter(|e| e.item < 0).max_by_key(|e| e.attempt);
+        let attempt = last.map_or(0, |e| e.attempt);
+        let interrupted = last.is_some_and(|e| e.status == "running");
+        out.push_str(&format!(",{attempt},{}", u8::from(interrupted)));
+        if state.graph().task(task)?.items.is_none() {
+            out.push_str(",null]");
+            continue;
+        }
+        out.push_str(",[");
+        let mut first = true;
+        for e in activation.executions.iter().filter(|e| e.item >= 0 && status_code(&e.status) < 4) {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            let payload = e.payload.as_deref().unwrap_or("null");
+            out.push_str(&format!("[{},{},{},{payload}]", e.item, e.attempt, status_code(&e.status)));
+        }
+        out.push_str("]]");
+    }
+    out.push_str("]]");
+    Ok(out)
 }
 
 /// Renders a with-items task's items: `[batch, [items...]]`.

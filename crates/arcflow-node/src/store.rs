@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arcflow_core::flow::{FlowGraph, Resumed, RunState, DEFAULT_SNAPSHOT_EVERY};
 use arcflow_core::store::{RunFilter, SqliteStore, Store, WriteBehind, WriterConfig};
 use napi::bindgen_prelude::AsyncTask;
 use napi::{Env, Task};
@@ -18,6 +19,8 @@ use crate::error::{guard, JsError};
 pub struct NativeStore {
     pub(crate) writer: Arc<WriteBehind>,
     reader: Mutex<SqliteStore>,
+    /// Completions between two snapshots of a run.
+    pub(crate) snapshot_every: u32,
 }
 
 fn json<T: serde::Serialize>(value: &T) -> arcflow_core::Result<String> {
@@ -28,7 +31,13 @@ fn json<T: serde::Serialize>(value: &T) -> arcflow_core::Result<String> {
 impl NativeStore {
     /// Opens (creating and migrating) the database and starts its flush thread.
     #[napi(constructor)]
-    pub fn new(path: String, flush_interval_ms: u32, batch_size: u32, capacity: u32) -> Result<Self, JsError> {
+    pub fn new(
+        path: String,
+        flush_interval_ms: u32,
+        batch_size: u32,
+        capacity: u32,
+        snapshot_every: Option<u32>,
+    ) -> Result<Self, JsError> {
         guard(|| {
             let config = WriterConfig {
                 flush_interval: Duration::from_millis(u64::from(flush_interval_ms.max(1))),
@@ -38,7 +47,11 @@ impl NativeStore {
             };
             let writer = WriteBehind::start(Box::new(SqliteStore::open(&path)?), config)?;
             let reader = SqliteStore::open(&path)?;
-            Ok(NativeStore { writer: Arc::new(writer), reader: Mutex::new(reader) })
+            Ok(NativeStore {
+                writer: Arc::new(writer),
+                reader: Mutex::new(reader),
+                snapshot_every: snapshot_every.unwrap_or(DEFAULT_SNAPSHOT_EVERY).max(1),
+            })
         })
     }
 
@@ -69,17 +82,18 @@ impl NativeStore {
 
     #[napi]
     pub fn get_run(&self, id: String) -> Result<Option<String>, JsError> {
-        guard(|| self.reader.lock().map_err(poisoned)?.get_run(&id)?.map(|r| json(&r)).transpose())
+        guard(|| self.read()?.get_run(&id)?.map(|r| json(&r)).transpose())
     }
 
     #[napi]
     pub fn runs(&self, status: Option<String>, workflow: Option<String>, limit: Option<u32>) -> Result<String, JsError> {
-        guard(|| json(&self.reader.lock().map_err(poisoned)?.runs(&RunFilter { status, workflow, limit })?))
+        guard(|| json(&self.read()?.runs(&RunFilter { status, workflow, limit })?))
     }
 
+    /// Task executions of a run, in journal order: JSON text.
     #[napi]
     pub fn tasks(&self, run_id: String) -> Result<String, JsError> {
-        guard(|| json(&self.reader.lock().map_err(poisoned)?.tasks(&run_id)?))
+        guard(|| json(&self.read()?.tasks(&run_id, 0)?))
     }
 
     /// `PRAGMA integrity_check`: `ok`, or what is wrong.
@@ -88,6 +102,27 @@ impl NativeStore {
         guard(|| self.reader.lock().map_err(poisoned)?.integrity_check())
     }
 }
+
+impl NativeStore {
+    /// Rebuilds an interrupted run from what is committed (see `run.rs`).
+    pub(crate) fn resume(&self, graph: Arc<FlowGraph>, run_id: &str) -> arcflow_core::Result<(RunState, Resumed)> {
+        let mut reader = self.read()?;
+        RunState::resume(graph, &mut *reader, Arc::clone(&self.writer), run_id, self.snapshot_every)
+    }
+}
+
+impl NativeStore {
+    /// The reader, once this process's queued writes are committed (reads
+    /// see their own writes; a failing store is read as it is after
+    /// `READ_SETTLE`).
+    fn read(&self) -> arcflow_core::Result<std::sync::MutexGuard<'_, SqliteStore>> {
+        self.writer.settle(READ_SETTLE);
+        self.reader.lock().map_err(poisoned)
+    }
+}
+
+/// How long a history read waits for queued writes to commit.
+const READ_SETTLE: Duration = Duration::from_secs(2);
 
 fn poisoned<T>(_: std::sync::PoisonError<T>) -> arcflow_core::Error {
     arcflow_core::Error::Internal("the store's reader is poisoned".into())

@@ -10,8 +10,10 @@ use std::sync::Arc;
 use minijinja::value::ValueKind;
 use minijinja::Value;
 
+use serde::{Deserialize, Serialize};
+
 use super::graph::{FlowGraph, ItemsSource, Join, Target};
-use super::journal::Journal;
+use super::journal::{now_ms, ExecutionWrite, Journal};
 use crate::context::{OutcomeStatus, TaskOutcome, WorkflowContext};
 use crate::error::{Error, Result};
 
@@ -26,19 +28,61 @@ pub enum Next {
     Unhandled,
 }
 
+/// Which activations a durable run has started and not yet completed: what
+/// a resume starts again. In-memory runs do not keep it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Progress {
+    /// Activations per task so far: the step number of the latest.
+    pub starts: Vec<u32>,
+    /// `(task, step)` of activations in flight.
+    pub pending: Vec<(u32, u32)>,
+}
+
+/// A snapshot's state: what resume restores before replaying the journal
+/// written after it.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SnapshotState {
+    pub version: u32,
+    /// The context document (`WorkflowContext::export`).
+    pub context: String,
+    pub arrivals: Vec<u32>,
+    pub progress: Progress,
+}
+
+pub(crate) const SNAPSHOT_VERSION: u32 = 1;
+
 pub struct RunState {
-    graph: Arc<FlowGraph>,
-    ctx: WorkflowContext,
-    arrivals: Vec<u32>,
+    pub(crate) graph: Arc<FlowGraph>,
+    pub(crate) ctx: WorkflowContext,
+    pub(crate) arrivals: Vec<u32>,
     batches: HashMap<u32, Arc<[Value]>>,
     journal: Option<Journal>,
+    pub(crate) progress: Option<Progress>,
+    snapshot_due: bool,
     next_batch: u32,
+}
+
+/// The system values every run has: `system.run_id`, `system.workflow`
+/// and `system.started_at`.
+pub fn set_system_values(ctx: &WorkflowContext, run_id: &str, workflow: &str, started_ms: i64) {
+    ctx.set_system("run_id", Value::from(run_id));
+    ctx.set_system("workflow", Value::from(workflow));
+    ctx.set_system("started_at", Value::from(crate::time::iso_millis(started_ms)));
 }
 
 impl RunState {
     pub fn new(graph: Arc<FlowGraph>, ctx: WorkflowContext) -> Self {
         let arrivals = vec![0; graph.len()];
-        RunState { graph, ctx, arrivals, batches: HashMap::new(), next_batch: 0, journal: None }
+        RunState {
+            graph,
+            ctx,
+            arrivals,
+            batches: HashMap::new(),
+            next_batch: 0,
+            journal: None,
+            progress: None,
+            snapshot_due: false,
+        }
     }
 
     pub fn context(&self) -> &WorkflowContext {
@@ -48,6 +92,94 @@ impl RunState {
     /// Makes the run durable: from now on its progress is journaled.
     pub fn set_journal(&mut self, journal: Journal) {
         self.journal = Some(journal);
+        self.track();
+    }
+
+    /// Keeps track of activations (durable runs, and replay).
+    pub(crate) fn track(&mut self) {
+        if self.progress.is_none() {
+            self.progress = Some(Progress { starts: vec![0; self.graph.len()], pending: Vec::new() });
+        }
+    }
+
+    /// Activations per task so far (durable runs; empty otherwise).
+    pub fn starts(&self) -> &[u32] {
+        self.progress.as_ref().map_or(&[], |p| &p.starts)
+    }
+
+    /// Tasks about to start: a durable run counts each activation (its
+    /// step number) and journals it as `running`.
+    pub fn activate(&mut self, tasks: &[u32]) -> Result<()> {
+        let Some(progress) = &mut self.progress else { return Ok(()) };
+        let now = now_ms();
+        for &task in tasks {
+            let starts = progress
+                .starts
+                .get_mut(task as usize)
+                .ok_or_else(|| Error::Internal(format!("unknown task index {task}")))?;
+            *starts += 1;
+            let step = *starts;
+            progress.pending.push((task, step));
+            if let Some(journal) = &mut self.journal {
+                journal.execution(ExecutionWrite {
+                    task: &self.graph.tasks[task as usize].name,
+                    step,
+                    item: -1,
+                    attempt: 1,
+                    status: "running",
+                    payload: None,
+                    started_at: Some(now),
+                    ended_at: None,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Journals an execution of a durable run (nothing otherwise): an
+    /// attempt that starts (`running`), fails and is retried (`retrying`),
+    /// or an item that ends.
+    #[allow(clippy::too_many_arguments)]
+    pub fn journal_execution(
+        &mut self,
+        task: u32,
+        step: u32,
+        item: i64,
+        attempt: u32,
+        status: &str,
+        payload: Option<&str>,
+        started_at: Option<i64>,
+    ) -> Result<()> {
+        let Some(journal) = &mut self.journal else { return Ok(()) };
+        let ended_at = (status != "running").then(now_ms);
+        let started_at = started_at.or_else(|| (status == "running").then(now_ms));
+        journal.execution(ExecutionWrite {
+            task: &self.graph.task(task)?.name,
+            step,
+            item,
+            attempt,
+            status,
+            payload,
+            started_at,
+            ended_at,
+        })
+    }
+
+    /// A durable run writes a snapshot every so many completions.
+    pub fn checkpoint(&mut self) -> Result<()> {
+        if !self.snapshot_due {
+            return Ok(());
+        }
+        self.snapshot_due = false;
+        let (Some(journal), Some(progress)) = (&mut self.journal, &self.progress) else { return Ok(()) };
+        let state = SnapshotState {
+            version: SNAPSHOT_VERSION,
+            context: self.ctx.export()?,
+            arrivals: self.arrivals.clone(),
+            progress: progress.clone(),
+        };
+        let text = serde_json::to_string(&state).map_err(|e| Error::Internal(e.to_string()))?;
+        journal.snapshot(text)
     }
 
     pub fn journal_mut(&mut self) -> Option<&mut Journal> {
@@ -132,11 +264,30 @@ impl RunState {
         }
     }
 
-    /// Journals a task execution (durable runs; nothing otherwise).
-    pub fn record(&mut self, task: u32, attempt: u32, status: OutcomeStatus, payload_json: &str) -> Result<()> {
+    /// Journals the end of activation `step` of a task (durable runs;
+    /// nothing otherwise).
+    pub fn record(&mut self, task: u32, step: u32, attempt: u32, status: OutcomeStatus, payload_json: &str) -> Result<()> {
+        if let Some(progress) = &mut self.progress {
+            match progress.pending.iter().position(|&p| p == (task, step)) {
+                Some(at) => {
+                    progress.pending.swap_remove(at);
+                }
+                None => return Err(Error::Internal(format!("task index {task} step {step} is not in flight"))),
+            }
+        }
         let Some(journal) = &mut self.journal else { return Ok(()) };
-        let node = self.graph.task(task)?;
-        journal.task(task, &node.name, attempt, status.as_str(), payload_json)
+        journal.execution(ExecutionWrite {
+            task: &self.graph.task(task)?.name,
+            step,
+            item: -1,
+            attempt,
+            status: status.as_str(),
+            payload: Some(payload_json),
+            started_at: None,
+            ended_at: Some(now_ms()),
+        })?;
+        self.snapshot_due = journal.completed();
+        Ok(())
     }
 
     /// Records a task's outcome; with `follow`, also fires its transitions

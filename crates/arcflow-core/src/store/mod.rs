@@ -8,7 +8,7 @@ mod record;
 mod sqlite;
 mod writer;
 
-pub use record::{RunFilter, RunRecord, TaskRecord, Write};
+pub use record::{Execution, RunFilter, RunRecord, Write};
 pub use sqlite::SqliteStore;
 pub use writer::{StoreStats, WriteBehind, WriterConfig};
 
@@ -21,8 +21,13 @@ pub trait Store: Send {
     fn apply(&mut self, batch: &[Write]) -> Result<()>;
     fn get_run(&mut self, id: &str) -> Result<Option<RunRecord>>;
     fn runs(&mut self, filter: &RunFilter) -> Result<Vec<RunRecord>>;
-    /// Task executions of a run, in the order they were recorded.
-    fn tasks(&mut self, run_id: &str) -> Result<Vec<TaskRecord>>;
+    /// Task executions of a run last written after journal position
+    /// `after`, in journal order (`after` 0: all of them).
+    fn tasks(&mut self, run_id: &str, after: u64) -> Result<Vec<Execution>>;
+    /// Executions of one activation of a task (every item and attempt).
+    fn activation(&mut self, run_id: &str, task: &str, step: u32) -> Result<Vec<Execution>>;
+    /// The latest snapshot of a run: its journal position and state.
+    fn snapshot(&mut self, run_id: &str) -> Result<Option<(u64, String)>>;
 }
 
 /// How much a completion waits for the disk.

@@ -1,32 +1,54 @@
-//! What the store keeps: runs, task executions (each attempt and item) and
-//! published variables. Values are JSON text, as they cross the boundary.
+//! What the store keeps: runs, task executions (each attempt and item),
+//! published variables and context snapshots. Values are JSON text, as
+//! they cross the boundary.
 
 use serde::Serialize;
 
 /// One queued write. Writes of a run are applied in the order queued.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
-    /// A run started (or was resumed).
+    /// A run started (or was resumed: its input and start time are kept).
     RunStarted { id: String, workflow: String, input: String, started_at: i64 },
-    /// A task execution (an attempt of a task, or of one item) ended.
-    Task {
-        run_id: String,
-        task: String,
-        /// The run's activation number of the task (a task may run more than
-        /// once in a cycle); with `item` and `attempt` it keys the row.
-        step: u32,
-        /// -1 for the task itself, else the item index.
-        item: i64,
-        attempt: u32,
-        status: String,
-        /// The result (succeeded) or the error, as JSON.
-        payload: String,
-        at: i64,
-    },
+    /// A task execution (an attempt of a task, or of one item) started or
+    /// ended; a later write of the same execution updates it.
+    Task(Execution),
     /// A variable was published.
     Var { run_id: String, name: String, value: String },
-    /// The run ended.
+    /// The state of a run (context, join counters, activations in flight)
+    /// after every write of its journal up to `jseq`: resume starts here.
+    Snapshot { run_id: String, jseq: u64, state: String },
+    /// The run ended; executions still `running` end `cancelled`.
     RunEnded { id: String, status: String, output: Option<String>, error: Option<String>, ended_at: i64 },
+}
+
+/// Execution statuses: `running`, `retrying` (the attempt failed and
+/// another follows), and the final `succeeded`, `failed`, `timed_out`,
+/// `cancelled`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Execution {
+    pub run_id: String,
+    pub task: String,
+    /// The task's activation number in the run (a task runs again in a
+    /// cycle); with `item` and `attempt` it keys the execution.
+    pub step: u32,
+    /// -1 for the task itself, else the item index.
+    pub item: i64,
+    pub attempt: u32,
+    pub status: String,
+    /// The result (succeeded) or the error, as JSON; none while running.
+    pub payload: Option<String>,
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    /// The run's journal position of this write: replay after a snapshot
+    /// follows it.
+    pub jseq: u64,
+}
+
+impl Execution {
+    pub fn is_final(&self) -> bool {
+        matches!(self.status.as_str(), "succeeded" | "failed" | "timed_out")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -40,18 +62,6 @@ pub struct RunRecord {
     pub error: Option<String>,
     pub started_at: i64,
     pub ended_at: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskRecord {
-    pub task: String,
-    pub step: u32,
-    pub item: Option<i64>,
-    pub attempt: u32,
-    pub status: String,
-    pub payload: String,
-    pub at: i64,
 }
 
 #[derive(Debug, Clone, Default)]

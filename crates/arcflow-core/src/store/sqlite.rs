@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::record::{RunFilter, RunRecord, TaskRecord, Write};
+use super::record::{Execution, RunFilter, RunRecord, Write};
 use super::Store;
 use crate::error::{Error, Result};
 
@@ -41,6 +41,28 @@ CREATE TABLE vars (
   name TEXT NOT NULL,
   value TEXT NOT NULL,
   PRIMARY KEY (run_id, name)
+);
+"#, r#"
+CREATE TABLE executions (
+  run_id TEXT NOT NULL,
+  task TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  item INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  payload TEXT,
+  started_at INTEGER,
+  ended_at INTEGER,
+  jseq INTEGER NOT NULL,
+  PRIMARY KEY (run_id, task, step, item, attempt)
+) WITHOUT ROWID;
+INSERT INTO executions SELECT run_id, task, step, item, attempt, status, payload, NULL, at, seq FROM task_executions;
+DROP TABLE task_executions;
+CREATE INDEX executions_by_journal ON executions (run_id, jseq);
+CREATE TABLE snapshots (
+  run_id TEXT PRIMARY KEY,
+  jseq INTEGER NOT NULL,
+  state TEXT NOT NULL
 );
 "#];
 
@@ -131,9 +153,10 @@ impl Store for SqliteStore {
                 .map_err(db_error)?;
             let mut task = tx
                 .prepare_cached(
-                    "INSERT INTO task_executions (run_id, task, step, item, attempt, status, payload, at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                     ON CONFLICT (run_id, step, task, item, attempt) DO UPDATE SET status = ?6, payload = ?7, at = ?8",
+                    "INSERT INTO executions (run_id, task, step, item, attempt, status, payload, started_at, ended_at, jseq)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT DO UPDATE SET status = ?6, payload = ?7, ended_at = ?9, jseq = ?10,
+                       started_at = COALESCE(started_at, ?8)",
                 )
                 .map_err(db_error)?;
             let mut var = tx
@@ -142,19 +165,35 @@ impl Store for SqliteStore {
                      ON CONFLICT (run_id, name) DO UPDATE SET value = ?3",
                 )
                 .map_err(db_error)?;
+            let mut snapshot = tx
+                .prepare_cached(
+                    "INSERT INTO snapshots (run_id, jseq, state) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (run_id) DO UPDATE SET jseq = ?2, state = ?3",
+                )
+                .map_err(db_error)?;
             let mut run_ended = tx
                 .prepare_cached("UPDATE runs SET status = ?2, output = ?3, error = ?4, ended_at = ?5 WHERE id = ?1")
+                .map_err(db_error)?;
+            let mut abandoned = tx
+                .prepare_cached(
+                    "UPDATE executions SET status = 'cancelled', ended_at = ?2 WHERE run_id = ?1 AND status = 'running'",
+                )
                 .map_err(db_error)?;
             for write in batch {
                 match write {
                     Write::RunStarted { id, workflow, input, started_at } => {
                         run_started.execute(params![id, workflow, input, started_at])
                     }
-                    Write::Task { run_id, task: name, step, item, attempt, status, payload, at } => {
-                        task.execute(params![run_id, name, step, item, attempt, status, payload, at])
-                    }
+                    Write::Task(e) => task.execute(params![
+                        e.run_id, e.task, e.step, e.item, e.attempt, e.status, e.payload, e.started_at, e.ended_at,
+                        e.jseq as i64
+                    ]),
                     Write::Var { run_id, name, value } => var.execute(params![run_id, name, value]),
+                    Write::Snapshot { run_id, jseq, state } => snapshot.execute(params![run_id, *jseq as i64, state]),
                     Write::RunEnded { id, status, output, error, ended_at } => {
+                        if status != "succeeded" {
+                            abandoned.execute(params![id, ended_at]).map_err(db_error)?;
+                        }
                         run_ended.execute(params![id, status, output, error, ended_at])
                     }
                 }
@@ -184,27 +223,43 @@ impl Store for SqliteStore {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
     }
 
-    fn tasks(&mut self, run_id: &str) -> Result<Vec<TaskRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT task, step, item, attempt, status, payload, at FROM task_executions WHERE run_id = ?1 ORDER BY seq",
-            )
-            .map_err(db_error)?;
-        let rows = stmt
-            .query_map([run_id], |r| {
-                let item: i64 = r.get(2)?;
-                Ok(TaskRecord {
-                    task: r.get(0)?,
-                    step: r.get(1)?,
-                    item: (item >= 0).then_some(item),
-                    attempt: r.get(3)?,
-                    status: r.get(4)?,
-                    payload: r.get(5)?,
-                    at: r.get(6)?,
-                })
-            })
-            .map_err(db_error)?;
+    fn tasks(&mut self, run_id: &str, after: u64) -> Result<Vec<Execution>> {
+        let sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE run_id = ?1 AND jseq > ?2 ORDER BY jseq");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(db_error)?;
+        let rows = stmt.query_map(params![run_id, after as i64], execution).map_err(db_error)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
     }
+
+    fn activation(&mut self, run_id: &str, task: &str, step: u32) -> Result<Vec<Execution>> {
+        let sql = format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE run_id = ?1 AND task = ?2 AND step = ?3 ORDER BY item, attempt"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(db_error)?;
+        let rows = stmt.query_map(params![run_id, task, step], execution).map_err(db_error)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
+    }
+
+    fn snapshot(&mut self, run_id: &str) -> Result<Option<(u64, String)>> {
+        self.conn
+            .prepare_cached("SELECT jseq, state FROM snapshots WHERE run_id = ?1")
+            .and_then(|mut s| s.query_row([run_id], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))).optional())
+            .map_err(db_error)
+    }
+}
+
+const EXECUTION_COLUMNS: &str = "run_id, task, step, item, attempt, status, payload, started_at, ended_at, jseq";
+
+fn execution(r: &rusqlite::Row<'_>) -> rusqlite::Result<Execution> {
+    Ok(Execution {
+        run_id: r.get(0)?,
+        task: r.get(1)?,
+        step: r.get(2)?,
+        item: r.get(3)?,
+        attempt: r.get(4)?,
+        status: r.get(5)?,
+        payload: r.get(6)?,
+        started_at: r.get(7)?,
+        ended_at: r.get(8)?,
+        jseq: r.get::<_, i64>(9)? as u64,
+    })
 }

@@ -157,6 +157,25 @@ impl WriteBehind {
         state.stats.clone()
     }
 
+    /// Waits (at most `timeout`) until every write queued so far is
+    /// committed, so that a read sees this process's own writes; false if
+    /// the store did not get there in time (it is failing, or closed).
+    pub fn settle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let target = self.stats().enqueued;
+        loop {
+            let stats = self.stats();
+            if stats.committed >= target {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || stats.closed {
+                return false;
+            }
+            self.wait_progress(stats.committed, left);
+        }
+    }
+
     /// Commits everything queued so far, then stops the thread. Loses nothing:
     /// a failing batch keeps being retried.
     pub fn close(&self) {
