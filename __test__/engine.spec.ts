@@ -281,3 +281,19 @@ test('a handler reads its signal, item and index; the signal aborts when a sibli
   t.is(seen.length, 3)
   t.true(seen.every((s) => s.aborted && /item 2 of task 'each' failed|run failed/.test(String(s.reason))))
 })
+
+test('a with-items task whose actions settle at once still lets the event loop turn', async (t) => {
+  const engine = new Engine().action('now', async (n: number) => n + 1)
+  const wf = engine.workflow({ name: 'fan', tasks: { each: { action: 'now', with: { items: '{{ range(input) }}', concurrency: 64 }, input: '{{ item }}' } }, output: '{{ tasks.each.result | length }}' })
+  let turns = 0
+  let ticking = true
+  const tick = (): void => {
+    turns++
+    if (ticking) setImmediate(tick)
+  }
+  setImmediate(tick)
+  t.is(await engine.run(wf, 10_240), 10_240)
+  ticking = false
+  // without yielding, the whole list runs on microtasks and the loop never turns
+  t.true(turns >= 5, `the event loop turned ${turns} times during 10,240 items`)
+})

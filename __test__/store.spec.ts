@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 
 import { Engine, StoreError } from '../lib/index'
+import { uuidv7 } from '../lib/engine/run-id'
 import { DurableStore, silentLogger } from '../lib/store/store'
 
 const fixtures = join(__dirname, 'fixtures')
@@ -76,20 +77,28 @@ interface Crash {
   maxDepth: number
 }
 
-/** Runs the crash child until it has acknowledged `minAcks` tasks with `minDepth` writes queued, then kills it -9. */
-function crashChild(path: string, durability: string, flushIntervalMs: number, minAcks: number, minDepth: number): Promise<Crash> {
+/**
+ * Runs the crash child until it has acknowledged `minAcks` tasks with
+ * `minDepth` writes queued, and has run for `minMs` (so that flushes have
+ * happened), then kills it -9.
+ */
+function crashChild(path: string, durability: string, flushIntervalMs: number, minAcks: number, minDepth: number, minMs = 0): Promise<Crash> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(fixtures, 'crash-child.mjs'), path, durability, String(flushIntervalMs)], { stdio: ['ignore', 'pipe', 'inherit'] })
     const acks: Crash['acks'] = []
     let maxDepth = 0
     let killedAt = 0
+    let depth = 0
+    const spawned = Date.now()
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`the child never reached ${minAcks} acks / ${minDepth} queued (got ${acks.length} / ${maxDepth})`)) }, 90_000)
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (killedAt) return // after the kill: the parent saw nothing more
       const [kind, a, b, c] = line.split(' ')
       if (kind === 'ack') acks.push({ run: a!, task: b!, at: Number(c) })
-      else if (kind === 'depth') maxDepth = Math.max(maxDepth, Number(a))
-      if (acks.length >= minAcks && maxDepth >= minDepth) {
+      else if (kind === 'depth') depth = Number(a)
+      maxDepth = Math.max(maxDepth, depth)
+      // killed while at least `minDepth` writes are queued
+      if (acks.length >= minAcks && depth >= minDepth && Date.now() - spawned >= minMs) {
         killedAt = Date.now()
         child.kill('SIGKILL')
       }
@@ -100,6 +109,20 @@ function crashChild(path: string, durability: string, flushIntervalMs: number, m
       resolve({ acks, killedAt, maxDepth })
     })
   })
+}
+
+/** The acknowledged tasks that are not on disk as succeeded (one read per run). */
+function lostAcks(reader: Engine, acks: Crash['acks']): Crash['acks'] {
+  const onDisk = new Map<string, Set<string>>()
+  const succeeded = (run: string): Set<string> => {
+    let tasks = onDisk.get(run)
+    if (!tasks) {
+      tasks = new Set((reader.getRun(run)?.tasks ?? []).filter((x) => x.status === 'succeeded').map((x) => x.task))
+      onDisk.set(run, tasks)
+    }
+    return tasks
+  }
+  return acks.filter(({ run, task }) => !succeeded(run).has(task))
 }
 
 /** `PRAGMA integrity_check` of a database a crash left behind. */
@@ -117,7 +140,7 @@ test('kill -9 in sync mode: nothing the child acknowledged is lost, and the data
   const crash = await crashChild(path, 'sync', 50, 3_000, 0)
   t.is(await integrity(path), 'ok')
   const reader = new Engine({ store: `sqlite:${path}` })
-  const missing = crash.acks.filter(({ run, task }) => !reader.getRun(run)?.tasks.some((x) => x.task === task && x.status === 'succeeded'))
+  const missing = lostAcks(reader, crash.acks)
   t.deepEqual(missing, [], `${missing.length} of ${crash.acks.length} acknowledged tasks lost`)
   t.true(reader.interruptedRuns().length > 0, 'the runs the child left behind are listed as interrupted')
   await reader.close()
@@ -126,15 +149,27 @@ test('kill -9 in sync mode: nothing the child acknowledged is lost, and the data
 test('kill -9 in batched mode with 10,000 writes queued: only the last flush window is lost', async (t) => {
   const path = dbPath()
   const flushIntervalMs = 1_000
-  const crash = await crashChild(path, 'batched', flushIntervalMs, 5_000, 10_000)
+  const crash = await crashChild(path, 'batched', flushIntervalMs, 5_000, 10_000, 3 * flushIntervalMs)
   t.true(crash.maxDepth >= 10_000)
   t.is(await integrity(path), 'ok')
   const reader = new Engine({ store: `sqlite:${path}` })
-  const lost = crash.acks.filter(({ run, task }) => !reader.getRun(run)?.tasks.some((x) => x.task === task && x.status === 'succeeded'))
+  const lost = lostAcks(reader, crash.acks)
   // a lost write was acknowledged within the last window (plus the time a commit takes on a busy machine)
   const window = flushIntervalMs + 2_000
   const tooOld = lost.filter((a) => a.at < crash.killedAt - window)
   t.deepEqual(tooOld, [], `${tooOld.length} writes older than the flush window were lost`)
   t.true(lost.length < crash.acks.length, 'something was committed before the crash')
   await reader.close()
+})
+
+test('durable run ids are UUID v7: time-ordered, so the store appends', async (t) => {
+  const ids = [uuidv7(1_700_000_000_000), uuidv7(1_700_000_000_001), uuidv7(1_800_000_000_000)]
+  for (const id of ids) t.regex(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+  t.deepEqual([...ids].sort(), ids)
+  t.is(ids[0]!.slice(0, 13), '018bcfe5-6800')
+  const engine = new Engine({ store: `sqlite:${dbPath()}` }).action('step', async (n: number) => n + 1)
+  const run = engine.start(chainWorkflow(engine, 1), 1)
+  t.regex(run.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7/)
+  await run.result()
+  await engine.close()
 })

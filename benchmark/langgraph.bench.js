@@ -10,14 +10,21 @@ require('node:events').setMaxListeners(0)
 const langgraph = require('./peers/langgraph.js')
 const w = require('./engine-workloads.js')
 
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+
 const { b, folder, configure } = w
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arcflow-bench-lg-'))
+const chain10Durable = langgraph.durableChain(path.join(dir, 'checkpoints.db'))
 
 b.suite(
   'langgraph',
   configure(2),
   b.add('LangGraph.js 10-node chain', async () => { await langgraph.chain10(0) }),
   b.add('LangGraph.js one-node invoke', async () => { await langgraph.one(0) }),
+  b.add('LangGraph.js 10-node chain, SqliteSaver checkpointer', async () => { await chain10Durable(0) }),
   b.add('LangGraph.js Send fan-out, 1,000 items', async () => { await langgraph.fanOut(w.items1k, w.catalog, { maxConcurrency: 64 }) }),
   b.cycle(),
   b.save({ file: 'langgraph', folder, format: 'json', details: true }),
-)
+).then(() => fs.rmSync(dir, { recursive: true, force: true }))

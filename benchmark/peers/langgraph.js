@@ -74,4 +74,20 @@ async function fanOut(items, context, opts) {
   return out.results;
 }
 
-module.exports = { chain10, one, fanOut };
+// ---------------------------------------------------------------------------
+// chain10 with its SQLite checkpointer (@langchain/langgraph-checkpoint-sqlite,
+// over better-sqlite3): a checkpoint is written after every step. One thread
+// per run, as a service running independent runs would.
+// ---------------------------------------------------------------------------
+function durableChain(file) {
+  const { SqliteSaver } = require('@langchain/langgraph-checkpoint-sqlite');
+  const saver = SqliteSaver.fromConnString(file);
+  const graph = chainBuilder.compile({ checkpointer: saver });
+  let threads = 0;
+  return async function chain10Durable(n) {
+    const out = await graph.invoke({ value: n }, { configurable: { thread_id: `t${++threads}` } });
+    return out.value;
+  };
+}
+
+module.exports = { chain10, one, fanOut, durableChain };

@@ -13,11 +13,12 @@ import type { Action } from './attempt'
 import type { RunEvent } from './events'
 import { DurableStore, parseStoreUrl, silentLogger, type Logger, type RunRecord, type StoreStats, type TaskRecord } from '../store/store'
 import { Run, type Durability } from './run'
+import { uuidv7 } from './run-id'
 
 export interface StartOptions {
   /** Cancels the run when aborted (policy `cancel_running`). */
   signal?: AbortSignal
-  /** Default: a random UUID. */
+  /** Default: a random UUID (version 7, time-ordered, with a store). */
   runId?: string
   /** Run-level timeout in milliseconds: the run ends `timed_out`. */
   timeout?: number
@@ -205,7 +206,7 @@ export class Engine {
     }
     if (options.timeout !== undefined && !(options.timeout >= 0)) throw new TypeError('timeout must be a non-negative number of milliseconds')
     const run = new Run(workflow, input, {
-      runId: options.runId ?? randomUUID(),
+      runId: options.runId ?? (this.#store ? uuidv7() : randomUUID()),
       actions,
       listeners: this.#listeners,
       onEnd: this.#onEnd,
@@ -285,6 +286,11 @@ export class Engine {
     if (!this.#store) return []
     const live = new Set([...this.#runs].map((run) => run.id))
     return this.#store.runs({ status: 'running', limit: 1_000_000 }).filter((run) => !live.has(run.id))
+  }
+
+  /** Resolves once every write queued so far is committed (at once in memory). */
+  async flush(): Promise<void> {
+    if (this.#store) await this.#store.committed(this.#store.stats().enqueued)
   }
 
   /** Cancels every live run, waits for them to end, then flushes and closes the store. */

@@ -93,6 +93,13 @@ export function dataFailure(data: unknown): Failure {
   return toFailure(fromNativeData(data as Parameters<typeof fromNativeData>[0]))
 }
 
+/**
+ * Items started without a turn of the event loop: then the pump yields
+ * (`setImmediate`), so that items whose actions settle at once do not
+ * starve timers and I/O for the whole list.
+ */
+const ITEMS_PER_TURN = 1024
+
 /** Item inputs rendered per native call: the window, within bounds. */
 function chunkSize(concurrency: number): number {
   return Math.min(256, Math.max(concurrency, 32))
@@ -107,8 +114,10 @@ export class TaskRun {
   #finished = false
   /** Items a resume found done: their results are kept, they do not run again. */
   #resumedItems: Map<number, [number, number, unknown]> | undefined
-  /** Waiting for the store to drain before starting more items. */
+  /** Waiting for the store to drain, or for the event loop to turn, before starting more items. */
   #throttled = false
+  /** Items started since the pump last yielded. */
+  #burst = 0
   // with-items state
   #withItems = false
   /** An item failed the task: its siblings stop. */
@@ -191,6 +200,10 @@ export class TaskRun {
     const concurrency = this.task.with!.concurrency
     const count = this.#items.length
     while (!this.#finished && !this.#throttled && this.#inFlight < concurrency && this.#next < count && this.host.accepting()) {
+      if (++this.#burst > ITEMS_PER_TURN) {
+        this.#yieldTurn()
+        break
+      }
       const index = this.#next++
       if (this.#resumedItems !== undefined && this.#resumeItem(index)) continue
       this.#inFlight++
@@ -207,6 +220,15 @@ export class TaskRun {
       if (this.#next >= count) this.#finish({ status: 'succeeded', result: this.#results, attempt: 1 })
       else this.#finish({ status: 'cancelled', attempt: 1 })
     }
+  }
+
+  #yieldTurn(): void {
+    this.#burst = 0
+    this.#throttled = true
+    setImmediate(() => {
+      this.#throttled = false
+      if (!this.#finished && this.host.live()) this.#pump()
+    })
   }
 
   /**

@@ -21,11 +21,11 @@ fn started(id: &str) -> Write {
 fn task(run: &str, step: u32, attempt: u32) -> Write {
     Write::Task(Execution {
         run_id: run.into(),
-        task: format!("t{step}"),
+        task: format!("t{step}").into(),
         step,
         item: -1,
         attempt,
-        status: "succeeded".into(),
+        status: "succeeded",
         payload: Some(step.to_string()),
         started_at: None,
         ended_at: Some(2),
@@ -62,7 +62,7 @@ fn a_batch_lands_whole_and_reads_back() {
         }
     );
     let tasks: Vec<Execution> = store.tasks("r1", 0).unwrap();
-    assert_eq!(tasks.iter().map(|t| t.task.as_str()).collect::<Vec<_>>(), ["t1", "t2"]);
+    assert_eq!(tasks.iter().map(|t| &*t.task).collect::<Vec<_>>(), ["t1", "t2"]);
     let running = store.runs(&RunFilter { status: Some("running".into()), ..RunFilter::default() }).unwrap();
     assert_eq!(running.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["r2"]);
     // the same task execution written twice (a retried batch) stays one row

@@ -35,7 +35,10 @@ fn with_run<T>(handle: u32, f: impl FnOnce(&mut RunState) -> arcflow_core::Resul
     RUNS.with(|runs| {
         let mut runs = runs.borrow_mut();
         let state = runs.get_mut(&handle).ok_or_else(|| internal(&format!("run {handle} is not live")))?;
-        f(state)
+        let result = f(state);
+        // what the call journaled goes to the store's queue now
+        state.flush_journal()?;
+        result
     })
 }
 
@@ -164,7 +167,7 @@ pub fn run_start(
         let mut state = RunState::new(Arc::clone(&graph), ctx);
         if let Some(store) = store {
             let input = input_json.as_deref().unwrap_or("null");
-            state.set_journal(Journal::start(Arc::clone(&store.writer), run_id, &graph.name, input, store.snapshot_every)?);
+            state.set_journal(Journal::start(Arc::clone(&store.writer), &run_id, &graph, input, store.snapshot_every)?);
         }
         let answer = match state.init_vars() {
             Ok(()) => schedule(&mut state, graph.start())?,
@@ -175,7 +178,7 @@ pub fn run_start(
                 out
             }
         };
-        let answer = with_ack(&mut state, answer);
+        let answer = with_ack(&mut state, answer)?;
         RUNS.with(|runs| runs.borrow_mut().insert(handle, state));
         Ok(answer)
     })
@@ -184,13 +187,12 @@ pub fn run_start(
 /// A durable run's answer ends with `full, seq`: whether the store's queue
 /// is past its capacity (the engine then waits for it), and the sequence
 /// number that covers the run's writes so far (a `sync` run waits for it).
-fn with_ack(state: &mut RunState, mut answer: String) -> String {
-    if let Some(journal) = state.journal_mut() {
-        let (seq, full) = journal.last();
+fn with_ack(state: &mut RunState, mut answer: String) -> arcflow_core::Result<String> {
+    if let Some((seq, full)) = state.flush_journal()? {
         answer.pop();
         answer.push_str(&format!(",{},{seq}]", u8::from(full)));
     }
-    answer
+    Ok(answer)
 }
 
 /// What `runComplete` packs into one number: each argument of a napi call
@@ -247,7 +249,7 @@ pub fn run_complete(op: f64, payload_json: String, step_attempt_packed: Option<f
             if !done {
                 state.checkpoint()?;
             }
-            Ok((with_ack(state, answer), done))
+            Ok((with_ack(state, answer)?, done))
         })?;
         if done {
             RUNS.with(|runs| runs.borrow_mut().remove(&handle));
@@ -262,7 +264,7 @@ pub fn run_complete(op: f64, payload_json: String, step_attempt_packed: Option<f
 pub fn run_finish(handle: u32) -> Result<String, JsError> {
     let answer = guard(|| with_run(handle, |state| {
         let answer = finish(state)?;
-        Ok(with_ack(state, answer))
+        with_ack(state, answer)
     }))?;
     RUNS.with(|runs| runs.borrow_mut().remove(&handle));
     Ok(answer)
@@ -315,7 +317,7 @@ pub fn run_item_done(
         with_run(handle, |state| {
             let started = Some(started_ms as i64);
             state.journal_execution(task, step, i64::from(item), attempt, status.as_str(), Some(&payload_json), started)?;
-            let (seq, full) = state.journal_mut().map_or((0, false), |j| j.last());
+            let (seq, full) = state.flush_journal()?.unwrap_or((0, false));
             Ok(if full { -(seq as f64) } else { seq as f64 })
         })
     })
@@ -351,7 +353,7 @@ pub fn run_resume(flow: &NativeFlow, handle: u32, run_id: String, store: &Native
             }
             Resumed::Continue(activations) => (resume_answer(&state, &activations)?, true),
         };
-        let answer = with_ack(&mut state, answer);
+        let answer = with_ack(&mut state, answer)?;
         if live {
             RUNS.with(|runs| runs.borrow_mut().insert(handle, state));
         }
@@ -458,10 +460,11 @@ pub fn run_end(handle: u32, status: Option<String>, error_json: Option<String>) 
     let Some(mut state) = state else { return Ok(-1.0) };
     guard(|| {
         let Some(journal) = state.journal_mut() else { return Ok(-1.0) };
-        if let Some(status) = status {
-            journal.end(&status, None, error_json)?;
-        }
-        Ok(journal.last().0 as f64)
+        let (seq, _) = match status {
+            Some(status) => journal.end(&status, None, error_json)?,
+            None => journal.flush()?,
+        };
+        Ok(seq as f64)
     })
 }
 

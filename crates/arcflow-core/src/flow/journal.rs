@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use minijinja::Value;
 
+use super::graph::FlowGraph;
 use crate::error::Result;
 use crate::store::{Execution, Write, WriteBehind};
 use crate::value::to_json;
@@ -22,7 +23,12 @@ pub const DEFAULT_SNAPSHOT_EVERY: u32 = 256;
 
 pub struct Journal {
     writer: Arc<WriteBehind>,
-    run_id: String,
+    run_id: Arc<str>,
+    /// Task names by index, shared by every write.
+    names: Vec<Arc<str>>,
+    /// Writes of the current native call: queued in one go by
+    /// [`Journal::flush`] (one lock per call, not per write).
+    buffer: Vec<Write>,
     /// The journal position of the last execution write.
     jseq: u64,
     snapshot_every: u32,
@@ -33,11 +39,11 @@ pub struct Journal {
 
 /// One execution write, by its key.
 pub(crate) struct ExecutionWrite<'a> {
-    pub task: &'a str,
+    pub task: u32,
     pub step: u32,
     pub item: i64,
     pub attempt: u32,
-    pub status: &'a str,
+    pub status: &'static str,
     pub payload: Option<&'a str>,
     pub started_at: Option<i64>,
     pub ended_at: Option<i64>,
@@ -45,47 +51,68 @@ pub(crate) struct ExecutionWrite<'a> {
 
 impl Journal {
     /// A new run: journals its start.
-    pub fn start(writer: Arc<WriteBehind>, run_id: String, workflow: &str, input_json: &str, snapshot_every: u32) -> Result<Self> {
-        Self::open(writer, run_id, workflow, input_json, now_ms(), 0, snapshot_every)
+    pub fn start(writer: Arc<WriteBehind>, run_id: &str, graph: &FlowGraph, input_json: &str, snapshot_every: u32) -> Result<Self> {
+        Self::open(writer, run_id, graph, input_json, now_ms(), 0, snapshot_every)
     }
 
     /// A run started before (a resume): its journal goes on after `jseq`.
     pub(crate) fn open(
         writer: Arc<WriteBehind>,
-        run_id: String,
-        workflow: &str,
+        run_id: &str,
+        graph: &FlowGraph,
         input_json: &str,
         started_at: i64,
         jseq: u64,
         snapshot_every: u32,
     ) -> Result<Self> {
-        let write = Write::RunStarted { id: run_id.clone(), workflow: workflow.to_owned(), input: input_json.to_owned(), started_at };
-        let last = writer.enqueue([write])?;
-        Ok(Journal { writer, run_id, jseq, snapshot_every: snapshot_every.max(1), since_snapshot: 0, last })
+        let write = Write::RunStarted { id: run_id.to_owned(), workflow: graph.name.clone(), input: input_json.to_owned(), started_at };
+        let mut journal = Journal {
+            writer,
+            run_id: Arc::from(run_id),
+            names: graph.tasks.iter().map(|t| Arc::from(t.name.as_str())).collect(),
+            buffer: vec![write],
+            jseq,
+            snapshot_every: snapshot_every.max(1),
+            since_snapshot: 0,
+            last: (0, false),
+        };
+        journal.flush()?;
+        Ok(journal)
     }
 
     pub(crate) fn execution(&mut self, e: ExecutionWrite<'_>) -> Result<()> {
         self.jseq += 1;
-        let write = Write::Task(Execution {
-            run_id: self.run_id.clone(),
-            task: e.task.to_owned(),
+        let task = self
+            .names
+            .get(e.task as usize)
+            .ok_or_else(|| crate::error::Error::Internal(format!("unknown task index {}", e.task)))?;
+        self.buffer.push(Write::Task(Execution {
+            run_id: Arc::clone(&self.run_id),
+            task: Arc::clone(task),
             step: e.step,
             item: e.item,
             attempt: e.attempt,
-            status: e.status.to_owned(),
+            status: e.status,
             payload: e.payload.map(str::to_owned),
             started_at: e.started_at,
             ended_at: e.ended_at,
             jseq: self.jseq,
-        });
-        self.last = self.writer.enqueue([write])?;
+        }));
         Ok(())
     }
 
     pub(crate) fn var(&mut self, name: &str, value: &Value) -> Result<()> {
-        let write = Write::Var { run_id: self.run_id.clone(), name: name.to_owned(), value: to_json(value)? };
-        self.last = self.writer.enqueue([write])?;
+        self.buffer.push(Write::Var { run_id: self.run_id.to_string(), name: name.to_owned(), value: to_json(value)? });
         Ok(())
+    }
+
+    /// Queues the writes of this call on the store. Returns what
+    /// [`Journal::last`] returns.
+    pub fn flush(&mut self) -> Result<(u64, bool)> {
+        if !self.buffer.is_empty() {
+            self.last = self.writer.enqueue(self.buffer.drain(..))?;
+        }
+        Ok(self.last)
     }
 
     /// Counts a completion; true when a snapshot is due.
@@ -94,21 +121,20 @@ impl Journal {
         self.since_snapshot >= self.snapshot_every
     }
 
-    pub(crate) fn snapshot(&mut self, state: String) -> Result<()> {
+    pub(crate) fn snapshot(&mut self, state: String) {
         self.since_snapshot = 0;
-        let write = Write::Snapshot { run_id: self.run_id.clone(), jseq: self.jseq, state };
-        self.last = self.writer.enqueue([write])?;
-        Ok(())
+        self.buffer.push(Write::Snapshot { run_id: self.run_id.to_string(), jseq: self.jseq, state });
     }
 
-    pub fn end(&mut self, status: &str, output: Option<String>, error: Option<String>) -> Result<()> {
-        let write = Write::RunEnded { id: self.run_id.clone(), status: status.to_owned(), output, error, ended_at: now_ms() };
-        self.last = self.writer.enqueue([write])?;
-        Ok(())
+    /// Journals the run's end and queues everything.
+    pub fn end(&mut self, status: &str, output: Option<String>, error: Option<String>) -> Result<(u64, bool)> {
+        self.buffer.push(Write::RunEnded { id: self.run_id.to_string(), status: status.to_owned(), output, error, ended_at: now_ms() });
+        self.flush()
     }
 
-    /// The sequence number covering every write so far, and whether the
-    /// queue is past its capacity.
+    /// The sequence number covering every write queued so far, and whether
+    /// the queue is past its capacity (writes still buffered not included:
+    /// see [`Journal::flush`]).
     pub fn last(&self) -> (u64, bool) {
         self.last
     }

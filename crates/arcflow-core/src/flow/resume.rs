@@ -90,7 +90,7 @@ impl RunState {
                 continue;
             }
             let task = task_index(&execution.task)?;
-            let status = OutcomeStatus::parse(&execution.status)?;
+            let status = OutcomeStatus::parse(execution.status)?;
             let outcome = TaskOutcome::ended(status, payload_value(&execution)?);
             let payload = execution.payload.as_deref().unwrap_or("null");
             state.record(task, execution.step, execution.attempt, status, payload).map_err(|_| {
@@ -112,7 +112,7 @@ impl RunState {
             activations.push(PendingActivation { task, step, executions });
         }
         activations.sort_by_key(|a| (a.task, a.step));
-        state.set_journal(Journal::open(writer, run_id.to_owned(), &graph.name, &run.input, run.started_at, jseq, snapshot_every)?);
+        state.set_journal(Journal::open(writer, run_id, &graph, &run.input, run.started_at, jseq, snapshot_every)?);
         let resumed = match ended {
             Some(ended) => ended,
             None if activations.is_empty() => Resumed::Complete,

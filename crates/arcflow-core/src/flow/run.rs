@@ -122,7 +122,7 @@ impl RunState {
             progress.pending.push((task, step));
             if let Some(journal) = &mut self.journal {
                 journal.execution(ExecutionWrite {
-                    task: &self.graph.tasks[task as usize].name,
+                    task,
                     step,
                     item: -1,
                     attempt: 1,
@@ -146,7 +146,7 @@ impl RunState {
         step: u32,
         item: i64,
         attempt: u32,
-        status: &str,
+        status: &'static str,
         payload: Option<&str>,
         started_at: Option<i64>,
     ) -> Result<()> {
@@ -154,7 +154,7 @@ impl RunState {
         let ended_at = (status != "running").then(now_ms);
         let started_at = started_at.or_else(|| (status == "running").then(now_ms));
         journal.execution(ExecutionWrite {
-            task: &self.graph.task(task)?.name,
+            task,
             step,
             item,
             attempt,
@@ -179,7 +179,14 @@ impl RunState {
             progress: progress.clone(),
         };
         let text = serde_json::to_string(&state).map_err(|e| Error::Internal(e.to_string()))?;
-        journal.snapshot(text)
+        journal.snapshot(text);
+        Ok(())
+    }
+
+    /// Queues what this call journaled (durable runs): `(seq, full)` of the
+    /// last write, or `None` for a run without a journal.
+    pub fn flush_journal(&mut self) -> Result<Option<(u64, bool)>> {
+        self.journal.as_mut().map(Journal::flush).transpose()
     }
 
     pub fn journal_mut(&mut self) -> Option<&mut Journal> {
@@ -277,7 +284,7 @@ impl RunState {
         }
         let Some(journal) = &mut self.journal else { return Ok(()) };
         journal.execution(ExecutionWrite {
-            task: &self.graph.task(task)?.name,
+            task,
             step,
             item: -1,
             attempt,

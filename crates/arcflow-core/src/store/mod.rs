@@ -8,7 +8,7 @@ mod record;
 mod sqlite;
 mod writer;
 
-pub use record::{Execution, RunFilter, RunRecord, Write};
+pub use record::{execution_status, Execution, RunFilter, RunRecord, Write, EXECUTION_STATUSES};
 pub use sqlite::SqliteStore;
 pub use writer::{StoreStats, WriteBehind, WriterConfig};
 

@@ -2,6 +2,8 @@
 //! published variables and context snapshots. Values are JSON text, as
 //! they cross the boundary.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 /// One queued write. Writes of a run are applied in the order queued.
@@ -27,15 +29,17 @@ pub enum Write {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Execution {
-    pub run_id: String,
-    pub task: String,
+    /// Shared with every write of the run (no copy per write).
+    pub run_id: Arc<str>,
+    pub task: Arc<str>,
     /// The task's activation number in the run (a task runs again in a
     /// cycle); with `item` and `attempt` it keys the execution.
     pub step: u32,
     /// -1 for the task itself, else the item index.
     pub item: i64,
     pub attempt: u32,
-    pub status: String,
+    /// One of [`EXECUTION_STATUSES`].
+    pub status: &'static str,
     /// The result (succeeded) or the error, as JSON; none while running.
     pub payload: Option<String>,
     pub started_at: Option<i64>,
@@ -45,9 +49,22 @@ pub struct Execution {
     pub jseq: u64,
 }
 
+pub const EXECUTION_STATUSES: [&str; 6] = ["running", "retrying", "succeeded", "failed", "timed_out", "cancelled"];
+
+/// A status read back from the store, as one of [`EXECUTION_STATUSES`]
+/// (`None`: not one of them).
+pub fn execution_status(text: &str) -> Option<&'static str> {
+    EXECUTION_STATUSES.iter().copied().find(|s| *s == text)
+}
+
 impl Execution {
     pub fn is_final(&self) -> bool {
-        matches!(self.status.as_str(), "succeeded" | "failed" | "timed_out")
+        matches!(self.status, "succeeded" | "failed" | "timed_out")
+    }
+
+    /// What identifies the execution: later writes of it replace earlier ones.
+    pub fn key(&self) -> (&str, &str, u32, i64, u32) {
+        (&self.run_id, &self.task, self.step, self.item, self.attempt)
     }
 }
 

@@ -8,7 +8,7 @@
 //! caller wait until everything it queued is on disk (`sync` durability;
 //! concurrent waiters share a commit).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -194,6 +194,44 @@ impl Drop for WriteBehind {
     }
 }
 
+/// A batch often holds both the `running` write of an execution and the
+/// write that ends it (a task shorter than the flush interval): only the
+/// last is applied, with the start time of the first. Half the rows for a
+/// chain of short tasks.
+fn coalesce(batch: &mut Vec<Write>) {
+    let mut open: HashMap<(&str, &str, u32, i64, u32), usize> = HashMap::new();
+    let mut merged = Vec::new();
+    for (i, write) in batch.iter().enumerate() {
+        if let Write::Task(e) = write {
+            if e.status == "running" {
+                open.insert(e.key(), i);
+            } else if let Some(first) = open.remove(&e.key()) {
+                merged.push((first, i));
+            }
+        }
+    }
+    drop(open);
+    if merged.is_empty() {
+        return;
+    }
+    let mut skip = vec![false; batch.len()];
+    for (first, last) in merged {
+        let started = match &batch[first] {
+            Write::Task(e) => e.started_at,
+            _ => None,
+        };
+        if let Write::Task(e) = &mut batch[last] {
+            e.started_at = e.started_at.or(started);
+        }
+        skip[first] = true;
+    }
+    let mut index = 0;
+    batch.retain(|_| {
+        index += 1;
+        !skip[index - 1]
+    });
+}
+
 fn flush_loop(shared: &Shared, mut store: Box<dyn Store>) {
     let config = &shared.config;
     loop {
@@ -219,13 +257,15 @@ fn flush_loop(shared: &Shared, mut store: Box<dyn Store>) {
             let n = state.queue.len().min(config.batch_size);
             state.queue.drain(..n).collect()
         };
+        let n = batch.len() as u64;
+        let mut batch = batch;
+        coalesce(&mut batch);
         let mut delay = config.retry_delay;
         loop {
             let started = Instant::now();
             match store.apply(&batch) {
                 Ok(()) => {
                     let mut state = shared.lock();
-                    let n = batch.len() as u64;
                     let stats = &mut state.stats;
                     stats.committed += n;
                     stats.queue_depth -= n;
