@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 
 import { Engine, StoreError } from '../lib/index'
+import { executionsFromEvents } from '../lib/engine/history'
 import { uuidv7 } from '../lib/engine/run-id'
 import { DurableStore, silentLogger } from '../lib/store/store'
 
@@ -171,5 +172,81 @@ test('durable run ids are UUID v7: time-ordered, so the store appends', async (t
   const run = engine.start(chainWorkflow(engine, 1), 1)
   t.regex(run.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7/)
   await run.result()
+  await engine.close()
+})
+
+/** Runs exit-child.mjs; `signal` sends it one once it reports `done`. */
+function exitChild(path: string, mode: 'exit' | 'signal', signal?: NodeJS.Signals): Promise<{ code: number | null; queued: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(fixtures, 'exit-child.mjs'), path, mode], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let queued = -1
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const [kind, n] = line.split(' ')
+      if (kind !== 'done') return
+      queued = Number(n)
+      if (signal) child.kill(signal)
+    })
+    child.on('error', reject)
+    child.on('exit', (code) => resolve({ code, queued }))
+  })
+}
+
+test('a normal exit commits what is queued', async (t) => {
+  const path = dbPath()
+  const { code, queued } = await exitChild(path, 'exit')
+  t.is(code, 0)
+  t.true(queued > 100, `${queued} writes were still queued at the end`)
+  const reader = new Engine({ store: `sqlite:${path}` })
+  t.is(reader.runs({ status: 'succeeded', limit: 100 }).length, 50)
+  await reader.close()
+})
+
+test('handleSignals: SIGTERM and SIGINT flush, close and exit with 143 / 130', async (t) => {
+  for (const [signal, expected] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+    const path = dbPath()
+    const { code, queued } = await exitChild(path, 'signal', signal)
+    t.is(code, expected)
+    t.true(queued > 100, `${queued} writes were still queued at the signal`)
+    const reader = new Engine({ store: `sqlite:${path}` })
+    t.is(reader.runs({ status: 'succeeded', limit: 100 }).length, 50, `after ${signal}`)
+    await reader.close()
+  }
+})
+
+test('a live run is read from memory, an ended one from the store, and both tell the same history', async (t) => {
+  const engine = new Engine({ store: `sqlite:${dbPath()}` })
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  let calls = 0
+  engine.action('flaky', async () => {
+    if (++calls === 1) throw new Error('first call fails')
+    return 'ok'
+  })
+  engine.action('item', async (n: number) => n * 2)
+  engine.action('wait', () => gate.then(() => 'released'))
+  const wf = engine.workflow({
+    name: 'mixed',
+    tasks: {
+      a: { action: 'flaky', retry: { count: 1, delay: '1ms' }, next: { do: 'b' } },
+      b: { action: 'item', with: { items: [1, 2, 3] }, input: '{{ item }}', next: { do: 'c' } },
+      c: { action: 'wait' },
+    },
+  })
+  const run = engine.start(wf)
+  while (!run.history().some((e) => e.type === 'task.started' && e.task === 'c')) await new Promise((r) => setTimeout(r, 1))
+  const live = engine.getRun(run.id)!
+  t.like(live, { live: true, status: 'running' })
+  t.like(live.tasks.find((x) => x.task === 'c'), { status: 'running', attempt: 1 })
+  t.deepEqual(engine.stats().cache, { hits: 1, misses: 0 })
+  release()
+  await run.result()
+  const ended = engine.getRun(run.id)!
+  t.like(ended, { live: false, status: 'succeeded' })
+  t.deepEqual(engine.stats().cache, { hits: 1, misses: 1 })
+  // the journal on disk and the run's own events agree, execution by execution
+  const shape = (x: { task: string; step: number; item?: number; attempt: number; status: string }): string => `${x.task}/${x.step}/${x.item ?? '-'}/${x.attempt}/${x.status}`
+  t.deepEqual(ended.tasks.map(shape).sort(), executionsFromEvents(run.history()).map(shape).sort())
+  t.deepEqual(ended.tasks.map(shape).sort(), ['a/1/-/1/retrying', 'a/1/-/2/succeeded', 'b/1/-/1/succeeded', 'b/1/0/1/succeeded', 'b/1/1/1/succeeded', 'b/1/2/1/succeeded', 'c/1/-/1/succeeded'])
+  for (const x of ended.tasks) t.true(x.startedAt! <= x.endedAt!, `${shape(x)} has its times`)
   await engine.close()
 })

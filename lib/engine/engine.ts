@@ -14,6 +14,7 @@ import type { RunEvent } from './events'
 import { DurableStore, parseStoreUrl, silentLogger, type Logger, type RunRecord, type StoreStats, type TaskRecord } from '../store/store'
 import { Run, type Durability } from './run'
 import { uuidv7 } from './run-id'
+import { executionsFromEvents } from './history'
 
 export interface StartOptions {
   /** Cancels the run when aborted (policy `cancel_running`). */
@@ -66,6 +67,8 @@ export interface EngineStats {
   liveRuns: number
   /** The store's queue and flush figures; `null` in memory. */
   store: StoreStats | null
+  /** `getRun` of a live run is answered from memory (hit); of any other, from the store (miss). */
+  cache: { hits: number; misses: number }
 }
 
 /** What `engine.getRun()` reports. */
@@ -104,12 +107,15 @@ export class InputError extends ArcflowError {
 export class Engine {
   readonly #actions = new Map<string, Action>()
   readonly #listeners: Array<(event: RunEvent) => void> = []
-  readonly #runs = new Set<Run>()
+  /** Live runs by id. */
+  readonly #runs = new Map<string, Run>()
+  /** History reads served from live runs (hits) or from the store (misses). */
+  readonly #cache = { hits: 0, misses: 0 }
   /** Each workflow's actions by task index, resolved once (until an action is registered again). */
   #resolved = new WeakMap<WorkflowDefinition, Action[]>()
   /** Workflows loaded by this engine, by name: what `resume` runs. */
   readonly #workflows = new Map<string, WorkflowDefinition>()
-  readonly #onEnd = (run: Run): void => void this.#runs.delete(run)
+  readonly #onEnd = (run: Run): void => void this.#runs.delete(run.id)
   #closed = false
   readonly #store: DurableStore | undefined
   readonly #durability: Durability
@@ -205,6 +211,7 @@ export class Engine {
       throw new InputError(`workflow '${workflow.name}' needs different input:\n${problems.map((p) => `  ${p}`).join('\n')}`, problems)
     }
     if (options.timeout !== undefined && !(options.timeout >= 0)) throw new TypeError('timeout must be a non-negative number of milliseconds')
+    if (options.runId !== undefined && this.#runs.has(options.runId)) throw new InputError(`run id '${options.runId}' is already running in this engine`)
     const run = new Run(workflow, input, {
       runId: options.runId ?? (this.#store ? uuidv7() : randomUUID()),
       actions,
@@ -215,7 +222,7 @@ export class Engine {
       store: this.#store,
       durability: options.durability ?? this.#durability,
     })
-    if (run.status === 'running') this.#runs.add(run)
+    if (run.status === 'running') this.#runs.set(run.id, run)
     return run
   }
 
@@ -234,7 +241,7 @@ export class Engine {
   resume(runId: string, options: ResumeOptions = {}): Run {
     if (this.#closed) throw new ArcflowError('ARCFLOW_ENGINE_CLOSED', 'the engine is closed')
     if (!this.#store) throw new ResumeError(`cannot resume run ${runId}: the engine has no store (pass store: 'sqlite:PATH')`)
-    if ([...this.#runs].some((run) => run.id === runId)) throw new ResumeError(`run ${runId} is running in this engine`)
+    if (this.#runs.has(runId)) throw new ResumeError(`run ${runId} is running in this engine`)
     const record = this.#store.getRun(runId)
     if (!record) throw new ResumeError(`no run ${JSON.stringify(runId)} in the store`)
     if (record.status !== 'running') throw new ResumeError(`run ${runId} has ended (${record.status}): only an interrupted run can be resumed`)
@@ -253,7 +260,7 @@ export class Engine {
       durability,
       resume: true,
     })
-    if (run.status === 'running') this.#runs.add(run)
+    if (run.status === 'running') this.#runs.set(run.id, run)
     return run
   }
 
@@ -264,16 +271,23 @@ export class Engine {
 
   /** Queue depth, flushes and retries of the store, and live runs. */
   stats(): EngineStats {
-    return { liveRuns: this.#runs.size, store: this.#store ? this.#store.stats() : null }
+    return { liveRuns: this.#runs.size, store: this.#store ? this.#store.stats() : null, cache: { ...this.#cache } }
   }
 
-  /** A run's status, output, error and task executions: from memory while it is live, else from the store. */
+  /**
+   * A run's status, output, error and task executions: from memory while it
+   * is live (its own events: never a database read), else from the store.
+   */
   getRun(id: string): RunInfo | undefined {
-    const live = [...this.#runs].find((run) => run.id === id)
-    const tasks = this.#store ? this.#store.tasks(id) : []
-    if (live) return { id, workflow: live.workflow.name, status: live.status, live: true, tasks }
-    const record = this.#store?.getRun(id)
-    return record ? { ...record, live: false, tasks } : undefined
+    const live = this.#runs.get(id)
+    if (live) {
+      this.#cache.hits++
+      return { id, workflow: live.workflow.name, status: live.status, live: true, tasks: executionsFromEvents(live.history()) }
+    }
+    if (!this.#store) return undefined
+    this.#cache.misses++
+    const record = this.#store.getRun(id)
+    return record ? { ...record, live: false, tasks: this.#store.tasks(id) } : undefined
   }
 
   /** Run history from the store, newest first (default limit 100). */
@@ -284,8 +298,7 @@ export class Engine {
   /** Runs the store has as `running` that no live run of this engine is: left by a process that died. */
   interruptedRuns(): RunRecord[] {
     if (!this.#store) return []
-    const live = new Set([...this.#runs].map((run) => run.id))
-    return this.#store.runs({ status: 'running', limit: 1_000_000 }).filter((run) => !live.has(run.id))
+    return this.#store.runs({ status: 'running', limit: 1_000_000 }).filter((run) => !this.#runs.has(run.id))
   }
 
   /** Resolves once every write queued so far is committed (at once in memory). */
@@ -296,7 +309,7 @@ export class Engine {
   /** Cancels every live run, waits for them to end, then flushes and closes the store. */
   async close(): Promise<void> {
     this.#closed = true
-    await Promise.all([...this.#runs].map((run) => run.cancel()))
+    await Promise.all([...this.#runs.values()].map((run) => run.cancel()))
     if (this.#store) {
       await this.#store.close()
       if (this.#exitFlush) process.off('exit', this.#exitFlush)

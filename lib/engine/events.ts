@@ -67,6 +67,11 @@ export class EventLog {
     }
   }
 
+  /** Every event so far (the log's own array: read, do not change). */
+  all(): readonly RunEvent[] {
+    return this.#events
+  }
+
   close(): void {
     this.#closed = true
     this.#wake()

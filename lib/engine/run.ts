@@ -245,6 +245,11 @@ export class Run implements TaskHost {
     return { tasks: this.#steps, nativeCalls: this.crossings }
   }
 
+  /** @internal Every event so far. */
+  history(): readonly RunEvent[] {
+    return this.#log.all()
+  }
+
   /** Every event of the run, replayed from the start, then live until the run ends. */
   events(): AsyncGenerator<RunEvent, void, undefined> {
     return this.#log.iterate()

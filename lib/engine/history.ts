@@ -1,0 +1,56 @@
+/**
+ * A live run's task executions, read from its own events: history reads of
+ * runs in flight never touch the database (the store's rows of a live run
+ * may still be queued). The shape is the store's (`TaskRecord`).
+ */
+import type { TaskRecord } from '../store/store'
+import type { RunEvent } from './events'
+
+export function executionsFromEvents(events: readonly RunEvent[]): TaskRecord[] {
+  const records: TaskRecord[] = []
+  const steps = new Map<string, number>()
+  // the latest record of each task (index -1) and item, by `task|index`
+  const open = new Map<string, TaskRecord>()
+  const start = (task: string, attempt: number, index: number, startedAt: number): void => {
+    const record: TaskRecord = { task, step: steps.get(task) ?? 1, attempt, status: 'running', startedAt }
+    if (index >= 0) record.item = index
+    records.push(record)
+    open.set(`${task}|${index}`, record)
+  }
+  for (const e of events) {
+    switch (e.type) {
+      case 'task.started':
+        steps.set(e.task, (steps.get(e.task) ?? 0) + 1)
+        start(e.task, e.attempt, -1, e.time)
+        break
+      case 'item.started':
+        start(e.task, e.attempt, e.index, e.time)
+        break
+      case 'task.retrying': {
+        const index = e.index ?? -1
+        const record = open.get(`${e.task}|${index}`)
+        if (record) Object.assign(record, { status: 'retrying', error: e.error, endedAt: e.time })
+        start(e.task, e.attempt + 1, index, e.time + Math.round(e.delayMs))
+        break
+      }
+      case 'item.completed': {
+        const record = open.get(`${e.task}|${e.index}`)
+        if (record) Object.assign(record, { attempt: e.attempt, status: e.status, endedAt: e.time })
+        break
+      }
+      case 'task.succeeded':
+      case 'task.failed':
+      case 'task.timed_out': {
+        const record = open.get(`${e.task}|-1`)
+        if (!record) break
+        record.attempt = e.attempt
+        record.status = e.type.slice('task.'.length)
+        record.endedAt = e.time
+        if (e.type === 'task.succeeded') record.result = e.result
+        else if (e.type === 'task.failed') record.error = e.error
+        break
+      }
+    }
+  }
+  return records
+}
