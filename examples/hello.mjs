@@ -1,22 +1,11 @@
 // Runs examples/flows/hello.yaml in process and prints its events and output.
 import { fileURLToPath } from 'node:url'
 import { Engine } from 'arcflow'
+import actions from './hello-actions.mjs'
 
 const engine = new Engine()
-let flaky = true
-engine.action('greet', async ({ name, position }, ctx) => {
-  // the first call fails once, to show a retry
-  if (flaky && name === 'Grace') {
-    flaky = false
-    throw new Error('transient failure')
-  }
-  ctx.log(`greeting ${name}`)
-  await new Promise((resolve) => setTimeout(resolve, 5))
-  return `${position}. hello ${name}`
-})
-engine.action('shout', async ({ lines }) => lines.map((line) => line.toUpperCase()))
-engine.action('count', async ({ n }) => `${n} greeted`)
-engine.action('report', async ({ loud, total }) => `${loud.join('; ')} (${total})`)
+// the same actions the command line uses (examples/hello-actions.mjs)
+for (const [name, action] of Object.entries(actions)) engine.action(name, action)
 
 const workflow = engine.load(fileURLToPath(new URL('./flows/hello.yaml', import.meta.url)))
 const t0 = Date.now()

@@ -71,8 +71,13 @@ export declare class NativeStore {
    * store fails or closes, or `timeoutMs` passes. Waits on a libuv thread.
    */
   waitProgress(seen: number, timeoutMs: number): Promise<string>
-  /** Flushes everything queued and stops the flush thread, off the JS thread. */
-  close(): Promise<void>
+  /**
+   * Asks the flush thread to commit everything queued and stop, without
+   * waiting: the engine then waits with `waitProgress` until the stats say
+   * `closed` (a blocking close on a libuv thread would hold the process's
+   * exit hostage to a failing store), and joins with `closeSync`.
+   */
+  requestClose(): void
   /** The same, blocking: for `process.on('exit')`, where nothing async runs. */
   closeSync(): void
   getRun(id: string): string | null
@@ -176,9 +181,10 @@ export declare function runRetryAllowed(handle: number, task: number, status: nu
 
 /**
  * A durable run's attempt (`item` -1) or item attempt failed (`status` 1
- * or 2) and will be retried: journaled as `retrying` with its error.
+ * or 2) and will be retried: journaled as `retrying` with its error (and,
+ * for an item, when the attempt started).
  */
-export declare function runRetrying(handle: number, task: number, stepAttemptPacked: number, item: number, errorJson: string): void
+export declare function runRetrying(handle: number, task: number, stepAttemptPacked: number, item: number, errorJson: string, startedMs?: number | undefined | null): void
 
 /**
  * Starts a run under `handle`: creates its context (system values

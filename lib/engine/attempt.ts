@@ -7,6 +7,7 @@
  * promise race and no closures beyond the two callbacks of one `then`:
  * this is the hot path.
  */
+import { setMaxListeners } from 'node:events'
 import type { TaskRun } from './task'
 
 export interface ActionContext {
@@ -74,6 +75,8 @@ export class Attempt implements ActionContext {
     if (this.#timer === undefined && this.#timedOut === undefined) return this.#owner.signal
     if (!this.#controller) {
       const controller = new AbortController()
+      // one listener per in-flight handler is expected, not a leak
+      setMaxListeners(0, controller.signal)
       this.#controller = controller
       const parent = this.#owner.signal
       if (this.#timedOut) controller.abort(this.#timedOut)

@@ -33,6 +33,8 @@ export type RunEvent =
   | (TaskBase & { type: 'task.failed'; error: Failure })
   | (TaskBase & { type: 'task.timed_out' })
   | (TaskBase & { type: 'task.retrying'; error: Failure; delayMs: number })
+  /** A with-items task's list is rendered: `count` items will run. */
+  | (TaskBase & { type: 'task.items'; count: number })
   | (TaskBase & { type: 'item.started'; index: number })
   | (TaskBase & { type: 'item.completed'; index: number; status: 'succeeded' | 'failed' | 'timed_out' })
   | (TaskBase & { type: 'task.log'; message: string; data?: unknown })

@@ -3,6 +3,7 @@
  * (`when`, `publish`, `do`, `join`), bounds cycles with the step limit, and
  * ends `succeeded`, `failed`, `cancelled` or `timed_out`.
  */
+import { setMaxListeners } from 'node:events'
 import { native } from '../binding'
 import { WorkflowContext } from '../context'
 import { ArcflowError, fromNative } from '../errors'
@@ -226,6 +227,8 @@ export class Run implements TaskHost {
   get signal(): AbortSignal {
     if (!this.#controller) {
       this.#controller = new AbortController()
+      // one listener per in-flight handler is expected, not a leak
+      setMaxListeners(0, this.#controller.signal)
       if (this.#status !== 'running') this.#controller.abort(new Error(`run ${this.#status}`))
     }
     return this.#controller.signal

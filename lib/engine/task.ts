@@ -7,6 +7,7 @@
  * functions: each `await` costs a promise and a microtask, and this is
  * the per-task path.
  */
+import { setMaxListeners } from 'node:events'
 import { native } from '../binding'
 import { fromNative, fromNativeData } from '../errors'
 import type { TaskDefinition } from '../workflow/model'
@@ -170,6 +171,7 @@ export class TaskRun {
     }
     this.#batch = answer[0]
     this.#items = answer[1]
+    this.host.emit({ type: 'task.items', runId: host.id, time: Date.now(), task: this.task.name, attempt: 1, count: this.#items.length })
     this.#results = new Array(this.#items.length)
     this.#withItems = true
     this.#pump()
@@ -184,6 +186,8 @@ export class TaskRun {
     if (!this.#withItems) return this.host.signal
     if (!this.#controller) {
       const controller = new AbortController()
+      // one listener per in-flight handler is expected, not a leak
+      setMaxListeners(0, controller.signal)
       this.#controller = controller
       const parent = this.host.signal
       if (this.#stopped || this.#finished) controller.abort(new Error(`task '${this.task.name}' has ended`))
@@ -325,7 +329,7 @@ export class TaskRun {
       const host = this.host
       if (host.durable) {
         host.crossings++
-        native.runRetrying(host.handle, this.task.index, stepAttempt(this.step, attempt), index, JSON.stringify(failure))
+        native.runRetrying(host.handle, this.task.index, stepAttempt(this.step, attempt), index, JSON.stringify(failure), startedAt || null)
       }
       const timer = setTimeout(() => {
         host.untrack(timer)

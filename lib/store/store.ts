@@ -52,6 +52,8 @@ export interface TaskRecord {
   status: string
   result?: unknown
   error?: unknown
+  /** The task's rendered input (tasks of durable runs; not items). */
+  input?: unknown
   /** Milliseconds since the epoch. */
   startedAt?: number
   endedAt?: number
@@ -84,6 +86,7 @@ interface RawExecution {
   attempt: number
   status: string
   payload: string | null
+  input: string | null
   startedAt: number | null
   endedAt: number | null
 }
@@ -178,6 +181,7 @@ export class DurableStore {
         if (row.status === 'succeeded') record.result = JSON.parse(row.payload)
         else record.error = JSON.parse(row.payload)
       }
+      if (row.input !== null) record.input = JSON.parse(row.input)
       if (row.startedAt !== null) record.startedAt = row.startedAt
       if (row.endedAt !== null) record.endedAt = row.endedAt
       return record
@@ -192,8 +196,14 @@ export class DurableStore {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await this.native.close()
-    const stats = this.stats()
+    this.native.requestClose()
+    // waits in slices of one second: the process can still exit meanwhile
+    let stats = this.stats()
+    while (!stats.closed) {
+      stats = JSON.parse(await this.native.waitProgress(stats.committed, 1000)) as StoreStats
+      this.#observe(stats)
+    }
+    this.native.closeSync() // the thread is done: joins at once
     this.#observe(stats)
     this.#logger.info('arcflow store closed', { committed: stats.committed, batches: stats.batches })
   }

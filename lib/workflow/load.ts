@@ -26,7 +26,8 @@ export function formatPath(path: Path): string {
   return out
 }
 
-function describe(problem: WorkflowProblem): string {
+/** `file:line:column: path: message (hint)`. */
+export function describeProblem(problem: WorkflowProblem): string {
   const where = problem.line !== undefined ? `${problem.file ?? '<workflow>'}:${problem.line}:${problem.column}: ` : ''
   const path = problem.path === '' ? '' : `${problem.path}: `
   return `${where}${path}${problem.message}${problem.hint ? ` (${problem.hint})` : ''}`
@@ -63,7 +64,7 @@ export function loadWorkflow(definition: unknown, options: LoadOptions = {}): Wo
   if (problems.length > 0 || !workflow) {
     const name = typeof (source.value as { name?: unknown })?.name === 'string' ? ` '${(source.value as { name: string }).name}'` : ''
     const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`
-    throw new WorkflowError(`workflow${name} is invalid (${count}):\n${problems.map((p) => `  ${describe(p)}`).join('\n')}`, problems)
+    throw new WorkflowError(`workflow${name} is invalid (${count}):\n${problems.map((p) => `  ${describeProblem(p)}`).join('\n')}`, problems)
   }
   return workflow
 }

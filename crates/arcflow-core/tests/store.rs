@@ -27,6 +27,7 @@ fn task(run: &str, step: u32, attempt: u32) -> Write {
         attempt,
         status: "succeeded",
         payload: Some(step.to_string()),
+        input: None,
         started_at: None,
         ended_at: Some(2),
         jseq: u64::from(step) + 1,

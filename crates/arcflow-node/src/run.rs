@@ -67,13 +67,16 @@ fn push_input(out: &mut String, input: arcflow_core::Result<Option<String>>) {
 }
 
 /// `[0, t, k, v, ...]` for tasks about to start (a durable run journals
-/// them as started).
+/// each as started, with its input).
 fn schedule(state: &mut RunState, tasks: &[u32]) -> arcflow_core::Result<String> {
-    state.activate(tasks)?;
     let mut out = String::from("[0");
     for &task in tasks {
         out.push_str(&format!(",{task},"));
+        let from = out.len();
         push_task_input(&mut out, state, task)?;
+        // `0,<json>`: the input as rendered
+        let input = out[from..].strip_prefix("0,").map(str::to_owned);
+        state.activate_one(task, input.as_deref())?;
     }
     out.push(']');
     Ok(out)
@@ -278,7 +281,9 @@ pub fn run_task_input(handle: u32, task: u32, step_attempt_packed: Option<f64>) 
         with_run(handle, |state| {
             if let Some(packed) = step_attempt_packed {
                 let (step, attempt) = step_attempt(packed)?;
-                state.journal_execution(task, step, -1, attempt, "running", None, None)?;
+                let input = state.task_input(task)?;
+                state.journal_execution(task, step, -1, attempt, "running", None, input.as_deref(), None)?;
+                return Ok(input);
             }
             state.task_input(task)
         })
@@ -286,13 +291,22 @@ pub fn run_task_input(handle: u32, task: u32, step_attempt_packed: Option<f64>) 
 }
 
 /// A durable run's attempt (`item` -1) or item attempt failed (`status` 1
-/// or 2) and will be retried: journaled as `retrying` with its error.
+/// or 2) and will be retried: journaled as `retrying` with its error (and,
+/// for an item, when the attempt started).
 #[napi(js_name = "runRetrying")]
-pub fn run_retrying(handle: u32, task: u32, step_attempt_packed: f64, item: i32, error_json: String) -> Result<(), JsError> {
+pub fn run_retrying(
+    handle: u32,
+    task: u32,
+    step_attempt_packed: f64,
+    item: i32,
+    error_json: String,
+    started_ms: Option<f64>,
+) -> Result<(), JsError> {
     guard(|| {
         let (step, attempt) = step_attempt(step_attempt_packed)?;
+        let started = started_ms.map(|ms| ms as i64);
         with_run(handle, |state| {
-            state.journal_execution(task, step, i64::from(item), attempt, "retrying", Some(&error_json), None)
+            state.journal_execution(task, step, i64::from(item), attempt, "retrying", Some(&error_json), None, started)
         })
     })
 }
@@ -316,7 +330,7 @@ pub fn run_item_done(
         let status = outcome_status(status)?;
         with_run(handle, |state| {
             let started = Some(started_ms as i64);
-            state.journal_execution(task, step, i64::from(item), attempt, status.as_str(), Some(&payload_json), started)?;
+            state.journal_execution(task, step, i64::from(item), attempt, status.as_str(), Some(&payload_json), None, started)?;
             let (seq, full) = state.flush_journal()?.unwrap_or((0, false));
             Ok(if full { -(seq as f64) } else { seq as f64 })
         })

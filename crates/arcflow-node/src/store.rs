@@ -68,10 +68,13 @@ impl NativeStore {
         AsyncTask::new(WaitProgress { writer: Arc::clone(&self.writer), seen: seen as u64, timeout: Duration::from_millis(u64::from(timeout_ms)) })
     }
 
-    /// Flushes everything queued and stops the flush thread, off the JS thread.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn close(&self) -> AsyncTask<CloseStore> {
-        AsyncTask::new(CloseStore { writer: Arc::clone(&self.writer) })
+    /// Asks the flush thread to commit everything queued and stop, without
+    /// waiting: the engine then waits with `waitProgress` until the stats say
+    /// `closed` (a blocking close on a libuv thread would hold the process's
+    /// exit hostage to a failing store), and joins with `closeSync`.
+    #[napi]
+    pub fn request_close(&self) {
+        self.writer.request_close();
     }
 
     /// The same, blocking: for `process.on('exit')`, where nothing async runs.
@@ -147,22 +150,3 @@ impl Task for WaitProgress {
         Ok(output)
     }
 }
-
-pub struct CloseStore {
-    writer: Arc<WriteBehind>,
-}
-
-impl Task for CloseStore {
-    type Output = ();
-    type JsValue = ();
-
-    fn compute(&mut self) -> napi::Result<()> {
-        self.writer.close();
-        Ok(())
-    }
-
-    fn resolve(&mut self, _env: Env, _output: ()) -> napi::Result<()> {
-        Ok(())
-    }
-}
-

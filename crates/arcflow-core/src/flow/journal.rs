@@ -45,6 +45,7 @@ pub(crate) struct ExecutionWrite<'a> {
     pub attempt: u32,
     pub status: &'static str,
     pub payload: Option<&'a str>,
+    pub input: Option<&'a str>,
     pub started_at: Option<i64>,
     pub ended_at: Option<i64>,
 }
@@ -94,6 +95,7 @@ impl Journal {
             attempt: e.attempt,
             status: e.status,
             payload: e.payload.map(str::to_owned),
+            input: e.input.map(str::to_owned),
             started_at: e.started_at,
             ended_at: e.ended_at,
             jseq: self.jseq,

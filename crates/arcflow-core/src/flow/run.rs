@@ -108,32 +108,36 @@ impl RunState {
     }
 
     /// Tasks about to start: a durable run counts each activation (its
-    /// step number) and journals it as `running`.
+    /// step number) and journals it as `running`. Replay passes no inputs.
     pub fn activate(&mut self, tasks: &[u32]) -> Result<()> {
-        let Some(progress) = &mut self.progress else { return Ok(()) };
-        let now = now_ms();
         for &task in tasks {
-            let starts = progress
-                .starts
-                .get_mut(task as usize)
-                .ok_or_else(|| Error::Internal(format!("unknown task index {task}")))?;
-            *starts += 1;
-            let step = *starts;
-            progress.pending.push((task, step));
-            if let Some(journal) = &mut self.journal {
-                journal.execution(ExecutionWrite {
-                    task,
-                    step,
-                    item: -1,
-                    attempt: 1,
-                    status: "running",
-                    payload: None,
-                    started_at: Some(now),
-                    ended_at: None,
-                })?;
-            }
+            self.activate_one(task, None)?;
         }
         Ok(())
+    }
+
+    /// One task about to start, with its rendered input (JSON) when it has one.
+    pub fn activate_one(&mut self, task: u32, input: Option<&str>) -> Result<()> {
+        let Some(progress) = &mut self.progress else { return Ok(()) };
+        let starts = progress
+            .starts
+            .get_mut(task as usize)
+            .ok_or_else(|| Error::Internal(format!("unknown task index {task}")))?;
+        *starts += 1;
+        let step = *starts;
+        progress.pending.push((task, step));
+        let Some(journal) = &mut self.journal else { return Ok(()) };
+        journal.execution(ExecutionWrite {
+            task,
+            step,
+            item: -1,
+            attempt: 1,
+            status: "running",
+            payload: None,
+            input,
+            started_at: Some(now_ms()),
+            ended_at: None,
+        })
     }
 
     /// Journals an execution of a durable run (nothing otherwise): an
@@ -148,6 +152,7 @@ impl RunState {
         attempt: u32,
         status: &'static str,
         payload: Option<&str>,
+        input: Option<&str>,
         started_at: Option<i64>,
     ) -> Result<()> {
         let Some(journal) = &mut self.journal else { return Ok(()) };
@@ -160,6 +165,7 @@ impl RunState {
             attempt,
             status,
             payload,
+            input,
             started_at,
             ended_at,
         })
@@ -290,6 +296,7 @@ impl RunState {
             attempt,
             status: status.as_str(),
             payload: Some(payload_json),
+            input: None,
             started_at: None,
             ended_at: Some(now_ms()),
         })?;

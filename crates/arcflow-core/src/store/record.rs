@@ -42,6 +42,8 @@ pub struct Execution {
     pub status: &'static str,
     /// The result (succeeded) or the error, as JSON; none while running.
     pub payload: Option<String>,
+    /// The task's rendered input, as JSON (written when it starts; items: none).
+    pub input: Option<String>,
     pub started_at: Option<i64>,
     pub ended_at: Option<i64>,
     /// The run's journal position of this write: replay after a snapshot

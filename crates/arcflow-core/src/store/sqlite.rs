@@ -51,12 +51,13 @@ CREATE TABLE executions (
   attempt INTEGER NOT NULL,
   status TEXT NOT NULL,
   payload TEXT,
+  input TEXT,
   started_at INTEGER,
   ended_at INTEGER,
   jseq INTEGER NOT NULL,
   PRIMARY KEY (run_id, task, step, item, attempt)
 ) WITHOUT ROWID;
-INSERT INTO executions SELECT run_id, task, step, item, attempt, status, payload, NULL, at, seq FROM task_executions;
+INSERT INTO executions SELECT run_id, task, step, item, attempt, status, payload, NULL, NULL, at, seq FROM task_executions;
 DROP TABLE task_executions;
 CREATE TABLE snapshots (
   run_id TEXT PRIMARY KEY,
@@ -154,10 +155,10 @@ impl Store for SqliteStore {
                 .map_err(db_error)?;
             let mut task = tx
                 .prepare_cached(
-                    "INSERT INTO executions (run_id, task, step, item, attempt, status, payload, started_at, ended_at, jseq)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                    "INSERT INTO executions (run_id, task, step, item, attempt, status, payload, started_at, ended_at, jseq, input)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                      ON CONFLICT DO UPDATE SET status = ?6, payload = ?7, ended_at = ?9, jseq = ?10,
-                       started_at = COALESCE(started_at, ?8)",
+                       started_at = COALESCE(started_at, ?8), input = COALESCE(input, ?11)",
                 )
                 .map_err(db_error)?;
             let mut var = tx
@@ -187,7 +188,7 @@ impl Store for SqliteStore {
                     }
                     Write::Task(e) => task.execute(params![
                         e.run_id, e.task, e.step, e.item, e.attempt, e.status, e.payload, e.started_at, e.ended_at,
-                        e.jseq as i64
+                        e.jseq as i64, e.input
                     ]),
                     Write::Var { run_id, name, value } => var.execute(params![run_id, name, value]),
                     Write::Snapshot { run_id, jseq, state } => snapshot.execute(params![run_id, *jseq as i64, state]),
@@ -252,7 +253,7 @@ impl Store for SqliteStore {
     }
 }
 
-const EXECUTION_COLUMNS: &str = "run_id, task, step, item, attempt, status, payload, started_at, ended_at, jseq";
+const EXECUTION_COLUMNS: &str = "run_id, task, step, item, attempt, status, payload, started_at, ended_at, jseq, input";
 
 fn execution(r: &rusqlite::Row<'_>) -> rusqlite::Result<Execution> {
     Ok(Execution {
@@ -271,5 +272,6 @@ fn execution(r: &rusqlite::Row<'_>) -> rusqlite::Result<Execution> {
         started_at: r.get(7)?,
         ended_at: r.get(8)?,
         jseq: r.get::<_, i64>(9)? as u64,
+        input: r.get(10)?,
     })
 }

@@ -176,11 +176,17 @@ impl WriteBehind {
         }
     }
 
+    /// Asks the flush thread to commit everything queued and stop, without
+    /// waiting (see `stats().closed`); later writes are refused.
+    pub fn request_close(&self) {
+        self.shared.lock().closing = true;
+        self.shared.work.notify_one();
+    }
+
     /// Commits everything queued so far, then stops the thread. Loses nothing:
     /// a failing batch keeps being retried.
     pub fn close(&self) {
-        self.shared.lock().closing = true;
-        self.shared.work.notify_one();
+        self.request_close();
         let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(handle) = handle {
             let _ = handle.join();
@@ -189,8 +195,11 @@ impl WriteBehind {
 }
 
 impl Drop for WriteBehind {
+    /// Asks the flush thread to commit what is queued and stop, without
+    /// waiting for it: a drop can happen at process teardown, where waiting
+    /// on a failing store would hang the exit. [`WriteBehind::close`] waits.
     fn drop(&mut self) {
-        self.close();
+        self.request_close();
     }
 }
 
@@ -216,12 +225,13 @@ fn coalesce(batch: &mut Vec<Write>) {
     }
     let mut skip = vec![false; batch.len()];
     for (first, last) in merged {
-        let started = match &batch[first] {
-            Write::Task(e) => e.started_at,
-            _ => None,
+        let (started, input) = match &mut batch[first] {
+            Write::Task(e) => (e.started_at, e.input.take()),
+            _ => (None, None),
         };
         if let Write::Task(e) = &mut batch[last] {
             e.started_at = e.started_at.or(started);
+            e.input = e.input.take().or(input);
         }
         skip[first] = true;
     }

@@ -1,0 +1,179 @@
+/**
+ * The `arcflow` command: run, validate, draw and inspect workflows.
+ * Exit codes: 0 success, 1 a run failed, 2 bad usage or an invalid
+ * workflow, 130 a run cancelled with Ctrl-C.
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { Command, CommanderError, Option } from 'commander'
+
+import { loadWorkflowFile, describeProblem } from '../workflow/load'
+import { WorkflowError } from '../errors'
+import { UsageError } from './actions'
+import { renderGraph, type GraphFormat } from './graph'
+import { renderReport } from './report'
+import { listRuns, showRun } from './runs'
+import { DEFAULT_STORE, openEngine, resumeCommand, runCommand, type Io, type RunFlags } from './run-command'
+
+const version = (JSON.parse(readFileSync(`${__dirname}/../../package.json`, 'utf8')) as { version: string }).version
+
+const storeOption = (): Option => new Option('--store <url>', "where runs are kept: 'sqlite:PATH' or 'memory'").default(DEFAULT_STORE)
+
+function program(io: Io, done: (code: number) => void): Command {
+  const out = (text: string): void => void io.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
+  const cli = new Command('arcflow')
+    .description('Run, validate, draw and inspect arcflow workflows.')
+    .version(version)
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) })
+    .exitOverride()
+
+  cli
+    .command('run')
+    .description('run a workflow file, with live progress, on the embedded store')
+    .argument('<file>', 'workflow (.yaml, .yml or .json)')
+    .option('--input <json>', "the run's input: JSON text, or @file.json")
+    .option('--actions <module...>', 'modules whose default export is an object of actions or a function receiving the engine')
+    .addOption(storeOption())
+    .addOption(new Option('--durability <mode>', 'none, batched or sync').choices(['none', 'batched', 'sync']))
+    .option('--json', 'NDJSON events on stdout, the output as the last line')
+    .option('--allow-shell', 'enable the shell.exec action')
+    .addHelpText('after', `
+Built-in actions: core.echo, core.sleep, core.fail, http.request, shell.exec (with --allow-shell).
+
+Examples:
+  $ arcflow run flows/report.yaml --input '{"url":"https://example.com"}'
+  $ arcflow run flows/etl.yaml --input @input.json --actions ./actions.mjs --durability sync
+  $ arcflow run flows/etl.yaml --json > events.ndjson`)
+    .action(async (file: string, flags: RunFlags) => done(await runCommand(file, flags, io)))
+
+  cli
+    .command('validate')
+    .description('check workflow files: every problem with file:line:column and a hint')
+    .argument('<files...>', 'workflow files')
+    .addHelpText('after', '\nExample:\n  $ arcflow validate flows/*.yaml')
+    .action((files: string[]) => {
+      let bad = 0
+      for (const file of files) {
+        try {
+          const wf = loadWorkflowFile(file)
+          out(`✔ ${file}: ${wf.name}, ${wf.taskList.length} tasks`)
+        } catch (error) {
+          bad++
+          if (error instanceof WorkflowError) {
+            io.stderr.write(`✘ ${file}: ${error.problems.length} problem${error.problems.length === 1 ? '' : 's'}\n`)
+            for (const p of error.problems) io.stderr.write(`  ${describeProblem(p)}\n`)
+          } else io.stderr.write(`✘ ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}\n`)
+        }
+      }
+      done(bad > 0 ? 2 : 0)
+    })
+
+  cli
+    .command('graph')
+    .description('draw a workflow: tasks, transitions with their conditions, with-items marked')
+    .argument('<file>', 'workflow file')
+    .addOption(new Option('--format <format>', 'mermaid or dot').choices(['mermaid', 'dot']).default('mermaid'))
+    .addHelpText('after', '\nExamples:\n  $ arcflow graph flows/etl.yaml > etl.mmd\n  $ arcflow graph flows/etl.yaml --format dot | dot -Tsvg > etl.svg')
+    .action((file: string, flags: { format: GraphFormat }) => {
+      out(renderGraph(loadOrExplain(file), flags.format))
+      done(0)
+    })
+
+  const runs = cli.command('runs').description('run history and recovery, through the store')
+  runs
+    .command('list')
+    .description('runs, newest first')
+    .option('--status <status>', 'running, succeeded, failed, cancelled or timed_out')
+    .option('--limit <n>', 'at most this many', (v) => positive(v, '--limit'), 20)
+    .addOption(storeOption())
+    .addHelpText('after', '\nExample:\n  $ arcflow runs list --status failed --limit 5')
+    .action(async (flags: { status?: string; limit: number; store: string }) => {
+      const engine = await openEngine({ store: flags.store })
+      try {
+        out(listRuns(engine.runs({ ...(flags.status ? { status: flags.status } : {}), limit: flags.limit })))
+      } finally {
+        await engine.close()
+      }
+      done(0)
+    })
+  runs
+    .command('show')
+    .description("a run's status, input, output and every task execution")
+    .argument('<id>', 'run id')
+    .addOption(storeOption())
+    .addHelpText('after', '\nExample:\n  $ arcflow runs show 0193c1d2-...')
+    .action(async (id: string, flags: { store: string }) => done(await withRun(id, flags.store, (info) => out(showRun(info)))))
+  runs
+    .command('resume')
+    .description('go on with a run a crash interrupted (completed tasks do not run again)')
+    .argument('<id>', 'run id (see: arcflow runs list --status running)')
+    .argument('<file>', 'the workflow file the run was started from')
+    .option('--actions <module...>', 'the same action modules as the run was started with')
+    .addOption(storeOption())
+    .option('--json', 'NDJSON events on stdout, the output as the last line')
+    .option('--allow-shell', 'enable the shell.exec action')
+    .addHelpText('after', '\nExample:\n  $ arcflow runs resume 0193c1d2-... flows/etl.yaml --actions ./actions.mjs')
+    .action(async (id: string, file: string, flags: RunFlags) => done(await resumeCommand(id, file, flags, io)))
+
+  cli
+    .command('report')
+    .description('one self-contained HTML page for a run: a timeline of attempts and items, statuses, errors, inputs and outputs')
+    .argument('<id>', 'run id')
+    .requiredOption('--out <file>', 'the HTML file to write')
+    .addOption(storeOption())
+    .addHelpText('after', '\nExample:\n  $ arcflow report 0193c1d2-... --out run.html')
+    .action(async (id: string, flags: { out: string; store: string }) =>
+      done(await withRun(id, flags.store, (info) => {
+        writeFileSync(flags.out, renderReport(info))
+        out(`wrote ${flags.out} (${info.tasks.length} executions)`)
+      })))
+  return cli
+}
+
+function positive(value: string, flag: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got '${value}'`)
+  return n
+}
+
+function loadOrExplain(file: string) {
+  try {
+    return loadWorkflowFile(file)
+  } catch (error) {
+    if (error instanceof WorkflowError) throw new UsageError(error.message)
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`no such file: ${file}`)
+    throw error
+  }
+}
+
+async function withRun(id: string, store: string, use: (info: NonNullable<ReturnType<import('../engine/engine').Engine['getRun']>>) => void): Promise<number> {
+  const engine = await openEngine({ store })
+  try {
+    const info = engine.getRun(id)
+    if (!info) throw new UsageError(`no run ${id} in ${store}`)
+    use(info)
+    return 0
+  } finally {
+    await engine.close()
+  }
+}
+
+/** Runs the command line `argv` (without `node` and the script); resolves with the exit code. */
+export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  let code = 0
+  try {
+    await program(io, (c) => (code = c)).parseAsync(argv, { from: 'user' })
+    return code
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here too, with code 0
+      return error.exitCode === 0 ? 0 : 2
+    }
+    if (error instanceof UsageError) {
+      io.stderr.write(`arcflow: ${error.message}\n`)
+      return 2
+    }
+    io.stderr.write(`arcflow: ${(error as Error).stack ?? String(error)}\n`)
+    return 1
+  }
+}
