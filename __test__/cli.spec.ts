@@ -272,3 +272,17 @@ test('report: one self-contained page; in a real browser its timeline shows ever
     await browser.close()
   }
 })
+
+test('on a terminal: a live view with a progress bar per with-items task, redrawn in place', async (t) => {
+  const cwd = workdir()
+  // `script` gives the command a real pseudo-terminal
+  const child = spawn('script', ['-qfec', `${process.execPath} ${bin} run ${join(fixtures, 'fan.yaml')}`, '/dev/null'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  const r = await finish(child)
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stdout, /\x1b\[/, 'escape codes: the view is redrawn in place')
+  t.regex(r.stdout, /arcflow running fan · \S+/)
+  t.regex(r.stdout, /fan [█░]{24} \d+\/40 · \d+\/s/, 'a progress bar with done/total and rate')
+  t.regex(r.stdout, /✔.* fan 40 items/)
+  t.regex(r.stdout, /✔ run \S+ succeeded/)
+  t.notRegex(r.stdout, /item\.started/, 'not one plain line per event')
+})

@@ -101,7 +101,21 @@ function bar(done: number, total: number, width: number): string {
 
 /** The live view: state from events, redrawn at most every 80 ms. */
 function ttyReporter(out: Out): Reporter {
-  const update = createLogUpdate(out as NodeJS.WriteStream, { showCursor: false })
+  // a terminal that reports no size (some pseudo-terminals) is taken as 80 × 24
+  const terminal = out as NodeJS.WriteStream
+  const sized = {
+    isTTY: true,
+    write: (chunk: string): boolean => terminal.write(chunk),
+    get columns(): number {
+      return terminal.columns || 80
+    },
+    get rows(): number {
+      return terminal.rows || 24
+    },
+    on: (): void => {},
+    off: (): void => {},
+  }
+  const update = createLogUpdate(sized as unknown as NodeJS.WriteStream, { showCursor: false })
   const running = new Map<string, Running>()
   const started = Date.now()
   let header = ''
