@@ -89,6 +89,14 @@ function durableFigures(ns, loop) {
   return lines
 }
 
+// The metering issue's goal: <= 0.5 us added per task.
+function meteringFigures(ns) {
+  const plain = ns.get('arcflow 10-task chain') / 10
+  const metered = ns.get('arcflow 10-task chain, metered') / 10
+  const added = metered - plain
+  return [`- 10-task chain: ${(metered / 1000).toFixed(2)} us per task metered, ${(plain / 1000).toFixed(2)} us not: ${(added / 1000).toFixed(2)} us added; goal <= 0.5 us ${added <= 500 ? 'met' : 'NOT met'}`]
+}
+
 const cpus = os.cpus()
 const profile = fs.readFileSync(path.join(dir, '..', 'lib', '.native-profile'), 'utf8').trim().split(' ')[0]
 const lines = [
@@ -121,6 +129,9 @@ console.log(`\nengine:\n${engine.join('\n')}`)
 const loopFile = path.join(resultsDir, 'durable-loop.json')
 const durable = durableFigures(byName, fs.existsSync(loopFile) ? JSON.parse(fs.readFileSync(loopFile, 'utf8')) : undefined)
 lines.push('', '## durable store', '', ...durable)
+const metering = meteringFigures(byName)
+lines.push('', '## metering', '', ...metering)
+console.log(`\nmetering:\n${metering.join('\n')}`)
 console.log(`\ndurable store:\n${durable.join('\n')}`)
 fs.writeFileSync(path.join(resultsDir, 'summary.md'), lines.join('\n') + '\n')
 console.log(`\nWrote ${path.relative(process.cwd(), path.join(resultsDir, 'summary.md'))}`)

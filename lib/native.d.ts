@@ -111,6 +111,40 @@ export declare function __codecRoundTripSerde(value: any): any
  */
 export declare function __panicForTest(): void
 
+/** The id of account `name`, or -1 when there is none. */
+export declare function meterAccount(handle: number, name: string, store?: NativeStore | undefined | null): number
+
+/** An account's balance, or null when there is no such account. */
+export declare function meterBalance(handle: number, name: string, store?: NativeStore | undefined | null): number | null
+
+/**
+ * A cost table for runs of one workflow on meter `handle`: each task's cost,
+ * or -1 when a function of the input sets it. Answers its id.
+ */
+export declare function meterCostTable(handle: number, costs: Array<number>): number
+
+/** A meter for an engine (its ledger in `store`, else in memory); answers its handle. */
+export declare function meterCreate(store: NativeStore | undefined | null, overdraft: number): number
+
+/** Credits an account once per key: `{"applied":bool,"balance":n}`. */
+export declare function meterCredit(handle: number, name: string, amount: number, key: string, store?: NativeStore | undefined | null): string
+
+/** An account's latest ledger entries, newest first: JSON text. */
+export declare function meterLedger(handle: number, name: string, limit: number, store?: NativeStore | undefined | null): string
+
+/** Returns a reservation whole (nothing is billed). */
+export declare function meterRelease(handle: number, account: number, reserved: number): void
+
+/** Reserves `amount` on a metered run's account: true if its balance covered it. */
+export declare function meterReserve(run: number, amount: number): boolean
+
+/**
+ * Ends a reservation of a metered run: `charged` is billed to the unit
+ * `unit` (`task * 2^36 + step * 2^16 + attempt`) and `item` (-1: the task
+ * itself), the rest of `reserved` returns to the balance.
+ */
+export declare function meterSettle(run: number, unit: number, item: number, reserved: number, charged: number): void
+
 /** Renders a with-items task's items: `[batch, [items...]]`. */
 export declare function runBeginItems(handle: number, task: number): string
 
@@ -120,9 +154,11 @@ export declare function runBeginItems(handle: number, task: number): string
  * transitions. With `idle` (nothing else in flight) and nothing to start,
  * the run is complete: the answer is its output, and the run is released.
  * `op` packs the arguments (see [`CompleteOp`]); a durable run also passes
- * `stepAttempt` (`step * 2^20 + attempt`).
+ * `stepAttempt` (`step * 2^20 + attempt`), and a metered run whose last
+ * attempt succeeded its reservation and charge (settled here: one call
+ * fewer per task than `meterSettle`).
  */
-export declare function runComplete(op: number, payloadJson: string, stepAttemptPacked?: number | undefined | null): string
+export declare function runComplete(op: number, payloadJson: string, stepAttemptPacked?: number | undefined | null, reserved?: number | undefined | null, charged?: number | undefined | null): string
 
 /** A handle on a live run's context. */
 export declare function runContext(handle: number): NativeContext
@@ -171,7 +207,7 @@ export declare function runItemInputs(handle: number, task: number, batch: numbe
  *   the run (`next` 1: a transition chose `fail`, 2: unhandled failure);
  * - `[3, output]` / `[4, error]`: the run is complete (and released).
  */
-export declare function runResume(flow: NativeFlow, handle: number, runId: string, store: NativeStore): string
+export declare function runResume(flow: NativeFlow, handle: number, runId: string, store: NativeStore, metering?: number | undefined | null): string
 
 /**
  * Whether a failed attempt (`status` 1 or 2, `errorJson`) may be retried
@@ -193,7 +229,7 @@ export declare function runRetrying(handle: number, task: number, stepAttemptPac
  * With a `store`, the run is durable: its progress is journaled, and every
  * answer ends with `full, seq` (see [`with_ack`]).
  */
-export declare function runStart(flow: NativeFlow, handle: number, inputJson: string | undefined | null, runId: string, startedMs: number, store?: NativeStore | undefined | null): string
+export declare function runStart(flow: NativeFlow, handle: number, inputJson: string | undefined | null, runId: string, startedMs: number, store?: NativeStore | undefined | null, account?: string | undefined | null, metering?: number | undefined | null): string
 
 /**
  * A task's input again (a retry): JSON text, or `null` for none. A

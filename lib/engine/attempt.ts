@@ -8,6 +8,7 @@
  * this is the hot path.
  */
 import { setMaxListeners } from 'node:events'
+import { credits } from './metering'
 import type { TaskRun } from './task'
 
 export interface ActionContext {
@@ -23,6 +24,11 @@ export interface ActionContext {
   readonly index: number | undefined
   /** Emits a `task.log` event. */
   log(message: string, data?: unknown): void
+  /**
+   * Metered runs: the actual cost of this attempt in credits, charged when
+   * it ends instead of the estimate (the difference is charged or refunded).
+   */
+  charge(credits: number): void
 }
 
 /** An action: an async function of the task's rendered input. */
@@ -45,6 +51,10 @@ export class Attempt implements ActionContext {
   readonly index: number | undefined
   /** @internal When it started (durable runs journal it; 0 otherwise). */
   readonly startedAt: number
+  /** @internal Credits reserved for it (metered runs; -1: none). */
+  reserved = -1
+  /** @internal What `charge()` reported. */
+  charged: number | undefined
   readonly #owner: TaskRun
   #settled = false
   #timedOut: AttemptTimeout | undefined
@@ -91,6 +101,10 @@ export class Attempt implements ActionContext {
 
   log(message: string, data?: unknown): void {
     this.#owner.log(this, message, data)
+  }
+
+  charge(amount: number): void {
+    this.charged = credits(amount, 'ctx.charge()')
   }
 
   /** Calls the handler; the outcome reaches the task once, whatever happens. */

@@ -38,6 +38,8 @@ export type RunEvent =
   | (TaskBase & { type: 'item.started'; index: number })
   | (TaskBase & { type: 'item.completed'; index: number; status: 'succeeded' | 'failed' | 'timed_out' })
   | (TaskBase & { type: 'task.log'; message: string; data?: unknown })
+  /** A metered attempt did not run: its account could not cover its estimated cost. */
+  | (TaskBase & { type: 'billing.insufficient_balance'; account: string; needed: number; balance: number })
 
 export type RunEventType = RunEvent['type']
 

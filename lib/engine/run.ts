@@ -11,9 +11,10 @@ import { encode } from '../values'
 import type { WorkflowDefinition } from '../workflow/model'
 import type { DurableStore } from '../store/store'
 import type { Action } from './attempt'
+import { balanceOf, InsufficientBalanceError, type RunMeter } from './metering'
 import { EventLog, type NewEvent, type RunEvent } from './events'
 import { toError, toFailure, type Failure } from './failure'
-import { dataFailure, stepAttempt, TaskRun, type ResumedActivation, type TaskHost, type TaskOutcome } from './task'
+import { dataFailure, INPUT_NONE, INPUT_OK, stepAttempt, TaskRun, type ResumedActivation, type TaskHost, type TaskOutcome } from './task'
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out'
 export type CancelPolicy = 'cancel_running' | 'allow_finish'
@@ -58,6 +59,8 @@ export interface RunOptions {
   durability?: Durability | undefined
   /** Resume run `runId` from the store instead of starting it (the input is ignored). */
   resume?: boolean | undefined
+  /** Metered runs: the meter, the paying account and the tasks' costs. */
+  meter?: RunMeter | undefined
 }
 
 export type Durability = 'none' | 'batched' | 'sync'
@@ -105,8 +108,12 @@ export class Run implements TaskHost {
   readonly #sync: boolean
   /** @internal The run journals its executions (see TaskHost). */
   readonly durable: boolean
-  /** Durable runs: activations per task so far (the step of each activation). */
+  /** Durable and metered runs: activations per task so far (the step of each activation). */
   #starts: number[] | undefined
+  /** @internal Metered runs: the meter (see TaskHost). */
+  readonly meter: RunMeter | undefined
+  /** @internal Metered runs: credits reserved by attempts in flight (see TaskHost). */
+  reservedCredits = 0
   #active = 0
   #steps = 0
   #stopping = false
@@ -126,7 +133,8 @@ export class Run implements TaskHost {
     this.#store = options.durability === 'none' ? undefined : options.store
     this.#sync = this.#store !== undefined && options.durability === 'sync'
     this.durable = this.#store !== undefined
-    if (this.durable) this.#starts = new Array<number>(workflow.taskList.length).fill(0)
+    this.meter = options.meter
+    if (this.durable || this.meter) this.#starts = new Array<number>(workflow.taskList.length).fill(0)
     this.#log = new EventLog(options.listeners)
     this.handle = nextHandle = (nextHandle + 1) >>> 0
     this.crossings++
@@ -139,7 +147,8 @@ export class Run implements TaskHost {
     const inputJson = input === undefined ? null : encode(input, 'input')
     let answer: unknown[]
     try {
-      answer = JSON.parse(native.runStart(workflow.flow, this.handle, inputJson, this.id, Date.now(), this.#store?.native ?? null)) as unknown[]
+      const meter = options.meter
+      answer = JSON.parse(native.runStart(workflow.flow, this.handle, inputJson, this.id, Date.now(), this.#store?.native ?? null, meter?.accountName ?? null, meter ? meter.table * 1048576 + meter.account : null)) as unknown[]
       if (this.#store) answer.length -= 2 // the write acknowledgement: nothing waits for a start
     } catch (error) {
       throw fromNative(error)
@@ -171,7 +180,8 @@ export class Run implements TaskHost {
   #resume(): void {
     let answer: unknown[]
     try {
-      answer = JSON.parse(native.runResume(this.workflow.flow, this.handle, this.id, this.#store!.native)) as unknown[]
+      const meter = this.meter
+      answer = JSON.parse(native.runResume(this.workflow.flow, this.handle, this.id, this.#store!.native, meter ? meter.table * 1048576 + meter.account : null)) as unknown[]
     } catch (error) {
       this.#released = true
       throw fromNative(error)
@@ -318,7 +328,22 @@ export class Run implements TaskHost {
     }
     this.#active++
     const step = this.#starts ? ++this.#starts[index]! : 0
-    new TaskRun(this.workflow.taskList[index]!, this, this.#actions[index]!, step).start(kind, value)
+    const task = this.workflow.taskList[index]!
+    // a metered run's core has reserved a static cost with the schedule (see run.rs)
+    const cost = this.meter?.costs[index]
+    const prereserved = typeof cost === 'number' && (kind === INPUT_OK || kind === INPUT_NONE) ? cost : -1
+    new TaskRun(task, this, this.#actions[index]!, step).start(kind, value, undefined, prereserved)
+  }
+
+  /** @internal An attempt's account could not cover its estimate: the attempt does not run, the run fails. */
+  insufficientBalance(task: string, attempt: number, index: number, needed: number, known?: number): void {
+    const meter = this.meter!
+    const balance = known ?? balanceOf(meter, this.#store?.native ?? null)
+    const event = { type: 'billing.insufficient_balance', runId: this.id, time: Date.now(), task, attempt, account: meter.accountName, needed, balance } as RunEvent & { index?: number }
+    if (index >= 0) event.index = index
+    this.#log.push(event)
+    const error = new InsufficientBalanceError(meter.accountName, needed, balance)
+    queueMicrotask(() => this.#fail({ name: 'InsufficientBalanceError', code: error.code, message: error.message }, task, attempt))
   }
 
   /** @internal */
@@ -334,8 +359,12 @@ export class Run implements TaskHost {
   /** @internal A task activation ended: record it, follow its transitions. */
   taskDone(taskRun: TaskRun, outcome: TaskOutcome): void {
     this.#active--
-    if (this.#status !== 'running') return
-    if (outcome.status !== 'cancelled') this.#complete(taskRun, outcome)
+    if (this.#status !== 'running' || outcome.status === 'cancelled') {
+      // a charge its completion would have settled: not billed, given back
+      if (taskRun.charge) native.meterRelease(this.meter!.handle, this.meter!.account, taskRun.charge[0])
+      taskRun.charge = undefined
+      if (this.#status !== 'running') return
+    } else this.#complete(taskRun, outcome)
     this.#maybeFinish()
   }
 
@@ -358,7 +387,10 @@ export class Run implements TaskHost {
       const follow = !this.#stopping
       // one number for handle, task, status and flags (see CompleteOp in run.rs)
       const op = this.handle * 1048576 + task.index * 16 + STATUS_CODE[outcome.status] * 4 + (follow ? 2 : 0) + (follow && this.#active === 0 ? 1 : 0)
-      answer = JSON.parse(native.runComplete(op, payload, this.#store ? stepAttempt(taskRun.step, attempt) : undefined)) as unknown[]
+      const charge = taskRun.charge
+      answer = JSON.parse(charge
+        ? native.runComplete(op, payload, stepAttempt(taskRun.step, attempt), charge[0], charge[1])
+        : native.runComplete(op, payload, this.#store ? stepAttempt(taskRun.step, attempt) : undefined)) as unknown[]
     } catch (error) {
       const failure = toFailure(fromNative(error))
       return this.#fail({ name: 'TransitionError', message: failure.message, cause: failure }, task.name, attempt)
@@ -461,6 +493,11 @@ export class Run implements TaskHost {
     // whatever is still in flight is aborted, and its late result discarded
     // (an abort dispatches events: skip it when nothing is in flight)
     if (this.#active > 0 && this.#controller && !this.#controller.signal.aborted) this.#controller.abort(new Error(`run ${status}`))
+    // what attempts in flight reserved goes back to the account
+    if (this.reservedCredits > 0) {
+      native.meterRelease(this.meter!.handle, this.meter!.account, this.reservedCredits)
+      this.reservedCredits = 0
+    }
     if (!this.#released) {
       this.#released = true
       this.crossings++

@@ -14,6 +14,7 @@ import type { TaskDefinition } from '../workflow/model'
 import { Attempt, type Action, type AttemptStatus } from './attempt'
 import type { RunEvent } from './events'
 import { toFailure, type Failure } from './failure'
+import { estimate, type RunMeter } from './metering'
 import { retryDelay } from './retry'
 import { encode } from '../values'
 
@@ -29,6 +30,8 @@ export const INPUT_OK = 0
 export const INPUT_ERROR = 1
 export const INPUT_NONE = 2
 export const INPUT_ITEMS = 3
+/** A metered run's account cannot cover the task (the value is the balance). */
+export const INPUT_UNCOVERED = 4
 
 /** What a task needs from its run. */
 export interface TaskHost {
@@ -51,6 +54,12 @@ export interface TaskHost {
   readonly durable: boolean
   /** Calls `then` once the store has committed every write up to `seq` (backpressure). */
   waitForStore(seq: number, then: () => void): void
+  /** Metered runs: the run's meter. */
+  readonly meter: RunMeter | undefined
+  /** Metered runs: credits reserved by attempts in flight (released at once if the run ends first). */
+  reservedCredits: number
+  /** An attempt's account could not cover it (`balance`: as the core saw it): the run fails. */
+  insufficientBalance(task: string, attempt: number, index: number, needed: number, balance?: number): void
 }
 
 /** What the journal holds of an activation that a resume starts again. */
@@ -115,6 +124,8 @@ export class TaskRun {
   #finished = false
   /** Items a resume found done: their results are kept, they do not run again. */
   #resumedItems: Map<number, [number, number, unknown]> | undefined
+  /** @internal Metered: the last attempt's reservation and charge, settled by the task's completion. */
+  charge: [number, number] | undefined
   /** Waiting for the store to drain, or for the event loop to turn, before starting more items. */
   #throttled = false
   /** Items started since the pump last yielded. */
@@ -147,11 +158,12 @@ export class TaskRun {
    * interrupted attempt counts as failed (retry policy), a retry that was
    * waiting starts now, items that ended keep their result.
    */
-  start(kind: number, value: unknown, resumed?: ResumedActivation): void {
+  start(kind: number, value: unknown, resumed?: ResumedActivation, prereserved = -1): void {
     const first = resumed && kind !== INPUT_ITEMS ? Math.max(resumed.attempt, 1) : 1
     this.host.emit({ type: 'task.started', runId: this.host.id, time: Date.now(), task: this.task.name, attempt: first })
+    if (kind === INPUT_UNCOVERED) return this.host.insufficientBalance(this.task.name, 1, -1, this.host.meter!.costs[this.task.index] as number, value as number)
     if (kind !== INPUT_ITEMS) {
-      if (!resumed || resumed.attempt === 0) return this.#begin(1, -1, kind, value)
+      if (!resumed || resumed.attempt === 0) return this.#begin(1, -1, kind, value, prereserved)
       if (resumed.interrupted) {
         const failure = interruptedFailure(resumed.attempt)
         return queueMicrotask(() => this.#failed(resumed.attempt, -1, 'failed', failure))
@@ -275,7 +287,7 @@ export class TaskRun {
   }
 
   /** Starts an attempt with an input the core answered with. */
-  #begin(attempt: number, index: number, kind: number, value: unknown): void {
+  #begin(attempt: number, index: number, kind: number, value: unknown, prereserved = -1): void {
     if (kind === INPUT_ERROR) {
       // later, not nested: a list whose every input fails must not recurse per item
       const failure = dataFailure(value)
@@ -285,7 +297,53 @@ export class TaskRun {
       return
     }
     const item = index < 0 ? undefined : this.#items[index]
-    new Attempt(this, attempt, index, item, this.task.timeoutMs).run(this.#action, kind === INPUT_OK ? value : undefined)
+    const input = kind === INPUT_OK ? value : undefined
+    const meter = this.host.meter
+    let reserved = -1
+    if (prereserved >= 0) {
+      reserved = prereserved
+      this.host.reservedCredits += reserved
+    } else if (meter) {
+      const amount = estimate(meter, this.task.index, this.task.name, input, index)
+      if (typeof amount !== 'number') {
+        queueMicrotask(() => this.#failed(attempt, index, 'failed', amount))
+        return
+      }
+      this.host.crossings++
+      if (!native.meterReserve(this.host.handle, amount)) return this.host.insufficientBalance(this.task.name, attempt, index, amount)
+      reserved = amount
+      this.host.reservedCredits += amount
+    }
+    const run = new Attempt(this, attempt, index, item, this.task.timeoutMs)
+    run.reserved = reserved
+    run.run(this.#action, input)
+  }
+
+  /**
+   * Ends an attempt's reservation: the charge if it counts, the rest back.
+   * A late attempt (its task or run over) is not billed; once the run has
+   * ended its reservation was already returned with the run's.
+   */
+  #settleCharge(attempt: Attempt, status: AttemptStatus): void {
+    const meter = this.host.meter!
+    const host = this.host
+    const reserved = attempt.reserved
+    attempt.reserved = -1
+    if (!host.live()) return
+    host.reservedCredits -= reserved
+    if (this.#finished) {
+      host.crossings++
+      return native.meterRelease(meter.handle, meter.account, reserved)
+    }
+    const charged = status === 'succeeded' || meter.billFailed ? (attempt.charged ?? reserved) : 0
+    if (status === 'succeeded' && attempt.index === undefined) {
+      // the task's completion settles it (no call of its own)
+      this.charge = [reserved, charged]
+      return
+    }
+    host.crossings++
+    // the unit: task * 2^36 + step * 2^16 + attempt
+    native.meterSettle(host.handle, this.task.index * 68719476736 + this.step * 65536 + attempt.attempt, attempt.index ?? -1, reserved, charged)
   }
 
   /** A retry: the input is rendered again (the context may have changed). */
@@ -310,6 +368,7 @@ export class TaskRun {
 
   /** An attempt ended (once per attempt; see `Attempt`). */
   settled(attempt: Attempt, status: AttemptStatus, value: unknown): void {
+    if (attempt.reserved >= 0) this.#settleCharge(attempt, status)
     if (this.#finished || !this.host.live()) return // late: discarded
     const index = attempt.index ?? -1
     if (status === 'succeeded') return this.#unitDone(index, attempt.attempt, status, value, attempt.startedAt)

@@ -38,6 +38,8 @@ export interface RunRecord {
   error?: unknown
   startedAt: number
   endedAt?: number
+  /** The account that pays for the run (metered runs). */
+  account?: string
 }
 
 /** One execution: an attempt of a task, or of one item. */
@@ -77,6 +79,7 @@ interface RawRun {
   error: string | null
   startedAt: number
   endedAt: number | null
+  account: string | null
 }
 
 interface RawExecution {
@@ -96,6 +99,7 @@ function runRecord(raw: RawRun): RunRecord {
   if (raw.output !== null) record.output = JSON.parse(raw.output)
   if (raw.error !== null) record.error = JSON.parse(raw.error)
   if (raw.endedAt !== null) record.endedAt = raw.endedAt
+  if (raw.account !== null) record.account = raw.account
   return record
 }
 

@@ -5,6 +5,7 @@ mod context;
 mod error;
 mod expr;
 pub mod flow;
+pub mod meter;
 mod path;
 mod scope;
 pub mod store;

@@ -53,7 +53,7 @@ fn run_then_crash(path: &str, id: &str, steps: u32, fail_at: Option<u32>, snapsh
     let graph = chain();
     let ctx = WorkflowContext::new(Value::from(1));
     let mut state = RunState::new(Arc::clone(&graph), ctx);
-    state.set_journal(Journal::start(Arc::clone(&writer), id, &graph, "1", snapshot_every).unwrap());
+    state.set_journal(Journal::start(Arc::clone(&writer), id, &graph, "1", None, snapshot_every).unwrap());
     state.init_vars().unwrap();
     state.activate(graph.start()).unwrap();
     let mut next = vec![0u32];

@@ -15,7 +15,7 @@ fn temp_db(name: &str) -> String {
 }
 
 fn started(id: &str) -> Write {
-    Write::RunStarted { id: id.into(), workflow: "wf".into(), input: "{\"n\":1}".into(), started_at: 1 }
+    Write::RunStarted { id: id.into(), workflow: "wf".into(), input: "{\"n\":1}".into(), started_at: 1, account: None }
 }
 
 fn task(run: &str, step: u32, attempt: u32) -> Write {
@@ -60,6 +60,7 @@ fn a_batch_lands_whole_and_reads_back() {
             error: None,
             started_at: 1,
             ended_at: Some(9),
+            account: None,
         }
     );
     let tasks: Vec<Execution> = store.tasks("r1", 0).unwrap();
@@ -131,6 +132,15 @@ impl Store for Flaky {
     }
     fn snapshot(&mut self, run_id: &str) -> arcflow_core::Result<Option<(u64, String)>> {
         self.inner.snapshot(run_id)
+    }
+    fn balance(&mut self, account: &str) -> arcflow_core::Result<Option<i64>> {
+        self.inner.balance(account)
+    }
+    fn ledger_has(&mut self, key: &str) -> arcflow_core::Result<bool> {
+        self.inner.ledger_has(key)
+    }
+    fn ledger(&mut self, account: &str, limit: u32) -> arcflow_core::Result<Vec<arcflow_core::meter::LedgerEntry>> {
+        self.inner.ledger(account, limit)
     }
 }
 
@@ -205,4 +215,38 @@ fn a_locked_database_delays_writes_until_the_lock_is_released() {
     }
     writer.close();
     assert!(SqliteStore::open(&path).unwrap().get_run("r").unwrap().is_some());
+}
+
+fn charge(run: &str, task: &str, amount: i64) -> Write {
+    use arcflow_core::meter::{LedgerKey, LedgerWrite};
+    Write::Ledger(LedgerWrite {
+        account: "acme".into(),
+        amount,
+        kind: "charge",
+        key: LedgerKey::Unit { run_id: run.into(), task: task.into(), step: 1, item: -1, attempt: 1 },
+        at: 5,
+    })
+}
+
+#[test]
+fn a_ledger_entry_applies_once_whatever_the_retries_and_the_deliveries() {
+    use arcflow_core::meter::{LedgerKey, LedgerWrite};
+    let path = temp_db("ledger");
+    let failures = Arc::new(AtomicUsize::new(3));
+    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::clone(&failures) };
+    let config = WriterConfig { flush_interval: Duration::from_millis(5), retry_delay: Duration::from_millis(1), ..WriterConfig::default() };
+    let writer = WriteBehind::start(Box::new(store), config).unwrap();
+    let credit = Write::Ledger(LedgerWrite { account: "acme".into(), amount: 100, kind: "credit", key: LedgerKey::Given("top-up".into()), at: 1 });
+    // a failing batch retried three times, then the same writes delivered again
+    writer.enqueue([credit.clone(), charge("r1", "a", -7), charge("r1", "b", -5)]).unwrap();
+    writer.enqueue([credit, charge("r1", "a", -7)]).unwrap();
+    writer.close();
+    assert_eq!(writer.stats().retries, 3);
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.balance("acme").unwrap(), Some(88), "100 credited once, 7 and 5 charged once");
+    let ledger = store.ledger("acme", 10).unwrap();
+    assert_eq!(ledger.len(), 3);
+    assert_eq!(ledger.iter().map(|e| e.amount).sum::<i64>(), 88);
+    assert!(store.ledger_has("r1/a/1/-1/1/charge").unwrap());
+    assert!(store.ledger_has("credit/top-up").unwrap());
 }

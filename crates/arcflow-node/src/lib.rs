@@ -10,6 +10,7 @@ mod codec;
 mod context;
 mod error;
 mod flow;
+mod meter;
 mod run;
 mod store;
 mod template;

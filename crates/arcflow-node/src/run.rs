@@ -5,7 +5,9 @@
 //!
 //! - `[0, t, k, v, ...]` start tasks `t`; per task `k` is 0 (`v` is its
 //!   rendered input), 1 (rendering failed, `v` is the error), 2 (no input),
-//!   3 (a with-items task: the engine asks for its items);
+//!   3 (a with-items task: the engine asks for its items), 4 (a metered
+//!   run's account cannot cover the task's cost: `v` is the balance); for
+//!   0 and 2 a metered run has reserved the task's cost when it is a number;
 //! - `[1]` a transition chose `fail`; `[2]` a failure went unhandled;
 //! - `[3, output]` the run is complete; `[4, error]` its output failed to render;
 //! - `[5, error]` the initial variables failed to render.
@@ -31,7 +33,7 @@ thread_local! {
     static RUNS: RefCell<HashMap<u32, RunState>> = RefCell::new(HashMap::new());
 }
 
-fn with_run<T>(handle: u32, f: impl FnOnce(&mut RunState) -> arcflow_core::Result<T>) -> arcflow_core::Result<T> {
+pub(crate) fn with_run<T>(handle: u32, f: impl FnOnce(&mut RunState) -> arcflow_core::Result<T>) -> arcflow_core::Result<T> {
     RUNS.with(|runs| {
         let mut runs = runs.borrow_mut();
         let state = runs.get_mut(&handle).ok_or_else(|| internal(&format!("run {handle} is not live")))?;
@@ -74,6 +76,19 @@ fn schedule(state: &mut RunState, tasks: &[u32]) -> arcflow_core::Result<String>
         out.push_str(&format!(",{task},"));
         let from = out.len();
         push_task_input(&mut out, state, task)?;
+        // a metered run reserves a task's static cost here, once its input
+        // rendered; `4,balance`: the account cannot cover it
+        if let Some(meter) = &state.meter {
+            let rendered = out[from..].starts_with("0,") || out[from..].starts_with("2,");
+            if rendered {
+                if let Some(Err(balance)) = meter.reserve_static(task)? {
+                    out.truncate(from);
+                    out.push_str(&format!("4,{balance}"));
+                    state.activate_one(task, None)?;
+                    continue;
+                }
+            }
+        }
         // `0,<json>`: the input as rendered
         let input = out[from..].strip_prefix("0,").map(str::to_owned);
         state.activate_one(task, input.as_deref())?;
@@ -159,6 +174,8 @@ pub fn run_start(
     run_id: String,
     started_ms: f64,
     store: Option<&NativeStore>,
+    account: Option<String>,
+    metering: Option<f64>,
 ) -> Result<String, JsError> {
     guard(|| {
         let graph = flow.sealed.clone().ok_or_else(|| internal("the flow is not sealed"))?;
@@ -168,9 +185,11 @@ pub fn run_start(
         let ctx = new_context(input_json.clone(), None)?;
         set_system_values(&ctx, &run_id, &graph.name, started_ms as i64);
         let mut state = RunState::new(Arc::clone(&graph), ctx);
+        state.set_run_id(&run_id);
+        state.meter = metering.map(crate::meter::run_meter_of).transpose()?;
         if let Some(store) = store {
             let input = input_json.as_deref().unwrap_or("null");
-            state.set_journal(Journal::start(Arc::clone(&store.writer), &run_id, &graph, input, store.snapshot_every)?);
+            state.set_journal(Journal::start(Arc::clone(&store.writer), &run_id, &graph, input, account.as_deref(), store.snapshot_every)?);
         }
         let answer = match state.init_vars() {
             Ok(()) => schedule(&mut state, graph.start())?,
@@ -233,13 +252,24 @@ impl CompleteOp {
 /// transitions. With `idle` (nothing else in flight) and nothing to start,
 /// the run is complete: the answer is its output, and the run is released.
 /// `op` packs the arguments (see [`CompleteOp`]); a durable run also passes
-/// `stepAttempt` (`step * 2^20 + attempt`).
+/// `stepAttempt` (`step * 2^20 + attempt`), and a metered run whose last
+/// attempt succeeded its reservation and charge (settled here: one call
+/// fewer per task than `meterSettle`).
 #[napi(js_name = "runComplete")]
-pub fn run_complete(op: f64, payload_json: String, step_attempt_packed: Option<f64>) -> Result<String, JsError> {
+pub fn run_complete(
+    op: f64,
+    payload_json: String,
+    step_attempt_packed: Option<f64>,
+    reserved: Option<f64>,
+    charged: Option<f64>,
+) -> Result<String, JsError> {
     guard(|| {
         let CompleteOp { handle, task, status, follow, idle } = CompleteOp::unpack(op)?;
         let (step, attempt) = step_attempt_packed.map_or(Ok((0, 1)), step_attempt)?;
         let (answer, done) = with_run(handle, |state| {
+            if let (Some(reserved), Some(charged)) = (reserved, charged) {
+                crate::meter::settle(state, task, step, -1, attempt, reserved, charged)?;
+            }
             let outcome = outcome(status, &payload_json)?;
             state.record(task, step, attempt, outcome.status, &payload_json)?;
             let next = state.complete(task, outcome, follow)?;
@@ -350,13 +380,14 @@ pub fn run_item_done(
 ///   the run (`next` 1: a transition chose `fail`, 2: unhandled failure);
 /// - `[3, output]` / `[4, error]`: the run is complete (and released).
 #[napi(js_name = "runResume")]
-pub fn run_resume(flow: &NativeFlow, handle: u32, run_id: String, store: &NativeStore) -> Result<String, JsError> {
+pub fn run_resume(flow: &NativeFlow, handle: u32, run_id: String, store: &NativeStore, metering: Option<f64>) -> Result<String, JsError> {
     guard(|| {
         let graph = flow.sealed.clone().ok_or_else(|| internal("the flow is not sealed"))?;
         if RUNS.with(|runs| runs.borrow().contains_key(&handle)) {
             return Err(internal(&format!("run handle {handle} is in use")));
         }
         let (mut state, resumed) = store.resume(graph, &run_id)?;
+        state.meter = metering.map(crate::meter::run_meter_of).transpose()?;
         let (answer, live) = match resumed {
             Resumed::Complete => (finish(&mut state)?, false),
             Resumed::Ended { task, attempt, outcome, next } => {

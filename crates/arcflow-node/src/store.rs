@@ -118,7 +118,7 @@ impl NativeStore {
     /// The reader, once this process's queued writes are committed (reads
     /// see their own writes; a failing store is read as it is after
     /// `READ_SETTLE`).
-    fn read(&self) -> arcflow_core::Result<std::sync::MutexGuard<'_, SqliteStore>> {
+    pub(crate) fn read(&self) -> arcflow_core::Result<std::sync::MutexGuard<'_, SqliteStore>> {
         self.writer.settle(READ_SETTLE);
         self.reader.lock().map_err(poisoned)
     }

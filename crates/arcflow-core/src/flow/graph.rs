@@ -70,6 +70,8 @@ pub struct FlowGraph {
     /// The workflow's name (`system.workflow`).
     pub name: String,
     pub(crate) tasks: Vec<TaskNode>,
+    /// Task names, shared by reference (ledger keys, journal writes).
+    pub(crate) keys: Vec<Arc<str>>,
     pub(crate) vars: Vec<(String, Arc<JsonTemplate>)>,
     pub(crate) output: Option<Arc<JsonTemplate>>,
     pub(crate) start: Vec<u32>,
@@ -82,6 +84,7 @@ impl FlowGraph {
 
     /// Adds a task (without transitions); returns its index.
     pub fn add_task(&mut self, task: TaskNode) -> u32 {
+        self.keys.push(Arc::from(task.name.as_str()));
         self.tasks.push(task);
         (self.tasks.len() - 1) as u32
     }

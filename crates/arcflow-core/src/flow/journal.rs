@@ -52,21 +52,36 @@ pub(crate) struct ExecutionWrite<'a> {
 
 impl Journal {
     /// A new run: journals its start.
-    pub fn start(writer: Arc<WriteBehind>, run_id: &str, graph: &FlowGraph, input_json: &str, snapshot_every: u32) -> Result<Self> {
-        Self::open(writer, run_id, graph, input_json, now_ms(), 0, snapshot_every)
+    pub fn start(
+        writer: Arc<WriteBehind>,
+        run_id: &str,
+        graph: &FlowGraph,
+        input_json: &str,
+        account: Option<&str>,
+        snapshot_every: u32,
+    ) -> Result<Self> {
+        Self::open(writer, run_id, graph, input_json, account, now_ms(), 0, snapshot_every)
     }
 
     /// A run started before (a resume): its journal goes on after `jseq`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn open(
         writer: Arc<WriteBehind>,
         run_id: &str,
         graph: &FlowGraph,
         input_json: &str,
+        account: Option<&str>,
         started_at: i64,
         jseq: u64,
         snapshot_every: u32,
     ) -> Result<Self> {
-        let write = Write::RunStarted { id: run_id.to_owned(), workflow: graph.name.clone(), input: input_json.to_owned(), started_at };
+        let write = Write::RunStarted {
+            id: run_id.to_owned(),
+            workflow: graph.name.clone(),
+            input: input_json.to_owned(),
+            started_at,
+            account: account.map(str::to_owned),
+        };
         let mut journal = Journal {
             writer,
             run_id: Arc::from(run_id),

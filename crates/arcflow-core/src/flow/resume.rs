@@ -112,7 +112,8 @@ impl RunState {
             activations.push(PendingActivation { task, step, executions });
         }
         activations.sort_by_key(|a| (a.task, a.step));
-        state.set_journal(Journal::open(writer, run_id, &graph, &run.input, run.started_at, jseq, snapshot_every)?);
+        state.set_run_id(run_id);
+        state.set_journal(Journal::open(writer, run_id, &graph, &run.input, run.account.as_deref(), run.started_at, jseq, snapshot_every)?);
         let resumed = match ended {
             Some(ended) => ended,
             None if activations.is_empty() => Resumed::Complete,

@@ -57,6 +57,10 @@ pub struct RunState {
     pub(crate) arrivals: Vec<u32>,
     batches: HashMap<u32, Arc<[Value]>>,
     journal: Option<Journal>,
+    /// The run's id, for ledger keys (set by whoever starts the run).
+    run_id: Arc<str>,
+    /// Metered runs: the meter, the paying account and the tasks' costs.
+    pub meter: Option<crate::meter::RunMeter>,
     pub(crate) progress: Option<Progress>,
     snapshot_due: bool,
     next_batch: u32,
@@ -80,9 +84,21 @@ impl RunState {
             batches: HashMap::new(),
             next_batch: 0,
             journal: None,
+            run_id: Arc::from(""),
+            meter: None,
             progress: None,
             snapshot_due: false,
         }
+    }
+
+    pub fn set_run_id(&mut self, run_id: &str) {
+        self.run_id = Arc::from(run_id);
+    }
+
+    /// The ledger key of one billable unit of this run.
+    pub fn unit_key(&self, task: u32, step: u32, item: i64, attempt: u32) -> Result<crate::meter::LedgerKey> {
+        let task = self.graph.keys.get(task as usize).ok_or_else(|| Error::Internal(format!("unknown task index {task}")))?;
+        Ok(crate::meter::LedgerKey::Unit { run_id: Arc::clone(&self.run_id), task: Arc::clone(task), step, item, attempt })
     }
 
     pub fn context(&self) -> &WorkflowContext {

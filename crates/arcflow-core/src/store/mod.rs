@@ -28,6 +28,12 @@ pub trait Store: Send {
     fn activation(&mut self, run_id: &str, task: &str, step: u32) -> Result<Vec<Execution>>;
     /// The latest snapshot of a run: its journal position and state.
     fn snapshot(&mut self, run_id: &str) -> Result<Option<(u64, String)>>;
+    /// An account's balance (`None`: no such account).
+    fn balance(&mut self, account: &str) -> Result<Option<i64>>;
+    /// Whether a ledger entry with this key exists.
+    fn ledger_has(&mut self, key: &str) -> Result<bool>;
+    /// An account's latest ledger entries, newest first.
+    fn ledger(&mut self, account: &str, limit: u32) -> Result<Vec<crate::meter::LedgerEntry>>;
 }
 
 /// How much a completion waits for the disk.

@@ -10,7 +10,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
     /// A run started (or was resumed: its input and start time are kept).
-    RunStarted { id: String, workflow: String, input: String, started_at: i64 },
+    RunStarted { id: String, workflow: String, input: String, started_at: i64, account: Option<String> },
     /// A task execution (an attempt of a task, or of one item) started or
     /// ended; a later write of the same execution updates it.
     Task(Execution),
@@ -21,6 +21,9 @@ pub enum Write {
     Snapshot { run_id: String, jseq: u64, state: String },
     /// The run ended; executions still `running` end `cancelled`.
     RunEnded { id: String, status: String, output: Option<String>, error: Option<String>, ended_at: i64 },
+    /// A charge or a credit: applied once per key (the account's balance
+    /// with it, in the same transaction).
+    Ledger(crate::meter::LedgerWrite),
 }
 
 /// Execution statuses: `running`, `retrying` (the attempt failed and
@@ -81,6 +84,8 @@ pub struct RunRecord {
     pub error: Option<String>,
     pub started_at: i64,
     pub ended_at: Option<i64>,
+    /// The account that pays for the run (metered runs).
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -6,6 +6,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::record::{execution_status, Execution, RunFilter, RunRecord, Write};
+use crate::meter::{LedgerEntry, LedgerKey};
 use super::Store;
 use crate::error::{Error, Result};
 
@@ -64,6 +65,24 @@ CREATE TABLE snapshots (
   jseq INTEGER NOT NULL,
   state TEXT NOT NULL
 );
+"#, r#"
+CREATE TABLE accounts (
+  id TEXT PRIMARY KEY,
+  balance INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE ledger (
+  key TEXT PRIMARY KEY,
+  account TEXT NOT NULL,
+  amount INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  run_id TEXT,
+  task TEXT,
+  item INTEGER,
+  attempt INTEGER,
+  at INTEGER NOT NULL
+);
+CREATE INDEX ledger_by_account ON ledger (account, at);
+ALTER TABLE runs ADD COLUMN account TEXT;
 "#];
 
 pub(crate) fn db_error(e: rusqlite::Error) -> Error {
@@ -138,10 +157,11 @@ fn run_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
         error: row.get(5)?,
         started_at: row.get(6)?,
         ended_at: row.get(7)?,
+        account: row.get(8)?,
     })
 }
 
-const RUN_COLUMNS: &str = "id, workflow, status, input, output, error, started_at, ended_at";
+const RUN_COLUMNS: &str = "id, workflow, status, input, output, error, started_at, ended_at, account";
 
 impl Store for SqliteStore {
     fn apply(&mut self, batch: &[Write]) -> Result<()> {
@@ -149,7 +169,7 @@ impl Store for SqliteStore {
         {
             let mut run_started = tx
                 .prepare_cached(
-                    "INSERT INTO runs (id, workflow, status, input, started_at) VALUES (?1, ?2, 'running', ?3, ?4)
+                    "INSERT INTO runs (id, workflow, status, input, started_at, account) VALUES (?1, ?2, 'running', ?3, ?4, ?5)
                      ON CONFLICT (id) DO UPDATE SET status = 'running', ended_at = NULL",
                 )
                 .map_err(db_error)?;
@@ -176,6 +196,18 @@ impl Store for SqliteStore {
             let mut run_ended = tx
                 .prepare_cached("UPDATE runs SET status = ?2, output = ?3, error = ?4, ended_at = ?5 WHERE id = ?1")
                 .map_err(db_error)?;
+            let mut ledger = tx
+                .prepare_cached(
+                    "INSERT INTO ledger (key, account, amount, kind, run_id, task, item, attempt, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (key) DO NOTHING",
+                )
+                .map_err(db_error)?;
+            let mut balance = tx
+                .prepare_cached(
+                    "INSERT INTO accounts (id, balance) VALUES (?1, ?2)
+                     ON CONFLICT (id) DO UPDATE SET balance = balance + ?2",
+                )
+                .map_err(db_error)?;
             let mut abandoned = tx
                 .prepare_cached(
                     "UPDATE executions SET status = 'cancelled', ended_at = ?2 WHERE run_id = ?1 AND status = 'running'",
@@ -183,8 +215,8 @@ impl Store for SqliteStore {
                 .map_err(db_error)?;
             for write in batch {
                 match write {
-                    Write::RunStarted { id, workflow, input, started_at } => {
-                        run_started.execute(params![id, workflow, input, started_at])
+                    Write::RunStarted { id, workflow, input, started_at, account } => {
+                        run_started.execute(params![id, workflow, input, started_at, account])
                     }
                     Write::Task(e) => task.execute(params![
                         e.run_id, e.task, e.step, e.item, e.attempt, e.status, e.payload, e.started_at, e.ended_at,
@@ -192,6 +224,23 @@ impl Store for SqliteStore {
                     ]),
                     Write::Var { run_id, name, value } => var.execute(params![run_id, name, value]),
                     Write::Snapshot { run_id, jseq, state } => snapshot.execute(params![run_id, *jseq as i64, state]),
+                    Write::Ledger(l) => {
+                        let (run_id, task, item, attempt) = match &l.key {
+                            LedgerKey::Unit { run_id, task, item, attempt, .. } => {
+                                (Some(&**run_id), Some(&**task), (*item >= 0).then_some(*item), Some(*attempt))
+                            }
+                            LedgerKey::Given(_) => (None, None, None, None),
+                        };
+                        let added = ledger
+                            .execute(params![l.key_text(), &*l.account, l.amount, l.kind, run_id, task, item, attempt, l.at])
+                            .map_err(db_error)?;
+                        // once per key: a retried batch or a second delivery changes nothing
+                        if added == 1 {
+                            balance.execute(params![&*l.account, l.amount])
+                        } else {
+                            Ok(0)
+                        }
+                    }
                     Write::RunEnded { id, status, output, error, ended_at } => {
                         if status != "succeeded" {
                             abandoned.execute(params![id, ended_at]).map_err(db_error)?;
@@ -245,11 +294,53 @@ impl Store for SqliteStore {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
     }
 
+    fn balance(&mut self, account: &str) -> Result<Option<i64>> {
+        self.conn
+            .prepare_cached("SELECT balance FROM accounts WHERE id = ?1")
+            .and_then(|mut s| s.query_row([account], |r| r.get(0)).optional())
+            .map_err(db_error)
+    }
+
+    fn ledger_has(&mut self, key: &str) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM ledger WHERE key = ?1")
+            .and_then(|mut s| s.exists([key]))
+            .map_err(db_error)
+    }
+
+    fn ledger(&mut self, account: &str, limit: u32) -> Result<Vec<LedgerEntry>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT key, account, amount, kind, run_id, task, item, attempt, at FROM ledger
+                 WHERE account = ?1 ORDER BY at DESC, rowid DESC LIMIT ?2",
+            )
+            .map_err(db_error)?;
+        let rows = stmt.query_map(params![account, limit], Self::ledger_entry).map_err(db_error)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
+    }
+
     fn snapshot(&mut self, run_id: &str) -> Result<Option<(u64, String)>> {
         self.conn
             .prepare_cached("SELECT jseq, state FROM snapshots WHERE run_id = ?1")
             .and_then(|mut s| s.query_row([run_id], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))).optional())
             .map_err(db_error)
+    }
+}
+
+impl SqliteStore {
+    fn ledger_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerEntry> {
+        Ok(LedgerEntry {
+            key: r.get(0)?,
+            account: r.get(1)?,
+            amount: r.get(2)?,
+            kind: r.get(3)?,
+            run_id: r.get(4)?,
+            task: r.get(5)?,
+            item: r.get(6)?,
+            attempt: r.get(7)?,
+            at: r.get(8)?,
+        })
     }
 }
 

@@ -1,0 +1,182 @@
+//! Metering, as plain functions over a per-thread registry of meters (one
+//! per engine; see `arcflow_core::meter`). Reserve and settle are on the
+//! per-attempt path: numbers only, no strings cross.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use arcflow_core::meter::{Meter, RunMeter, MAX_AMOUNT};
+use arcflow_core::store::Store;
+use napi_derive::napi;
+
+use crate::error::{guard, JsError};
+use crate::flow::internal;
+use crate::run::with_run;
+use crate::store::NativeStore;
+
+thread_local! {
+    static METERS: RefCell<Vec<Arc<Meter>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn meter(handle: u32) -> arcflow_core::Result<Arc<Meter>> {
+    METERS.with(|m| m.borrow().get(handle as usize).cloned()).ok_or_else(|| internal(&format!("no meter {handle}")))
+}
+
+/// Credits from JavaScript: a whole number from 0 to 2^53 - 1.
+fn credits(value: f64, what: &str) -> arcflow_core::Result<i64> {
+    if !(value.fract() == 0.0 && (0.0..=MAX_AMOUNT as f64).contains(&value)) {
+        return Err(arcflow_core::Error::InvalidValue {
+            message: format!("{what} must be a whole number of credits from 0 to 2^53 - 1, got {value}"),
+        });
+    }
+    Ok(value as i64)
+}
+
+/// Runs `f` with the store's reader when the meter is durable.
+fn with_store<T>(
+    meter: &Meter,
+    store: Option<&NativeStore>,
+    f: impl FnOnce(Option<&mut dyn Store>) -> arcflow_core::Result<T>,
+) -> arcflow_core::Result<T> {
+    match (meter.durable(), store) {
+        (true, Some(store)) => {
+            let mut reader = store.read()?;
+            f(Some(&mut *reader))
+        }
+        (true, None) => Err(internal("a durable meter needs its store")),
+        (false, _) => f(None),
+    }
+}
+
+/// A meter for an engine (its ledger in `store`, else in memory); answers its handle.
+#[napi(js_name = "meterCreate")]
+pub fn meter_create(store: Option<&NativeStore>, overdraft: f64) -> Result<u32, JsError> {
+    guard(|| {
+        let overdraft = if overdraft.is_infinite() { i64::MAX / 2 } else { credits(overdraft, "overdraft")? };
+        let meter = Arc::new(Meter::new(store.map(|s| Arc::clone(&s.writer)), overdraft));
+        Ok(METERS.with(|m| {
+            let mut meters = m.borrow_mut();
+            meters.push(meter);
+            (meters.len() - 1) as u32
+        }))
+    })
+}
+
+/// The id of account `name`, or -1 when there is none.
+#[napi(js_name = "meterAccount")]
+pub fn meter_account(handle: u32, name: String, store: Option<&NativeStore>) -> Result<i32, JsError> {
+    guard(|| {
+        let meter = meter(handle)?;
+        Ok(with_store(&meter, store, |s| meter.resolve(&name, s))?.map_or(-1, |id| id as i32))
+    })
+}
+
+thread_local! {
+    /// Cost tables: a meter and the costs of a workflow's tasks, made once per workflow.
+    static TABLES: RefCell<Vec<(Arc<Meter>, Arc<[Option<i64>]>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A cost table for runs of one workflow on meter `handle`: each task's cost,
+/// or -1 when a function of the input sets it. Answers its id.
+#[napi(js_name = "meterCostTable")]
+pub fn meter_cost_table(handle: u32, costs: Vec<f64>) -> Result<u32, JsError> {
+    guard(|| {
+        let meter = meter(handle)?;
+        let costs = costs
+            .into_iter()
+            .map(|c| if c < 0.0 { Ok(None) } else { credits(c, "a cost").map(Some) })
+            .collect::<arcflow_core::Result<Vec<_>>>()?;
+        Ok(TABLES.with(|t| {
+            let mut tables = t.borrow_mut();
+            tables.push((meter, costs.into()));
+            (tables.len() - 1) as u32
+        }))
+    })
+}
+
+/// A run's meter from what the engine packs: `table * 2^20 + account`.
+pub(crate) fn run_meter_of(packed: f64) -> arcflow_core::Result<RunMeter> {
+    let packed = packed as u64;
+    let (table, account) = ((packed >> 20) as usize, (packed & 0xF_FFFF) as u32);
+    let (meter, costs) = TABLES.with(|t| t.borrow().get(table).cloned()).ok_or_else(|| internal(&format!("no cost table {table}")))?;
+    Ok(RunMeter { meter, account, costs })
+}
+
+fn run_meter(state: &arcflow_core::flow::RunState) -> arcflow_core::Result<RunMeter> {
+    state.meter.clone().ok_or_else(|| internal("the run is not metered"))
+}
+
+/// Reserves `amount` on a metered run's account: true if its balance covered it.
+#[napi(js_name = "meterReserve")]
+pub fn meter_reserve(run: u32, amount: f64) -> Result<bool, JsError> {
+    guard(|| {
+        let amount = credits(amount, "a cost")?;
+        with_run(run, |state| {
+            let m = run_meter(state)?;
+            Ok(m.meter.reserve(m.account, amount)?.is_ok())
+        })
+    })
+}
+
+/// Ends a reservation of a metered run: `charged` is billed to the unit
+/// `unit` (`task * 2^36 + step * 2^16 + attempt`) and `item` (-1: the task
+/// itself), the rest of `reserved` returns to the balance.
+#[napi(js_name = "meterSettle")]
+pub fn meter_settle(run: u32, unit: f64, item: i32, reserved: f64, charged: f64) -> Result<(), JsError> {
+    guard(|| {
+        let packed = unit as u64;
+        let (task, step, attempt) = ((packed >> 36) as u32, ((packed >> 16) & 0xF_FFFF) as u32, (packed & 0xFFFF) as u32);
+        with_run(run, |state| settle(state, task, step, i64::from(item), attempt, reserved as f64, charged as f64))
+    })
+}
+
+/// Settles a metered run's unit (see `meterSettle`; `runComplete` does it for a task's last attempt).
+pub(crate) fn settle(
+    state: &arcflow_core::flow::RunState,
+    task: u32,
+    step: u32,
+    item: i64,
+    attempt: u32,
+    reserved: f64,
+    charged: f64,
+) -> arcflow_core::Result<()> {
+    let (reserved, charged) = (credits(reserved, "a reservation")?, credits(charged, "a charge")?);
+    let m = run_meter(state)?;
+    m.meter.settle(m.account, reserved, charged, state.unit_key(task, step, item, attempt)?)
+}
+
+/// Returns a reservation whole (nothing is billed).
+#[napi(js_name = "meterRelease")]
+pub fn meter_release(handle: u32, account: u32, reserved: f64) -> Result<(), JsError> {
+    guard(|| meter(handle)?.release(account, credits(reserved, "a reservation")?))
+}
+
+/// Credits an account once per key: `{"applied":bool,"balance":n}`.
+#[napi(js_name = "meterCredit")]
+pub fn meter_credit(handle: u32, name: String, amount: f64, key: String, store: Option<&NativeStore>) -> Result<String, JsError> {
+    guard(|| {
+        let meter = meter(handle)?;
+        let amount = credits(amount, "a credit")?;
+        let (applied, balance) = with_store(&meter, store, |s| meter.credit(&name, amount, &key, s))?;
+        Ok(format!("{{\"applied\":{applied},\"balance\":{balance}}}"))
+    })
+}
+
+/// An account's balance, or null when there is no such account.
+#[napi(js_name = "meterBalance")]
+pub fn meter_balance(handle: u32, name: String, store: Option<&NativeStore>) -> Result<Option<f64>, JsError> {
+    guard(|| {
+        let meter = meter(handle)?;
+        Ok(with_store(&meter, store, |s| meter.balance(&name, s))?.map(|b| b as f64))
+    })
+}
+
+/// An account's latest ledger entries, newest first: JSON text.
+#[napi(js_name = "meterLedger")]
+pub fn meter_ledger(handle: u32, name: String, limit: u32, store: Option<&NativeStore>) -> Result<String, JsError> {
+    guard(|| {
+        let meter = meter(handle)?;
+        let entries = with_store(&meter, store, |s| meter.ledger(&name, limit, s))?;
+        serde_json::to_string(&entries).map_err(|e| internal(&e.to_string()))
+    })
+}
