@@ -196,3 +196,14 @@ test('kill -9 after a reservation and before its flush: after resume the balance
   t.is(engine.balance('acme'), ledger.reduce((sum, e) => sum + e.amount, 0), 'the balance is the ledger')
   await engine.close()
 })
+
+test('a closed engine frees its meter: its accounts are no longer reachable through it', async (t) => {
+  const engine = new Engine().action('work', async () => 1, { cost: 1 })
+  engine.credit('acme', 5, { key: 'k' })
+  await engine.run(oneTask(engine), 1, { account: 'acme' })
+  await engine.close()
+  t.throws(() => engine.balance('acme'), { code: 'ARCFLOW_ENGINE_CLOSED' })
+  // another engine (in memory) has accounts of its own
+  const other = new Engine()
+  t.throws(() => other.balance('acme'), { instanceOf: MeteringError })
+})

@@ -92,6 +92,9 @@ test('structural mistakes are problems, not crashes', (t) => {
     ['tasks.a.continue_on_error', 'tasks.a.join', 'tasks.a.retry.count', 'tasks.a.retry.jitter', 'tasks.a.with.concurrency', 'tasks.a.with.items'],
   )
   t.deepEqual(problems({ name: 'x', tasks: { 'bad name': { action: 'z' }, fail: { action: 'z' } } }).map((p) => p.path), ['tasks["bad name"]', 'tasks.fail'])
+  // attempt numbers travel packed: a bounded retry count, said clearly
+  t.like(problems({ name: 'x', tasks: { a: { action: 'z', retry: { count: 20_000 } } } })[0], { path: 'tasks.a.retry.count', message: "'count' must be an integer from 0 to 10000, got number 20000" })
+  t.like(problems({ name: 'x', tasks: { a: { action: 'z', retry: 10_001 } } })[0], { path: 'tasks.a.retry', message: 'at most 10000 retries, got 10001' })
   t.deepEqual(problems({ name: 'x', tasks: { a: { action: 'z', next: [{ when: 'a {{ b }}', do: 7 }] } } }).map((p) => p.path), [
     'tasks.a.next[0].when',
     'tasks.a.next[0].do',

@@ -118,6 +118,12 @@ export declare function meterAccount(handle: number, name: string, store?: Nativ
 export declare function meterBalance(handle: number, name: string, store?: NativeStore | undefined | null): number | null
 
 /**
+ * Frees a closed engine's meter and cost tables (runs still live keep
+ * what they hold).
+ */
+export declare function meterClose(handle: number, tables: Array<number>): void
+
+/**
  * A cost table for runs of one workflow on meter `handle`: each task's cost,
  * or -1 when a function of the input sets it. Answers its id.
  */

@@ -845,6 +845,7 @@ module.exports.__codecRoundTripSerde = nativeBinding.__codecRoundTripSerde
 module.exports.__panicForTest = nativeBinding.__panicForTest
 module.exports.meterAccount = nativeBinding.meterAccount
 module.exports.meterBalance = nativeBinding.meterBalance
+module.exports.meterClose = nativeBinding.meterClose
 module.exports.meterCostTable = nativeBinding.meterCostTable
 module.exports.meterCreate = nativeBinding.meterCreate
 module.exports.meterCredit = nativeBinding.meterCredit

@@ -153,6 +153,8 @@ export class Engine {
   #taskCosts = new WeakMap<WorkflowDefinition, { costs: Cost[]; table: number }>()
   readonly #metering: { cost: Cost; overdraft: number; billFailed: boolean }
   #meterHandle: number | undefined
+  /** Native cost tables this engine made (freed by close). */
+  readonly #tables: number[] = []
   /** Workflows loaded by this engine, by name: what `resume` runs. */
   readonly #workflows = new Map<string, WorkflowDefinition>()
   readonly #onEnd = (run: Run): void => void this.#runs.delete(run.id)
@@ -317,6 +319,7 @@ export class Engine {
   }
 
   #meter(): number {
+    if (this.#closed) throw new ArcflowError('ARCFLOW_ENGINE_CLOSED', 'the engine is closed')
     this.#meterHandle ??= native.meterCreate(this.#store?.native ?? null, this.#metering.overdraft)
     return this.#meterHandle
   }
@@ -331,6 +334,7 @@ export class Engine {
     if (!known) {
       const costs = workflow.taskList.map((task) => this.#costs.get(task.action) ?? this.#metering.cost)
       const table = native.meterCostTable(handle, costs.map((cost) => (typeof cost === 'number' ? cost : -1)))
+      this.#tables.push(table)
       known = { costs, table }
       this.#taskCosts.set(workflow, known)
     }
@@ -417,6 +421,7 @@ export class Engine {
   async close(): Promise<void> {
     this.#closed = true
     await Promise.all([...this.#runs.values()].map((run) => run.cancel()))
+    if (this.#meterHandle !== undefined) native.meterClose(this.#meterHandle, this.#tables)
     if (this.#store) {
       await this.#store.close()
       if (this.#exitFlush) process.off('exit', this.#exitFlush)

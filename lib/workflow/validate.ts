@@ -252,7 +252,14 @@ function validateTask(c: Checker, name: string, raw: unknown, names: string[], o
   return task
 }
 
+/** Retries per task at most: attempt numbers travel packed into 16 bits (journal and ledger keys). */
+export const MAX_RETRIES = 10_000
+
 function validateRetry(c: Checker, raw: unknown, path: Path): RetryPolicy | undefined {
+  if (isPositiveInt(raw) && (raw as number) > MAX_RETRIES) {
+    c.add(path, `at most ${MAX_RETRIES} retries, got ${raw as number}`)
+    return undefined
+  }
   if (isPositiveInt(raw) || raw === 0) return { count: raw as number, delayMs: 0, backoff: 'constant', maxDelayMs: Infinity, jitter: 0 }
   if (!isObject(raw)) {
     c.add(path, `'retry' must be a number of retries or an object, got ${describe(raw)}`)
@@ -260,8 +267,8 @@ function validateRetry(c: Checker, raw: unknown, path: Path): RetryPolicy | unde
   }
   c.keys(raw, path, RETRY_KEYS, 'retry')
   const policy: RetryPolicy = { count: 0, delayMs: 0, backoff: 'constant', maxDelayMs: Infinity, jitter: 0 }
-  if (Number.isInteger(raw.count) && (raw.count as number) >= 0) policy.count = raw.count as number
-  else c.add([...path, 'count'], `'count' must be a non-negative integer, got ${describe(raw.count)}`)
+  if (Number.isInteger(raw.count) && (raw.count as number) >= 0 && (raw.count as number) <= MAX_RETRIES) policy.count = raw.count as number
+  else c.add([...path, 'count'], `'count' must be an integer from 0 to ${MAX_RETRIES}, got ${describe(raw.count)}`)
   if (raw.delay !== undefined) policy.delayMs = c.duration(raw.delay, [...path, 'delay']) ?? 0
   if (raw.max_delay !== undefined) policy.maxDelayMs = c.duration(raw.max_delay, [...path, 'max_delay']) ?? Infinity
   if (raw.backoff !== undefined) {

@@ -15,11 +15,12 @@ use crate::run::with_run;
 use crate::store::NativeStore;
 
 thread_local! {
-    static METERS: RefCell<Vec<Arc<Meter>>> = const { RefCell::new(Vec::new()) };
+    /// Meters by handle; a closed engine's slot is emptied.
+    static METERS: RefCell<Vec<Option<Arc<Meter>>>> = const { RefCell::new(Vec::new()) };
 }
 
 fn meter(handle: u32) -> arcflow_core::Result<Arc<Meter>> {
-    METERS.with(|m| m.borrow().get(handle as usize).cloned()).ok_or_else(|| internal(&format!("no meter {handle}")))
+    METERS.with(|m| m.borrow().get(handle as usize).cloned().flatten()).ok_or_else(|| internal(&format!("no meter {handle}")))
 }
 
 /// Credits from JavaScript: a whole number from 0 to 2^53 - 1.
@@ -56,7 +57,7 @@ pub fn meter_create(store: Option<&NativeStore>, overdraft: f64) -> Result<u32, 
         let meter = Arc::new(Meter::new(store.map(|s| Arc::clone(&s.writer)), overdraft));
         Ok(METERS.with(|m| {
             let mut meters = m.borrow_mut();
-            meters.push(meter);
+            meters.push(Some(meter));
             (meters.len() - 1) as u32
         }))
     })
@@ -73,7 +74,7 @@ pub fn meter_account(handle: u32, name: String, store: Option<&NativeStore>) -> 
 
 thread_local! {
     /// Cost tables: a meter and the costs of a workflow's tasks, made once per workflow.
-    static TABLES: RefCell<Vec<(Arc<Meter>, Arc<[Option<i64>]>)>> = const { RefCell::new(Vec::new()) };
+    static TABLES: RefCell<Vec<Option<(Arc<Meter>, Arc<[Option<i64>]>)>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A cost table for runs of one workflow on meter `handle`: each task's cost,
@@ -88,7 +89,7 @@ pub fn meter_cost_table(handle: u32, costs: Vec<f64>) -> Result<u32, JsError> {
             .collect::<arcflow_core::Result<Vec<_>>>()?;
         Ok(TABLES.with(|t| {
             let mut tables = t.borrow_mut();
-            tables.push((meter, costs.into()));
+            tables.push(Some((meter, costs.into())));
             (tables.len() - 1) as u32
         }))
     })
@@ -98,7 +99,7 @@ pub fn meter_cost_table(handle: u32, costs: Vec<f64>) -> Result<u32, JsError> {
 pub(crate) fn run_meter_of(packed: f64) -> arcflow_core::Result<RunMeter> {
     let packed = packed as u64;
     let (table, account) = ((packed >> 20) as usize, (packed & 0xF_FFFF) as u32);
-    let (meter, costs) = TABLES.with(|t| t.borrow().get(table).cloned()).ok_or_else(|| internal(&format!("no cost table {table}")))?;
+    let (meter, costs) = TABLES.with(|t| t.borrow().get(table).cloned().flatten()).ok_or_else(|| internal(&format!("no cost table {table}")))?;
     Ok(RunMeter { meter, account, costs })
 }
 
@@ -179,4 +180,23 @@ pub fn meter_ledger(handle: u32, name: String, limit: u32, store: Option<&Native
         let entries = with_store(&meter, store, |s| meter.ledger(&name, limit, s))?;
         serde_json::to_string(&entries).map_err(|e| internal(&e.to_string()))
     })
+}
+
+/// Frees a closed engine's meter and cost tables (runs still live keep
+/// what they hold).
+#[napi(js_name = "meterClose")]
+pub fn meter_close(handle: u32, tables: Vec<u32>) {
+    METERS.with(|m| {
+        if let Some(slot) = m.borrow_mut().get_mut(handle as usize) {
+            *slot = None;
+        }
+    });
+    TABLES.with(|t| {
+        let mut all = t.borrow_mut();
+        for table in tables {
+            if let Some(slot) = all.get_mut(table as usize) {
+                *slot = None;
+            }
+        }
+    });
 }
