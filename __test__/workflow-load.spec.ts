@@ -136,3 +136,22 @@ test('the shipped JSON Schema accepts the example and rejects what the loader re
     t.throws(() => loadWorkflow(bad), { instanceOf: WorkflowError })
   }
 })
+
+test('every problem carries a hint', (t) => {
+  const broken: unknown[] = [
+    42,
+    { tasks: {} },
+    { name: 'x', vars: 3, start: [], step_limit: 0, input: 7, tasks: { a: 5 } },
+    { name: 'x', tasks: { a: { action: 'z', join: 2, with: { concurrency: 0 }, retry: { count: -1, jitter: 3 }, timeout: 'soon', continue_on_error: 'yes' } } },
+    { name: 'x', tasks: { a: { action: 'z', next: [{ when: 'a {{ b }}', do: 7, publish: 3 }] } } },
+    { name: 'x', tasks: { a: { action: 'z', retry: 'often' } } },
+  ]
+  let count = 0
+  for (const definition of broken) {
+    for (const p of problems(definition)) {
+      count++
+      t.true(typeof p.hint === 'string' && p.hint.length > 0, `${p.path}: ${p.message} has no hint`)
+    }
+  }
+  t.true(count >= 15, `${count} problems checked`)
+})

@@ -2,6 +2,7 @@
  * Validates a workflow definition and compiles its templates, collecting
  * every problem (with its path and a hint) instead of stopping at the first.
  */
+import { hintFor } from './hints'
 import { ExpressionError } from '../errors'
 import { compile, compileCondition, JsonTemplate, type Template } from '../template'
 import { DURATION_HINT, parseDuration } from './duration'
@@ -51,8 +52,8 @@ class Checker {
   readonly problems: Problem[] = []
 
   add(path: Path, message: string, hint?: string, atKey = false): void {
-    const problem: Problem = { path, message }
-    if (hint !== undefined) problem.hint = hint
+    // every problem says what right looks like
+    const problem: Problem = { path, message, hint: hint ?? hintFor(path) }
     if (atKey) problem.atKey = true
     this.problems.push(problem)
   }
