@@ -262,6 +262,7 @@ test('report: one self-contained page; in a real browser its timeline shows ever
     await page.locator('.bar.retrying').click()
     t.regex((await page.textContent('#details'))!, /flaky · step 1 · attempt 1 · retrying/)
     t.regex((await page.textContent('.execution-error'))!, /503 from upstream/)
+    t.regex((await page.textContent('.execution-logs'))!, /calling upstream \{"call":1\}/)
     await page.locator('details', { hasText: 'Run output' }).locator('summary').click()
     t.regex((await page.textContent('#run-output'))!, /"items": 30/)
     const shot = join(cwd, 'report.png')

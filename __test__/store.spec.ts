@@ -218,7 +218,8 @@ test('a live run is read from memory, an ended one from the store, and both tell
   let release!: () => void
   const gate = new Promise<void>((resolve) => (release = resolve))
   let calls = 0
-  engine.action('flaky', async () => {
+  engine.action('flaky', async (_: unknown, ctx) => {
+    ctx.log('trying', { call: calls + 1 })
     if (++calls === 1) throw new Error('first call fails')
     return 'ok'
   })
@@ -238,11 +239,14 @@ test('a live run is read from memory, an ended one from the store, and both tell
   t.like(live, { live: true, status: 'running' })
   t.like(live.tasks.find((x) => x.task === 'c'), { status: 'running', attempt: 1 })
   t.deepEqual(engine.stats().cache, { hits: 1, misses: 0 })
+  t.deepEqual(live.events.map((e) => [e.task, e.attempt, e.message, e.data]), [['a', 1, 'trying', { call: 1 }], ['a', 2, 'trying', { call: 2 }]])
   release()
   await run.result()
   const ended = engine.getRun(run.id)!
   t.like(ended, { live: false, status: 'succeeded' })
   t.deepEqual(engine.stats().cache, { hits: 1, misses: 1 })
+  // the journal of events on disk is the one the run told live
+  t.deepEqual(ended.events.map(({ at: _, ...e }) => e), live.events.map(({ at: _, ...e }) => e))
   // the journal on disk and the run's own events agree, execution by execution
   const shape = (x: { task: string; step: number; item?: number; attempt: number; status: string }): string => `${x.task}/${x.step}/${x.item ?? '-'}/${x.attempt}/${x.status}`
   t.deepEqual(ended.tasks.map(shape).sort(), executionsFromEvents(run.history()).map(shape).sort())

@@ -84,6 +84,8 @@ export declare class NativeStore {
   runs(status?: string | undefined | null, workflow?: string | undefined | null, limit?: number | undefined | null): string
   /** Task executions of a run, in journal order: JSON text. */
   tasks(runId: string): string
+  /** A run's journal of events (handler logs, resumes), oldest first: JSON text. */
+  events(runId: string): string
   /** `PRAGMA integrity_check`: `ok`, or what is wrong. */
   integrityCheck(): string
 }
@@ -198,6 +200,12 @@ export declare function runItemDone(handle: number, task: number, stepAttemptPac
  * in a schedule (0 input, 1 error, 2 none).
  */
 export declare function runItemInputs(handle: number, task: number, batch: number, from: number, count: number): string
+
+/**
+ * A durable run's handler said something (`ctx.log`): journaled as a
+ * `task.log` event (`item` -1: the task itself; `dataJson`: JSON or null).
+ */
+export declare function runLog(handle: number, task: number, attempt: number, item: number, message: string, dataJson?: string | undefined | null): void
 
 /**
  * Resumes run `runId` of `flow` from `store` under `handle` (see

@@ -861,6 +861,7 @@ module.exports.runEndItems = nativeBinding.runEndItems
 module.exports.runFinish = nativeBinding.runFinish
 module.exports.runItemDone = nativeBinding.runItemDone
 module.exports.runItemInputs = nativeBinding.runItemInputs
+module.exports.runLog = nativeBinding.runLog
 module.exports.runResume = nativeBinding.runResume
 module.exports.runRetryAllowed = nativeBinding.runRetryAllowed
 module.exports.runRetrying = nativeBinding.runRetrying

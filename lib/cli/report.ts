@@ -120,12 +120,18 @@ export function renderReport(info: RunInfo): string {
 <details><summary>Run output or error</summary><pre id="run-output"></pre></details>
 <div id="timeline"><div class="axis">${ticks}</div>${rows.join('\n')}</div>
 <div id="details">Click a bar to see its execution.</div>
+<details id="journal"><summary>Journal of events (${info.events.length})</summary><pre id="journal-events"></pre></details>
 <script type="application/json" id="run-data">${embed(run)}</script>
 <script type="application/json" id="executions">${embed(tasks)}</script>
+<script type="application/json" id="events">${embed(info.events)}</script>
 <script>
 (() => {
   const run = JSON.parse(document.getElementById('run-data').textContent)
   const executions = JSON.parse(document.getElementById('executions').textContent)
+  const events = JSON.parse(document.getElementById('events').textContent)
+  const line = (e) => new Date(e.at).toISOString().slice(11, 23) + ' ' + (e.task ? e.task + (e.item !== undefined ? ' #' + e.item : '') + ' attempt ' + e.attempt + ': ' : '') + e.message + (e.data !== undefined ? ' ' + JSON.stringify(e.data) : '')
+  document.getElementById('journal-events').textContent = events.map(line).join('\\n') || '(none)'
+
   const show = (value) => value === undefined ? '(none)' : JSON.stringify(value, null, 2)
   document.getElementById('run-input').textContent = show(run.input)
   document.getElementById('run-output').textContent = show(run.error ?? run.output)
@@ -144,6 +150,15 @@ export function renderReport(info: RunInfo): string {
     head.className = 'execution-title'
     head.textContent = x.task + (x.item !== undefined ? ' #' + x.item : '') + ' · step ' + x.step + ' · attempt ' + x.attempt + ' · ' + x.status + (ms ? ' · ' + ms : '')
     details.append(head)
+    const logs = events.filter((e) => e.task === x.task && e.attempt === x.attempt && e.item === x.item)
+    if (logs.length) {
+      const pre = document.createElement('pre')
+      pre.className = 'execution-logs'
+      pre.textContent = logs.map(line).join('\\n')
+      const label = document.createElement('div')
+      label.textContent = 'logs'
+      details.append(label, pre)
+    }
     for (const [name, value] of [['input', x.input], [x.error !== undefined ? 'error' : 'result', x.error ?? x.result]]) {
       const label = document.createElement('div')
       label.textContent = name

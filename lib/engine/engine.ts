@@ -13,10 +13,10 @@ import { inputProblems } from '../workflow/input'
 import type { WorkflowDefinition } from '../workflow/model'
 import type { Action } from './attempt'
 import type { RunEvent } from './events'
-import { DurableStore, parseStoreUrl, silentLogger, type Logger, type RunRecord, type StoreStats, type TaskRecord } from '../store/store'
+import { DurableStore, parseStoreUrl, silentLogger, type EventRecord, type Logger, type RunRecord, type StoreStats, type TaskRecord } from '../store/store'
 import { Run, type Durability } from './run'
 import { uuidv7 } from './run-id'
-import { executionsFromEvents } from './history'
+import { executionsFromEvents, logsFromEvents } from './history'
 
 export interface StartOptions {
   /** Cancels the run when aborted (policy `cancel_running`). */
@@ -119,6 +119,8 @@ export interface RunInfo {
   endedAt?: number
   /** Task executions, in the order they ended (durable runs). */
   tasks: TaskRecord[]
+  /** The run's journal of events: what its handlers logged (`ctx.log`), resumes. */
+  events: EventRecord[]
 }
 
 /** Bad input for a run (code `ARCFLOW_INPUT`). */
@@ -393,12 +395,13 @@ export class Engine {
     const live = this.#runs.get(id)
     if (live) {
       this.#cache.hits++
-      return { id, workflow: live.workflow.name, status: live.status, live: true, tasks: executionsFromEvents(live.history()) }
+      const history = live.history()
+      return { id, workflow: live.workflow.name, status: live.status, live: true, tasks: executionsFromEvents(history), events: logsFromEvents(history) }
     }
     if (!this.#store) return undefined
     this.#cache.misses++
     const record = this.#store.getRun(id)
-    return record ? { ...record, live: false, tasks: this.#store.tasks(id) } : undefined
+    return record ? { ...record, live: false, tasks: this.#store.tasks(id), events: this.#store.events(id) } : undefined
   }
 
   /** Run history from the store, newest first (default limit 100). */

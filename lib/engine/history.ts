@@ -3,7 +3,7 @@
  * runs in flight never touch the database (the store's rows of a live run
  * may still be queued). The shape is the store's (`TaskRecord`).
  */
-import type { TaskRecord } from '../store/store'
+import type { EventRecord, TaskRecord } from '../store/store'
 import type { RunEvent } from './events'
 
 export function executionsFromEvents(events: readonly RunEvent[]): TaskRecord[] {
@@ -53,4 +53,20 @@ export function executionsFromEvents(events: readonly RunEvent[]): TaskRecord[] 
     }
   }
   return records
+}
+
+/** A live run's journal of events (its `task.log` and `run.resumed` events), the store's shape. */
+export function logsFromEvents(events: readonly RunEvent[]): EventRecord[] {
+  const out: EventRecord[] = []
+  for (const e of events) {
+    if (e.type === 'task.log') {
+      const record: EventRecord = { kind: e.type, task: e.task, attempt: e.attempt, message: e.message, at: e.time }
+      if (e.index !== undefined) record.item = e.index
+      if (e.data !== undefined) record.data = e.data
+      out.push(record)
+    } else if (e.type === 'run.resumed') {
+      out.push({ kind: e.type, message: `resumed; running again: ${e.pending.length ? e.pending.join(', ') : 'nothing'}`, at: e.time })
+    }
+  }
+  return out
 }

@@ -418,6 +418,16 @@ export class TaskRun {
     e.message = String(message)
     if (data !== undefined) e.data = data
     this.host.emit(e)
+    if (this.host.durable) {
+      let json: string | null = null
+      try {
+        json = data === undefined ? null : encode(data, 'log data')
+      } catch {
+        json = JSON.stringify(String(data)) // data that cannot be workflow data is kept as text
+      }
+      this.host.crossings++
+      native.runLog(this.host.handle, this.task.index, attempt.attempt, attempt.index ?? -1, e.message, json)
+    }
   }
 
   /** The task (index < 0) or one item ended, after its retries. */

@@ -61,6 +61,18 @@ export interface TaskRecord {
   endedAt?: number
 }
 
+/** One event of a run's journal: what a handler logged (`task.log`), or `run.resumed`. */
+export interface EventRecord {
+  kind: string
+  task?: string
+  item?: number
+  attempt?: number
+  message: string
+  data?: unknown
+  /** Milliseconds since the epoch. */
+  at: number
+}
+
 export interface StoreOptions {
   flushIntervalMs: number
   batchSize: number
@@ -188,6 +200,18 @@ export class DurableStore {
       if (row.input !== null) record.input = JSON.parse(row.input)
       if (row.startedAt !== null) record.startedAt = row.startedAt
       if (row.endedAt !== null) record.endedAt = row.endedAt
+      return record
+    })
+  }
+
+  events(runId: string): EventRecord[] {
+    const rows = JSON.parse(this.native.events(runId)) as Array<{ kind: string; task: string | null; item: number | null; attempt: number | null; message: string; data: string | null; at: number }>
+    return rows.map((row) => {
+      const record: EventRecord = { kind: row.kind, message: row.message, at: row.at }
+      if (row.task !== null) record.task = row.task
+      if (row.item !== null) record.item = row.item
+      if (row.attempt !== null) record.attempt = row.attempt
+      if (row.data !== null) record.data = JSON.parse(row.data)
       return record
     })
   }

@@ -133,6 +133,9 @@ impl Store for Flaky {
     fn snapshot(&mut self, run_id: &str) -> arcflow_core::Result<Option<(u64, String)>> {
         self.inner.snapshot(run_id)
     }
+    fn events(&mut self, run_id: &str) -> arcflow_core::Result<Vec<arcflow_core::store::EventRecord>> {
+        self.inner.events(run_id)
+    }
     fn balance(&mut self, account: &str) -> arcflow_core::Result<Option<i64>> {
         self.inner.balance(account)
     }

@@ -367,6 +367,18 @@ pub fn run_item_done(
     })
 }
 
+/// A durable run's handler said something (`ctx.log`): journaled as a
+/// `task.log` event (`item` -1: the task itself; `dataJson`: JSON or null).
+#[napi(js_name = "runLog")]
+pub fn run_log(handle: u32, task: u32, attempt: u32, item: i32, message: String, data_json: Option<String>) -> Result<(), JsError> {
+    guard(|| {
+        with_run(handle, |state| match state.journal_mut() {
+            Some(journal) => journal.event("task.log", Some((task, i64::from(item), attempt)), &message, data_json),
+            None => Ok(()),
+        })
+    })
+}
+
 /// Resumes run `runId` of `flow` from `store` under `handle` (see
 /// `arcflow_core::flow::Resumed`). Answers, each ending with `full, seq`:
 ///

@@ -99,6 +99,12 @@ impl NativeStore {
         guard(|| json(&self.read()?.tasks(&run_id, 0)?))
     }
 
+    /// A run's journal of events (handler logs, resumes), oldest first: JSON text.
+    #[napi]
+    pub fn events(&self, run_id: String) -> Result<String, JsError> {
+        guard(|| json(&self.read()?.events(&run_id)?))
+    }
+
     /// `PRAGMA integrity_check`: `ok`, or what is wrong.
     #[napi]
     pub fn integrity_check(&self) -> Result<String, JsError> {

@@ -118,6 +118,28 @@ impl Journal {
         Ok(())
     }
 
+    /// An event of the run's journal (`task.log`, `run.resumed`).
+    pub fn event(&mut self, kind: &str, unit: Option<(u32, i64, u32)>, message: &str, data: Option<String>) -> Result<()> {
+        let (task, item, attempt) = match unit {
+            Some((task, item, attempt)) => {
+                let name = self.names.get(task as usize).map(|n| n.to_string());
+                (name, (item >= 0).then_some(item), Some(attempt))
+            }
+            None => (None, None, None),
+        };
+        self.buffer.push(Write::Event(crate::store::EventRecord {
+            run_id: self.run_id.to_string(),
+            kind: kind.to_owned(),
+            task,
+            item,
+            attempt,
+            message: message.to_owned(),
+            data,
+            at: now_ms(),
+        }));
+        Ok(())
+    }
+
     pub(crate) fn var(&mut self, name: &str, value: &Value) -> Result<()> {
         self.buffer.push(Write::Var { run_id: self.run_id.to_string(), name: name.to_owned(), value: to_json(value)? });
         Ok(())

@@ -114,6 +114,10 @@ impl RunState {
         activations.sort_by_key(|a| (a.task, a.step));
         state.set_run_id(run_id);
         state.set_journal(Journal::open(writer, run_id, &graph, &run.input, run.account.as_deref(), run.started_at, jseq, snapshot_every)?);
+        if let Some(journal) = state.journal_mut() {
+            let pending: Vec<&str> = activations.iter().map(|a| graph.tasks[a.task as usize].name.as_str()).collect();
+            journal.event("run.resumed", None, &format!("resumed; running again: {}", if pending.is_empty() { "nothing".to_owned() } else { pending.join(", ") }), None)?;
+        }
         let resumed = match ended {
             Some(ended) => ended,
             None if activations.is_empty() => Resumed::Complete,

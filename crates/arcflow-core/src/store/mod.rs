@@ -8,7 +8,7 @@ mod record;
 mod sqlite;
 mod writer;
 
-pub use record::{execution_status, Execution, RunFilter, RunRecord, Write, EXECUTION_STATUSES};
+pub use record::{execution_status, EventRecord, Execution, RunFilter, RunRecord, Write, EXECUTION_STATUSES};
 pub use sqlite::SqliteStore;
 pub use writer::{StoreStats, WriteBehind, WriterConfig};
 
@@ -32,6 +32,8 @@ pub trait Store: Send {
     fn balance(&mut self, account: &str) -> Result<Option<i64>>;
     /// Whether a ledger entry with this key exists.
     fn ledger_has(&mut self, key: &str) -> Result<bool>;
+    /// A run's journal of events, oldest first.
+    fn events(&mut self, run_id: &str) -> Result<Vec<EventRecord>>;
     /// An account's latest ledger entries, newest first.
     fn ledger(&mut self, account: &str, limit: u32) -> Result<Vec<crate::meter::LedgerEntry>>;
 }

@@ -24,6 +24,25 @@ pub enum Write {
     /// A charge or a credit: applied once per key (the account's balance
     /// with it, in the same transaction).
     Ledger(crate::meter::LedgerWrite),
+    /// Something a run's handler said (`ctx.log`) or a run-level event
+    /// (`run.resumed`): the run's journal of events.
+    Event(EventRecord),
+}
+
+/// One event of a run's journal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventRecord {
+    pub run_id: String,
+    /// `task.log`, `run.resumed`.
+    pub kind: String,
+    pub task: Option<String>,
+    pub item: Option<i64>,
+    pub attempt: Option<u32>,
+    pub message: String,
+    /// JSON, or none.
+    pub data: Option<String>,
+    pub at: i64,
 }
 
 /// Execution statuses: `running`, `retrying` (the attempt failed and

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::record::{execution_status, Execution, RunFilter, RunRecord, Write};
+use super::record::{execution_status, EventRecord, Execution, RunFilter, RunRecord, Write};
 use crate::meter::{LedgerEntry, LedgerKey};
 use super::Store;
 use crate::error::{Error, Result};
@@ -83,6 +83,17 @@ CREATE TABLE ledger (
 );
 CREATE INDEX ledger_by_account ON ledger (account, at);
 ALTER TABLE runs ADD COLUMN account TEXT;
+CREATE TABLE events (
+  run_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  task TEXT,
+  item INTEGER,
+  attempt INTEGER,
+  message TEXT NOT NULL,
+  data TEXT,
+  at INTEGER NOT NULL
+);
+CREATE INDEX events_by_run ON events (run_id);
 "#];
 
 pub(crate) fn db_error(e: rusqlite::Error) -> Error {
@@ -208,6 +219,12 @@ impl Store for SqliteStore {
                      ON CONFLICT (id) DO UPDATE SET balance = balance + ?2",
                 )
                 .map_err(db_error)?;
+            let mut event = tx
+                .prepare_cached(
+                    "INSERT INTO events (run_id, kind, task, item, attempt, message, data, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(db_error)?;
             let mut abandoned = tx
                 .prepare_cached(
                     "UPDATE executions SET status = 'cancelled', ended_at = ?2 WHERE run_id = ?1 AND status = 'running'",
@@ -240,6 +257,9 @@ impl Store for SqliteStore {
                         } else {
                             Ok(0)
                         }
+                    }
+                    Write::Event(e) => {
+                        event.execute(params![e.run_id, e.kind, e.task, e.item, e.attempt, e.message, e.data, e.at])
                     }
                     Write::RunEnded { id, status, output, error, ended_at } => {
                         if status != "succeeded" {
@@ -291,6 +311,30 @@ impl Store for SqliteStore {
         );
         let mut stmt = self.conn.prepare_cached(&sql).map_err(db_error)?;
         let rows = stmt.query_map(params![run_id, task, step], execution).map_err(db_error)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
+    }
+
+    fn events(&mut self, run_id: &str) -> Result<Vec<EventRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT run_id, kind, task, item, attempt, message, data, at FROM events WHERE run_id = ?1 ORDER BY rowid",
+            )
+            .map_err(db_error)?;
+        let rows = stmt
+            .query_map([run_id], |r| {
+                Ok(EventRecord {
+                    run_id: r.get(0)?,
+                    kind: r.get(1)?,
+                    task: r.get(2)?,
+                    item: r.get(3)?,
+                    attempt: r.get(4)?,
+                    message: r.get(5)?,
+                    data: r.get(6)?,
+                    at: r.get(7)?,
+                })
+            })
+            .map_err(db_error)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
     }
 
