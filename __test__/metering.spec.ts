@@ -207,3 +207,72 @@ test('a closed engine frees its meter: its accounts are no longer reachable thro
   const other = new Engine()
   t.throws(() => other.balance('acme'), { instanceOf: MeteringError })
 })
+
+test('credits the core reserved with a schedule go back when the run never starts those tasks', async (t) => {
+  // cancelled before its start tasks run
+  const engine = new Engine().action('work', async () => 1, { cost: 10 })
+  engine.credit('acme', 100, { key: 'k' })
+  const two = engine.workflow({ name: 'two', start: ['a', 'b'], tasks: { a: { action: 'work' }, b: { action: 'work' } } })
+  const run = engine.start(two, undefined, { account: 'acme' })
+  await run.cancel()
+  t.is(engine.balance('acme'), 100)
+  // the step limit stops what a transition scheduled
+  const fan = engine.workflow({ name: 'fan', step_limit: 1, tasks: { a: { action: 'work', next: { do: ['b', 'c'] } }, b: { action: 'work' }, c: { action: 'work' } } })
+  await t.throwsAsync(engine.run(fan, undefined, { account: 'acme' }), { message: /step limit/ })
+  t.is(engine.balance('acme'), 90, 'a was charged; what b and c reserved came back')
+  // a sync run cancelled while it waits for a commit
+  const durable = new Engine({ store: `sqlite:${dbPath()}`, durability: 'sync' }).action('work', async () => 1, { cost: 10 })
+  durable.credit('acme', 100, { key: 'k' })
+  const chain = durable.workflow({ name: 'chain', tasks: { a: { action: 'work', next: { do: 'b' } }, b: { action: 'work' } } })
+  const waiting = durable.start(chain, undefined, { account: 'acme' })
+  waiting.events() // (events replay: nothing to consume)
+  durable.on('event', (e) => {
+    if (e.type === 'task.started' && e.task === 'a') setImmediate(() => void waiting.cancel())
+  })
+  await waiting.result().catch(() => undefined)
+  await durable.flush()
+  const charged = durable.ledger('acme').filter((e) => e.kind === 'charge').length
+  t.is(durable.balance('acme'), 100 - 10 * charged, 'the balance is what the ledger charged')
+  await durable.close()
+})
+
+test('a result that cannot be kept fails the task, unbilled; an uncovered item stops its siblings at once', async (t) => {
+  const engine = new Engine()
+  engine.action('big', async () => ({ n: 10n }), { cost: 10 })
+  engine.credit('acme', 100, { key: 'k' })
+  await t.throwsAsync(engine.run(oneTask(engine, 'big'), 1, { account: 'acme' }))
+  t.is(engine.balance('acme'), 100)
+  t.deepEqual(engine.ledger('acme').map((e) => e.kind), ['credit'])
+
+  const ran: number[] = []
+  engine.action('item', async (cost: number) => {
+    ran.push(cost)
+    return cost
+  }, { cost: (cost) => cost as number })
+  const items = engine.workflow({ name: 'items', tasks: { each: { action: 'item', with: { items: [100, 1, 2, 3000, 4], concurrency: 5 }, input: '{{ item }}' } } })
+  const insufficient: RunEvent[] = []
+  engine.on('event', (e) => {
+    if (e.type === 'billing.insufficient_balance') insufficient.push(e)
+  })
+  await t.throwsAsync(engine.run(items, undefined, { account: 'acme' }), { instanceOf: RunFailedError })
+  t.deepEqual(ran, [100], 'nothing after the first uncovered item started')
+  t.is(insufficient.length, 1)
+  t.is(engine.balance('acme'), 100, 'the run failed: its items in flight gave their reservations back')
+})
+
+test('a sync run whose end the core recorded is not turned into a cancel by a late cancel()', async (t) => {
+  const path = dbPath()
+  const engine = new Engine({ store: `sqlite:${path}`, durability: 'sync' })
+  let run!: ReturnType<Engine['start']>
+  engine.action('work', async () => {
+    setImmediate(() => void run.cancel()) // lands while the run waits for its commit
+    return 1
+  })
+  run = engine.start(engine.workflow({ name: 'one', tasks: { t: { action: 'work' } }, output: '{{ tasks.t.result }}' }))
+  t.is(await run.result(), 1)
+  t.is(run.status, 'succeeded')
+  await engine.close()
+  const reader = new Engine({ store: `sqlite:${path}` })
+  t.like(reader.getRun(run.id), { status: 'succeeded', output: 1 })
+  await reader.close()
+})

@@ -189,11 +189,12 @@ export declare function runFinish(handle: number): string
 
 /**
  * An item of a durable run's with-items task ended (after its retries):
- * journaled with its result or error and start time. Answers the sequence
+ * journaled with its result or error and start time (and, metered, its
+ * charge settled in the same group of writes). Answers the sequence
  * number covering it, negated when the store's queue is full (the engine
  * then waits before starting more items).
  */
-export declare function runItemDone(handle: number, task: number, stepAttemptPacked: number, item: number, status: number, payloadJson: string, startedMs: number): number
+export declare function runItemDone(handle: number, task: number, stepAttemptPacked: number, item: number, status: number, payloadJson: string, startedMs: number, reserved?: number | undefined | null, charged?: number | undefined | null): number
 
 /**
  * Inputs of items `from..from + count`: `[k, v, k, v, ...]` with `k` as
@@ -221,7 +222,7 @@ export declare function runLog(handle: number, task: number, attempt: number, it
  *   the run (`next` 1: a transition chose `fail`, 2: unhandled failure);
  * - `[3, output]` / `[4, error]`: the run is complete (and released).
  */
-export declare function runResume(flow: NativeFlow, handle: number, runId: string, store: NativeStore, metering?: number | undefined | null): string
+export declare function runResume(flow: NativeFlow, handle: number, runId: string, store: NativeStore, meterTable?: number | undefined | null, meterAccount?: number | undefined | null): string
 
 /**
  * Whether a failed attempt (`status` 1 or 2, `errorJson`) may be retried
@@ -243,7 +244,7 @@ export declare function runRetrying(handle: number, task: number, stepAttemptPac
  * With a `store`, the run is durable: its progress is journaled, and every
  * answer ends with `full, seq` (see [`with_ack`]).
  */
-export declare function runStart(flow: NativeFlow, handle: number, inputJson: string | undefined | null, runId: string, startedMs: number, store?: NativeStore | undefined | null, account?: string | undefined | null, metering?: number | undefined | null): string
+export declare function runStart(flow: NativeFlow, handle: number, inputJson: string | undefined | null, runId: string, startedMs: number, store?: NativeStore | undefined | null, account?: string | undefined | null, meterTable?: number | undefined | null, meterAccount?: number | undefined | null): string
 
 /**
  * A task's input again (a retry): JSON text, or `null` for none. A

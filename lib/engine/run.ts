@@ -117,6 +117,8 @@ export class Run implements TaskHost {
   #active = 0
   #steps = 0
   #stopping = false
+  /** The core has recorded the run's end (its output): a cancel or timeout now changes nothing. */
+  #ending = false
   #timer: ReturnType<typeof setTimeout> | undefined
   #output: unknown
   #error: Error | undefined
@@ -148,8 +150,9 @@ export class Run implements TaskHost {
     let answer: unknown[]
     try {
       const meter = options.meter
-      answer = JSON.parse(native.runStart(workflow.flow, this.handle, inputJson, this.id, Date.now(), this.#store?.native ?? null, meter?.accountName ?? null, meter ? meter.table * 1048576 + meter.account : null)) as unknown[]
+      answer = JSON.parse(native.runStart(workflow.flow, this.handle, inputJson, this.id, Date.now(), this.#store?.native ?? null, meter?.accountName ?? null, meter?.table ?? null, meter?.account ?? null)) as unknown[]
       if (this.#store) answer.length -= 2 // the write acknowledgement: nothing waits for a start
+      if (meter) this.#countReserved(answer, answer.length)
     } catch (error) {
       throw fromNative(error)
     }
@@ -181,7 +184,7 @@ export class Run implements TaskHost {
     let answer: unknown[]
     try {
       const meter = this.meter
-      answer = JSON.parse(native.runResume(this.workflow.flow, this.handle, this.id, this.#store!.native, meter ? meter.table * 1048576 + meter.account : null)) as unknown[]
+      answer = JSON.parse(native.runResume(this.workflow.flow, this.handle, this.id, this.#store!.native, meter?.table ?? null, meter?.account ?? null)) as unknown[]
     } catch (error) {
       this.#released = true
       throw fromNative(error)
@@ -343,7 +346,23 @@ export class Run implements TaskHost {
     if (index >= 0) event.index = index
     this.#log.push(event)
     const error = new InsufficientBalanceError(meter.accountName, needed, balance)
-    queueMicrotask(() => this.#fail({ name: 'InsufficientBalanceError', code: error.code, message: error.message }, task, attempt))
+    // at once: nothing else of the run starts (a with-items task's pump stops on it)
+    this.#fail({ name: 'InsufficientBalanceError', code: error.code, message: error.message }, task, attempt)
+  }
+
+  /**
+   * The core reserved the static costs of the tasks an answer schedules
+   * (kinds 0 and 2): counted now, so that they go back to the account with
+   * the run's other reservations if the answer is never acted on (the run
+   * ends while it waits for a commit, the step limit, a cancel).
+   */
+  #countReserved(answer: unknown[], end: number): void {
+    if (answer[0] !== ANSWER_SCHEDULE) return
+    for (let i = 1; i + 1 < end; i += 3) {
+      const cost = this.meter!.costs[answer[i] as number]
+      const kind = answer[i + 1]
+      if (typeof cost === 'number' && (kind === INPUT_OK || kind === INPUT_NONE)) this.reservedCredits += cost
+    }
   }
 
   /** @internal */
@@ -388,9 +407,13 @@ export class Run implements TaskHost {
       // one number for handle, task, status and flags (see CompleteOp in run.rs)
       const op = this.handle * 1048576 + task.index * 16 + STATUS_CODE[outcome.status] * 4 + (follow ? 2 : 0) + (follow && this.#active === 0 ? 1 : 0)
       const charge = taskRun.charge
+      taskRun.charge = undefined
+      // a result that could not be kept failed the task: not billed unless failures are
+      if (charge && outcome.status !== 'succeeded' && !this.meter!.billFailed) charge[1] = 0
       answer = JSON.parse(charge
         ? native.runComplete(op, payload, stepAttempt(taskRun.step, attempt), charge[0], charge[1])
         : native.runComplete(op, payload, this.#store ? stepAttempt(taskRun.step, attempt) : undefined)) as unknown[]
+      if (this.meter) this.#countReserved(answer, this.#store ? answer.length - 2 : answer.length)
     } catch (error) {
       const failure = toFailure(fromNative(error))
       return this.#fail({ name: 'TransitionError', message: failure.message, cause: failure }, task.name, attempt)
@@ -408,7 +431,7 @@ export class Run implements TaskHost {
         ? { type: 'task.timed_out', task, attempt }
         : { type: 'task.failed', task, attempt, error: outcome.error })
     }
-    if (!this.#stopping) this.#follow(answer, { task, attempt, outcome })
+    if (!this.#stopping || this.#ending) this.#follow(answer, { task, attempt, outcome })
   }
 
   /**
@@ -420,6 +443,7 @@ export class Run implements TaskHost {
     if (!this.#store) return act()
     const seq = answer.pop() as number
     const full = answer.pop() === 1
+    if (answer[0] === ANSWER_COMPLETE || answer[0] === ANSWER_OUTPUT_ERROR) this.#ending = true
     if (!this.#sync && !full) return act()
     this.waitForStore(seq, act)
   }
@@ -478,7 +502,7 @@ export class Run implements TaskHost {
   }
 
   #finish(status: 'cancelled' | 'timed_out'): void {
-    if (this.#status !== 'running') return
+    if (this.#status !== 'running' || this.#ending) return
     this.#emit({ type: status === 'cancelled' ? 'run.cancelled' : 'run.timed_out' })
     this.#end(status, new RunStoppedError(this.id, status))
   }

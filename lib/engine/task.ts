@@ -126,6 +126,8 @@ export class TaskRun {
   #resumedItems: Map<number, [number, number, unknown]> | undefined
   /** @internal Metered: the last attempt's reservation and charge, settled by the task's completion. */
   charge: [number, number] | undefined
+  /** Metered durable runs: an item's reservation and charge, settled with its journal write (set and used in one call chain). */
+  #itemCharge: [number, number] | undefined
   /** Waiting for the store to drain, or for the event loop to turn, before starting more items. */
   #throttled = false
   /** Items started since the pump last yielded. */
@@ -301,8 +303,7 @@ export class TaskRun {
     const meter = this.host.meter
     let reserved = -1
     if (prereserved >= 0) {
-      reserved = prereserved
-      this.host.reservedCredits += reserved
+      reserved = prereserved // counted by the run when the core answered
     } else if (meter) {
       const amount = estimate(meter, this.task.index, this.task.name, input, index)
       if (typeof amount !== 'number') {
@@ -339,6 +340,11 @@ export class TaskRun {
     if (status === 'succeeded' && attempt.index === undefined) {
       // the task's completion settles it (no call of its own)
       this.charge = [reserved, charged]
+      return
+    }
+    if (status === 'succeeded' && host.durable) {
+      // the item's journal write settles it, in the same group of writes
+      this.#itemCharge = [reserved, charged]
       return
     }
     host.crossings++
@@ -461,11 +467,20 @@ export class TaskRun {
     try {
       payload = status === 'succeeded' ? encode(value, `result of item ${index} of task '${this.task.name}'`) : JSON.stringify(value)
     } catch (error) {
+      if (this.#itemCharge) {
+        // the item's result cannot be kept: it fails the task, unbilled
+        native.meterRelease(host.meter!.handle, host.meter!.account, this.#itemCharge[0])
+        this.#itemCharge = undefined
+      }
       this.#finish({ status: 'failed', error: toFailure(error), attempt })
       return false
     }
     host.crossings++
-    const seq = native.runItemDone(host.handle, this.task.index, stepAttempt(this.step, attempt), index, STATUS_CODE[status], payload, startedAt || Date.now())
+    const charge = this.#itemCharge
+    this.#itemCharge = undefined
+    const seq = charge
+      ? native.runItemDone(host.handle, this.task.index, stepAttempt(this.step, attempt), index, STATUS_CODE[status], payload, startedAt || Date.now(), charge[0], charge[1])
+      : native.runItemDone(host.handle, this.task.index, stepAttempt(this.step, attempt), index, STATUS_CODE[status], payload, startedAt || Date.now())
     if (seq < 0 && !this.#throttled) {
       this.#throttled = true
       host.waitForStore(-seq, () => {

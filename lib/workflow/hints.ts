@@ -10,7 +10,7 @@ const HINTS: Record<string, string> = {
   description: 'a string',
   vars: 'e.g. vars: { region: eu, limit: "{{ input.limit }}" }',
   start: 'e.g. start: [fetch] (the tasks to run first)',
-  step_limit: 'e.g. step_limit: 1000 (the most task executions a run may make)',
+  step_limit: 'e.g. step_limit: 1000 (the most task executions a run may make, at most 1,000,000)',
   output: 'e.g. output: { total: "{{ tasks.sum.result }}" }',
   input: 'e.g. input: [url, limit] (required names), or a JSON Schema object',
   tasks: 'e.g. tasks: { fetch: { action: http.request, input: { url: "{{ input.url }}" } } }',

@@ -153,8 +153,8 @@ export function validate(raw: unknown, options: ValidateOptions = {}): { problem
   const output = raw.output === undefined ? undefined : (c.template(raw.output, ['output'], 'json') as JsonTemplate | undefined)
   let stepLimit = DEFAULT_STEP_LIMIT
   if (raw.step_limit !== undefined) {
-    if (isPositiveInt(raw.step_limit)) stepLimit = raw.step_limit
-    else c.add(['step_limit'], `'step_limit' must be a positive integer, got ${describe(raw.step_limit)}`)
+    if (isPositiveInt(raw.step_limit) && (raw.step_limit as number) <= MAX_STEP_LIMIT) stepLimit = raw.step_limit as number
+    else c.add(['step_limit'], `'step_limit' must be an integer from 1 to ${MAX_STEP_LIMIT}, got ${describe(raw.step_limit)}`)
   }
 
   if (c.problems.length > 0) return { problems: c.problems }
@@ -252,6 +252,9 @@ function validateTask(c: Checker, name: string, raw: unknown, names: string[], o
   }
   return task
 }
+
+/** Task executions per run at most: a task's activation number travels packed into 20 bits. */
+export const MAX_STEP_LIMIT = 1_000_000
 
 /** Retries per task at most: attempt numbers travel packed into 16 bits (journal and ledger keys). */
 export const MAX_RETRIES = 10_000

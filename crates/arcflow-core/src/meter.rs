@@ -190,15 +190,21 @@ impl Meter {
     /// `key`), the rest of `reserved` returns to the balance (or the excess
     /// of `charged` over it is taken).
     pub fn settle(&self, id: u32, reserved: i64, charged: i64, key: LedgerKey) -> Result<()> {
+        match self.charge(id, reserved, charged, key)? {
+            Some(write) => self.record(write),
+            None => Ok(()),
+        }
+    }
+
+    /// The balance part of [`Meter::settle`]: the ledger write it needs (if
+    /// anything was charged) is the caller's to queue, e.g. in the same
+    /// group as the completion it belongs to, then [`Meter::record`].
+    pub fn charge(&self, id: u32, reserved: i64, charged: i64, key: LedgerKey) -> Result<Option<LedgerWrite>> {
         check_amount(reserved, "a reservation")?;
         check_amount(charged, "a charge")?;
         let account = self.account(id)?;
         account.balance.fetch_add(reserved - charged, Ordering::AcqRel);
-        if charged > 0 {
-            let write = LedgerWrite { account: Arc::clone(&account.name), amount: -charged, kind: "charge", key, at: now_ms() };
-            self.record(write)?;
-        }
-        Ok(())
+        Ok((charged > 0).then(|| LedgerWrite { account: Arc::clone(&account.name), amount: -charged, kind: "charge", key, at: now_ms() }))
     }
 
     /// Returns a reservation whole: nothing is billed.
@@ -208,7 +214,8 @@ impl Meter {
         Ok(())
     }
 
-    fn record(&self, write: LedgerWrite) -> Result<()> {
+    /// Queues a ledger write on the store (an in-memory meter keeps it).
+    pub fn record(&self, write: LedgerWrite) -> Result<()> {
         match &self.writer {
             Some(writer) => writer.enqueue([Write::Ledger(write)]).map(|_| ()),
             None => {

@@ -104,14 +104,20 @@ fn close_commits_everything_queued() {
     assert!(writer.enqueue([started("late")]).is_err(), "a closed store refuses writes");
 }
 
-/// Fails its first `failures` batches, then passes them to SQLite.
+/// Fails its first `failures` batches, then passes them to SQLite; with
+/// `seen`, records the run ids of each batch it is given.
 struct Flaky {
     inner: SqliteStore,
     failures: Arc<AtomicUsize>,
+    seen: Option<Arc<std::sync::Mutex<Vec<Vec<String>>>>>,
 }
 
 impl Store for Flaky {
     fn apply(&mut self, batch: &[Write]) -> arcflow_core::Result<()> {
+        if let Some(seen) = &self.seen {
+            let ids = batch.iter().map(|w| if let Write::Task(e) = w { e.run_id.to_string() } else { String::new() }).collect();
+            seen.lock().unwrap().push(ids);
+        }
         // one atomic step: a reset to 0 between a load and a decrement would wrap
         if self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
             return Err(arcflow_core::Error::Store { message: "disk I/O error (injected)".into(), transient: true });
@@ -151,7 +157,7 @@ impl Store for Flaky {
 fn a_failing_batch_is_retried_never_dropped_and_waiters_see_it_land() {
     let path = temp_db("flaky");
     let failures = Arc::new(AtomicUsize::new(4));
-    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::clone(&failures) };
+    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::clone(&failures), seen: None };
     let config = WriterConfig { flush_interval: Duration::from_millis(5), retry_delay: Duration::from_millis(2), ..WriterConfig::default() };
     let writer = WriteBehind::start(Box::new(store), config).unwrap();
     let (seq, full) = writer.enqueue([started("r"), task("r", 1, 1)]).unwrap();
@@ -170,7 +176,7 @@ fn a_failing_batch_is_retried_never_dropped_and_waiters_see_it_land() {
 fn a_full_queue_asks_the_caller_to_wait() {
     let path = temp_db("full");
     let failures = Arc::new(AtomicUsize::new(usize::MAX));
-    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::clone(&failures) };
+    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::clone(&failures), seen: None };
     let config = WriterConfig { capacity: 100, batch_size: 10, retry_delay: Duration::from_millis(1), max_retry_delay: Duration::from_millis(5), ..WriterConfig::default() };
     let writer = WriteBehind::start(Box::new(store), config).unwrap();
     let mut full = false;
@@ -236,7 +242,7 @@ fn a_ledger_entry_applies_once_whatever_the_retries_and_the_deliveries() {
     use arcflow_core::meter::{LedgerKey, LedgerWrite};
     let path = temp_db("ledger");
     let failures = Arc::new(AtomicUsize::new(3));
-    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::clone(&failures) };
+    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::clone(&failures), seen: None };
     let config = WriterConfig { flush_interval: Duration::from_millis(5), retry_delay: Duration::from_millis(1), ..WriterConfig::default() };
     let writer = WriteBehind::start(Box::new(store), config).unwrap();
     let credit = Write::Ledger(LedgerWrite { account: "acme".into(), amount: 100, kind: "credit", key: LedgerKey::Given("top-up".into()), at: 1 });
@@ -252,4 +258,27 @@ fn a_ledger_entry_applies_once_whatever_the_retries_and_the_deliveries() {
     assert_eq!(ledger.iter().map(|e| e.amount).sum::<i64>(), 88);
     assert!(store.ledger_has("r1/a/1/-1/1/charge").unwrap());
     assert!(store.ledger_has("credit/top-up").unwrap());
+}
+
+#[test]
+fn a_batch_never_splits_the_writes_of_one_call() {
+    let path = temp_db("groups");
+    let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::new(AtomicUsize::new(0)), seen: Some(Arc::clone(&batches)) };
+    // batches of 3 at most, flushed only at close: the cuts fall where they may
+    let config = WriterConfig { flush_interval: Duration::from_secs(60), batch_size: 3, ..WriterConfig::default() };
+    let writer = WriteBehind::start(Box::new(store), config).unwrap();
+    writer.enqueue([task("single-1", 1, 1)]).unwrap();
+    writer.enqueue([task("single-2", 1, 1)]).unwrap();
+    writer.enqueue((1..=4).map(|step| task("group-a", step, 1))).unwrap();
+    writer.enqueue([task("single-3", 1, 1)]).unwrap();
+    writer.enqueue((1..=2).map(|step| task("group-b", step, 1))).unwrap();
+    writer.close();
+    let batches = batches.lock().unwrap();
+    for group in ["group-a", "group-b"] {
+        let holding: Vec<usize> = (0..batches.len()).filter(|&i| batches[i].iter().any(|id| id == group)).collect();
+        assert_eq!(holding.len(), 1, "{group} was split across batches {batches:?}");
+    }
+    assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 9);
+    assert!(batches.iter().all(|b| b.len() <= 6), "a batch grows only to finish a group: {batches:?}");
 }

@@ -95,12 +95,13 @@ pub fn meter_cost_table(handle: u32, costs: Vec<f64>) -> Result<u32, JsError> {
     })
 }
 
-/// A run's meter from what the engine packs: `table * 2^20 + account`.
-pub(crate) fn run_meter_of(packed: f64) -> arcflow_core::Result<RunMeter> {
-    let packed = packed as u64;
-    let (table, account) = ((packed >> 20) as usize, (packed & 0xF_FFFF) as u32);
-    let (meter, costs) = TABLES.with(|t| t.borrow().get(table).cloned().flatten()).ok_or_else(|| internal(&format!("no cost table {table}")))?;
-    Ok(RunMeter { meter, account, costs })
+/// A run's meter: its cost table and account (none: the run is not metered).
+pub(crate) fn run_meter_of(table: Option<u32>, account: Option<u32>) -> arcflow_core::Result<Option<RunMeter>> {
+    let (Some(table), Some(account)) = (table, account) else { return Ok(None) };
+    let (meter, costs) = TABLES
+        .with(|t| t.borrow().get(table as usize).cloned().flatten())
+        .ok_or_else(|| internal(&format!("no cost table {table}")))?;
+    Ok(Some(RunMeter { meter, account, costs }))
 }
 
 fn run_meter(state: &arcflow_core::flow::RunState) -> arcflow_core::Result<RunMeter> {
@@ -131,9 +132,12 @@ pub fn meter_settle(run: u32, unit: f64, item: i32, reserved: f64, charged: f64)
     })
 }
 
-/// Settles a metered run's unit (see `meterSettle`; `runComplete` does it for a task's last attempt).
+/// Settles a metered run's unit (see `meterSettle`; `runComplete` does it for
+/// a task's last attempt, `runItemDone` for a durable run's item). A durable
+/// run queues the charge with the call's journal writes: one group, which a
+/// batch never splits, so a charge never commits without its completion.
 pub(crate) fn settle(
-    state: &arcflow_core::flow::RunState,
+    state: &mut arcflow_core::flow::RunState,
     task: u32,
     step: u32,
     item: i64,
@@ -143,7 +147,15 @@ pub(crate) fn settle(
 ) -> arcflow_core::Result<()> {
     let (reserved, charged) = (credits(reserved, "a reservation")?, credits(charged, "a charge")?);
     let m = run_meter(state)?;
-    m.meter.settle(m.account, reserved, charged, state.unit_key(task, step, item, attempt)?)
+    let key = state.unit_key(task, step, item, attempt)?;
+    let Some(write) = m.meter.charge(m.account, reserved, charged, key)? else { return Ok(()) };
+    match state.journal_mut() {
+        Some(journal) => {
+            journal.push(arcflow_core::store::Write::Ledger(write));
+            Ok(())
+        }
+        None => m.meter.record(write),
+    }
 }
 
 /// Returns a reservation whole (nothing is billed).

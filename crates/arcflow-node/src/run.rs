@@ -175,7 +175,8 @@ pub fn run_start(
     started_ms: f64,
     store: Option<&NativeStore>,
     account: Option<String>,
-    metering: Option<f64>,
+    meter_table: Option<u32>,
+    meter_account: Option<u32>,
 ) -> Result<String, JsError> {
     guard(|| {
         let graph = flow.sealed.clone().ok_or_else(|| internal("the flow is not sealed"))?;
@@ -186,7 +187,7 @@ pub fn run_start(
         set_system_values(&ctx, &run_id, &graph.name, started_ms as i64);
         let mut state = RunState::new(Arc::clone(&graph), ctx);
         state.set_run_id(&run_id);
-        state.meter = metering.map(crate::meter::run_meter_of).transpose()?;
+        state.meter = crate::meter::run_meter_of(meter_table, meter_account)?;
         if let Some(store) = store {
             let input = input_json.as_deref().unwrap_or("null");
             state.set_journal(Journal::start(Arc::clone(&store.writer), &run_id, &graph, input, account.as_deref(), store.snapshot_every)?);
@@ -267,11 +268,11 @@ pub fn run_complete(
         let CompleteOp { handle, task, status, follow, idle } = CompleteOp::unpack(op)?;
         let (step, attempt) = step_attempt_packed.map_or(Ok((0, 1)), step_attempt)?;
         let (answer, done) = with_run(handle, |state| {
+            let outcome = outcome(status, &payload_json)?;
+            state.record(task, step, attempt, outcome.status, &payload_json)?;
             if let (Some(reserved), Some(charged)) = (reserved, charged) {
                 crate::meter::settle(state, task, step, -1, attempt, reserved, charged)?;
             }
-            let outcome = outcome(status, &payload_json)?;
-            state.record(task, step, attempt, outcome.status, &payload_json)?;
             let next = state.complete(task, outcome, follow)?;
             let (answer, done) = match next {
                 Next::Fail => ("[1]".to_owned(), false),
@@ -342,7 +343,8 @@ pub fn run_retrying(
 }
 
 /// An item of a durable run's with-items task ended (after its retries):
-/// journaled with its result or error and start time. Answers the sequence
+/// journaled with its result or error and start time (and, metered, its
+/// charge settled in the same group of writes). Answers the sequence
 /// number covering it, negated when the store's queue is full (the engine
 /// then waits before starting more items).
 #[napi(js_name = "runItemDone")]
@@ -354,6 +356,8 @@ pub fn run_item_done(
     status: u32,
     payload_json: String,
     started_ms: f64,
+    reserved: Option<f64>,
+    charged: Option<f64>,
 ) -> Result<f64, JsError> {
     guard(|| {
         let (step, attempt) = step_attempt(step_attempt_packed)?;
@@ -361,6 +365,9 @@ pub fn run_item_done(
         with_run(handle, |state| {
             let started = Some(started_ms as i64);
             state.journal_execution(task, step, i64::from(item), attempt, status.as_str(), Some(&payload_json), None, started)?;
+            if let (Some(reserved), Some(charged)) = (reserved, charged) {
+                crate::meter::settle(state, task, step, i64::from(item), attempt, reserved, charged)?;
+            }
             let (seq, full) = state.flush_journal()?.unwrap_or((0, false));
             Ok(if full { -(seq as f64) } else { seq as f64 })
         })
@@ -392,14 +399,21 @@ pub fn run_log(handle: u32, task: u32, attempt: u32, item: i32, message: String,
 ///   the run (`next` 1: a transition chose `fail`, 2: unhandled failure);
 /// - `[3, output]` / `[4, error]`: the run is complete (and released).
 #[napi(js_name = "runResume")]
-pub fn run_resume(flow: &NativeFlow, handle: u32, run_id: String, store: &NativeStore, metering: Option<f64>) -> Result<String, JsError> {
+pub fn run_resume(
+    flow: &NativeFlow,
+    handle: u32,
+    run_id: String,
+    store: &NativeStore,
+    meter_table: Option<u32>,
+    meter_account: Option<u32>,
+) -> Result<String, JsError> {
     guard(|| {
         let graph = flow.sealed.clone().ok_or_else(|| internal("the flow is not sealed"))?;
         if RUNS.with(|runs| runs.borrow().contains_key(&handle)) {
             return Err(internal(&format!("run handle {handle} is in use")));
         }
         let (mut state, resumed) = store.resume(graph, &run_id)?;
-        state.meter = metering.map(crate::meter::run_meter_of).transpose()?;
+        state.meter = crate::meter::run_meter_of(meter_table, meter_account)?;
         let (answer, live) = match resumed {
             Resumed::Complete => (finish(&mut state)?, false),
             Resumed::Ended { task, attempt, outcome, next } => {

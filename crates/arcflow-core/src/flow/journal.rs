@@ -118,6 +118,11 @@ impl Journal {
         Ok(())
     }
 
+    /// Another write that belongs with this call's (a charge with its completion).
+    pub fn push(&mut self, write: Write) {
+        self.buffer.push(write);
+    }
+
     /// An event of the run's journal (`task.log`, `run.resumed`).
     pub fn event(&mut self, kind: &str, unit: Option<(u32, i64, u32)>, message: &str, data: Option<String>) -> Result<()> {
         let (task, item, attempt) = match unit {

@@ -64,6 +64,10 @@ pub struct StoreStats {
 
 struct State {
     queue: VecDeque<Write>,
+    /// `(first, last)` sequence numbers of each call that queued several
+    /// writes: a batch never splits one (a task's completion and its charge
+    /// commit together, or not at all).
+    groups: VecDeque<(u64, u64)>,
     stats: StoreStats,
     closing: bool,
     /// Someone waits for a commit: flush now rather than at the interval.
@@ -99,7 +103,13 @@ impl WriteBehind {
     /// Starts the flush thread over `store`.
     pub fn start(store: Box<dyn Store>, config: WriterConfig) -> Result<Self> {
         let shared = Arc::new(Shared {
-            state: Mutex::new(State { queue: VecDeque::new(), stats: StoreStats::default(), closing: false, urgent: false }),
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                groups: VecDeque::new(),
+                stats: StoreStats::default(),
+                closing: false,
+                urgent: false,
+            }),
             work: Condvar::new(),
             progress: Condvar::new(),
             config,
@@ -122,6 +132,10 @@ impl WriteBehind {
         let before = state.queue.len();
         state.queue.extend(writes);
         let added = (state.queue.len() - before) as u64;
+        if added > 1 {
+            let first = state.stats.enqueued + 1;
+            state.groups.push_back((first, first + added - 1));
+        }
         state.stats.enqueued += added;
         state.stats.queue_depth += added;
         let full = state.queue.len() >= self.shared.config.capacity;
@@ -203,6 +217,28 @@ impl Drop for WriteBehind {
     }
 }
 
+/// How many writes the next batch takes: at most `batch_size`, unless that
+/// would split the writes of one call (then the whole call's writes).
+fn batch_len(state: &mut State, batch_size: usize) -> usize {
+    // the sequence number of the last write before the queue's front
+    let base = state.stats.enqueued - state.queue.len() as u64;
+    while state.groups.front().is_some_and(|&(_, last)| last <= base) {
+        state.groups.pop_front();
+    }
+    let mut n = state.queue.len().min(batch_size);
+    let cut = base + n as u64;
+    for &(first, last) in &state.groups {
+        if first > cut {
+            break;
+        }
+        if cut < last {
+            n = (last - base) as usize;
+            break;
+        }
+    }
+    n
+}
+
 /// A batch often holds both the `running` write of an execution and the
 /// write that ends it (a task shorter than the flush interval): only the
 /// last is applied, with the start time of the first. Half the rows for a
@@ -264,7 +300,7 @@ fn flush_loop(shared: &Shared, mut store: Box<dyn Store>) {
                 continue;
             }
             state.urgent = false;
-            let n = state.queue.len().min(config.batch_size);
+            let n = batch_len(&mut state, config.batch_size);
             state.queue.drain(..n).collect()
         };
         let n = batch.len() as u64;
