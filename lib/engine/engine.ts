@@ -5,9 +5,9 @@
  */
 import { randomUUID } from 'node:crypto'
 
-import { native } from '../binding'
-import { ArcflowError, fromNative, ResumeError } from '../errors'
-import { checkCost, credits, MeteringError, type Cost, type MeteringOptions, type RunMeter } from './metering'
+import { ArcflowError, ResumeError } from '../errors'
+import { Accounts, type Credit, type LedgerEntry } from './accounts'
+import type { Cost, MeteringOptions } from './metering'
 import { loadWorkflow, loadWorkflowFile } from '../workflow/load'
 import { inputProblems } from '../workflow/input'
 import type { WorkflowDefinition } from '../workflow/model'
@@ -63,12 +63,6 @@ export interface ActionOptions {
   cost?: Cost
 }
 
-/** `engine.credit()`'s answer. */
-export interface Credit {
-  /** False when the key was used before: nothing was added. */
-  applied: boolean
-  balance: number
-}
 
 export interface ResumeOptions {
   /** The workflow the run belongs to; default: the one this engine loaded under the run's workflow name. */
@@ -90,20 +84,6 @@ export interface EngineStats {
   cache: { hits: number; misses: number }
 }
 
-/** A charge (negative) or a credit (positive). */
-export interface LedgerEntry {
-  /** Unique: `RUN/TASK/STEP/ITEM/ATTEMPT/charge` for a charge, `credit/KEY` for a credit. */
-  key: string
-  account: string
-  amount: number
-  kind: 'charge' | 'credit'
-  runId?: string
-  task?: string
-  item?: number
-  attempt?: number
-  /** Milliseconds since the epoch. */
-  at: number
-}
 
 /** What `engine.getRun()` reports. */
 export interface RunInfo {
@@ -149,14 +129,8 @@ export class Engine {
   readonly #cache = { hits: 0, misses: 0 }
   /** Each workflow's actions by task index, resolved once (until an action is registered again). */
   #resolved = new WeakMap<WorkflowDefinition, Action[]>()
-  /** Costs of actions registered with one, by name. */
-  readonly #costs = new Map<string, Cost>()
-  /** Each workflow's costs by task index and native cost table (until an action is registered again). */
-  #taskCosts = new WeakMap<WorkflowDefinition, { costs: Cost[]; table: number }>()
-  readonly #metering: { cost: Cost; overdraft: number; billFailed: boolean }
-  #meterHandle: number | undefined
-  /** Native cost tables this engine made (freed by close). */
-  readonly #tables: number[] = []
+  /** Metering: accounts, costs, the ledger. */
+  readonly #accounts: Accounts
   /** Workflows loaded by this engine, by name: what `resume` runs. */
   readonly #workflows = new Map<string, WorkflowDefinition>()
   readonly #onEnd = (run: Run): void => void this.#runs.delete(run.id)
@@ -176,12 +150,6 @@ export class Engine {
     if (!['none', 'batched', 'sync'].includes(durability)) throw new TypeError(`durability must be 'none', 'batched' or 'sync', got ${JSON.stringify(durability)}`)
     if (path === undefined && durability !== 'none') throw new TypeError(`durability '${durability}' needs a store: pass store: 'sqlite:PATH'`)
     this.#durability = durability
-    const metering = options.metering ?? {}
-    this.#metering = {
-      cost: checkCost(metering.cost ?? 0, 'metering.cost'),
-      overdraft: metering.allowNegative ? Infinity : credits(metering.overdraft ?? 0, 'metering.overdraft'),
-      billFailed: metering.billFailed ?? false,
-    }
     if (path !== undefined) {
       const positive = (v: number | undefined, fallback: number, what: string): number => {
         if (v === undefined) return fallback
@@ -207,17 +175,16 @@ export class Engine {
         }
       }
     }
+    this.#accounts = new Accounts(options.metering, this.#store)
   }
 
   /** Registers an action (an async function of the task's rendered input). */
   action(name: string, fn: Action, options: ActionOptions = {}): this {
     if (typeof name !== 'string' || name === '') throw new TypeError('action name must be a non-empty string')
     if (typeof fn !== 'function') throw new TypeError(`action '${name}' must be a function`)
-    if (options.cost !== undefined) this.#costs.set(name, checkCost(options.cost, `the cost of action '${name}'`))
-    else this.#costs.delete(name)
+    this.#accounts.setCost(name, options.cost)
     this.#actions.set(name, fn)
     this.#resolved = new WeakMap()
-    this.#taskCosts = new WeakMap()
     return this
   }
 
@@ -265,7 +232,7 @@ export class Engine {
     }
     if (options.timeout !== undefined && !(options.timeout >= 0)) throw new TypeError('timeout must be a non-negative number of milliseconds')
     if (options.runId !== undefined && this.#runs.has(options.runId)) throw new InputError(`run id '${options.runId}' is already running in this engine`)
-    const meter = options.account === undefined ? undefined : this.#runMeter(workflow, options.account)
+    const meter = options.account === undefined ? undefined : this.#accounts.runMeter(workflow, options.account)
     const run = new Run(workflow, input, {
       meter,
       runId: options.runId ?? (this.#store ? uuidv7() : randomUUID()),
@@ -305,7 +272,7 @@ export class Engine {
     if (options.timeout !== undefined && !(options.timeout >= 0)) throw new TypeError('timeout must be a non-negative number of milliseconds')
     const durability = options.durability ?? (this.#durability === 'none' ? 'batched' : this.#durability)
     const run = new Run(workflow, undefined, {
-      meter: record.account === undefined ? undefined : this.#runMeter(workflow, record.account),
+      meter: record.account === undefined ? undefined : this.#accounts.runMeter(workflow, record.account),
       runId,
       actions: this.#actionsOf(workflow),
       listeners: this.#listeners,
@@ -320,34 +287,9 @@ export class Engine {
     return run
   }
 
-  #meter(): number {
-    if (this.#closed) throw new ArcflowError('ARCFLOW_ENGINE_CLOSED', 'the engine is closed')
-    this.#meterHandle ??= native.meterCreate(this.#store?.native ?? null, this.#metering.overdraft)
-    return this.#meterHandle
-  }
-
-  /** A run's meter: its account (which must exist) and each task's cost. */
-  #runMeter(workflow: WorkflowDefinition, account: string): RunMeter {
-    if (typeof account !== 'string' || account === '') throw new MeteringError(`account must be a non-empty string, got ${JSON.stringify(account)}`)
-    const handle = this.#meter()
-    const id = native.meterAccount(handle, account, this.#store?.native ?? null)
-    if (id < 0) throw new MeteringError(`unknown account '${account}': credit it first (engine.credit)`)
-    let known = this.#taskCosts.get(workflow)
-    if (!known) {
-      const costs = workflow.taskList.map((task) => this.#costs.get(task.action) ?? this.#metering.cost)
-      const table = native.meterCostTable(handle, costs.map((cost) => (typeof cost === 'number' ? cost : -1)))
-      this.#tables.push(table)
-      known = { costs, table }
-      this.#taskCosts.set(workflow, known)
-    }
-    return { handle, table: known.table, account: id, accountName: account, costs: known.costs, actions: workflow.taskList.map((t) => t.action), billFailed: this.#metering.billFailed }
-  }
-
   /** An account's balance in credits (reservations in flight deducted); a MeteringError for an unknown account. */
   balance(account: string): number {
-    const balance = native.meterBalance(this.#meter(), String(account), this.#store?.native ?? null)
-    if (balance === null) throw new MeteringError(`unknown account '${account}'`)
-    return balance
+    return this.#accounts.balance(account)
   }
 
   /**
@@ -358,23 +300,12 @@ export class Engine {
    * engine.credit('acme', 1_000, { key: 'invoice-2026-11' })
    */
   credit(account: string, amount: number, options: { key: string }): Credit {
-    if (typeof account !== 'string' || account === '') throw new MeteringError(`account must be a non-empty string, got ${JSON.stringify(account)}`)
-    credits(amount, 'a credit')
-    if (typeof options?.key !== 'string' || options.key === '') throw new MeteringError('a credit needs a key (a non-empty string): the same key is applied once')
-    try {
-      return JSON.parse(native.meterCredit(this.#meter(), account, amount, options.key, this.#store?.native ?? null)) as Credit
-    } catch (error) {
-      throw fromNative(error)
-    }
+    return this.#accounts.credit(account, amount, options)
   }
 
   /** An account's latest ledger entries (charges and credits), newest first; default limit 100. */
   ledger(account: string, options: { limit?: number } = {}): LedgerEntry[] {
-    const limit = options.limit ?? 100
-    if (!Number.isInteger(limit) || limit < 1 || limit > 0xffffffff) throw new TypeError(`limit must be a positive integer, got ${String(limit)}`)
-    const entries = JSON.parse(native.meterLedger(this.#meter(), String(account), limit, this.#store?.native ?? null)) as Array<LedgerEntry & Record<string, unknown>>
-    for (const entry of entries) for (const key of Object.keys(entry)) if (entry[key] === null) delete entry[key]
-    return entries
+    return this.#accounts.ledger(account, options)
   }
 
   /** Starts a run and waits for its output. */
@@ -424,7 +355,7 @@ export class Engine {
   async close(): Promise<void> {
     this.#closed = true
     await Promise.all([...this.#runs.values()].map((run) => run.cancel()))
-    if (this.#meterHandle !== undefined) native.meterClose(this.#meterHandle, this.#tables)
+    this.#accounts.close()
     if (this.#store) {
       await this.#store.close()
       if (this.#exitFlush) process.off('exit', this.#exitFlush)

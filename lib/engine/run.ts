@@ -7,42 +7,20 @@ import { setMaxListeners } from 'node:events'
 import { native } from '../binding'
 import { WorkflowContext } from '../context'
 import { ArcflowError, fromNative } from '../errors'
+import { RunFailedError, RunStoppedError } from './run-errors'
 import { encode } from '../values'
 import type { WorkflowDefinition } from '../workflow/model'
 import type { DurableStore } from '../store/store'
 import type { Action } from './attempt'
 import { balanceOf, InsufficientBalanceError, type RunMeter } from './metering'
 import { EventLog, type NewEvent, type RunEvent } from './events'
-import { toError, toFailure, type Failure } from './failure'
+import { toFailure, type Failure } from './failure'
 import { dataFailure, INPUT_NONE, INPUT_OK, stepAttempt, TaskRun, type ResumedActivation, type TaskHost, type TaskOutcome } from './task'
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out'
 export type CancelPolicy = 'cancel_running' | 'allow_finish'
 
-/** The run failed (code `ARCFLOW_RUN_FAILED`): which task, which attempt, and the cause chain. */
-export class RunFailedError extends ArcflowError {
-  readonly runId: string
-  readonly task?: string
-  readonly attempt?: number
-  readonly failure: Failure
-  constructor(runId: string, failure: Failure, task?: string, attempt?: number) {
-    const where = task ? ` in task '${task}'${attempt ? ` (attempt ${attempt})` : ''}` : ''
-    super('ARCFLOW_RUN_FAILED', `run ${runId} failed${where}: ${failure.name}: ${failure.message}`, { cause: toError(failure) })
-    this.runId = runId
-    this.failure = failure
-    if (task !== undefined) this.task = task
-    if (attempt !== undefined) this.attempt = attempt
-  }
-}
-
-/** The run was cancelled (`ARCFLOW_RUN_CANCELLED`) or timed out (`ARCFLOW_RUN_TIMED_OUT`). */
-export class RunStoppedError extends ArcflowError {
-  readonly runId: string
-  constructor(runId: string, status: 'cancelled' | 'timed_out') {
-    super(status === 'cancelled' ? 'ARCFLOW_RUN_CANCELLED' : 'ARCFLOW_RUN_TIMED_OUT', `run ${runId} ${status === 'cancelled' ? 'was cancelled' : 'timed out'}`)
-    this.runId = runId
-  }
-}
+export { RunFailedError, RunStoppedError } from './run-errors'
 
 export interface RunOptions {
   runId: string

@@ -14,83 +14,17 @@ import type { TaskDefinition } from '../workflow/model'
 import { Attempt, type Action, type AttemptStatus } from './attempt'
 import type { RunEvent } from './events'
 import { toFailure, type Failure } from './failure'
-import { estimate, type RunMeter } from './metering'
+import { estimate } from './metering'
+import { INPUT_ERROR, INPUT_ITEMS, INPUT_NONE, INPUT_OK, INPUT_UNCOVERED, interruptedFailure, stepAttempt, type ResumedActivation, type TaskHost, type TaskOutcome } from './task-host'
+
+export { INPUT_ERROR, INPUT_ITEMS, INPUT_NONE, INPUT_OK, INPUT_UNCOVERED, interruptedFailure, stepAttempt, type ResumedActivation, type TaskHost, type TaskOutcome } from './task-host'
 import { retryDelay } from './retry'
 import { encode } from '../values'
 
 const STATUS_CODE = { succeeded: 0, failed: 1, timed_out: 2 } as const
 
-export type TaskOutcome =
-  | { status: 'succeeded'; result: unknown; attempt: number }
-  | { status: 'failed' | 'timed_out'; error: Failure; attempt: number }
-  | { status: 'cancelled'; attempt: number }
-
-/** How the core hands over an input: rendered, failed, none, or "ask for the items". */
-export const INPUT_OK = 0
-export const INPUT_ERROR = 1
-export const INPUT_NONE = 2
-export const INPUT_ITEMS = 3
-/** A metered run's account cannot cover the task (the value is the balance). */
-export const INPUT_UNCOVERED = 4
-
-/** What a task needs from its run. */
-export interface TaskHost {
-  readonly id: string
-  /** The run's handle in the native registry. */
-  readonly handle: number
-  /** Calls into native code, counted for `run.stats()`. */
-  crossings: number
-  readonly signal: AbortSignal
-  /** A timer to clear when the run ends. */
-  track(timer: ReturnType<typeof setTimeout>): void
-  untrack(timer: ReturnType<typeof setTimeout>): void
-  /** The run still accepts new work (not ended, not stopping). */
-  accepting(): boolean
-  /** The run has not ended. */
-  live(): boolean
-  emit(event: RunEvent): void
-  taskDone(run: TaskRun, outcome: TaskOutcome): void
-  /** The run journals its executions to a store. */
-  readonly durable: boolean
-  /** Calls `then` once the store has committed every write up to `seq` (backpressure). */
-  waitForStore(seq: number, then: () => void): void
-  /** Metered runs: the run's meter. */
-  readonly meter: RunMeter | undefined
-  /** Metered runs: credits reserved by attempts in flight (released at once if the run ends first). */
-  reservedCredits: number
-  /** An attempt's account could not cover it (`balance`: as the core saw it): the run fails. */
-  insufficientBalance(task: string, attempt: number, index: number, needed: number, balance?: number): void
-}
-
-/** What the journal holds of an activation that a resume starts again. */
-export interface ResumedActivation {
-  /** The last attempt journaled for the task itself (0: none). */
-  attempt: number
-  /** That attempt was running when the process died. */
-  interrupted: boolean
-  /**
-   * Item executions journaled, `[index, attempt, status, payload]` with
-   * status 0 succeeded, 1 failed, 2 timed out, 3 retrying (with-items only).
-   */
-  items: Array<[number, number, number, unknown]> | null
-}
-
 /** Journal statuses of items, as the core answers them. */
 const ITEM_STATUS = ['succeeded', 'failed', 'timed_out'] as const
-
-/** An attempt that was running when its process died (code `ARCFLOW_INTERRUPTED`): it follows the task's retry policy. */
-export function interruptedFailure(attempt: number): Failure {
-  return {
-    name: 'InterruptedError',
-    code: 'ARCFLOW_INTERRUPTED',
-    message: `attempt ${attempt} was interrupted (its process stopped before it ended); it is retried only under the task's retry policy`,
-  }
-}
-
-/** `step * 2^20 + attempt`: how durable runs name an execution to the core. */
-export function stepAttempt(step: number, attempt: number): number {
-  return step * 1048576 + attempt
-}
 
 function event(host: TaskHost, type: RunEvent['type'], task: string, attempt: number, index: number): RunEvent {
   const e = { type, runId: host.id, time: Date.now(), task, attempt } as RunEvent & { index?: number }

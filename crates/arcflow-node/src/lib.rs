@@ -12,5 +12,8 @@ mod error;
 mod flow;
 mod meter;
 mod run;
+mod run_items;
+mod run_journal;
+mod run_resume;
 mod store;
 mod template;

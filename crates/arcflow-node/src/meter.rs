@@ -72,9 +72,12 @@ pub fn meter_account(handle: u32, name: String, store: Option<&NativeStore>) -> 
     })
 }
 
+/// A meter and the costs of a workflow's tasks (`None`: set by a function).
+type CostTable = (Arc<Meter>, Arc<[Option<i64>]>);
+
 thread_local! {
-    /// Cost tables: a meter and the costs of a workflow's tasks, made once per workflow.
-    static TABLES: RefCell<Vec<Option<(Arc<Meter>, Arc<[Option<i64>]>)>>> = const { RefCell::new(Vec::new()) };
+    /// Cost tables, made once per workflow and engine; a closed engine's are emptied.
+    static TABLES: RefCell<Vec<Option<CostTable>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A cost table for runs of one workflow on meter `handle`: each task's cost,
@@ -126,9 +129,12 @@ pub fn meter_reserve(run: u32, amount: f64) -> Result<bool, JsError> {
 #[napi(js_name = "meterSettle")]
 pub fn meter_settle(run: u32, unit: f64, item: i32, reserved: f64, charged: f64) -> Result<(), JsError> {
     guard(|| {
+        if !((0.0..4_503_599_627_370_496.0).contains(&unit) && unit.fract() == 0.0) {
+            return Err(internal(&format!("bad unit {unit}")));
+        }
         let packed = unit as u64;
         let (task, step, attempt) = ((packed >> 36) as u32, ((packed >> 16) & 0xF_FFFF) as u32, (packed & 0xFFFF) as u32);
-        with_run(run, |state| settle(state, task, step, i64::from(item), attempt, reserved as f64, charged as f64))
+        with_run(run, |state| settle(state, task, step, i64::from(item), attempt, reserved, charged))
     })
 }
 

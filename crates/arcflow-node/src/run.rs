@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use std::sync::Arc;
 
-use arcflow_core::flow::{set_system_values, Journal, Next, PendingActivation, Resumed, RunState};
+use arcflow_core::flow::{set_system_values, Journal, Next, RunState};
 use arcflow_core::value::{from_json, to_json};
 use arcflow_core::{OutcomeStatus, TaskOutcome, Value};
 use napi_derive::napi;
@@ -33,6 +33,16 @@ thread_local! {
     static RUNS: RefCell<HashMap<u32, RunState>> = RefCell::new(HashMap::new());
 }
 
+/// Whether `handle` names a live run.
+pub(crate) fn is_live(handle: u32) -> bool {
+    RUNS.with(|runs| runs.borrow().contains_key(&handle))
+}
+
+/// Registers a run under `handle`.
+pub(crate) fn insert_run(handle: u32, state: RunState) {
+    RUNS.with(|runs| runs.borrow_mut().insert(handle, state));
+}
+
 pub(crate) fn with_run<T>(handle: u32, f: impl FnOnce(&mut RunState) -> arcflow_core::Result<T>) -> arcflow_core::Result<T> {
     RUNS.with(|runs| {
         let mut runs = runs.borrow_mut();
@@ -44,17 +54,17 @@ pub(crate) fn with_run<T>(handle: u32, f: impl FnOnce(&mut RunState) -> arcflow_
     })
 }
 
-fn push_json(out: &mut String, value: &Value) -> arcflow_core::Result<()> {
+pub(crate) fn push_json(out: &mut String, value: &Value) -> arcflow_core::Result<()> {
     out.push_str(&to_json(value)?);
     Ok(())
 }
 
-fn push_error(out: &mut String, err: &arcflow_core::Error) {
+pub(crate) fn push_error(out: &mut String, err: &arcflow_core::Error) {
     out.push_str(&to_json_value(err).to_string());
 }
 
 /// `k, v` of an input: `0,<json>`, `2,null` (none) or `1,<error>`.
-fn push_input(out: &mut String, input: arcflow_core::Result<Option<String>>) {
+pub(crate) fn push_input(out: &mut String, input: arcflow_core::Result<Option<String>>) {
     match input {
         Ok(Some(json)) => {
             out.push_str("0,");
@@ -70,7 +80,7 @@ fn push_input(out: &mut String, input: arcflow_core::Result<Option<String>>) {
 
 /// `[0, t, k, v, ...]` for tasks about to start (a durable run journals
 /// each as started, with its input).
-fn schedule(state: &mut RunState, tasks: &[u32]) -> arcflow_core::Result<String> {
+pub(crate) fn schedule(state: &mut RunState, tasks: &[u32]) -> arcflow_core::Result<String> {
     let mut out = String::from("[0");
     for &task in tasks {
         out.push_str(&format!(",{task},"));
@@ -98,7 +108,7 @@ fn schedule(state: &mut RunState, tasks: &[u32]) -> arcflow_core::Result<String>
 }
 
 /// `k, v` of a task's first input; `3,null` for a with-items task.
-fn push_task_input(out: &mut String, state: &RunState, task: u32) -> arcflow_core::Result<()> {
+pub(crate) fn push_task_input(out: &mut String, state: &RunState, task: u32) -> arcflow_core::Result<()> {
     if state.graph().task(task)?.items.is_some() {
         out.push_str("3,null");
     } else {
@@ -108,7 +118,7 @@ fn push_task_input(out: &mut String, state: &RunState, task: u32) -> arcflow_cor
 }
 
 /// `[3, output]` or `[4, error]`; a durable run journals its end.
-fn finish(state: &mut RunState) -> arcflow_core::Result<String> {
+pub(crate) fn finish(state: &mut RunState) -> arcflow_core::Result<String> {
     let (answer, ended) = match state.output().and_then(|o| o.map(|v| to_json(&v)).transpose()) {
         Ok(output) => {
             let text = output.as_deref().unwrap_or("null").to_owned();
@@ -129,7 +139,7 @@ fn finish(state: &mut RunState) -> arcflow_core::Result<String> {
 }
 
 /// The engine's status codes: 0 succeeded, 1 failed, 2 timed out.
-fn outcome_status(status: u32) -> arcflow_core::Result<OutcomeStatus> {
+pub(crate) fn outcome_status(status: u32) -> arcflow_core::Result<OutcomeStatus> {
     Ok(match status {
         0 => OutcomeStatus::Succeeded,
         1 => OutcomeStatus::Failed,
@@ -138,7 +148,7 @@ fn outcome_status(status: u32) -> arcflow_core::Result<OutcomeStatus> {
     })
 }
 
-fn status_code(status: &str) -> u8 {
+pub(crate) fn status_code(status: &str) -> u8 {
     match status {
         "succeeded" => 0,
         "failed" => 1,
@@ -148,13 +158,13 @@ fn status_code(status: &str) -> u8 {
     }
 }
 
-fn outcome(status: u32, payload_json: &str) -> arcflow_core::Result<TaskOutcome> {
+pub(crate) fn outcome(status: u32, payload_json: &str) -> arcflow_core::Result<TaskOutcome> {
     Ok(TaskOutcome::ended(outcome_status(status)?, from_json(payload_json)?))
 }
 
 /// What durable runs pass with an execution: `step * 2^20 + attempt`.
-fn step_attempt(ack: f64) -> arcflow_core::Result<(u32, u32)> {
-    if !(ack >= 0.0 && ack < 4_503_599_627_370_496.0 && ack.fract() == 0.0) {
+pub(crate) fn step_attempt(ack: f64) -> arcflow_core::Result<(u32, u32)> {
+    if !((0.0..4_503_599_627_370_496.0).contains(&ack) && ack.fract() == 0.0) {
         return Err(internal(&format!("bad step and attempt {ack}")));
     }
     let ack = ack as u64;
@@ -166,6 +176,7 @@ fn step_attempt(ack: f64) -> arcflow_core::Result<(u32, u32)> {
 /// answers with the start tasks and their inputs (`[0, ...]`) or `[5, error]`.
 /// With a `store`, the run is durable: its progress is journaled, and every
 /// answer ends with `full, seq` (see [`with_ack`]).
+#[allow(clippy::too_many_arguments)]
 #[napi(js_name = "runStart")]
 pub fn run_start(
     flow: &NativeFlow,
@@ -210,7 +221,7 @@ pub fn run_start(
 /// A durable run's answer ends with `full, seq`: whether the store's queue
 /// is past its capacity (the engine then waits for it), and the sequence
 /// number that covers the run's writes so far (a `sync` run waits for it).
-fn with_ack(state: &mut RunState, mut answer: String) -> arcflow_core::Result<String> {
+pub(crate) fn with_ack(state: &mut RunState, mut answer: String) -> arcflow_core::Result<String> {
     if let Some((seq, full)) = state.flush_journal()? {
         answer.pop();
         answer.push_str(&format!(",{},{seq}]", u8::from(full)));
@@ -319,193 +330,6 @@ pub fn run_task_input(handle: u32, task: u32, step_attempt_packed: Option<f64>) 
             state.task_input(task)
         })
     })
-}
-
-/// A durable run's attempt (`item` -1) or item attempt failed (`status` 1
-/// or 2) and will be retried: journaled as `retrying` with its error (and,
-/// for an item, when the attempt started).
-#[napi(js_name = "runRetrying")]
-pub fn run_retrying(
-    handle: u32,
-    task: u32,
-    step_attempt_packed: f64,
-    item: i32,
-    error_json: String,
-    started_ms: Option<f64>,
-) -> Result<(), JsError> {
-    guard(|| {
-        let (step, attempt) = step_attempt(step_attempt_packed)?;
-        let started = started_ms.map(|ms| ms as i64);
-        with_run(handle, |state| {
-            state.journal_execution(task, step, i64::from(item), attempt, "retrying", Some(&error_json), None, started)
-        })
-    })
-}
-
-/// An item of a durable run's with-items task ended (after its retries):
-/// journaled with its result or error and start time (and, metered, its
-/// charge settled in the same group of writes). Answers the sequence
-/// number covering it, negated when the store's queue is full (the engine
-/// then waits before starting more items).
-#[napi(js_name = "runItemDone")]
-pub fn run_item_done(
-    handle: u32,
-    task: u32,
-    step_attempt_packed: f64,
-    item: u32,
-    status: u32,
-    payload_json: String,
-    started_ms: f64,
-    reserved: Option<f64>,
-    charged: Option<f64>,
-) -> Result<f64, JsError> {
-    guard(|| {
-        let (step, attempt) = step_attempt(step_attempt_packed)?;
-        let status = outcome_status(status)?;
-        with_run(handle, |state| {
-            let started = Some(started_ms as i64);
-            state.journal_execution(task, step, i64::from(item), attempt, status.as_str(), Some(&payload_json), None, started)?;
-            if let (Some(reserved), Some(charged)) = (reserved, charged) {
-                crate::meter::settle(state, task, step, i64::from(item), attempt, reserved, charged)?;
-            }
-            let (seq, full) = state.flush_journal()?.unwrap_or((0, false));
-            Ok(if full { -(seq as f64) } else { seq as f64 })
-        })
-    })
-}
-
-/// A durable run's handler said something (`ctx.log`): journaled as a
-/// `task.log` event (`item` -1: the task itself; `dataJson`: JSON or null).
-#[napi(js_name = "runLog")]
-pub fn run_log(handle: u32, task: u32, attempt: u32, item: i32, message: String, data_json: Option<String>) -> Result<(), JsError> {
-    guard(|| {
-        with_run(handle, |state| match state.journal_mut() {
-            Some(journal) => journal.event("task.log", Some((task, i64::from(item), attempt)), &message, data_json),
-            None => Ok(()),
-        })
-    })
-}
-
-/// Resumes run `runId` of `flow` from `store` under `handle` (see
-/// `arcflow_core::flow::Resumed`). Answers, each ending with `full, seq`:
-///
-/// - `[6, starts, [[t, step, k, v, attempt, interrupted, items], ...]]`:
-///   activations to start again; `starts` counts activations per task so
-///   far; `attempt` is the last attempt journaled (0: none), `interrupted`
-///   1 when it was running; `items` (with-items tasks) lists the item
-///   executions journaled, `[index, attempt, status, payload]` with status
-///   0 succeeded, 1 failed, 2 timed out, 3 retrying;
-/// - `[7, t, attempt, status, payload, next]`: the last completion ended
-///   the run (`next` 1: a transition chose `fail`, 2: unhandled failure);
-/// - `[3, output]` / `[4, error]`: the run is complete (and released).
-#[napi(js_name = "runResume")]
-pub fn run_resume(
-    flow: &NativeFlow,
-    handle: u32,
-    run_id: String,
-    store: &NativeStore,
-    meter_table: Option<u32>,
-    meter_account: Option<u32>,
-) -> Result<String, JsError> {
-    guard(|| {
-        let graph = flow.sealed.clone().ok_or_else(|| internal("the flow is not sealed"))?;
-        if RUNS.with(|runs| runs.borrow().contains_key(&handle)) {
-            return Err(internal(&format!("run handle {handle} is in use")));
-        }
-        let (mut state, resumed) = store.resume(graph, &run_id)?;
-        state.meter = crate::meter::run_meter_of(meter_table, meter_account)?;
-        let (answer, live) = match resumed {
-            Resumed::Complete => (finish(&mut state)?, false),
-            Resumed::Ended { task, attempt, outcome, next } => {
-                let payload = if outcome.status == OutcomeStatus::Succeeded { &outcome.result } else { &outcome.error };
-                let next = if next == Next::Fail { 1 } else { 2 };
-                let status = status_code(outcome.status.as_str());
-                (format!("[7,{task},{attempt},{status},{},{next}]", to_json(payload)?), true)
-            }
-            Resumed::Continue(activations) => (resume_answer(&state, &activations)?, true),
-        };
-        let answer = with_ack(&mut state, answer)?;
-        if live {
-            RUNS.with(|runs| runs.borrow_mut().insert(handle, state));
-        }
-        Ok(answer)
-    })
-}
-
-fn resume_answer(state: &RunState, activations: &[PendingActivation]) -> arcflow_core::Result<String> {
-    let mut out = String::from("[6,");
-    out.push_str(&serde_json::to_string(state.starts()).map_err(|e| internal(&e.to_string()))?);
-    out.push_str(",[");
-    for (i, activation) in activations.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let (task, step) = (activation.task, activation.step);
-        out.push_str(&format!("[{task},{step},"));
-        push_task_input(&mut out, state, task)?;
-        let last = activation.executions.iter().filter(|e| e.item < 0).max_by_key(|e| e.attempt);
-        let attempt = last.map_or(0, |e| e.attempt);
-        let interrupted = last.is_some_and(|e| e.status == "running");
-        out.push_str(&format!(",{attempt},{}", u8::from(interrupted)));
-        if state.graph().task(task)?.items.is_none() {
-            out.push_str(",null]");
-            continue;
-        }
-        out.push_str(",[");
-        let mut first = true;
-        for e in activation.executions.iter().filter(|e| e.item >= 0 && status_code(&e.status) < 4) {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            let payload = e.payload.as_deref().unwrap_or("null");
-            out.push_str(&format!("[{},{},{},{payload}]", e.item, e.attempt, status_code(&e.status)));
-        }
-        out.push_str("]]");
-    }
-    out.push_str("]]");
-    Ok(out)
-}
-
-/// Renders a with-items task's items: `[batch, [items...]]`.
-#[napi(js_name = "runBeginItems")]
-pub fn run_begin_items(handle: u32, task: u32) -> Result<String, JsError> {
-    guard(|| {
-        with_run(handle, |state| {
-            let (batch, items) = state.begin_items(task)?;
-            let mut out = format!("[{batch},");
-            push_json(&mut out, &items)?;
-            out.push(']');
-            Ok(out)
-        })
-    })
-}
-
-/// Inputs of items `from..from + count`: `[k, v, k, v, ...]` with `k` as
-/// in a schedule (0 input, 1 error, 2 none).
-#[napi(js_name = "runItemInputs")]
-pub fn run_item_inputs(handle: u32, task: u32, batch: u32, from: u32, count: u32) -> Result<String, JsError> {
-    guard(|| {
-        with_run(handle, |state| {
-            let mut out = String::from("[");
-            for (i, input) in state.item_inputs(task, batch, from, count)?.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                push_input(&mut out, input);
-            }
-            out.push(']');
-            Ok(out)
-        })
-    })
-}
-
-#[napi(js_name = "runEndItems")]
-pub fn run_end_items(handle: u32, batch: u32) {
-    let _ = with_run(handle, |state| {
-        state.end_items(batch);
-        Ok(())
-    });
 }
 
 /// Whether a failed attempt (`status` 1 or 2, `errorJson`) may be retried

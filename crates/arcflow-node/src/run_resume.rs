@@ -1,0 +1,93 @@
+//! `runResume`: an interrupted durable run rebuilt from its store and
+//! registered like a started one (see `arcflow_core::flow::Resumed`).
+
+use arcflow_core::flow::{Next, PendingActivation, Resumed, RunState};
+use arcflow_core::value::to_json;
+use arcflow_core::OutcomeStatus;
+use napi_derive::napi;
+
+use crate::error::{guard, JsError};
+use crate::flow::{internal, NativeFlow};
+use crate::run::{finish, insert_run, is_live, push_task_input, status_code, with_ack};
+use crate::store::NativeStore;
+
+/// Resumes run `runId` of `flow` from `store` under `handle` (see
+/// `arcflow_core::flow::Resumed`). Answers, each ending with `full, seq`:
+///
+/// - `[6, starts, [[t, step, k, v, attempt, interrupted, items], ...]]`:
+///   activations to start again; `starts` counts activations per task so
+///   far; `attempt` is the last attempt journaled (0: none), `interrupted`
+///   1 when it was running; `items` (with-items tasks) lists the item
+///   executions journaled, `[index, attempt, status, payload]` with status
+///   0 succeeded, 1 failed, 2 timed out, 3 retrying;
+/// - `[7, t, attempt, status, payload, next]`: the last completion ended
+///   the run (`next` 1: a transition chose `fail`, 2: unhandled failure);
+/// - `[3, output]` / `[4, error]`: the run is complete (and released).
+#[napi(js_name = "runResume")]
+pub fn run_resume(
+    flow: &NativeFlow,
+    handle: u32,
+    run_id: String,
+    store: &NativeStore,
+    meter_table: Option<u32>,
+    meter_account: Option<u32>,
+) -> Result<String, JsError> {
+    guard(|| {
+        let graph = flow.sealed.clone().ok_or_else(|| internal("the flow is not sealed"))?;
+        if is_live(handle) {
+            return Err(internal(&format!("run handle {handle} is in use")));
+        }
+        let (mut state, resumed) = store.resume(graph, &run_id)?;
+        state.meter = crate::meter::run_meter_of(meter_table, meter_account)?;
+        let (answer, live) = match resumed {
+            Resumed::Complete => (finish(&mut state)?, false),
+            Resumed::Ended { task, attempt, outcome, next } => {
+                let payload = if outcome.status == OutcomeStatus::Succeeded { &outcome.result } else { &outcome.error };
+                let next = if next == Next::Fail { 1 } else { 2 };
+                let status = status_code(outcome.status.as_str());
+                (format!("[7,{task},{attempt},{status},{},{next}]", to_json(payload)?), true)
+            }
+            Resumed::Continue(activations) => (resume_answer(&state, &activations)?, true),
+        };
+        let answer = with_ack(&mut state, answer)?;
+        if live {
+            insert_run(handle, state);
+        }
+        Ok(answer)
+    })
+}
+
+fn resume_answer(state: &RunState, activations: &[PendingActivation]) -> arcflow_core::Result<String> {
+    let mut out = String::from("[6,");
+    out.push_str(&serde_json::to_string(state.starts()).map_err(|e| internal(&e.to_string()))?);
+    out.push_str(",[");
+    for (i, activation) in activations.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let (task, step) = (activation.task, activation.step);
+        out.push_str(&format!("[{task},{step},"));
+        push_task_input(&mut out, state, task)?;
+        let last = activation.executions.iter().filter(|e| e.item < 0).max_by_key(|e| e.attempt);
+        let attempt = last.map_or(0, |e| e.attempt);
+        let interrupted = last.is_some_and(|e| e.status == "running");
+        out.push_str(&format!(",{attempt},{}", u8::from(interrupted)));
+        if state.graph().task(task)?.items.is_none() {
+            out.push_str(",null]");
+            continue;
+        }
+        out.push_str(",[");
+        let mut first = true;
+        for e in activation.executions.iter().filter(|e| e.item >= 0 && status_code(e.status) < 4) {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            let payload = e.payload.as_deref().unwrap_or("null");
+            out.push_str(&format!("[{},{},{},{payload}]", e.item, e.attempt, status_code(e.status)));
+        }
+        out.push_str("]]");
+    }
+    out.push_str("]]");
+    Ok(out)
+}

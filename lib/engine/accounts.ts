@@ -1,0 +1,115 @@
+/**
+ * An engine's metering: its accounts and costs, the native meter behind
+ * them (created on first use, freed by `close`), the cost table of each
+ * workflow, and the ledger reads. Runs get a `RunMeter` from here.
+ */
+import { native } from '../binding'
+import { ArcflowError, fromNative } from '../errors'
+import type { DurableStore } from '../store/store'
+import type { WorkflowDefinition } from '../workflow/model'
+import { checkCost, credits, MeteringError, type Cost, type MeteringOptions, type RunMeter } from './metering'
+
+/** `engine.credit()`'s answer. */
+export interface Credit {
+  /** False when the key was used before: nothing was added. */
+  applied: boolean
+  balance: number
+}
+
+/** A charge (negative) or a credit (positive). */
+export interface LedgerEntry {
+  /** Unique: `RUN/TASK/STEP/ITEM/ATTEMPT/charge` for a charge, `credit/KEY` for a credit. */
+  key: string
+  account: string
+  amount: number
+  kind: 'charge' | 'credit'
+  runId?: string
+  task?: string
+  item?: number
+  attempt?: number
+  /** Milliseconds since the epoch. */
+  at: number
+}
+
+export class Accounts {
+  readonly #store: DurableStore | undefined
+  readonly #cost: Cost
+  readonly #overdraft: number
+  readonly #billFailed: boolean
+  /** Costs of actions registered with one, by name. */
+  readonly #costs = new Map<string, Cost>()
+  /** Each workflow's costs by task index and native cost table (until an action is registered again). */
+  #taskCosts = new WeakMap<WorkflowDefinition, { costs: Cost[]; table: number }>()
+  #handle: number | undefined
+  /** Native cost tables made (freed by close). */
+  readonly #tables: number[] = []
+  #closed = false
+
+  constructor(options: MeteringOptions = {}, store: DurableStore | undefined) {
+    this.#store = store
+    this.#cost = checkCost(options.cost ?? 0, 'metering.cost')
+    this.#overdraft = options.allowNegative ? Infinity : credits(options.overdraft ?? 0, 'metering.overdraft')
+    this.#billFailed = options.billFailed ?? false
+  }
+
+  /** An action's cost (undefined: the engine's default); checked now when it is a number. */
+  setCost(action: string, cost: Cost | undefined): void {
+    if (cost !== undefined) this.#costs.set(action, checkCost(cost, `the cost of action '${action}'`))
+    else this.#costs.delete(action)
+    this.#taskCosts = new WeakMap()
+  }
+
+  #meter(): number {
+    if (this.#closed) throw new ArcflowError('ARCFLOW_ENGINE_CLOSED', 'the engine is closed')
+    this.#handle ??= native.meterCreate(this.#store?.native ?? null, this.#overdraft)
+    return this.#handle
+  }
+
+  /** A run's meter: its account (which must exist) and each task's cost. */
+  runMeter(workflow: WorkflowDefinition, account: string): RunMeter {
+    if (typeof account !== 'string' || account === '') throw new MeteringError(`account must be a non-empty string, got ${JSON.stringify(account)}`)
+    const handle = this.#meter()
+    const id = native.meterAccount(handle, account, this.#store?.native ?? null)
+    if (id < 0) throw new MeteringError(`unknown account '${account}': credit it first (engine.credit)`)
+    let known = this.#taskCosts.get(workflow)
+    if (!known) {
+      const costs = workflow.taskList.map((task) => this.#costs.get(task.action) ?? this.#cost)
+      const table = native.meterCostTable(handle, costs.map((cost) => (typeof cost === 'number' ? cost : -1)))
+      this.#tables.push(table)
+      known = { costs, table }
+      this.#taskCosts.set(workflow, known)
+    }
+    return { handle, table: known.table, account: id, accountName: account, costs: known.costs, actions: workflow.taskList.map((t) => t.action), billFailed: this.#billFailed }
+  }
+
+  balance(account: string): number {
+    const balance = native.meterBalance(this.#meter(), String(account), this.#store?.native ?? null)
+    if (balance === null) throw new MeteringError(`unknown account '${account}'`)
+    return balance
+  }
+
+  credit(account: string, amount: number, options: { key: string }): Credit {
+    if (typeof account !== 'string' || account === '') throw new MeteringError(`account must be a non-empty string, got ${JSON.stringify(account)}`)
+    credits(amount, 'a credit')
+    if (typeof options?.key !== 'string' || options.key === '') throw new MeteringError('a credit needs a key (a non-empty string): the same key is applied once')
+    try {
+      return JSON.parse(native.meterCredit(this.#meter(), account, amount, options.key, this.#store?.native ?? null)) as Credit
+    } catch (error) {
+      throw fromNative(error)
+    }
+  }
+
+  ledger(account: string, options: { limit?: number }): LedgerEntry[] {
+    const limit = options.limit ?? 100
+    if (!Number.isInteger(limit) || limit < 1 || limit > 0xffffffff) throw new TypeError(`limit must be a positive integer, got ${String(limit)}`)
+    const entries = JSON.parse(native.meterLedger(this.#meter(), String(account), limit, this.#store?.native ?? null)) as Array<LedgerEntry & Record<string, unknown>>
+    for (const entry of entries) for (const key of Object.keys(entry)) if (entry[key] === null) delete entry[key]
+    return entries
+  }
+
+  /** Frees the native meter and cost tables. */
+  close(): void {
+    this.#closed = true
+    if (this.#handle !== undefined) native.meterClose(this.#handle, this.#tables)
+  }
+}
