@@ -8,6 +8,7 @@ import { native } from '../binding'
 import { WorkflowContext } from '../context'
 import { ArcflowError, fromNative } from '../errors'
 import { RunFailedError, RunStoppedError } from './run-errors'
+import type { CancelPolicy, RunOptions, RunStats, RunStatus } from './run-types'
 import { encode } from '../values'
 import type { WorkflowDefinition } from '../workflow/model'
 import type { DurableStore } from '../store/store'
@@ -17,39 +18,8 @@ import { EventLog, type NewEvent, type RunEvent } from './events'
 import { toFailure, type Failure } from './failure'
 import { dataFailure, INPUT_NONE, INPUT_OK, stepAttempt, TaskRun, type ResumedActivation, type TaskHost, type TaskOutcome } from './task'
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out'
-export type CancelPolicy = 'cancel_running' | 'allow_finish'
-
 export { RunFailedError, RunStoppedError } from './run-errors'
-
-export interface RunOptions {
-  runId: string
-  signal?: AbortSignal | undefined
-  timeoutMs?: number | undefined
-  /** The action of each task, by task index. */
-  actions: Action[]
-  listeners: Array<(event: RunEvent) => void>
-  /** Called once when the run ends. */
-  onEnd?: (run: Run) => void
-  /** Where a durable run journals its progress (none: in memory only). */
-  store?: DurableStore | undefined
-  /** With a store: `sync` acknowledges a completion once it is on disk. */
-  durability?: Durability | undefined
-  /** Resume run `runId` from the store instead of starting it (the input is ignored). */
-  resume?: boolean | undefined
-  /** Metered runs: the meter, the paying account and the tasks' costs. */
-  meter?: RunMeter | undefined
-}
-
-export type Durability = 'none' | 'batched' | 'sync'
-
-/** Counters of a run, for tests and tuning. */
-export interface RunStats {
-  /** Task activations started. */
-  tasks: number
-  /** Calls from JavaScript into the native core. */
-  nativeCalls: number
-}
+export type { CancelPolicy, Durability, RunOptions, RunStats, RunStatus } from './run-types'
 
 // The core's answers (see crates/arcflow-node/src/run.rs).
 const ANSWER_SCHEDULE = 0

@@ -5,6 +5,7 @@
 //! `sync` durability.
 
 mod record;
+mod schema;
 mod sqlite;
 mod writer;
 

@@ -1,0 +1,95 @@
+//! The SQLite schema, as migrations: version N of a database is the first N
+//! entries applied in order (`PRAGMA user_version` says which ran). Never
+//! edit an entry that has shipped; add one.
+//!
+//! 1. runs, task executions, variables.
+//! 2. executions keyed by attempt and item (with input, times and journal
+//!    position), snapshots.
+//! 3. accounts and the ledger (metering), the run's account, the journal of
+//!    events.
+
+/// The schema this build writes; each entry migrates from the version before it.
+pub(super) const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  workflow TEXT NOT NULL,
+  status TEXT NOT NULL,
+  input TEXT NOT NULL,
+  output TEXT,
+  error TEXT,
+  started_at INTEGER NOT NULL,
+  ended_at INTEGER
+);
+CREATE INDEX runs_by_status ON runs (status, started_at);
+CREATE INDEX runs_by_workflow ON runs (workflow, started_at);
+CREATE TABLE task_executions (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL,
+  task TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  item INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  UNIQUE (run_id, step, task, item, attempt)
+);
+CREATE INDEX task_executions_by_run ON task_executions (run_id, seq);
+CREATE TABLE vars (
+  run_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_id, name)
+);
+"#, r#"
+CREATE TABLE executions (
+  run_id TEXT NOT NULL,
+  task TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  item INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  payload TEXT,
+  input TEXT,
+  started_at INTEGER,
+  ended_at INTEGER,
+  jseq INTEGER NOT NULL,
+  PRIMARY KEY (run_id, task, step, item, attempt)
+) WITHOUT ROWID;
+INSERT INTO executions SELECT run_id, task, step, item, attempt, status, payload, NULL, NULL, at, seq FROM task_executions;
+DROP TABLE task_executions;
+CREATE TABLE snapshots (
+  run_id TEXT PRIMARY KEY,
+  jseq INTEGER NOT NULL,
+  state TEXT NOT NULL
+);
+"#, r#"
+CREATE TABLE accounts (
+  id TEXT PRIMARY KEY,
+  balance INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE ledger (
+  key TEXT PRIMARY KEY,
+  account TEXT NOT NULL,
+  amount INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  run_id TEXT,
+  task TEXT,
+  item INTEGER,
+  attempt INTEGER,
+  at INTEGER NOT NULL
+);
+CREATE INDEX ledger_by_account ON ledger (account, at);
+ALTER TABLE runs ADD COLUMN account TEXT;
+CREATE TABLE events (
+  run_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  task TEXT,
+  item INTEGER,
+  attempt INTEGER,
+  message TEXT NOT NULL,
+  data TEXT,
+  at INTEGER NOT NULL
+);
+CREATE INDEX events_by_run ON events (run_id);
+"#];

@@ -1,0 +1,38 @@
+/** The shapes around a run: its status, how it is started, what it counts. */
+import type { DurableStore } from '../store/store'
+import type { Action } from './attempt'
+import type { RunEvent } from './events'
+import type { RunMeter } from './metering'
+import type { Run } from './run'
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out'
+export type CancelPolicy = 'cancel_running' | 'allow_finish'
+
+export interface RunOptions {
+  runId: string
+  signal?: AbortSignal | undefined
+  timeoutMs?: number | undefined
+  /** The action of each task, by task index. */
+  actions: Action[]
+  listeners: Array<(event: RunEvent) => void>
+  /** Called once when the run ends. */
+  onEnd?: (run: Run) => void
+  /** Where a durable run journals its progress (none: in memory only). */
+  store?: DurableStore | undefined
+  /** With a store: `sync` acknowledges a completion once it is on disk. */
+  durability?: Durability | undefined
+  /** Resume run `runId` from the store instead of starting it (the input is ignored). */
+  resume?: boolean | undefined
+  /** Metered runs: the meter, the paying account and the tasks' costs. */
+  meter?: RunMeter | undefined
+}
+
+export type Durability = 'none' | 'batched' | 'sync'
+
+/** Counters of a run, for tests and tuning. */
+export interface RunStats {
+  /** Task activations started. */
+  tasks: number
+  /** Calls from JavaScript into the native core. */
+  nativeCalls: number
+}
