@@ -254,3 +254,26 @@ test('a live run is read from memory, an ended one from the store, and both tell
   for (const x of ended.tasks) t.true(x.startedAt! <= x.endedAt!, `${shape(x)} has its times`)
   await engine.close()
 })
+
+test('a timeout while a finished sync run waits on a store that cannot commit ends it at once, with its recorded output', async (t) => {
+  const path = dbPath()
+  const engine = new Engine({ store: `sqlite:${path}`, durability: 'sync' })
+  engine.action('work', async () => 1)
+  const wf = engine.workflow({ name: 'one', tasks: { t: { action: 'work' } }, output: '{{ tasks.t.result }}' })
+  await engine.run(wf) // the database exists, in WAL mode
+  // another process takes the write lock: the store's commits wait from now on
+  const holder = spawn(process.execPath, [join(fixtures, 'lock-holder.cjs'), path], { stdio: ['pipe', 'pipe', 'inherit'] })
+  await new Promise<void>((resolve) => createInterface({ input: holder.stdout! }).once('line', () => resolve()))
+  const started = Date.now()
+  const run = engine.start(wf, undefined, { timeout: 300 })
+  t.is(await run.result(), 1, 'the outcome the core recorded, not a timeout')
+  const elapsed = Date.now() - started
+  t.true(elapsed < 2_500, `ended after ${elapsed} ms, not when the lock was released`)
+  t.is(run.status, 'succeeded')
+  holder.stdin!.end()
+  await new Promise((resolve) => holder.on('exit', resolve))
+  await engine.close()
+  const reader = new Engine({ store: `sqlite:${path}` })
+  t.like(reader.getRun(run.id), { status: 'succeeded', output: 1 })
+  await reader.close()
+})

@@ -107,9 +107,15 @@ export class Accounts {
     return entries
   }
 
-  /** Frees the native meter and cost tables. */
+  /** From now on balance, credit and ledger refuse (the engine is closing); runs still settle. */
+  refuse(): void {
+    this.#closed = true
+  }
+
+  /** Frees the native meter and cost tables (once the engine's runs have ended). */
   close(): void {
     this.#closed = true
     if (this.#handle !== undefined) native.meterClose(this.#handle, this.#tables)
+    this.#handle = undefined
   }
 }

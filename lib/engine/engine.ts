@@ -354,6 +354,7 @@ export class Engine {
   /** Cancels every live run, waits for them to end, then flushes and closes the store. */
   async close(): Promise<void> {
     this.#closed = true
+    this.#accounts.refuse()
     await Promise.all([...this.#runs.values()].map((run) => run.cancel()))
     this.#accounts.close()
     if (this.#store) {

@@ -65,8 +65,13 @@ export class Run implements TaskHost {
   #active = 0
   #steps = 0
   #stopping = false
-  /** The core has recorded the run's end (its output): a cancel or timeout now changes nothing. */
-  #ending = false
+  /**
+   * The core has recorded the run's end (`[3, output]` or `[4, error]`):
+   * a cancel or timeout that comes while it waits for the commit ends the
+   * run with that recorded outcome at once (what the store will say), not
+   * as cancelled.
+   */
+  #ending: unknown[] | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
   #output: unknown
   #error: Error | undefined
@@ -162,7 +167,8 @@ export class Run implements TaskHost {
       queueMicrotask(() => this.#follow([next], { task: tasks[t]!.name, attempt, outcome }))
       return
     }
-    queueMicrotask(() => this.#follow(answer, undefined)) // complete: its output, or why it failed
+    this.#ending = answer // complete: its output, or why it failed (recorded by the core already)
+    queueMicrotask(() => this.#follow(answer, undefined))
   }
   get status(): RunStatus {
     return this.#status
@@ -391,7 +397,7 @@ export class Run implements TaskHost {
     if (!this.#store) return act()
     const seq = answer.pop() as number
     const full = answer.pop() === 1
-    if (answer[0] === ANSWER_COMPLETE || answer[0] === ANSWER_OUTPUT_ERROR) this.#ending = true
+    if (answer[0] === ANSWER_COMPLETE || answer[0] === ANSWER_OUTPUT_ERROR) this.#ending = answer
     if (!this.#sync && !full) return act()
     this.waitForStore(seq, act)
   }
@@ -450,7 +456,8 @@ export class Run implements TaskHost {
   }
 
   #finish(status: 'cancelled' | 'timed_out'): void {
-    if (this.#status !== 'running' || this.#ending) return
+    if (this.#status !== 'running') return
+    if (this.#ending) return this.#follow(this.#ending, undefined) // the recorded end, without waiting for its commit
     this.#emit({ type: status === 'cancelled' ? 'run.cancelled' : 'run.timed_out' })
     this.#end(status, new RunStoppedError(this.id, status))
   }

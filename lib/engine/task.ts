@@ -402,8 +402,9 @@ export class TaskRun {
       payload = status === 'succeeded' ? encode(value, `result of item ${index} of task '${this.task.name}'`) : JSON.stringify(value)
     } catch (error) {
       if (this.#itemCharge) {
-        // the item's result cannot be kept: it fails the task, unbilled
-        native.meterRelease(host.meter!.handle, host.meter!.account, this.#itemCharge[0])
+        // the item ran: billed as in memory, where the same result fails the task later
+        const [reserved, charged] = this.#itemCharge
+        native.meterSettle(host.handle, this.task.index * 68719476736 + this.step * 65536 + attempt, index, reserved, charged)
         this.#itemCharge = undefined
       }
       this.#finish({ status: 'failed', error: toFailure(error), attempt })

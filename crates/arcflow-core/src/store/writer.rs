@@ -284,7 +284,8 @@ fn lower_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: setpriority on this thread's own id, with a valid nice value
     unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
+        // the raw syscall: glibc's gettid() wrapper needs glibc 2.30
+        libc::setpriority(libc::PRIO_PROCESS, libc::syscall(libc::SYS_gettid) as libc::id_t, 10);
     }
 }
 
@@ -316,7 +317,8 @@ fn flush_loop(shared: &Shared, mut store: Box<dyn Store>) {
             // thread keeps up); callers wait on this lock, so nothing here
             // walks the batch
             if n == state.queue.len() {
-                std::mem::take(&mut state.queue)
+                // the next writes need room at once: the queue keeps a batch's capacity
+                std::mem::replace(&mut state.queue, VecDeque::with_capacity(config.batch_size.min(n.max(64))))
             } else {
                 let rest = state.queue.split_off(n);
                 std::mem::replace(&mut state.queue, rest)
