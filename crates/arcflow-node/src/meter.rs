@@ -11,7 +11,7 @@ use napi_derive::napi;
 
 use crate::error::{guard, JsError};
 use crate::flow::internal;
-use crate::run::with_run;
+use crate::registry::with_run;
 use crate::store::NativeStore;
 
 thread_local! {

@@ -14,9 +14,6 @@
 //!
 //! Errors as data are `{ code, payload }` (see `error::to_json_value`).
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-
 use std::sync::Arc;
 
 use arcflow_core::flow::{set_system_values, Journal, Next, RunState};
@@ -27,32 +24,8 @@ use napi_derive::napi;
 use crate::context::{new_context, NativeContext};
 use crate::error::{guard, to_json_value, JsError};
 use crate::flow::{internal, NativeFlow};
+use crate::registry::{self, with_run};
 use crate::store::NativeStore;
-
-thread_local! {
-    static RUNS: RefCell<HashMap<u32, RunState>> = RefCell::new(HashMap::new());
-}
-
-/// Whether `handle` names a live run.
-pub(crate) fn is_live(handle: u32) -> bool {
-    RUNS.with(|runs| runs.borrow().contains_key(&handle))
-}
-
-/// Registers a run under `handle`.
-pub(crate) fn insert_run(handle: u32, state: RunState) {
-    RUNS.with(|runs| runs.borrow_mut().insert(handle, state));
-}
-
-pub(crate) fn with_run<T>(handle: u32, f: impl FnOnce(&mut RunState) -> arcflow_core::Result<T>) -> arcflow_core::Result<T> {
-    RUNS.with(|runs| {
-        let mut runs = runs.borrow_mut();
-        let state = runs.get_mut(&handle).ok_or_else(|| internal(&format!("run {handle} is not live")))?;
-        let result = f(state);
-        // what the call journaled goes to the store's queue now
-        state.flush_journal()?;
-        result
-    })
-}
 
 pub(crate) fn push_json(out: &mut String, value: &Value) -> arcflow_core::Result<()> {
     out.push_str(&to_json(value)?);
@@ -191,7 +164,7 @@ pub fn run_start(
 ) -> Result<String, JsError> {
     guard(|| {
         let graph = flow.sealed.clone().ok_or_else(|| internal("the flow is not sealed"))?;
-        if RUNS.with(|runs| runs.borrow().contains_key(&handle)) {
+        if registry::is_live(handle) {
             return Err(internal(&format!("run handle {handle} is in use")));
         }
         let ctx = new_context(input_json.clone(), None)?;
@@ -213,7 +186,7 @@ pub fn run_start(
             }
         };
         let answer = with_ack(&mut state, answer)?;
-        RUNS.with(|runs| runs.borrow_mut().insert(handle, state));
+        registry::insert(handle, state);
         Ok(answer)
     })
 }
@@ -297,7 +270,7 @@ pub fn run_complete(
             Ok((with_ack(state, answer)?, done))
         })?;
         if done {
-            RUNS.with(|runs| runs.borrow_mut().remove(&handle));
+            registry::remove(handle);
         }
         Ok(answer)
     })
@@ -311,7 +284,7 @@ pub fn run_finish(handle: u32) -> Result<String, JsError> {
         let answer = finish(state)?;
         with_ack(state, answer)
     }))?;
-    RUNS.with(|runs| runs.borrow_mut().remove(&handle));
+    registry::remove(handle);
     Ok(answer)
 }
 
@@ -351,7 +324,7 @@ pub fn run_context(handle: u32) -> Result<NativeContext, JsError> {
 /// writes, or -1.
 #[napi(js_name = "runEnd")]
 pub fn run_end(handle: u32, status: Option<String>, error_json: Option<String>) -> Result<f64, JsError> {
-    let state = RUNS.with(|runs| runs.borrow_mut().remove(&handle));
+    let state = registry::remove(handle);
     let Some(mut state) = state else { return Ok(-1.0) };
     guard(|| {
         let Some(journal) = state.journal_mut() else { return Ok(-1.0) };

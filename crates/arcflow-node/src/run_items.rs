@@ -4,7 +4,8 @@
 use napi_derive::napi;
 
 use crate::error::{guard, JsError};
-use crate::run::{push_input, push_json, with_run};
+use crate::registry::with_run;
+use crate::run::{push_input, push_json};
 
 /// Renders a with-items task's items: `[batch, [items...]]`.
 #[napi(js_name = "runBeginItems")]

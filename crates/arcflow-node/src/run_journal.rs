@@ -5,7 +5,8 @@
 use napi_derive::napi;
 
 use crate::error::{guard, JsError};
-use crate::run::{outcome_status, step_attempt, with_run};
+use crate::registry::with_run;
+use crate::run::{outcome_status, step_attempt};
 
 /// A durable run's attempt (`item` -1) or item attempt failed (`status` 1
 /// or 2) and will be retried: journaled as `retrying` with its error (and,

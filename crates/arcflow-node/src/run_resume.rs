@@ -8,7 +8,8 @@ use napi_derive::napi;
 
 use crate::error::{guard, JsError};
 use crate::flow::{internal, NativeFlow};
-use crate::run::{finish, insert_run, is_live, push_task_input, status_code, with_ack};
+use crate::registry::{insert as insert_run, is_live};
+use crate::run::{finish, push_task_input, status_code, with_ack};
 use crate::store::NativeStore;
 
 /// Resumes run `runId` of `flow` from `store` under `handle` (see
