@@ -52,6 +52,8 @@ export declare class NativeFlow {
   addVar(name: string, value: NativeJsonTemplate): void
   setStart(start: Array<number>): void
   setOutput(output: NativeJsonTemplate): void
+  /** Bounds the activations of each run (1 to 1,000,000). */
+  setStepLimit(limit: number): void
   /** Ends building; runs can start. */
   seal(): void
 }
@@ -113,6 +115,30 @@ export declare function __codecRoundTripSerde(value: any): any
  */
 export declare function __panicForTest(): void
 
+/** What an answer says (its first element). */
+export declare const enum AnswerKind {
+  Schedule = 0,
+  Fail = 1,
+  Unhandled = 2,
+  Complete = 3,
+  OutputError = 4,
+  VarsError = 5,
+  Resumed = 6,
+  ResumedEnded = 7,
+  StepLimit = 8,
+}
+
+/** How the core hands over an attempt's input. */
+export declare const enum InputKind {
+  Rendered = 0,
+  Error = 1,
+  None = 2,
+  /** A with-items task: the engine asks for its items. */
+  Items = 3,
+  /** A metered run's account cannot cover the cost (the value is the balance). */
+  Uncovered = 4,
+}
+
 /** The id of account `name`, or -1 when there is none. */
 export declare function meterAccount(handle: number, name: string, store?: NativeStore | undefined | null): number
 
@@ -127,9 +153,10 @@ export declare function meterClose(handle: number, tables: Array<number>): void
 
 /**
  * A cost table for runs of one workflow on meter `handle`: each task's cost,
- * or -1 when a function of the input sets it. Answers its id.
+ * or -1 when a function of the input sets it; `billFailed`: failed attempts
+ * are charged too. Answers its id.
  */
-export declare function meterCostTable(handle: number, costs: Array<number>): number
+export declare function meterCostTable(handle: number, costs: Array<number>, billFailed: boolean): number
 
 /** A meter for an engine (its ledger in `store`, else in memory); answers its handle. */
 export declare function meterCreate(store: NativeStore | undefined | null, overdraft: number): number
@@ -140,66 +167,80 @@ export declare function meterCredit(handle: number, name: string, amount: number
 /** An account's latest ledger entries, newest first: JSON text. */
 export declare function meterLedger(handle: number, name: string, limit: number, store?: NativeStore | undefined | null): string
 
-/** Returns a reservation whole (nothing is billed). */
-export declare function meterRelease(handle: number, account: number, reserved: number): void
+/**
+ * Gives a metered run's reservation back whole (an attempt that ended
+ * after its task, or was cancelled).
+ */
+export declare function meterRelease(run: number, reserved: number): void
 
-/** Reserves `amount` on a metered run's account: true if its balance covered it. */
+/**
+ * Reserves `amount` (a cost a function of the input set) on a metered
+ * run's account: true if its balance covered it.
+ */
 export declare function meterReserve(run: number, amount: number): boolean
 
 /**
- * Ends a reservation of a metered run: `charged` is billed to the unit
- * `unit` (`task * 2^36 + step * 2^16 + attempt`) and `item` (-1: the task
- * itself), the rest of `reserved` returns to the balance.
+ * Ends a reservation of a metered run's attempt (`unit`, `item` -1: the
+ * task itself) that ended with `status` (0 succeeded): the core charges it
+ * (see `Billing::settle`) and gives the rest back. `reported`: what the
+ * handler charged, -1 for none.
  */
-export declare function meterSettle(run: number, unit: number, item: number, reserved: number, charged: number): void
+export declare function meterSettle(run: number, unit: number, item: number, status: number, reserved: number, reported: number): void
+
+/**
+ * Unpacks a packing the way the core reads it, for the protocol test in
+ * `__test__/protocol.spec.ts` (which packs with `lib/engine/protocol.ts`).
+ */
+export declare function protocolUnpack(what: string, packed: number): Array<number>
+
+/**
+ * A retry of a task starts: its input rendered again, as `[k, v]` (an
+ * `InputKind` and its value); a durable run journals the attempt, a
+ * metered one reserves its static cost.
+ */
+export declare function runAttemptInput(handle: number, unit: number): string
 
 /** Renders a with-items task's items: `[batch, [items...]]`. */
 export declare function runBeginItems(handle: number, task: number): string
 
 /**
- * Records a task's outcome (status 0 succeeded, 1 failed, 2 timed out;
- * `payloadJson`: the result or the error) and, with `follow`, fires its
- * transitions. With `idle` (nothing else in flight) and nothing to start,
- * the run is complete: the answer is its output, and the run is released.
- * `op` packs the arguments (see [`CompleteOp`]); a durable run also passes
- * `stepAttempt` (`step * 2^20 + attempt`), and a metered run whose last
- * attempt succeeded its reservation and charge (settled here: one call
- * fewer per task than `meterSettle`).
+ * An attempt of a task ended (`op`: see [`CompleteOp`]; `payloadJson`: the
+ * result or the error): the core records it and answers what follows. A
+ * durable or metered run names the execution (`unit`, see [`Unit`]); a
+ * metered run's attempt passes its reservation and the charge its handler
+ * reported (-1: none). An answer that ends the run releases it.
  */
-export declare function runComplete(op: number, payloadJson: string, stepAttemptPacked?: number | undefined | null, reserved?: number | undefined | null, charged?: number | undefined | null): string
+export declare function runComplete(op: number, payloadJson: string, unit?: number | undefined | null, reserved?: number | undefined | null, reported?: number | undefined | null): string
 
 /** A handle on a live run's context. */
 export declare function runContext(handle: number): NativeContext
 
 /**
- * Releases a run (idempotent). A durable run that ended another way than
- * through its output (failed, cancelled, timed out) journals its end
- * (`status`, `errorJson`); answers the sequence number covering its
- * writes, or -1.
+ * Releases a run (idempotent). A run that ended another way than through
+ * its output (failed, cancelled, timed out) gives back what its attempts
+ * still reserve, and a durable one journals its end (`status`,
+ * `errorJson`); answers the sequence number covering its writes, or -1.
  */
 export declare function runEnd(handle: number, status?: string | undefined | null, errorJson?: string | undefined | null): number
 
 export declare function runEndItems(handle: number, batch: number): void
 
 /**
- * The run is complete (nothing in flight, nothing to start): `[3, output]`
- * or `[4, error]`; the run is released.
+ * The run is complete (nothing in flight, nothing to start): `Complete`
+ * or `OutputError`; the run is released.
  */
 export declare function runFinish(handle: number): string
 
 /**
  * An item of a durable run's with-items task ended (after its retries):
  * journaled with its result or error and start time (and, metered, its
- * charge settled in the same group of writes). Answers the sequence
- * number covering it, negated when the store's queue is full (the engine
- * then waits before starting more items).
+ * charge settled in the same group of writes: `reserved`, and `reported`
+ * -1 for none). Answers the sequence number covering it, negated when the
+ * store's queue is full (the engine then waits before starting more items).
  */
-export declare function runItemDone(handle: number, task: number, stepAttemptPacked: number, item: number, status: number, payloadJson: string, startedMs: number, reserved?: number | undefined | null, charged?: number | undefined | null): number
+export declare function runItemDone(handle: number, unit: number, item: number, status: number, payloadJson: string, startedMs: number, reserved?: number | undefined | null, reported?: number | undefined | null): number
 
-/**
- * Inputs of items `from..from + count`: `[k, v, k, v, ...]` with `k` as
- * in a schedule (0 input, 1 error, 2 none).
- */
+/** Inputs of items `from..from + count`: `[k, v, k, v, ...]` (`InputKind`s). */
 export declare function runItemInputs(handle: number, task: number, batch: number, from: number, count: number): string
 
 /**
@@ -225,29 +266,27 @@ export declare function runLog(handle: number, task: number, attempt: number, it
 export declare function runResume(flow: NativeFlow, handle: number, runId: string, store: NativeStore, meterTable?: number | undefined | null, meterAccount?: number | undefined | null): string
 
 /**
- * Whether a failed attempt (`status` 1 or 2, `errorJson`) may be retried
- * under the task's `retry.when`.
+ * A failed attempt (`status` 1 or 2, `errorJson`) that the retry count
+ * allows: whether the task's `retry.when` allows it too. A durable run
+ * journals it as `retrying` (`item` -1: the task itself; `startedMs`: when
+ * an item's attempt started).
  */
-export declare function runRetryAllowed(handle: number, task: number, status: number, errorJson: string): boolean
-
-/**
- * A durable run's attempt (`item` -1) or item attempt failed (`status` 1
- * or 2) and will be retried: journaled as `retrying` with its error (and,
- * for an item, when the attempt started).
- */
-export declare function runRetrying(handle: number, task: number, stepAttemptPacked: number, item: number, errorJson: string, startedMs?: number | undefined | null): void
+export declare function runRetry(handle: number, unit: number, item: number, status: number, errorJson: string, startedMs?: number | undefined | null): boolean
 
 /**
  * Starts a run under `handle`: creates its context (system values
  * `run_id`, `workflow`, `started_at`), renders the initial variables, and
- * answers with the start tasks and their inputs (`[0, ...]`) or `[5, error]`.
- * With a `store`, the run is durable: its progress is journaled, and every
- * answer ends with `full, seq` (see [`with_ack`]).
+ * answers with the start tasks (`Schedule`) or `VarsError`. With a
+ * `store`, the run is durable: its progress is journaled; with a meter
+ * table and account, it is metered.
  */
 export declare function runStart(flow: NativeFlow, handle: number, inputJson: string | undefined | null, runId: string, startedMs: number, store?: NativeStore | undefined | null, account?: string | undefined | null, meterTable?: number | undefined | null, meterAccount?: number | undefined | null): string
 
-/**
- * A task's input again (a retry): JSON text, or `null` for none. A
- * durable run passes `stepAttempt` and journals the attempt as started.
- */
-export declare function runTaskInput(handle: number, task: number, stepAttemptPacked?: number | undefined | null): string | null
+/** An attempt's or execution's status as it crosses. */
+export declare const enum StatusCode {
+  Succeeded = 0,
+  Failed = 1,
+  TimedOut = 2,
+  /** Journaled executions only: failed, another attempt follows. */
+  Retrying = 3,
+}

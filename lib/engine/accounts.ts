@@ -74,12 +74,12 @@ export class Accounts {
     let known = this.#taskCosts.get(workflow)
     if (!known) {
       const costs = workflow.taskList.map((task) => this.#costs.get(task.action) ?? this.#cost)
-      const table = native.meterCostTable(handle, costs.map((cost) => (typeof cost === 'number' ? cost : -1)))
+      const table = native.meterCostTable(handle, costs.map((cost) => (typeof cost === 'number' ? cost : -1)), this.#billFailed)
       this.#tables.push(table)
       known = { costs, table }
       this.#taskCosts.set(workflow, known)
     }
-    return { handle, table: known.table, account: id, accountName: account, costs: known.costs, actions: workflow.taskList.map((t) => t.action), billFailed: this.#billFailed }
+    return { handle, table: known.table, account: id, accountName: account, costs: known.costs, actions: workflow.taskList.map((t) => t.action) }
   }
 
   balance(account: string): number {

@@ -7,9 +7,9 @@
  * promise race and no closures beyond the two callbacks of one `then`:
  * this is the hot path.
  */
-import { setMaxListeners } from 'node:events'
 import { credits } from './metering'
-import type { TaskRun } from './task'
+import { LinkedSignal } from './signals'
+import type { TaskHost } from './task-host'
 
 export interface ActionContext {
   /** Aborted on timeout or cancellation: pass it to fetch, timers, child processes. */
@@ -36,6 +36,16 @@ export type Action = (input: any, ctx: ActionContext) => unknown
 
 export type AttemptStatus = 'succeeded' | 'failed' | 'timed_out'
 
+/** What an attempt reports to: its task's activation. */
+export interface AttemptOwner {
+  readonly host: TaskHost
+  readonly name: string
+  /** The signal the attempt's own derives from (the task's or the run's). */
+  readonly signal: AbortSignal
+  settled(attempt: Attempt, status: AttemptStatus, value: unknown): void
+  log(attempt: Attempt, message: string, data?: unknown): void
+}
+
 export class AttemptTimeout extends Error {
   constructor(ms: number) {
     super(`attempt timed out after ${ms} ms`)
@@ -55,18 +65,16 @@ export class Attempt implements ActionContext {
   reserved = -1
   /** @internal What `charge()` reported. */
   charged: number | undefined
-  readonly #owner: TaskRun
+  readonly #owner: AttemptOwner
   #settled = false
   #timedOut: AttemptTimeout | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
-  // made on first use: most handlers never read their signal
-  #controller: AbortController | undefined
-  #onParentAbort: (() => void) | undefined
+  readonly #own = new LinkedSignal()
 
-  constructor(owner: TaskRun, attempt: number, index: number, item: unknown, timeoutMs: number | undefined) {
+  constructor(owner: AttemptOwner, attempt: number, index: number, item: unknown, timeoutMs: number | undefined) {
     this.#owner = owner
     this.runId = owner.host.id
-    this.task = owner.task.name
+    this.task = owner.name
     this.attempt = attempt
     this.index = index < 0 ? undefined : index
     this.item = item
@@ -83,20 +91,8 @@ export class Attempt implements ActionContext {
    */
   get signal(): AbortSignal {
     if (this.#timer === undefined && this.#timedOut === undefined) return this.#owner.signal
-    if (!this.#controller) {
-      const controller = new AbortController()
-      // one listener per in-flight handler is expected, not a leak
-      setMaxListeners(0, controller.signal)
-      this.#controller = controller
-      const parent = this.#owner.signal
-      if (this.#timedOut) controller.abort(this.#timedOut)
-      else if (parent.aborted) controller.abort(parent.reason)
-      else if (!this.#settled) {
-        this.#onParentAbort = (): void => controller.abort(parent.reason)
-        parent.addEventListener('abort', this.#onParentAbort, { once: true })
-      }
-    }
-    return this.#controller.signal
+    // once settled, nothing listens any more: it need not follow its parent
+    return this.#own.signal(this.#owner.signal, this.#timedOut, !this.#settled)
   }
 
   log(message: string, data?: unknown): void {
@@ -128,7 +124,7 @@ export class Attempt implements ActionContext {
       clearTimeout(this.#timer)
       this.#owner.host.untrack(this.#timer)
     }
-    if (this.#onParentAbort) this.#owner.signal.removeEventListener('abort', this.#onParentAbort)
+    this.#own.unlink()
     this.#owner.settled(this, status, value)
   }
 
@@ -136,7 +132,7 @@ export class Attempt implements ActionContext {
     if (this.#settled) return
     const reason = new AttemptTimeout(ms)
     this.#timedOut = reason
-    this.#controller?.abort(reason)
+    this.#own.abort(reason)
     this.#settle('timed_out', reason)
   }
 }

@@ -68,7 +68,6 @@ export interface RunMeter {
   /** By task index. */
   costs: Cost[]
   actions: string[]
-  billFailed: boolean
 }
 
 /** The estimated cost of an attempt, or the failure that stops it (a cost function that throws or answers nonsense). */

@@ -3,7 +3,6 @@
  * (`when`, `publish`, `do`, `join`), bounds cycles with the step limit, and
  * ends `succeeded`, `failed`, `cancelled` or `timed_out`.
  */
-import { setMaxListeners } from 'node:events'
 import { native } from '../binding'
 import { WorkflowContext } from '../context'
 import { ArcflowError, fromNative } from '../errors'
@@ -16,22 +15,14 @@ import type { Action } from './attempt'
 import { balanceOf, InsufficientBalanceError, type RunMeter } from './metering'
 import { EventLog, type NewEvent, type RunEvent } from './events'
 import { toFailure, type Failure } from './failure'
-import { dataFailure, INPUT_NONE, INPUT_OK, stepAttempt, TaskRun, type ResumedActivation, type TaskHost, type TaskOutcome } from './task'
+import { AnswerKind, completeOp, STATUS_CODE, STATUS_NAME, takeAck, unit, type InputKind } from './protocol'
+import { LinkedSignal } from './signals'
+import { startTask } from './kinds'
+import { dataFailure } from './task'
+import type { Activation, ResumedActivation, TaskHost, TaskOutcome } from './task-host'
 
 export { RunFailedError, RunStoppedError } from './run-errors'
 export type { CancelPolicy, Durability, RunOptions, RunStats, RunStatus } from './run-types'
-
-// The core's answers (see crates/arcflow-node/src/run.rs).
-const ANSWER_SCHEDULE = 0
-const ANSWER_FAIL = 1
-const ANSWER_UNHANDLED = 2
-const ANSWER_COMPLETE = 3
-const ANSWER_OUTPUT_ERROR = 4
-const ANSWER_VARS_ERROR = 5
-const ANSWER_RESUMED = 6
-const ANSWER_RESUMED_ENDED = 7
-const STATUS_NAME = ['succeeded', 'failed', 'timed_out'] as const
-const STATUS_CODE = { succeeded: 0, failed: 1, timed_out: 2 } as const
 
 /** Handles of live runs in the native registry (per thread, like the registry). */
 let nextHandle = 0
@@ -48,21 +39,17 @@ export class Run implements TaskHost {
   #status: RunStatus = 'running'
   #context: WorkflowContext | undefined
   readonly #log: EventLog
-  // created on first use: most handlers never read their signal
-  #controller: AbortController | undefined
+  readonly #signal = new LinkedSignal()
   readonly #actions: Action[]
   readonly #onEnd: ((run: Run) => void) | undefined
   readonly #store: DurableStore | undefined
   readonly #sync: boolean
   /** @internal The run journals its executions (see TaskHost). */
   readonly durable: boolean
-  /** Durable and metered runs: activations per task so far (the step of each activation). */
-  #starts: number[] | undefined
   /** @internal Metered runs: the meter (see TaskHost). */
   readonly meter: RunMeter | undefined
-  /** @internal Metered runs: credits reserved by attempts in flight (see TaskHost). */
-  reservedCredits = 0
   #active = 0
+  /** Activations this process started (for stats: the core counts them against the step limit). */
   #steps = 0
   #stopping = false
   /**
@@ -89,7 +76,6 @@ export class Run implements TaskHost {
     this.#sync = this.#store !== undefined && options.durability === 'sync'
     this.durable = this.#store !== undefined
     this.meter = options.meter
-    if (this.durable || this.meter) this.#starts = new Array<number>(workflow.taskList.length).fill(0)
     this.#log = new EventLog(options.listeners)
     this.handle = nextHandle = (nextHandle + 1) >>> 0
     this.crossings++
@@ -104,13 +90,12 @@ export class Run implements TaskHost {
     try {
       const meter = options.meter
       answer = JSON.parse(native.runStart(workflow.flow, this.handle, inputJson, this.id, Date.now(), this.#store?.native ?? null, meter?.accountName ?? null, meter?.table ?? null, meter?.account ?? null)) as unknown[]
-      if (this.#store) answer.length -= 2 // the write acknowledgement: nothing waits for a start
-      if (meter) this.#countReserved(answer, answer.length)
+      if (this.#store) takeAck(answer) // nothing waits for a start
     } catch (error) {
       throw fromNative(error)
     }
     this.#emit({ type: 'run.started', workflow: workflow.name, input })
-    if (answer[0] === ANSWER_VARS_ERROR) {
+    if (answer[0] === AnswerKind.VarsError) {
       const failure = dataFailure(answer[1])
       queueMicrotask(() => this.#fail({ name: failure.name, message: `initial vars: ${failure.message}`, cause: failure }))
       return
@@ -142,27 +127,26 @@ export class Run implements TaskHost {
       this.#released = true
       throw fromNative(error)
     }
-    answer.length -= 2 // nothing waits: what the journal holds is on disk already
+    takeAck(answer) // nothing waits: what the journal holds is on disk already
     const tasks = this.workflow.taskList
-    if (answer[0] === ANSWER_RESUMED) {
-      this.#starts = answer[1] as number[]
-      this.#steps = this.#starts.reduce((sum, n) => sum + n, 0)
-      const pending = answer[2] as Array<[number, number, number, unknown, number, number, ResumedActivation['items']]>
+    if (answer[0] === AnswerKind.Resumed) {
+      this.#steps = (answer[1] as number[]).reduce((sum, n) => sum + n, 0)
+      const pending = answer[2] as Array<[number, number, InputKind, unknown, number, number, ResumedActivation['items']]>
       this.#emit({ type: 'run.resumed', workflow: this.workflow.name, pending: pending.map(([t]) => tasks[t]!.name) })
       queueMicrotask(() => {
         for (const [t, step, kind, value, attempt, interrupted, items] of pending) {
           if (!this.accepting()) break
           this.#active++
-          new TaskRun(tasks[t]!, this, this.#actions[t]!, step).start(kind, value, { attempt, interrupted: interrupted === 1, items })
+          startTask(tasks[t]!, this, this.#actions[t]!, step, kind, value, { attempt, interrupted: interrupted === 1, items })
         }
         this.#maybeFinish()
       })
       return
     }
     this.#emit({ type: 'run.resumed', workflow: this.workflow.name, pending: [] })
-    if (answer[0] === ANSWER_RESUMED_ENDED) {
+    if (answer[0] === AnswerKind.ResumedEnded) {
       const [, t, attempt, status, payload, next] = answer as [number, number, number, number, unknown, number]
-      const name = STATUS_NAME[status]!
+      const name = STATUS_NAME[status] as Exclude<TaskOutcome['status'], 'cancelled'>
       const outcome = name === 'succeeded' ? { status: name, result: payload, attempt } : { status: name, error: payload as Failure, attempt }
       queueMicrotask(() => this.#follow([next], { task: tasks[t]!.name, attempt, outcome }))
       return
@@ -192,13 +176,7 @@ export class Run implements TaskHost {
 
   /** The run's abort signal (aborted when it is cancelled, times out or ends with work in flight). */
   get signal(): AbortSignal {
-    if (!this.#controller) {
-      this.#controller = new AbortController()
-      // one listener per in-flight handler is expected, not a leak
-      setMaxListeners(0, this.#controller.signal)
-      if (this.#status !== 'running') this.#controller.abort(new Error(`run ${this.#status}`))
-    }
-    return this.#controller.signal
+    return this.#signal.signal(undefined, this.#status === 'running' ? undefined : new Error(`run ${this.#status}`))
   }
 
   /** @internal A timer to clear when the run ends. */
@@ -276,20 +254,11 @@ export class Run implements TaskHost {
     this.#log.push(stamped)
   }
 
-  #activate(index: number, kind: number, value: unknown): void {
+  #activate(index: number, step: number, kind: InputKind, value: unknown): void {
     if (!this.accepting()) return
-    if (++this.#steps > this.workflow.stepLimit) {
-      const name = this.workflow.taskList[index]!.name
-      this.#fail({ name: 'StepLimitError', message: `step limit of ${this.workflow.stepLimit} task executions reached (a cycle?); raise step_limit if this is intended` }, name)
-      return
-    }
+    this.#steps++
     this.#active++
-    const step = this.#starts ? ++this.#starts[index]! : 0
-    const task = this.workflow.taskList[index]!
-    // a metered run's core has reserved a static cost with the schedule (see run.rs)
-    const cost = this.meter?.costs[index]
-    const prereserved = typeof cost === 'number' && (kind === INPUT_OK || kind === INPUT_NONE) ? cost : -1
-    new TaskRun(task, this, this.#actions[index]!, step).start(kind, value, undefined, prereserved)
+    startTask(this.workflow.taskList[index]!, this, this.#actions[index]!, step, kind, value)
   }
 
   /** @internal An attempt's account could not cover its estimate: the attempt does not run, the run fails. */
@@ -304,21 +273,6 @@ export class Run implements TaskHost {
     this.#fail({ name: 'InsufficientBalanceError', code: error.code, message: error.message }, task, attempt)
   }
 
-  /**
-   * The core reserved the static costs of the tasks an answer schedules
-   * (kinds 0 and 2): counted now, so that they go back to the account with
-   * the run's other reservations if the answer is never acted on (the run
-   * ends while it waits for a commit, the step limit, a cancel).
-   */
-  #countReserved(answer: unknown[], end: number): void {
-    if (answer[0] !== ANSWER_SCHEDULE) return
-    for (let i = 1; i + 1 < end; i += 3) {
-      const cost = this.meter!.costs[answer[i] as number]
-      const kind = answer[i + 1]
-      if (typeof cost === 'number' && (kind === INPUT_OK || kind === INPUT_NONE)) this.reservedCredits += cost
-    }
-  }
-
   /** @internal */
   waitForStore(seq: number, then: () => void): void {
     this.#active++ // the run stays open while it waits
@@ -330,23 +284,23 @@ export class Run implements TaskHost {
   }
 
   /** @internal A task activation ended: record it, follow its transitions. */
-  taskDone(taskRun: TaskRun, outcome: TaskOutcome): void {
+  taskDone(activation: Activation, outcome: TaskOutcome): void {
     this.#active--
-    if (this.#status !== 'running' || outcome.status === 'cancelled') {
+    if (this.#status !== 'running') return // the run's end gave its reservations back
+    if (outcome.status === 'cancelled') {
       // a charge its completion would have settled: not billed, given back
-      if (taskRun.charge) native.meterRelease(this.meter!.handle, this.meter!.account, taskRun.charge[0])
-      taskRun.charge = undefined
-      if (this.#status !== 'running') return
-    } else this.#complete(taskRun, outcome)
+      if (activation.charge) native.meterRelease(this.handle, activation.charge[0])
+      activation.charge = undefined
+    } else this.#complete(activation, outcome)
     this.#maybeFinish()
   }
 
-  #complete(taskRun: TaskRun, outcome: Exclude<TaskOutcome, { status: 'cancelled' }>): void {
-    const task = taskRun.task
+  #complete(activation: Activation, outcome: Exclude<TaskOutcome, { status: 'cancelled' }>): void {
+    const name = activation.name
     let payload: string
     if (outcome.status === 'succeeded') {
       try {
-        payload = encode(outcome.result, `result of task '${task.name}'`)
+        payload = encode(outcome.result, `result of task '${name}'`)
       } catch (error) {
         // a result that cannot be workflow data fails the task
         outcome = { status: 'failed', error: toFailure(error), attempt: outcome.attempt }
@@ -358,22 +312,19 @@ export class Run implements TaskHost {
     try {
       this.crossings++
       const follow = !this.#stopping
-      // one number for handle, task, status and flags (see CompleteOp in run.rs)
-      const op = this.handle * 1048576 + task.index * 16 + STATUS_CODE[outcome.status] * 4 + (follow ? 2 : 0) + (follow && this.#active === 0 ? 1 : 0)
-      const charge = taskRun.charge
-      taskRun.charge = undefined
-      // a result that could not be kept failed the task: not billed unless failures are
-      if (charge && outcome.status !== 'succeeded' && !this.meter!.billFailed) charge[1] = 0
+      const op = completeOp(this.handle, activation.index, STATUS_CODE[outcome.status], follow, follow && this.#active === 0)
+      const charge = activation.charge
+      activation.charge = undefined
+      // the core settles the charge by the final status (a result that could not be kept is a failure)
       answer = JSON.parse(charge
-        ? native.runComplete(op, payload, stepAttempt(taskRun.step, attempt), charge[0], charge[1])
-        : native.runComplete(op, payload, this.#store ? stepAttempt(taskRun.step, attempt) : undefined)) as unknown[]
-      if (this.meter) this.#countReserved(answer, this.#store ? answer.length - 2 : answer.length)
+        ? native.runComplete(op, payload, unit(activation.index, activation.step, attempt), charge[0], charge[1])
+        : native.runComplete(op, payload, this.#store ? unit(activation.index, activation.step, attempt) : undefined)) as unknown[]
     } catch (error) {
       const failure = toFailure(fromNative(error))
-      return this.#fail({ name: 'TransitionError', message: failure.message, cause: failure }, task.name, attempt)
+      return this.#fail({ name: 'TransitionError', message: failure.message, cause: failure }, name, attempt)
     }
-    if (!this.#store) return this.#completed(task.name, attempt, outcome, answer) // no closure on the in-memory path
-    this.#acknowledged(answer, () => this.#completed(task.name, attempt, outcome, answer))
+    if (!this.#store) return this.#completed(name, attempt, outcome, answer) // no closure on the in-memory path
+    this.#acknowledged(answer, () => this.#completed(name, attempt, outcome, answer))
   }
 
   /** A completion is acknowledged: its event, then what it leads to. */
@@ -395,9 +346,8 @@ export class Run implements TaskHost {
    */
   #acknowledged(answer: unknown[], act: () => void): void {
     if (!this.#store) return act()
-    const seq = answer.pop() as number
-    const full = answer.pop() === 1
-    if (answer[0] === ANSWER_COMPLETE || answer[0] === ANSWER_OUTPUT_ERROR) this.#ending = answer
+    const { full, seq } = takeAck(answer)
+    if (answer[0] === AnswerKind.Complete || answer[0] === AnswerKind.OutputError) this.#ending = answer
     if (!this.#sync && !full) return act()
     this.waitForStore(seq, act)
   }
@@ -405,22 +355,27 @@ export class Run implements TaskHost {
   /** Acts on the core's answer: start tasks, fail, or complete the run. */
   #follow(answer: unknown[], from: { task: string; attempt: number; outcome: Exclude<TaskOutcome, { status: 'cancelled' }> } | undefined): void {
     switch (answer[0]) {
-      case ANSWER_SCHEDULE:
-        for (let i = 1; i < answer.length; i += 3) this.#activate(answer[i] as number, answer[i + 1] as number, answer[i + 2])
+      case AnswerKind.Schedule:
+        for (let i = 1; i < answer.length; i += 4) this.#activate(answer[i] as number, answer[i + 1] as number, answer[i + 2] as InputKind, answer[i + 3])
         return
-      case ANSWER_FAIL: {
+      case AnswerKind.StepLimit: {
+        const limit = answer[2] as number
+        const task = this.workflow.taskList[answer[1] as number]!.name
+        return this.#fail({ name: 'StepLimitError', message: `step limit of ${limit} task executions reached (a cycle?); raise step_limit if this is intended` }, task)
+      }
+      case AnswerKind.Fail: {
         const { task, attempt, outcome } = from!
         const failure = outcome.status === 'succeeded' ? { name: 'Error', message: `task '${task}' chose to fail the run` } : outcome.error
         return this.#fail(failure, task, attempt)
       }
-      case ANSWER_UNHANDLED: {
+      case AnswerKind.Unhandled: {
         const { task, attempt, outcome } = from!
         return this.#fail((outcome as { error: Failure }).error, task, attempt)
       }
-      case ANSWER_COMPLETE:
+      case AnswerKind.Complete:
         this.#released = true
         return this.#succeed(answer[1])
-      case ANSWER_OUTPUT_ERROR: {
+      case AnswerKind.OutputError: {
         this.#released = true
         const failure = dataFailure(answer[1])
         return this.#fail({ name: 'OutputError', message: failure.message, cause: failure })
@@ -471,12 +426,8 @@ export class Run implements TaskHost {
     this.#timers = undefined
     // whatever is still in flight is aborted, and its late result discarded
     // (an abort dispatches events: skip it when nothing is in flight)
-    if (this.#active > 0 && this.#controller && !this.#controller.signal.aborted) this.#controller.abort(new Error(`run ${status}`))
-    // what attempts in flight reserved goes back to the account
-    if (this.reservedCredits > 0) {
-      native.meterRelease(this.meter!.handle, this.meter!.account, this.reservedCredits)
-      this.reservedCredits = 0
-    }
+    if (this.#active > 0) this.#signal.abort(new Error(`run ${status}`))
+    // the core gives back what attempts in flight reserved
     if (!this.#released) {
       this.#released = true
       this.crossings++

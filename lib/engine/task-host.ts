@@ -1,25 +1,26 @@
 /**
- * What passes between a run and its tasks: the host interface a task sees,
- * how the core hands over an input, what a resume knows of an activation,
- * and how an execution is named to the core.
+ * What passes between a run and its tasks: the host interface a task
+ * sees, a task's outcome, and what a resume knows of an activation. Types
+ * only (and one failure shape): tasks and attempts import it, it imports
+ * neither.
  */
 import type { Failure } from './failure'
 import type { RunEvent } from './events'
 import type { RunMeter } from './metering'
-import type { TaskRun } from './task'
 
 export type TaskOutcome =
   | { status: 'succeeded'; result: unknown; attempt: number }
   | { status: 'failed' | 'timed_out'; error: Failure; attempt: number }
   | { status: 'cancelled'; attempt: number }
 
-/** How the core hands over an input: rendered, failed, none, or "ask for the items". */
-export const INPUT_OK = 0
-export const INPUT_ERROR = 1
-export const INPUT_NONE = 2
-export const INPUT_ITEMS = 3
-/** A metered run's account cannot cover the task (the value is the balance). */
-export const INPUT_UNCOVERED = 4
+/** An activation as its run sees it when it ends. */
+export interface Activation {
+  readonly index: number
+  readonly step: number
+  readonly name: string
+  /** Metered: the last attempt's reservation and reported charge (-1: none), settled by the completion. */
+  charge: [number, number] | undefined
+}
 
 /** What a task needs from its run. */
 export interface TaskHost {
@@ -37,15 +38,13 @@ export interface TaskHost {
   /** The run has not ended. */
   live(): boolean
   emit(event: RunEvent): void
-  taskDone(run: TaskRun, outcome: TaskOutcome): void
+  taskDone(activation: Activation, outcome: TaskOutcome): void
   /** The run journals its executions to a store. */
   readonly durable: boolean
   /** Calls `then` once the store has committed every write up to `seq` (backpressure). */
   waitForStore(seq: number, then: () => void): void
   /** Metered runs: the run's meter. */
   readonly meter: RunMeter | undefined
-  /** Metered runs: credits reserved by attempts in flight (released at once if the run ends first). */
-  reservedCredits: number
   /** An attempt's account could not cover it (`balance`: as the core saw it): the run fails. */
   insufficientBalance(task: string, attempt: number, index: number, needed: number, balance?: number): void
 }
@@ -58,11 +57,10 @@ export interface ResumedActivation {
   interrupted: boolean
   /**
    * Item executions journaled, `[index, attempt, status, payload]` with
-   * status 0 succeeded, 1 failed, 2 timed out, 3 retrying (with-items only).
+   * status a `StatusCode` (with-items only).
    */
   items: Array<[number, number, number, unknown]> | null
 }
-
 
 /** An attempt that was running when its process died (code `ARCFLOW_INTERRUPTED`): it follows the task's retry policy. */
 export function interruptedFailure(attempt: number): Failure {
@@ -71,9 +69,4 @@ export function interruptedFailure(attempt: number): Failure {
     code: 'ARCFLOW_INTERRUPTED',
     message: `attempt ${attempt} was interrupted (its process stopped before it ended); it is retried only under the task's retry policy`,
   }
-}
-
-/** `step * 2^20 + attempt`: how durable runs name an execution to the core. */
-export function stepAttempt(step: number, attempt: number): number {
-  return step * 1048576 + attempt
 }

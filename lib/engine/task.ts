@@ -1,30 +1,23 @@
 /**
- * One activation of a task: its attempts with retries, or, for a
- * with-items task, every item with at most `concurrency` in flight. The
- * first attempt's input comes with the answer that scheduled the task;
- * item inputs are rendered natively a window at a time (each read through
- * `with_item`: O(1), never a copy of the context). Callbacks, not async
- * functions: each `await` costs a promise and a microtask, and this is
- * the per-task path.
+ * One activation of an action task: its attempts with retries, or, for a
+ * with-items task, its items (see `items.ts`). The first attempt's input
+ * comes with the answer that scheduled the task; a retry's is rendered
+ * again by the core, which also journals it and reserves its static cost.
+ * Callbacks, not async functions: each `await` costs a promise and a
+ * microtask, and this is the per-task path.
  */
-import { setMaxListeners } from 'node:events'
 import { native } from '../binding'
 import { fromNative, fromNativeData } from '../errors'
 import type { TaskDefinition } from '../workflow/model'
-import { Attempt, type Action, type AttemptStatus } from './attempt'
+import { Attempt, type Action, type AttemptOwner, type AttemptStatus } from './attempt'
 import type { RunEvent } from './events'
 import { toFailure, type Failure } from './failure'
+import { Items, type ItemsOwner } from './items'
 import { estimate } from './metering'
-import { INPUT_ERROR, INPUT_ITEMS, INPUT_NONE, INPUT_OK, INPUT_UNCOVERED, interruptedFailure, stepAttempt, type ResumedActivation, type TaskHost, type TaskOutcome } from './task-host'
-
-export { INPUT_ERROR, INPUT_ITEMS, INPUT_NONE, INPUT_OK, INPUT_UNCOVERED, interruptedFailure, stepAttempt, type ResumedActivation, type TaskHost, type TaskOutcome } from './task-host'
+import { InputKind, STATUS_CODE, reservedBy, unit } from './protocol'
 import { retryDelay } from './retry'
 import { encode } from '../values'
-
-const STATUS_CODE = { succeeded: 0, failed: 1, timed_out: 2 } as const
-
-/** Journal statuses of items, as the core answers them. */
-const ITEM_STATUS = ['succeeded', 'failed', 'timed_out'] as const
+import { interruptedFailure, type Activation, type ResumedActivation, type TaskHost, type TaskOutcome } from './task-host'
 
 function event(host: TaskHost, type: RunEvent['type'], task: string, attempt: number, index: number): RunEvent {
   const e = { type, runId: host.id, time: Date.now(), task, attempt } as RunEvent & { index?: number }
@@ -37,49 +30,16 @@ export function dataFailure(data: unknown): Failure {
   return toFailure(fromNativeData(data as Parameters<typeof fromNativeData>[0]))
 }
 
-/**
- * Items started without a turn of the event loop: then the pump yields
- * (`setImmediate`), so that items whose actions settle at once do not
- * starve timers and I/O for the whole list.
- */
-const ITEMS_PER_TURN = 1024
-
-/** Item inputs rendered per native call: the window, within bounds. */
-function chunkSize(concurrency: number): number {
-  return Math.min(256, Math.max(concurrency, 32))
-}
-
-export class TaskRun {
+export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
   readonly task: TaskDefinition
   readonly host: TaskHost
-  /** The task's activation number in the run (durable runs journal it). */
+  /** The task's activation number in the run (the core numbers them). */
   readonly step: number
   readonly #action: Action
   #finished = false
-  /** Items a resume found done: their results are kept, they do not run again. */
-  #resumedItems: Map<number, [number, number, unknown]> | undefined
-  /** @internal Metered: the last attempt's reservation and charge, settled by the task's completion. */
+  /** Metered: the last attempt's reservation and reported charge, settled by the task's completion. */
   charge: [number, number] | undefined
-  /** Metered durable runs: an item's reservation and charge, settled with its journal write (set and used in one call chain). */
-  #itemCharge: [number, number] | undefined
-  /** Waiting for the store to drain, or for the event loop to turn, before starting more items. */
-  #throttled = false
-  /** Items started since the pump last yielded. */
-  #burst = 0
-  // with-items state
-  #withItems = false
-  /** An item failed the task: its siblings stop. */
-  #stopped = false
-  #controller: AbortController | undefined
-  #stopItems: (() => void) | undefined
-  #batch = -1
-  #items: unknown[] = []
-  #results: unknown[] = []
-  #next = 0
-  #inFlight = 0
-  /** Rendered inputs `[kind, value, ...]` of items from `#inputsFrom`. */
-  #inputs: unknown[] = []
-  #inputsFrom = 0
+  #items: Items | undefined
 
   constructor(task: TaskDefinition, host: TaskHost, action: Action, step: number) {
     this.task = task
@@ -88,25 +48,31 @@ export class TaskRun {
     this.step = step
   }
 
+  get index(): number {
+    return this.task.index
+  }
+
+  get name(): string {
+    return this.task.name
+  }
+
   /**
    * `kind` and `value`: the first attempt's input, as the core answered it.
    * A resumed activation goes on from what its journal holds: an
    * interrupted attempt counts as failed (retry policy), a retry that was
    * waiting starts now, items that ended keep their result.
    */
-  start(kind: number, value: unknown, resumed?: ResumedActivation, prereserved = -1): void {
-    const first = resumed && kind !== INPUT_ITEMS ? Math.max(resumed.attempt, 1) : 1
+  start(kind: InputKind, value: unknown, resumed?: ResumedActivation): void {
+    const first = resumed && kind !== InputKind.Items ? Math.max(resumed.attempt, 1) : 1
     this.host.emit({ type: 'task.started', runId: this.host.id, time: Date.now(), task: this.task.name, attempt: first })
-    if (kind === INPUT_UNCOVERED) return this.host.insufficientBalance(this.task.name, 1, -1, this.host.meter!.costs[this.task.index] as number, value as number)
-    if (kind !== INPUT_ITEMS) {
-      if (!resumed || resumed.attempt === 0) return this.#begin(1, -1, kind, value, prereserved)
+    if (kind !== InputKind.Items) {
+      if (!resumed || resumed.attempt === 0) return this.begin(1, -1, kind, value)
       if (resumed.interrupted) {
         const failure = interruptedFailure(resumed.attempt)
         return queueMicrotask(() => this.#failed(resumed.attempt, -1, 'failed', failure))
       }
-      return this.#retry(resumed.attempt + 1, -1) // a retry was due
+      return this.retry(resumed.attempt + 1, -1) // a retry was due
     }
-    if (resumed?.items) this.#resumedItems = new Map(resumed.items.map(([index, attempt, status, payload]) => [index, [attempt, status, payload]]))
     const host = this.host
     let answer: [number, unknown[]]
     try {
@@ -114,196 +80,96 @@ export class TaskRun {
       answer = JSON.parse(native.runBeginItems(host.handle, this.task.index)) as [number, unknown[]]
     } catch (error) {
       const failure = toFailure(fromNative(error))
-      if (/must give a list/.test(failure.message)) failure.name = 'TypeError'
-      return this.#finish({ status: 'failed', error: failure, attempt: 1 })
+      return this.finish({ status: 'failed', error: failure, attempt: 1 })
     }
-    this.#batch = answer[0]
-    this.#items = answer[1]
-    this.host.emit({ type: 'task.items', runId: host.id, time: Date.now(), task: this.task.name, attempt: 1, count: this.#items.length })
-    this.#results = new Array(this.#items.length)
-    this.#withItems = true
-    this.#pump()
+    this.#items = new Items(this, answer[0], answer[1], resumed?.items)
+    host.emit({ type: 'task.items', runId: host.id, time: Date.now(), task: this.task.name, attempt: 1, count: answer[1].length })
+    this.#items.pump()
   }
 
   /**
    * What the task's handlers see: the run's signal, or for a with-items
-   * task its own (an item that fails the task stops its siblings), made on
-   * first use.
+   * task its own (an item that fails the task stops its siblings).
    */
   get signal(): AbortSignal {
-    if (!this.#withItems) return this.host.signal
-    if (!this.#controller) {
-      const controller = new AbortController()
-      // one listener per in-flight handler is expected, not a leak
-      setMaxListeners(0, controller.signal)
-      this.#controller = controller
-      const parent = this.host.signal
-      if (this.#stopped || this.#finished) controller.abort(new Error(`task '${this.task.name}' has ended`))
-      else if (parent.aborted) controller.abort(parent.reason)
-      else {
-        this.#stopItems = (): void => controller.abort(parent.reason)
-        parent.addEventListener('abort', this.#stopItems, { once: true })
-      }
-    }
-    return this.#controller.signal
-  }
-
-  #pump(): void {
-    const concurrency = this.task.with!.concurrency
-    const count = this.#items.length
-    while (!this.#finished && !this.#throttled && this.#inFlight < concurrency && this.#next < count && this.host.accepting()) {
-      if (++this.#burst > ITEMS_PER_TURN) {
-        this.#yieldTurn()
-        break
-      }
-      const index = this.#next++
-      if (this.#resumedItems !== undefined && this.#resumeItem(index)) continue
-      this.#inFlight++
-      // literals with every field at once: one object shape per event type
-      this.host.emit({ type: 'item.started', runId: this.host.id, time: Date.now(), task: this.task.name, attempt: 1, index })
-      let offset = (index - this.#inputsFrom) * 2
-      if (offset < 0 || offset >= this.#inputs.length) {
-        if (!this.#fetchInputs(index, chunkSize(concurrency))) return
-        offset = 0
-      }
-      this.#begin(1, index, this.#inputs[offset] as number, this.#inputs[offset + 1])
-    }
-    if (this.#inFlight === 0 && !this.#finished && !this.#throttled) {
-      if (this.#next >= count) this.#finish({ status: 'succeeded', result: this.#results, attempt: 1 })
-      else this.#finish({ status: 'cancelled', attempt: 1 })
-    }
-  }
-
-  #yieldTurn(): void {
-    this.#burst = 0
-    this.#throttled = true
-    setImmediate(() => {
-      this.#throttled = false
-      if (!this.#finished && this.host.live()) this.#pump()
-    })
+    return this.#items ? this.#items.signal(this.#items.stopped || this.#finished) : this.host.signal
   }
 
   /**
-   * An item a resume found in the journal: ended (its result is kept; true)
-   * or waiting for a retry (it starts now at its next attempt; true), else
-   * false: it runs from its first attempt.
+   * Starts an attempt with an input the core answered with. A metered
+   * run's core reserved a static cost with the input (rendered or none);
+   * a cost function's estimate is reserved here.
    */
-  #resumeItem(index: number): boolean {
-    const journaled = this.#resumedItems!.get(index)
-    if (journaled === undefined) return false
-    const [attempt, status, payload] = journaled
-    if (status === 3) {
-      this.#inFlight++
-      this.host.emit({ type: 'item.started', runId: this.host.id, time: Date.now(), task: this.task.name, attempt: attempt + 1, index })
-      this.#retry(attempt + 1, index)
-      return true
-    }
-    const ended = ITEM_STATUS[status]!
-    if (ended === 'succeeded') this.#results[index] = payload
-    else if (this.task.continueOnError) this.#results[index] = { error: payload }
-    else {
-      // the item had failed the task just before the process died
-      this.#stopped = true
-      this.#finish({ status: ended, error: payload as Failure, attempt })
-    }
-    return true
-  }
-
-  /** Renders the inputs of items `from..from + count`; false if the task failed instead. */
-  #fetchInputs(from: number, count: number): boolean {
-    try {
-      this.host.crossings++
-      this.#inputs = JSON.parse(native.runItemInputs(this.host.handle, this.task.index, this.#batch, from, count)) as unknown[]
-      this.#inputsFrom = from
-      return true
-    } catch (error) {
-      this.#finish({ status: 'failed', error: toFailure(fromNative(error)), attempt: 1 })
-      return false
-    }
-  }
-
-  /** Starts an attempt with an input the core answered with. */
-  #begin(attempt: number, index: number, kind: number, value: unknown, prereserved = -1): void {
-    if (kind === INPUT_ERROR) {
+  begin(attempt: number, index: number, kind: InputKind, value: unknown): void {
+    const host = this.host
+    if (kind === InputKind.Error) {
       // later, not nested: a list whose every input fails must not recurse per item
       const failure = dataFailure(value)
       queueMicrotask(() => {
-        if (!this.#finished && this.host.live()) this.#unitDone(index, attempt, 'failed', failure)
+        if (!this.#finished && host.live()) this.#unitDone(index, attempt, 'failed', failure)
       })
       return
     }
-    const item = index < 0 ? undefined : this.#items[index]
-    const input = kind === INPUT_OK ? value : undefined
-    const meter = this.host.meter
-    let reserved = -1
-    if (prereserved >= 0) {
-      reserved = prereserved // counted by the run when the core answered
-    } else if (meter) {
+    const meter = host.meter
+    if (kind === InputKind.Uncovered) return host.insufficientBalance(this.task.name, attempt, index, meter!.costs[this.task.index] as number, value as number)
+    const input = kind === InputKind.Rendered ? value : undefined
+    // items: the core renders their inputs without reserving
+    let reserved = index < 0 ? reservedBy(meter, this.task.index, kind) : -1
+    if (meter && reserved < 0) {
       const amount = estimate(meter, this.task.index, this.task.name, input, index)
       if (typeof amount !== 'number') {
         queueMicrotask(() => this.#failed(attempt, index, 'failed', amount))
         return
       }
-      this.host.crossings++
-      if (!native.meterReserve(this.host.handle, amount)) return this.host.insufficientBalance(this.task.name, attempt, index, amount)
+      host.crossings++
+      if (!native.meterReserve(host.handle, amount)) return host.insufficientBalance(this.task.name, attempt, index, amount)
       reserved = amount
-      this.host.reservedCredits += amount
     }
-    const run = new Attempt(this, attempt, index, item, this.task.timeoutMs)
+    const run = new Attempt(this, attempt, index, index < 0 ? undefined : this.#items!.list[index], this.task.timeoutMs)
     run.reserved = reserved
     run.run(this.#action, input)
   }
 
   /**
-   * Ends an attempt's reservation: the charge if it counts, the rest back.
-   * A late attempt (its task or run over) is not billed; once the run has
-   * ended its reservation was already returned with the run's.
+   * Ends an attempt's reservation; the core decides what is charged. A late
+   * attempt (its task over) gives it back; once the run has ended, its
+   * reservations went back with it.
    */
   #settleCharge(attempt: Attempt, status: AttemptStatus): void {
-    const meter = this.host.meter!
     const host = this.host
     const reserved = attempt.reserved
     attempt.reserved = -1
     if (!host.live()) return
-    host.reservedCredits -= reserved
-    if (this.#finished) {
-      host.crossings++
-      return native.meterRelease(meter.handle, meter.account, reserved)
-    }
-    const charged = status === 'succeeded' || meter.billFailed ? (attempt.charged ?? reserved) : 0
+    host.crossings++
+    if (this.#finished) return native.meterRelease(host.handle, reserved)
+    const reported = attempt.charged ?? -1
     if (status === 'succeeded' && attempt.index === undefined) {
-      // the task's completion settles it (no call of its own)
-      this.charge = [reserved, charged]
+      host.crossings-- // the task's completion settles it (no call of its own)
+      this.charge = [reserved, reported]
       return
     }
     if (status === 'succeeded' && host.durable) {
-      // the item's journal write settles it, in the same group of writes
-      this.#itemCharge = [reserved, charged]
+      host.crossings-- // the item's journal write settles it, in the same group of writes
+      this.#items!.itemCharge = [reserved, reported]
       return
     }
-    host.crossings++
-    // the unit: task * 2^36 + step * 2^16 + attempt
-    native.meterSettle(host.handle, this.task.index * 68719476736 + this.step * 65536 + attempt.attempt, attempt.index ?? -1, reserved, charged)
+    native.meterSettle(host.handle, unit(this.task.index, this.step, attempt.attempt), attempt.index ?? -1, STATUS_CODE[status], reserved, reported)
   }
 
   /** A retry: the input is rendered again (the context may have changed). */
-  #retry(attempt: number, index: number): void {
+  retry(attempt: number, index: number): void {
     const host = this.host
-    let kind: number
+    let kind: InputKind
     let value: unknown
     try {
-      host.crossings++
       if (index < 0) {
-        const json = native.runTaskInput(host.handle, this.task.index, host.durable ? stepAttempt(this.step, attempt) : undefined)
-        kind = json === null ? INPUT_NONE : INPUT_OK
-        value = json === null ? undefined : JSON.parse(json)
-      } else {
-        ;[kind, value] = JSON.parse(native.runItemInputs(host.handle, this.task.index, this.#batch, index, 1)) as [number, unknown]
-      }
+        host.crossings++
+        ;[kind, value] = JSON.parse(native.runAttemptInput(host.handle, unit(this.task.index, this.step, attempt))) as [InputKind, unknown]
+      } else [kind, value] = this.#items!.input(index)
     } catch (error) {
       return this.#unitDone(index, attempt, 'failed', toFailure(fromNative(error)))
     }
-    this.#begin(attempt, index, kind, value)
+    this.begin(attempt, index, kind, value)
   }
 
   /** An attempt ended (once per attempt; see `Attempt`). */
@@ -319,22 +185,18 @@ export class TaskRun {
   #failed(attempt: number, index: number, status: 'failed' | 'timed_out', failure: Failure, startedAt = 0): void {
     if (this.#finished || !this.host.live()) return
     const retry = this.task.retry
-    if (retry && attempt <= retry.count && !this.#stopped && this.host.accepting() && this.#retryAllowed(status, failure)) {
+    if (retry && attempt <= retry.count && !this.#items?.stopped && this.host.accepting() && this.#retryAllowed(attempt, index, status, failure, startedAt)) {
       const delayMs = retryDelay(retry, attempt)
       const e = event(this.host, 'task.retrying', this.task.name, attempt, index) as RunEvent & { error: Failure; delayMs: number }
       e.error = failure
       e.delayMs = delayMs
       this.host.emit(e)
       const host = this.host
-      if (host.durable) {
-        host.crossings++
-        native.runRetrying(host.handle, this.task.index, stepAttempt(this.step, attempt), index, JSON.stringify(failure), startedAt || null)
-      }
       const timer = setTimeout(() => {
         host.untrack(timer)
-        if (this.#finished || !this.host.live()) return
-        if (!this.host.accepting()) return this.#unitDone(index, attempt, status, failure, startedAt)
-        this.#retry(attempt + 1, index)
+        if (this.#finished || !host.live()) return
+        if (!host.accepting()) return this.#unitDone(index, attempt, status, failure, startedAt)
+        this.retry(attempt + 1, index)
       }, delayMs)
       host.track(timer)
       return
@@ -342,11 +204,13 @@ export class TaskRun {
     this.#unitDone(index, attempt, status, failure, startedAt)
   }
 
-  #retryAllowed(status: AttemptStatus, failure: Failure): boolean {
-    if (!this.task.retry?.when) return true
+  /** The core's word on a retry (`retry.when`; a durable run journals it `retrying`): one call, only when needed. */
+  #retryAllowed(attempt: number, index: number, status: AttemptStatus, failure: Failure, startedAt: number): boolean {
+    const host = this.host
+    if (!this.task.retry?.when && !host.durable) return true
     try {
-      this.host.crossings++
-      return native.runRetryAllowed(this.host.handle, this.task.index, status === 'timed_out' ? 2 : 1, JSON.stringify(failure))
+      host.crossings++
+      return native.runRetry(host.handle, unit(this.task.index, this.step, attempt), index, STATUS_CODE[status], JSON.stringify(failure), startedAt || null)
     } catch {
       return false
     }
@@ -372,69 +236,18 @@ export class TaskRun {
 
   /** The task (index < 0) or one item ended, after its retries. */
   #unitDone(index: number, attempt: number, status: AttemptStatus, value: unknown, startedAt = 0): void {
-    if (index < 0) {
-      return this.#finish(status === 'succeeded'
-        ? { status, result: value, attempt }
-        : { status, error: value as Failure, attempt })
-    }
-    this.#inFlight--
-    if (this.host.durable && !this.#journalItem(index, attempt, status, value, startedAt)) return
-    if (status === 'succeeded') this.#results[index] = value
-    else if (this.task.continueOnError) this.#results[index] = { error: value }
-    this.host.emit({ type: 'item.completed', runId: this.host.id, time: Date.now(), task: this.task.name, attempt, index, status })
-    if (status !== 'succeeded' && !this.task.continueOnError) {
-      this.#stopped = true
-      this.#controller?.abort(new Error(`item ${index} of task '${this.task.name}' failed`))
-      return this.#finish({ status, error: value as Failure, attempt })
-    }
-    this.#pump()
+    if (index >= 0) return this.#items!.done(index, attempt, status, value, startedAt)
+    this.finish(status === 'succeeded' ? { status, result: value, attempt } : { status, error: value as Failure, attempt })
   }
 
-  /**
-   * Journals an item's end (durable runs); a full store queue pauses the
-   * items until it drains. False when the item's result cannot be workflow
-   * data: the task failed.
-   */
-  #journalItem(index: number, attempt: number, status: AttemptStatus, value: unknown, startedAt: number): boolean {
-    const host = this.host
-    let payload: string
-    try {
-      payload = status === 'succeeded' ? encode(value, `result of item ${index} of task '${this.task.name}'`) : JSON.stringify(value)
-    } catch (error) {
-      if (this.#itemCharge) {
-        // the item ran: billed as in memory, where the same result fails the task later
-        const [reserved, charged] = this.#itemCharge
-        native.meterSettle(host.handle, this.task.index * 68719476736 + this.step * 65536 + attempt, index, reserved, charged)
-        this.#itemCharge = undefined
-      }
-      this.#finish({ status: 'failed', error: toFailure(error), attempt })
-      return false
-    }
-    host.crossings++
-    const charge = this.#itemCharge
-    this.#itemCharge = undefined
-    const seq = charge
-      ? native.runItemDone(host.handle, this.task.index, stepAttempt(this.step, attempt), index, STATUS_CODE[status], payload, startedAt || Date.now(), charge[0], charge[1])
-      : native.runItemDone(host.handle, this.task.index, stepAttempt(this.step, attempt), index, STATUS_CODE[status], payload, startedAt || Date.now())
-    if (seq < 0 && !this.#throttled) {
-      this.#throttled = true
-      host.waitForStore(-seq, () => {
-        this.#throttled = false
-        if (!this.#finished && host.live()) this.#pump()
-      })
-    }
-    return true
-  }
-
-  #finish(outcome: TaskOutcome): void {
+  finish(outcome: TaskOutcome): void {
     if (this.#finished) return
     this.#finished = true
-    if (this.#batch >= 0) {
+    if (this.#items) {
+      this.#items.end()
       this.host.crossings++
-      native.runEndItems(this.host.handle, this.#batch)
-      this.#inputs = []
+      native.runEndItems(this.host.handle, this.#items.batch)
     }
-    if (this.#stopItems) this.host.signal.removeEventListener('abort', this.#stopItems)
     this.host.taskDone(this, outcome)
   }
 }

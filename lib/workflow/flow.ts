@@ -12,7 +12,7 @@ import type { WorkflowDefinition } from './model'
 const TARGET_FAIL = -1
 const TARGET_NOOP = -2
 
-export function buildFlow(workflow: Omit<WorkflowDefinition, 'flow' | 'taskList' | 'startIndexes'>): NativeFlow {
+export function buildFlow(workflow: Omit<WorkflowDefinition, 'flow' | 'taskList'>): NativeFlow {
   try {
     const flow = new native.NativeFlow(workflow.name)
     const tasks = [...workflow.tasks.values()]
@@ -40,6 +40,7 @@ export function buildFlow(workflow: Omit<WorkflowDefinition, 'flow' | 'taskList'
     flow.setStart(workflow.start.map((name) => workflow.tasks.get(name)!.index))
     for (const { name, value } of workflow.vars) flow.addVar(name, value.native)
     if (workflow.output) flow.setOutput(workflow.output.native)
+    flow.setStepLimit(workflow.stepLimit)
     flow.seal()
     return flow
   } catch (error) {

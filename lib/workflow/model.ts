@@ -29,10 +29,14 @@ export interface WithItems {
   concurrency: number
 }
 
+/** What a task does: `action` calls a registered action (the only kind so far). */
+export type TaskKind = 'action'
+
 export interface TaskDefinition {
   name: string
   /** Position in the workflow's task list (and in its native graph). */
   index: number
+  kind: TaskKind
   action: string
   input?: JsonTemplate
   with?: WithItems
@@ -56,7 +60,6 @@ export interface WorkflowDefinition {
   stepLimit: number
   /** Tasks by index. */
   taskList: TaskDefinition[]
-  startIndexes: number[]
   /** @internal The native task graph, shared by every run. */
   flow: NativeFlow
 }

@@ -166,7 +166,6 @@ export function validate(raw: unknown, options: ValidateOptions = {}): { problem
   const workflow: WorkflowDefinition = {
     ...base,
     taskList,
-    startIndexes: start.map((name) => tasks.get(name)!.index),
     flow: buildFlow(base),
   }
   return { problems: [], workflow }
@@ -205,7 +204,7 @@ function validateTask(c: Checker, name: string, raw: unknown, names: string[], o
     return undefined
   }
   c.keys(raw, path, TASK_KEYS, 'task')
-  const task: TaskDefinition = { name, index: -1, action: '', next: [], continueOnError: false }
+  const task: TaskDefinition = { name, index: -1, kind: 'action', action: '', next: [], continueOnError: false }
   if (typeof raw.action !== 'string' || raw.action === '') {
     c.add([...path, 'action'], `task '${name}' needs an 'action' (the name of a registered action)`)
   } else {

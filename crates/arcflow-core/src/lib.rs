@@ -3,6 +3,7 @@
 
 mod context;
 mod error;
+mod error_data;
 mod expr;
 pub mod flow;
 pub mod meter;
@@ -14,6 +15,7 @@ pub mod value;
 
 pub use context::{OutcomeStatus, TaskOutcome, WorkflowContext, CONTEXT_DOCUMENT_VERSION};
 pub use error::{Error, ExpressionError, ExpressionErrorKind, Result};
+pub use error_data::{error_data, error_payload};
 pub use expr::{
     compile, compile_condition, CompileOptions, JsonTemplate, Template,
     TemplateKind, FUEL_PER_RENDER,

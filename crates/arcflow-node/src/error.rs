@@ -7,7 +7,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use arcflow_core::Error as CoreError;
-use serde_json::{json, Map, Value as Json};
+use serde_json::Value as Json;
 
 /// The `code` property of errors thrown by the binding.
 pub struct Code(&'static str);
@@ -44,31 +44,9 @@ pub fn to_js(err: &CoreError) -> JsError {
 /// An error as data, for answers that carry errors instead of throwing:
 /// `{ "code": ..., "payload": ... }`, which `lib/errors.ts` reads the same way.
 pub fn to_json_value(err: &CoreError) -> Json {
-    json!({ "code": err.code(), "payload": payload(err) })
+    arcflow_core::error_data(err)
 }
 
-/// The JSON payload of an error: message, details, and the `source()` chain.
 fn payload(err: &CoreError) -> Json {
-    let mut payload = Map::new();
-    payload.insert("message".into(), json!(err.to_string()));
-    if let CoreError::Expression(e) = err {
-        payload.insert("kind".into(), json!(e.kind.as_str()));
-        payload.insert("detail".into(), json!(e.detail));
-        payload.insert("template".into(), json!(e.template));
-        payload.insert("path".into(), json!(e.path));
-        payload.insert("line".into(), json!(e.line));
-        payload.insert("column".into(), json!(e.column));
-        payload.insert("range".into(), json!(e.range.map(|(s, e)| [s, e])));
-    }
-    if let CoreError::Context { path: Some(path), .. } = err {
-        payload.insert("path".into(), json!(path));
-    }
-    let mut causes = Vec::new();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        causes.push(Json::String(cause.to_string()));
-        source = cause.source();
-    }
-    payload.insert("causes".into(), Json::Array(causes));
-    Json::Object(payload)
+    arcflow_core::error_payload(err)
 }

@@ -102,6 +102,12 @@ impl NativeFlow {
         guard(|| Ok(self.graph()?.set_output(Arc::clone(&output.inner))))
     }
 
+    /// Bounds the activations of each run (1 to 1,000,000).
+    #[napi]
+    pub fn set_step_limit(&mut self, limit: u32) -> Result<(), JsError> {
+        guard(|| self.graph()?.set_step_limit(limit))
+    }
+
     /// Ends building; runs can start.
     #[napi]
     pub fn seal(&mut self) -> Result<(), JsError> {

@@ -11,6 +11,7 @@ mod context;
 mod error;
 mod flow;
 mod meter;
+mod protocol;
 mod registry;
 mod run;
 mod run_items;

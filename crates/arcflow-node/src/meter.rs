@@ -5,12 +5,14 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
+use arcflow_core::flow::Billing;
 use arcflow_core::meter::{Meter, RunMeter, MAX_AMOUNT};
 use arcflow_core::store::Store;
 use napi_derive::napi;
 
 use crate::error::{guard, JsError};
 use crate::flow::internal;
+use crate::protocol::{outcome_status, Unit};
 use crate::registry::with_run;
 use crate::store::NativeStore;
 
@@ -24,7 +26,7 @@ fn meter(handle: u32) -> arcflow_core::Result<Arc<Meter>> {
 }
 
 /// Credits from JavaScript: a whole number from 0 to 2^53 - 1.
-fn credits(value: f64, what: &str) -> arcflow_core::Result<i64> {
+pub(crate) fn credits(value: f64, what: &str) -> arcflow_core::Result<i64> {
     if !(value.fract() == 0.0 && (0.0..=MAX_AMOUNT as f64).contains(&value)) {
         return Err(arcflow_core::Error::InvalidValue {
             message: format!("{what} must be a whole number of credits from 0 to 2^53 - 1, got {value}"),
@@ -72,8 +74,9 @@ pub fn meter_account(handle: u32, name: String, store: Option<&NativeStore>) -> 
     })
 }
 
-/// A meter and the costs of a workflow's tasks (`None`: set by a function).
-type CostTable = (Arc<Meter>, Arc<[Option<i64>]>);
+/// A meter, the costs of a workflow's tasks (`None`: set by a function),
+/// and whether failed attempts are billed.
+type CostTable = (Arc<Meter>, Arc<[Option<i64>]>, bool);
 
 thread_local! {
     /// Cost tables, made once per workflow and engine; a closed engine's are emptied.
@@ -81,9 +84,10 @@ thread_local! {
 }
 
 /// A cost table for runs of one workflow on meter `handle`: each task's cost,
-/// or -1 when a function of the input sets it. Answers its id.
+/// or -1 when a function of the input sets it; `billFailed`: failed attempts
+/// are charged too. Answers its id.
 #[napi(js_name = "meterCostTable")]
-pub fn meter_cost_table(handle: u32, costs: Vec<f64>) -> Result<u32, JsError> {
+pub fn meter_cost_table(handle: u32, costs: Vec<f64>, bill_failed: bool) -> Result<u32, JsError> {
     guard(|| {
         let meter = meter(handle)?;
         let costs = costs
@@ -92,82 +96,53 @@ pub fn meter_cost_table(handle: u32, costs: Vec<f64>) -> Result<u32, JsError> {
             .collect::<arcflow_core::Result<Vec<_>>>()?;
         Ok(TABLES.with(|t| {
             let mut tables = t.borrow_mut();
-            tables.push(Some((meter, costs.into())));
+            tables.push(Some((meter, costs.into(), bill_failed)));
             (tables.len() - 1) as u32
         }))
     })
 }
 
-/// A run's meter: its cost table and account (none: the run is not metered).
-pub(crate) fn run_meter_of(table: Option<u32>, account: Option<u32>) -> arcflow_core::Result<Option<RunMeter>> {
+/// A run's billing: its cost table and account (none: the run is not metered).
+pub(crate) fn run_billing(table: Option<u32>, account: Option<u32>) -> arcflow_core::Result<Option<Billing>> {
     let (Some(table), Some(account)) = (table, account) else { return Ok(None) };
-    let (meter, costs) = TABLES
+    let (meter, costs, bill_failed) = TABLES
         .with(|t| t.borrow().get(table as usize).cloned().flatten())
         .ok_or_else(|| internal(&format!("no cost table {table}")))?;
-    Ok(Some(RunMeter { meter, account, costs }))
+    Ok(Some(Billing::new(RunMeter { meter, account, costs }, bill_failed)))
 }
 
-fn run_meter(state: &arcflow_core::flow::RunState) -> arcflow_core::Result<RunMeter> {
-    state.meter.clone().ok_or_else(|| internal("the run is not metered"))
-}
-
-/// Reserves `amount` on a metered run's account: true if its balance covered it.
+/// Reserves `amount` (a cost a function of the input set) on a metered
+/// run's account: true if its balance covered it.
 #[napi(js_name = "meterReserve")]
 pub fn meter_reserve(run: u32, amount: f64) -> Result<bool, JsError> {
     guard(|| {
         let amount = credits(amount, "a cost")?;
-        with_run(run, |state| {
-            let m = run_meter(state)?;
-            Ok(m.meter.reserve(m.account, amount)?.is_ok())
-        })
+        with_run(run, |state| state.reserve(amount))
     })
 }
 
-/// Ends a reservation of a metered run: `charged` is billed to the unit
-/// `unit` (`task * 2^36 + step * 2^16 + attempt`) and `item` (-1: the task
-/// itself), the rest of `reserved` returns to the balance.
+/// Ends a reservation of a metered run's attempt (`unit`, `item` -1: the
+/// task itself) that ended with `status` (0 succeeded): the core charges it
+/// (see `Billing::settle`) and gives the rest back. `reported`: what the
+/// handler charged, -1 for none.
 #[napi(js_name = "meterSettle")]
-pub fn meter_settle(run: u32, unit: f64, item: i32, reserved: f64, charged: f64) -> Result<(), JsError> {
+pub fn meter_settle(run: u32, unit: f64, item: i32, status: u32, reserved: f64, reported: f64) -> Result<(), JsError> {
     guard(|| {
-        if !((0.0..4_503_599_627_370_496.0).contains(&unit) && unit.fract() == 0.0) {
-            return Err(internal(&format!("bad unit {unit}")));
-        }
-        let packed = unit as u64;
-        let (task, step, attempt) = ((packed >> 36) as u32, ((packed >> 16) & 0xF_FFFF) as u32, (packed & 0xFFFF) as u32);
-        with_run(run, |state| settle(state, task, step, i64::from(item), attempt, reserved, charged))
+        let Unit { task, step, attempt } = Unit::unpack(unit)?;
+        let succeeded = outcome_status(status)? == arcflow_core::OutcomeStatus::Succeeded;
+        let charge = crate::run::charge(reserved, Some(reported))?;
+        with_run(run, |state| state.settle(task, step, i64::from(item), attempt, charge, succeeded))
     })
 }
 
-/// Settles a metered run's unit (see `meterSettle`; `runComplete` does it for
-/// a task's last attempt, `runItemDone` for a durable run's item). A durable
-/// run queues the charge with the call's journal writes: one group, which a
-/// batch never splits, so a charge never commits without its completion.
-pub(crate) fn settle(
-    state: &mut arcflow_core::flow::RunState,
-    task: u32,
-    step: u32,
-    item: i64,
-    attempt: u32,
-    reserved: f64,
-    charged: f64,
-) -> arcflow_core::Result<()> {
-    let (reserved, charged) = (credits(reserved, "a reservation")?, credits(charged, "a charge")?);
-    let m = run_meter(state)?;
-    let key = state.unit_key(task, step, item, attempt)?;
-    let Some(write) = m.meter.charge(m.account, reserved, charged, key)? else { return Ok(()) };
-    match state.journal_mut() {
-        Some(journal) => {
-            journal.push(arcflow_core::store::Write::Ledger(write));
-            Ok(())
-        }
-        None => m.meter.record(write),
-    }
-}
-
-/// Returns a reservation whole (nothing is billed).
+/// Gives a metered run's reservation back whole (an attempt that ended
+/// after its task, or was cancelled).
 #[napi(js_name = "meterRelease")]
-pub fn meter_release(handle: u32, account: u32, reserved: f64) -> Result<(), JsError> {
-    guard(|| meter(handle)?.release(account, credits(reserved, "a reservation")?))
+pub fn meter_release(run: u32, reserved: f64) -> Result<(), JsError> {
+    guard(|| {
+        let amount = credits(reserved, "a reservation")?;
+        with_run(run, |state| state.release(amount))
+    })
 }
 
 /// Credits an account once per key: `{"applied":bool,"balance":n}`.

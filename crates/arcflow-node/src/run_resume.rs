@@ -1,15 +1,16 @@
 //! `runResume`: an interrupted durable run rebuilt from its store and
 //! registered like a started one (see `arcflow_core::flow::Resumed`).
 
-use arcflow_core::flow::{Next, PendingActivation, Resumed, RunState};
+use arcflow_core::flow::{Input, Next, PendingActivation, Resumed, RunState};
 use arcflow_core::value::to_json;
 use arcflow_core::OutcomeStatus;
 use napi_derive::napi;
 
 use crate::error::{guard, JsError};
 use crate::flow::{internal, NativeFlow};
+use crate::meter::run_billing;
+use crate::protocol::{push_input, status_code, write_answer, AnswerKind};
 use crate::registry::{insert as insert_run, is_live};
-use crate::run::{finish, push_task_input, status_code, with_ack};
 use crate::store::NativeStore;
 
 /// Resumes run `runId` of `flow` from `store` under `handle` (see
@@ -39,14 +40,17 @@ pub fn run_resume(
             return Err(internal(&format!("run handle {handle} is in use")));
         }
         let (mut state, resumed) = store.resume(graph, &run_id)?;
-        state.meter = crate::meter::run_meter_of(meter_table, meter_account)?;
+        state.set_billing(run_billing(meter_table, meter_account)?);
         let (answer, live) = match resumed {
-            Resumed::Complete => (finish(&mut state)?, false),
+            Resumed::Complete => {
+                let end = state.finish()?;
+                (write_answer(&end, None), false)
+            }
             Resumed::Ended { task, attempt, outcome, next } => {
                 let payload = if outcome.status == OutcomeStatus::Succeeded { &outcome.result } else { &outcome.error };
-                let next = if next == Next::Fail { 1 } else { 2 };
-                let status = status_code(outcome.status.as_str());
-                (format!("[7,{task},{attempt},{status},{},{next}]", to_json(payload)?), true)
+                let next = if next == Next::Fail { AnswerKind::Fail } else { AnswerKind::Unhandled } as u8;
+                let status = status_code(outcome.status.as_str()).map_or(u8::MAX, |s| s as u8);
+                (format!("[{},{task},{attempt},{status},{},{next}]", AnswerKind::ResumedEnded as u8, to_json(payload)?), true)
             }
             Resumed::Continue(activations) => (resume_answer(&state, &activations)?, true),
         };
@@ -58,8 +62,16 @@ pub fn run_resume(
     })
 }
 
+/// Ends `answer` with the acknowledgement of what the resume journaled.
+fn with_ack(state: &mut RunState, mut answer: String) -> arcflow_core::Result<String> {
+    answer.pop();
+    crate::protocol::push_ack(&mut answer, state.ack()?);
+    answer.push(']');
+    Ok(answer)
+}
+
 fn resume_answer(state: &RunState, activations: &[PendingActivation]) -> arcflow_core::Result<String> {
-    let mut out = String::from("[6,");
+    let mut out = format!("[{},", AnswerKind::Resumed as u8);
     out.push_str(&serde_json::to_string(state.starts()).map_err(|e| internal(&e.to_string()))?);
     out.push_str(",[");
     for (i, activation) in activations.iter().enumerate() {
@@ -68,24 +80,26 @@ fn resume_answer(state: &RunState, activations: &[PendingActivation]) -> arcflow
         }
         let (task, step) = (activation.task, activation.step);
         out.push_str(&format!("[{task},{step},"));
-        push_task_input(&mut out, state, task)?;
+        let input = if state.graph().task(task)?.has_items() { Input::Items } else { Input::from(state.task_input(task)) };
+        push_input(&mut out, &input);
         let last = activation.executions.iter().filter(|e| e.item < 0).max_by_key(|e| e.attempt);
         let attempt = last.map_or(0, |e| e.attempt);
         let interrupted = last.is_some_and(|e| e.status == "running");
         out.push_str(&format!(",{attempt},{}", u8::from(interrupted)));
-        if state.graph().task(task)?.items.is_none() {
+        if !state.graph().task(task)?.has_items() {
             out.push_str(",null]");
             continue;
         }
         out.push_str(",[");
         let mut first = true;
-        for e in activation.executions.iter().filter(|e| e.item >= 0 && status_code(e.status) < 4) {
+        for e in activation.executions.iter().filter(|e| e.item >= 0) {
+            let Some(status) = status_code(e.status) else { continue };
             if !first {
                 out.push(',');
             }
             first = false;
             let payload = e.payload.as_deref().unwrap_or("null");
-            out.push_str(&format!("[{},{},{},{payload}]", e.item, e.attempt, status_code(e.status)));
+            out.push_str(&format!("[{},{},{},{payload}]", e.item, e.attempt, status as u8));
         }
         out.push_str("]]");
     }

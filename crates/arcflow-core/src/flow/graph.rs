@@ -39,8 +39,18 @@ pub enum ItemsSource {
     Json(Arc<JsonTemplate>),
 }
 
+/// What a task does when it runs. Each kind is dispatched in one place per
+/// layer (its first input here, `startTask` in the engine); a new kind is a
+/// new case there plus a module of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskKind {
+    /// Calls an action (an async function of the engine's) with the task's input.
+    Action,
+}
+
 pub struct TaskNode {
     pub name: String,
+    pub kind: TaskKind,
     pub input: Option<Arc<JsonTemplate>>,
     pub items: Option<ItemsSource>,
     pub join: Join,
@@ -55,6 +65,7 @@ impl TaskNode {
     pub fn new(name: impl Into<String>) -> Self {
         TaskNode {
             name: name.into(),
+            kind: TaskKind::Action,
             input: None,
             items: None,
             join: Join::None,
@@ -63,9 +74,13 @@ impl TaskNode {
             inbound: 0,
         }
     }
+
+    /// A with-items task runs once per item of a list.
+    pub fn has_items(&self) -> bool {
+        self.items.is_some()
+    }
 }
 
-#[derive(Default)]
 pub struct FlowGraph {
     /// The workflow's name (`system.workflow`).
     pub name: String,
@@ -75,11 +90,39 @@ pub struct FlowGraph {
     pub(crate) vars: Vec<(String, Arc<JsonTemplate>)>,
     pub(crate) output: Option<Arc<JsonTemplate>>,
     pub(crate) start: Vec<u32>,
+    /// Task activations a run may start in all (bounds cycles).
+    pub(crate) step_limit: u32,
 }
+
+/// Activations a run may start unless its workflow says otherwise.
+pub const DEFAULT_STEP_LIMIT: u32 = 10_000;
+/// The largest step limit: steps travel packed (see the binding's protocol).
+pub const MAX_STEP_LIMIT: u32 = 1_000_000;
 
 impl FlowGraph {
     pub fn new(name: impl Into<String>) -> Self {
-        FlowGraph { name: name.into(), ..Self::default() }
+        FlowGraph {
+            name: name.into(),
+            tasks: Vec::new(),
+            keys: Vec::new(),
+            vars: Vec::new(),
+            output: None,
+            start: Vec::new(),
+            step_limit: DEFAULT_STEP_LIMIT,
+        }
+    }
+
+    /// Bounds the activations of each run (1 to [`MAX_STEP_LIMIT`]).
+    pub fn set_step_limit(&mut self, limit: u32) -> Result<()> {
+        if !(1..=MAX_STEP_LIMIT).contains(&limit) {
+            return Err(Error::invalid_value(format!("step_limit must be from 1 to {MAX_STEP_LIMIT}, got {limit}")));
+        }
+        self.step_limit = limit;
+        Ok(())
+    }
+
+    pub fn step_limit(&self) -> u32 {
+        self.step_limit
     }
 
     /// Adds a task (without transitions); returns its index.

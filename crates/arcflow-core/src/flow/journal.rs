@@ -150,8 +150,9 @@ impl Journal {
         Ok(())
     }
 
-    /// Queues the writes of this call on the store. Returns what
-    /// [`Journal::last`] returns.
+    /// Queues the writes of this call on the store. Returns the sequence
+    /// number covering every write queued so far, and whether the queue is
+    /// past its capacity.
     pub fn flush(&mut self) -> Result<(u64, bool)> {
         if !self.buffer.is_empty() {
             self.last = self.writer.enqueue(self.buffer.drain(..))?;
@@ -174,12 +175,5 @@ impl Journal {
     pub fn end(&mut self, status: &str, output: Option<String>, error: Option<String>) -> Result<(u64, bool)> {
         self.buffer.push(Write::RunEnded { id: self.run_id.to_string(), status: status.to_owned(), output, error, ended_at: now_ms() });
         self.flush()
-    }
-
-    /// The sequence number covering every write queued so far, and whether
-    /// the queue is past its capacity (writes still buffered not included:
-    /// see [`Journal::flush`]).
-    pub fn last(&self) -> (u64, bool) {
-        self.last
     }
 }

@@ -1,17 +1,25 @@
 //! A workflow as the core runs it: the task graph with its compiled
 //! templates ([`FlowGraph`]), and the state of one run over it
-//! ([`RunState`]). The TypeScript engine asks a run for a task's input (one
-//! call) and hands back the task's outcome (one call), which records it,
-//! follows the transitions and answers with what to schedule next. Durable
-//! runs journal as they go ([`Journal`]) and resume from it ([`Resumed`]).
+//! ([`RunState`]). The engine crosses into the core once per step: a run's
+//! start, an attempt's completion, a retry ([`RunState::complete_task`] and
+//! its siblings in `step.rs`), each answering an [`Answer`]. Durable runs
+//! journal as they go ([`Journal`]) and resume from it ([`Resumed`]).
 
+mod answer;
+mod billing;
 mod graph;
+mod items;
 mod journal;
 mod resume;
 mod run;
+mod step;
 
-pub use graph::{FlowGraph, ItemsSource, Join, Target, TaskNode, Transition};
+pub use answer::{Ack, Answer, Charge, Completion, Input, Scheduled};
+pub use billing::Billing;
+pub use graph::{FlowGraph, ItemsSource, Join, Target, TaskKind, TaskNode, Transition, DEFAULT_STEP_LIMIT, MAX_STEP_LIMIT};
+pub use items::ItemEnd;
 pub(crate) use journal::now_ms;
 pub use journal::{Journal, DEFAULT_SNAPSHOT_EVERY};
 pub use resume::{payload_value, PendingActivation, Resumed};
 pub use run::{set_system_values, Next, RunState};
+pub use step::RunStart;

@@ -104,7 +104,7 @@ impl RunState {
                 next => ended = Some(Resumed::Ended { task, attempt: execution.attempt, outcome, next }),
             }
         }
-        let pending = state.progress.as_ref().map(|p| p.pending.clone()).unwrap_or_default();
+        let pending = state.pending.clone().unwrap_or_default();
         let mut activations = Vec::with_capacity(pending.len());
         for (task, step) in pending {
             let executions = store.activation(run_id, &graph.tasks[task as usize].name, step)?;
@@ -149,6 +149,8 @@ fn restore(graph: &Arc<FlowGraph>, run_id: &str, text: &str) -> Result<RunState>
     }
     let mut state = RunState::new(Arc::clone(graph), WorkflowContext::import(&snapshot.context)?);
     state.arrivals = snapshot.arrivals;
-    state.progress = Some(snapshot.progress);
+    state.steps = snapshot.progress.starts.iter().sum();
+    state.starts = snapshot.progress.starts;
+    state.pending = Some(snapshot.progress.pending);
     Ok(state)
 }

@@ -1,18 +1,18 @@
-//! The state of one run over a [`FlowGraph`]: its context, join counters
-//! and the item lists of with-items tasks in flight. Scheduling decisions
-//! that need templates (transitions, publishes, joins, retry conditions)
-//! are made here, so the engine crosses into native code once to start a
-//! task and once to complete it.
+//! The state of one run over a [`FlowGraph`]: its context, join counters,
+//! activation counts and the item lists of with-items tasks in flight, and
+//! the transitions that decide what follows a task. A whole step (record,
+//! transitions, schedule, journal, billing) is `step.rs`'s; items are
+//! `items.rs`'s.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use minijinja::value::ValueKind;
 use minijinja::Value;
 
 use serde::{Deserialize, Serialize};
 
-use super::graph::{FlowGraph, ItemsSource, Join, Target};
+use super::billing::Billing;
+use super::graph::{FlowGraph, Join, Target};
 use super::journal::{now_ms, ExecutionWrite, Journal};
 use crate::context::{OutcomeStatus, TaskOutcome, WorkflowContext};
 use crate::error::{Error, Result};
@@ -55,15 +55,20 @@ pub struct RunState {
     pub(crate) graph: Arc<FlowGraph>,
     pub(crate) ctx: WorkflowContext,
     pub(crate) arrivals: Vec<u32>,
-    batches: HashMap<u32, Arc<[Value]>>,
-    journal: Option<Journal>,
+    pub(crate) batches: HashMap<u32, Arc<[Value]>>,
+    pub(crate) next_batch: u32,
+    pub(crate) journal: Option<Journal>,
     /// The run's id, for ledger keys (set by whoever starts the run).
     run_id: Arc<str>,
-    /// Metered runs: the meter, the paying account and the tasks' costs.
-    pub meter: Option<crate::meter::RunMeter>,
-    pub(crate) progress: Option<Progress>,
+    /// Metered runs: the account, the tasks' costs and what is reserved.
+    pub(crate) billing: Option<Billing>,
+    /// Activations per task so far: the step number of the latest.
+    pub(crate) starts: Vec<u32>,
+    /// Activations in all (the step limit bounds it).
+    pub(crate) steps: u32,
+    /// Durable runs and replay: `(task, step)` of activations in flight.
+    pub(crate) pending: Option<Vec<(u32, u32)>>,
     snapshot_due: bool,
-    next_batch: u32,
 }
 
 /// The system values every run has: `system.run_id`, `system.workflow`
@@ -77,6 +82,7 @@ pub fn set_system_values(ctx: &WorkflowContext, run_id: &str, workflow: &str, st
 impl RunState {
     pub fn new(graph: Arc<FlowGraph>, ctx: WorkflowContext) -> Self {
         let arrivals = vec![0; graph.len()];
+        let starts = vec![0; graph.len()];
         RunState {
             graph,
             ctx,
@@ -85,8 +91,10 @@ impl RunState {
             next_batch: 0,
             journal: None,
             run_id: Arc::from(""),
-            meter: None,
-            progress: None,
+            billing: None,
+            starts,
+            steps: 0,
+            pending: None,
             snapshot_due: false,
         }
     }
@@ -111,38 +119,47 @@ impl RunState {
         self.track();
     }
 
-    /// Keeps track of activations (durable runs, and replay).
+    /// Makes the run metered.
+    pub fn set_billing(&mut self, billing: Option<Billing>) {
+        self.billing = billing;
+    }
+
+    /// Keeps track of the activations in flight (durable runs, and replay).
     pub(crate) fn track(&mut self) {
-        if self.progress.is_none() {
-            self.progress = Some(Progress { starts: vec![0; self.graph.len()], pending: Vec::new() });
+        if self.pending.is_none() {
+            self.pending = Some(Vec::new());
         }
     }
 
-    /// Activations per task so far (durable runs; empty otherwise).
+    /// Activations per task so far.
     pub fn starts(&self) -> &[u32] {
-        self.progress.as_ref().map_or(&[], |p| &p.starts)
+        &self.starts
     }
 
-    /// Tasks about to start: a durable run counts each activation (its
-    /// step number) and journals it as `running`. Replay passes no inputs.
-    pub fn activate(&mut self, tasks: &[u32]) -> Result<()> {
+    /// Activations so far, in all.
+    pub fn steps(&self) -> u32 {
+        self.steps
+    }
+
+    /// Tasks about to start (replay: no inputs, nothing journaled anew).
+    pub(crate) fn activate(&mut self, tasks: &[u32]) -> Result<()> {
         for &task in tasks {
             self.activate_one(task, None)?;
         }
         Ok(())
     }
 
-    /// One task about to start, with its rendered input (JSON) when it has one.
-    pub fn activate_one(&mut self, task: u32, input: Option<&str>) -> Result<()> {
-        let Some(progress) = &mut self.progress else { return Ok(()) };
-        let starts = progress
-            .starts
-            .get_mut(task as usize)
-            .ok_or_else(|| Error::Internal(format!("unknown task index {task}")))?;
+    /// One task about to start, with its rendered input (JSON) when it has
+    /// one: counts the activation and answers its step number; a durable
+    /// run journals it as `running`.
+    pub(crate) fn activate_one(&mut self, task: u32, input: Option<&str>) -> Result<u32> {
+        let starts = self.starts.get_mut(task as usize).ok_or_else(|| Error::Internal(format!("unknown task index {task}")))?;
         *starts += 1;
         let step = *starts;
-        progress.pending.push((task, step));
-        let Some(journal) = &mut self.journal else { return Ok(()) };
+        self.steps += 1;
+        let Some(pending) = &mut self.pending else { return Ok(step) };
+        pending.push((task, step));
+        let Some(journal) = &mut self.journal else { return Ok(step) };
         journal.execution(ExecutionWrite {
             task,
             step,
@@ -153,7 +170,8 @@ impl RunState {
             input,
             started_at: Some(now_ms()),
             ended_at: None,
-        })
+        })?;
+        Ok(step)
     }
 
     /// Journals an execution of a durable run (nothing otherwise): an
@@ -193,12 +211,12 @@ impl RunState {
             return Ok(());
         }
         self.snapshot_due = false;
-        let (Some(journal), Some(progress)) = (&mut self.journal, &self.progress) else { return Ok(()) };
+        let (Some(journal), Some(pending)) = (&mut self.journal, &self.pending) else { return Ok(()) };
         let state = SnapshotState {
             version: SNAPSHOT_VERSION,
             context: self.ctx.export()?,
             arrivals: self.arrivals.clone(),
-            progress: progress.clone(),
+            progress: Progress { starts: self.starts.clone(), pending: pending.clone() },
         };
         let text = serde_json::to_string(&state).map_err(|e| Error::Internal(e.to_string()))?;
         journal.snapshot(text);
@@ -239,52 +257,6 @@ impl RunState {
         node.input.as_ref().map(|t| t.render_json(&self.ctx)).transpose()
     }
 
-    /// Renders the inputs of items `from..from + count` (fewer at the end
-    /// of the list), in one go: the engine asks for a window at a time.
-    pub fn item_inputs(&self, task: u32, batch: u32, from: u32, count: u32) -> Result<Vec<Result<Option<String>>>> {
-        let node = self.graph.task(task)?;
-        let list = self
-            .batches
-            .get(&batch)
-            .ok_or_else(|| Error::Internal(format!("no item batch {batch}")))?;
-        let start = (from as usize).min(list.len());
-        let end = start.saturating_add(count as usize).min(list.len());
-        Ok((start..end)
-            .map(|index| match &node.input {
-                None => Ok(None),
-                Some(input) => input.render_json(&self.ctx.with_item(list[index].clone(), index as u64)).map(Some),
-            })
-            .collect())
-    }
-
-    /// Renders a with-items task's items and keeps them for
-    /// [`RunState::item_input`] until [`RunState::end_items`]; returns the
-    /// batch id and the items.
-    pub fn begin_items(&mut self, task: u32) -> Result<(u32, Value)> {
-        let node = self.graph.task(task)?;
-        let items = match &node.items {
-            Some(ItemsSource::Template(t)) => t.render(&self.ctx)?,
-            Some(ItemsSource::Json(t)) => t.render(&self.ctx)?,
-            None => return Err(Error::Internal(format!("task '{}' has no items", node.name))),
-        };
-        if items.kind() != ValueKind::Seq {
-            return Err(Error::invalid_value(format!(
-                "with.items of task '{}' must give a list, got {}",
-                node.name,
-                items.kind()
-            )));
-        }
-        let list: Arc<[Value]> = items.try_iter().map_err(|e| Error::Internal(e.to_string()))?.collect();
-        let id = self.next_batch;
-        self.next_batch = self.next_batch.wrapping_add(1);
-        self.batches.insert(id, list);
-        Ok((id, items))
-    }
-
-    pub fn end_items(&mut self, batch: u32) {
-        self.batches.remove(&batch);
-    }
-
     /// Whether a failed attempt may be retried under the task's `retry.when`.
     pub fn retry_allowed(&self, task: u32, outcome: TaskOutcome) -> Result<bool> {
         match &self.graph.task(task)?.retry_when {
@@ -295,11 +267,11 @@ impl RunState {
 
     /// Journals the end of activation `step` of a task (durable runs;
     /// nothing otherwise).
-    pub fn record(&mut self, task: u32, step: u32, attempt: u32, status: OutcomeStatus, payload_json: &str) -> Result<()> {
-        if let Some(progress) = &mut self.progress {
-            match progress.pending.iter().position(|&p| p == (task, step)) {
+    pub(crate) fn record(&mut self, task: u32, step: u32, attempt: u32, status: OutcomeStatus, payload_json: &str) -> Result<()> {
+        if let Some(pending) = &mut self.pending {
+            match pending.iter().position(|&p| p == (task, step)) {
                 Some(at) => {
-                    progress.pending.swap_remove(at);
+                    pending.swap_remove(at);
                 }
                 None => return Err(Error::Internal(format!("task index {task} step {step} is not in flight"))),
             }
@@ -322,7 +294,7 @@ impl RunState {
 
     /// Records a task's outcome; with `follow`, also fires its transitions
     /// (publishing variables, counting joins) and says what comes next.
-    pub fn complete(&mut self, task: u32, outcome: TaskOutcome, follow: bool) -> Result<Next> {
+    pub(crate) fn complete(&mut self, task: u32, outcome: TaskOutcome, follow: bool) -> Result<Next> {
         let graph = Arc::clone(&self.graph);
         let node = graph.task(task)?;
         let failed = outcome.status != OutcomeStatus::Succeeded;

@@ -1,0 +1,69 @@
+//! A metered run's side of metering: what its attempts in flight have
+//! reserved (given back whole when the run ends), and the one rule of what
+//! an attempt that ends is charged. The account's balance itself is the
+//! shared [`Meter`](crate::meter::Meter)'s.
+
+use crate::error::Result;
+use crate::meter::{LedgerKey, LedgerWrite, RunMeter};
+
+use super::answer::Charge;
+
+pub struct Billing {
+    pub meter: RunMeter,
+    /// Failed attempts are billed too (`metering.billFailed`).
+    bill_failed: bool,
+    /// Credits reserved by attempts in flight.
+    reserved: i64,
+}
+
+impl Billing {
+    pub fn new(meter: RunMeter, bill_failed: bool) -> Self {
+        Billing { meter, bill_failed, reserved: 0 }
+    }
+
+    /// Reserves the static cost of a task's attempt: `Some(Ok(()))` reserved,
+    /// `Some(Err(balance))` not covered, `None` no static cost (a function
+    /// of the input sets it: the engine reserves with [`Billing::reserve`]).
+    pub fn reserve_static(&mut self, task: u32) -> Result<Option<std::result::Result<(), i64>>> {
+        let Some(cost) = self.meter.costs.get(task as usize).copied().flatten() else { return Ok(None) };
+        let reserved = self.meter.meter.reserve(self.meter.account, cost)?;
+        if reserved.is_ok() {
+            self.reserved += cost;
+        }
+        Ok(Some(reserved))
+    }
+
+    /// Reserves `amount`: true if the account's balance covered it.
+    pub fn reserve(&mut self, amount: i64) -> Result<bool> {
+        let covered = self.meter.meter.reserve(self.meter.account, amount)?.is_ok();
+        if covered {
+            self.reserved += amount;
+        }
+        Ok(covered)
+    }
+
+    /// Ends an attempt's reservation: a succeeded attempt (or any, with
+    /// `bill_failed`) is charged what its handler reported, else its
+    /// estimate; a failed one nothing. The rest goes back to the balance;
+    /// answers the ledger write to queue when something was charged.
+    pub fn settle(&mut self, charge: Charge, succeeded: bool, key: LedgerKey) -> Result<Option<LedgerWrite>> {
+        let charged = if succeeded || self.bill_failed { charge.reported.unwrap_or(charge.reserved) } else { 0 };
+        self.reserved -= charge.reserved;
+        self.meter.meter.charge(self.meter.account, charge.reserved, charged, key)
+    }
+
+    /// Gives a reservation back whole (an attempt that ended late or was cancelled).
+    pub fn release(&mut self, amount: i64) -> Result<()> {
+        self.reserved -= amount;
+        self.meter.meter.release(self.meter.account, amount)
+    }
+
+    /// The run ended: whatever its attempts still hold goes back.
+    pub fn release_all(&mut self) -> Result<()> {
+        let held = std::mem::take(&mut self.reserved);
+        if held > 0 {
+            self.meter.meter.release(self.meter.account, held)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,18 @@
+/**
+ * The one place the engine dispatches on a task's kind (its twin in the
+ * core is `RunState::first_input`): a new kind is a module of its own plus
+ * one case here.
+ */
+import type { TaskDefinition } from '../workflow/model'
+import type { Action } from './attempt'
+import type { InputKind } from './protocol'
+import { TaskRun } from './task'
+import type { ResumedActivation, TaskHost } from './task-host'
+
+/** Starts an activation of `task` with the first input the core answered. */
+export function startTask(task: TaskDefinition, host: TaskHost, action: Action, step: number, kind: InputKind, value: unknown, resumed?: ResumedActivation): void {
+  switch (task.kind) {
+    case 'action':
+      return new TaskRun(task, host, action, step).start(kind, value, resumed)
+  }
+}
