@@ -2,9 +2,9 @@
 //! task's time goes. Run: cargo run --release -p arcflow-core --example flow_cost
 use std::sync::Arc;
 
-use arcflow_core::flow::{FlowGraph, RunState, TaskNode};
+use arcflow_core::flow::{Completion, FlowGraph, RunStart, RunState, TaskNode};
 use arcflow_core::value::{from_json, to_json};
-use arcflow_core::{compile, CompileOptions, JsonTemplate, TaskOutcome, Value, WorkflowContext};
+use arcflow_core::{compile, CompileOptions, JsonTemplate, OutcomeStatus, Value, WorkflowContext};
 
 #[path = "timing/mod.rs"]
 mod timing;
@@ -26,14 +26,13 @@ fn main() {
         ctx.set_system("workflow", Value::from("one"));
         ctx.set_system("started_at", Value::from("2026-11-23T12:00:00.000Z"));
     });
-    time("RunState::new + init_vars", 200_000, || {
-        let mut state = RunState::new(graph.clone(), WorkflowContext::new(Value::from(0)));
-        state.init_vars().unwrap();
-    });
+    let start = || RunStart { run_id: "r".into(), started_ms: 0, journal: None, billing: None };
+    time("RunState::start (vars, first input)", 200_000, || drop(RunState::start(graph.clone(), WorkflowContext::new(Value::from(0)), start()).unwrap()));
     let state = RunState::new(graph.clone(), WorkflowContext::new(Value::from(0)));
     time("task_input {{ input }} (JSON)", 200_000, || drop(state.task_input(0).unwrap().unwrap()));
-    let mut state = RunState::new(graph.clone(), WorkflowContext::new(Value::from(0)));
-    time("complete (no transitions)", 200_000, || drop(state.complete(0, TaskOutcome::succeeded(Value::from(1)), true).unwrap()));
+    let (mut state, _) = RunState::start(graph.clone(), WorkflowContext::new(Value::from(0)), start()).unwrap();
+    let completion = || Completion { task: 0, step: 1, attempt: 1, status: OutcomeStatus::Succeeded, payload_json: "1", charge: None, follow: true, idle: false };
+    time("complete_task (no transitions)", 200_000, || drop(state.complete_task(completion()).unwrap()));
     time("from_json(\"1\")", 200_000, || drop(from_json("1").unwrap()));
     time("output {{ tasks.t.result }}", 200_000, || drop(state.output().unwrap()));
     let ctx = WorkflowContext::new(Value::from(0));

@@ -5,10 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arcflow_core::flow::{FlowGraph, Journal, Next, Resumed, RunState, TaskNode, Target, Transition};
+use arcflow_core::flow::{Answer, Completion, FlowGraph, Input, Journal, Next, Resumed, RunStart, RunState, Scheduled, TaskNode, Target, Transition};
 use arcflow_core::store::{SqliteStore, Store, WriteBehind, WriterConfig};
-use arcflow_core::value::from_json;
-use arcflow_core::{compile_condition, CompileOptions, JsonTemplate, OutcomeStatus, TaskOutcome, Value, WorkflowContext};
+use arcflow_core::{compile_condition, CompileOptions, JsonTemplate, OutcomeStatus, Value, WorkflowContext};
 
 fn temp_db(name: &str) -> String {
     let dir = std::env::temp_dir().join(format!("arcflow-resume-test-{}-{name}", std::process::id()));
@@ -45,39 +44,31 @@ fn chain() -> Arc<FlowGraph> {
     Arc::new(graph)
 }
 
-/// Starts run `id` and completes its first `steps` tasks (each succeeds
-/// with its input + 1, or fails when `fail_at` is that task), then drops
-/// it as a crash would, after the store committed what was queued.
+/// Starts run `id` and completes its first `steps` tasks through the
+/// core's steps, as the engine does (each succeeds with its input + 1, or
+/// fails when `fail_at` is that task), then drops it as a crash would,
+/// after the store committed what was queued (never idle: the crash comes
+/// before the run's end is journaled).
 fn run_then_crash(path: &str, id: &str, steps: u32, fail_at: Option<u32>, snapshot_every: u32) {
     let writer = writer(path);
     let graph = chain();
-    let ctx = WorkflowContext::new(Value::from(1));
-    let mut state = RunState::new(Arc::clone(&graph), ctx);
-    state.set_journal(Journal::start(Arc::clone(&writer), id, &graph, "1", None, snapshot_every).unwrap());
-    state.init_vars().unwrap();
-    state.activate(graph.start()).unwrap();
-    let mut next = vec![0u32];
+    let journal = Journal::start(Arc::clone(&writer), id, &graph, "1", None, snapshot_every).unwrap();
+    let start = RunStart { run_id: id.into(), started_ms: 0, journal: Some(journal), billing: None };
+    let (mut state, mut answer) = RunState::start(Arc::clone(&graph), WorkflowContext::new(Value::from(1)), start).unwrap();
     for _ in 0..steps {
-        let task = next.remove(0);
-        let input: i64 = state.task_input(task).unwrap().unwrap().parse().unwrap();
-        let outcome = if fail_at == Some(task) {
-            TaskOutcome::ended(OutcomeStatus::Failed, from_json(r#"{"name":"Error","message":"boom"}"#).unwrap())
+        let Answer::Schedule(mut next) = answer else { break };
+        let Scheduled { task, step, input } = next.remove(0);
+        let Input::Rendered(input) = input else { panic!("expected an input, got {input:?}") };
+        let input: i64 = input.parse().unwrap();
+        let (status, payload) = if fail_at == Some(task) {
+            (OutcomeStatus::Failed, r#"{"name":"Error","message":"boom"}"#.to_owned())
         } else {
-            TaskOutcome::succeeded(Value::from(input + 1))
+            (OutcomeStatus::Succeeded, (input + 1).to_string())
         };
-        let payload = if outcome.status == OutcomeStatus::Succeeded { (input + 1).to_string() } else { r#"{"name":"Error","message":"boom"}"#.to_owned() };
-        state.record(task, 1, 1, outcome.status, &payload).unwrap();
-        match state.complete(task, outcome, true).unwrap() {
-            Next::Schedule(tasks) => {
-                state.activate(&tasks).unwrap();
-                next.extend(tasks);
-            }
-            _ => break,
-        }
-        state.checkpoint().unwrap();
-        state.flush_journal().unwrap();
+        let completion = Completion { task, step, attempt: 1, status, payload_json: &payload, charge: None, follow: true, idle: false };
+        answer = state.complete_task(completion).unwrap();
+        state.ack().unwrap();
     }
-    state.flush_journal().unwrap();
     assert!(writer.settle(Duration::from_secs(5)));
     drop(state); // the crash: no end is journaled
     writer.close();
