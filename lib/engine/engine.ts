@@ -133,7 +133,7 @@ export class Engine {
   readonly #accounts: Accounts
   /** Workflows loaded by this engine, by name: what `resume` runs. */
   readonly #workflows = new Map<string, WorkflowDefinition>()
-  readonly #onEnd = (run: Run): void => void this.#runs.delete(run.id)
+  readonly #onEnd = (runId: string): void => void this.#runs.delete(runId)
   #closed = false
   readonly #store: DurableStore | undefined
   readonly #durability: Durability

@@ -3,7 +3,6 @@ import type { DurableStore } from '../store/store'
 import type { Action } from './attempt'
 import type { RunEvent } from './events'
 import type { RunMeter } from './metering'
-import type { Run } from './run'
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out'
 export type CancelPolicy = 'cancel_running' | 'allow_finish'
@@ -16,7 +15,7 @@ export interface RunOptions {
   actions: Action[]
   listeners: Array<(event: RunEvent) => void>
   /** Called once when the run ends. */
-  onEnd?: (run: Run) => void
+  onEnd?: (runId: string) => void
   /** Where a durable run journals its progress (none: in memory only). */
   store?: DurableStore | undefined
   /** With a store: `sync` acknowledges a completion once it is on disk. */

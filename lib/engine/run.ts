@@ -41,7 +41,7 @@ export class Run implements TaskHost {
   readonly #log: EventLog
   readonly #signal = new LinkedSignal()
   readonly #actions: Action[]
-  readonly #onEnd: ((run: Run) => void) | undefined
+  readonly #onEnd: ((runId: string) => void) | undefined
   readonly #store: DurableStore | undefined
   readonly #sync: boolean
   /** @internal The run journals its executions (see TaskHost). */
@@ -439,6 +439,6 @@ export class Run implements TaskHost {
       if (error) this.#reject!(error)
       else this.#resolve!(output)
     }
-    this.#onEnd?.(this)
+    this.#onEnd?.(this.id)
   }
 }
