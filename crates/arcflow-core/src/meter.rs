@@ -16,7 +16,7 @@ use dashmap::DashMap;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::flow::now_ms;
+use crate::time::now_ms;
 use crate::store::{Store, Write, WriteBehind};
 
 /// What a ledger entry is keyed by: a billable unit (an attempt of a task or
@@ -186,19 +186,11 @@ impl Meter {
         }
     }
 
-    /// Ends a reservation: `charged` is billed (its ledger entry queued under
-    /// `key`), the rest of `reserved` returns to the balance (or the excess
-    /// of `charged` over it is taken).
-    pub fn settle(&self, id: u32, reserved: i64, charged: i64, key: LedgerKey) -> Result<()> {
-        match self.charge(id, reserved, charged, key)? {
-            Some(write) => self.record(write),
-            None => Ok(()),
-        }
-    }
-
-    /// The balance part of [`Meter::settle`]: the ledger write it needs (if
-    /// anything was charged) is the caller's to queue, e.g. in the same
-    /// group as the completion it belongs to, then [`Meter::record`].
+    /// Ends a reservation: `charged` is billed, the rest of `reserved`
+    /// returns to the balance (or the excess of `charged` over it is taken).
+    /// The ledger write it needs (if anything was charged) is the caller's
+    /// to queue under `key`, in the same group as the completion it belongs
+    /// to (or through [`Meter::record`]).
     pub fn charge(&self, id: u32, reserved: i64, charged: i64, key: LedgerKey) -> Result<Option<LedgerWrite>> {
         check_amount(reserved, "a reservation")?;
         check_amount(charged, "a charge")?;

@@ -11,7 +11,6 @@ mod resume;
 mod run;
 
 pub use graph::{FlowGraph, ItemsSource, Join, Target, TaskNode, Transition};
-pub(crate) use journal::now_ms;
 pub use journal::{Journal, DEFAULT_SNAPSHOT_EVERY};
 pub use resume::{payload_value, PendingActivation, Resumed};
 pub use run::{set_system_values, Next, RunState};

@@ -38,29 +38,3 @@ pub trait Store: Send {
     /// An account's latest ledger entries, newest first.
     fn ledger(&mut self, account: &str, limit: u32) -> Result<Vec<crate::meter::LedgerEntry>>;
 }
-
-/// How much a completion waits for the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    /// Nothing is written: the ephemeral fast path.
-    None,
-    /// Queued, on disk within the flush interval.
-    Batched,
-    /// Acknowledged once its batch commits (concurrent completions share a commit).
-    Sync,
-}
-
-impl Durability {
-    pub fn parse(text: &str) -> Result<Self> {
-        Ok(match text {
-            "none" => Self::None,
-            "batched" => Self::Batched,
-            "sync" => Self::Sync,
-            other => {
-                return Err(crate::error::Error::invalid_value(format!(
-                    "unknown durability {other:?}: expected none, batched or sync"
-                )))
-            }
-        })
-    }
-}

@@ -11,13 +11,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use super::record::Write;
 use super::Store;
 use crate::error::{Error, Result};
+use crate::time::now_ms;
 
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
@@ -93,10 +94,6 @@ impl Shared {
 pub struct WriteBehind {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 impl WriteBehind {
