@@ -9,7 +9,9 @@ mod schema;
 mod sqlite;
 mod writer;
 
-pub use record::{execution_status, EventRecord, Execution, RunFilter, RunRecord, Write, EXECUTION_STATUSES};
+pub use record::{
+    execution_status, EventRecord, Execution, LedgerEntry, LedgerKey, LedgerWrite, RunFilter, RunRecord, Write, EXECUTION_STATUSES,
+};
 pub use sqlite::SqliteStore;
 pub use writer::{StoreStats, WriteBehind, WriterConfig};
 
@@ -36,5 +38,5 @@ pub trait Store: Send {
     /// A run's journal of events, oldest first.
     fn events(&mut self, run_id: &str) -> Result<Vec<EventRecord>>;
     /// An account's latest ledger entries, newest first.
-    fn ledger(&mut self, account: &str, limit: u32) -> Result<Vec<crate::meter::LedgerEntry>>;
+    fn ledger(&mut self, account: &str, limit: u32) -> Result<Vec<LedgerEntry>>;
 }

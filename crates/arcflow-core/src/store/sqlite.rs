@@ -5,12 +5,10 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::record::{execution_status, EventRecord, Execution, RunFilter, RunRecord, Write};
-use crate::meter::{LedgerEntry, LedgerKey};
+use super::record::{execution_status, EventRecord, Execution, LedgerEntry, LedgerKey, RunFilter, RunRecord, Write};
 use super::schema::MIGRATIONS;
 use super::Store;
 use crate::error::{Error, Result};
-
 
 pub(crate) fn db_error(e: rusqlite::Error) -> Error {
     Error::Store { message: e.to_string(), transient: is_transient(&e) }
