@@ -130,7 +130,7 @@ export class DurableStore {
     this.path = path
     this.#logger = options.logger
     try {
-      this.native = new native.NativeStore(path, options.flushIntervalMs, options.batchSize, options.queueCapacity, options.snapshotEvery ?? null)
+      this.native = new native.NativeStore(`sqlite:${path}`, options.flushIntervalMs, options.batchSize, options.queueCapacity, options.snapshotEvery ?? null)
     } catch (error) {
       throw fromNative(error)
     }

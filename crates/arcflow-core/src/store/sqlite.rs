@@ -65,11 +65,6 @@ impl SqliteStore {
         }
         Ok(())
     }
-
-    /// `PRAGMA integrity_check`: `ok`, or what is wrong.
-    pub fn integrity_check(&mut self) -> Result<String> {
-        self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(db_error)
-    }
 }
 
 fn run_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
@@ -283,6 +278,11 @@ impl Store for SqliteStore {
             .prepare_cached("SELECT jseq, state FROM snapshots WHERE run_id = ?1")
             .and_then(|mut s| s.query_row([run_id], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))).optional())
             .map_err(db_error)
+    }
+
+    /// `PRAGMA integrity_check`.
+    fn integrity_check(&mut self) -> Result<String> {
+        self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(db_error)
     }
 }
 
