@@ -5,10 +5,10 @@
 //! I/O) is kept and retried with exponential backoff. One that fails for a
 //! permanent reason (a constraint, a malformed write) is not retried: it is
 //! split by the calls that queued it, and only the calls whose writes the
-//! store refuses are set aside, counted and reported (see
-//! [`set_aside`](self::set_aside)); nothing is dropped silently. The queue is bounded: past `capacity` it says so
-//! ([`WriteBehind::enqueue`] returns `true`), and the engine waits for it
-//! to drain instead of growing it without bound. Sequence numbers let a
+//! store refuses are set aside, counted and reported (see `set_aside`);
+//! nothing is dropped silently. The queue is bounded: past `capacity` it
+//! says so ([`WriteBehind::enqueue`] returns `true`), and the engine waits
+//! for it to drain instead of growing it without bound. Sequence numbers let a
 //! caller wait until everything it queued is on disk (`sync` durability;
 //! concurrent waiters share a commit).
 
@@ -176,10 +176,10 @@ impl WriteBehind {
 
     /// Blocks until `settled` differs from `seen` (a commit, or writes set
     /// aside; or `timeout` passes, or the store closes); returns the stats
-    /// then. A waiter makes the
-    /// flush thread commit what is queued now instead of at the interval;
-    /// one caller waits for every pending `sync` completion, so concurrent
-    /// completions share a commit (group commit).
+    /// then. A waiter makes the flush thread commit what is queued now
+    /// instead of at the interval; one caller waits for every pending
+    /// `sync` completion, so concurrent completions share a commit (group
+    /// commit).
     pub fn wait_progress(&self, seen: u64, timeout: Duration) -> StoreStats {
         let deadline = Instant::now() + timeout;
         let mut state = self.shared.lock();
@@ -221,7 +221,7 @@ impl WriteBehind {
     }
 
     /// Why writes in `first..=last` (sequence numbers) were set aside, if
-    /// any was (as far as the last [`REJECTIONS_KEPT`] calls set aside go).
+    /// any was (as far as the last 1,024 calls set aside go).
     /// A waiter that woke for its sequence number asks here whether its
     /// writes were committed.
     pub fn rejection(&self, first: u64, last: u64) -> Option<String> {
@@ -236,8 +236,9 @@ impl WriteBehind {
         self.shared.work.notify_one();
     }
 
-    /// Commits everything queued so far, then stops the thread. Loses nothing:
-    /// a failing batch keeps being retried.
+    /// Commits everything queued so far, then stops the thread. Loses
+    /// nothing: a batch failing for a transient reason keeps being retried
+    /// (one the store refuses for good is set aside and reported).
     pub fn close(&self) {
         self.request_close();
         let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
