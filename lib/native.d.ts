@@ -64,8 +64,11 @@ export declare class NativeJsonTemplate {
 }
 
 export declare class NativeStore {
-  /** Opens (creating and migrating) the database and starts its flush thread. */
-  constructor(path: string, flushIntervalMs: number, batchSize: number, capacity: number, snapshotEvery?: number | undefined | null)
+  /**
+   * Opens (creating and migrating) the store `url` names (`sqlite:PATH`)
+   * and starts its flush thread.
+   */
+  constructor(url: string, flushIntervalMs: number, batchSize: number, capacity: number, snapshotEvery?: number | undefined | null)
   /** Queue depth, batches, rows, retries, last flush: JSON text. */
   stats(): string
   /**

@@ -20,12 +20,20 @@ export interface StoreStats {
   queueDepth: number
   enqueued: number
   committed: number
+  /** Every write up to this sequence number is committed or set aside (`committed + rejected`). */
+  settled: number
+  /** Writes the store refused for good (a permanent error): set aside, not retried. */
+  rejected: number
   batches: number
   retries: number
   lastFlushAt: number | null
   lastFlushMs: number | null
   lastFlushRows: number
   failing: string | null
+  /** `failing` is permanent: the writes it names were set aside, not retried. */
+  permanent: boolean
+  /** The last permanent failure and the writes it set aside, kept once the store moves on. */
+  rejection: string | null
   closed: boolean
 }
 
@@ -120,8 +128,10 @@ export class DurableStore {
   readonly native: NativeStore
   readonly path: string
   readonly #logger: Logger
-  #committed = 0
+  #settled = 0
+  #rejected = 0
   #failing: string | null = null
+  #permanent = false
   readonly #waiters: Array<{ seq: number; resolve: () => void }> = []
   #polling = false
   #closed = false
@@ -130,7 +140,7 @@ export class DurableStore {
     this.path = path
     this.#logger = options.logger
     try {
-      this.native = new native.NativeStore(path, options.flushIntervalMs, options.batchSize, options.queueCapacity, options.snapshotEvery ?? null)
+      this.native = new native.NativeStore(`sqlite:${path}`, options.flushIntervalMs, options.batchSize, options.queueCapacity, options.snapshotEvery ?? null)
     } catch (error) {
       throw fromNative(error)
     }
@@ -141,9 +151,12 @@ export class DurableStore {
     return JSON.parse(this.native.stats()) as StoreStats
   }
 
-  /** Resolves once every write up to `seq` is committed. */
+  /**
+   * Resolves once every write up to `seq` is committed, or set aside for a
+   * permanent error (logged as an error; see `stats().rejection`).
+   */
   committed(seq: number): Promise<void> {
-    if (seq <= this.#committed) return Promise.resolve()
+    if (seq <= this.#settled) return Promise.resolve()
     return new Promise((resolve) => {
       this.#waiters.push({ seq, resolve })
       if (!this.#polling) void this.#poll()
@@ -154,7 +167,7 @@ export class DurableStore {
     this.#polling = true
     try {
       while (this.#waiters.length > 0) {
-        const stats = JSON.parse(await this.native.waitProgress(this.#committed, 1000)) as StoreStats
+        const stats = JSON.parse(await this.native.waitProgress(this.#settled, 1000)) as StoreStats
         this.#observe(stats)
         if (stats.closed) break
       }
@@ -164,18 +177,23 @@ export class DurableStore {
   }
 
   #observe(stats: StoreStats): void {
-    if (stats.committed > this.#committed) {
+    if (stats.settled > this.#settled) {
       this.#logger.debug('arcflow store flushed', { rows: stats.lastFlushRows, ms: stats.lastFlushMs, queueDepth: stats.queueDepth })
-      this.#committed = stats.committed
+      this.#settled = stats.settled
+    }
+    if (stats.rejected > this.#rejected) {
+      this.#logger.error('arcflow store: writes refused for good (a permanent error), set aside and not retried', { error: stats.rejection, rejected: stats.rejected })
+      this.#rejected = stats.rejected
     }
     if (stats.failing !== this.#failing) {
-      if (stats.failing) this.#logger.warn('arcflow store: a batch failed, retrying', { error: stats.failing, retries: stats.retries })
-      else this.#logger.info('arcflow store recovered', { retries: stats.retries })
+      if (stats.failing && !stats.permanent) this.#logger.warn('arcflow store: a batch failed, retrying', { error: stats.failing, retries: stats.retries })
+      else if (!stats.failing && this.#failing && !this.#permanent) this.#logger.info('arcflow store recovered', { retries: stats.retries })
       this.#failing = stats.failing
+      this.#permanent = stats.permanent
     }
     // waiters arrive in sequence order: release from the front
     let released = 0
-    while (released < this.#waiters.length && this.#waiters[released]!.seq <= this.#committed) released++
+    while (released < this.#waiters.length && this.#waiters[released]!.seq <= this.#settled) released++
     for (const waiter of this.#waiters.splice(0, released)) waiter.resolve()
   }
 
@@ -228,7 +246,7 @@ export class DurableStore {
     // waits in slices of one second: the process can still exit meanwhile
     let stats = this.stats()
     while (!stats.closed) {
-      stats = JSON.parse(await this.native.waitProgress(stats.committed, 1000)) as StoreStats
+      stats = JSON.parse(await this.native.waitProgress(stats.settled, 1000)) as StoreStats
       this.#observe(stats)
     }
     this.native.closeSync() // the thread is done: joins at once

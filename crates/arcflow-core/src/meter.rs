@@ -13,66 +13,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use dashmap::DashMap;
-use serde::Serialize;
-
 use crate::error::{Error, Result};
-use crate::flow::now_ms;
+use crate::time::now_ms;
 use crate::store::{Store, Write, WriteBehind};
-
-/// What a ledger entry is keyed by: a billable unit (an attempt of a task or
-/// an item) or a key the caller gave (a credit).
-#[derive(Debug, Clone, PartialEq)]
-pub enum LedgerKey {
-    Unit { run_id: Arc<str>, task: Arc<str>, step: u32, item: i64, attempt: u32 },
-    Given(String),
-}
-
-/// One ledger write, queued on the store.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LedgerWrite {
-    pub account: Arc<str>,
-    /// Credits: positive for a credit, negative for a charge.
-    pub amount: i64,
-    pub kind: &'static str,
-    pub key: LedgerKey,
-    pub at: i64,
-}
-
-impl LedgerWrite {
-    /// The unique key of the entry: `RUN/TASK/STEP/ITEM/ATTEMPT/KIND` for a
-    /// unit (built on the flush thread, not the JS thread), else the given key.
-    pub fn key_text(&self) -> String {
-        match &self.key {
-            LedgerKey::Unit { run_id, task, step, item, attempt } => format!("{run_id}/{task}/{step}/{item}/{attempt}/{}", self.kind),
-            LedgerKey::Given(key) => format!("credit/{key}"),
-        }
-    }
-
-    fn entry(&self) -> LedgerEntry {
-        let (run_id, task, item, attempt) = match &self.key {
-            LedgerKey::Unit { run_id, task, item, attempt, .. } => {
-                (Some(run_id.to_string()), Some(task.to_string()), (*item >= 0).then_some(*item), Some(*attempt))
-            }
-            LedgerKey::Given(_) => (None, None, None, None),
-        };
-        LedgerEntry { key: self.key_text(), account: self.account.to_string(), amount: self.amount, kind: self.kind.to_owned(), run_id, task, item, attempt, at: self.at }
-    }
-}
-
-/// A ledger entry as `engine.ledger()` reports it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LedgerEntry {
-    pub key: String,
-    pub account: String,
-    pub amount: i64,
-    pub kind: String,
-    pub run_id: Option<String>,
-    pub task: Option<String>,
-    pub item: Option<i64>,
-    pub attempt: Option<u32>,
-    pub at: i64,
-}
+// the records live beside the store's others; named here too
+pub use crate::store::{LedgerEntry, LedgerKey, LedgerWrite};
 
 /// A metered run's meter: the paying account, and each task's cost when it
 /// is a number (`None`: a function of the input, reserved by the engine).
@@ -186,19 +131,11 @@ impl Meter {
         }
     }
 
-    /// Ends a reservation: `charged` is billed (its ledger entry queued under
-    /// `key`), the rest of `reserved` returns to the balance (or the excess
-    /// of `charged` over it is taken).
-    pub fn settle(&self, id: u32, reserved: i64, charged: i64, key: LedgerKey) -> Result<()> {
-        match self.charge(id, reserved, charged, key)? {
-            Some(write) => self.record(write),
-            None => Ok(()),
-        }
-    }
-
-    /// The balance part of [`Meter::settle`]: the ledger write it needs (if
-    /// anything was charged) is the caller's to queue, e.g. in the same
-    /// group as the completion it belongs to, then [`Meter::record`].
+    /// Ends a reservation: `charged` is billed, the rest of `reserved`
+    /// returns to the balance (or the excess of `charged` over it is taken).
+    /// The ledger write it needs (if anything was charged) is the caller's
+    /// to queue under `key`, in the same group as the completion it belongs
+    /// to (or through [`Meter::record`]).
     pub fn charge(&self, id: u32, reserved: i64, charged: i64, key: LedgerKey) -> Result<Option<LedgerWrite>> {
         check_amount(reserved, "a reservation")?;
         check_amount(charged, "a charge")?;

@@ -1,6 +1,13 @@
 //! Timestamps as RFC 3339 text (`2026-11-23T12:00:00.000Z`), the shape
 //! JavaScript's `Date.prototype.toISOString` gives, so that templates see
-//! the same text whichever side made it.
+//! the same text whichever side made it; and the clock every record uses.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
 
 /// Milliseconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
 pub fn iso_millis(ms: i64) -> String {

@@ -282,3 +282,26 @@ fn a_batch_never_splits_the_writes_of_one_call() {
     assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 9);
     assert!(batches.iter().all(|b| b.len() <= 6), "a batch grows only to finish a group: {batches:?}");
 }
+
+#[test]
+fn open_takes_an_sqlite_url_and_refuses_everything_else_clearly() {
+    let path = temp_db("open");
+    let mut store = arcflow_core::store::open(&format!("sqlite:{path}")).unwrap();
+    store.apply(&[started("r")]).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    assert!(SqliteStore::open(&path).unwrap().get_run("r").unwrap().is_some(), "sqlite:PATH opens the file at PATH");
+
+    for url in ["postgres://user:secret@db/arcflow", "postgresql://db/arcflow"] {
+        let err = arcflow_core::store::open(url).err().expect("no PostgreSQL in this build");
+        assert!(matches!(err, arcflow_core::Error::Store { transient: false, .. }), "{err:?}");
+        assert!(err.to_string().contains("PostgreSQL is not available"), "{err}");
+        assert!(!err.to_string().contains("secret"), "a URL's password is never repeated: {err}");
+    }
+    for url in [path.as_str(), "memory", "sqlite:", "mysql://db/x", ""] {
+        let err = arcflow_core::store::open(url).err().unwrap_or_else(|| panic!("{url:?} must be refused"));
+        assert_eq!(err.code(), "ARCFLOW_INVALID_VALUE", "{url:?}: {err}");
+        assert!(err.to_string().contains("sqlite:PATH"), "{url:?}: the message names the accepted form: {err}");
+    }
+    let err = arcflow_core::store::open("./arcflow.db").err().unwrap();
+    assert!(err.to_string().contains("write sqlite:./arcflow.db"), "a bare path gets a hint: {err}");
+}

@@ -1,5 +1,5 @@
-//! `NativeStore`: the embedded SQLite store behind the write-behind queue,
-//! one per engine. Writes are queued by runs (see `run.rs`); this class
+//! `NativeStore`: the store a URL names (`store::open`) behind the
+//! write-behind queue, one per engine. Writes are queued by runs (see `run.rs`); this class
 //! reads history (through its own connection: WAL lets it read while the
 //! flush thread writes), reports stats, waits for commits off the JS
 //! thread, and closes with a final flush.
@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arcflow_core::flow::{FlowGraph, Resumed, RunState, DEFAULT_SNAPSHOT_EVERY};
-use arcflow_core::store::{RunFilter, SqliteStore, Store, WriteBehind, WriterConfig};
+use arcflow_core::store::{self, RunFilter, Store, WriteBehind, WriterConfig};
 use napi::bindgen_prelude::AsyncTask;
 use napi::{Env, Task};
 use napi_derive::napi;
@@ -18,7 +18,7 @@ use crate::error::{guard, JsError};
 #[napi]
 pub struct NativeStore {
     pub(crate) writer: Arc<WriteBehind>,
-    reader: Mutex<SqliteStore>,
+    reader: Mutex<Box<dyn Store>>,
     /// Completions between two snapshots of a run.
     pub(crate) snapshot_every: u32,
 }
@@ -29,10 +29,11 @@ fn json<T: serde::Serialize>(value: &T) -> arcflow_core::Result<String> {
 
 #[napi]
 impl NativeStore {
-    /// Opens (creating and migrating) the database and starts its flush thread.
+    /// Opens (creating and migrating) the store `url` names (`sqlite:PATH`)
+    /// and starts its flush thread.
     #[napi(constructor)]
     pub fn new(
-        path: String,
+        url: String,
         flush_interval_ms: u32,
         batch_size: u32,
         capacity: u32,
@@ -45,8 +46,8 @@ impl NativeStore {
                 capacity: capacity.max(1) as usize,
                 ..WriterConfig::default()
             };
-            let writer = WriteBehind::start(Box::new(SqliteStore::open(&path)?), config)?;
-            let reader = SqliteStore::open(&path)?;
+            let writer = WriteBehind::start(store::open(&url)?, config)?;
+            let reader = store::open(&url)?;
             Ok(NativeStore {
                 writer: Arc::new(writer),
                 reader: Mutex::new(reader),
@@ -124,7 +125,7 @@ impl NativeStore {
     /// The reader, once this process's queued writes are committed (reads
     /// see their own writes; a failing store is read as it is after
     /// `READ_SETTLE`).
-    pub(crate) fn read(&self) -> arcflow_core::Result<std::sync::MutexGuard<'_, SqliteStore>> {
+    pub(crate) fn read(&self) -> arcflow_core::Result<std::sync::MutexGuard<'_, Box<dyn Store>>> {
         self.writer.settle(READ_SETTLE);
         self.reader.lock().map_err(poisoned)
     }

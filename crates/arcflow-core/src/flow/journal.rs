@@ -4,7 +4,6 @@
 //! (no I/O here). A run without a journal writes nothing.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use minijinja::Value;
 
@@ -13,9 +12,8 @@ use crate::error::Result;
 use crate::store::{Execution, Write, WriteBehind};
 use crate::value::to_json;
 
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
+// `run.rs` imports the clock from here
+pub(crate) use crate::time::now_ms;
 
 /// Completions between two snapshots of a run, by default: resume replays
 /// at most this many completions after the latest snapshot.

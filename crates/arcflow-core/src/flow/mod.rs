@@ -18,7 +18,6 @@ pub use answer::{Ack, Answer, Charge, Completion, Input, Scheduled};
 pub use billing::Billing;
 pub use graph::{FlowGraph, ItemsSource, Join, Target, TaskKind, TaskNode, Transition, DEFAULT_STEP_LIMIT, MAX_STEP_LIMIT};
 pub use items::ItemEnd;
-pub(crate) use journal::now_ms;
 pub use journal::{Journal, DEFAULT_SNAPSHOT_EVERY};
 pub use resume::{payload_value, PendingActivation, Resumed};
 pub use run::{set_system_values, Next, RunState};

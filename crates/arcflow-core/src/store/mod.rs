@@ -1,5 +1,5 @@
-//! Persistence: one data-access interface ([`Store`]) with an embedded
-//! SQLite implementation, behind a native write-behind queue
+//! Persistence: one data-access interface ([`Store`]), opened by URL
+//! ([`open`]), with an embedded SQLite implementation, behind a native write-behind queue
 //! ([`WriteBehind`]) that commits batches from a background thread. The
 //! engine never writes SQL and never waits for I/O unless a run asked for
 //! `sync` durability.
@@ -9,14 +9,54 @@ mod schema;
 mod sqlite;
 mod writer;
 
-pub use record::{execution_status, EventRecord, Execution, RunFilter, RunRecord, Write, EXECUTION_STATUSES};
+pub use record::{
+    execution_status, EventRecord, Execution, LedgerEntry, LedgerKey, LedgerWrite, RunFilter, RunRecord, Write, EXECUTION_STATUSES,
+};
 pub use sqlite::SqliteStore;
 pub use writer::{StoreStats, WriteBehind, WriterConfig};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// Opens the store `url` names: `sqlite:PATH` (the file created and
+/// migrated if needed). `postgres://` and `postgresql://` are kept for
+/// PostgreSQL, which this build does not have yet (a permanent
+/// [`Error::Store`]); anything else, a bare path included, is an
+/// [`Error::InvalidValue`] naming the accepted forms.
+///
+/// ```no_run
+/// let mut store = arcflow_core::store::open("sqlite:./arcflow.db")?;
+/// # Ok::<(), arcflow_core::Error>(())
+/// ```
+pub fn open(url: &str) -> Result<Box<dyn Store>> {
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        if path.is_empty() {
+            return Err(Error::invalid_value("the store URL sqlite: needs a path: sqlite:PATH"));
+        }
+        return Ok(Box::new(SqliteStore::open(path)?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        // the URL itself is not repeated: it may hold a password
+        return Err(Error::Store {
+            message: "PostgreSQL is not available in this build of arcflow yet: use sqlite:PATH".into(),
+            transient: false,
+        });
+    }
+    let hint = match url.split_once(':') {
+        // the engine's option, not a backend: no store at all
+        None if url == "memory" => "; an engine without a store keeps its runs in memory".to_owned(),
+        // no scheme: most likely a path meant for SQLite
+        None if !url.is_empty() => format!("; for an SQLite file write sqlite:{url}"),
+        _ => String::new(),
+    };
+    let shown = url.split_once("://").map_or(url, |(scheme, _)| scheme);
+    Err(Error::invalid_value(format!(
+        "unknown store URL {shown:?}: expected sqlite:PATH (postgres:// or postgresql:// once PostgreSQL is available){hint}"
+    )))
+}
 
 /// What the engine needs from a database. Implementations: SQLite here; a
-/// PostgreSQL one can follow without touching the engine.
+/// PostgreSQL one can follow without touching the engine. Every
+/// implementation passes the backend contract suite (`tests/contract`).
 pub trait Store: Send {
     /// Applies a batch in one transaction: all of it, or none of it.
     fn apply(&mut self, batch: &[Write]) -> Result<()>;
@@ -36,31 +76,47 @@ pub trait Store: Send {
     /// A run's journal of events, oldest first.
     fn events(&mut self, run_id: &str) -> Result<Vec<EventRecord>>;
     /// An account's latest ledger entries, newest first.
-    fn ledger(&mut self, account: &str, limit: u32) -> Result<Vec<crate::meter::LedgerEntry>>;
+    fn ledger(&mut self, account: &str, limit: u32) -> Result<Vec<LedgerEntry>>;
+    /// The database's own consistency check: `ok`, or what is wrong.
+    fn integrity_check(&mut self) -> Result<String> {
+        Err(Error::Store { message: "this store has no integrity check".into(), transient: false })
+    }
 }
 
-/// How much a completion waits for the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    /// Nothing is written: the ephemeral fast path.
-    None,
-    /// Queued, on disk within the flush interval.
-    Batched,
-    /// Acknowledged once its batch commits (concurrent completions share a commit).
-    Sync,
-}
-
-impl Durability {
-    pub fn parse(text: &str) -> Result<Self> {
-        Ok(match text {
-            "none" => Self::None,
-            "batched" => Self::Batched,
-            "sync" => Self::Sync,
-            other => {
-                return Err(crate::error::Error::invalid_value(format!(
-                    "unknown durability {other:?}: expected none, batched or sync"
-                )))
-            }
-        })
+/// A boxed store is a store: `&mut *guard` of a `Mutex<Box<dyn Store>>`
+/// passes where `&mut dyn Store` is asked for.
+impl<S: Store + ?Sized> Store for Box<S> {
+    fn apply(&mut self, batch: &[Write]) -> Result<()> {
+        (**self).apply(batch)
+    }
+    fn get_run(&mut self, id: &str) -> Result<Option<RunRecord>> {
+        (**self).get_run(id)
+    }
+    fn runs(&mut self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
+        (**self).runs(filter)
+    }
+    fn tasks(&mut self, run_id: &str, after: u64) -> Result<Vec<Execution>> {
+        (**self).tasks(run_id, after)
+    }
+    fn activation(&mut self, run_id: &str, task: &str, step: u32) -> Result<Vec<Execution>> {
+        (**self).activation(run_id, task, step)
+    }
+    fn snapshot(&mut self, run_id: &str) -> Result<Option<(u64, String)>> {
+        (**self).snapshot(run_id)
+    }
+    fn balance(&mut self, account: &str) -> Result<Option<i64>> {
+        (**self).balance(account)
+    }
+    fn ledger_has(&mut self, key: &str) -> Result<bool> {
+        (**self).ledger_has(key)
+    }
+    fn events(&mut self, run_id: &str) -> Result<Vec<EventRecord>> {
+        (**self).events(run_id)
+    }
+    fn ledger(&mut self, account: &str, limit: u32) -> Result<Vec<LedgerEntry>> {
+        (**self).ledger(account, limit)
+    }
+    fn integrity_check(&mut self) -> Result<String> {
+        (**self).integrity_check()
     }
 }

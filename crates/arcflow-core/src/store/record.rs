@@ -1,5 +1,5 @@
 //! What the store keeps: runs, task executions (each attempt and item),
-//! published variables and context snapshots. Values are JSON text, as
+//! published variables, context snapshots, events and ledger entries. Values are JSON text, as
 //! they cross the boundary.
 
 use std::sync::Arc;
@@ -23,7 +23,7 @@ pub enum Write {
     RunEnded { id: String, status: String, output: Option<String>, error: Option<String>, ended_at: i64 },
     /// A charge or a credit: applied once per key (the account's balance
     /// with it, in the same transaction).
-    Ledger(crate::meter::LedgerWrite),
+    Ledger(LedgerWrite),
     /// Something a run's handler said (`ctx.log`) or a run-level event
     /// (`run.resumed`): the run's journal of events.
     Event(EventRecord),
@@ -112,4 +112,60 @@ pub struct RunFilter {
     pub status: Option<String>,
     pub workflow: Option<String>,
     pub limit: Option<u32>,
+}
+
+/// What a ledger entry is keyed by: a billable unit (an attempt of a task or
+/// an item) or a key the caller gave (a credit).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LedgerKey {
+    Unit { run_id: Arc<str>, task: Arc<str>, step: u32, item: i64, attempt: u32 },
+    Given(String),
+}
+
+/// One ledger write, queued on the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerWrite {
+    pub account: Arc<str>,
+    /// Credits: positive for a credit, negative for a charge.
+    pub amount: i64,
+    pub kind: &'static str,
+    pub key: LedgerKey,
+    pub at: i64,
+}
+
+impl LedgerWrite {
+    /// The unique key of the entry: `RUN/TASK/STEP/ITEM/ATTEMPT/KIND` for a
+    /// unit (built on the flush thread, not the JS thread), else the given key.
+    pub fn key_text(&self) -> String {
+        match &self.key {
+            LedgerKey::Unit { run_id, task, step, item, attempt } => format!("{run_id}/{task}/{step}/{item}/{attempt}/{}", self.kind),
+            LedgerKey::Given(key) => format!("credit/{key}"),
+        }
+    }
+
+    /// The entry as read back (an in-memory meter's ledger).
+    pub(crate) fn entry(&self) -> LedgerEntry {
+        let (run_id, task, item, attempt) = match &self.key {
+            LedgerKey::Unit { run_id, task, item, attempt, .. } => {
+                (Some(run_id.to_string()), Some(task.to_string()), (*item >= 0).then_some(*item), Some(*attempt))
+            }
+            LedgerKey::Given(_) => (None, None, None, None),
+        };
+        LedgerEntry { key: self.key_text(), account: self.account.to_string(), amount: self.amount, kind: self.kind.to_owned(), run_id, task, item, attempt, at: self.at }
+    }
+}
+
+/// A ledger entry as `engine.ledger()` reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntry {
+    pub key: String,
+    pub account: String,
+    pub amount: i64,
+    pub kind: String,
+    pub run_id: Option<String>,
+    pub task: Option<String>,
+    pub item: Option<i64>,
+    pub attempt: Option<u32>,
+    pub at: i64,
 }

@@ -5,12 +5,10 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::record::{execution_status, EventRecord, Execution, RunFilter, RunRecord, Write};
-use crate::meter::{LedgerEntry, LedgerKey};
+use super::record::{execution_status, EventRecord, Execution, LedgerEntry, LedgerKey, RunFilter, RunRecord, Write};
 use super::schema::MIGRATIONS;
 use super::Store;
 use crate::error::{Error, Result};
-
 
 pub(crate) fn db_error(e: rusqlite::Error) -> Error {
     Error::Store { message: e.to_string(), transient: is_transient(&e) }
@@ -66,11 +64,6 @@ impl SqliteStore {
             tx.commit().map_err(db_error)?;
         }
         Ok(())
-    }
-
-    /// `PRAGMA integrity_check`: `ok`, or what is wrong.
-    pub fn integrity_check(&mut self) -> Result<String> {
-        self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(db_error)
     }
 }
 
@@ -285,6 +278,11 @@ impl Store for SqliteStore {
             .prepare_cached("SELECT jseq, state FROM snapshots WHERE run_id = ?1")
             .and_then(|mut s| s.query_row([run_id], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))).optional())
             .map_err(db_error)
+    }
+
+    /// `PRAGMA integrity_check`.
+    fn integrity_check(&mut self) -> Result<String> {
+        self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(db_error)
     }
 }
 

@@ -1,23 +1,33 @@
 //! The write-behind queue: writes are queued without I/O on the caller's
 //! thread and committed by one background thread, in batches of one
 //! transaction each, every `flush_interval` or as soon as a batch is full.
-//! A failed batch is kept and retried with exponential backoff, never
-//! dropped. The queue is bounded: past `capacity` it says so
-//! ([`WriteBehind::enqueue`] returns `true`), and the engine waits for it
-//! to drain instead of growing it without bound. Sequence numbers let a
+//! A batch that fails for a transient reason (busy, locked, disk full,
+//! I/O) is kept and retried with exponential backoff. One that fails for a
+//! permanent reason (a constraint, a malformed write) is not retried: it is
+//! split by the calls that queued it, and only the calls whose writes the
+//! store refuses are set aside, counted and reported (see `set_aside`);
+//! nothing is dropped silently. The queue is bounded: past `capacity` it
+//! says so ([`WriteBehind::enqueue`] returns `true`), and the engine waits
+//! for it to drain instead of growing it without bound. Sequence numbers let a
 //! caller wait until everything it queued is on disk (`sync` durability;
 //! concurrent waiters share a commit).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use super::record::Write;
 use super::Store;
 use crate::error::{Error, Result};
+use crate::time::now_ms;
+
+mod batch;
+mod set_aside;
+
+use batch::{batch_len, coalesce};
 
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
@@ -51,6 +61,13 @@ pub struct StoreStats {
     pub queue_depth: u64,
     pub enqueued: u64,
     pub committed: u64,
+    /// Writes done with, in queue order: every write up to this sequence
+    /// number is committed or set aside (`committed + rejected`). Waiters
+    /// wait on this.
+    pub settled: u64,
+    /// Writes set aside for good: the store refused them with a permanent
+    /// error (see `rejection`).
+    pub rejected: u64,
     pub batches: u64,
     pub retries: u64,
     /// Milliseconds since the epoch of the last commit.
@@ -59,6 +76,11 @@ pub struct StoreStats {
     pub last_flush_rows: u64,
     /// The last failure, while the store is failing.
     pub failing: Option<String>,
+    /// `failing` is permanent: the writes it names were set aside, not retried.
+    pub permanent: bool,
+    /// The last permanent failure and the writes it set aside, kept once
+    /// the store moves on.
+    pub rejection: Option<String>,
     pub closed: bool,
 }
 
@@ -72,7 +94,13 @@ struct State {
     closing: bool,
     /// Someone waits for a commit: flush now rather than at the interval.
     urgent: bool,
+    /// The sequence numbers `(first, last)` of the latest calls set aside,
+    /// with why: [`WriteBehind::rejection`] answers from here.
+    rejections: VecDeque<(u64, u64, String)>,
 }
+
+/// Calls set aside that [`WriteBehind::rejection`] remembers.
+const REJECTIONS_KEPT: usize = 1024;
 
 struct Shared {
     state: Mutex<State>,
@@ -95,10 +123,6 @@ pub struct WriteBehind {
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 impl WriteBehind {
     /// Starts the flush thread over `store`.
     pub fn start(store: Box<dyn Store>, config: WriterConfig) -> Result<Self> {
@@ -109,6 +133,7 @@ impl WriteBehind {
                 stats: StoreStats::default(),
                 closing: false,
                 urgent: false,
+                rejections: VecDeque::new(),
             }),
             work: Condvar::new(),
             progress: Condvar::new(),
@@ -149,19 +174,20 @@ impl WriteBehind {
         self.shared.lock().stats.clone()
     }
 
-    /// Blocks until `committed` differs from `seen` (or `timeout` passes,
-    /// or the store closes); returns the stats then. A waiter makes the
-    /// flush thread commit what is queued now instead of at the interval;
-    /// one caller waits for every pending `sync` completion, so concurrent
-    /// completions share a commit (group commit).
+    /// Blocks until `settled` differs from `seen` (a commit, or writes set
+    /// aside; or `timeout` passes, or the store closes); returns the stats
+    /// then. A waiter makes the flush thread commit what is queued now
+    /// instead of at the interval; one caller waits for every pending
+    /// `sync` completion, so concurrent completions share a commit (group
+    /// commit).
     pub fn wait_progress(&self, seen: u64, timeout: Duration) -> StoreStats {
         let deadline = Instant::now() + timeout;
         let mut state = self.shared.lock();
-        if state.stats.committed == seen && !state.queue.is_empty() {
+        if state.stats.settled == seen && !state.queue.is_empty() {
             state.urgent = true;
             self.shared.work.notify_one();
         }
-        while state.stats.committed == seen && !state.stats.closed {
+        while state.stats.settled == seen && !state.stats.closed {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -173,21 +199,34 @@ impl WriteBehind {
 
     /// Waits (at most `timeout`) until every write queued so far is
     /// committed, so that a read sees this process's own writes; false if
-    /// the store did not get there in time (it is failing, or closed).
+    /// the store did not get there in time (it is failing, or closed) or
+    /// set some of them aside.
     pub fn settle(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let target = self.stats().enqueued;
+        let (from, target) = {
+            let state = self.shared.lock();
+            (state.stats.settled, state.stats.enqueued)
+        };
         loop {
             let stats = self.stats();
-            if stats.committed >= target {
-                return true;
+            if stats.settled >= target {
+                return target == from || self.rejection(from + 1, target).is_none();
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || stats.closed {
                 return false;
             }
-            self.wait_progress(stats.committed, left);
+            self.wait_progress(stats.settled, left);
         }
+    }
+
+    /// Why writes in `first..=last` (sequence numbers) were set aside, if
+    /// any was (as far as the last 1,024 calls set aside go).
+    /// A waiter that woke for its sequence number asks here whether its
+    /// writes were committed.
+    pub fn rejection(&self, first: u64, last: u64) -> Option<String> {
+        let state = self.shared.lock();
+        state.rejections.iter().rev().find(|(f, l, _)| *f <= last && first <= *l).map(|(_, _, why)| why.clone())
     }
 
     /// Asks the flush thread to commit everything queued and stop, without
@@ -197,8 +236,9 @@ impl WriteBehind {
         self.shared.work.notify_one();
     }
 
-    /// Commits everything queued so far, then stops the thread. Loses nothing:
-    /// a failing batch keeps being retried.
+    /// Commits everything queued so far, then stops the thread. Loses
+    /// nothing: a batch failing for a transient reason keeps being retried
+    /// (one the store refuses for good is set aside and reported).
     pub fn close(&self) {
         self.request_close();
         let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -217,67 +257,6 @@ impl Drop for WriteBehind {
     }
 }
 
-/// How many writes the next batch takes: at most `batch_size`, unless that
-/// would split the writes of one call (then the whole call's writes).
-fn batch_len(state: &mut State, batch_size: usize) -> usize {
-    // the sequence number of the last write before the queue's front
-    let base = state.stats.enqueued - state.queue.len() as u64;
-    while state.groups.front().is_some_and(|&(_, last)| last <= base) {
-        state.groups.pop_front();
-    }
-    let mut n = state.queue.len().min(batch_size);
-    let cut = base + n as u64;
-    for &(first, last) in &state.groups {
-        if first > cut {
-            break;
-        }
-        if cut < last {
-            n = (last - base) as usize;
-            break;
-        }
-    }
-    n
-}
-
-/// A batch often holds both the `running` write of an execution and the
-/// write that ends it (a task shorter than the flush interval): only the
-/// last is applied, with the start time of the first. Half the rows for a
-/// chain of short tasks.
-fn coalesce(batch: &mut Vec<Write>) {
-    let mut open: HashMap<(&str, &str, u32, i64, u32), usize> = HashMap::new();
-    let mut merged = Vec::new();
-    for (i, write) in batch.iter().enumerate() {
-        if let Write::Task(e) = write {
-            if e.status == "running" {
-                open.insert(e.key(), i);
-            } else if let Some(first) = open.remove(&e.key()) {
-                merged.push((first, i));
-            }
-        }
-    }
-    drop(open);
-    if merged.is_empty() {
-        return;
-    }
-    let mut skip = vec![false; batch.len()];
-    for (first, last) in merged {
-        let (started, input) = match &mut batch[first] {
-            Write::Task(e) => (e.started_at, e.input.take()),
-            _ => (None, None),
-        };
-        if let Write::Task(e) = &mut batch[last] {
-            e.started_at = e.started_at.or(started);
-            e.input = e.input.take().or(input);
-        }
-        skip[first] = true;
-    }
-    let mut index = 0;
-    batch.retain(|_| {
-        index += 1;
-        !skip[index - 1]
-    });
-}
-
 /// The flush thread yields the CPU to the event loop: on a machine with few
 /// cores, a commit competing at equal priority shows up as event-loop delay.
 fn lower_priority() {
@@ -293,7 +272,7 @@ fn flush_loop(shared: &Shared, mut store: Box<dyn Store>) {
     lower_priority();
     let config = &shared.config;
     loop {
-        let batch: VecDeque<Write> = {
+        let (batch, base): (VecDeque<Write>, u64) = {
             let mut state = shared.lock();
             let deadline = Instant::now() + config.flush_interval;
             while state.queue.len() < config.batch_size && !state.closing && !state.urgent {
@@ -313,49 +292,87 @@ fn flush_loop(shared: &Shared, mut store: Box<dyn Store>) {
             }
             state.urgent = false;
             let n = batch_len(&mut state, config.batch_size);
+            // the sequence number of the last write before the batch
+            let base = state.stats.enqueued - state.queue.len() as u64;
             // O(1) when the batch is the whole queue (the usual case when the
             // thread keeps up); callers wait on this lock, so nothing here
             // walks the batch
-            if n == state.queue.len() {
+            let batch = if n == state.queue.len() {
                 // the next writes need room at once: the queue keeps a batch's capacity
                 std::mem::replace(&mut state.queue, VecDeque::with_capacity(config.batch_size.min(n.max(64))))
             } else {
                 let rest = state.queue.split_off(n);
                 std::mem::replace(&mut state.queue, rest)
-            }
+            };
+            (batch, base)
         };
-        let batch = Vec::from(batch);
-        let n = batch.len() as u64;
-        let mut batch = batch;
-        coalesce(&mut batch);
-        let mut delay = config.retry_delay;
-        loop {
-            let started = Instant::now();
-            match store.apply(&batch) {
-                Ok(()) => {
-                    let mut state = shared.lock();
-                    let stats = &mut state.stats;
-                    stats.committed += n;
-                    stats.queue_depth -= n;
-                    stats.batches += 1;
-                    stats.last_flush_at = Some(now_ms());
-                    stats.last_flush_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
-                    stats.last_flush_rows = n;
-                    stats.failing = None;
-                    shared.progress.notify_all();
-                    break;
-                }
-                Err(err) => {
-                    {
-                        let mut state = shared.lock();
-                        state.stats.retries += 1;
-                        state.stats.failing = Some(err.to_string());
-                        shared.progress.notify_all();
-                    }
-                    std::thread::sleep(delay);
-                    delay = (delay * 2).min(config.max_retry_delay);
-                }
-            }
+        let mut batch = Vec::from(batch);
+        let n = batch.len();
+        let merged = coalesce(&mut batch);
+        let started = Instant::now();
+        match apply_retrying(shared, &mut *store, &batch) {
+            Ok(()) => committed(shared, n as u64, started),
+            Err(err) => set_aside::split_and_apply(shared, &mut *store, &batch, n, base, &merged, err),
         }
     }
+}
+
+/// Applies `writes` in one transaction, retrying transient failures with
+/// backoff for as long as they last; answers a permanent failure.
+fn apply_retrying(shared: &Shared, store: &mut dyn Store, writes: &[Write]) -> Result<()> {
+    let config = &shared.config;
+    let mut delay = config.retry_delay;
+    loop {
+        match store.apply(writes) {
+            Ok(()) => return Ok(()),
+            Err(err @ Error::Store { transient: true, .. }) => {
+                {
+                    let mut state = shared.lock();
+                    state.stats.retries += 1;
+                    state.stats.failing = Some(err.to_string());
+                    state.stats.permanent = false;
+                    shared.progress.notify_all();
+                }
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(config.max_retry_delay);
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// `writes` queued writes (coalesced or not) are committed, in one
+/// transaction begun at `started`.
+fn committed(shared: &Shared, writes: u64, started: Instant) {
+    let mut state = shared.lock();
+    let stats = &mut state.stats;
+    stats.committed += writes;
+    stats.settled += writes;
+    stats.queue_depth -= writes;
+    stats.batches += 1;
+    stats.last_flush_at = Some(now_ms());
+    stats.last_flush_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+    stats.last_flush_rows = writes;
+    stats.failing = None;
+    stats.permanent = false;
+    shared.progress.notify_all();
+}
+
+/// `writes` queued writes, those of the calls `first..=last`, are set aside
+/// for good: `err` is permanent.
+fn rejected(shared: &Shared, writes: u64, (first, last): (u64, u64), err: &Error) {
+    let why = format!("writes {first}..={last} set aside, not retried (a permanent error): {err}");
+    let mut state = shared.lock();
+    let stats = &mut state.stats;
+    stats.rejected += writes;
+    stats.settled += writes;
+    stats.queue_depth -= writes;
+    stats.failing = Some(why.clone());
+    stats.permanent = true;
+    stats.rejection = Some(why.clone());
+    if state.rejections.len() == REJECTIONS_KEPT {
+        state.rejections.pop_front();
+    }
+    state.rejections.push_back((first, last, why));
+    shared.progress.notify_all();
 }
