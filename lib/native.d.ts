@@ -113,6 +113,12 @@ export declare function __codecRoundTripSerde(value: any): any
  */
 export declare function __panicForTest(): void
 
+/**
+ * How many runs this thread holds native state for (0 once every run has
+ * ended), for leak tests.
+ */
+export declare function liveRunCount(): number
+
 /** The id of account `name`, or -1 when there is none. */
 export declare function meterAccount(handle: number, name: string, store?: NativeStore | undefined | null): number
 
@@ -152,6 +158,12 @@ export declare function meterReserve(run: number, amount: number): boolean
  * itself), the rest of `reserved` returns to the balance.
  */
 export declare function meterSettle(run: number, unit: number, item: number, reserved: number, charged: number): void
+
+/**
+ * Bytes of native memory this thread reports to V8 (live runs and
+ * contexts), for leak tests.
+ */
+export declare function nativeMemoryReported(): number
 
 /** Renders a with-items task's items: `[batch, [items...]]`. */
 export declare function runBeginItems(handle: number, task: number): string

@@ -7,6 +7,7 @@
 //! per-branch state: the current item and the current task outcome.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::path::{parse_path, PathSegment};
 use crate::scope;
+use crate::value::approx_size;
 
 /// Version of the document `export()` writes; `import()` reads this version.
 pub const CONTEXT_DOCUMENT_VERSION: u32 = 1;
@@ -91,6 +93,30 @@ pub(crate) struct Shared {
     pub(crate) vars: DashMap<String, Value>,
     pub(crate) tasks: DashMap<String, Arc<TaskOutcome>>,
     pub(crate) system: DashMap<String, Value>,
+    /// What the values above hold, roughly (see [`WorkflowContext::approx_bytes`]).
+    bytes: AtomicUsize,
+}
+
+impl Shared {
+    fn new(input: Value, vars: DashMap<String, Value>, tasks: DashMap<String, Arc<TaskOutcome>>, system: DashMap<String, Value>) -> Self {
+        let entries = |map: &DashMap<String, Value>| map.iter().map(|e| e.key().len() + approx_size(e.value())).sum::<usize>();
+        let outcomes = tasks.iter().map(|e| e.key().len() + outcome_size(e.value())).sum::<usize>();
+        let bytes = approx_size(&input) + entries(&vars) + entries(&system) + outcomes;
+        Shared { input, vars, tasks, system, bytes: AtomicUsize::new(bytes) }
+    }
+
+    /// Counts an entry replacing `old` (if any) under `key`.
+    fn account(&self, key: &str, new: usize, old: Option<usize>) {
+        match old {
+            Some(old) if old > new => self.bytes.fetch_sub(old - new, Ordering::Relaxed),
+            Some(old) => self.bytes.fetch_add(new - old, Ordering::Relaxed),
+            None => self.bytes.fetch_add(key.len() + new, Ordering::Relaxed),
+        };
+    }
+}
+
+fn outcome_size(outcome: &TaskOutcome) -> usize {
+    approx_size(&outcome.result) + approx_size(&outcome.error)
 }
 
 #[derive(Clone)]
@@ -143,12 +169,7 @@ impl WorkflowContext {
     /// A context for a run with the given input (the run's parameters).
     pub fn new(input: Value) -> Self {
         WorkflowContext {
-            shared: Arc::new(Shared {
-                input,
-                vars: DashMap::new(),
-                tasks: DashMap::new(),
-                system: DashMap::new(),
-            }),
+            shared: Arc::new(Shared::new(input, DashMap::new(), DashMap::new(), DashMap::new())),
             item: None,
             outcome: None,
         }
@@ -183,7 +204,9 @@ impl WorkflowContext {
     }
 
     pub fn set_var(&self, name: &str, value: Value) {
-        self.shared.vars.insert(name.to_owned(), value);
+        let size = approx_size(&value);
+        let old = self.shared.vars.insert(name.to_owned(), value);
+        self.shared.account(name, size, old.as_ref().map(approx_size));
     }
 
     pub fn get_var(&self, name: &str) -> Option<Value> {
@@ -191,7 +214,9 @@ impl WorkflowContext {
     }
 
     pub fn set_system(&self, name: &str, value: Value) {
-        self.shared.system.insert(name.to_owned(), value);
+        let size = approx_size(&value);
+        let old = self.shared.system.insert(name.to_owned(), value);
+        self.shared.account(name, size, old.as_ref().map(approx_size));
     }
 
     pub fn get_system(&self, name: &str) -> Option<Value> {
@@ -204,7 +229,22 @@ impl WorkflowContext {
     }
 
     pub fn set_task_outcome(&self, task: &str, outcome: TaskOutcome) {
-        self.shared.tasks.insert(task.to_owned(), Arc::new(outcome));
+        let size = outcome_size(&outcome);
+        let old = self.shared.tasks.insert(task.to_owned(), Arc::new(outcome));
+        self.shared.account(task, size, old.as_deref().map(outcome_size));
+    }
+
+    /// Identifies the shared state: equal for every handle on it (clones,
+    /// items, outcomes) while it lives.
+    pub fn shared_id(&self) -> usize {
+        Arc::as_ptr(&self.shared) as usize
+    }
+
+    /// Bytes the shared state holds, roughly: its input, variables, system
+    /// values and task outcomes (see [`crate::value::approx_size`]). Kept
+    /// up to date as values are set, so reading it costs one atomic load.
+    pub fn approx_bytes(&self) -> usize {
+        self.shared.bytes.load(Ordering::Relaxed)
     }
 
     pub fn get_task_result(&self, task: &str) -> Option<Value> {
@@ -277,12 +317,12 @@ impl WorkflowContext {
             ));
         }
         Ok(WorkflowContext {
-            shared: Arc::new(Shared {
-                input: doc.input,
-                vars: doc.vars.into_iter().collect(),
-                tasks: doc.tasks.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
-                system: doc.system.into_iter().collect(),
-            }),
+            shared: Arc::new(Shared::new(
+                doc.input,
+                doc.vars.into_iter().collect(),
+                doc.tasks.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+                doc.system.into_iter().collect(),
+            )),
             item: doc.item.map(|i| (i.value, i.index)),
             outcome: doc.outcome.map(Arc::new),
         })
@@ -338,6 +378,20 @@ mod tests {
         assert_eq!(get(&item, "item").as_deref(), Some("5"));
         assert_eq!(get(&a, "item"), None);
         assert!(Arc::ptr_eq(&a.shared, &item.shared));
+    }
+
+    #[test]
+    fn approx_bytes_follows_what_is_set_and_replaced() {
+        let c = WorkflowContext::new(Value::from(()));
+        let empty = c.approx_bytes();
+        c.set_var("big", Value::from("x".repeat(10_000)));
+        assert!(c.approx_bytes() >= empty + 10_000);
+        c.set_var("big", Value::from(1));
+        assert!(c.approx_bytes() < empty + 100, "{}", c.approx_bytes());
+        c.set_task_result("t", Value::from("y".repeat(5_000)));
+        let with_result = c.approx_bytes();
+        assert!(with_result >= empty + 5_000);
+        assert_eq!(WorkflowContext::import(&c.export().unwrap()).unwrap().approx_bytes(), with_result);
     }
 
     #[test]
