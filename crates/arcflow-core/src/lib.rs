@@ -4,6 +4,7 @@
 mod context;
 mod error;
 mod expr;
+mod lookup;
 pub mod flow;
 pub mod meter;
 mod path;
