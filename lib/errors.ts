@@ -128,6 +128,30 @@ export class ResumeError extends ArcflowError {
   }
 }
 
+/**
+ * A call on a run that has ended (code `ARCFLOW_RUN_ENDED`): its native
+ * state is released, so its context can no longer be read or changed.
+ */
+export class RunEndedError extends ArcflowError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ARCFLOW_RUN_ENDED', message, options)
+  }
+}
+
+/**
+ * A call on a closed engine, or on its closed store (code
+ * `ARCFLOW_ENGINE_CLOSED`).
+ *
+ * @example
+ * await engine.close()
+ * try { engine.start(wf) } catch (e) { if (e instanceof EngineClosedError) console.log('closed') }
+ */
+export class EngineClosedError extends ArcflowError {
+  constructor(message = 'the engine is closed', options?: ErrorOptions) {
+    super('ARCFLOW_ENGINE_CLOSED', message, options)
+  }
+}
+
 /** A bug in arcflow, never caused by input (code `ARCFLOW_INTERNAL`). Please report it. */
 export class InternalError extends ArcflowError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -208,6 +232,10 @@ export function fromNativeData({ code, payload }: { code: string; payload: Nativ
       return new StoreError(payload.message, options)
     case 'ARCFLOW_RESUME':
       return new ResumeError(payload.message, options)
+    case 'ARCFLOW_RUN_ENDED':
+      return new RunEndedError(payload.message, options)
+    case 'ARCFLOW_ENGINE_CLOSED':
+      return new EngineClosedError(payload.message, options)
     case 'ARCFLOW_INTERNAL':
       return new InternalError(payload.message, options)
     default:

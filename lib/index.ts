@@ -13,11 +13,13 @@ export type { CompileOptions, TemplateKind } from './template'
 export {
   ArcflowError,
   ContextError,
+  EngineClosedError,
   ExpressionError,
   InternalError,
   NativeBindingError,
   StoreError,
   ResumeError,
+  RunEndedError,
   ValueError,
   WorkflowError,
 } from './errors'

@@ -142,6 +142,12 @@ export declare const enum InputKind {
   Uncovered = 4,
 }
 
+/**
+ * How many runs this thread holds native state for (0 once every run has
+ * ended), for leak tests.
+ */
+export declare function liveRunCount(): number
+
 /** The id of account `name`, or -1 when there is none. */
 export declare function meterAccount(handle: number, name: string, store?: NativeStore | undefined | null): number
 
@@ -189,6 +195,12 @@ export declare function meterReserve(run: number, amount: number): boolean
  * handler charged, -1 for none.
  */
 export declare function meterSettle(run: number, unit: number, item: number, status: number, reserved: number, reported: number): void
+
+/**
+ * Bytes of native memory this thread reports to V8 (live runs and
+ * contexts), for leak tests.
+ */
+export declare function nativeMemoryReported(): number
 
 /**
  * Unpacks a packing the way the core reads it, for the protocol test in

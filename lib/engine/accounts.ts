@@ -4,7 +4,7 @@
  * workflow, and the ledger reads. Runs get a `RunMeter` from here.
  */
 import { native } from '../binding'
-import { ArcflowError, fromNative } from '../errors'
+import { EngineClosedError, fromNative } from '../errors'
 import type { DurableStore } from '../store/store'
 import type { WorkflowDefinition } from '../workflow/model'
 import { checkCost, credits, MeteringError, type Cost, type MeteringOptions, type RunMeter } from './metering'
@@ -60,7 +60,7 @@ export class Accounts {
   }
 
   #meter(): number {
-    if (this.#closed) throw new ArcflowError('ARCFLOW_ENGINE_CLOSED', 'the engine is closed')
+    if (this.#closed) throw new EngineClosedError()
     this.#handle ??= native.meterCreate(this.#store?.native ?? null, this.#overdraft)
     return this.#handle
   }

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 
-import { ArcflowError, ResumeError } from '../errors'
+import { ArcflowError, EngineClosedError, ResumeError } from '../errors'
 import { Accounts, type Credit, type LedgerEntry } from './accounts'
 import type { Cost, MeteringOptions } from './metering'
 import { loadWorkflow, loadWorkflowFile } from '../workflow/load'
@@ -198,6 +198,15 @@ export class Engine {
     return this.#known(loadWorkflowFile(file, { actions: this.#actions.keys() }))
   }
 
+  /**
+   * Refuses a call once `close()` began (`EngineClosedError`): what runs,
+   * meters or reads from the store. Registering actions and workflows,
+   * listening and `stats()` stay open: they touch nothing closed.
+   */
+  #open(): void {
+    if (this.#closed) throw new EngineClosedError()
+  }
+
   #known(workflow: WorkflowDefinition): WorkflowDefinition {
     this.#workflows.set(workflow.name, workflow)
     return workflow
@@ -224,7 +233,7 @@ export class Engine {
   }
 
   start(workflow: WorkflowDefinition, input?: unknown, options: StartOptions = {}): Run {
-    if (this.#closed) throw new ArcflowError('ARCFLOW_ENGINE_CLOSED', 'the engine is closed')
+    this.#open()
     const actions = this.#actionsOf(workflow)
     const problems = inputProblems(workflow.input, input)
     if (problems.length > 0) {
@@ -261,7 +270,7 @@ export class Engine {
    * for (const { id } of engine.interruptedRuns()) await engine.resume(id).result()
    */
   resume(runId: string, options: ResumeOptions = {}): Run {
-    if (this.#closed) throw new ArcflowError('ARCFLOW_ENGINE_CLOSED', 'the engine is closed')
+    this.#open()
     if (!this.#store) throw new ResumeError(`cannot resume run ${runId}: the engine has no store (pass store: 'sqlite:PATH')`)
     if (this.#runs.has(runId)) throw new ResumeError(`run ${runId} is running in this engine`)
     const record = this.#store.getRun(runId)
@@ -289,6 +298,7 @@ export class Engine {
 
   /** An account's balance in credits (reservations in flight deducted); a MeteringError for an unknown account. */
   balance(account: string): number {
+    this.#open()
     return this.#accounts.balance(account)
   }
 
@@ -300,11 +310,13 @@ export class Engine {
    * engine.credit('acme', 1_000, { key: 'invoice-2026-11' })
    */
   credit(account: string, amount: number, options: { key: string }): Credit {
+    this.#open()
     return this.#accounts.credit(account, amount, options)
   }
 
   /** An account's latest ledger entries (charges and credits), newest first; default limit 100. */
   ledger(account: string, options: { limit?: number } = {}): LedgerEntry[] {
+    this.#open()
     return this.#accounts.ledger(account, options)
   }
 
@@ -323,6 +335,7 @@ export class Engine {
    * is live (its own events: never a database read), else from the store.
    */
   getRun(id: string): RunInfo | undefined {
+    this.#open()
     const live = this.#runs.get(id)
     if (live) {
       this.#cache.hits++
@@ -337,17 +350,20 @@ export class Engine {
 
   /** Run history from the store, newest first (default limit 100). */
   runs(filter: { status?: string; workflow?: string; limit?: number } = {}): RunRecord[] {
+    this.#open()
     return this.#store ? this.#store.runs(filter) : []
   }
 
   /** Runs the store has as `running` that no live run of this engine is: left by a process that died. */
   interruptedRuns(): RunRecord[] {
+    this.#open()
     if (!this.#store) return []
     return this.#store.runs({ status: 'running', limit: 1_000_000 }).filter((run) => !this.#runs.has(run.id))
   }
 
   /** Resolves once every write queued so far is committed (at once in memory). */
   async flush(): Promise<void> {
+    this.#open()
     if (this.#store) await this.#store.committed(this.#store.stats().enqueued)
   }
 

@@ -5,7 +5,7 @@
  */
 import { native } from '../binding'
 import { WorkflowContext } from '../context'
-import { ArcflowError, fromNative } from '../errors'
+import { fromNative, RunEndedError } from '../errors'
 import { RunFailedError, RunStoppedError } from './run-errors'
 import type { CancelPolicy, RunOptions, RunStats, RunStatus } from './run-types'
 import { encode } from '../values'
@@ -164,7 +164,7 @@ export class Run implements TaskHost {
    */
   get context(): WorkflowContext {
     if (!this.#context) {
-      if (this.#released) throw new ArcflowError('ARCFLOW_RUN_ENDED', `run ${this.id} has ended: its context is released`)
+      if (this.#released) throw new RunEndedError(`run ${this.id} has ended: its context is released`)
       try {
         this.#context = WorkflowContext.fromNative(native.runContext(this.handle))
       } catch (error) {

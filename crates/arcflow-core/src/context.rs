@@ -7,6 +7,7 @@
 //! per-branch state: the current item and the current task outcome.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -14,8 +15,7 @@ use minijinja::Value;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::path::{parse_path, PathSegment};
-use crate::scope;
+use crate::value::approx_size;
 
 /// Version of the document `export()` writes; `import()` reads this version.
 pub const CONTEXT_DOCUMENT_VERSION: u32 = 1;
@@ -91,6 +91,30 @@ pub(crate) struct Shared {
     pub(crate) vars: DashMap<String, Value>,
     pub(crate) tasks: DashMap<String, Arc<TaskOutcome>>,
     pub(crate) system: DashMap<String, Value>,
+    /// What the values above hold, roughly (see [`WorkflowContext::approx_bytes`]).
+    bytes: AtomicUsize,
+}
+
+impl Shared {
+    fn new(input: Value, vars: DashMap<String, Value>, tasks: DashMap<String, Arc<TaskOutcome>>, system: DashMap<String, Value>) -> Self {
+        let entries = |map: &DashMap<String, Value>| map.iter().map(|e| e.key().len() + approx_size(e.value())).sum::<usize>();
+        let outcomes = tasks.iter().map(|e| e.key().len() + outcome_size(e.value())).sum::<usize>();
+        let bytes = approx_size(&input) + entries(&vars) + entries(&system) + outcomes;
+        Shared { input, vars, tasks, system, bytes: AtomicUsize::new(bytes) }
+    }
+
+    /// Counts an entry replacing `old` (if any) under `key`.
+    fn account(&self, key: &str, new: usize, old: Option<usize>) {
+        match old {
+            Some(old) if old > new => self.bytes.fetch_sub(old - new, Ordering::Relaxed),
+            Some(old) => self.bytes.fetch_add(new - old, Ordering::Relaxed),
+            None => self.bytes.fetch_add(key.len() + new, Ordering::Relaxed),
+        };
+    }
+}
+
+fn outcome_size(outcome: &TaskOutcome) -> usize {
+    approx_size(&outcome.result) + approx_size(&outcome.error)
 }
 
 #[derive(Clone)]
@@ -143,12 +167,7 @@ impl WorkflowContext {
     /// A context for a run with the given input (the run's parameters).
     pub fn new(input: Value) -> Self {
         WorkflowContext {
-            shared: Arc::new(Shared {
-                input,
-                vars: DashMap::new(),
-                tasks: DashMap::new(),
-                system: DashMap::new(),
-            }),
+            shared: Arc::new(Shared::new(input, DashMap::new(), DashMap::new(), DashMap::new())),
             item: None,
             outcome: None,
         }
@@ -183,7 +202,9 @@ impl WorkflowContext {
     }
 
     pub fn set_var(&self, name: &str, value: Value) {
-        self.shared.vars.insert(name.to_owned(), value);
+        let size = approx_size(&value);
+        let old = self.shared.vars.insert(name.to_owned(), value);
+        self.shared.account(name, size, old.as_ref().map(approx_size));
     }
 
     pub fn get_var(&self, name: &str) -> Option<Value> {
@@ -191,7 +212,9 @@ impl WorkflowContext {
     }
 
     pub fn set_system(&self, name: &str, value: Value) {
-        self.shared.system.insert(name.to_owned(), value);
+        let size = approx_size(&value);
+        let old = self.shared.system.insert(name.to_owned(), value);
+        self.shared.account(name, size, old.as_ref().map(approx_size));
     }
 
     pub fn get_system(&self, name: &str) -> Option<Value> {
@@ -204,7 +227,22 @@ impl WorkflowContext {
     }
 
     pub fn set_task_outcome(&self, task: &str, outcome: TaskOutcome) {
-        self.shared.tasks.insert(task.to_owned(), Arc::new(outcome));
+        let size = outcome_size(&outcome);
+        let old = self.shared.tasks.insert(task.to_owned(), Arc::new(outcome));
+        self.shared.account(task, size, old.as_deref().map(outcome_size));
+    }
+
+    /// Identifies the shared state: equal for every handle on it (clones,
+    /// items, outcomes) while it lives.
+    pub fn shared_id(&self) -> usize {
+        Arc::as_ptr(&self.shared) as usize
+    }
+
+    /// Bytes the shared state holds, roughly: its input, variables, system
+    /// values and task outcomes (see [`crate::value::approx_size`]). Kept
+    /// up to date as values are set, so reading it costs one atomic load.
+    pub fn approx_bytes(&self) -> usize {
+        self.shared.bytes.load(Ordering::Relaxed)
     }
 
     pub fn get_task_result(&self, task: &str) -> Option<Value> {
@@ -213,39 +251,6 @@ impl WorkflowContext {
 
     pub fn get_task_outcome(&self, task: &str) -> Option<Arc<TaskOutcome>> {
         self.shared.tasks.get(task).map(|t| t.clone())
-    }
-
-    /// Reads a nested value: `tasks.fetch.result.rows[0].name`, `vars.total`,
-    /// `item.id`. A missing value is `None`; a malformed path or an unknown
-    /// root name is an error.
-    pub fn get(&self, path: &str) -> Result<Option<Value>> {
-        let segments = parse_path(path)?;
-        let (root, rest) = segments.split_first().expect("a parsed path has a first segment");
-        let PathSegment::Key(root) = root else { unreachable!("a path starts with a name") };
-        let mut current = scope::root(self, root).ok_or_else(|| {
-            Error::context(
-                format!(
-                    "unknown name {root:?} at the start of path {path:?}: expected one of {}",
-                    scope::ROOT_NAMES.join(", ")
-                ),
-                Some(path),
-            )
-        })?;
-        for segment in rest {
-            current = match segment {
-                PathSegment::Key(key) => match (current.as_object(), key.parse::<usize>()) {
-                    (Some(obj), Ok(index)) if obj.repr() == minijinja::value::ObjectRepr::Seq => {
-                        current.get_item_by_index(index).unwrap_or_default()
-                    }
-                    _ => current.get_attr(key).unwrap_or_default(),
-                },
-                PathSegment::Index(index) => current.get_item_by_index(*index).unwrap_or_default(),
-            };
-            if current.is_undefined() {
-                return Ok(None);
-            }
-        }
-        Ok((!current.is_undefined()).then_some(current))
     }
 
     /// The whole context as a JSON document (keys sorted, so equal contexts
@@ -277,12 +282,12 @@ impl WorkflowContext {
             ));
         }
         Ok(WorkflowContext {
-            shared: Arc::new(Shared {
-                input: doc.input,
-                vars: doc.vars.into_iter().collect(),
-                tasks: doc.tasks.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
-                system: doc.system.into_iter().collect(),
-            }),
+            shared: Arc::new(Shared::new(
+                doc.input,
+                doc.vars.into_iter().collect(),
+                doc.tasks.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+                doc.system.into_iter().collect(),
+            )),
             item: doc.item.map(|i| (i.value, i.index)),
             outcome: doc.outcome.map(Arc::new),
         })
@@ -307,27 +312,6 @@ mod tests {
     }
 
     #[test]
-    fn get_reads_nested_paths_and_misses_give_none() {
-        let c = ctx().with_item(from_json(r#"{"id":7}"#).unwrap(), 2);
-        assert_eq!(get(&c, "tasks.fetch.result.rows[1].name").as_deref(), Some(r#""y""#));
-        assert_eq!(get(&c, "tasks.fetch.result.rows.0.name").as_deref(), Some(r#""x""#));
-        assert_eq!(get(&c, "vars.total").as_deref(), Some("10"));
-        assert_eq!(get(&c, "ctx.total").as_deref(), Some("10"));
-        assert_eq!(get(&c, "input.urls[0]").as_deref(), Some(r#""a""#));
-        assert_eq!(get(&c, "parameters.n").as_deref(), Some("3"));
-        assert_eq!(get(&c, "item.id").as_deref(), Some("7"));
-        assert_eq!(get(&c, "index").as_deref(), Some("2"));
-        assert_eq!(get(&c, "system.run_id").as_deref(), Some(r#""r1""#));
-        assert_eq!(get(&c, "tasks.fetch.status").as_deref(), Some(r#""succeeded""#));
-        assert_eq!(get(&c, "tasks.nope.result"), None);
-        assert_eq!(get(&c, "tasks.fetch.result.rows[9].name"), None);
-        assert_eq!(get(&c, "vars.missing"), None);
-        assert_eq!(get(&ctx(), "item"), None);
-        assert!(c.get("nope.x").unwrap_err().to_string().contains("unknown name \"nope\""));
-        assert!(c.get("vars..x").is_err());
-    }
-
-    #[test]
     fn clones_share_state_and_items_stay_per_handle() {
         let a = ctx();
         let b = a.clone();
@@ -338,6 +322,20 @@ mod tests {
         assert_eq!(get(&item, "item").as_deref(), Some("5"));
         assert_eq!(get(&a, "item"), None);
         assert!(Arc::ptr_eq(&a.shared, &item.shared));
+    }
+
+    #[test]
+    fn approx_bytes_follows_what_is_set_and_replaced() {
+        let c = WorkflowContext::new(Value::from(()));
+        let empty = c.approx_bytes();
+        c.set_var("big", Value::from("x".repeat(10_000)));
+        assert!(c.approx_bytes() >= empty + 10_000);
+        c.set_var("big", Value::from(1));
+        assert!(c.approx_bytes() < empty + 100, "{}", c.approx_bytes());
+        c.set_task_result("t", Value::from("y".repeat(5_000)));
+        let with_result = c.approx_bytes();
+        assert!(with_result >= empty + 5_000);
+        assert_eq!(WorkflowContext::import(&c.export().unwrap()).unwrap().approx_bytes(), with_result);
     }
 
     #[test]

@@ -27,6 +27,14 @@ pub enum Error {
     /// fit the workflow).
     #[error("{0}")]
     Resume(String),
+    /// JS `RunEndedError`, code `ARCFLOW_RUN_ENDED`: a call on a run that
+    /// has ended (its native state is released).
+    #[error("{0}")]
+    Ended(String),
+    /// JS `EngineClosedError`, code `ARCFLOW_ENGINE_CLOSED`: a call on
+    /// something the engine closed (its store).
+    #[error("{0}")]
+    Closed(String),
     /// JS `InternalError`, code `ARCFLOW_INTERNAL`: a bug, never user input.
     #[error("internal error: {0}")]
     Internal(String),
@@ -41,6 +49,8 @@ impl Error {
             Error::InvalidValue { .. } => "ARCFLOW_INVALID_VALUE",
             Error::Store { .. } => "ARCFLOW_STORE",
             Error::Resume(_) => "ARCFLOW_RESUME",
+            Error::Ended(_) => "ARCFLOW_RUN_ENDED",
+            Error::Closed(_) => "ARCFLOW_ENGINE_CLOSED",
             Error::Internal(_) => "ARCFLOW_INTERNAL",
         }
     }

@@ -5,6 +5,7 @@ mod context;
 mod error;
 mod error_data;
 mod expr;
+mod lookup;
 pub mod flow;
 pub mod meter;
 mod path;

@@ -77,9 +77,43 @@ pub fn to_json(value: &Value) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::invalid_value(format!("value cannot be written as JSON: {e}")))
 }
 
+/// Bytes a value holds, roughly: its strings plus a fixed cost per node.
+/// What the binding reports to V8 as native memory (an estimate is enough:
+/// V8 only uses it to decide when to collect).
+///
+/// ```
+/// let v = arcflow_core::value::from_json(r#"{"name":"Ada"}"#).unwrap();
+/// assert!(arcflow_core::value::approx_size(&v) >= 7);
+/// ```
+pub fn approx_size(value: &Value) -> usize {
+    use minijinja::value::ValueKind;
+    // a `Value` plus its share of the map or list that holds it
+    const NODE: usize = 32;
+    NODE + match value.kind() {
+        ValueKind::String => value.as_str().map_or(0, str::len),
+        ValueKind::Bytes => value.as_bytes().map_or(0, <[u8]>::len),
+        ValueKind::Seq => value.try_iter().map_or(0, |items| items.map(|item| approx_size(&item)).sum()),
+        ValueKind::Map => value.try_iter().map_or(0, |keys| {
+            keys.map(|key| approx_size(&key) + value.get_item(&key).map_or(0, |v| approx_size(&v))).sum()
+        }),
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn approx_size_grows_with_the_text_a_value_holds() {
+        let small = approx_size(&from_json(r#"{"a":"x"}"#).unwrap());
+        let large = approx_size(&from_json(&format!(r#"{{"a":"{}"}}"#, "x".repeat(10_000))).unwrap());
+        assert!(large >= 10_000 && large < 10_200, "{large}");
+        assert!(small < 200, "{small}");
+        let rows = format!("[{}]", vec![r#"{"id":1,"name":"abc"}"#; 1000].join(","));
+        let size = approx_size(&from_json(&rows).unwrap());
+        assert!(size >= rows.len(), "{size} < {}", rows.len());
+    }
 
     #[test]
     fn json_round_trip_keeps_types_order_and_special_keys() {

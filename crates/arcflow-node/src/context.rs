@@ -5,17 +5,55 @@
 //! `withItem()` free of boundary crossings, and the native side builds the
 //! per-item view in O(1) when it is read. Values cross as JSON text;
 //! getters return `null` for a missing value.
+//!
+//! A context this class creates (constructor, `import`) reports its size to
+//! V8 when it is made and releases exactly that in its finalizer (see
+//! `memory.rs`); a handle on a run's context (`runContext`) reports nothing,
+//! the run already does.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use arcflow_core::value::{from_json, parse, to_json};
 use arcflow_core::{TaskOutcome, Value, WorkflowContext};
+use napi::bindgen_prelude::ObjectFinalize;
+use napi::Env;
 use napi_derive::napi;
 
 use crate::error::{guard, JsError};
+use crate::memory;
 use crate::template::{NativeJsonTemplate, NativeTemplate};
 
-#[napi]
+#[napi(custom_finalize)]
 pub struct NativeContext {
     pub(crate) inner: WorkflowContext,
+}
+
+/// What a context holds besides its values: its maps and handles.
+const CONTEXT_OVERHEAD: usize = 512;
+
+thread_local! {
+    /// Bytes reported for each context this class created, by shared state:
+    /// kept beside the handle so that `runContext` handles stay plain.
+    static REPORTED: RefCell<HashMap<usize, i64>> = RefCell::new(HashMap::new());
+}
+
+/// A handle on a context this class created: its size is reported to V8.
+fn owned(inner: WorkflowContext) -> NativeContext {
+    let bytes = (CONTEXT_OVERHEAD + inner.approx_bytes()) as i64;
+    memory::adjust(bytes);
+    let replaced = REPORTED.with(|reported| reported.borrow_mut().insert(inner.shared_id(), bytes));
+    memory::adjust(-replaced.unwrap_or(0));
+    NativeContext { inner }
+}
+
+impl ObjectFinalize for NativeContext {
+    fn finalize(self, _env: Env) -> napi::Result<()> {
+        if let Some(bytes) = REPORTED.with(|reported| reported.borrow_mut().remove(&self.inner.shared_id())) {
+            memory::adjust(-bytes);
+        }
+        Ok(())
+    }
 }
 
 /// A run's context from its input and system values (both JSON text).
@@ -58,7 +96,7 @@ impl NativeContext {
     /// `system_json`: an object of system values, set in the same call.
     #[napi(constructor)]
     pub fn new(input_json: Option<String>, system_json: Option<String>) -> Result<Self, JsError> {
-        Ok(NativeContext { inner: guard(|| new_context(input_json, system_json))? })
+        Ok(owned(guard(|| new_context(input_json, system_json))?))
     }
 
     /// Restores shared state from a document. The document's item and
@@ -66,7 +104,7 @@ impl NativeContext {
     /// JavaScript handle, which owns per-branch state.
     #[napi(factory, js_name = "import")]
     pub fn import_document(document: String) -> Result<Self, JsError> {
-        Ok(NativeContext { inner: guard(|| WorkflowContext::import(&document))? })
+        Ok(owned(guard(|| WorkflowContext::import(&document))?))
     }
 
     /// The item and outcome of an imported document, as JSON text

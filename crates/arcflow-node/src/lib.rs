@@ -10,6 +10,7 @@ mod codec;
 mod context;
 mod error;
 mod flow;
+mod memory;
 mod meter;
 mod protocol;
 mod registry;

@@ -152,7 +152,7 @@ impl WriteBehind {
     pub fn enqueue(&self, writes: impl IntoIterator<Item = Write>) -> Result<(u64, bool)> {
         let mut state = self.shared.lock();
         if state.closing {
-            return Err(Error::Store { message: "the store is closed".into(), transient: false });
+            return Err(Error::Closed("the store is closed".into()));
         }
         let before = state.queue.len();
         state.queue.extend(writes);

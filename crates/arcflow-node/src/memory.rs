@@ -1,0 +1,49 @@
+//! Native memory reported to V8 (`napi_adjust_external_memory`), so that
+//! its garbage collector sees what live runs and contexts hold and collects
+//! sooner when they are large, as `@napi-rs/canvas` does for its surfaces.
+//!
+//! The run calls are plain functions without an `Env` (see `registry.rs`),
+//! so the binding keeps this thread's `napi_env` from module load: each
+//! thread that loads the addon (the main thread, each worker) gets its own
+//! module instance and its own thread-local copy, and a cleanup hook forgets
+//! it when that instance is torn down, so nothing reports to a dead env.
+//! Every adjustment happens on the JS thread, inside a napi call or a
+//! finalizer. `reported` counts what this thread added and not yet
+//! released, for tests (`nativeMemoryReported`).
+
+use std::cell::Cell;
+
+use napi::bindgen_prelude::Object;
+use napi::{sys, Env};
+use napi_derive::napi;
+
+thread_local! {
+    static ENV: Cell<Option<sys::napi_env>> = const { Cell::new(None) };
+    static REPORTED: Cell<i64> = const { Cell::new(0) };
+}
+
+#[napi(module_exports)]
+pub fn remember_env(_exports: Object, env: Env) -> napi::Result<()> {
+    ENV.with(|cell| cell.set(Some(env.raw())));
+    env.add_env_cleanup_hook((), |()| ENV.with(|cell| cell.set(None)))?;
+    Ok(())
+}
+
+/// Reports `delta` bytes more (or, negative, fewer) native memory to V8.
+pub(crate) fn adjust(delta: i64) {
+    if delta == 0 {
+        return;
+    }
+    REPORTED.with(|reported| reported.set(reported.get() + delta));
+    if let Some(env) = ENV.with(Cell::get) {
+        // a failure only skews V8's idea of when to collect: nothing to undo
+        let _ = Env::from_raw(env).adjust_external_memory(delta);
+    }
+}
+
+/// Bytes of native memory this thread reports to V8 (live runs and
+/// contexts), for leak tests.
+#[napi(js_name = "nativeMemoryReported")]
+pub fn native_memory_reported() -> f64 {
+    REPORTED.with(Cell::get) as f64
+}
