@@ -37,6 +37,14 @@ pub trait Store: Send {
     fn events(&mut self, run_id: &str) -> Result<Vec<EventRecord>>;
     /// An account's latest ledger entries, newest first.
     fn ledger(&mut self, account: &str, limit: u32) -> Result<Vec<crate::meter::LedgerEntry>>;
+    /// Bounds how long a statement waits for a lock another connection (or
+    /// process) holds; zero fails at once with a transient `Store` error.
+    /// The binding's reader sets zero: a read on the JavaScript thread must
+    /// never sit out someone else's lock (its async reads retry off-thread).
+    fn set_lock_wait(&mut self, wait: std::time::Duration) -> Result<()> {
+        let _ = wait;
+        Ok(())
+    }
 }
 
 /// How much a completion waits for the disk.
