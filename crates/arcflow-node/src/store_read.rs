@@ -63,6 +63,8 @@ pub struct Read<'a> {
     store: Option<&'a NativeStore>,
     query: Query,
     aborted: Arc<AtomicBool>,
+    /// The writes queued when the read was asked for: what it must see.
+    target: u64,
 }
 
 /// How long a read on a libuv thread retries while another connection
@@ -84,18 +86,20 @@ impl<'a> Read<'a> {
             let flag = Arc::clone(&aborted);
             signal.on_abort(move || flag.store(true, Ordering::Release));
         }
-        AsyncTask::with_optional_signal(Read { store, query, aborted }, signal)
+        // taken on the JS thread, at the call: later writes need not be waited for
+        let target = store.map_or(0, |s| s.writer.stats().enqueued);
+        AsyncTask::with_optional_signal(Read { store, query, aborted, target }, signal)
     }
 
     fn aborted(&self) -> bool {
         self.aborted.load(Ordering::Acquire)
     }
 
-    /// Waits until every write queued when the read began is committed (at
+    /// Waits until every write queued when the read was asked for is committed (at
     /// most `READ_SETTLE`; a failing or closed store is read as it is).
     fn settle(&self, store: &NativeStore) {
         let deadline = Instant::now() + READ_SETTLE;
-        let target = store.writer.stats().enqueued;
+        let target = self.target;
         loop {
             let stats = store.writer.stats();
             let left = deadline.saturating_duration_since(Instant::now());
