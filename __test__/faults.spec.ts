@@ -105,8 +105,8 @@ async function faultScenario(t: import('ava').ExecutionContext, dir: string, inj
   t.true(logger.lines.includes('arcflow store recovered'))
   await engine.close()
   const reader = new Engine({ store: `sqlite:${join(dir, 'arcflow.db')}` })
-  t.is(reader.runs({ status: 'succeeded', limit: 1_000 }).length, 401)
-  for (const run of [runs[0]!, runs[399]!]) t.is(reader.getRun(run.id)!.tasks.filter((x) => x.status === 'succeeded').length, 10)
+  t.is((await reader.runs({ status: 'succeeded', limit: 1_000 })).length, 401)
+  for (const run of [runs[0]!, runs[399]!]) t.is((await reader.getRun(run.id))!.tasks.filter((x) => x.status === 'succeeded').length, 10)
   await reader.close()
 }
 

@@ -41,7 +41,7 @@ async function exactlyCovered(t: import('ava').ExecutionContext, store?: string)
   t.true(failed.every((e) => e instanceof RunFailedError && (e.cause as { code?: string }).code === 'ARCFLOW_INSUFFICIENT_BALANCE' && e.task === 't'))
   t.is(insufficient.length, 700)
   t.like(insufficient[0], { account: 'acme', needed: 3, balance: 0, task: 't' })
-  const ledger = engine.ledger('acme', { limit: 10_000 })
+  const ledger = await engine.ledger('acme', { limit: 10_000 })
   t.is(ledger.filter((e) => e.kind === 'charge').length, 300)
   t.is(ledger.reduce((sum, e) => sum + e.amount, 0), 0, 'the ledger sums to the balance: 900 credited, 900 charged')
   t.is(new Set(ledger.map((e) => e.key)).size, ledger.length)
@@ -62,7 +62,7 @@ test('the same on the durable store: the ledger and the balance on disk agree', 
   // a new engine reads the balance back from the store
   const again = new Engine({ store: `sqlite:${path}` })
   t.is(again.balance('acme'), 0)
-  t.is(again.ledger('acme', { limit: 1 }).length, 1)
+  t.is((await again.ledger('acme', { limit: 1 })).length, 1)
   await again.close()
 })
 
@@ -80,7 +80,7 @@ test('the estimate is reserved, then the actual cost charged: ctx.charge() refun
     t.is(engine.balance('acme'), 93, 'reserved 14, charged 7')
     await t.throwsAsync(engine.run(wf, { use: 5, fail: true }, { account: 'acme' }))
     t.is(engine.balance('acme'), billFailed ? 88 : 93, billFailed ? 'a failed attempt is billed' : 'a failed attempt is refunded')
-    t.is(engine.ledger('acme').filter((e) => e.kind === 'charge').length, billFailed ? 2 : 1)
+    t.is((await engine.ledger('acme')).filter((e) => e.kind === 'charge').length, billFailed ? 2 : 1)
     await engine.close()
   }
 })
@@ -127,7 +127,7 @@ test('a cancelled or timed-out run gives back what its attempts in flight reserv
   t.is(engine.balance('acme'), 30)
   await t.throwsAsync(engine.run(wf, undefined, { account: 'acme', timeout: 20 }))
   t.is(engine.balance('acme'), 30)
-  t.deepEqual(engine.ledger('acme').map((e) => e.kind), ['credit'])
+  t.deepEqual((await engine.ledger('acme')).map((e) => e.kind), ['credit'])
 })
 
 test('bad input: costs, amounts, accounts and keys are clear errors, and nothing is half-written', async (t) => {
@@ -152,7 +152,7 @@ test('bad input: costs, amounts, accounts and keys are clear errors, and nothing
     t.is((error!.cause as { code?: string }).code, 'ARCFLOW_METERING', name)
   }
   t.is(engine.balance('acme'), 10)
-  t.deepEqual(engine.ledger('acme').map((e) => e.kind), ['credit'])
+  t.deepEqual((await engine.ledger('acme')).map((e) => e.kind), ['credit'])
   // ctx.charge() with nonsense is the handler's own error
   engine.action('bad-charge', async (_: unknown, ctx) => ctx.charge(-1), { cost: 1 })
   await t.throwsAsync(engine.run(oneTask(engine, 'bad-charge'), 1, { account: 'acme' }), { instanceOf: RunFailedError, message: /ctx\.charge\(\)/ })
@@ -188,7 +188,7 @@ test('kill -9 after a reservation and before its flush: after resume the balance
   // the same workflow; t3's interrupted attempt is retried under its policy
   t.is(await engine.resume(runId).result(), 6)
   await engine.flush()
-  const ledger = engine.ledger('acme', { limit: 100 })
+  const ledger = await engine.ledger('acme', { limit: 100 })
   const charges = ledger.filter((e) => e.kind === 'charge')
   t.deepEqual(charges.map((e) => e.task).sort(), ['t0', 't1', 't2', 't3', 't4', 't5'], 'one charge per task: none twice')
   t.like(charges.find((e) => e.task === 't3'), { attempt: 2, amount: -10 })
@@ -231,7 +231,7 @@ test('credits the core reserved with a schedule go back when the run never start
   })
   await waiting.result().catch(() => undefined)
   await durable.flush()
-  const charged = durable.ledger('acme').filter((e) => e.kind === 'charge').length
+  const charged = (await durable.ledger('acme')).filter((e) => e.kind === 'charge').length
   t.is(durable.balance('acme'), 100 - 10 * charged, 'the balance is what the ledger charged')
   await durable.close()
 })
@@ -242,7 +242,7 @@ test('a result that cannot be kept fails the task, unbilled; an uncovered item s
   engine.credit('acme', 100, { key: 'k' })
   await t.throwsAsync(engine.run(oneTask(engine, 'big'), 1, { account: 'acme' }))
   t.is(engine.balance('acme'), 100)
-  t.deepEqual(engine.ledger('acme').map((e) => e.kind), ['credit'])
+  t.deepEqual((await engine.ledger('acme')).map((e) => e.kind), ['credit'])
 
   const ran: number[] = []
   engine.action('item', async (cost: number) => {
@@ -273,6 +273,6 @@ test('a sync run whose end the core recorded is not turned into a cancel by a la
   t.is(run.status, 'succeeded')
   await engine.close()
   const reader = new Engine({ store: `sqlite:${path}` })
-  t.like(reader.getRun(run.id), { status: 'succeeded', output: 1 })
+  t.like(await reader.getRun(run.id), { status: 'succeeded', output: 1 })
   await reader.close()
 })

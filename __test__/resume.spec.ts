@@ -70,7 +70,7 @@ async function resumeAfterCrash(t: import('ava').ExecutionContext, durability: '
   const crash = await crashChild(path, durability, 60)
   const check = new DurableStore(path, { flushIntervalMs: 50, batchSize: 100, queueCapacity: 100, logger: silentLogger })
   t.is(check.integrityCheck(), 'ok')
-  const before: TaskRecord[] = check.tasks(crash.runId)
+  const before: TaskRecord[] = await check.tasks(crash.runId)
   await check.close()
   const doneItems = new Set(before.filter((x) => x.task === 'fan' && x.item !== undefined && x.status === 'succeeded').map((x) => x.item!))
   t.true(doneItems.size > 0, 'items were committed before the crash')
@@ -80,7 +80,7 @@ async function resumeAfterCrash(t: import('ava').ExecutionContext, durability: '
   const engine = new Engine({ store: `sqlite:${path}`, durability, snapshotEvery: 5 })
   registerActions(engine, { report: (line) => execs.push(line.slice(5)), hang: false })
   engine.load(flowFile)
-  t.deepEqual(engine.interruptedRuns().map((r) => r.id), [crash.runId])
+  t.deepEqual((await engine.interruptedRuns()).map((r) => r.id), [crash.runId])
   const run = engine.resume(crash.runId)
   const output = await run.result()
   await engine.close()
@@ -99,14 +99,14 @@ async function resumeAfterCrash(t: import('ava').ExecutionContext, durability: '
   // the attempt in flight was interrupted and retried under the task's policy
   t.true(execs.includes('slow 2'), `slow was retried: ${execs.filter((e) => e.startsWith('slow')).join(', ')}`)
   const reader = new Engine({ store: `sqlite:${path}` })
-  const info = reader.getRun(crash.runId)!
+  const info = (await reader.getRun(crash.runId))!
   t.like(info, { status: 'succeeded', output })
   const slow = info.tasks.filter((x) => x.task === 'slow')
   t.like(slow[0], { attempt: 1, status: 'retrying', error: { code: 'ARCFLOW_INTERRUPTED' } })
   t.like(slow[1], { attempt: 2, status: 'succeeded', result: 1200 })
   t.is(info.tasks.filter((x) => x.task === 'loop' && x.status === 'succeeded').length, 12)
   t.is(info.tasks.filter((x) => x.task === 'fan' && x.item !== undefined && x.status === 'succeeded').length, ITEMS)
-  t.deepEqual(reader.interruptedRuns(), [])
+  t.deepEqual(await reader.interruptedRuns(), [])
   await reader.close()
 }
 

@@ -37,12 +37,12 @@ test('a durable run is on disk with its tasks, variables, output and status, and
   t.deepEqual(logged, ['arcflow store opened', 'arcflow store closed'])
 
   const reader = new Engine({ store: `sqlite:${path}` })
-  const info = reader.getRun(run.id)!
+  const info = (await reader.getRun(run.id))!
   t.like(info, { id: run.id, workflow: 'chain', status: 'succeeded', live: false, input: 5, output: 15 })
   t.deepEqual(info.tasks.map((x) => [x.task, x.result]), Array.from({ length: 10 }, (_, i) => [`t${i}`, 6 + i]))
-  t.like(reader.getRun('the-failed-one'), { status: 'failed', workflow: 'boom' })
-  t.deepEqual(reader.runs({ status: 'succeeded' }).map((r) => r.id), [run.id])
-  t.deepEqual(reader.interruptedRuns(), [])
+  t.like(await reader.getRun('the-failed-one'), { status: 'failed', workflow: 'boom' })
+  t.deepEqual((await reader.runs({ status: 'succeeded' })).map((r) => r.id), [run.id])
+  t.deepEqual(await reader.interruptedRuns(), [])
   t.is(reader.stats().store?.queueDepth, 0)
   await reader.close()
 })
@@ -61,8 +61,8 @@ test('close() with a full queue loses nothing', async (t) => {
   t.is(after.committed, before.enqueued)
   t.is(after.queueDepth, 0)
   const reader = new Engine({ store: `sqlite:${path}` })
-  t.is(reader.runs({ status: 'succeeded', limit: 1_000 }).length, 300)
-  t.is(reader.getRun(runs[299]!.id)!.tasks.length, 10)
+  t.is((await reader.runs({ status: 'succeeded', limit: 1_000 })).length, 300)
+  t.is((await reader.getRun(runs[299]!.id))!.tasks.length, 10)
   await reader.close()
 })
 
@@ -113,17 +113,12 @@ function crashChild(path: string, durability: string, flushIntervalMs: number, m
 }
 
 /** The acknowledged tasks that are not on disk as succeeded (one read per run). */
-function lostAcks(reader: Engine, acks: Crash['acks']): Crash['acks'] {
+async function lostAcks(reader: Engine, acks: Crash['acks']): Promise<Crash['acks']> {
   const onDisk = new Map<string, Set<string>>()
-  const succeeded = (run: string): Set<string> => {
-    let tasks = onDisk.get(run)
-    if (!tasks) {
-      tasks = new Set((reader.getRun(run)?.tasks ?? []).filter((x) => x.status === 'succeeded').map((x) => x.task))
-      onDisk.set(run, tasks)
-    }
-    return tasks
+  for (const run of new Set(acks.map((a) => a.run))) {
+    onDisk.set(run, new Set(((await reader.getRun(run))?.tasks ?? []).filter((x) => x.status === 'succeeded').map((x) => x.task)))
   }
-  return acks.filter(({ run, task }) => !succeeded(run).has(task))
+  return acks.filter(({ run, task }) => !onDisk.get(run)!.has(task))
 }
 
 /** `PRAGMA integrity_check` of a database a crash left behind. */
@@ -141,9 +136,9 @@ test('kill -9 in sync mode: nothing the child acknowledged is lost, and the data
   const crash = await crashChild(path, 'sync', 50, 3_000, 0)
   t.is(await integrity(path), 'ok')
   const reader = new Engine({ store: `sqlite:${path}` })
-  const missing = lostAcks(reader, crash.acks)
+  const missing = await lostAcks(reader, crash.acks)
   t.deepEqual(missing, [], `${missing.length} of ${crash.acks.length} acknowledged tasks lost`)
-  t.true(reader.interruptedRuns().length > 0, 'the runs the child left behind are listed as interrupted')
+  t.true((await reader.interruptedRuns()).length > 0, 'the runs the child left behind are listed as interrupted')
   await reader.close()
 })
 
@@ -154,7 +149,7 @@ test('kill -9 in batched mode with 10,000 writes queued: only the last flush win
   t.true(crash.maxDepth >= 10_000)
   t.is(await integrity(path), 'ok')
   const reader = new Engine({ store: `sqlite:${path}` })
-  const lost = lostAcks(reader, crash.acks)
+  const lost = await lostAcks(reader, crash.acks)
   // a lost write was acknowledged within the last window (plus the time a commit takes on a busy machine)
   const window = flushIntervalMs + 2_000
   const tooOld = lost.filter((a) => a.at < crash.killedAt - window)
@@ -197,7 +192,7 @@ test('a normal exit commits what is queued', async (t) => {
   t.is(code, 0)
   t.true(queued > 100, `${queued} writes were still queued at the end`)
   const reader = new Engine({ store: `sqlite:${path}` })
-  t.is(reader.runs({ status: 'succeeded', limit: 100 }).length, 50)
+  t.is((await reader.runs({ status: 'succeeded', limit: 100 })).length, 50)
   await reader.close()
 })
 
@@ -208,7 +203,7 @@ test('handleSignals: SIGTERM and SIGINT flush, close and exit with 143 / 130', a
     t.is(code, expected)
     t.true(queued > 100, `${queued} writes were still queued at the signal`)
     const reader = new Engine({ store: `sqlite:${path}` })
-    t.is(reader.runs({ status: 'succeeded', limit: 100 }).length, 50, `after ${signal}`)
+    t.is((await reader.runs({ status: 'succeeded', limit: 100 })).length, 50, `after ${signal}`)
     await reader.close()
   }
 })
@@ -235,14 +230,14 @@ test('a live run is read from memory, an ended one from the store, and both tell
   })
   const run = engine.start(wf)
   while (!run.history().some((e) => e.type === 'task.started' && e.task === 'c')) await new Promise((r) => setTimeout(r, 1))
-  const live = engine.getRun(run.id)!
+  const live = (await engine.getRun(run.id))!
   t.like(live, { live: true, status: 'running' })
   t.like(live.tasks.find((x) => x.task === 'c'), { status: 'running', attempt: 1 })
   t.deepEqual(engine.stats().cache, { hits: 1, misses: 0 })
   t.deepEqual(live.events.map((e) => [e.task, e.attempt, e.message, e.data]), [['a', 1, 'trying', { call: 1 }], ['a', 2, 'trying', { call: 2 }]])
   release()
   await run.result()
-  const ended = engine.getRun(run.id)!
+  const ended = (await engine.getRun(run.id))!
   t.like(ended, { live: false, status: 'succeeded' })
   t.deepEqual(engine.stats().cache, { hits: 1, misses: 1 })
   // the journal of events on disk is the one the run told live
@@ -274,6 +269,6 @@ test('a timeout while a finished sync run waits on a store that cannot commit en
   await new Promise((resolve) => holder.on('exit', resolve))
   await engine.close()
   const reader = new Engine({ store: `sqlite:${path}` })
-  t.like(reader.getRun(run.id), { status: 'succeeded', output: 1 })
+  t.like(await reader.getRun(run.id), { status: 'succeeded', output: 1 })
   await reader.close()
 })

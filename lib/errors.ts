@@ -119,6 +119,21 @@ export class StoreError extends ArcflowError {
 }
 
 /**
+ * A read was given up because its `signal` aborted (code `ARCFLOW_ABORTED`,
+ * name `AbortError`, as DOM and Node APIs name theirs); `cause` is the
+ * signal's reason. Nothing of the read stays behind.
+ *
+ * @example
+ * try { await engine.runs({}, { signal: AbortSignal.timeout(100) }) } catch (e) { if (e instanceof AbortedError) ... }
+ */
+export class AbortedError extends ArcflowError {
+  constructor(message = 'the read was aborted', options?: { cause?: unknown }) {
+    super('ARCFLOW_ABORTED', message, options)
+    this.name = 'AbortError'
+  }
+}
+
+/**
  * A run cannot be resumed (code `ARCFLOW_RESUME`): unknown, already ended,
  * live in this engine, or its journal does not fit the workflow given.
  */

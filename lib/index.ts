@@ -11,6 +11,7 @@ export type { ContextDocument, ContextInit, OutcomeStatus, TaskOutcome } from '.
 export { compile, compileCondition, JsonTemplate, Template } from './template'
 export type { CompileOptions, TemplateKind } from './template'
 export {
+  AbortedError,
   ArcflowError,
   ContextError,
   EngineClosedError,
@@ -34,6 +35,7 @@ export type { Credit, LedgerEntry } from './engine/accounts'
 export { InsufficientBalanceError, MeteringError } from './engine/metering'
 export type { Cost, MeteringOptions } from './engine/metering'
 export type { EventRecord, Logger, RunRecord, StoreStats, TaskRecord } from './store/store'
+export type { ReadOptions } from './store/read'
 export { Run, RunFailedError, RunStoppedError } from './engine/run'
 export type { CancelPolicy, Durability, RunStats, RunStatus } from './engine/run'
 export type { Action, ActionContext } from './engine/attempt'

@@ -85,12 +85,24 @@ export declare class NativeStore {
   requestClose(): void
   /** The same, blocking: for `process.on('exit')`, where nothing async runs. */
   closeSync(): void
-  getRun(id: string): string | null
-  runs(status?: string | undefined | null, workflow?: string | undefined | null, limit?: number | undefined | null): string
-  /** Task executions of a run, in journal order: JSON text. */
-  tasks(runId: string): string
-  /** A run's journal of events (handler logs, resumes), oldest first: JSON text. */
-  events(runId: string): string
+  /**
+   * A run, its executions and its events as one JSON document
+   * (`{run, tasks, events}`), or null: once this process's queued writes
+   * commit, read on a libuv thread (see `store_read.rs`).
+   */
+  runInfo(id: string, signal?: AbortSignal | undefined | null): Promise<string>
+  /**
+   * The same, blocking the JavaScript thread while queued writes commit
+   * (at most `READ_SETTLE`): only for `engine.resume`, which must answer
+   * a `Run` at once and rebuilds the run on this thread anyway.
+   */
+  runInfoSync(id: string): string | null
+  /** Runs, newest first: JSON text (see `runInfo`). */
+  runs(status: string | undefined | null, workflow: string | undefined | null, limit: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<string>
+  /** Task executions of a run, in journal order: JSON text (see `runInfo`). */
+  tasks(runId: string, signal?: AbortSignal | undefined | null): Promise<string>
+  /** A run's journal of events (handler logs, resumes), oldest first: JSON text (see `runInfo`). */
+  events(runId: string, signal?: AbortSignal | undefined | null): Promise<string>
   /** `PRAGMA integrity_check`: `ok`, or what is wrong. */
   integrityCheck(): string
 }
@@ -173,8 +185,12 @@ export declare function meterCreate(store: NativeStore | undefined | null, overd
 /** Credits an account once per key: `{"applied":bool,"balance":n}`. */
 export declare function meterCredit(handle: number, name: string, amount: number, key: string, store?: NativeStore | undefined | null): string
 
-/** An account's latest ledger entries, newest first: JSON text. */
-export declare function meterLedger(handle: number, name: string, limit: number, store?: NativeStore | undefined | null): string
+/**
+ * An account's latest ledger entries, newest first: JSON text, as a
+ * history read (`store_read.rs`): a durable meter's ledger is in the
+ * database, read after this process's queued charges commit.
+ */
+export declare function meterLedger(handle: number, name: string, limit: number, store: NativeStore | undefined | null, signal?: AbortSignal | undefined | null): Promise<string>
 
 /**
  * Gives a metered run's reservation back whole (an attempt that ended

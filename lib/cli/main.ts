@@ -13,6 +13,7 @@ import { renderGraph, type GraphFormat } from './graph'
 import { renderReport } from './report'
 import { listRuns, showRun } from './runs'
 import { DEFAULT_STORE, openEngine, resumeCommand, runCommand, type Io, type RunFlags } from './run-command'
+import type { RunInfo } from '../engine/engine'
 
 const version = (JSON.parse(readFileSync(`${__dirname}/../../package.json`, 'utf8')) as { version: string }).version
 
@@ -90,7 +91,7 @@ Examples:
     .action(async (flags: { status?: string; limit: number; store: string }) => {
       const engine = await openEngine({ store: flags.store })
       try {
-        out(listRuns(engine.runs({ ...(flags.status ? { status: flags.status } : {}), limit: flags.limit })))
+        out(listRuns(await engine.runs({ ...(flags.status ? { status: flags.status } : {}), limit: flags.limit })))
       } finally {
         await engine.close()
       }
@@ -146,10 +147,10 @@ function loadOrExplain(file: string) {
   }
 }
 
-async function withRun(id: string, store: string, use: (info: NonNullable<ReturnType<import('../engine/engine').Engine['getRun']>>) => void): Promise<number> {
+async function withRun(id: string, store: string, use: (info: RunInfo) => void): Promise<number> {
   const engine = await openEngine({ store })
   try {
-    const info = engine.getRun(id)
+    const info = await engine.getRun(id)
     if (!info) throw new UsageError(`no run ${id} in ${store}`)
     use(info)
     return 0

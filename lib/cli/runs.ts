@@ -58,6 +58,7 @@ export function showRun(info: RunInfo, maxRows = 200): string {
   return lines.join('\n')
 }
 
-export function runsList(engine: Engine, filter: { status?: string; limit?: number }): string {
-  return listRuns(engine.runs(filter))
+/** `arcflow runs list`'s text for `filter`, read from the engine's store. */
+export async function runsList(engine: Engine, filter: { status?: string; limit?: number }): Promise<string> {
+  return listRuns(await engine.runs(filter))
 }

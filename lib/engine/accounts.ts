@@ -5,6 +5,7 @@
  */
 import { native } from '../binding'
 import { EngineClosedError, fromNative } from '../errors'
+import { nativeRead, type ReadOptions } from '../store/read'
 import type { DurableStore } from '../store/store'
 import type { WorkflowDefinition } from '../workflow/model'
 import { checkCost, credits, MeteringError, type Cost, type MeteringOptions, type RunMeter } from './metering'
@@ -65,11 +66,22 @@ export class Accounts {
     return this.#handle
   }
 
-  /** A run's meter: its account (which must exist) and each task's cost. */
+  /**
+   * A run's meter: its account (which must exist) and each task's cost.
+   * Never waits: an account this meter knows is answered from memory; one
+   * it does not know yet is read from the store as committed now (this
+   * meter's queued writes only concern accounts it knows), and a database
+   * locked by another process fails at once instead of blocking.
+   */
   runMeter(workflow: WorkflowDefinition, account: string): RunMeter {
     if (typeof account !== 'string' || account === '') throw new MeteringError(`account must be a non-empty string, got ${JSON.stringify(account)}`)
     const handle = this.#meter()
-    const id = native.meterAccount(handle, account, this.#store?.native ?? null)
+    let id: number
+    try {
+      id = native.meterAccount(handle, account, this.#store?.native ?? null)
+    } catch (error) {
+      throw fromNative(error)
+    }
     if (id < 0) throw new MeteringError(`unknown account '${account}': credit it first (engine.credit)`)
     let known = this.#taskCosts.get(workflow)
     if (!known) {
@@ -82,12 +94,19 @@ export class Accounts {
     return { handle, table: known.table, account: id, accountName: account, costs: known.costs, actions: workflow.taskList.map((t) => t.action) }
   }
 
+  /** An account's balance: from memory, or read once (without waiting) for an account this meter does not know yet. */
   balance(account: string): number {
-    const balance = native.meterBalance(this.#meter(), String(account), this.#store?.native ?? null)
+    let balance: number | null
+    try {
+      balance = native.meterBalance(this.#meter(), String(account), this.#store?.native ?? null)
+    } catch (error) {
+      throw fromNative(error)
+    }
     if (balance === null) throw new MeteringError(`unknown account '${account}'`)
     return balance
   }
 
+  /** Credits once per key: this meter's own keys are in memory, others are read as committed now (never waits). */
   credit(account: string, amount: number, options: { key: string }): Credit {
     if (typeof account !== 'string' || account === '') throw new MeteringError(`account must be a non-empty string, got ${JSON.stringify(account)}`)
     credits(amount, 'a credit')
@@ -99,10 +118,14 @@ export class Accounts {
     }
   }
 
-  ledger(account: string, options: { limit?: number }): LedgerEntry[] {
+  /** An account's latest ledger entries, newest first: a read of the store for a durable meter (see `engine.ledger`). */
+  async ledger(account: string, options: { limit?: number } & ReadOptions): Promise<LedgerEntry[]> {
     const limit = options.limit ?? 100
     if (!Number.isInteger(limit) || limit < 1 || limit > 0xffffffff) throw new TypeError(`limit must be a positive integer, got ${String(limit)}`)
-    const entries = JSON.parse(native.meterLedger(this.#meter(), String(account), limit, this.#store?.native ?? null)) as Array<LedgerEntry & Record<string, unknown>>
+    const handle = this.#meter()
+    const entries = await nativeRead<Array<LedgerEntry & Record<string, unknown>>>(options.signal, (signal) =>
+      native.meterLedger(handle, String(account), limit, this.#store?.native ?? null, signal),
+    )
     for (const entry of entries) for (const key of Object.keys(entry)) if (entry[key] === null) delete entry[key]
     return entries
   }

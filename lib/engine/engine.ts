@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 
-import { ArcflowError, EngineClosedError, ResumeError } from '../errors'
+import { AbortedError, ArcflowError, EngineClosedError, ResumeError } from '../errors'
 import { Accounts, type Credit, type LedgerEntry } from './accounts'
 import type { Cost, MeteringOptions } from './metering'
 import { loadWorkflow, loadWorkflowFile } from '../workflow/load'
@@ -14,6 +14,7 @@ import type { WorkflowDefinition } from '../workflow/model'
 import type { Action } from './attempt'
 import type { RunEvent } from './events'
 import { DurableStore, parseStoreUrl, silentLogger, type EventRecord, type Logger, type RunRecord, type StoreStats, type TaskRecord } from '../store/store'
+import type { ReadOptions } from '../store/read'
 import { Run, type Durability } from './run'
 import { uuidv7 } from './run-id'
 import { executionsFromEvents, logsFromEvents } from './history'
@@ -267,13 +268,16 @@ export class Engine {
    * unknown, ended, live here, or of a workflow this engine has not loaded.
    *
    * @example
-   * for (const { id } of engine.interruptedRuns()) await engine.resume(id).result()
+   * for (const { id } of await engine.interruptedRuns()) await engine.resume(id).result()
    */
   resume(runId: string, options: ResumeOptions = {}): Run {
     this.#open()
     if (!this.#store) throw new ResumeError(`cannot resume run ${runId}: the engine has no store (pass store: 'sqlite:PATH')`)
     if (this.#runs.has(runId)) throw new ResumeError(`run ${runId} is running in this engine`)
-    const record = this.#store.getRun(runId)
+    // synchronous, because resume answers a Run at once (its public shape)
+    // and rebuilds the run from the store on this thread anyway: the one
+    // history read that waits (bounded) for this process's queued writes
+    const record = this.#store.runInfoSync(runId)?.record
     if (!record) throw new ResumeError(`no run ${JSON.stringify(runId)} in the store`)
     if (record.status !== 'running') throw new ResumeError(`run ${runId} has ended (${record.status}): only an interrupted run can be resumed`)
     const workflow = options.workflow ?? this.#workflows.get(record.workflow)
@@ -296,7 +300,15 @@ export class Engine {
     return run
   }
 
-  /** An account's balance in credits (reservations in flight deducted); a MeteringError for an unknown account. */
+  /**
+   * An account's balance in credits (reservations in flight deducted); a
+   * MeteringError for an unknown account. Synchronous: the meter holds
+   * every account it has used in memory; one it has not yet is read once
+   * from the store as committed now, which never waits (see `credit`).
+   *
+   * @example
+   * if (engine.balance('acme') < 100) engine.credit('acme', 1_000, { key: 'top-up-7' })
+   */
   balance(account: string): number {
     this.#open()
     return this.#accounts.balance(account)
@@ -304,7 +316,9 @@ export class Engine {
 
   /**
    * Adds credits to an account (creating it), once per `key`: the same key
-   * again adds nothing (a retried top-up is safe).
+   * again adds nothing (a retried top-up is safe). Synchronous and never
+   * waiting: keys this engine credited are checked in memory (their writes
+   * may still be queued), any other in the store as committed now.
    *
    * @example
    * engine.credit('acme', 1_000, { key: 'invoice-2026-11' })
@@ -314,8 +328,15 @@ export class Engine {
     return this.#accounts.credit(account, amount, options)
   }
 
-  /** An account's latest ledger entries (charges and credits), newest first; default limit 100. */
-  ledger(account: string, options: { limit?: number } = {}): LedgerEntry[] {
+  /**
+   * An account's latest ledger entries (charges and credits), newest first;
+   * default limit 100. With a store, the ledger is read from the database
+   * once this process's queued charges commit, off the JavaScript thread.
+   *
+   * @example
+   * const entries = await engine.ledger('acme', { limit: 50, signal: AbortSignal.timeout(5_000) })
+   */
+  ledger(account: string, options: { limit?: number } & ReadOptions = {}): Promise<LedgerEntry[]> {
     this.#open()
     return this.#accounts.ledger(account, options)
   }
@@ -331,34 +352,54 @@ export class Engine {
   }
 
   /**
-   * A run's status, output, error and task executions: from memory while it
-   * is live (its own events: never a database read), else from the store.
+   * A run's status, output, error, task executions and events. A live run
+   * is answered from memory (its own events: never a database read, never
+   * a wait); any other is read from the store once this process's queued
+   * writes commit, on a libuv thread. Undefined for an unknown run.
+   *
+   * @example
+   * const info = await engine.getRun(id, { signal: AbortSignal.timeout(5_000) })
    */
-  getRun(id: string): RunInfo | undefined {
+  getRun(id: string, options: ReadOptions = {}): Promise<RunInfo | undefined> {
     this.#open()
+    if (options.signal?.aborted) return Promise.reject(new AbortedError('the read was aborted', { cause: options.signal.reason }))
     const live = this.#runs.get(id)
     if (live) {
       this.#cache.hits++
+      // taken now, not in a later microtask: the answer is the run as it is at the call
       const history = live.history()
-      return { id, workflow: live.workflow.name, status: live.status, live: true, tasks: executionsFromEvents(history), events: logsFromEvents(history) }
+      return Promise.resolve({ id, workflow: live.workflow.name, status: live.status, live: true, tasks: executionsFromEvents(history), events: logsFromEvents(history) })
     }
-    if (!this.#store) return undefined
+    if (!this.#store) return Promise.resolve(undefined)
     this.#cache.misses++
-    const record = this.#store.getRun(id)
-    return record ? { ...record, live: false, tasks: this.#store.tasks(id), events: this.#store.events(id) } : undefined
+    return this.#store.runInfo(id, options).then((stored) => (stored ? { ...stored.record, live: false, tasks: stored.tasks, events: stored.events } : undefined))
   }
 
-  /** Run history from the store, newest first (default limit 100). */
-  runs(filter: { status?: string; workflow?: string; limit?: number } = {}): RunRecord[] {
+  /**
+   * Run history from the store, newest first (default limit 100), read off
+   * the JavaScript thread once this process's queued writes commit.
+   *
+   * @example
+   * const failed = await engine.runs({ status: 'failed', limit: 50 })
+   */
+  async runs(filter: { status?: string; workflow?: string; limit?: number } = {}, options: ReadOptions = {}): Promise<RunRecord[]> {
     this.#open()
-    return this.#store ? this.#store.runs(filter) : []
+    return this.#store ? this.#store.runs(filter, options) : []
   }
 
-  /** Runs the store has as `running` that no live run of this engine is: left by a process that died. */
-  interruptedRuns(): RunRecord[] {
+  /**
+   * Runs the store has as `running` that no live run of this engine is:
+   * left by a process that died (a read of the store, like `runs`).
+   *
+   * @example
+   * for (const { id } of await engine.interruptedRuns()) await engine.resume(id).result()
+   */
+  async interruptedRuns(options: ReadOptions = {}): Promise<RunRecord[]> {
     this.#open()
     if (!this.#store) return []
-    return this.#store.runs({ status: 'running', limit: 1_000_000 }).filter((run) => !this.#runs.has(run.id))
+    const running = await this.#store.runs({ status: 'running', limit: 1_000_000 }, options)
+    // live now, when the answer arrives: a run started meanwhile is not interrupted
+    return running.filter((run) => !this.#runs.has(run.id))
   }
 
   /** Resolves once every write queued so far is committed (at once in memory). */

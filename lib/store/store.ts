@@ -2,11 +2,13 @@
  * The durable store as the engine sees it: the native write-behind queue
  * over embedded SQLite (`NativeStore`), plus what JavaScript adds: waiting
  * for commits (one long poll on a libuv thread serves every waiter: group
- * commit), lifecycle messages to a pluggable logger, and history reads.
+ * commit), lifecycle messages to a pluggable logger, and history reads
+ * (async, on a libuv thread: see `read.ts`).
  */
 import { native } from '../binding'
 import { fromNative, StoreError } from '../errors'
 import type { NativeStore } from '../native'
+import { nativeRead, type ReadOptions } from './read'
 
 /** The pino / console shape. */
 export interface Logger {
@@ -123,6 +125,55 @@ function runRecord(raw: RawRun): RunRecord {
   return record
 }
 
+interface RawEvent {
+  kind: string
+  task: string | null
+  item: number | null
+  attempt: number | null
+  message: string
+  data: string | null
+  at: number
+}
+
+interface RawRunInfo {
+  run: RawRun
+  tasks: RawExecution[]
+  events: RawEvent[]
+}
+
+/** A run as the store has it: its record, executions and events. */
+export interface StoredRun {
+  record: RunRecord
+  tasks: TaskRecord[]
+  events: EventRecord[]
+}
+
+function storedRun(raw: RawRunInfo): StoredRun {
+  return { record: runRecord(raw.run), tasks: raw.tasks.map(taskRecord), events: raw.events.map(eventRecord) }
+}
+
+function taskRecord(row: RawExecution): TaskRecord {
+  const record: TaskRecord = { task: row.task, step: row.step, attempt: row.attempt, status: row.status }
+  if (row.item >= 0) record.item = row.item
+  if (row.payload !== null) {
+    if (row.status === 'succeeded') record.result = JSON.parse(row.payload)
+    else record.error = JSON.parse(row.payload)
+  }
+  if (row.input !== null) record.input = JSON.parse(row.input)
+  if (row.startedAt !== null) record.startedAt = row.startedAt
+  if (row.endedAt !== null) record.endedAt = row.endedAt
+  return record
+}
+
+function eventRecord(row: RawEvent): EventRecord {
+  const record: EventRecord = { kind: row.kind, message: row.message, at: row.at }
+  if (row.task !== null) record.task = row.task
+  if (row.item !== null) record.item = row.item
+  if (row.attempt !== null) record.attempt = row.attempt
+  if (row.data !== null) record.data = JSON.parse(row.data)
+  return record
+}
+
 export class DurableStore {
   /** @internal */
   readonly native: NativeStore
@@ -197,41 +248,46 @@ export class DurableStore {
     for (const waiter of this.#waiters.splice(0, released)) waiter.resolve()
   }
 
-  getRun(id: string): RunRecord | undefined {
-    const raw = this.native.getRun(id)
-    return raw === null ? undefined : runRecord(JSON.parse(raw) as RawRun)
+  /**
+   * A run's record, executions and events in one read, once this process's
+   * queued writes commit (on a libuv thread); undefined for an unknown run.
+   *
+   * @example
+   * const info = await store.runInfo(id, { signal })
+   */
+  async runInfo(id: string, options: ReadOptions = {}): Promise<StoredRun | undefined> {
+    const raw = await nativeRead<RawRunInfo | null>(options.signal, (signal) => this.native.runInfo(id, signal))
+    return raw === null ? undefined : storedRun(raw)
   }
 
-  runs(filter: { status?: string; workflow?: string; limit?: number } = {}): RunRecord[] {
-    return (JSON.parse(this.native.runs(filter.status ?? null, filter.workflow ?? null, filter.limit ?? null)) as RawRun[]).map(runRecord)
+  /**
+   * The same, blocking the JavaScript thread while queued writes commit
+   * (bounded): only for `engine.resume`, which answers a `Run` at once.
+   */
+  runInfoSync(id: string): StoredRun | undefined {
+    let text: string | null
+    try {
+      text = this.native.runInfoSync(id)
+    } catch (error) {
+      throw fromNative(error)
+    }
+    return text === null ? undefined : storedRun(JSON.parse(text) as RawRunInfo)
   }
 
-  tasks(runId: string): TaskRecord[] {
-    const rows = JSON.parse(this.native.tasks(runId)) as RawExecution[]
-    return rows.map((row) => {
-      const record: TaskRecord = { task: row.task, step: row.step, attempt: row.attempt, status: row.status }
-      if (row.item >= 0) record.item = row.item
-      if (row.payload !== null) {
-        if (row.status === 'succeeded') record.result = JSON.parse(row.payload)
-        else record.error = JSON.parse(row.payload)
-      }
-      if (row.input !== null) record.input = JSON.parse(row.input)
-      if (row.startedAt !== null) record.startedAt = row.startedAt
-      if (row.endedAt !== null) record.endedAt = row.endedAt
-      return record
-    })
+  /** Runs, newest first, once this process's queued writes commit. */
+  async runs(filter: { status?: string; workflow?: string; limit?: number } = {}, options: ReadOptions = {}): Promise<RunRecord[]> {
+    const rows = await nativeRead<RawRun[]>(options.signal, (signal) => this.native.runs(filter.status ?? null, filter.workflow ?? null, filter.limit ?? null, signal))
+    return rows.map(runRecord)
   }
 
-  events(runId: string): EventRecord[] {
-    const rows = JSON.parse(this.native.events(runId)) as Array<{ kind: string; task: string | null; item: number | null; attempt: number | null; message: string; data: string | null; at: number }>
-    return rows.map((row) => {
-      const record: EventRecord = { kind: row.kind, message: row.message, at: row.at }
-      if (row.task !== null) record.task = row.task
-      if (row.item !== null) record.item = row.item
-      if (row.attempt !== null) record.attempt = row.attempt
-      if (row.data !== null) record.data = JSON.parse(row.data)
-      return record
-    })
+  /** A run's task executions, in journal order. */
+  async tasks(runId: string, options: ReadOptions = {}): Promise<TaskRecord[]> {
+    return (await nativeRead<RawExecution[]>(options.signal, (signal) => this.native.tasks(runId, signal))).map(taskRecord)
+  }
+
+  /** A run's journal of events, oldest first. */
+  async events(runId: string, options: ReadOptions = {}): Promise<EventRecord[]> {
+    return (await nativeRead<RawEvent[]>(options.signal, (signal) => this.native.events(runId, signal))).map(eventRecord)
   }
 
   integrityCheck(): string {

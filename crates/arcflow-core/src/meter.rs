@@ -171,13 +171,21 @@ impl Meter {
 
     /// Credits `amount` to account `name` (creating it) once per `key`:
     /// `(applied, balance)`; a key seen before applies nothing. A durable
-    /// meter checks the store after its queued writes commit.
+    /// meter answers from memory for the keys it credited itself (their
+    /// writes may still be queued), and asks the store, as it is committed
+    /// now, for any other: so it never waits for its own queued writes.
     pub fn credit(&self, name: &str, amount: i64, key: &str, store: Option<&mut dyn Store>) -> Result<(bool, i64)> {
         check_amount(amount, "a credit")?;
         let write = LedgerWrite { account: Arc::from(name), amount, kind: "credit", key: LedgerKey::Given(key.to_owned()), at: now_ms() };
         let seen = match store {
             Some(store) => {
-                let seen = store.ledger_has(&write.key_text())?;
+                let mut memory = self.memory.lock().map_err(|_| Error::Internal("the meter is poisoned".into()))?;
+                let seen = memory.credit_keys.contains(key) || store.ledger_has(&write.key_text())?;
+                if !seen {
+                    // credits are rare (top-ups): remembering their keys costs little
+                    memory.credit_keys.insert(key.to_owned());
+                }
+                drop(memory);
                 if !seen && self.ids.get(name).is_none() {
                     let balance = store.balance(name)?.unwrap_or(0);
                     self.add(name, balance)?;

@@ -305,3 +305,37 @@ fn open_takes_an_sqlite_url_and_refuses_everything_else_clearly() {
     let err = arcflow_core::store::open("./arcflow.db").err().unwrap();
     assert!(err.to_string().contains("write sqlite:./arcflow.db"), "a bare path gets a hint: {err}");
 }
+
+#[test]
+fn a_reader_with_no_lock_wait_reads_through_another_connections_write_lock() {
+    let path = temp_db("reader-lock");
+    let mut store = SqliteStore::open(&path).unwrap();
+    store.apply(&[started("r")]).unwrap();
+    let mut reader = SqliteStore::open(&path).unwrap();
+    reader.set_lock_wait(Duration::ZERO).unwrap();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE; CREATE TABLE lock_probe (x)").unwrap();
+    // under WAL a reader needs no lock a writer holds: it answers, as committed
+    assert!(reader.get_run("r").unwrap().is_some());
+    assert_eq!(reader.balance("nobody").unwrap(), None);
+    other.execute_batch("COMMIT").unwrap();
+}
+
+#[test]
+fn a_durable_meter_knows_its_own_credit_keys_before_they_commit() {
+    use arcflow_core::meter::Meter;
+    let path = temp_db("credit-keys");
+    let other = rusqlite::Connection::open(&path).unwrap();
+    let writer = Arc::new(
+        WriteBehind::start(Box::new(SqliteStore::open(&path).unwrap()), WriterConfig { flush_interval: Duration::from_millis(5), ..WriterConfig::default() }).unwrap(),
+    );
+    let mut reader = SqliteStore::open(&path).unwrap();
+    // the credit cannot commit while another connection holds the write lock
+    other.execute_batch("BEGIN IMMEDIATE; CREATE TABLE lock_probe (x)").unwrap();
+    let meter = Meter::new(Some(Arc::clone(&writer)), 0);
+    assert_eq!(meter.credit("acme", 10, "k", Some(&mut reader)).unwrap(), (true, 10));
+    assert_eq!(meter.credit("acme", 10, "k", Some(&mut reader)).unwrap(), (false, 10), "the queued key is seen without waiting for it");
+    other.execute_batch("COMMIT").unwrap();
+    writer.close();
+    assert_eq!(reader.balance("acme").unwrap(), Some(10));
+}

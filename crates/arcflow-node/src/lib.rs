@@ -19,4 +19,5 @@ mod run_items;
 mod run_journal;
 mod run_resume;
 mod store;
+mod store_read;
 mod template;

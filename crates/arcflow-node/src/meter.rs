@@ -8,6 +8,7 @@ use std::sync::Arc;
 use arcflow_core::flow::Billing;
 use arcflow_core::meter::{Meter, RunMeter, MAX_AMOUNT};
 use arcflow_core::store::Store;
+use napi::bindgen_prelude::{AbortSignal, AsyncTask};
 use napi_derive::napi;
 
 use crate::error::{guard, JsError};
@@ -15,6 +16,7 @@ use crate::flow::internal;
 use crate::protocol::{outcome_status, Unit};
 use crate::registry::with_run;
 use crate::store::NativeStore;
+use crate::store_read::{Query, Read};
 
 thread_local! {
     /// Meters by handle; a closed engine's slot is emptied.
@@ -35,17 +37,20 @@ pub(crate) fn credits(value: f64, what: &str) -> arcflow_core::Result<i64> {
     Ok(value as i64)
 }
 
-/// Runs `f` with the store's reader when the meter is durable.
+/// Runs `f` with the store's reader, as committed now, when the meter is
+/// durable. It does not wait for this meter's queued writes: those only
+/// concern accounts it already holds in memory (a charge is queued on an
+/// account it resolved, a credit on one it added, and its credit keys are
+/// in memory too), whose answers never come from the store; so an account
+/// read here has nothing of this meter's in the queue, and nothing is missed.
+/// Nor does it wait for a lock another process holds (see `with_reader`).
 fn with_store<T>(
     meter: &Meter,
     store: Option<&NativeStore>,
     f: impl FnOnce(Option<&mut dyn Store>) -> arcflow_core::Result<T>,
 ) -> arcflow_core::Result<T> {
     match (meter.durable(), store) {
-        (true, Some(store)) => {
-            let mut reader = store.read()?;
-            f(Some(&mut *reader))
-        }
+        (true, Some(store)) => store.with_reader(|reader| f(Some(reader))),
         (true, None) => Err(internal("a durable meter needs its store")),
         (false, _) => f(None),
     }
@@ -165,13 +170,19 @@ pub fn meter_balance(handle: u32, name: String, store: Option<&NativeStore>) -> 
     })
 }
 
-/// An account's latest ledger entries, newest first: JSON text.
-#[napi(js_name = "meterLedger")]
-pub fn meter_ledger(handle: u32, name: String, limit: u32, store: Option<&NativeStore>) -> Result<String, JsError> {
+/// An account's latest ledger entries, newest first: JSON text, as a
+/// history read (`store_read.rs`): a durable meter's ledger is in the
+/// database, read after this process's queued charges commit.
+#[napi(
+    js_name = "meterLedger",
+    ts_args_type = "handle: number, name: string, limit: number, store: NativeStore | undefined | null, signal?: AbortSignal | undefined | null",
+    ts_return_type = "Promise<string>"
+)]
+pub fn meter_ledger<'a>(handle: u32, name: String, limit: u32, store: Option<&'a NativeStore>, signal: Option<AbortSignal>) -> Result<AsyncTask<Read<'a>>, JsError> {
     guard(|| {
         let meter = meter(handle)?;
-        let entries = with_store(&meter, store, |s| meter.ledger(&name, limit, s))?;
-        serde_json::to_string(&entries).map_err(|e| internal(&e.to_string()))
+        let store = if meter.durable() { Some(store.ok_or_else(|| internal("a durable meter needs its store"))?) } else { None };
+        Ok(Read::spawn_on(store, Query::Ledger { meter, account: name, limit }, signal))
     })
 }
 

@@ -1,19 +1,21 @@
 //! `NativeStore`: the store a URL names (`store::open`) behind the
 //! write-behind queue, one per engine. Writes are queued by runs (see `run.rs`); this class
 //! reads history (through its own connection: WAL lets it read while the
-//! flush thread writes), reports stats, waits for commits off the JS
-//! thread, and closes with a final flush.
+//! flush thread writes, or another process holds the write lock), on a
+//! libuv thread (`store_read.rs`), reports stats, waits for commits off
+//! the JS thread, and closes with a final flush.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arcflow_core::flow::{FlowGraph, Resumed, RunState, DEFAULT_SNAPSHOT_EVERY};
 use arcflow_core::store::{self, RunFilter, Store, WriteBehind, WriterConfig};
-use napi::bindgen_prelude::AsyncTask;
+use napi::bindgen_prelude::{AbortSignal, AsyncTask};
 use napi::{Env, Task};
 use napi_derive::napi;
 
 use crate::error::{guard, JsError};
+use crate::store_read::{Query, Read};
 
 #[napi]
 pub struct NativeStore {
@@ -84,26 +86,44 @@ impl NativeStore {
         self.writer.close();
     }
 
-    #[napi]
-    pub fn get_run(&self, id: String) -> Result<Option<String>, JsError> {
-        guard(|| self.read()?.get_run(&id)?.map(|r| json(&r)).transpose())
+    /// A run, its executions and its events as one JSON document
+    /// (`{run, tasks, events}`), or null: once this process's queued writes
+    /// commit, read on a libuv thread (see `store_read.rs`).
+    #[napi(ts_args_type = "id: string, signal?: AbortSignal | undefined | null", ts_return_type = "Promise<string>")]
+    pub fn run_info(&self, id: String, signal: Option<AbortSignal>) -> AsyncTask<Read<'_>> {
+        Read::spawn(self, Query::RunInfo(id), signal)
     }
 
+    /// The same, blocking the JavaScript thread while queued writes commit
+    /// (at most `READ_SETTLE`): only for `engine.resume`, which must answer
+    /// a `Run` at once and rebuilds the run on this thread anyway.
     #[napi]
-    pub fn runs(&self, status: Option<String>, workflow: Option<String>, limit: Option<u32>) -> Result<String, JsError> {
-        guard(|| json(&self.read()?.runs(&RunFilter { status, workflow, limit })?))
+    pub fn run_info_sync(&self, id: String) -> Result<Option<String>, JsError> {
+        guard(|| {
+            self.writer.settle(READ_SETTLE);
+            Query::RunInfo(id).run(self)
+        })
     }
 
-    /// Task executions of a run, in journal order: JSON text.
-    #[napi]
-    pub fn tasks(&self, run_id: String) -> Result<String, JsError> {
-        guard(|| json(&self.read()?.tasks(&run_id, 0)?))
+    /// Runs, newest first: JSON text (see `runInfo`).
+    #[napi(
+        ts_args_type = "status: string | undefined | null, workflow: string | undefined | null, limit: number | undefined | null, signal?: AbortSignal | undefined | null",
+        ts_return_type = "Promise<string>"
+    )]
+    pub fn runs(&self, status: Option<String>, workflow: Option<String>, limit: Option<u32>, signal: Option<AbortSignal>) -> AsyncTask<Read<'_>> {
+        Read::spawn(self, Query::Runs(RunFilter { status, workflow, limit }), signal)
     }
 
-    /// A run's journal of events (handler logs, resumes), oldest first: JSON text.
-    #[napi]
-    pub fn events(&self, run_id: String) -> Result<String, JsError> {
-        guard(|| json(&self.read()?.events(&run_id)?))
+    /// Task executions of a run, in journal order: JSON text (see `runInfo`).
+    #[napi(ts_args_type = "runId: string, signal?: AbortSignal | undefined | null", ts_return_type = "Promise<string>")]
+    pub fn tasks(&self, run_id: String, signal: Option<AbortSignal>) -> AsyncTask<Read<'_>> {
+        Read::spawn(self, Query::Tasks(run_id), signal)
+    }
+
+    /// A run's journal of events (handler logs, resumes), oldest first: JSON text (see `runInfo`).
+    #[napi(ts_args_type = "runId: string, signal?: AbortSignal | undefined | null", ts_return_type = "Promise<string>")]
+    pub fn events(&self, run_id: String, signal: Option<AbortSignal>) -> AsyncTask<Read<'_>> {
+        Read::spawn(self, Query::Events(run_id), signal)
     }
 
     /// `PRAGMA integrity_check`: `ok`, or what is wrong.
@@ -114,25 +134,27 @@ impl NativeStore {
 }
 
 impl NativeStore {
-    /// Rebuilds an interrupted run from what is committed (see `run.rs`).
+    /// Rebuilds an interrupted run from what is committed (see `run.rs`):
+    /// after this process's queued writes commit, like `runInfoSync`.
     pub(crate) fn resume(&self, graph: Arc<FlowGraph>, run_id: &str) -> arcflow_core::Result<(RunState, Resumed)> {
-        let mut reader = self.read()?;
-        RunState::resume(graph, &mut *reader, Arc::clone(&self.writer), run_id, self.snapshot_every)
-    }
-}
-
-impl NativeStore {
-    /// The reader, once this process's queued writes are committed (reads
-    /// see their own writes; a failing store is read as it is after
-    /// `READ_SETTLE`).
-    pub(crate) fn read(&self) -> arcflow_core::Result<std::sync::MutexGuard<'_, Box<dyn Store>>> {
         self.writer.settle(READ_SETTLE);
-        self.reader.lock().map_err(poisoned)
+        self.with_reader(|reader| RunState::resume(graph, reader, Arc::clone(&self.writer), run_id, self.snapshot_every))
+    }
+
+    /// Runs `f` on the reader as the database is committed now, without
+    /// waiting for this process's queued writes, nor for a lock another
+    /// connection holds (a locked database fails at once, transient).
+    pub(crate) fn with_reader<T>(&self, f: impl FnOnce(&mut dyn Store) -> arcflow_core::Result<T>) -> arcflow_core::Result<T> {
+        let mut guard = self.reader.lock().map_err(poisoned)?;
+        let reader: &mut dyn Store = &mut *guard;
+        reader.set_lock_wait(Duration::ZERO)?;
+        f(reader)
     }
 }
 
-/// How long a history read waits for queued writes to commit.
-const READ_SETTLE: Duration = Duration::from_secs(2);
+/// How long a history read waits for queued writes to commit (a failing
+/// store is read as it is then).
+pub(crate) const READ_SETTLE: Duration = Duration::from_secs(2);
 
 fn poisoned<T>(_: std::sync::PoisonError<T>) -> arcflow_core::Error {
     arcflow_core::Error::Internal("the store's reader is poisoned".into())

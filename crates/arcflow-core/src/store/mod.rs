@@ -81,6 +81,14 @@ pub trait Store: Send {
     fn integrity_check(&mut self) -> Result<String> {
         Err(Error::Store { message: "this store has no integrity check".into(), transient: false })
     }
+    /// Bounds how long a statement waits for a lock another connection (or
+    /// process) holds; zero fails at once with a transient `Store` error.
+    /// The binding's reader sets zero: a read on the JavaScript thread must
+    /// never sit out someone else's lock (its async reads retry off-thread).
+    fn set_lock_wait(&mut self, wait: std::time::Duration) -> Result<()> {
+        let _ = wait;
+        Ok(())
+    }
 }
 
 /// A boxed store is a store: `&mut *guard` of a `Mutex<Box<dyn Store>>`
@@ -118,5 +126,8 @@ impl<S: Store + ?Sized> Store for Box<S> {
     }
     fn integrity_check(&mut self) -> Result<String> {
         (**self).integrity_check()
+    }
+    fn set_lock_wait(&mut self, wait: std::time::Duration) -> Result<()> {
+        (**self).set_lock_wait(wait)
     }
 }

@@ -84,6 +84,12 @@ fn run_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
 const RUN_COLUMNS: &str = "id, workflow, status, input, output, error, started_at, ended_at, account";
 
 impl Store for SqliteStore {
+    fn set_lock_wait(&mut self, wait: Duration) -> Result<()> {
+        // the busy handler: under WAL only recovery or an exclusive-mode
+        // connection makes a reader wait, and never on a writer's lock
+        self.conn.busy_timeout(wait).map_err(db_error)
+    }
+
     fn apply(&mut self, batch: &[Write]) -> Result<()> {
         let tx = self.conn.transaction().map_err(db_error)?;
         {
