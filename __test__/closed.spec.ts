@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { EngineClosedError, Engine, InternalError, RunEndedError } from '../lib/index'
 import { native } from '../lib/binding'
 import { fromNative } from '../lib/errors'
+import { unit } from '../lib/engine/protocol'
 
 const dbPath = (): string => join(mkdtempSync(join(tmpdir(), 'arcflow-closed-')), 'arcflow.db')
 
@@ -39,10 +40,11 @@ for (const store of ['memory', 'sqlite'] as const) {
     t.throws(() => engine.resume(run.id), closed)
     t.throws(() => engine.balance('acme'), closed)
     t.throws(() => engine.credit('acme', 1, { key: 'k2' }), closed)
-    t.throws(() => engine.ledger('acme'), closed)
-    t.throws(() => engine.getRun(run.id), closed)
-    t.throws(() => engine.runs(), closed)
-    t.throws(() => engine.interruptedRuns(), closed)
+    // reads are async: a closed engine rejects them
+    await t.throwsAsync(engine.ledger('acme'), closed)
+    await t.throwsAsync(engine.getRun(run.id), closed)
+    await t.throwsAsync(engine.runs(), closed)
+    await t.throwsAsync(engine.interruptedRuns(), closed)
     await t.throwsAsync(engine.flush(), closed)
     // what touches nothing closed still answers
     t.is(engine.stats().liveRuns, 0)
@@ -54,7 +56,7 @@ test.serial('a native call on a run that has ended is RunEndedError, not Interna
   const engine = new Engine().action('work', async (n: number) => n)
   const run = engine.start(oneTask(engine), 1)
   await run.result()
-  const error = nativeError(() => native.runTaskInput(run.handle, 0, null))
+  const error = nativeError(() => native.runAttemptInput(run.handle, unit(0, 1, 2)))
   t.true(error instanceof RunEndedError, String(error))
   t.false(error instanceof InternalError)
   t.like(error, { code: 'ARCFLOW_RUN_ENDED', message: `run ${run.handle} has ended` })
@@ -65,7 +67,7 @@ test.serial('a native call on a run that has ended is RunEndedError, not Interna
 test.serial('a run writing to a closed store fails with EngineClosedError', async (t) => {
   const engine = new Engine().action('work', async (n: number) => n)
   const wf = oneTask(engine)
-  const store = new native.NativeStore(dbPath(), 50, 1_000, 1_000, null)
+  const store = new native.NativeStore(`sqlite:${dbPath()}`, 50, 1_000, 1_000, null)
   store.closeSync()
   const error = nativeError(() => native.runStart(wf.flow, 4_000_000_000, '1', 'r-closed', Date.now(), store, null, null, null))
   t.true(error instanceof EngineClosedError, String(error))

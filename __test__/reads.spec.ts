@@ -79,6 +79,8 @@ test('another process holding the write lock blocks neither a metered start (kno
   t.is(engine.balance('known'), 100, 'the meter knows `known` before the lock')
 
   const lock = await holdWriteLock(path)
+  const waits = (): number => engine.stats().store!.blockingWaits
+  const waitsBefore = waits()
   // each of these returns while the lock is held: the child only releases when told below
   const onKnown = engine.start(holdWf, undefined, { account: 'known' })
   const onFresh = engine.start(holdWf, undefined, { account: 'fresh' })
@@ -90,6 +92,7 @@ test('another process holding the write lock blocks neither a metered start (kno
   t.is(await within(ended.result(), 20_000, 'a run while the lock is held'), 42)
   t.true(engine.stats().store!.queueDepth > 0, 'its writes wait in the queue for the lock')
   t.false(lock.released(), 'everything above returned while the other process held the lock')
+  t.is(waits(), waitsBefore, 'and none of it waited on this thread for queued writes (an operation count, not a timing)')
 
   const afterRelease = engine.getRun(ended.id).then((info) => ({ info, released: lock.released() }))
   await lock.release()

@@ -85,6 +85,8 @@ export declare class NativeStore {
   requestClose(): void
   /** The same, blocking: for `process.on('exit')`, where nothing async runs. */
   closeSync(): void
+  /** `PRAGMA integrity_check`: `ok`, or what is wrong. */
+  integrityCheck(): string
   /**
    * A run, its executions and its events as one JSON document
    * (`{run, tasks, events}`), or null: once this process's queued writes
@@ -103,8 +105,6 @@ export declare class NativeStore {
   tasks(runId: string, signal?: AbortSignal | undefined | null): Promise<string>
   /** A run's journal of events (handler logs, resumes), oldest first: JSON text (see `runInfo`). */
   events(runId: string, signal?: AbortSignal | undefined | null): Promise<string>
-  /** `PRAGMA integrity_check`: `ok`, or what is wrong. */
-  integrityCheck(): string
 }
 
 export declare class NativeTemplate {

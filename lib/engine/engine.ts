@@ -336,7 +336,7 @@ export class Engine {
    * @example
    * const entries = await engine.ledger('acme', { limit: 50, signal: AbortSignal.timeout(5_000) })
    */
-  ledger(account: string, options: { limit?: number } & ReadOptions = {}): Promise<LedgerEntry[]> {
+  async ledger(account: string, options: { limit?: number } & ReadOptions = {}): Promise<LedgerEntry[]> {
     this.#open()
     return this.#accounts.ledger(account, options)
   }
@@ -360,7 +360,7 @@ export class Engine {
    * @example
    * const info = await engine.getRun(id, { signal: AbortSignal.timeout(5_000) })
    */
-  getRun(id: string, options: ReadOptions = {}): Promise<RunInfo | undefined> {
+  async getRun(id: string, options: ReadOptions = {}): Promise<RunInfo | undefined> {
     this.#open()
     if (options.signal?.aborted) return Promise.reject(new AbortedError('the read was aborted', { cause: options.signal.reason }))
     const live = this.#runs.get(id)

@@ -37,6 +37,8 @@ export interface StoreStats {
   /** The last permanent failure and the writes it set aside, kept once the store moves on. */
   rejection: string | null
   closed: boolean
+  /** Calls that waited on the JavaScript thread for queued writes to commit (only `engine.resume` may). */
+  blockingWaits: number
 }
 
 export interface RunRecord {

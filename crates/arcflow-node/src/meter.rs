@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use arcflow_core::flow::Billing;
+use arcflow_core::flow::{Billing, Charge};
 use arcflow_core::meter::{Meter, RunMeter, MAX_AMOUNT};
 use arcflow_core::store::Store;
 use napi::bindgen_prelude::{AbortSignal, AsyncTask};
@@ -35,6 +35,15 @@ pub(crate) fn credits(value: f64, what: &str) -> arcflow_core::Result<i64> {
         });
     }
     Ok(value as i64)
+}
+
+/// A metered attempt's reservation and reported charge (-1: none) as the core takes them.
+pub(crate) fn charge(reserved: f64, reported: Option<f64>) -> arcflow_core::Result<Charge> {
+    let reported = match reported {
+        Some(r) if r >= 0.0 => Some(credits(r, "a charge")?),
+        _ => None,
+    };
+    Ok(Charge { reserved: credits(reserved, "a reservation")?, reported })
 }
 
 /// Runs `f` with the store's reader, as committed now, when the meter is
@@ -135,7 +144,7 @@ pub fn meter_settle(run: u32, unit: f64, item: i32, status: u32, reserved: f64, 
     guard(|| {
         let Unit { task, step, attempt } = Unit::unpack(unit)?;
         let succeeded = outcome_status(status)? == arcflow_core::OutcomeStatus::Succeeded;
-        let charge = crate::run::charge(reserved, Some(reported))?;
+        let charge = charge(reserved, Some(reported))?;
         with_run(run, |state| state.settle(task, step, i64::from(item), attempt, charge, succeeded))
     })
 }

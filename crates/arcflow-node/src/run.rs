@@ -5,13 +5,13 @@
 
 use std::sync::Arc;
 
-use arcflow_core::flow::{Answer, Charge, Completion, Input, Journal, RunStart, RunState};
+use arcflow_core::flow::{Answer, Completion, Input, Journal, RunStart, RunState};
 use napi_derive::napi;
 
 use crate::context::{new_context, NativeContext};
 use crate::error::{guard, JsError};
 use crate::flow::{internal, NativeFlow};
-use crate::meter::{credits, run_billing};
+use crate::meter::{charge, run_billing};
 use crate::protocol::{outcome_status, push_input, write_answer, CompleteOp, Unit};
 use crate::registry::{self, with_run};
 use crate::store::NativeStore;
@@ -83,15 +83,6 @@ pub fn run_complete(op: f64, payload_json: String, unit: Option<f64>, reserved: 
         }
         Ok(text)
     })
-}
-
-/// A metered attempt's reservation and reported charge (-1: none) as the core takes them.
-pub(crate) fn charge(reserved: f64, reported: Option<f64>) -> arcflow_core::Result<Charge> {
-    let reported = match reported {
-        Some(r) if r >= 0.0 => Some(credits(r, "a charge")?),
-        _ => None,
-    };
-    Ok(Charge { reserved: credits(reserved, "a reservation")?, reported })
 }
 
 /// The run is complete (nothing in flight, nothing to start): `Complete`

@@ -8,7 +8,7 @@ use napi_derive::napi;
 use crate::error::{guard, JsError};
 use crate::protocol::{outcome_status, push_input, push_json, Unit};
 use crate::registry::with_run;
-use crate::run::charge;
+use crate::meter::charge;
 
 /// Renders a with-items task's items: `[batch, [items...]]`.
 #[napi(js_name = "runBeginItems")]

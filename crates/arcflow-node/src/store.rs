@@ -9,13 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arcflow_core::flow::{FlowGraph, Resumed, RunState, DEFAULT_SNAPSHOT_EVERY};
-use arcflow_core::store::{self, RunFilter, Store, WriteBehind, WriterConfig};
-use napi::bindgen_prelude::{AbortSignal, AsyncTask};
+use arcflow_core::store::{self, Store, WriteBehind, WriterConfig};
+use napi::bindgen_prelude::AsyncTask;
 use napi::{Env, Task};
 use napi_derive::napi;
 
 use crate::error::{guard, JsError};
-use crate::store_read::{Query, Read};
 
 #[napi]
 pub struct NativeStore {
@@ -84,46 +83,6 @@ impl NativeStore {
     #[napi]
     pub fn close_sync(&self) {
         self.writer.close();
-    }
-
-    /// A run, its executions and its events as one JSON document
-    /// (`{run, tasks, events}`), or null: once this process's queued writes
-    /// commit, read on a libuv thread (see `store_read.rs`).
-    #[napi(ts_args_type = "id: string, signal?: AbortSignal | undefined | null", ts_return_type = "Promise<string>")]
-    pub fn run_info(&self, id: String, signal: Option<AbortSignal>) -> AsyncTask<Read<'_>> {
-        Read::spawn(self, Query::RunInfo(id), signal)
-    }
-
-    /// The same, blocking the JavaScript thread while queued writes commit
-    /// (at most `READ_SETTLE`): only for `engine.resume`, which must answer
-    /// a `Run` at once and rebuilds the run on this thread anyway.
-    #[napi]
-    pub fn run_info_sync(&self, id: String) -> Result<Option<String>, JsError> {
-        guard(|| {
-            self.writer.settle(READ_SETTLE);
-            Query::RunInfo(id).run(self)
-        })
-    }
-
-    /// Runs, newest first: JSON text (see `runInfo`).
-    #[napi(
-        ts_args_type = "status: string | undefined | null, workflow: string | undefined | null, limit: number | undefined | null, signal?: AbortSignal | undefined | null",
-        ts_return_type = "Promise<string>"
-    )]
-    pub fn runs(&self, status: Option<String>, workflow: Option<String>, limit: Option<u32>, signal: Option<AbortSignal>) -> AsyncTask<Read<'_>> {
-        Read::spawn(self, Query::Runs(RunFilter { status, workflow, limit }), signal)
-    }
-
-    /// Task executions of a run, in journal order: JSON text (see `runInfo`).
-    #[napi(ts_args_type = "runId: string, signal?: AbortSignal | undefined | null", ts_return_type = "Promise<string>")]
-    pub fn tasks(&self, run_id: String, signal: Option<AbortSignal>) -> AsyncTask<Read<'_>> {
-        Read::spawn(self, Query::Tasks(run_id), signal)
-    }
-
-    /// A run's journal of events (handler logs, resumes), oldest first: JSON text (see `runInfo`).
-    #[napi(ts_args_type = "runId: string, signal?: AbortSignal | undefined | null", ts_return_type = "Promise<string>")]
-    pub fn events(&self, run_id: String, signal: Option<AbortSignal>) -> AsyncTask<Read<'_>> {
-        Read::spawn(self, Query::Events(run_id), signal)
     }
 
     /// `PRAGMA integrity_check`: `ok`, or what is wrong.

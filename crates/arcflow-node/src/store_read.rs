@@ -17,10 +17,56 @@ use arcflow_core::meter::Meter;
 use arcflow_core::store::{RunFilter, Store};
 use napi::bindgen_prelude::{AbortSignal, AsyncTask};
 use napi::{Env, Task};
+use napi_derive::napi;
 use serde_json::json;
 
-use crate::error::to_json_value;
+use crate::error::{guard, to_json_value, JsError};
 use crate::store::{NativeStore, READ_SETTLE};
+
+/// The history reads of a store (its lifecycle is `store.rs`'s).
+#[napi]
+impl NativeStore {
+    /// A run, its executions and its events as one JSON document
+    /// (`{run, tasks, events}`), or null: once this process's queued writes
+    /// commit, read on a libuv thread (see `store_read.rs`).
+    #[napi(ts_args_type = "id: string, signal?: AbortSignal | undefined | null", ts_return_type = "Promise<string>")]
+    pub fn run_info(&self, id: String, signal: Option<AbortSignal>) -> AsyncTask<Read<'_>> {
+        Read::spawn(self, Query::RunInfo(id), signal)
+    }
+
+    /// The same, blocking the JavaScript thread while queued writes commit
+    /// (at most `READ_SETTLE`): only for `engine.resume`, which must answer
+    /// a `Run` at once and rebuilds the run on this thread anyway.
+    #[napi]
+    pub fn run_info_sync(&self, id: String) -> Result<Option<String>, JsError> {
+        guard(|| {
+            self.writer.settle(READ_SETTLE);
+            Query::RunInfo(id).run(self)
+        })
+    }
+
+    /// Runs, newest first: JSON text (see `runInfo`).
+    #[napi(
+        ts_args_type = "status: string | undefined | null, workflow: string | undefined | null, limit: number | undefined | null, signal?: AbortSignal | undefined | null",
+        ts_return_type = "Promise<string>"
+    )]
+    pub fn runs(&self, status: Option<String>, workflow: Option<String>, limit: Option<u32>, signal: Option<AbortSignal>) -> AsyncTask<Read<'_>> {
+        Read::spawn(self, Query::Runs(RunFilter { status, workflow, limit }), signal)
+    }
+
+    /// Task executions of a run, in journal order: JSON text (see `runInfo`).
+    #[napi(ts_args_type = "runId: string, signal?: AbortSignal | undefined | null", ts_return_type = "Promise<string>")]
+    pub fn tasks(&self, run_id: String, signal: Option<AbortSignal>) -> AsyncTask<Read<'_>> {
+        Read::spawn(self, Query::Tasks(run_id), signal)
+    }
+
+    /// A run's journal of events (handler logs, resumes), oldest first: JSON text (see `runInfo`).
+    #[napi(ts_args_type = "runId: string, signal?: AbortSignal | undefined | null", ts_return_type = "Promise<string>")]
+    pub fn events(&self, run_id: String, signal: Option<AbortSignal>) -> AsyncTask<Read<'_>> {
+        Read::spawn(self, Query::Events(run_id), signal)
+    }
+
+}
 
 /// What a read asks for.
 pub enum Query {

@@ -82,6 +82,10 @@ pub struct StoreStats {
     /// the store moves on.
     pub rejection: Option<String>,
     pub closed: bool,
+    /// Calls that waited on their own thread for queued writes to commit
+    /// ([`WriteBehind::settle`]): a read or start that must not block the
+    /// JavaScript thread never adds to it.
+    pub blocking_waits: u64,
 }
 
 struct State {
@@ -204,7 +208,8 @@ impl WriteBehind {
     pub fn settle(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let (from, target) = {
-            let state = self.shared.lock();
+            let mut state = self.shared.lock();
+            state.stats.blocking_waits += 1;
             (state.stats.settled, state.stats.enqueued)
         };
         loop {
