@@ -11,10 +11,16 @@ import { join } from 'node:path'
 
 import { Engine, type Logger } from '../lib/index'
 
-/** A fresh 16 MiB tmpfs for one test; unmounted (lazily: a failed test may leave files open) when it ends. */
+/**
+ * A fresh 64 MiB tmpfs for one test; unmounted (lazily: a failed test may
+ * leave files open) when it ends. Room for the whole scenario once the
+ * filler is gone: the 401 runs take 10-17 MB of database and WAL, more when
+ * a loaded machine commits a task's running row and its end in separate
+ * batches (with 16 MiB the disk stayed full after the fault cleared).
+ */
 function tmpfs(): { dir: string; unmount: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'arcflow-fault-'))
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', dir])
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', dir])
   return {
     dir,
     unmount: () => {
