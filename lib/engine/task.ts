@@ -140,19 +140,20 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
     const reserved = attempt.reserved
     attempt.reserved = -1
     if (!host.live()) return
+    const reported = attempt.charged ?? -1
+    if (!this.#finished && status === 'succeeded') {
+      // a task's completion settles it, an item's journal write (durable runs): no call of its own
+      if (attempt.index === undefined) {
+        this.charge = [reserved, reported]
+        return
+      }
+      if (host.durable) {
+        this.#items!.itemCharge = [reserved, reported]
+        return
+      }
+    }
     host.crossings++
     if (this.#finished) return native.meterRelease(host.handle, reserved)
-    const reported = attempt.charged ?? -1
-    if (status === 'succeeded' && attempt.index === undefined) {
-      host.crossings-- // the task's completion settles it (no call of its own)
-      this.charge = [reserved, reported]
-      return
-    }
-    if (status === 'succeeded' && host.durable) {
-      host.crossings-- // the item's journal write settles it, in the same group of writes
-      this.#items!.itemCharge = [reserved, reported]
-      return
-    }
     native.meterSettle(host.handle, unit(this.task.index, this.step, attempt.attempt), attempt.index ?? -1, STATUS_CODE[status], reserved, reported)
   }
 

@@ -79,23 +79,48 @@ pub fn to_json(value: &Value) -> Result<String> {
 
 /// Bytes a value holds, roughly: its strings plus a fixed cost per node.
 /// What the binding reports to V8 as native memory (an estimate is enough:
-/// V8 only uses it to decide when to collect).
+/// V8 only uses it to decide when to collect). It looks at no more than
+/// [`SIZE_SAMPLE`] nodes and extrapolates the rest of a long list or map
+/// from the part it saw: setting a large shared value (a variable holding a
+/// 1 MB catalog) stays O(1), as the context promises.
 ///
 /// ```
 /// let v = arcflow_core::value::from_json(r#"{"name":"Ada"}"#).unwrap();
 /// assert!(arcflow_core::value::approx_size(&v) >= 7);
 /// ```
 pub fn approx_size(value: &Value) -> usize {
+    let mut budget = SIZE_SAMPLE;
+    sized(value, &mut budget)
+}
+
+/// Nodes [`approx_size`] visits at most.
+pub const SIZE_SAMPLE: usize = 64;
+
+fn sized(value: &Value, budget: &mut usize) -> usize {
     use minijinja::value::ValueKind;
     // a `Value` plus its share of the map or list that holds it
     const NODE: usize = 32;
+    *budget = budget.saturating_sub(1);
     NODE + match value.kind() {
         ValueKind::String => value.as_str().map_or(0, str::len),
         ValueKind::Bytes => value.as_bytes().map_or(0, <[u8]>::len),
-        ValueKind::Seq => value.try_iter().map_or(0, |items| items.map(|item| approx_size(&item)).sum()),
-        ValueKind::Map => value.try_iter().map_or(0, |keys| {
-            keys.map(|key| approx_size(&key) + value.get_item(&key).map_or(0, |v| approx_size(&v))).sum()
-        }),
+        kind @ (ValueKind::Seq | ValueKind::Map) => {
+            let len = value.len().unwrap_or(0);
+            let Ok(children) = value.try_iter() else { return NODE };
+            let (mut total, mut seen) = (0usize, 0usize);
+            for child in children {
+                if *budget == 0 {
+                    break;
+                }
+                total += sized(&child, budget);
+                if kind == ValueKind::Map {
+                    total += value.get_item(&child).map_or(0, |v| sized(&v, budget));
+                }
+                seen += 1;
+            }
+            // the children not visited are taken to be like those that were
+            if seen == 0 { len * NODE } else { total / seen * len.max(seen) }
+        }
         _ => 0,
     }
 }
@@ -113,6 +138,14 @@ mod tests {
         let rows = format!("[{}]", vec![r#"{"id":1,"name":"abc"}"#; 1000].join(","));
         let size = approx_size(&from_json(&rows).unwrap());
         assert!(size >= rows.len(), "{size} < {}", rows.len());
+    }
+
+    #[test]
+    fn approx_size_of_a_large_value_samples_it_and_extrapolates() {
+        let rows = format!("[{}]", vec![r#"{"id":1,"name":"abcdefgh"}"#; 100_000].join(","));
+        let size = approx_size(&from_json(&rows).unwrap());
+        // within a small factor of the text, from at most SIZE_SAMPLE nodes
+        assert!(size >= rows.len() && size < rows.len() * 8, "{size} vs {}", rows.len());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `runResume`: an interrupted durable run rebuilt from its store and
 //! registered like a started one (see `arcflow_core::flow::Resumed`).
 
-use arcflow_core::flow::{Input, Next, PendingActivation, Resumed, RunState};
+use arcflow_core::flow::{Next, PendingActivation, Resumed, RunState};
 use arcflow_core::value::to_json;
 use arcflow_core::OutcomeStatus;
 use napi_derive::napi;
@@ -52,7 +52,7 @@ pub fn run_resume(
                 let status = status_code(outcome.status.as_str()).map_or(u8::MAX, |s| s as u8);
                 (format!("[{},{task},{attempt},{status},{},{next}]", AnswerKind::ResumedEnded as u8, to_json(payload)?), true)
             }
-            Resumed::Continue(activations) => (resume_answer(&state, &activations)?, true),
+            Resumed::Continue(activations) => (resume_answer(&mut state, &activations)?, true),
         };
         let answer = with_ack(&mut state, answer)?;
         if live {
@@ -70,7 +70,7 @@ fn with_ack(state: &mut RunState, mut answer: String) -> arcflow_core::Result<St
     Ok(answer)
 }
 
-fn resume_answer(state: &RunState, activations: &[PendingActivation]) -> arcflow_core::Result<String> {
+fn resume_answer(state: &mut RunState, activations: &[PendingActivation]) -> arcflow_core::Result<String> {
     let mut out = format!("[{},", AnswerKind::Resumed as u8);
     out.push_str(&serde_json::to_string(state.starts()).map_err(|e| internal(&e.to_string()))?);
     out.push_str(",[");
@@ -80,11 +80,11 @@ fn resume_answer(state: &RunState, activations: &[PendingActivation]) -> arcflow
         }
         let (task, step) = (activation.task, activation.step);
         out.push_str(&format!("[{task},{step},"));
-        let input = if state.graph().task(task)?.has_items() { Input::Items } else { Input::from(state.task_input(task)) };
-        push_input(&mut out, &input);
         let last = activation.executions.iter().filter(|e| e.item < 0).max_by_key(|e| e.attempt);
         let attempt = last.map_or(0, |e| e.attempt);
         let interrupted = last.is_some_and(|e| e.status == "running");
+        let input = state.resumed_input(task, attempt == 0)?;
+        push_input(&mut out, &input);
         out.push_str(&format!(",{attempt},{}", u8::from(interrupted)));
         if !state.graph().task(task)?.has_items() {
             out.push_str(",null]");

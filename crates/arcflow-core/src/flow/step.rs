@@ -173,6 +173,18 @@ impl RunState {
         Ok(Answer::Schedule(scheduled))
     }
 
+    /// The first input of an activation a resume starts again: as a
+    /// schedule gives it, its static cost reserved when its first attempt
+    /// is still to run (`fresh`; a retry reserves with its own input).
+    pub fn resumed_input(&mut self, task: u32, fresh: bool) -> Result<Input> {
+        let input = self.first_input(task)?;
+        if fresh {
+            self.reserve_for(task, input)
+        } else {
+            Ok(input)
+        }
+    }
+
     /// The one place a task's kind decides how it starts.
     fn first_input(&self, task: u32) -> Result<Input> {
         let node = self.graph.task(task)?;
