@@ -214,7 +214,7 @@ export declare function meterSettle(run: number, unit: number, item: number, sta
 
 /**
  * Bytes of native memory this thread reports to V8 (live runs and
- * contexts), for leak tests.
+ * contexts; V8 hears of it in steps of at most 64 KiB), for leak tests.
  */
 export declare function nativeMemoryReported(): number
 

@@ -69,7 +69,8 @@ export class Attempt implements ActionContext {
   #settled = false
   #timedOut: AttemptTimeout | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
-  readonly #own = new LinkedSignal()
+  // made on first use: most handlers never read their signal
+  #own: LinkedSignal | undefined
 
   constructor(owner: AttemptOwner, attempt: number, index: number, item: unknown, timeoutMs: number | undefined) {
     this.#owner = owner
@@ -92,7 +93,7 @@ export class Attempt implements ActionContext {
   get signal(): AbortSignal {
     if (this.#timer === undefined && this.#timedOut === undefined) return this.#owner.signal
     // once settled, nothing listens any more: it need not follow its parent
-    return this.#own.signal(this.#owner.signal, this.#timedOut, !this.#settled)
+    return (this.#own ??= new LinkedSignal()).signal(this.#owner.signal, this.#timedOut, !this.#settled)
   }
 
   log(message: string, data?: unknown): void {
@@ -124,7 +125,7 @@ export class Attempt implements ActionContext {
       clearTimeout(this.#timer)
       this.#owner.host.untrack(this.#timer)
     }
-    this.#own.unlink()
+    this.#own?.unlink()
     this.#owner.settled(this, status, value)
   }
 
@@ -132,7 +133,7 @@ export class Attempt implements ActionContext {
     if (this.#settled) return
     const reason = new AttemptTimeout(ms)
     this.#timedOut = reason
-    this.#own.abort(reason)
+    this.#own?.abort(reason)
     this.#settle('timed_out', reason)
   }
 }

@@ -39,7 +39,8 @@ export class Run implements TaskHost {
   #status: RunStatus = 'running'
   #context: WorkflowContext | undefined
   readonly #log: EventLog
-  readonly #signal = new LinkedSignal()
+  // made on first use: most runs' handlers never read their signal
+  #signal: LinkedSignal | undefined
   readonly #actions: Action[]
   readonly #onEnd: ((runId: string) => void) | undefined
   readonly #store: DurableStore | undefined
@@ -176,7 +177,7 @@ export class Run implements TaskHost {
 
   /** The run's abort signal (aborted when it is cancelled, times out or ends with work in flight). */
   get signal(): AbortSignal {
-    return this.#signal.signal(undefined, this.#status === 'running' ? undefined : new Error(`run ${this.#status}`))
+    return (this.#signal ??= new LinkedSignal()).signal(undefined, this.#status === 'running' ? undefined : new Error(`run ${this.#status}`))
   }
 
   /** @internal A timer to clear when the run ends. */
@@ -426,7 +427,7 @@ export class Run implements TaskHost {
     this.#timers = undefined
     // whatever is still in flight is aborted, and its late result discarded
     // (an abort dispatches events: skip it when nothing is in flight)
-    if (this.#active > 0) this.#signal.abort(new Error(`run ${status}`))
+    if (this.#active > 0) this.#signal?.abort(new Error(`run ${status}`))
     // the core gives back what attempts in flight reserved
     if (!this.#released) {
       this.#released = true

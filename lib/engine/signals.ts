@@ -32,11 +32,6 @@ export class LinkedSignal {
     return this.#controller.signal
   }
 
-  /** Whether the child signal exists yet. */
-  get made(): boolean {
-    return this.#controller !== undefined
-  }
-
   /** Aborts the child (if made and not yet aborted). */
   abort(reason: unknown): void {
     if (this.#controller && !this.#controller.signal.aborted) this.#controller.abort(reason)
