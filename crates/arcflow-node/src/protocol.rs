@@ -15,6 +15,8 @@
 //!
 //! A durable run's answer ends with `full, seq` (see [`push_ack`]).
 
+use std::fmt::Write as _;
+
 use arcflow_core::flow::{Ack, Answer, Input};
 use arcflow_core::value::to_json;
 use arcflow_core::{OutcomeStatus, Value};
@@ -161,49 +163,45 @@ pub(crate) fn push_error(out: &mut String, err: &arcflow_core::Error) {
 
 /// `k,v` of an input.
 pub(crate) fn push_input(out: &mut String, input: &Input) {
-    let (kind, value) = match input {
-        Input::Rendered(json) => (InputKind::Rendered, json.as_str()),
-        Input::None => (InputKind::None, "null"),
-        Input::Items => (InputKind::Items, "null"),
-        Input::Uncovered { balance } => {
-            out.push_str(&format!("{},{balance}", InputKind::Uncovered as u8));
-            return;
-        }
+    // writing to a String cannot fail
+    let _ = match input {
+        Input::Rendered(json) => write!(out, "{},{json}", InputKind::Rendered as u8),
+        Input::None => write!(out, "{},null", InputKind::None as u8),
+        Input::Items => write!(out, "{},null", InputKind::Items as u8),
+        Input::Uncovered { balance } => write!(out, "{},{balance}", InputKind::Uncovered as u8),
         Input::Error(err) => {
-            out.push_str(&format!("{},", InputKind::Error as u8));
+            let _ = write!(out, "{},", InputKind::Error as u8);
             push_error(out, err);
-            return;
+            Ok(())
         }
     };
-    out.push_str(&format!("{},", kind as u8));
-    out.push_str(value);
 }
 
 /// An answer as JSON text, with the acknowledgement of a durable run.
 pub(crate) fn write_answer(answer: &Answer, ack: Option<Ack>) -> String {
     let mut out = String::with_capacity(64);
     out.push('[');
-    match answer {
+    // writing to a String cannot fail
+    let _ = match answer {
         Answer::Schedule(tasks) => {
-            out.push_str(&(AnswerKind::Schedule as u8).to_string());
+            let _ = write!(out, "{}", AnswerKind::Schedule as u8);
             for s in tasks {
-                out.push_str(&format!(",{},{},", s.task, s.step));
+                let _ = write!(out, ",{},{},", s.task, s.step);
                 push_input(&mut out, &s.input);
             }
+            Ok(())
         }
-        Answer::Fail => out.push_str(&(AnswerKind::Fail as u8).to_string()),
-        Answer::Unhandled => out.push_str(&(AnswerKind::Unhandled as u8).to_string()),
-        Answer::StepLimit { task, limit } => out.push_str(&format!("{},{task},{limit}", AnswerKind::StepLimit as u8)),
-        Answer::Complete(output) => {
-            out.push_str(&format!("{},", AnswerKind::Complete as u8));
-            out.push_str(output.as_deref().unwrap_or("null"));
-        }
+        Answer::Fail => write!(out, "{}", AnswerKind::Fail as u8),
+        Answer::Unhandled => write!(out, "{}", AnswerKind::Unhandled as u8),
+        Answer::StepLimit { task, limit } => write!(out, "{},{task},{limit}", AnswerKind::StepLimit as u8),
+        Answer::Complete(output) => write!(out, "{},{}", AnswerKind::Complete as u8, output.as_deref().unwrap_or("null")),
         Answer::OutputError(err) | Answer::VarsError(err) => {
             let kind = if matches!(answer, Answer::OutputError(_)) { AnswerKind::OutputError } else { AnswerKind::VarsError };
-            out.push_str(&format!("{},", kind as u8));
+            let _ = write!(out, "{},", kind as u8);
             push_error(&mut out, err);
+            Ok(())
         }
-    }
+    };
     push_ack(&mut out, ack);
     out.push(']');
     out
@@ -214,7 +212,7 @@ pub(crate) fn write_answer(answer: &Answer, ack: Option<Ack>) -> String {
 /// number that covers the run's writes so far (a `sync` run waits for it).
 pub(crate) fn push_ack(out: &mut String, ack: Option<Ack>) {
     if let Some(Ack { seq, full }) = ack {
-        out.push_str(&format!(",{},{seq}", u8::from(full)));
+        let _ = write!(out, ",{},{seq}", u8::from(full));
     }
 }
 
