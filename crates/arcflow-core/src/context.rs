@@ -294,12 +294,13 @@ impl WorkflowContext {
     }
 }
 
+/// A context with a bit of everything, for the tests of the context's modules.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixture {
     use super::*;
     use crate::value::{from_json, to_json};
 
-    fn ctx() -> WorkflowContext {
+    pub(crate) fn ctx() -> WorkflowContext {
         let c = WorkflowContext::new(from_json(r#"{"urls":["a","b"],"n":3}"#).unwrap());
         c.set_task_result("fetch", from_json(r#"{"rows":[{"name":"x"},{"name":"y"}]}"#).unwrap());
         c.set_var("total", Value::from(10));
@@ -307,9 +308,16 @@ mod tests {
         c
     }
 
-    fn get(c: &WorkflowContext, path: &str) -> Option<String> {
+    pub(crate) fn get(c: &WorkflowContext, path: &str) -> Option<String> {
         c.get(path).unwrap().map(|v| to_json(&v).unwrap())
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::{ctx, get};
+    use super::*;
+    use crate::value::{from_json, to_json};
 
     #[test]
     fn clones_share_state_and_items_stay_per_handle() {

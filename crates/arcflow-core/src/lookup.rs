@@ -47,20 +47,9 @@ impl WorkflowContext {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::value::{from_json, to_json};
+    use crate::context::fixture::{ctx, get};
+    use crate::value::from_json;
 
-    fn ctx() -> WorkflowContext {
-        let c = WorkflowContext::new(from_json(r#"{"urls":["a","b"],"n":3}"#).unwrap());
-        c.set_task_result("fetch", from_json(r#"{"rows":[{"name":"x"},{"name":"y"}]}"#).unwrap());
-        c.set_var("total", Value::from(10));
-        c.set_system("run_id", Value::from("r1"));
-        c
-    }
-
-    fn get(c: &WorkflowContext, path: &str) -> Option<String> {
-        c.get(path).unwrap().map(|v| to_json(&v).unwrap())
-    }
 
     #[test]
     fn get_reads_nested_paths_and_misses_give_none() {
