@@ -58,6 +58,14 @@ export interface WorkflowDefinition {
   start: string[]
   output?: JsonTemplate
   stepLimit: number
+  /**
+   * The definition's version: the sha256 (hex) of its canonical JSON. A
+   * durable run records it, and the store keeps each version's definition
+   * once, so that `engine.resume` runs a run's own version.
+   */
+  version: string
+  /** @internal The canonical JSON the version hashes (what the store keeps). */
+  definition: string
   /** Tasks by index. */
   taskList: TaskDefinition[]
   /** @internal The native task graph, shared by every run. */
