@@ -75,7 +75,7 @@ export declare class NativeStore {
    */
   constructor(url: string, flushIntervalMs: number, batchSize: number, capacity: number, snapshotEvery?: number | undefined | null)
   /**
-   * Keeps version `hash` of workflow `name` (its canonical definition),
+   * Keeps version `hash` of workflow `name` (its normalized definition),
    * queued like any write: once per version, however often it is written.
    */
   recordWorkflow(name: string, hash: string, definition: string): void

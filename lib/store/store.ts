@@ -296,7 +296,7 @@ export class DurableStore {
   }
 
   /**
-   * The definition (canonical JSON) of a workflow version, or undefined when
+   * The definition (normalized JSON) of a workflow version, or undefined when
    * the store lacks it; blocking like `runInfoSync`, and only for `engine.resume`.
    *
    * @example

@@ -59,12 +59,13 @@ export interface WorkflowDefinition {
   output?: JsonTemplate
   stepLimit: number
   /**
-   * The definition's version: the sha256 (hex) of its canonical JSON. A
+   * The definition's version: the sha256 (hex) of its normalized JSON
+   * (YAML or JSON, spacing and comments do not count; key order does). A
    * durable run records it, and the store keeps each version's definition
    * once, so that `engine.resume` runs a run's own version.
    */
   version: string
-  /** @internal The canonical JSON the version hashes (what the store keeps). */
+  /** @internal The normalized JSON the version hashes (what the store keeps). */
   definition: string
   /** Tasks by index. */
   taskList: TaskDefinition[]

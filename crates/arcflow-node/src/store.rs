@@ -57,7 +57,7 @@ impl NativeStore {
         })
     }
 
-    /// Keeps version `hash` of workflow `name` (its canonical definition),
+    /// Keeps version `hash` of workflow `name` (its normalized definition),
     /// queued like any write: once per version, however often it is written.
     #[napi]
     pub fn record_workflow(&self, name: String, hash: String, definition: String) -> Result<(), JsError> {
