@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline'
 
 import { Engine, ResumeError } from '../lib/index'
 import { showRun } from '../lib/cli/runs'
+import { renderReport } from '../lib/cli/report'
 import { normalizedJson } from '../lib/workflow/version'
 import { loadWorkflow } from '../lib/workflow/load'
 import { DurableStore, silentLogger } from '../lib/store/store'
@@ -117,6 +118,7 @@ test('resume_after_a_task_rename_runs_the_runs_own_version: kill -9 mid-fan-out,
   t.like(info, { status: 'succeeded', version: started.version })
   t.false(info.tasks.some((x) => x.task === 'fan_out'), 'nothing of the edited definition ran')
   t.regex(showRun(info), new RegExp(`version   ${started.version}`))
+  t.regex(renderReport(info), new RegExp(`id="run-version" title="${started.version}">${started.version.slice(0, 12)}<`), 'the report names the version')
   await engine.close()
   t.is(versionRows(path, 'resumable'), 2, "the child's version and the edited one, once each")
 })

@@ -20,8 +20,8 @@ export interface ResumeChoice {
 
 export class WorkflowVersions {
   readonly #store: DurableStore
-  /** Workflow objects whose version was queued on the store already. */
-  #recorded = new WeakSet<WorkflowDefinition>()
+  /** `name/version` of the versions queued on the store already: a definition loaded again crosses no more. */
+  readonly #recorded = new Set<string>()
   /** Versions rebuilt from the store for resumes, by `name/version`. */
   readonly #rebuilt = new Map<string, WorkflowDefinition>()
 
@@ -29,11 +29,12 @@ export class WorkflowVersions {
     this.#store = store
   }
 
-  /** Queues `workflow`'s version on the store, once per workflow object (the store keeps one row per version). */
+  /** Queues `workflow`'s version on the store, once per version and engine (the store keeps one row per version). */
   record(workflow: WorkflowDefinition): void {
-    if (this.#recorded.has(workflow)) return
+    const key = `${workflow.name}/${workflow.version}`
+    if (this.#recorded.has(key)) return
     this.#store.recordWorkflow(workflow.name, workflow.version, workflow.definition)
-    this.#recorded.add(workflow)
+    this.#recorded.add(key)
   }
 
   /** Forgets what was built with actions since replaced (`engine.action` again). */
@@ -71,7 +72,7 @@ export class WorkflowVersions {
       )
     }
     this.#rebuilt.set(key, workflow)
-    this.#recorded.add(workflow)
+    this.#recorded.add(key)
     return workflow
   }
 }
