@@ -66,6 +66,7 @@ test('run: a workflow on the embedded store, one plain line per event, the outpu
   const show = await arcflow(['runs', 'show', id], cwd)
   t.is(show.code, 0)
   t.regex(show.stdout, /status\s+succeeded/)
+  t.regex(show.stdout, /version\s+[0-9a-f]{64}\n/, 'the workflow version the run ran')
   t.regex(show.stdout, /greet\s+1\s+1\s+1\s+retrying\s+\S+ ms\s+"transient failure"/)
   t.regex(show.stdout, /report\s+1\s+1\s+succeeded/)
 })

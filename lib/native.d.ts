@@ -54,6 +54,11 @@ export declare class NativeFlow {
   setOutput(output: NativeJsonTemplate): void
   /** Bounds the activations of each run (1 to 1,000,000). */
   setStepLimit(limit: number): void
+  /**
+   * The definition's content hash (its version), journaled with each
+   * durable run's start (see `arcflow_core::flow::Journal`).
+   */
+  setVersion(version: string): void
   /** Ends building; runs can start. */
   seal(): void
 }
@@ -69,6 +74,11 @@ export declare class NativeStore {
    * and starts its flush thread.
    */
   constructor(url: string, flushIntervalMs: number, batchSize: number, capacity: number, snapshotEvery?: number | undefined | null)
+  /**
+   * Keeps version `hash` of workflow `name` (its normalized definition),
+   * queued like any write: once per version, however often it is written.
+   */
+  recordWorkflow(name: string, hash: string, definition: string): void
   /** Queue depth, batches, rows, retries, last flush: JSON text. */
   stats(): string
   /**
@@ -99,6 +109,12 @@ export declare class NativeStore {
    * a `Run` at once and rebuilds the run on this thread anyway.
    */
   runInfoSync(id: string): string | null
+  /**
+   * The definition of version `hash` of workflow `name`, or null: as
+   * blocking as `runInfoSync`, and only for `engine.resume`, which
+   * rebuilds a run's own version when the definition loaded has changed.
+   */
+  workflowDefinitionSync(name: string, hash: string): string | null
   /** Runs, newest first: JSON text (see `runInfo`). */
   runs(status: string | undefined | null, workflow: string | undefined | null, limit: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<string>
   /** Task executions of a run, in journal order: JSON text (see `runInfo`). */

@@ -6,6 +6,7 @@
  */
 import type { RunInfo } from '../engine/engine'
 import type { TaskRecord } from '../store/store'
+import { shortVersion } from '../workflow/version'
 
 /** Item bars drawn per task activation; the rest are counted, not drawn. */
 export const MAX_ITEM_BARS = 2_000
@@ -80,7 +81,7 @@ export function renderReport(info: RunInfo): string {
   for (const x of tasks) counts.set(x.status, (counts.get(x.status) ?? 0) + 1)
   const summary = [...counts].map(([status, n]) => `<span class="chip ${status}">${n} ${status}</span>`).join(' ')
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<span style="left:${f * 100}%">${Math.round(f * span)} ms</span>`).join('')
-  const run = { id: info.id, workflow: info.workflow, status: info.status, input: info.input, output: info.output, error: info.error }
+  const run = { id: info.id, workflow: info.workflow, version: info.version, status: info.status, input: info.input, output: info.output, error: info.error }
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -114,7 +115,7 @@ export function renderReport(info: RunInfo): string {
 </head>
 <body>
 <h1>${escape(info.workflow)} <span class="chip ${escape(info.status)} status-badge" id="run-status">${escape(info.status)}</span></h1>
-<div class="meta">run <code id="run-id">${escape(info.id)}</code> · started ${info.startedAt ? new Date(info.startedAt).toISOString() : '?'} · ${info.endedAt && info.startedAt ? `${info.endedAt - info.startedAt} ms` : 'not ended'} · ${tasks.length} executions</div>
+<div class="meta">run <code id="run-id">${escape(info.id)}</code> · version <code id="run-version" title="${escape(info.version ?? '')}">${info.version ? escape(shortVersion(info.version)) : 'unrecorded'}</code> · started ${info.startedAt ? new Date(info.startedAt).toISOString() : '?'} · ${info.endedAt && info.startedAt ? `${info.endedAt - info.startedAt} ms` : 'not ended'} · ${tasks.length} executions</div>
 <div class="meta">${summary}</div>
 <details><summary>Run input</summary><pre id="run-input"></pre></details>
 <details><summary>Run output or error</summary><pre id="run-output"></pre></details>

@@ -45,6 +45,8 @@ export function showRun(info: RunInfo, maxRows = 200): string {
   const lines = [
     `run       ${info.id}`,
     `workflow  ${info.workflow}`,
+    // the full hash: what a resume compares, and what the store keeps the definition under
+    `version   ${info.version ?? '(not recorded: a run from before versions were kept)'}`,
     `status    ${info.status}${info.live ? ' (live)' : ''}`,
   ]
   if (info.startedAt !== undefined) lines.push(`started   ${time(info.startedAt)}`)

@@ -18,6 +18,7 @@ import type { ReadOptions } from '../store/read'
 import { Run, type Durability } from './run'
 import { uuidv7 } from './run-id'
 import { executionsFromEvents, logsFromEvents } from './history'
+import { WorkflowVersions } from './versions'
 
 export interface StartOptions {
   /** Cancels the run when aborted (policy `cancel_running`). */
@@ -73,6 +74,13 @@ export interface ResumeOptions {
   timeout?: number
   /** Default: the engine's (`batched` when that is `none`: a resumed run is durable). */
   durability?: Exclude<Durability, 'none'>
+  /**
+   * Resume with `workflow` (or the one loaded) even though it is not the
+   * version the run started with. Default false: the run's own version is
+   * rebuilt from the store, and a ResumeError says what changed when the
+   * store lacks it.
+   */
+  allowChangedDefinition?: boolean
 }
 
 /** `engine.stats()`. */
@@ -90,6 +98,8 @@ export interface EngineStats {
 export interface RunInfo {
   id: string
   workflow: string
+  /** The version of the workflow the run runs (`WorkflowDefinition.version`). */
+  version?: string
   status: string
   /** Still running in this process. */
   live: boolean
@@ -137,6 +147,8 @@ export class Engine {
   readonly #onEnd = (runId: string): void => void this.#runs.delete(runId)
   #closed = false
   readonly #store: DurableStore | undefined
+  /** Workflow versions written to the store, and rebuilt for resumes. */
+  readonly #versions: WorkflowVersions | undefined
   readonly #durability: Durability
   readonly #exitFlush: (() => void) | undefined
   readonly #signalHandlers: Array<[NodeJS.Signals, () => void]> = []
@@ -164,6 +176,7 @@ export class Engine {
         snapshotEvery: positive(options.snapshotEvery, 256, 'snapshotEvery'),
         logger: options.logger ?? silentLogger,
       })
+      this.#versions = new WorkflowVersions(this.#store)
       // a normal exit commits everything queued (the flush thread would die with the process)
       const store = this.#store
       this.#exitFlush = (): void => store.closeSync()
@@ -186,10 +199,15 @@ export class Engine {
     this.#accounts.setCost(name, options.cost)
     this.#actions.set(name, fn)
     this.#resolved = new WeakMap()
+    this.#versions?.actionsChanged()
     return this
   }
 
-  /** Loads a workflow from a definition object or YAML/JSON text; checks its actions are registered. */
+  /**
+   * Loads a workflow from a definition object or YAML/JSON text; checks its
+   * actions are registered. With a store, its version is kept there (once
+   * per version): a changed definition under the same name is a new version.
+   */
   workflow(definition: unknown): WorkflowDefinition {
     return this.#known(loadWorkflow(definition, { actions: this.#actions.keys() }))
   }
@@ -210,6 +228,7 @@ export class Engine {
 
   #known(workflow: WorkflowDefinition): WorkflowDefinition {
     this.#workflows.set(workflow.name, workflow)
+    if (!this.#closed) this.#versions?.record(workflow)
     return workflow
   }
 
@@ -243,6 +262,8 @@ export class Engine {
     if (options.timeout !== undefined && !(options.timeout >= 0)) throw new TypeError('timeout must be a non-negative number of milliseconds')
     if (options.runId !== undefined && this.#runs.has(options.runId)) throw new InputError(`run id '${options.runId}' is already running in this engine`)
     const meter = options.account === undefined ? undefined : this.#accounts.runMeter(workflow, options.account)
+    // a workflow loaded elsewhere (loadWorkflow): its version lands before its run
+    this.#versions?.record(workflow)
     const run = new Run(workflow, input, {
       meter,
       runId: options.runId ?? (this.#store ? uuidv7() : randomUUID()),
@@ -264,11 +285,17 @@ export class Engine {
    * snapshot plus the journal after it; tasks and items that completed do
    * not run again; an attempt that was in flight counts as failed with an
    * `InterruptedError` (code `ARCFLOW_INTERRUPTED`) and is retried only
-   * under its task's retry policy. Throws a `ResumeError` for a run that is
-   * unknown, ended, live here, or of a workflow this engine has not loaded.
+   * under its task's retry policy. The run goes on with the version of
+   * its workflow it started with: when the definition loaded (or passed as
+   * `workflow`) has changed since, the run's own version is rebuilt from
+   * the store with this engine's actions; `allowChangedDefinition: true`
+   * runs the loaded one instead. Throws a `ResumeError` for a run that is
+   * unknown, ended, live here, of a workflow this engine has not loaded, or
+   * whose version the store lacks (saying which tasks changed).
    *
    * @example
    * for (const { id } of await engine.interruptedRuns()) await engine.resume(id).result()
+   * engine.resume(id, { workflow: edited, allowChangedDefinition: true })
    */
   resume(runId: string, options: ResumeOptions = {}): Run {
     this.#open()
@@ -277,11 +304,16 @@ export class Engine {
     // synchronous, because resume answers a Run at once (its public shape)
     // and rebuilds the run from the store on this thread anyway: the one
     // history read that waits (bounded) for this process's queued writes
-    const record = this.#store.runInfoSync(runId)?.record
-    if (!record) throw new ResumeError(`no run ${JSON.stringify(runId)} in the store`)
+    const stored = this.#store.runInfoSync(runId)
+    if (!stored) throw new ResumeError(`no run ${JSON.stringify(runId)} in the store`)
+    const { record } = stored
     if (record.status !== 'running') throw new ResumeError(`run ${runId} has ended (${record.status}): only an interrupted run can be resumed`)
-    const workflow = options.workflow ?? this.#workflows.get(record.workflow)
-    if (!workflow) throw new ResumeError(`run ${runId} is a run of workflow '${record.workflow}', which this engine has not loaded: load it first, or pass { workflow }`)
+    const workflow = this.#versions!.pickForResume(stored, {
+      loaded: options.workflow ?? this.#workflows.get(record.workflow),
+      allowChangedDefinition: options.allowChangedDefinition === true,
+      build: (definition) => loadWorkflow(definition, { actions: this.#actions.keys() }),
+    })
+    this.#versions!.record(workflow)
     if (options.timeout !== undefined && !(options.timeout >= 0)) throw new TypeError('timeout must be a non-negative number of milliseconds')
     const durability = options.durability ?? (this.#durability === 'none' ? 'batched' : this.#durability)
     const run = new Run(workflow, undefined, {
@@ -368,7 +400,7 @@ export class Engine {
       this.#cache.hits++
       // taken now, not in a later microtask: the answer is the run as it is at the call
       const history = live.history()
-      return Promise.resolve({ id, workflow: live.workflow.name, status: live.status, live: true, tasks: executionsFromEvents(history), events: logsFromEvents(history) })
+      return Promise.resolve({ id, workflow: live.workflow.name, version: live.workflow.version, status: live.status, live: true, tasks: executionsFromEvents(history), events: logsFromEvents(history) })
     }
     if (!this.#store) return Promise.resolve(undefined)
     this.#cache.misses++

@@ -52,6 +52,8 @@ export interface RunRecord {
   endedAt?: number
   /** The account that pays for the run (metered runs). */
   account?: string
+  /** The version of the workflow the run runs (`WorkflowDefinition.version`); absent for runs from before versions were kept. */
+  version?: string
 }
 
 /** One execution: an attempt of a task, or of one item. */
@@ -104,6 +106,7 @@ interface RawRun {
   startedAt: number
   endedAt: number | null
   account: string | null
+  workflowHash: string | null
 }
 
 interface RawExecution {
@@ -124,6 +127,7 @@ function runRecord(raw: RawRun): RunRecord {
   if (raw.error !== null) record.error = JSON.parse(raw.error)
   if (raw.endedAt !== null) record.endedAt = raw.endedAt
   if (raw.account !== null) record.account = raw.account
+  if (raw.workflowHash !== null) record.version = raw.workflowHash
   return record
 }
 
@@ -274,6 +278,36 @@ export class DurableStore {
       throw fromNative(error)
     }
     return text === null ? undefined : storedRun(JSON.parse(text) as RawRunInfo)
+  }
+
+  /**
+   * Keeps a workflow version's definition (queued like any write; once per
+   * version, however often it is written).
+   *
+   * @example
+   * store.recordWorkflow(workflow.name, workflow.version, workflow.definition)
+   */
+  recordWorkflow(name: string, version: string, definition: string): void {
+    try {
+      this.native.recordWorkflow(name, version, definition)
+    } catch (error) {
+      throw fromNative(error)
+    }
+  }
+
+  /**
+   * The definition (normalized JSON) of a workflow version, or undefined when
+   * the store lacks it; blocking like `runInfoSync`, and only for `engine.resume`.
+   *
+   * @example
+   * const text = store.workflowDefinitionSync(record.workflow, record.version!)
+   */
+  workflowDefinitionSync(name: string, version: string): string | undefined {
+    try {
+      return this.native.workflowDefinitionSync(name, version) ?? undefined
+    } catch (error) {
+      throw fromNative(error)
+    }
   }
 
   /** Runs, newest first, once this process's queued writes commit. */

@@ -41,6 +41,7 @@ export function buildFlow(workflow: Omit<WorkflowDefinition, 'flow' | 'taskList'
     for (const { name, value } of workflow.vars) flow.addVar(name, value.native)
     if (workflow.output) flow.setOutput(workflow.output.native)
     flow.setStepLimit(workflow.stepLimit)
+    flow.setVersion(workflow.version)
     flow.seal()
     return flow
   } catch (error) {

@@ -58,6 +58,15 @@ export interface WorkflowDefinition {
   start: string[]
   output?: JsonTemplate
   stepLimit: number
+  /**
+   * The definition's version: the sha256 (hex) of its normalized JSON
+   * (YAML or JSON, spacing and comments do not count; key order does). A
+   * durable run records it, and the store keeps each version's definition
+   * once, so that `engine.resume` runs a run's own version.
+   */
+  version: string
+  /** @internal The normalized JSON the version hashes (what the store keeps). */
+  definition: string
   /** Tasks by index. */
   taskList: TaskDefinition[]
   /** @internal The native task graph, shared by every run. */

@@ -17,6 +17,7 @@ import {
   type WorkflowDefinition,
 } from './model'
 import { buildFlow } from './flow'
+import { definitionIdentity, type DefinitionIdentity } from './version'
 import { compileInputSchema } from './input'
 import { didYouMean } from './suggest'
 
@@ -157,10 +158,16 @@ export function validate(raw: unknown, options: ValidateOptions = {}): { problem
     else c.add(['step_limit'], `'step_limit' must be an integer from 1 to ${MAX_STEP_LIMIT}, got ${describe(raw.step_limit)}`)
   }
 
-  if (c.problems.length > 0) return { problems: c.problems }
+  let identity: DefinitionIdentity | undefined
+  try {
+    identity = definitionIdentity(raw)
+  } catch (error) {
+    c.add([], (error as Error).message)
+  }
+  if (c.problems.length > 0 || !identity) return { problems: c.problems }
   const taskList = [...tasks.values()]
   taskList.forEach((task, index) => (task.index = index))
-  const base: Parameters<typeof buildFlow>[0] = { name: raw.name as string, input, vars, tasks, start, stepLimit }
+  const base: Parameters<typeof buildFlow>[0] = { name: raw.name as string, input, vars, tasks, start, stepLimit, ...identity }
   if (typeof raw.description === 'string') base.description = raw.description
   if (output) base.output = output
   const workflow: WorkflowDefinition = {

@@ -15,7 +15,7 @@ fn temp_db(name: &str) -> String {
 }
 
 fn started(id: &str) -> Write {
-    Write::RunStarted { id: id.into(), workflow: "wf".into(), input: "{\"n\":1}".into(), started_at: 1, account: None }
+    Write::RunStarted { id: id.into(), workflow: "wf".into(), workflow_hash: None, input: "{\"n\":1}".into(), started_at: 1, account: None }
 }
 
 fn task(run: &str, step: u32, attempt: u32) -> Write {
@@ -61,6 +61,7 @@ fn a_batch_lands_whole_and_reads_back() {
             started_at: 1,
             ended_at: Some(9),
             account: None,
+            workflow_hash: None,
         }
     );
     let tasks: Vec<Execution> = store.tasks("r1", 0).unwrap();
@@ -150,6 +151,9 @@ impl Store for Flaky {
     }
     fn ledger(&mut self, account: &str, limit: u32) -> arcflow_core::Result<Vec<arcflow_core::meter::LedgerEntry>> {
         self.inner.ledger(account, limit)
+    }
+    fn workflow_definition(&mut self, name: &str, hash: &str) -> arcflow_core::Result<Option<String>> {
+        self.inner.workflow_definition(name, hash)
     }
 }
 

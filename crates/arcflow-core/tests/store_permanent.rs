@@ -19,7 +19,7 @@ fn temp_db(name: &str) -> String {
 }
 
 fn started(id: &str) -> Write {
-    Write::RunStarted { id: id.into(), workflow: "wf".into(), input: "{}".into(), started_at: 1, account: None }
+    Write::RunStarted { id: id.into(), workflow: "wf".into(), workflow_hash: None, input: "{}".into(), started_at: 1, account: None }
 }
 
 fn task(run: &str, step: u32, status: &'static str) -> Write {
@@ -83,6 +83,9 @@ impl Store for Poisoned {
     }
     fn ledger(&mut self, account: &str, limit: u32) -> Result<Vec<LedgerEntry>> {
         self.inner.ledger(account, limit)
+    }
+    fn workflow_definition(&mut self, name: &str, hash: &str) -> Result<Option<String>> {
+        self.inner.workflow_definition(name, hash)
     }
 }
 

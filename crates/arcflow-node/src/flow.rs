@@ -108,6 +108,16 @@ impl NativeFlow {
         guard(|| self.graph()?.set_step_limit(limit))
     }
 
+    /// The definition's content hash (its version), journaled with each
+    /// durable run's start (see `arcflow_core::flow::Journal`).
+    #[napi]
+    pub fn set_version(&mut self, version: String) -> Result<(), JsError> {
+        guard(|| {
+            self.graph()?.version = Some(version);
+            Ok(())
+        })
+    }
+
     /// Ends building; runs can start.
     #[napi]
     pub fn seal(&mut self) -> Result<(), JsError> {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arcflow_core::flow::{FlowGraph, Resumed, RunState, DEFAULT_SNAPSHOT_EVERY};
-use arcflow_core::store::{self, Store, WriteBehind, WriterConfig};
+use arcflow_core::store::{self, Store, Write, WriteBehind, WriterConfig};
 use napi::bindgen_prelude::AsyncTask;
 use napi::{Env, Task};
 use napi_derive::napi;
@@ -54,6 +54,17 @@ impl NativeStore {
                 reader: Mutex::new(reader),
                 snapshot_every: snapshot_every.unwrap_or(DEFAULT_SNAPSHOT_EVERY).max(1),
             })
+        })
+    }
+
+    /// Keeps version `hash` of workflow `name` (its normalized definition),
+    /// queued like any write: once per version, however often it is written.
+    #[napi]
+    pub fn record_workflow(&self, name: String, hash: String, definition: String) -> Result<(), JsError> {
+        guard(|| {
+            let at = arcflow_core::time::now_ms();
+            self.writer.enqueue([Write::Workflow { name, hash, definition, at }])?;
+            Ok(())
         })
     }
 

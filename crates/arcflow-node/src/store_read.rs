@@ -45,6 +45,17 @@ impl NativeStore {
         })
     }
 
+    /// The definition of version `hash` of workflow `name`, or null: as
+    /// blocking as `runInfoSync`, and only for `engine.resume`, which
+    /// rebuilds a run's own version when the definition loaded has changed.
+    #[napi]
+    pub fn workflow_definition_sync(&self, name: String, hash: String) -> Result<Option<String>, JsError> {
+        guard(|| {
+            self.writer.settle(READ_SETTLE);
+            self.with_reader(|reader| reader.workflow_definition(&name, &hash))
+        })
+    }
+
     /// Runs, newest first: JSON text (see `runInfo`).
     #[napi(
         ts_args_type = "status: string | undefined | null, workflow: string | undefined | null, limit: number | undefined | null, signal?: AbortSignal | undefined | null",

@@ -84,6 +84,9 @@ impl TaskNode {
 pub struct FlowGraph {
     /// The workflow's name (`system.workflow`).
     pub name: String,
+    /// The content hash of the definition (its version): journaled with
+    /// each run's start, so that a resume can find the run's own version.
+    pub version: Option<String>,
     pub(crate) tasks: Vec<TaskNode>,
     /// Task names, shared by reference (ledger keys, journal writes).
     pub(crate) keys: Vec<Arc<str>>,
@@ -103,6 +106,7 @@ impl FlowGraph {
     pub fn new(name: impl Into<String>) -> Self {
         FlowGraph {
             name: name.into(),
+            version: None,
             tasks: Vec::new(),
             keys: Vec::new(),
             vars: Vec::new(),

@@ -76,6 +76,7 @@ impl Journal {
         let write = Write::RunStarted {
             id: run_id.to_owned(),
             workflow: graph.name.clone(),
+            workflow_hash: graph.version.clone(),
             input: input_json.to_owned(),
             started_at,
             account: account.map(str::to_owned),

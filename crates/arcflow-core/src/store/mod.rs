@@ -77,6 +77,9 @@ pub trait Store: Send {
     fn events(&mut self, run_id: &str) -> Result<Vec<EventRecord>>;
     /// An account's latest ledger entries, newest first.
     fn ledger(&mut self, account: &str, limit: u32) -> Result<Vec<LedgerEntry>>;
+    /// The definition of version `hash` of workflow `name` (see
+    /// [`Write::Workflow`]), or `None` when the store does not have it.
+    fn workflow_definition(&mut self, name: &str, hash: &str) -> Result<Option<String>>;
     /// The database's own consistency check: `ok`, or what is wrong.
     fn integrity_check(&mut self) -> Result<String> {
         Err(Error::Store { message: "this store has no integrity check".into(), transient: false })
@@ -123,6 +126,9 @@ impl<S: Store + ?Sized> Store for Box<S> {
     }
     fn ledger(&mut self, account: &str, limit: u32) -> Result<Vec<LedgerEntry>> {
         (**self).ledger(account, limit)
+    }
+    fn workflow_definition(&mut self, name: &str, hash: &str) -> Result<Option<String>> {
+        (**self).workflow_definition(name, hash)
     }
     fn integrity_check(&mut self) -> Result<String> {
         (**self).integrity_check()

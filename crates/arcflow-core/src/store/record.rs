@@ -10,7 +10,12 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
     /// A run started (or was resumed: its input and start time are kept).
-    RunStarted { id: String, workflow: String, input: String, started_at: i64, account: Option<String> },
+    /// `workflow_hash`: the version of the workflow it runs (see
+    /// [`Write::Workflow`]); a resume with one replaces it, with none keeps it.
+    RunStarted { id: String, workflow: String, workflow_hash: Option<String>, input: String, started_at: i64, account: Option<String> },
+    /// A version of a workflow: its definition (canonical JSON) under its
+    /// content hash, kept once per (name, hash): writing it again changes nothing.
+    Workflow { name: String, hash: String, definition: String, at: i64 },
     /// A task execution (an attempt of a task, or of one item) started or
     /// ended; a later write of the same execution updates it.
     Task(Execution),
@@ -97,6 +102,9 @@ impl Execution {
 pub struct RunRecord {
     pub id: String,
     pub workflow: String,
+    /// The content hash of the workflow version the run runs (none: a run
+    /// from before versions were kept).
+    pub workflow_hash: Option<String>,
     pub status: String,
     pub input: String,
     pub output: Option<String>,

@@ -7,6 +7,9 @@
 //!    position), snapshots.
 //! 3. accounts and the ledger (metering), the run's account, the journal of
 //!    events.
+//! 4. workflow versions (each definition once, by name and content hash) and
+//!    the version a run runs (`runs.workflow_hash`), so that a resume after
+//!    the definition changed runs the run's own version.
 
 /// The schema this build writes; each entry migrates from the version before it.
 pub(super) const MIGRATIONS: &[&str] = &[r#"
@@ -92,4 +95,13 @@ CREATE TABLE events (
   at INTEGER NOT NULL
 );
 CREATE INDEX events_by_run ON events (run_id);
+"#, r#"
+CREATE TABLE workflows (
+  name TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  definition TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (name, hash)
+) WITHOUT ROWID;
+ALTER TABLE runs ADD COLUMN workflow_hash TEXT;
 "#];

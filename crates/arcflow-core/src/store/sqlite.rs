@@ -78,10 +78,11 @@ fn run_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
         started_at: row.get(6)?,
         ended_at: row.get(7)?,
         account: row.get(8)?,
+        workflow_hash: row.get(9)?,
     })
 }
 
-const RUN_COLUMNS: &str = "id, workflow, status, input, output, error, started_at, ended_at, account";
+const RUN_COLUMNS: &str = "id, workflow, status, input, output, error, started_at, ended_at, account, workflow_hash";
 
 impl Store for SqliteStore {
     fn set_lock_wait(&mut self, wait: Duration) -> Result<()> {
@@ -95,8 +96,8 @@ impl Store for SqliteStore {
         {
             let mut run_started = tx
                 .prepare_cached(
-                    "INSERT INTO runs (id, workflow, status, input, started_at, account) VALUES (?1, ?2, 'running', ?3, ?4, ?5)
-                     ON CONFLICT (id) DO UPDATE SET status = 'running', ended_at = NULL",
+                    "INSERT INTO runs (id, workflow, status, input, started_at, account, workflow_hash) VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6)
+                     ON CONFLICT (id) DO UPDATE SET status = 'running', ended_at = NULL, workflow_hash = COALESCE(?6, workflow_hash)",
                 )
                 .map_err(db_error)?;
             let mut task = tx
@@ -140,6 +141,13 @@ impl Store for SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .map_err(db_error)?;
+            // once per version: every load and run of it writes it, one row stays
+            let mut workflow = tx
+                .prepare_cached(
+                    "INSERT INTO workflows (name, hash, definition, created_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (name, hash) DO NOTHING",
+                )
+                .map_err(db_error)?;
             let mut abandoned = tx
                 .prepare_cached(
                     "UPDATE executions SET status = 'cancelled', ended_at = ?2 WHERE run_id = ?1 AND status = 'running'",
@@ -147,9 +155,10 @@ impl Store for SqliteStore {
                 .map_err(db_error)?;
             for write in batch {
                 match write {
-                    Write::RunStarted { id, workflow, input, started_at, account } => {
-                        run_started.execute(params![id, workflow, input, started_at, account])
+                    Write::RunStarted { id, workflow, workflow_hash, input, started_at, account } => {
+                        run_started.execute(params![id, workflow, input, started_at, account, workflow_hash])
                     }
+                    Write::Workflow { name, hash, definition, at } => workflow.execute(params![name, hash, definition, at]),
                     Write::Task(e) => task.execute(params![
                         e.run_id, e.task, e.step, e.item, e.attempt, e.status, e.payload, e.started_at, e.ended_at,
                         e.jseq as i64, e.input
@@ -277,6 +286,13 @@ impl Store for SqliteStore {
             .map_err(db_error)?;
         let rows = stmt.query_map(params![account, limit], Self::ledger_entry).map_err(db_error)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
+    }
+
+    fn workflow_definition(&mut self, name: &str, hash: &str) -> Result<Option<String>> {
+        self.conn
+            .prepare_cached("SELECT definition FROM workflows WHERE name = ?1 AND hash = ?2")
+            .and_then(|mut s| s.query_row([name, hash], |r| r.get(0)).optional())
+            .map_err(db_error)
     }
 
     fn snapshot(&mut self, run_id: &str) -> Result<Option<(u64, String)>> {

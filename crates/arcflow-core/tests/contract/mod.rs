@@ -31,6 +31,8 @@ macro_rules! contract_tests {
             events_come_oldest_first,
             the_ledger_comes_newest_first_within_its_limit,
             apply_is_all_or_nothing,
+            a_workflow_version_is_kept_once_per_name_and_hash,
+            a_run_carries_its_workflow_version,
         );
     };
     (@rules $open:expr; $($rule:ident),* $(,)?) => {
@@ -46,7 +48,7 @@ macro_rules! contract_tests {
 pub(crate) use contract_tests;
 
 fn started(id: &str, workflow: &str, started_at: i64) -> Write {
-    Write::RunStarted { id: id.into(), workflow: workflow.into(), input: "{\"n\":1}".into(), started_at, account: None }
+    Write::RunStarted { id: id.into(), workflow: workflow.into(), workflow_hash: None, input: "{\"n\":1}".into(), started_at, account: None }
 }
 
 fn ended(id: &str, status: &str, ended_at: i64) -> Write {
@@ -240,7 +242,7 @@ pub fn runs_are_filtered_and_newest_first(backend: &mut impl Backend) {
 pub fn a_resumed_run_keeps_its_input_and_start(backend: &mut impl Backend) {
     let store = backend.store();
     store.apply(&[started("r", "wf", 1), Write::RunEnded { id: "r".into(), status: "failed".into(), output: None, error: Some("\"boom\"".into()), ended_at: 5 }]).unwrap();
-    let again = Write::RunStarted { id: "r".into(), workflow: "wf".into(), input: "{\"n\":2}".into(), started_at: 9, account: None };
+    let again = Write::RunStarted { id: "r".into(), workflow: "wf".into(), workflow_hash: None, input: "{\"n\":2}".into(), started_at: 9, account: None };
     store.apply(&[again]).unwrap();
     let run = store.get_run("r").unwrap().unwrap();
     assert_eq!((run.status.as_str(), run.ended_at), ("running", None), "running again");
@@ -298,4 +300,40 @@ pub fn apply_is_all_or_nothing(backend: &mut impl Backend) {
     store.apply(&batch[..6]).unwrap();
     assert!(store.get_run("r").unwrap().is_some());
     assert_eq!(store.events("r").unwrap().len(), 1);
+}
+
+fn version(name: &str, hash: &str, definition: &str, at: i64) -> Write {
+    Write::Workflow { name: name.into(), hash: hash.into(), definition: definition.into(), at }
+}
+
+pub fn a_workflow_version_is_kept_once_per_name_and_hash(backend: &mut impl Backend) {
+    let store = backend.store();
+    store.apply(&[version("wf", "h1", "{\"v\":1}", 1), version("wf", "h1", "{\"v\":1}", 2)]).unwrap();
+    // a later write of the same version (another load, another process) changes nothing
+    store.apply(&[version("wf", "h1", "{\"other\":true}", 3)]).unwrap();
+    store.apply(&[version("wf", "h2", "{\"v\":2}", 4), version("other", "h1", "{\"o\":1}", 4)]).unwrap();
+    assert_eq!(store.workflow_definition("wf", "h1").unwrap().as_deref(), Some("{\"v\":1}"), "the first write of a version stays");
+    assert_eq!(store.workflow_definition("wf", "h2").unwrap().as_deref(), Some("{\"v\":2}"), "a changed definition is a new version");
+    assert_eq!(store.workflow_definition("other", "h1").unwrap().as_deref(), Some("{\"o\":1}"), "versions are per workflow name");
+    assert_eq!(store.workflow_definition("wf", "h3").unwrap(), None);
+}
+
+pub fn a_run_carries_its_workflow_version(backend: &mut impl Backend) {
+    let store = backend.store();
+    let start = |hash: Option<&str>| Write::RunStarted {
+        id: "r".into(),
+        workflow: "wf".into(),
+        workflow_hash: hash.map(str::to_owned),
+        input: "{}".into(),
+        started_at: 1,
+        account: None,
+    };
+    store.apply(&[start(Some("h1"))]).unwrap();
+    assert_eq!(store.get_run("r").unwrap().unwrap().workflow_hash.as_deref(), Some("h1"));
+    assert_eq!(store.runs(&RunFilter::default()).unwrap()[0].workflow_hash.as_deref(), Some("h1"), "listed runs carry it too");
+    // a resume that names no version keeps the run's; one that names another (an override) records it
+    store.apply(&[start(None)]).unwrap();
+    assert_eq!(store.get_run("r").unwrap().unwrap().workflow_hash.as_deref(), Some("h1"));
+    store.apply(&[start(Some("h2"))]).unwrap();
+    assert_eq!(store.get_run("r").unwrap().unwrap().workflow_hash.as_deref(), Some("h2"));
 }
