@@ -141,6 +141,8 @@ export declare const enum AnswerKind {
   Resumed = 6,
   ResumedEnded = 7,
   StepLimit = 8,
+  /** Nothing left to run while a join waits: the run failed (`[9, error]`). */
+  JoinError = 9,
 }
 
 /** How the core hands over an attempt's input. */
@@ -257,8 +259,8 @@ export declare function runEnd(handle: number, status?: string | undefined | nul
 export declare function runEndItems(handle: number, batch: number): void
 
 /**
- * The run is complete (nothing in flight, nothing to start): `Complete`
- * or `OutputError`; the run is released.
+ * The run is complete (nothing in flight, nothing to start): `Complete`,
+ * `OutputError` or `JoinError`; the run is released.
  */
 export declare function runFinish(handle: number): string
 

@@ -26,6 +26,12 @@ export type RunEvent =
   | (Base & { type: 'run.resumed'; workflow: string; pending: string[] })
   | (Base & { type: 'run.succeeded'; output: unknown })
   | (Base & { type: 'run.failed'; error: Failure; task?: string })
+  /**
+   * The run had nothing left to run while `join` still waited (`arrived`
+   * of `needed`) for `waitingFor`: it can never fire, so the run fails
+   * with a `JoinError` (`run.failed` follows).
+   */
+  | (Base & { type: 'join.blocked'; join: string; waitingFor: string[]; arrived: number; needed: number })
   | (Base & { type: 'run.cancelled' })
   | (Base & { type: 'run.timed_out' })
   | (TaskBase & { type: 'task.started' })

@@ -75,6 +75,11 @@ impl TaskNode {
         }
     }
 
+    /// Whether one of its transitions leads to task `target`.
+    pub fn leads_to(&self, target: u32) -> bool {
+        self.transitions.iter().any(|t| t.targets.contains(&Target::Task(target)))
+    }
+
     /// A with-items task runs once per item of a list.
     pub fn has_items(&self) -> bool {
         self.items.is_some()
