@@ -66,7 +66,7 @@ function crashWhileCharging(path: string): Promise<string> {
   })
 }
 
-test('an unconditional next swallows an interrupted attempt after kill -9 and resume: the run fails', async (t) => {
+test('an unconditional next swallows an interrupted attempt after kill -9 and resume: the run fails, and the resume message says it does not run again', async (t) => {
   const path = join(mkdtempSync(join(tmpdir(), 'arcflow-outcomes-')), 'arcflow.db')
   const runId = await crashWhileCharging(path)
   t.truthy(runId)
@@ -80,7 +80,13 @@ test('an unconditional next swallows an interrupted attempt after kill -9 and re
   t.is(error?.task, 'charge_card')
   t.is(error?.failure.name, 'InterruptedError')
   t.deepEqual(receipts, [], 'send_receipt did not run')
-  t.is((await engine.getRun(runId))?.status, 'failed')
+  const stored = await engine.getRun(runId)
+  t.is(stored?.status, 'failed')
+  // the resume journal message says what really happened (issue 12, item 5)
+  const said = "resumed; 'charge_card': attempt 1 was interrupted; it fails with InterruptedError (no retry left)"
+  t.deepEqual(stored?.events.filter((e) => e.kind === 'run.resumed').map((e) => e.message), [said])
+  const resumed = run.history().find((e) => e.type === 'run.resumed')
+  t.like(resumed, { pending: ['charge_card'], message: said })
   await engine.close()
 })
 

@@ -43,8 +43,12 @@ export declare class NativeContext {
 
 export declare class NativeFlow {
   constructor(name: string)
-  /** `join`: -1 none, 0 all, n > 0 that many arrivals. Returns the index. */
-  addTask(name: string, input: NativeJsonTemplate | undefined | null, itemsTemplate: NativeTemplate | undefined | null, itemsJson: NativeJsonTemplate | undefined | null, join: number, retryWhen?: NativeTemplate | undefined | null): number
+  /**
+   * `join`: -1 none, 0 all, n > 0 that many arrivals; `retries`: the
+   * retry count (a resume's journal message says what is retried).
+   * Returns the index.
+   */
+  addTask(name: string, input: NativeJsonTemplate | undefined | null, itemsTemplate: NativeTemplate | undefined | null, itemsJson: NativeJsonTemplate | undefined | null, join: number, retryWhen?: NativeTemplate | undefined | null, retries?: number | undefined | null): number
   /** A variable the next `addTransition` publishes. */
   addPublish(name: string, value: NativeJsonTemplate): void
   /** `targets`: task indexes, -1 for `fail`, -2 for `noop`. */
@@ -294,7 +298,10 @@ export declare function runLog(handle: number, task: number, attempt: number, it
  *   0 succeeded, 1 failed, 2 timed out, 3 retrying;
  * - `[7, t, attempt, status, payload, next]`: the last completion ended
  *   the run (`next` 1: a transition chose `fail`, 2: unhandled failure);
- * - `[3, output]` / `[4, error]`: the run is complete (and released).
+ * - `[3, output]` / `[4, error]` / `[9, error]`: the run is complete (and released).
+ *
+ * Each then ends with the resume's journal message (what starts again,
+ * what counts as interrupted, what is retried) before `full, seq`.
  */
 export declare function runResume(flow: NativeFlow, handle: number, runId: string, store: NativeStore, meterTable?: number | undefined | null, meterAccount?: number | undefined | null): string
 

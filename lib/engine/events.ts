@@ -22,8 +22,13 @@ interface TaskBase extends Base {
 
 export type RunEvent =
   | (Base & { type: 'run.started'; workflow: string; input: unknown })
-  /** A run interrupted by a crash goes on (`engine.resume`): `pending` tasks start again. */
-  | (Base & { type: 'run.resumed'; workflow: string; pending: string[] })
+  /**
+   * A run interrupted by a crash goes on (`engine.resume`): `pending`
+   * activations go on; `message` says how (what starts again, which
+   * attempts were interrupted and whether they are retried, which retries
+   * were due), as the run's journal has it.
+   */
+  | (Base & { type: 'run.resumed'; workflow: string; pending: string[]; message: string })
   | (Base & { type: 'run.succeeded'; output: unknown })
   | (Base & { type: 'run.failed'; error: Failure; task?: string })
   /**

@@ -129,11 +129,12 @@ export class Run implements TaskHost {
       throw fromNative(error)
     }
     takeAck(answer) // nothing waits: what the journal holds is on disk already
+    const message = answer.pop() as string // what the core journaled the resume does
     const tasks = this.workflow.taskList
     if (answer[0] === AnswerKind.Resumed) {
       this.#steps = (answer[1] as number[]).reduce((sum, n) => sum + n, 0)
       const pending = answer[2] as Array<[number, number, InputKind, unknown, number, number, ResumedActivation['items']]>
-      this.#emit({ type: 'run.resumed', workflow: this.workflow.name, pending: pending.map(([t]) => tasks[t]!.name) })
+      this.#emit({ type: 'run.resumed', workflow: this.workflow.name, pending: pending.map(([t]) => tasks[t]!.name), message })
       queueMicrotask(() => {
         for (const [t, step, kind, value, attempt, interrupted, items] of pending) {
           if (!this.accepting()) break
@@ -144,7 +145,7 @@ export class Run implements TaskHost {
       })
       return
     }
-    this.#emit({ type: 'run.resumed', workflow: this.workflow.name, pending: [] })
+    this.#emit({ type: 'run.resumed', workflow: this.workflow.name, pending: [], message })
     if (answer[0] === AnswerKind.ResumedEnded) {
       const [, t, attempt, status, payload, next] = answer as [number, number, number, number, unknown, number]
       const name = STATUS_NAME[status] as Exclude<TaskOutcome['status'], 'cancelled'>

@@ -69,6 +69,8 @@ pub struct RunState {
     /// Durable runs and replay: `(task, step)` of activations in flight.
     pub(crate) pending: Option<Vec<(u32, u32)>>,
     snapshot_due: bool,
+    /// A resumed run: what its resume said it does (see `resume_note.rs`).
+    pub(crate) resume_note: Option<String>,
 }
 
 /// The system values every run has: `system.run_id`, `system.workflow`
@@ -96,6 +98,7 @@ impl RunState {
             steps: 0,
             pending: None,
             snapshot_due: false,
+            resume_note: None,
         }
     }
 
