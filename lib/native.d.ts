@@ -65,6 +65,8 @@ export declare class NativeFlow {
 export declare class NativeJsonTemplate {
   constructor(json: string, strict: boolean)
   get isStatic(): boolean
+  /** What each of its templates reads by name, with its path. */
+  references(): Array<TemplateReferences>
 }
 
 export declare class NativeStore {
@@ -120,6 +122,8 @@ export declare class NativeTemplate {
   /** `literal`, `expression` or `text`. */
   get kind(): string
   get source(): string
+  /** The tasks (`tasks.NAME`, `task('NAME')`) and variables (`vars.NAME`) it reads. */
+  references(): TemplateReferences
 }
 
 /** JSON text in, parsed into the core's value, JSON text out. */
@@ -329,4 +333,14 @@ export declare const enum StatusCode {
   TimedOut = 2,
   /** Journaled executions only: failed, another attempt follows. */
   Retrying = 3,
+}
+
+/**
+ * What a template reads by name (see `arcflow_core::References`), with
+ * where it sits in a JSON template (`path`, `""` for the root or a plain template).
+ */
+export interface TemplateReferences {
+  path: string
+  tasks: Array<string>
+  vars: Array<string>
 }
