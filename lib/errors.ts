@@ -144,6 +144,28 @@ export class ResumeError extends ArcflowError {
 }
 
 /**
+ * A join can never fire (code `ARCFLOW_JOIN`): the run had nothing left to
+ * run while `join` still waited (`arrived` of `needed` arrivals) for the
+ * inbound tasks `waitingFor`. The run fails with it as the cause.
+ *
+ * @example
+ * try { await run.result() } catch (e) { if (e.cause?.code === 'ARCFLOW_JOIN') console.log(e.cause.message) }
+ */
+export class JoinError extends ArcflowError {
+  readonly join: string
+  readonly waitingFor: string[]
+  readonly arrived: number
+  readonly needed: number
+  constructor(message: string, details: { join: string; waitingFor: string[]; arrived: number; needed: number }, options?: ErrorOptions) {
+    super('ARCFLOW_JOIN', message, options)
+    this.join = details.join
+    this.waitingFor = details.waitingFor
+    this.arrived = details.arrived
+    this.needed = details.needed
+  }
+}
+
+/**
  * A call on a run that has ended (code `ARCFLOW_RUN_ENDED`): its native
  * state is released, so its context can no longer be read or changed.
  */
@@ -194,6 +216,10 @@ interface NativePayload {
   line?: number | null
   column?: number | null
   range?: [number, number] | null
+  join?: string
+  waitingFor?: string[]
+  arrived?: number
+  needed?: number
 }
 
 /** The Rust `source()` chain, innermost last, as nested `cause`s. */
@@ -247,6 +273,8 @@ export function fromNativeData({ code, payload }: { code: string; payload: Nativ
       return new StoreError(payload.message, options)
     case 'ARCFLOW_RESUME':
       return new ResumeError(payload.message, options)
+    case 'ARCFLOW_JOIN':
+      return new JoinError(payload.message, { join: payload.join ?? '', waitingFor: payload.waitingFor ?? [], arrived: payload.arrived ?? 0, needed: payload.needed ?? 0 }, options)
     case 'ARCFLOW_RUN_ENDED':
       return new RunEndedError(payload.message, options)
     case 'ARCFLOW_ENGINE_CLOSED':

@@ -17,6 +17,7 @@ export {
   EngineClosedError,
   ExpressionError,
   InternalError,
+  JoinError,
   NativeBindingError,
   StoreError,
   ResumeError,

@@ -43,8 +43,12 @@ export declare class NativeContext {
 
 export declare class NativeFlow {
   constructor(name: string)
-  /** `join`: -1 none, 0 all, n > 0 that many arrivals. Returns the index. */
-  addTask(name: string, input: NativeJsonTemplate | undefined | null, itemsTemplate: NativeTemplate | undefined | null, itemsJson: NativeJsonTemplate | undefined | null, join: number, retryWhen?: NativeTemplate | undefined | null): number
+  /**
+   * `join`: -1 none, 0 all, n > 0 that many arrivals; `retries`: the
+   * retry count (a resume's journal message says what is retried).
+   * Returns the index.
+   */
+  addTask(name: string, input: NativeJsonTemplate | undefined | null, itemsTemplate: NativeTemplate | undefined | null, itemsJson: NativeJsonTemplate | undefined | null, join: number, retryWhen?: NativeTemplate | undefined | null, retries?: number | undefined | null): number
   /** A variable the next `addTransition` publishes. */
   addPublish(name: string, value: NativeJsonTemplate): void
   /** `targets`: task indexes, -1 for `fail`, -2 for `noop`. */
@@ -66,6 +70,8 @@ export declare class NativeFlow {
 export declare class NativeJsonTemplate {
   constructor(json: string, strict: boolean)
   get isStatic(): boolean
+  /** What each of its templates reads by name, with its path. */
+  references(): Array<TemplateReferences>
 }
 
 export declare class NativeStore {
@@ -132,6 +138,8 @@ export declare class NativeTemplate {
   /** `literal`, `expression` or `text`. */
   get kind(): string
   get source(): string
+  /** The tasks (`tasks.NAME`, `task('NAME')`) and variables (`vars.NAME`) it reads. */
+  references(): TemplateReferences
 }
 
 /** JSON text in, parsed into the core's value, JSON text out. */
@@ -157,6 +165,8 @@ export declare const enum AnswerKind {
   Resumed = 6,
   ResumedEnded = 7,
   StepLimit = 8,
+  /** Nothing left to run while a join waits: the run failed (`[9, error]`). */
+  JoinError = 9,
 }
 
 /** How the core hands over an attempt's input. */
@@ -273,8 +283,8 @@ export declare function runEnd(handle: number, status?: string | undefined | nul
 export declare function runEndItems(handle: number, batch: number): void
 
 /**
- * The run is complete (nothing in flight, nothing to start): `Complete`
- * or `OutputError`; the run is released.
+ * The run is complete (nothing in flight, nothing to start): `Complete`,
+ * `OutputError` or `JoinError`; the run is released.
  */
 export declare function runFinish(handle: number): string
 
@@ -308,7 +318,10 @@ export declare function runLog(handle: number, task: number, attempt: number, it
  *   0 succeeded, 1 failed, 2 timed out, 3 retrying;
  * - `[7, t, attempt, status, payload, next]`: the last completion ended
  *   the run (`next` 1: a transition chose `fail`, 2: unhandled failure);
- * - `[3, output]` / `[4, error]`: the run is complete (and released).
+ * - `[3, output]` / `[4, error]` / `[9, error]`: the run is complete (and released).
+ *
+ * Each then ends with the resume's journal message (what starts again,
+ * what counts as interrupted, what is retried) before `full, seq`.
  */
 export declare function runResume(flow: NativeFlow, handle: number, runId: string, store: NativeStore, meterTable?: number | undefined | null, meterAccount?: number | undefined | null): string
 
@@ -336,4 +349,14 @@ export declare const enum StatusCode {
   TimedOut = 2,
   /** Journaled executions only: failed, another attempt follows. */
   Retrying = 3,
+}
+
+/**
+ * What a template reads by name (see `arcflow_core::References`), with
+ * where it sits in a JSON template (`path`, `""` for the root or a plain template).
+ */
+export interface TemplateReferences {
+  path: string
+  tasks: Array<string>
+  vars: Array<string>
 }

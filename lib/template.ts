@@ -54,6 +54,24 @@ export class Template {
     }
     this.kind = this.native.kind as TemplateKind
   }
+
+  /**
+   * The tasks (`tasks.NAME`, `task('NAME')` with a literal name) and
+   * variables (`vars.NAME`) the template reads by name.
+   *
+   * @example
+   * compile("{{ tasks.fetch.result }} {{ vars.n }}").references() // { path: '', tasks: ['fetch'], vars: ['n'] }
+   */
+  references(): TemplateReferences {
+    return this.native.references()
+  }
+}
+
+/** What a template reads by name, and where it sits in a {@link JsonTemplate} (`''`: the root). */
+export interface TemplateReferences {
+  path: string
+  tasks: string[]
+  vars: string[]
 }
 
 /**
@@ -82,6 +100,17 @@ export class JsonTemplate {
   /** True when nothing in the structure is a template. */
   get isStatic(): boolean {
     return this.native.isStatic
+  }
+
+  /**
+   * What each template in the structure reads by name (see
+   * {@link Template.references}), with its path (`url`, `headers.auth`, `items[2]`).
+   *
+   * @example
+   * new JsonTemplate({ total: '{{ vars.sum }}' }).references() // [{ path: 'total', tasks: [], vars: ['sum'] }]
+   */
+  references(): TemplateReferences[] {
+    return this.native.references()
   }
 }
 

@@ -22,10 +22,21 @@ interface TaskBase extends Base {
 
 export type RunEvent =
   | (Base & { type: 'run.started'; workflow: string; input: unknown })
-  /** A run interrupted by a crash goes on (`engine.resume`): `pending` tasks start again. */
-  | (Base & { type: 'run.resumed'; workflow: string; pending: string[] })
+  /**
+   * A run interrupted by a crash goes on (`engine.resume`): `pending`
+   * activations go on; `message` says how (what starts again, which
+   * attempts were interrupted and whether they are retried, which retries
+   * were due), as the run's journal has it.
+   */
+  | (Base & { type: 'run.resumed'; workflow: string; pending: string[]; message: string })
   | (Base & { type: 'run.succeeded'; output: unknown })
   | (Base & { type: 'run.failed'; error: Failure; task?: string })
+  /**
+   * The run had nothing left to run while `join` still waited (`arrived`
+   * of `needed`) for `waitingFor`: it can never fire, so the run fails
+   * with a `JoinError` (`run.failed` follows).
+   */
+  | (Base & { type: 'join.blocked'; join: string; waitingFor: string[]; arrived: number; needed: number })
   | (Base & { type: 'run.cancelled' })
   | (Base & { type: 'run.timed_out' })
   | (TaskBase & { type: 'task.started' })

@@ -65,7 +65,7 @@ export function logsFromEvents(events: readonly RunEvent[]): EventRecord[] {
       if (e.data !== undefined) record.data = e.data
       out.push(record)
     } else if (e.type === 'run.resumed') {
-      out.push({ kind: e.type, message: `resumed; running again: ${e.pending.length ? e.pending.join(', ') : 'nothing'}`, at: e.time })
+      out.push({ kind: e.type, message: e.message, at: e.time })
     }
   }
   return out

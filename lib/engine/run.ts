@@ -5,7 +5,7 @@
  */
 import { native } from '../binding'
 import { WorkflowContext } from '../context'
-import { fromNative, RunEndedError } from '../errors'
+import { fromNative, fromNativeData, RunEndedError, type JoinError } from '../errors'
 import { RunFailedError, RunStoppedError } from './run-errors'
 import type { CancelPolicy, RunOptions, RunStats, RunStatus } from './run-types'
 import { encode } from '../values'
@@ -129,11 +129,12 @@ export class Run implements TaskHost {
       throw fromNative(error)
     }
     takeAck(answer) // nothing waits: what the journal holds is on disk already
+    const message = answer.pop() as string // what the core journaled the resume does
     const tasks = this.workflow.taskList
     if (answer[0] === AnswerKind.Resumed) {
       this.#steps = (answer[1] as number[]).reduce((sum, n) => sum + n, 0)
       const pending = answer[2] as Array<[number, number, InputKind, unknown, number, number, ResumedActivation['items']]>
-      this.#emit({ type: 'run.resumed', workflow: this.workflow.name, pending: pending.map(([t]) => tasks[t]!.name) })
+      this.#emit({ type: 'run.resumed', workflow: this.workflow.name, pending: pending.map(([t]) => tasks[t]!.name), message })
       queueMicrotask(() => {
         for (const [t, step, kind, value, attempt, interrupted, items] of pending) {
           if (!this.accepting()) break
@@ -144,7 +145,7 @@ export class Run implements TaskHost {
       })
       return
     }
-    this.#emit({ type: 'run.resumed', workflow: this.workflow.name, pending: [] })
+    this.#emit({ type: 'run.resumed', workflow: this.workflow.name, pending: [], message })
     if (answer[0] === AnswerKind.ResumedEnded) {
       const [, t, attempt, status, payload, next] = answer as [number, number, number, number, unknown, number]
       const name = STATUS_NAME[status] as Exclude<TaskOutcome['status'], 'cancelled'>
@@ -348,7 +349,7 @@ export class Run implements TaskHost {
   #acknowledged(answer: unknown[], act: () => void): void {
     if (!this.#store) return act()
     const { full, seq } = takeAck(answer)
-    if (answer[0] === AnswerKind.Complete || answer[0] === AnswerKind.OutputError) this.#ending = answer
+    if (answer[0] === AnswerKind.Complete || answer[0] === AnswerKind.OutputError || answer[0] === AnswerKind.JoinError) this.#ending = answer
     if (!this.#sync && !full) return act()
     this.waitForStore(seq, act)
   }
@@ -380,6 +381,13 @@ export class Run implements TaskHost {
         this.#released = true
         const failure = dataFailure(answer[1])
         return this.#fail({ name: 'OutputError', message: failure.message, cause: failure })
+      }
+      case AnswerKind.JoinError: {
+        // nothing left to run and a join still waits: the run fails by the join's name
+        this.#released = true
+        const error = fromNativeData(answer[1] as Parameters<typeof fromNativeData>[0]) as JoinError
+        if (this.#status === 'running') this.#emit({ type: 'join.blocked', join: error.join, waitingFor: error.waitingFor, arrived: error.arrived, needed: error.needed })
+        return this.#fail(toFailure(error), error.join)
       }
     }
   }

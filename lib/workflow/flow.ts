@@ -26,6 +26,7 @@ export function buildFlow(workflow: Omit<WorkflowDefinition, 'flow' | 'taskList'
         items !== undefined && !(items instanceof Template) ? items.native : null,
         join,
         task.retry?.when?.native ?? null,
+        task.retry?.count ?? 0,
       )
     }
     for (const task of tasks) {

@@ -19,6 +19,7 @@ import {
 import { buildFlow } from './flow'
 import { definitionIdentity, type DefinitionIdentity } from './version'
 import { compileInputSchema } from './input'
+import { checkReferences, type CompiledAt } from './references'
 import { didYouMean } from './suggest'
 
 export type Path = ReadonlyArray<string | number>
@@ -51,6 +52,8 @@ const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as 
 
 class Checker {
   readonly problems: Problem[] = []
+  /** Every template compiled, for the checks of what they read by name. */
+  readonly compiled: CompiledAt[] = []
 
   add(path: Path, message: string, hint?: string, atKey = false): void {
     // every problem says what right looks like
@@ -67,12 +70,14 @@ class Checker {
 
   template(source: unknown, path: Path, kind: 'value' | 'condition' | 'json'): Template | JsonTemplate | undefined {
     try {
-      if (kind === 'json') return new JsonTemplate(source)
-      if (typeof source !== 'string') {
+      let template: Template | JsonTemplate
+      if (kind === 'json') template = new JsonTemplate(source)
+      else if (typeof source !== 'string') {
         this.add(path, `expected a template string, got ${describe(source)}`)
         return undefined
-      }
-      return kind === 'condition' ? compileCondition(source) : compile(source)
+      } else template = kind === 'condition' ? compileCondition(source) : compile(source)
+      this.compiled.push({ path, template })
+      return template
     } catch (error) {
       if (!(error instanceof ExpressionError)) throw error
       const inner = error.path ? error.path.split(/\.(?![^[]*\])/) : []
@@ -157,6 +162,11 @@ export function validate(raw: unknown, options: ValidateOptions = {}): { problem
     if (isPositiveInt(raw.step_limit) && (raw.step_limit as number) <= MAX_STEP_LIMIT) stepLimit = raw.step_limit as number
     else c.add(['step_limit'], `'step_limit' must be an integer from 1 to ${MAX_STEP_LIMIT}, got ${describe(raw.step_limit)}`)
   }
+
+  const declared = new Set(vars.map((v) => v.name))
+  if (isObject(raw.vars)) for (const name of Object.keys(raw.vars)) declared.add(name)
+  for (const task of tasks.values()) for (const t of task.next) for (const { name } of t.publish) declared.add(name)
+  checkReferences((path, message, hint) => c.add(path, message, hint), c.compiled, names, declared)
 
   let identity: DefinitionIdentity | undefined
   try {

@@ -27,6 +27,11 @@ pub enum Error {
     /// fit the workflow).
     #[error("{0}")]
     Resume(String),
+    /// JS `JoinError`, code `ARCFLOW_JOIN`: the run has nothing left to
+    /// run while `join` still waits (`arrived` of `needed` arrivals); the
+    /// inbound tasks it waits for are named (`waiting_for`).
+    #[error("join '{join}' can never fire: {arrived} of {needed} arrivals, nothing left to run; it still waits for {}", waiting_list(waiting_for))]
+    Join { join: String, waiting_for: Vec<String>, arrived: u32, needed: u32 },
     /// JS `RunEndedError`, code `ARCFLOW_RUN_ENDED`: a call on a run that
     /// has ended (its native state is released).
     #[error("{0}")]
@@ -49,6 +54,7 @@ impl Error {
             Error::InvalidValue { .. } => "ARCFLOW_INVALID_VALUE",
             Error::Store { .. } => "ARCFLOW_STORE",
             Error::Resume(_) => "ARCFLOW_RESUME",
+            Error::Join { .. } => "ARCFLOW_JOIN",
             Error::Ended(_) => "ARCFLOW_RUN_ENDED",
             Error::Closed(_) => "ARCFLOW_ENGINE_CLOSED",
             Error::Internal(_) => "ARCFLOW_INTERNAL",
@@ -62,6 +68,11 @@ impl Error {
     pub(crate) fn invalid_value(message: impl Into<String>) -> Self {
         Error::InvalidValue { message: message.into() }
     }
+}
+
+fn waiting_list(tasks: &[String]) -> String {
+    let names: Vec<String> = tasks.iter().map(|t| format!("'{t}'")).collect();
+    names.join(", ")
 }
 
 /// What went wrong in a template, by category. The names are stable: they

@@ -27,6 +27,12 @@ pub fn error_payload(err: &Error) -> Json {
     if let Error::Context { path: Some(path), .. } = err {
         payload.insert("path".into(), json!(path));
     }
+    if let Error::Join { join, waiting_for, arrived, needed } = err {
+        payload.insert("join".into(), json!(join));
+        payload.insert("waitingFor".into(), json!(waiting_for));
+        payload.insert("arrived".into(), json!(arrived));
+        payload.insert("needed".into(), json!(needed));
+    }
     let mut causes = Vec::new();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {

@@ -18,7 +18,7 @@ pub use context::{OutcomeStatus, TaskOutcome, WorkflowContext, CONTEXT_DOCUMENT_
 pub use error::{Error, ExpressionError, ExpressionErrorKind, Result};
 pub use error_data::{error_data, error_payload};
 pub use expr::{
-    compile, compile_condition, CompileOptions, JsonTemplate, Template,
+    compile, compile_condition, CompileOptions, JsonTemplate, References, Template,
     TemplateKind, FUEL_PER_RENDER,
 };
 pub use minijinja::Value;

@@ -147,3 +147,15 @@ fn what_cannot_be_resumed_is_a_clear_error() {
     let err = resume(&path, "r1").err().unwrap();
     assert!(err.to_string().contains("has ended (cancelled)"), "{err}");
 }
+
+#[test]
+fn the_resume_message_says_running_again_for_an_interrupted_attempt_that_does_not_run_again() {
+    // b (no retry) was running when the process died: it fails with
+    // InterruptedError, it does not run again
+    let path = temp_db("note");
+    run_then_crash(&path, "r1", 1, None, 100);
+    let (state, _) = resume(&path, "r1").unwrap();
+    let note = state.resume_note().unwrap();
+    assert_eq!(note, "resumed; 'b': attempt 1 was interrupted; it fails with InterruptedError (no retry left)");
+    assert!(!note.contains("running again"), "{note}");
+}

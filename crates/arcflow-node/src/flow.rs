@@ -35,7 +35,9 @@ impl NativeFlow {
         self.building.as_mut().ok_or_else(|| internal("the flow is sealed"))
     }
 
-    /// `join`: -1 none, 0 all, n > 0 that many arrivals. Returns the index.
+    /// `join`: -1 none, 0 all, n > 0 that many arrivals; `retries`: the
+    /// retry count (a resume's journal message says what is retried).
+    /// Returns the index.
     #[napi]
     pub fn add_task(
         &mut self,
@@ -45,6 +47,7 @@ impl NativeFlow {
         items_json: Option<&NativeJsonTemplate>,
         join: i32,
         retry_when: Option<&NativeTemplate>,
+        retries: Option<u32>,
     ) -> Result<u32, JsError> {
         let mut node = TaskNode::new(name);
         node.input = input.map(|t| Arc::clone(&t.inner));
@@ -59,6 +62,7 @@ impl NativeFlow {
             _ => Join::None,
         };
         node.retry_when = retry_when.map(|t| Arc::clone(&t.inner));
+        node.retries = retries.unwrap_or(0);
         guard(|| Ok(self.graph()?.add_task(node)))
     }
 

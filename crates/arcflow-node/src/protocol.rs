@@ -10,7 +10,7 @@
 //!   number, [`InputKind`] and value (the input, the error, the balance);
 //! - `Fail` `[1]`, `Unhandled` `[2]`, `Complete` `[3, output]`,
 //!   `OutputError` `[4, error]`, `VarsError` `[5, error]`,
-//!   `StepLimit` `[8, t, limit]`; the resume answers `[6, ...]`, `[7, ...]`
+//!   `StepLimit` `[8, t, limit]`, `JoinError` `[9, error]`; the resume answers `[6, ...]`, `[7, ...]`
 //!   are `run_resume.rs`'s.
 //!
 //! A durable run's answer ends with `full, seq` (see [`push_ack`]).
@@ -37,6 +37,8 @@ pub enum AnswerKind {
     Resumed = 6,
     ResumedEnded = 7,
     StepLimit = 8,
+    /// Nothing left to run while a join waits: the run failed (`[9, error]`).
+    JoinError = 9,
 }
 
 /// How the core hands over an attempt's input.
@@ -195,8 +197,12 @@ pub(crate) fn write_answer(answer: &Answer, ack: Option<Ack>) -> String {
         Answer::Unhandled => write!(out, "{}", AnswerKind::Unhandled as u8),
         Answer::StepLimit { task, limit } => write!(out, "{},{task},{limit}", AnswerKind::StepLimit as u8),
         Answer::Complete(output) => write!(out, "{},{}", AnswerKind::Complete as u8, output.as_deref().unwrap_or("null")),
-        Answer::OutputError(err) | Answer::VarsError(err) => {
-            let kind = if matches!(answer, Answer::OutputError(_)) { AnswerKind::OutputError } else { AnswerKind::VarsError };
+        Answer::OutputError(err) | Answer::VarsError(err) | Answer::JoinError(err) => {
+            let kind = match answer {
+                Answer::OutputError(_) => AnswerKind::OutputError,
+                Answer::JoinError(_) => AnswerKind::JoinError,
+                _ => AnswerKind::VarsError,
+            };
             let _ = write!(out, "{},", kind as u8);
             push_error(&mut out, err);
             Ok(())

@@ -85,8 +85,8 @@ pub fn run_complete(op: f64, payload_json: String, unit: Option<f64>, reserved: 
     })
 }
 
-/// The run is complete (nothing in flight, nothing to start): `Complete`
-/// or `OutputError`; the run is released.
+/// The run is complete (nothing in flight, nothing to start): `Complete`,
+/// `OutputError` or `JoinError`; the run is released.
 #[napi(js_name = "runFinish")]
 pub fn run_finish(handle: u32) -> Result<String, JsError> {
     let text = guard(|| with_run(handle, |state| {

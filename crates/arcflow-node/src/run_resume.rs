@@ -24,7 +24,10 @@ use crate::store::NativeStore;
 ///   0 succeeded, 1 failed, 2 timed out, 3 retrying;
 /// - `[7, t, attempt, status, payload, next]`: the last completion ended
 ///   the run (`next` 1: a transition chose `fail`, 2: unhandled failure);
-/// - `[3, output]` / `[4, error]`: the run is complete (and released).
+/// - `[3, output]` / `[4, error]` / `[9, error]`: the run is complete (and released).
+///
+/// Each then ends with the resume's journal message (what starts again,
+/// what counts as interrupted, what is retried) before `full, seq`.
 #[napi(js_name = "runResume")]
 pub fn run_resume(
     flow: &NativeFlow,
@@ -62,9 +65,13 @@ pub fn run_resume(
     })
 }
 
-/// Ends `answer` with the acknowledgement of what the resume journaled.
+/// Ends `answer` with the resume's message and the acknowledgement of what
+/// the resume journaled.
 fn with_ack(state: &mut RunState, mut answer: String) -> arcflow_core::Result<String> {
     answer.pop();
+    let note = serde_json::to_string(state.resume_note().unwrap_or("resumed")).map_err(|e| internal(&e.to_string()))?;
+    answer.push(',');
+    answer.push_str(&note);
     crate::protocol::push_ack(&mut answer, state.ack()?);
     answer.push(']');
     Ok(answer)

@@ -8,6 +8,21 @@ use napi_derive::napi;
 
 use crate::error::{guard, JsError};
 
+/// What a template reads by name (see `arcflow_core::References`), with
+/// where it sits in a JSON template (`path`, `""` for the root or a plain template).
+#[napi(object)]
+pub struct TemplateReferences {
+    pub path: String,
+    pub tasks: Vec<String>,
+    pub vars: Vec<String>,
+}
+
+impl TemplateReferences {
+    fn new(path: String, refs: arcflow_core::References) -> Self {
+        TemplateReferences { path, tasks: refs.tasks, vars: refs.vars }
+    }
+}
+
 #[napi]
 pub struct NativeTemplate {
     pub(crate) inner: Arc<arcflow_core::Template>,
@@ -42,6 +57,12 @@ impl NativeTemplate {
     pub fn source(&self) -> String {
         self.inner.source().to_owned()
     }
+
+    /// The tasks (`tasks.NAME`, `task('NAME')`) and variables (`vars.NAME`) it reads.
+    #[napi]
+    pub fn references(&self) -> TemplateReferences {
+        TemplateReferences::new(String::new(), self.inner.references())
+    }
 }
 
 #[napi]
@@ -63,5 +84,11 @@ impl NativeJsonTemplate {
     #[napi(getter)]
     pub fn is_static(&self) -> bool {
         self.inner.is_static()
+    }
+
+    /// What each of its templates reads by name, with its path.
+    #[napi]
+    pub fn references(&self) -> Vec<TemplateReferences> {
+        self.inner.references().into_iter().map(|(path, refs)| TemplateReferences::new(path, refs)).collect()
     }
 }

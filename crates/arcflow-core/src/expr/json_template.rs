@@ -34,6 +34,12 @@ impl JsonTemplate {
         Ok(JsonTemplate { root: compile_node(value, options, &mut String::new())? })
     }
 
+    /// Calls `f` with each template of the structure and its path (as a
+    /// compile error names it: `headers.auth`, `items[2]`).
+    pub(super) fn each_template(&self, f: &mut dyn FnMut(&str, &Template)) {
+        walk(&self.root, &mut String::new(), f);
+    }
+
     /// True when nothing in the structure is a template.
     pub fn is_static(&self) -> bool {
         matches!(self.root, Node::Static(..))
@@ -50,6 +56,32 @@ impl JsonTemplate {
         let mut out = Vec::with_capacity(128);
         write_node(&self.root, ctx, &mut out)?;
         String::from_utf8(out).map_err(|e| Error::Internal(format!("rendered JSON is not UTF-8: {e}")))
+    }
+}
+
+fn walk(node: &Node, path: &mut String, f: &mut dyn FnMut(&str, &Template)) {
+    match node {
+        Node::Static(..) => {}
+        Node::Template(t) => f(path, t),
+        Node::Seq(children) => {
+            for (i, child) in children.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                walk(child, path, f);
+                path.truncate(len);
+            }
+        }
+        Node::Map(entries) => {
+            for (key, _, child) in entries {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&key.to_string());
+                walk(child, path, f);
+                path.truncate(len);
+            }
+        }
     }
 }
 

@@ -5,8 +5,10 @@ mod env;
 mod json_template;
 mod materialize;
 mod path_expr;
+mod references;
 mod template;
 
 pub use env::FUEL_PER_RENDER;
 pub use json_template::JsonTemplate;
+pub use references::References;
 pub use template::{compile, compile_condition, CompileOptions, Template, TemplateKind};

@@ -128,6 +128,16 @@ fn single_expression(source: &str) -> Option<(&str, usize)> {
 }
 
 impl Template {
+    /// minijinja's undeclared variables, with nested attribute lookups
+    /// (`tasks.fetch.result`); none for a literal.
+    pub(super) fn undeclared_names(&self) -> std::collections::HashSet<String> {
+        match &self.body {
+            Body::Literal(_) => Default::default(),
+            Body::Expression { expr, .. } => expr.undeclared_variables(true),
+            Body::Text(env) => env.get_template(TEXT_NAME).map(|t| t.undeclared_variables(true)).unwrap_or_default(),
+        }
+    }
+
     pub fn source(&self) -> &str {
         &self.source
     }

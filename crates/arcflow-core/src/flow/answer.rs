@@ -69,6 +69,9 @@ pub enum Answer {
     Complete(Option<String>),
     /// The run's output failed to render: the run failed (journaled).
     OutputError(Error),
+    /// Nothing is left to run while a join still waits: the run failed
+    /// with an [`Error::Join`] (journaled).
+    JoinError(Error),
     /// The initial variables failed to render.
     VarsError(Error),
 }
@@ -76,7 +79,7 @@ pub enum Answer {
 impl Answer {
     /// The run has ended with this answer (its native state can go).
     pub fn ends_run(&self) -> bool {
-        matches!(self, Answer::Complete(_) | Answer::OutputError(_))
+        matches!(self, Answer::Complete(_) | Answer::OutputError(_) | Answer::JoinError(_))
     }
 }
 

@@ -54,6 +54,9 @@ pub struct TaskNode {
     pub input: Option<Arc<JsonTemplate>>,
     pub items: Option<ItemsSource>,
     pub join: Join,
+    /// Retries after the first attempt (the engine runs them; a resume
+    /// says with it whether an interrupted attempt is retried).
+    pub retries: u32,
     /// Retry only while this holds (evaluated with the failed outcome).
     pub retry_when: Option<Arc<Template>>,
     pub transitions: Vec<Transition>,
@@ -69,10 +72,16 @@ impl TaskNode {
             input: None,
             items: None,
             join: Join::None,
+            retries: 0,
             retry_when: None,
             transitions: Vec::new(),
             inbound: 0,
         }
+    }
+
+    /// Whether one of its transitions leads to task `target`.
+    pub fn leads_to(&self, target: u32) -> bool {
+        self.transitions.iter().any(|t| t.targets.contains(&Target::Task(target)))
     }
 
     /// A with-items task runs once per item of a list.

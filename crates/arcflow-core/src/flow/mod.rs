@@ -11,6 +11,7 @@ mod graph;
 mod items;
 mod journal;
 mod resume;
+mod resume_note;
 mod run;
 mod step;
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::graph::FlowGraph;
 use super::journal::Journal;
+use super::resume_note::{ended_note, resume_note};
 use super::run::{set_system_values, Next, RunState, SnapshotState, SNAPSHOT_VERSION};
 use crate::context::{OutcomeStatus, TaskOutcome, WorkflowContext};
 use crate::error::{Error, Result};
@@ -42,6 +43,11 @@ pub fn payload_value(execution: &Execution) -> Result<minijinja::Value> {
 }
 
 impl RunState {
+    /// What the last resume said it does (its `run.resumed` journal message).
+    pub fn resume_note(&self) -> Option<&str> {
+        self.resume_note.as_deref()
+    }
+
     /// Rebuilds run `run_id` of `graph` from `store` and journals on
     /// through `writer` from where it stopped.
     pub fn resume(
@@ -114,10 +120,14 @@ impl RunState {
         activations.sort_by_key(|a| (a.task, a.step));
         state.set_run_id(run_id);
         state.set_journal(Journal::open(writer, run_id, &graph, &run.input, run.account.as_deref(), run.started_at, jseq, snapshot_every)?);
+        let note = match &ended {
+            Some(Resumed::Ended { task, next, .. }) => ended_note(&graph.tasks[*task as usize].name, *next == Next::Fail),
+            _ => resume_note(&graph, &activations),
+        };
         if let Some(journal) = state.journal_mut() {
-            let pending: Vec<&str> = activations.iter().map(|a| graph.tasks[a.task as usize].name.as_str()).collect();
-            journal.event("run.resumed", None, &format!("resumed; running again: {}", if pending.is_empty() { "nothing".to_owned() } else { pending.join(", ") }), None)?;
+            journal.event("run.resumed", None, &note, None)?;
         }
+        state.resume_note = Some(note);
         let resumed = match ended {
             Some(ended) => ended,
             None if activations.is_empty() => Resumed::Complete,

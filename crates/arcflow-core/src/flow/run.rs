@@ -12,7 +12,7 @@ use minijinja::Value;
 use serde::{Deserialize, Serialize};
 
 use super::billing::Billing;
-use super::graph::{FlowGraph, Join, Target};
+use super::graph::{FlowGraph, Join, Target, TaskNode};
 use super::journal::{now_ms, ExecutionWrite, Journal};
 use crate::context::{OutcomeStatus, TaskOutcome, WorkflowContext};
 use crate::error::{Error, Result};
@@ -69,6 +69,8 @@ pub struct RunState {
     /// Durable runs and replay: `(task, step)` of activations in flight.
     pub(crate) pending: Option<Vec<(u32, u32)>>,
     snapshot_due: bool,
+    /// A resumed run: what its resume said it does (see `resume_note.rs`).
+    pub(crate) resume_note: Option<String>,
 }
 
 /// The system values every run has: `system.run_id`, `system.workflow`
@@ -96,6 +98,7 @@ impl RunState {
             steps: 0,
             pending: None,
             snapshot_due: false,
+            resume_note: None,
         }
     }
 
@@ -305,14 +308,17 @@ impl RunState {
         let view = self.ctx.with_outcome(outcome.clone());
         self.ctx.set_task_outcome(&node.name, outcome);
         let mut schedule = Vec::new();
-        let mut fired = false;
+        // A failure is handled only by a `when` that holds for it: an entry
+        // without `when` means "on success" (as `{{ succeeded() }}`), so an
+        // unconditional `next` never swallows a failure.
+        let mut handled = false;
         for transition in &node.transitions {
-            if let Some(when) = &transition.when {
-                if !when.is_true(&view)? {
-                    continue;
-                }
+            match &transition.when {
+                None if failed => continue,
+                None => {}
+                Some(when) if !when.is_true(&view)? => continue,
+                Some(_) => handled = true,
             }
-            fired = true;
             for (name, value) in &transition.publish {
                 let value = value.render(&view)?;
                 if let Some(journal) = &mut self.journal {
@@ -332,7 +338,7 @@ impl RunState {
                 }
             }
         }
-        if failed && !fired {
+        if failed && !handled {
             return Ok(Next::Unhandled);
         }
         Ok(Next::Schedule(schedule))
@@ -352,6 +358,25 @@ impl RunState {
         }
         *count = 0;
         true
+    }
+
+    /// The first join (by task order) that some transition reached but not
+    /// enough of them: with nothing left to run it can never fire. It waits
+    /// for the inbound tasks that have not completed since its last firing
+    /// (never ran, or ran and took another way), or all of them if each has.
+    pub(crate) fn stuck_join(&self) -> Option<Error> {
+        let graph = &self.graph;
+        let (join, arrived) = self.arrivals.iter().enumerate().find(|&(_, &n)| n > 0)?;
+        let node = &graph.tasks[join];
+        let needed = match node.join {
+            Join::None => return None,
+            Join::All => node.inbound.max(1),
+            Join::Count(n) => n.max(1),
+        };
+        let inbound: Vec<&TaskNode> = graph.tasks.iter().filter(|t| t.leads_to(join as u32)).collect();
+        let silent: Vec<String> = inbound.iter().filter(|t| self.ctx.get_task_outcome(&t.name).is_none()).map(|t| t.name.clone()).collect();
+        let waiting_for = if silent.is_empty() { inbound.iter().map(|t| t.name.clone()).collect() } else { silent };
+        Some(Error::Join { join: node.name.clone(), waiting_for, arrived: *arrived, needed })
     }
 
     /// The workflow's rendered output (`None`: it declares none).

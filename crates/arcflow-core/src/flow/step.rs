@@ -63,13 +63,21 @@ impl RunState {
 
     /// Nothing is in flight and nothing to start: the run is complete
     /// ([`Answer::Complete`], or [`Answer::OutputError`]); its end is journaled.
+    /// A join that still waits then can never fire: the run fails with
+    /// [`Answer::JoinError`] instead of succeeding without it.
     pub fn finish(&mut self) -> Result<Answer> {
-        let (answer, status, output, error) = match self.output().and_then(|o| o.map(|v| to_json(&v)).transpose()) {
-            Ok(output) => (Answer::Complete(output.clone()), "succeeded", output, None),
-            Err(err) => {
+        let (answer, status, output, error) = match self.stuck_join() {
+            Some(err) => {
                 let error = crate::error_data(&err).to_string();
-                (Answer::OutputError(err), "failed", None, Some(error))
+                (Answer::JoinError(err), "failed", None, Some(error))
             }
+            None => match self.output().and_then(|o| o.map(|v| to_json(&v)).transpose()) {
+                Ok(output) => (Answer::Complete(output.clone()), "succeeded", output, None),
+                Err(err) => {
+                    let error = crate::error_data(&err).to_string();
+                    (Answer::OutputError(err), "failed", None, Some(error))
+                }
+            },
         };
         if let Some(journal) = &mut self.journal {
             journal.end(status, output, error)?;
