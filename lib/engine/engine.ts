@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 
-import { AbortedError, ArcflowError, EngineClosedError, ResumeError } from '../errors'
+import { AbortedError, EngineClosedError, InputError, ResumeError } from '../errors'
 import { Accounts, type Credit, type LedgerEntry } from './accounts'
 import type { Cost, MeteringOptions } from './metering'
 import { loadWorkflow, loadWorkflowFile } from '../workflow/load'
@@ -14,8 +14,8 @@ import type { WorkflowDefinition } from '../workflow/model'
 import type { Action } from './attempt'
 import type { RunEvent } from './events'
 import { DurableStore, parseStoreUrl, silentLogger, type EventRecord, type Logger, type RunRecord, type StoreStats, type TaskRecord } from '../store/store'
-import type { ReadOptions } from '../store/read'
-import { Run, type Durability } from './run'
+import { checkRunFilter, type ReadOptions, type RunFilter } from '../store/read'
+import { Run, type Durability, type RunStatus } from './run'
 import { uuidv7 } from './run-id'
 import { executionsFromEvents, logsFromEvents } from './history'
 
@@ -90,7 +90,7 @@ export interface EngineStats {
 export interface RunInfo {
   id: string
   workflow: string
-  status: string
+  status: RunStatus
   /** Still running in this process. */
   live: boolean
   input?: unknown
@@ -104,15 +104,8 @@ export interface RunInfo {
   events: EventRecord[]
 }
 
-/** Bad input for a run (code `ARCFLOW_INPUT`). */
-export class InputError extends ArcflowError {
-  /** Each problem with its path, e.g. `input.urls: must be array`. */
-  readonly problems: string[]
-  constructor(message: string, problems: string[] = []) {
-    super('ARCFLOW_INPUT', message)
-    this.problems = problems
-  }
-}
+// defined beside the other error classes, so that a failure rebuilt from data can be one again
+export { InputError } from '../errors'
 
 /**
  * @example
@@ -382,8 +375,9 @@ export class Engine {
    * @example
    * const failed = await engine.runs({ status: 'failed', limit: 50 })
    */
-  async runs(filter: { status?: string; workflow?: string; limit?: number } = {}, options: ReadOptions = {}): Promise<RunRecord[]> {
+  async runs(filter: RunFilter = {}, options: ReadOptions = {}): Promise<RunRecord[]> {
     this.#open()
+    checkRunFilter(filter)
     return this.#store ? this.#store.runs(filter, options) : []
   }
 
