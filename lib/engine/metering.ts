@@ -7,7 +7,7 @@
  * the estimate) is charged and the rest returned.
  */
 import { native } from '../binding'
-import { ArcflowError } from '../errors'
+import { ArcflowError, registerErrorCode } from '../errors'
 import type { Failure } from './failure'
 
 /** Credits for an attempt: a number, or a function of the attempt's input. */
@@ -43,6 +43,9 @@ export class MeteringError extends ArcflowError {
     super('ARCFLOW_METERING', message, options)
   }
 }
+
+registerErrorCode('ARCFLOW_INSUFFICIENT_BALANCE', InsufficientBalanceError)
+registerErrorCode('ARCFLOW_METERING', MeteringError)
 
 /** A whole number of credits from 0 to 2^53 - 1, or a MeteringError. */
 export function credits(value: unknown, what: string): number {

@@ -271,7 +271,9 @@ export class Run implements TaskHost {
     this.#log.push(event)
     const error = new InsufficientBalanceError(meter.accountName, needed, balance)
     // at once: nothing else of the run starts (a with-items task's pump stops on it)
-    this.#fail({ name: 'InsufficientBalanceError', code: error.code, message: error.message }, task, attempt)
+    const failure = toFailure(error) // its fields too: the cause is rebuilt as an InsufficientBalanceError
+    delete failure.stack // the engine's own frames, not the user's
+    this.#fail(failure, task, attempt)
   }
 
   /** @internal */
