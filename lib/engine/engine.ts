@@ -58,10 +58,10 @@ export interface EngineOptions {
   metering?: MeteringOptions
 }
 
-/** `engine.action(name, fn, options)`. */
-export interface ActionOptions {
+/** `engine.action(name, fn, options)`; `I` is the action's input. */
+export interface ActionOptions<I = unknown> {
   /** Credits per attempt (metered runs): a number, or a function of the input. Default: the engine's `metering.cost`, else 0. */
-  cost?: Cost
+  cost?: Cost<I>
 }
 
 
@@ -172,12 +172,21 @@ export class Engine {
     this.#accounts = new Accounts(options.metering, this.#store)
   }
 
-  /** Registers an action (an async function of the task's rendered input). */
-  action(name: string, fn: Action, options: ActionOptions = {}): this {
+  /**
+   * Registers an action (an async function of the task's rendered input).
+   * `I` and `O` are what you declare the input and result to be (the input
+   * is `unknown` unless you say; the workflow's template renders it).
+   *
+   * @example
+   * engine.action('greet', async ({ name }: { name: string }) => `hello ${name}`)
+   * engine.action<{ n: number }, number>('double', ({ n }) => n * 2)
+   */
+  action<I = unknown, O = unknown>(name: string, fn: Action<I, O>, options: ActionOptions<I> = {}): this {
     if (typeof name !== 'string' || name === '') throw new TypeError('action name must be a non-empty string')
     if (typeof fn !== 'function') throw new TypeError(`action '${name}' must be a function`)
-    this.#accounts.setCost(name, options.cost)
-    this.#actions.set(name, fn)
+    // stored untyped: the engine hands each action whatever its template rendered
+    this.#accounts.setCost(name, options.cost as Cost | undefined)
+    this.#actions.set(name, fn as Action)
     this.#resolved = new WeakMap()
     return this
   }
@@ -226,7 +235,16 @@ export class Engine {
     return this
   }
 
-  start(workflow: WorkflowDefinition, input?: unknown, options: StartOptions = {}): Run {
+  /**
+   * Starts a run of `workflow` (checked input, then its start tasks on a
+   * later tick, so listeners attached now see every event). `O` is the
+   * output you expect: `run.result()` resolves with it (unchecked).
+   *
+   * @example
+   * const run = engine.start<string>(wf, { name: 'Ada' }, { timeout: 5_000 })
+   * const output: string = await run.result()
+   */
+  start<O = unknown>(workflow: WorkflowDefinition, input?: unknown, options: StartOptions = {}): Run<O> {
     this.#open()
     const actions = this.#actionsOf(workflow)
     const problems = inputProblems(workflow.input, input)
@@ -236,7 +254,7 @@ export class Engine {
     if (options.timeout !== undefined && !(options.timeout >= 0)) throw new TypeError('timeout must be a non-negative number of milliseconds')
     if (options.runId !== undefined && this.#runs.has(options.runId)) throw new InputError(`run id '${options.runId}' is already running in this engine`)
     const meter = options.account === undefined ? undefined : this.#accounts.runMeter(workflow, options.account)
-    const run = new Run(workflow, input, {
+    const run = new Run<O>(workflow, input, {
       meter,
       runId: options.runId ?? (this.#store ? uuidv7() : randomUUID()),
       actions,
@@ -263,7 +281,7 @@ export class Engine {
    * @example
    * for (const { id } of await engine.interruptedRuns()) await engine.resume(id).result()
    */
-  resume(runId: string, options: ResumeOptions = {}): Run {
+  resume<O = unknown>(runId: string, options: ResumeOptions = {}): Run<O> {
     this.#open()
     if (!this.#store) throw new ResumeError(`cannot resume run ${runId}: the engine has no store (pass store: 'sqlite:PATH')`)
     if (this.#runs.has(runId)) throw new ResumeError(`run ${runId} is running in this engine`)
@@ -277,7 +295,7 @@ export class Engine {
     if (!workflow) throw new ResumeError(`run ${runId} is a run of workflow '${record.workflow}', which this engine has not loaded: load it first, or pass { workflow }`)
     if (options.timeout !== undefined && !(options.timeout >= 0)) throw new TypeError('timeout must be a non-negative number of milliseconds')
     const durability = options.durability ?? (this.#durability === 'none' ? 'batched' : this.#durability)
-    const run = new Run(workflow, undefined, {
+    const run = new Run<O>(workflow, undefined, {
       meter: record.account === undefined ? undefined : this.#accounts.runMeter(workflow, record.account),
       runId,
       actions: this.#actionsOf(workflow),
@@ -334,9 +352,14 @@ export class Engine {
     return this.#accounts.ledger(account, options)
   }
 
-  /** Starts a run and waits for its output. */
-  run(workflow: WorkflowDefinition, input?: unknown, options?: StartOptions): Promise<unknown> {
-    return this.start(workflow, input, options).result()
+  /**
+   * Starts a run and waits for its output (`O`, as for {@link Engine.start}).
+   *
+   * @example
+   * const greeting = await engine.run<string>(wf, { name: 'Ada' })
+   */
+  run<O = unknown>(workflow: WorkflowDefinition, input?: unknown, options?: StartOptions): Promise<O> {
+    return this.start<O>(workflow, input, options).result()
   }
 
   /** Queue depth, flushes and retries of the store, and live runs. */

@@ -10,8 +10,8 @@ import { native } from '../binding'
 import { ArcflowError, registerErrorCode } from '../errors'
 import type { Failure } from './failure'
 
-/** Credits for an attempt: a number, or a function of the attempt's input. */
-export type Cost = number | ((input: unknown, unit: { action: string; task: string; index?: number }) => number)
+/** Credits for an attempt: a number, or a function of the attempt's input (`I`: the action's). */
+export type Cost<I = unknown> = number | ((input: I, unit: { action: string; task: string; index?: number }) => number)
 
 export interface MeteringOptions {
   /** The cost of an attempt of an action registered without one. Default 0. */
