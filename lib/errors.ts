@@ -189,6 +189,26 @@ export class EngineClosedError extends ArcflowError {
   }
 }
 
+/** Bad input for a run (code `ARCFLOW_INPUT`): its input, options or a read's filter; nothing has run. */
+export class InputError extends ArcflowError {
+  /** Each problem with its path, e.g. `input.urls: must be array`. */
+  readonly problems: string[]
+  constructor(message: string, problems: string[] = []) {
+    super('ARCFLOW_INPUT', message)
+    this.problems = problems
+  }
+}
+
+/**
+ * An attempt was running when its process died (code `ARCFLOW_INTERRUPTED`):
+ * after `engine.resume` it counts as failed and follows its task's retry policy.
+ */
+export class InterruptedError extends ArcflowError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ARCFLOW_INTERRUPTED', message, options)
+  }
+}
+
 /** A bug in arcflow, never caused by input (code `ARCFLOW_INTERNAL`). Please report it. */
 export class InternalError extends ArcflowError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -284,4 +304,46 @@ export function fromNativeData({ code, payload }: { code: string; payload: Nativ
     default:
       return new ArcflowError(code, payload.message, options)
   }
+}
+
+/** An arcflow error class, whatever its constructor takes. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ArcflowErrorClass = abstract new (...args: any[]) => ArcflowError
+
+const classesByCode = new Map<string, ArcflowErrorClass>([
+  ['ARCFLOW_EXPRESSION', ExpressionError],
+  ['ARCFLOW_CONTEXT', ContextError],
+  ['ARCFLOW_INVALID_VALUE', ValueError],
+  ['ARCFLOW_WORKFLOW_INVALID', WorkflowError],
+  ['ARCFLOW_STORE', StoreError],
+  ['ARCFLOW_ABORTED', AbortedError],
+  ['ARCFLOW_RESUME', ResumeError],
+  ['ARCFLOW_RUN_ENDED', RunEndedError],
+  ['ARCFLOW_ENGINE_CLOSED', EngineClosedError],
+  ['ARCFLOW_INPUT', InputError],
+  ['ARCFLOW_INTERRUPTED', InterruptedError],
+  ['ARCFLOW_INTERNAL', InternalError],
+  ['ARCFLOW_NATIVE_BINDING', NativeBindingError],
+])
+
+/**
+ * @internal Declares the class of an error code defined outside this file
+ * (metering, run errors), so that an error rebuilt from data (a failure
+ * that crossed the core or the journal) is an instance of it again.
+ *
+ * @example
+ * registerErrorCode('ARCFLOW_METERING', MeteringError)
+ */
+export function registerErrorCode(code: string, cls: ArcflowErrorClass): void {
+  classesByCode.set(code, cls)
+}
+
+/**
+ * The arcflow error class of a stable code, if there is one.
+ *
+ * @example
+ * errorClassOf('ARCFLOW_STORE') === StoreError // true
+ */
+export function errorClassOf(code: string): ArcflowErrorClass | undefined {
+  return classesByCode.get(code)
 }

@@ -16,7 +16,9 @@ export {
   ContextError,
   EngineClosedError,
   ExpressionError,
+  InputError,
   InternalError,
+  InterruptedError,
   JoinError,
   NativeBindingError,
   StoreError,
@@ -30,15 +32,39 @@ export { loadWorkflow, loadWorkflowFile } from './workflow/load'
 export type { LoadOptions } from './workflow/load'
 export { parseDuration } from './workflow/duration'
 export type { Backoff, RetryPolicy, TaskDefinition, Transition, WithItems, WorkflowDefinition } from './workflow/model'
-export { Engine, InputError } from './engine/engine'
+export { Engine } from './engine/engine'
 export type { ActionOptions, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine/engine'
 export type { Credit, LedgerEntry } from './engine/accounts'
 export { InsufficientBalanceError, MeteringError } from './engine/metering'
 export type { Cost, MeteringOptions } from './engine/metering'
 export type { EventRecord, Logger, RunRecord, StoreStats, TaskRecord } from './store/store'
-export type { ReadOptions } from './store/read'
+export type { ReadOptions, RunFilter } from './store/read'
 export { Run, RunFailedError, RunStoppedError } from './engine/run'
 export type { CancelPolicy, Durability, RunStats, RunStatus } from './engine/run'
+export type { ExecutionStatus } from './engine/run-types'
 export type { Action, ActionContext } from './engine/attempt'
-export type { RunEvent, RunEventType } from './engine/events'
+export { isTaskEvent } from './engine/events'
+export type {
+  EventBase,
+  InsufficientBalanceEvent,
+  ItemCompletedEvent,
+  ItemStartedEvent,
+  RunCancelledEvent,
+  RunEvent,
+  RunEventType,
+  RunFailedEvent,
+  RunResumedEvent,
+  RunStartedEvent,
+  RunSucceededEvent,
+  RunTimedOutEvent,
+  TaskEvent,
+  TaskEventBase,
+  TaskFailedEvent,
+  TaskItemsEvent,
+  TaskLogEvent,
+  TaskRetryingEvent,
+  TaskStartedEvent,
+  TaskSucceededEvent,
+  TaskTimedOutEvent,
+} from './engine/events'
 export type { Failure } from './engine/failure'

@@ -14,6 +14,7 @@ import { renderReport } from './report'
 import { listRuns, showRun } from './runs'
 import { DEFAULT_STORE, openEngine, resumeCommand, runCommand, type Io, type RunFlags } from './run-command'
 import type { RunInfo } from '../engine/engine'
+import type { RunStatus } from '../engine/run-types'
 
 const version = (JSON.parse(readFileSync(`${__dirname}/../../package.json`, 'utf8')) as { version: string }).version
 
@@ -91,7 +92,7 @@ Examples:
     .action(async (flags: { status?: string; limit: number; store: string }) => {
       const engine = await openEngine({ store: flags.store })
       try {
-        out(listRuns(await engine.runs({ ...(flags.status ? { status: flags.status } : {}), limit: flags.limit })))
+        out(listRuns(await engine.runs({ ...(flags.status ? { status: flags.status as RunStatus } : {}), limit: flags.limit })))
       } finally {
         await engine.close()
       }

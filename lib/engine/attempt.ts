@@ -31,8 +31,15 @@ export interface ActionContext {
   charge(credits: number): void
 }
 
-/** An action: an async function of the task's rendered input. */
-export type Action = (input: any, ctx: ActionContext) => unknown
+/**
+ * An action: a (usually async) function of the task's rendered input. The
+ * input is `unknown` unless you say what it is: the workflow's template
+ * renders it, nothing checks it against `I`.
+ *
+ * @example
+ * const greet: Action<{ name: string }, string> = async ({ name }, ctx) => `hello ${name} (attempt ${ctx.attempt})`
+ */
+export type Action<I = unknown, O = unknown> = (input: I, ctx: ActionContext) => O | PromiseLike<O>
 
 export type AttemptStatus = 'succeeded' | 'failed' | 'timed_out'
 

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 
-import { AbortedError, ArcflowError, EngineClosedError, ResumeError } from '../errors'
+import { AbortedError, EngineClosedError, InputError, ResumeError } from '../errors'
 import { Accounts, type Credit, type LedgerEntry } from './accounts'
 import type { Cost, MeteringOptions } from './metering'
 import { loadWorkflow, loadWorkflowFile } from '../workflow/load'
@@ -14,8 +14,8 @@ import type { WorkflowDefinition } from '../workflow/model'
 import type { Action } from './attempt'
 import type { RunEvent } from './events'
 import { DurableStore, parseStoreUrl, silentLogger, type EventRecord, type Logger, type RunRecord, type StoreStats, type TaskRecord } from '../store/store'
-import type { ReadOptions } from '../store/read'
-import { Run, type Durability } from './run'
+import { checkRunFilter, type ReadOptions, type RunFilter } from '../store/read'
+import { Run, type Durability, type RunStatus } from './run'
 import { uuidv7 } from './run-id'
 import { executionsFromEvents, logsFromEvents } from './history'
 import { WorkflowVersions } from './versions'
@@ -59,10 +59,10 @@ export interface EngineOptions {
   metering?: MeteringOptions
 }
 
-/** `engine.action(name, fn, options)`. */
-export interface ActionOptions {
+/** `engine.action(name, fn, options)`; `I` is the action's input. */
+export interface ActionOptions<I = unknown> {
   /** Credits per attempt (metered runs): a number, or a function of the input. Default: the engine's `metering.cost`, else 0. */
-  cost?: Cost
+  cost?: Cost<I>
 }
 
 
@@ -100,7 +100,7 @@ export interface RunInfo {
   workflow: string
   /** The version of the workflow the run runs (`WorkflowDefinition.version`). */
   version?: string
-  status: string
+  status: RunStatus
   /** Still running in this process. */
   live: boolean
   input?: unknown
@@ -114,15 +114,8 @@ export interface RunInfo {
   events: EventRecord[]
 }
 
-/** Bad input for a run (code `ARCFLOW_INPUT`). */
-export class InputError extends ArcflowError {
-  /** Each problem with its path, e.g. `input.urls: must be array`. */
-  readonly problems: string[]
-  constructor(message: string, problems: string[] = []) {
-    super('ARCFLOW_INPUT', message)
-    this.problems = problems
-  }
-}
+// defined beside the other error classes, so that a failure rebuilt from data can be one again
+export { InputError } from '../errors'
 
 /**
  * @example
@@ -192,12 +185,21 @@ export class Engine {
     this.#accounts = new Accounts(options.metering, this.#store)
   }
 
-  /** Registers an action (an async function of the task's rendered input). */
-  action(name: string, fn: Action, options: ActionOptions = {}): this {
+  /**
+   * Registers an action (an async function of the task's rendered input).
+   * `I` and `O` are what you declare the input and result to be (the input
+   * is `unknown` unless you say; the workflow's template renders it).
+   *
+   * @example
+   * engine.action('greet', async ({ name }: { name: string }) => `hello ${name}`)
+   * engine.action<{ n: number }, number>('double', ({ n }) => n * 2)
+   */
+  action<I = unknown, O = unknown>(name: string, fn: Action<I, O>, options: ActionOptions<I> = {}): this {
     if (typeof name !== 'string' || name === '') throw new TypeError('action name must be a non-empty string')
     if (typeof fn !== 'function') throw new TypeError(`action '${name}' must be a function`)
-    this.#accounts.setCost(name, options.cost)
-    this.#actions.set(name, fn)
+    // stored untyped: the engine hands each action whatever its template rendered
+    this.#accounts.setCost(name, options.cost as Cost | undefined)
+    this.#actions.set(name, fn as Action)
     this.#resolved = new WeakMap()
     this.#versions?.actionsChanged()
     return this
@@ -252,7 +254,16 @@ export class Engine {
     return this
   }
 
-  start(workflow: WorkflowDefinition, input?: unknown, options: StartOptions = {}): Run {
+  /**
+   * Starts a run of `workflow` (checked input, then its start tasks on a
+   * later tick, so listeners attached now see every event). `O` is the
+   * output you expect: `run.result()` resolves with it (unchecked).
+   *
+   * @example
+   * const run = engine.start<string>(wf, { name: 'Ada' }, { timeout: 5_000 })
+   * const output: string = await run.result()
+   */
+  start<O = unknown>(workflow: WorkflowDefinition, input?: unknown, options: StartOptions = {}): Run<O> {
     this.#open()
     const actions = this.#actionsOf(workflow)
     const problems = inputProblems(workflow.input, input)
@@ -264,7 +275,7 @@ export class Engine {
     const meter = options.account === undefined ? undefined : this.#accounts.runMeter(workflow, options.account)
     // a workflow loaded elsewhere (loadWorkflow): its version lands before its run
     this.#versions?.record(workflow)
-    const run = new Run(workflow, input, {
+    const run = new Run<O>(workflow, input, {
       meter,
       runId: options.runId ?? (this.#store ? uuidv7() : randomUUID()),
       actions,
@@ -297,7 +308,7 @@ export class Engine {
    * for (const { id } of await engine.interruptedRuns()) await engine.resume(id).result()
    * engine.resume(id, { workflow: edited, allowChangedDefinition: true })
    */
-  resume(runId: string, options: ResumeOptions = {}): Run {
+  resume<O = unknown>(runId: string, options: ResumeOptions = {}): Run<O> {
     this.#open()
     if (!this.#store) throw new ResumeError(`cannot resume run ${runId}: the engine has no store (pass store: 'sqlite:PATH')`)
     if (this.#runs.has(runId)) throw new ResumeError(`run ${runId} is running in this engine`)
@@ -316,7 +327,7 @@ export class Engine {
     this.#versions!.record(workflow)
     if (options.timeout !== undefined && !(options.timeout >= 0)) throw new TypeError('timeout must be a non-negative number of milliseconds')
     const durability = options.durability ?? (this.#durability === 'none' ? 'batched' : this.#durability)
-    const run = new Run(workflow, undefined, {
+    const run = new Run<O>(workflow, undefined, {
       meter: record.account === undefined ? undefined : this.#accounts.runMeter(workflow, record.account),
       runId,
       actions: this.#actionsOf(workflow),
@@ -373,9 +384,14 @@ export class Engine {
     return this.#accounts.ledger(account, options)
   }
 
-  /** Starts a run and waits for its output. */
-  run(workflow: WorkflowDefinition, input?: unknown, options?: StartOptions): Promise<unknown> {
-    return this.start(workflow, input, options).result()
+  /**
+   * Starts a run and waits for its output (`O`, as for {@link Engine.start}).
+   *
+   * @example
+   * const greeting = await engine.run<string>(wf, { name: 'Ada' })
+   */
+  run<O = unknown>(workflow: WorkflowDefinition, input?: unknown, options?: StartOptions): Promise<O> {
+    return this.start<O>(workflow, input, options).result()
   }
 
   /** Queue depth, flushes and retries of the store, and live runs. */
@@ -414,8 +430,9 @@ export class Engine {
    * @example
    * const failed = await engine.runs({ status: 'failed', limit: 50 })
    */
-  async runs(filter: { status?: string; workflow?: string; limit?: number } = {}, options: ReadOptions = {}): Promise<RunRecord[]> {
+  async runs(filter: RunFilter = {}, options: ReadOptions = {}): Promise<RunRecord[]> {
     this.#open()
+    checkRunFilter(filter)
     return this.#store ? this.#store.runs(filter, options) : []
   }
 

@@ -7,52 +7,97 @@
  */
 import type { Failure } from './failure'
 
-interface Base {
+/** What every event has. */
+export interface EventBase {
   runId: string
   /** Milliseconds since the epoch. */
   time: number
 }
 
-interface TaskBase extends Base {
+/** What every event of a task, an attempt or an item has. */
+export interface TaskEventBase extends EventBase {
   task: string
   attempt: number
   /** With-items only: the item's index. */
   index?: number
 }
 
+export interface RunStartedEvent extends EventBase { type: 'run.started'; workflow: string; input: unknown }
+/**
+ * A run interrupted by a crash goes on (`engine.resume`): `pending`
+ * activations go on; `message` says how (what starts again, which attempts
+ * were interrupted and whether they are retried, which retries were due),
+ * as the run's journal has it.
+ */
+export interface RunResumedEvent extends EventBase { type: 'run.resumed'; workflow: string; pending: string[]; message: string }
+export interface RunSucceededEvent extends EventBase { type: 'run.succeeded'; output: unknown }
+/** `task`: the task whose failure failed the run, when one did (a run-level failure has none). */
+export interface RunFailedEvent extends EventBase { type: 'run.failed'; error: Failure; task?: string }
+/**
+ * The run had nothing left to run while `join` still waited (`arrived` of
+ * `needed`) for `waitingFor`: it can never fire, so the run fails with a
+ * `JoinError` (`run.failed` follows).
+ */
+export interface JoinBlockedEvent extends EventBase { type: 'join.blocked'; join: string; waitingFor: string[]; arrived: number; needed: number }
+export interface RunCancelledEvent extends EventBase { type: 'run.cancelled' }
+export interface RunTimedOutEvent extends EventBase { type: 'run.timed_out' }
+export interface TaskStartedEvent extends TaskEventBase { type: 'task.started' }
+export interface TaskSucceededEvent extends TaskEventBase { type: 'task.succeeded'; result: unknown }
+export interface TaskFailedEvent extends TaskEventBase { type: 'task.failed'; error: Failure }
+export interface TaskTimedOutEvent extends TaskEventBase { type: 'task.timed_out' }
+export interface TaskRetryingEvent extends TaskEventBase { type: 'task.retrying'; error: Failure; delayMs: number }
+/** A with-items task's list is rendered: `count` items will run. */
+export interface TaskItemsEvent extends TaskEventBase { type: 'task.items'; count: number }
+export interface ItemStartedEvent extends TaskEventBase { type: 'item.started'; index: number }
+export interface ItemCompletedEvent extends TaskEventBase { type: 'item.completed'; index: number; status: 'succeeded' | 'failed' | 'timed_out' }
+export interface TaskLogEvent extends TaskEventBase { type: 'task.log'; message: string; data?: unknown }
+/** A metered attempt did not run: its account could not cover its estimated cost. */
+export interface InsufficientBalanceEvent extends TaskEventBase { type: 'billing.insufficient_balance'; account: string; needed: number; balance: number }
+
+/** The events of a task, its attempts and items: each has `task` and `attempt` (and `index` for an item). */
+export type TaskEvent =
+  | TaskStartedEvent
+  | TaskSucceededEvent
+  | TaskFailedEvent
+  | TaskTimedOutEvent
+  | TaskRetryingEvent
+  | TaskItemsEvent
+  | ItemStartedEvent
+  | ItemCompletedEvent
+  | TaskLogEvent
+  | InsufficientBalanceEvent
+
+/**
+ * A run's event, discriminated by `type`: `switch (event.type)` (or
+ * `event.type === 'task.failed'`) narrows it to exactly that event's fields.
+ *
+ * @example
+ * for await (const event of run.events()) {
+ *   if (event.type === 'task.failed') console.log(event.task, event.attempt, event.index, event.error.message)
+ * }
+ */
 export type RunEvent =
-  | (Base & { type: 'run.started'; workflow: string; input: unknown })
-  /**
-   * A run interrupted by a crash goes on (`engine.resume`): `pending`
-   * activations go on; `message` says how (what starts again, which
-   * attempts were interrupted and whether they are retried, which retries
-   * were due), as the run's journal has it.
-   */
-  | (Base & { type: 'run.resumed'; workflow: string; pending: string[]; message: string })
-  | (Base & { type: 'run.succeeded'; output: unknown })
-  | (Base & { type: 'run.failed'; error: Failure; task?: string })
-  /**
-   * The run had nothing left to run while `join` still waited (`arrived`
-   * of `needed`) for `waitingFor`: it can never fire, so the run fails
-   * with a `JoinError` (`run.failed` follows).
-   */
-  | (Base & { type: 'join.blocked'; join: string; waitingFor: string[]; arrived: number; needed: number })
-  | (Base & { type: 'run.cancelled' })
-  | (Base & { type: 'run.timed_out' })
-  | (TaskBase & { type: 'task.started' })
-  | (TaskBase & { type: 'task.succeeded'; result: unknown })
-  | (TaskBase & { type: 'task.failed'; error: Failure })
-  | (TaskBase & { type: 'task.timed_out' })
-  | (TaskBase & { type: 'task.retrying'; error: Failure; delayMs: number })
-  /** A with-items task's list is rendered: `count` items will run. */
-  | (TaskBase & { type: 'task.items'; count: number })
-  | (TaskBase & { type: 'item.started'; index: number })
-  | (TaskBase & { type: 'item.completed'; index: number; status: 'succeeded' | 'failed' | 'timed_out' })
-  | (TaskBase & { type: 'task.log'; message: string; data?: unknown })
-  /** A metered attempt did not run: its account could not cover its estimated cost. */
-  | (TaskBase & { type: 'billing.insufficient_balance'; account: string; needed: number; balance: number })
+  | RunStartedEvent
+  | RunResumedEvent
+  | RunSucceededEvent
+  | RunFailedEvent
+  | RunCancelledEvent
+  | RunTimedOutEvent
+  | JoinBlockedEvent
+  | TaskEvent
 
 export type RunEventType = RunEvent['type']
+
+/**
+ * The event is a task's, an attempt's or an item's: it has `task` and
+ * `attempt` (`run.failed` names its task but is the run's).
+ *
+ * @example
+ * for await (const event of run.events()) if (isTaskEvent(event)) console.log(event.task, event.attempt, event.index)
+ */
+export function isTaskEvent(event: RunEvent): event is TaskEvent {
+  return 'attempt' in event
+}
 
 type Waiter = () => void
 

@@ -44,7 +44,7 @@ export function executionsFromEvents(events: readonly RunEvent[]): TaskRecord[] 
         const record = open.get(`${e.task}|-1`)
         if (!record) break
         record.attempt = e.attempt
-        record.status = e.type.slice('task.'.length)
+        record.status = e.type.slice('task.'.length) as 'succeeded' | 'failed' | 'timed_out'
         record.endedAt = e.time
         if (e.type === 'task.succeeded') record.result = e.result
         else if (e.type === 'task.failed') record.error = e.error

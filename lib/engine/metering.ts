@@ -7,11 +7,11 @@
  * the estimate) is charged and the rest returned.
  */
 import { native } from '../binding'
-import { ArcflowError } from '../errors'
+import { ArcflowError, registerErrorCode } from '../errors'
 import type { Failure } from './failure'
 
-/** Credits for an attempt: a number, or a function of the attempt's input. */
-export type Cost = number | ((input: unknown, unit: { action: string; task: string; index?: number }) => number)
+/** Credits for an attempt: a number, or a function of the attempt's input (`I`: the action's). */
+export type Cost<I = unknown> = number | ((input: I, unit: { action: string; task: string; index?: number }) => number)
 
 export interface MeteringOptions {
   /** The cost of an attempt of an action registered without one. Default 0. */
@@ -43,6 +43,9 @@ export class MeteringError extends ArcflowError {
     super('ARCFLOW_METERING', message, options)
   }
 }
+
+registerErrorCode('ARCFLOW_INSUFFICIENT_BALANCE', InsufficientBalanceError)
+registerErrorCode('ARCFLOW_METERING', MeteringError)
 
 /** A whole number of credits from 0 to 2^53 - 1, or a MeteringError. */
 export function credits(value: unknown, what: string): number {

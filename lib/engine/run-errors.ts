@@ -1,5 +1,5 @@
 /** How a run that did not succeed says so: `run.result()` rejects with one of these. */
-import { ArcflowError } from '../errors'
+import { ArcflowError, registerErrorCode } from '../errors'
 import { toError, type Failure } from './failure'
 
 /** The run failed (code `ARCFLOW_RUN_FAILED`): which task, which attempt, and the cause chain. */
@@ -26,3 +26,7 @@ export class RunStoppedError extends ArcflowError {
     this.runId = runId
   }
 }
+
+registerErrorCode('ARCFLOW_RUN_FAILED', RunFailedError)
+registerErrorCode('ARCFLOW_RUN_CANCELLED', RunStoppedError)
+registerErrorCode('ARCFLOW_RUN_TIMED_OUT', RunStoppedError)

@@ -19,7 +19,7 @@ import { AnswerKind, completeOp, STATUS_CODE, STATUS_NAME, takeAck, unit, type I
 import { LinkedSignal } from './signals'
 import { startTask } from './kinds'
 import { dataFailure } from './task'
-import type { Activation, ResumedActivation, TaskHost, TaskOutcome } from './task-host'
+import type { Activation, ResumedActivation, TaskOutcome } from './task-host'
 
 export { RunFailedError, RunStoppedError } from './run-errors'
 export type { CancelPolicy, Durability, RunOptions, RunStats, RunStatus } from './run-types'
@@ -27,7 +27,20 @@ export type { CancelPolicy, Durability, RunOptions, RunStats, RunStatus } from '
 /** Handles of live runs in the native registry (per thread, like the registry). */
 let nextHandle = 0
 
-export class Run implements TaskHost {
+/**
+ * A run of a workflow, made by `engine.start` (or `engine.resume`): its
+ * status, events, context and result. `O` is the output its starter
+ * expects (`engine.start<O>()`), not checked.
+ *
+ * @example
+ * const run = engine.start<{ paid: boolean }>(wf, input)
+ * for await (const event of run.events()) console.log(event.type)
+ * const { paid } = await run.result()
+ */
+// The TaskHost of its tasks (task-host.ts), structurally: those members are
+// internal, kept out of the published types (an `implements` clause would
+// name them there).
+export class Run<O = unknown> {
   readonly id: string
   readonly workflow: WorkflowDefinition
   /** @internal */
@@ -68,6 +81,7 @@ export class Run implements TaskHost {
   #resolve: ((output: unknown) => void) | undefined
   #reject: ((error: Error) => void) | undefined
 
+  /** @internal Runs are made by `engine.start` and `engine.resume`. */
   constructor(workflow: WorkflowDefinition, input: unknown, options: RunOptions) {
     this.id = options.runId
     this.workflow = workflow
@@ -206,7 +220,7 @@ export class Run implements TaskHost {
   }
 
   /** The run's output; rejects with RunFailedError or RunStoppedError. */
-  result(): Promise<unknown> {
+  result(): Promise<O> {
     if (!this.#done) {
       if (this.#status === 'running') {
         this.#done = new Promise((resolve, reject) => {
@@ -215,7 +229,7 @@ export class Run implements TaskHost {
         })
       } else this.#done = this.#error ? Promise.reject(this.#error) : Promise.resolve(this.#output)
     }
-    return this.#done
+    return this.#done as Promise<O>
   }
 
   /**
@@ -272,7 +286,9 @@ export class Run implements TaskHost {
     this.#log.push(event)
     const error = new InsufficientBalanceError(meter.accountName, needed, balance)
     // at once: nothing else of the run starts (a with-items task's pump stops on it)
-    this.#fail({ name: 'InsufficientBalanceError', code: error.code, message: error.message }, task, attempt)
+    const failure = toFailure(error) // its fields too: the cause is rebuilt as an InsufficientBalanceError
+    delete failure.stack // the engine's own frames, not the user's
+    this.#fail(failure, task, attempt)
   }
 
   /** @internal */

@@ -8,7 +8,8 @@
 import { native } from '../binding'
 import { fromNative, StoreError } from '../errors'
 import type { NativeStore } from '../native'
-import { nativeRead, type ReadOptions } from './read'
+import { nativeRead, type ReadOptions, type RunFilter } from './read'
+import type { ExecutionStatus, RunStatus } from '../engine/run-types'
 
 /** The pino / console shape. */
 export interface Logger {
@@ -44,7 +45,7 @@ export interface StoreStats {
 export interface RunRecord {
   id: string
   workflow: string
-  status: string
+  status: RunStatus
   input: unknown
   output?: unknown
   error?: unknown
@@ -65,7 +66,7 @@ export interface TaskRecord {
   item?: number
   attempt: number
   /** `running`, `retrying` (failed, another attempt follows), `succeeded`, `failed`, `timed_out` or `cancelled`. */
-  status: string
+  status: ExecutionStatus
   result?: unknown
   error?: unknown
   /** The task's rendered input (tasks of durable runs; not items). */
@@ -122,7 +123,7 @@ interface RawExecution {
 }
 
 function runRecord(raw: RawRun): RunRecord {
-  const record: RunRecord = { id: raw.id, workflow: raw.workflow, status: raw.status, input: JSON.parse(raw.input), startedAt: raw.startedAt }
+  const record: RunRecord = { id: raw.id, workflow: raw.workflow, status: raw.status as RunStatus, input: JSON.parse(raw.input), startedAt: raw.startedAt }
   if (raw.output !== null) record.output = JSON.parse(raw.output)
   if (raw.error !== null) record.error = JSON.parse(raw.error)
   if (raw.endedAt !== null) record.endedAt = raw.endedAt
@@ -159,7 +160,7 @@ function storedRun(raw: RawRunInfo): StoredRun {
 }
 
 function taskRecord(row: RawExecution): TaskRecord {
-  const record: TaskRecord = { task: row.task, step: row.step, attempt: row.attempt, status: row.status }
+  const record: TaskRecord = { task: row.task, step: row.step, attempt: row.attempt, status: row.status as ExecutionStatus }
   if (row.item >= 0) record.item = row.item
   if (row.payload !== null) {
     if (row.status === 'succeeded') record.result = JSON.parse(row.payload)
@@ -311,7 +312,7 @@ export class DurableStore {
   }
 
   /** Runs, newest first, once this process's queued writes commit. */
-  async runs(filter: { status?: string; workflow?: string; limit?: number } = {}, options: ReadOptions = {}): Promise<RunRecord[]> {
+  async runs(filter: RunFilter = {}, options: ReadOptions = {}): Promise<RunRecord[]> {
     const rows = await nativeRead<RawRun[]>(options.signal, (signal) => this.native.runs(filter.status ?? null, filter.workflow ?? null, filter.limit ?? null, signal))
     return rows.map(runRecord)
   }
