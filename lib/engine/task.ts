@@ -37,6 +37,13 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
   readonly step: number
   readonly #action: Action
   #finished = false
+  /**
+   * Inside `start`, which runs in the run's activation loop: an activation
+   * that ends here (an empty list, items a resume found all done, an input
+   * that failed to render) ends a microtask later, once the run has counted
+   * its siblings, so that it is not taken for the run's last.
+   */
+  #starting = false
   /** Metered: the last attempt's reservation and reported charge, settled by the task's completion. */
   charge: [number, number] | undefined
   #items: Items | undefined
@@ -63,6 +70,15 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
    * waiting starts now, items that ended keep their result.
    */
   start(kind: InputKind, value: unknown, resumed?: ResumedActivation): void {
+    this.#starting = true
+    try {
+      this.#start(kind, value, resumed)
+    } finally {
+      this.#starting = false
+    }
+  }
+
+  #start(kind: InputKind, value: unknown, resumed: ResumedActivation | undefined): void {
     const first = resumed && kind !== InputKind.Items ? Math.max(resumed.attempt, 1) : 1
     this.host.emit({ type: 'task.started', runId: this.host.id, time: Date.now(), task: this.task.name, attempt: first })
     if (kind !== InputKind.Items) {
@@ -73,6 +89,10 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
       }
       return this.retry(resumed.attempt + 1, -1) // a retry was due
     }
+    this.#startItems(resumed)
+  }
+
+  #startItems(resumed: ResumedActivation | undefined): void {
     const host = this.host
     let answer: [number, unknown[]]
     try {
@@ -244,6 +264,14 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
   finish(outcome: TaskOutcome): void {
     if (this.#finished) return
     this.#finished = true
+    if (this.#starting) {
+      queueMicrotask(() => this.#ended(outcome))
+      return
+    }
+    this.#ended(outcome)
+  }
+
+  #ended(outcome: TaskOutcome): void {
     if (this.#items) {
       this.#items.end()
       this.host.crossings++
