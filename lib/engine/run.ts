@@ -18,6 +18,7 @@ import { toFailure, type Failure } from './failure'
 import { AnswerKind, completeOp, STATUS_CODE, STATUS_NAME, takeAck, unit, type InputKind } from './protocol'
 import { LinkedSignal } from './signals'
 import { startTask } from './kinds'
+import { setLongTimeout } from './timers'
 import { dataFailure } from './task'
 import type { Activation, ResumedActivation, TaskHost, TaskOutcome } from './task-host'
 
@@ -115,7 +116,7 @@ export class Run implements TaskHost {
       if (options.signal.aborted) queueMicrotask(() => void this.cancel())
       else options.signal.addEventListener('abort', () => void this.cancel(), { once: true })
     }
-    if (options.timeoutMs !== undefined) this.#timer = setTimeout(() => this.#finish('timed_out'), options.timeoutMs)
+    if (options.timeoutMs !== undefined) this.#timer = setLongTimeout(() => this.#finish('timed_out'), options.timeoutMs)
   }
 
   /** Rebuilds the run from the store and goes on from where its process stopped. */

@@ -16,6 +16,7 @@ import { Items, type ItemsOwner } from './items'
 import { estimate } from './metering'
 import { InputKind, STATUS_CODE, reservedBy, unit } from './protocol'
 import { retryDelay } from './retry'
+import { setLongTimeout } from './timers'
 import { encode } from '../values'
 import { interruptedFailure, type Activation, type ResumedActivation, type TaskHost, type TaskOutcome } from './task-host'
 
@@ -213,7 +214,7 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
       e.delayMs = delayMs
       this.host.emit(e)
       const host = this.host
-      const timer = setTimeout(() => {
+      const timer = setLongTimeout(() => {
         host.untrack(timer)
         if (this.#finished || !host.live()) return
         if (!host.accepting()) return this.#unitDone(index, attempt, status, failure, startedAt)
