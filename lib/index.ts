@@ -21,6 +21,7 @@ export {
   StoreError,
   ResumeError,
   RunEndedError,
+  RunExistsError,
   ValueError,
   WorkflowError,
 } from './errors'

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 
-import { AbortedError, ArcflowError, EngineClosedError, ResumeError } from '../errors'
+import { AbortedError, ArcflowError, EngineClosedError, ResumeError, RunExistsError } from '../errors'
 import { Accounts, type Credit, type LedgerEntry } from './accounts'
 import type { Cost, MeteringOptions } from './metering'
 import { loadWorkflow, loadWorkflowFile } from '../workflow/load'
@@ -17,6 +17,7 @@ import { DurableStore, parseStoreUrl, silentLogger, type EventRecord, type Logge
 import type { ReadOptions } from '../store/read'
 import { Run, type Durability } from './run'
 import { uuidv7 } from './run-id'
+import { runIdProblem, startOptionProblems } from './start-options'
 import { executionsFromEvents, logsFromEvents } from './history'
 
 export interface StartOptions {
@@ -134,7 +135,18 @@ export class Engine {
   readonly #accounts: Accounts
   /** Workflows loaded by this engine, by name: what `resume` runs. */
   readonly #workflows = new Map<string, WorkflowDefinition>()
-  readonly #onEnd = (runId: string): void => void this.#runs.delete(runId)
+  /**
+   * Durable runs started with a caller's `runId` that ended here, each with
+   * the store's write count at its end: until those writes commit, the
+   * database cannot say the id is taken (oldest first, pruned as they commit).
+   */
+  readonly #endedGiven = new Map<string, number>()
+  /** Live durable runs started with a caller's `runId`. */
+  readonly #liveGiven = new Set<string>()
+  readonly #onEnd = (runId: string): void => {
+    this.#runs.delete(runId)
+    if (this.#liveGiven.delete(runId)) this.#endedGiven.set(runId, this.#store!.stats().enqueued)
+  }
   #closed = false
   readonly #store: DurableStore | undefined
   readonly #durability: Durability
@@ -233,15 +245,25 @@ export class Engine {
     return this
   }
 
+  /**
+   * Starts a run. Every option is checked first (an `InputError` leaves
+   * nothing behind); a `runId` already taken, by a live run of this engine
+   * or a run in its store, is a `RunExistsError`.
+   *
+   * @example
+   * const run = engine.start(wf, { n: 1 }, { runId: 'order-42', timeout: 60_000 })
+   */
   start(workflow: WorkflowDefinition, input?: unknown, options: StartOptions = {}): Run {
     this.#open()
+    const optionProblems = startOptionProblems(options)
+    if (optionProblems.length > 0) throw new InputError(`bad start options:\n${optionProblems.map((p) => `  ${p}`).join('\n')}`, optionProblems)
     const actions = this.#actionsOf(workflow)
     const problems = inputProblems(workflow.input, input)
     if (problems.length > 0) {
       throw new InputError(`workflow '${workflow.name}' needs different input:\n${problems.map((p) => `  ${p}`).join('\n')}`, problems)
     }
-    if (options.timeout !== undefined && !(options.timeout >= 0)) throw new TypeError('timeout must be a non-negative number of milliseconds')
-    if (options.runId !== undefined && this.#runs.has(options.runId)) throw new InputError(`run id '${options.runId}' is already running in this engine`)
+    const durability = options.durability ?? this.#durability
+    if (options.runId !== undefined) this.#claim(options.runId, durability)
     const meter = options.account === undefined ? undefined : this.#accounts.runMeter(workflow, options.account)
     const run = new Run(workflow, input, {
       meter,
@@ -250,12 +272,34 @@ export class Engine {
       listeners: this.#listeners,
       onEnd: this.#onEnd,
       signal: options.signal,
-      timeoutMs: options.timeout,
+      timeoutMs: options.timeout === Infinity ? undefined : options.timeout,
       store: this.#store,
-      durability: options.durability ?? this.#durability,
+      durability,
     })
-    if (run.status === 'running') this.#runs.set(run.id, run)
+    if (run.status === 'running') {
+      this.#runs.set(run.id, run)
+      if (options.runId !== undefined && durability !== 'none' && this.#store) this.#liveGiven.add(run.id)
+    }
     return run
+  }
+
+  /**
+   * Refuses a caller's run id that is taken: live here, ended here with
+   * writes not yet committed, or in the store as committed now (one lookup
+   * by key that never waits: only for ids a caller gives).
+   */
+  #claim(runId: string, durability: Durability): void {
+    if (this.#runs.has(runId)) throw new RunExistsError(runId, 'running in this engine')
+    if (!this.#store || durability === 'none') return
+    if (this.#endedGiven.size > 0) {
+      const settled = this.#store.stats().settled
+      for (const [id, seq] of this.#endedGiven) {
+        if (seq > settled) break
+        this.#endedGiven.delete(id)
+      }
+      if (this.#endedGiven.has(runId)) throw new RunExistsError(runId, 'ended in this engine (its writes are still queued)')
+    }
+    if (this.#store.hasRunNow(runId)) throw new RunExistsError(runId, 'in the store')
   }
 
   /**
@@ -272,6 +316,9 @@ export class Engine {
    */
   resume(runId: string, options: ResumeOptions = {}): Run {
     this.#open()
+    const idProblem = runIdProblem(runId, 'runId')
+    const optionProblems = idProblem ? [idProblem, ...startOptionProblems(options, true)] : startOptionProblems(options, true)
+    if (optionProblems.length > 0) throw new InputError(`bad resume arguments:\n${optionProblems.map((p) => `  ${p}`).join('\n')}`, optionProblems)
     if (!this.#store) throw new ResumeError(`cannot resume run ${runId}: the engine has no store (pass store: 'sqlite:PATH')`)
     if (this.#runs.has(runId)) throw new ResumeError(`run ${runId} is running in this engine`)
     // synchronous, because resume answers a Run at once (its public shape)
@@ -282,7 +329,6 @@ export class Engine {
     if (record.status !== 'running') throw new ResumeError(`run ${runId} has ended (${record.status}): only an interrupted run can be resumed`)
     const workflow = options.workflow ?? this.#workflows.get(record.workflow)
     if (!workflow) throw new ResumeError(`run ${runId} is a run of workflow '${record.workflow}', which this engine has not loaded: load it first, or pass { workflow }`)
-    if (options.timeout !== undefined && !(options.timeout >= 0)) throw new TypeError('timeout must be a non-negative number of milliseconds')
     const durability = options.durability ?? (this.#durability === 'none' ? 'batched' : this.#durability)
     const run = new Run(workflow, undefined, {
       meter: record.account === undefined ? undefined : this.#accounts.runMeter(workflow, record.account),
@@ -291,7 +337,7 @@ export class Engine {
       listeners: this.#listeners,
       onEnd: this.#onEnd,
       signal: options.signal,
-      timeoutMs: options.timeout,
+      timeoutMs: options.timeout === Infinity ? undefined : options.timeout,
       store: this.#store,
       durability,
       resume: true,
