@@ -170,3 +170,46 @@ test('run ids with lone surrogates no longer share a row, and a numeric runId is
   t.deepEqual((await engine.runs()).map((r) => r.id), ['\uD83D\uDE00'])
   await engine.close()
 })
+
+function deep(levels: number): unknown {
+  let value: unknown = 'leaf'
+  for (let i = 0; i < levels; i++) value = [value]
+  return value
+}
+
+for (const [what, bad] of [['nested deeper than 100 levels', deep(101)], ['holding a lone surrogate', { s: 'x\uD800' }]] as const) {
+  test(`a result ${what} no longer fails the run: it fails the attempt with a ValueError, through retries and failed()`, async (t) => {
+    const engine = new Engine({ store: `sqlite:${dbPath()}` })
+      .action('flaky', async (_input, ctx) => (ctx.attempt < 3 ? bad : 'ok'))
+      .action('bad', async () => bad)
+      .action('items', async (_input, ctx) => (ctx.attempt < 2 ? bad : ctx.index))
+    const retried = engine.workflow({ name: 'retried', tasks: { a: { action: 'flaky', retry: 2 } }, output: '{{ tasks.a.result }}' })
+    const run = engine.start(retried)
+    t.is(await run.result(), 'ok')
+    const retrying = run.history().filter((e) => e.type === 'task.retrying') as Array<RunEvent & { error: { name: string; code?: string } }>
+    t.deepEqual(retrying.map((e) => [e.error.name, e.error.code]), [['ValueError', 'ARCFLOW_INVALID_VALUE'], ['ValueError', 'ARCFLOW_INVALID_VALUE']])
+    const handled = engine.workflow({ name: 'handled', tasks: { a: { action: 'bad', next: [{ when: '{{ failed() }}', publish: { seen: '{{ error().name }}' } }] } }, output: '{{ vars.seen }}' })
+    const second = engine.start(handled)
+    t.is(await second.result(), 'ValueError')
+    const items = engine.workflow({ name: 'items', tasks: { a: { action: 'items', with: { items: '{{ [1, 2] }}' }, retry: 1 } }, output: '{{ tasks.a.result }}' })
+    t.deepEqual(await engine.run(items), [0, 1])
+    await engine.flush()
+    const info = await engine.getRun(second.id)
+    t.deepEqual(info?.tasks.map((task) => task.status), ['failed'])
+    await engine.close()
+  })
+}
+
+test('a log message with a lone surrogate is replaced visibly (U+FFFD) in the event and the stored row alike', async (t) => {
+  const engine = new Engine({ store: `sqlite:${dbPath()}` }).action('a', async (_input, ctx) => {
+    ctx.log('half \uD800 pair')
+    return 1
+  })
+  const run = engine.start(engine.workflow({ name: 'log', tasks: { a: { action: 'a' } } }))
+  await run.result()
+  const logged = run.history().find((e) => e.type === 'task.log') as RunEvent & { message: string }
+  t.is(logged.message, 'half \uFFFD pair')
+  await engine.flush()
+  t.deepEqual((await engine.getRun(run.id))?.events.filter((e) => e.kind === 'task.log').map((e) => e.message), ['half \uFFFD pair'])
+  await engine.close()
+})

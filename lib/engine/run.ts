@@ -302,7 +302,8 @@ export class Run implements TaskHost {
     let payload: string
     if (outcome.status === 'succeeded') {
       try {
-        payload = encode(outcome.result, `result of task '${name}'`)
+        // an attempt checked (and encoded) its own result; a with-items list is encoded here
+        payload = outcome.payload ?? encode(outcome.result, `result of task '${name}'`)
       } catch (error) {
         // a result that cannot be workflow data fails the task
         outcome = { status: 'failed', error: toFailure(error), attempt: outcome.attempt }

@@ -17,7 +17,7 @@ import { estimate } from './metering'
 import { InputKind, STATUS_CODE, reservedBy, unit } from './protocol'
 import { retryDelay } from './retry'
 import { setLongTimeout } from './timers'
-import { encode } from '../values'
+import { encode, MAX_DEPTH } from '../values'
 import { interruptedFailure, type Activation, type ResumedActivation, type TaskHost, type TaskOutcome } from './task-host'
 
 function event(host: TaskHost, type: RunEvent['type'], task: string, attempt: number, index: number): RunEvent {
@@ -194,12 +194,30 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
     this.begin(attempt, index, kind, value)
   }
 
-  /** An attempt ended (once per attempt; see `Attempt`). */
+  /**
+   * An attempt ended (once per attempt; see `Attempt`). A result that
+   * cannot be workflow data fails the attempt here, before it counts as
+   * succeeded: it is charged, retried and handled as a failure, and the
+   * core never sees it.
+   */
   settled(attempt: Attempt, status: AttemptStatus, value: unknown): void {
+    const index = attempt.index ?? -1
+    let payload: string | undefined
+    if (status === 'succeeded' && !this.#finished && this.host.live()) {
+      try {
+        // an item's result sits one level down, in the task's list
+        payload = index < 0 ? encode(value, `result of task '${this.task.name}'`) : encode(value, `result of item ${index} of task '${this.task.name}'`, MAX_DEPTH - 1)
+      } catch (error) {
+        status = 'failed'
+        value = error
+      }
+    }
     if (attempt.reserved >= 0) this.#settleCharge(attempt, status)
     if (this.#finished || !this.host.live()) return // late: discarded
-    const index = attempt.index ?? -1
-    if (status === 'succeeded') return this.#unitDone(index, attempt.attempt, status, value, attempt.startedAt)
+    if (status === 'succeeded') {
+      if (index >= 0) return this.#unitDone(index, attempt.attempt, status, value, attempt.startedAt)
+      return this.finish({ status, result: value, attempt: attempt.attempt, payload })
+    }
     this.#failed(attempt.attempt, index, status, toFailure(value), attempt.startedAt)
   }
 
@@ -241,7 +259,8 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
   log(attempt: Attempt, message: string, data?: unknown): void {
     if (this.#finished || !this.host.live()) return
     const e = event(this.host, 'task.log', this.task.name, attempt.attempt, attempt.index ?? -1) as RunEvent & { message: string; data?: unknown }
-    e.message = String(message)
+    // lone surrogates become U+FFFD here, so that the event and the stored row say the same
+    e.message = (String(message) as string & { toWellFormed(): string }).toWellFormed()
     if (data !== undefined) e.data = data
     this.host.emit(e)
     if (this.host.durable) {
