@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 
-import { AbortedError, ArcflowError, EngineClosedError, ResumeError, RunExistsError } from '../errors'
+import { AbortedError, ArcflowError, EngineClosedError, ResumeError } from '../errors'
 import { Accounts, type Credit, type LedgerEntry } from './accounts'
 import type { Cost, MeteringOptions } from './metering'
 import { loadWorkflow, loadWorkflowFile } from '../workflow/load'
@@ -18,6 +18,7 @@ import type { ReadOptions } from '../store/read'
 import { Run, type Durability } from './run'
 import { uuidv7 } from './run-id'
 import { runIdProblem, startOptionProblems } from './start-options'
+import { GivenRunIds } from './run-ids'
 import { executionsFromEvents, logsFromEvents } from './history'
 
 export interface StartOptions {
@@ -135,17 +136,11 @@ export class Engine {
   readonly #accounts: Accounts
   /** Workflows loaded by this engine, by name: what `resume` runs. */
   readonly #workflows = new Map<string, WorkflowDefinition>()
-  /**
-   * Durable runs started with a caller's `runId` that ended here, each with
-   * the store's write count at its end: until those writes commit, the
-   * database cannot say the id is taken (oldest first, pruned as they commit).
-   */
-  readonly #endedGiven = new Map<string, number>()
-  /** Live durable runs started with a caller's `runId`. */
-  readonly #liveGiven = new Set<string>()
+  /** Caller-given run ids: which ones are taken. */
+  readonly #given: GivenRunIds
   readonly #onEnd = (runId: string): void => {
     this.#runs.delete(runId)
-    if (this.#liveGiven.delete(runId)) this.#endedGiven.set(runId, this.#store!.stats().enqueued)
+    this.#given.ended(runId)
   }
   #closed = false
   readonly #store: DurableStore | undefined
@@ -189,6 +184,7 @@ export class Engine {
       }
     }
     this.#accounts = new Accounts(options.metering, this.#store)
+    this.#given = new GivenRunIds(this.#store)
   }
 
   /** Registers an action (an async function of the task's rendered input). */
@@ -263,7 +259,7 @@ export class Engine {
       throw new InputError(`workflow '${workflow.name}' needs different input:\n${problems.map((p) => `  ${p}`).join('\n')}`, problems)
     }
     const durability = options.durability ?? this.#durability
-    if (options.runId !== undefined) this.#claim(options.runId, durability)
+    if (options.runId !== undefined) this.#given.claim(options.runId, this.#runs.has(options.runId), durability !== 'none')
     const meter = options.account === undefined ? undefined : this.#accounts.runMeter(workflow, options.account)
     const run = new Run(workflow, input, {
       meter,
@@ -278,28 +274,9 @@ export class Engine {
     })
     if (run.status === 'running') {
       this.#runs.set(run.id, run)
-      if (options.runId !== undefined && durability !== 'none' && this.#store) this.#liveGiven.add(run.id)
+      if (options.runId !== undefined && durability !== 'none' && this.#store) this.#given.started(run.id)
     }
     return run
-  }
-
-  /**
-   * Refuses a caller's run id that is taken: live here, ended here with
-   * writes not yet committed, or in the store as committed now (one lookup
-   * by key that never waits: only for ids a caller gives).
-   */
-  #claim(runId: string, durability: Durability): void {
-    if (this.#runs.has(runId)) throw new RunExistsError(runId, 'running in this engine')
-    if (!this.#store || durability === 'none') return
-    if (this.#endedGiven.size > 0) {
-      const settled = this.#store.stats().settled
-      for (const [id, seq] of this.#endedGiven) {
-        if (seq > settled) break
-        this.#endedGiven.delete(id)
-      }
-      if (this.#endedGiven.has(runId)) throw new RunExistsError(runId, 'ended in this engine (its writes are still queued)')
-    }
-    if (this.#store.hasRunNow(runId)) throw new RunExistsError(runId, 'in the store')
   }
 
   /**
