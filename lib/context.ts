@@ -121,7 +121,7 @@ export class WorkflowContext {
    * const copy = WorkflowContext.import(ctx.export())
    */
   static import(document: ContextDocument | string): WorkflowContext {
-    const text = typeof document === 'string' ? document : encode(document, 'context document')
+    const text = typeof document === 'string' ? document : encode(document, 'context document', Infinity)
     let handle: NativeContext
     let imported: Pick<ContextDocument, 'item' | 'outcome'>
     try {

@@ -166,6 +166,23 @@ export class JoinError extends ArcflowError {
 }
 
 /**
+ * `start` with a `runId` that already names a run (code
+ * `ARCFLOW_RUN_EXISTS`): live in this engine, or in its store. Nothing
+ * was reserved or journaled for the refused start.
+ *
+ * @example
+ * try { engine.start(wf, input, { runId: 'order-42' }) } catch (e) { if (e instanceof RunExistsError) console.log(e.runId) }
+ */
+export class RunExistsError extends ArcflowError {
+  /** The run id that is taken. */
+  readonly runId: string
+  constructor(runId: string, where: string, options?: ErrorOptions) {
+    super('ARCFLOW_RUN_EXISTS', `run id ${JSON.stringify(runId)} is taken: a run with it is ${where}; pick another id (or resume that run)`, options)
+    this.runId = runId
+  }
+}
+
+/**
  * A call on a run that has ended (code `ARCFLOW_RUN_ENDED`): its native
  * state is released, so its context can no longer be read or changed.
  */

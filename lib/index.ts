@@ -24,6 +24,7 @@ export {
   StoreError,
   ResumeError,
   RunEndedError,
+  RunExistsError,
   ValueError,
   WorkflowError,
 } from './errors'

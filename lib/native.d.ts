@@ -121,6 +121,13 @@ export declare class NativeStore {
    * rebuilds a run's own version when the definition loaded has changed.
    */
   workflowDefinitionSync(name: string, hash: string): string | null
+  /**
+   * Whether the store has a run `id`, as committed now: one lookup by
+   * key on the reader, which waits neither for this process's queued
+   * writes nor for another connection's lock (a locked database is a
+   * transient `StoreError`). For `start` with a caller's run id.
+   */
+  hasRunNow(id: string): boolean
   /** Runs, newest first: JSON text (see `runInfo`). */
   runs(status: string | undefined | null, workflow: string | undefined | null, limit: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<string>
   /** Task executions of a run, in journal order: JSON text (see `runInfo`). */

@@ -8,13 +8,27 @@
  * - `NaN`, `Infinity`, `-Infinity`: `null`;
  * - `Date`: its ISO string (`toJSON`); any object with `toJSON` likewise;
  * - `BigInt`: a {@link ValueError} (convert it to a string or a number first);
- * - cycles, and nesting deeper than 100 levels: a {@link ValueError};
+ * - cycles, nesting deeper than 100 levels, and strings holding a lone
+ *   UTF-16 surrogate (not valid Unicode): a {@link ValueError}, noticed
+ *   here, before the core sees the value;
  * - `__proto__`, `constructor`, `prototype` keys: plain data, both ways;
  *   reading values back uses `JSON.parse`, which never touches a prototype.
  */
 import { ValueError } from './errors'
 
-export function encode(value: unknown, what: string): string {
+/** Deepest nesting of workflow data (the core's `value::MAX_DEPTH`). */
+export const MAX_DEPTH = 100
+
+/**
+ * A value as JSON text for the core; a {@link ValueError} naming `what`
+ * for one that cannot be workflow data. `depth`: the nesting it may use
+ * (less than {@link MAX_DEPTH} for a value that will sit inside a list).
+ *
+ * @example
+ * encode({ a: [1] }, 'result') // '{"a":[1]}'
+ * encode('\uD800', 'result')   // throws ValueError: ... lone UTF-16 surrogate
+ */
+export function encode(value: unknown, what: string, depth = MAX_DEPTH): string {
   let text: string | undefined
   try {
     text = JSON.stringify(value)
@@ -23,7 +37,37 @@ export function encode(value: unknown, what: string): string {
     const hint = typeof value === 'bigint' || /BigInt/i.test(reason) ? ' (convert BigInt values to strings or numbers)' : ''
     throw new ValueError(`${what} cannot be workflow data: ${reason}${hint}`, { cause: error })
   }
-  return text === undefined ? 'null' : text
+  if (text === undefined) return 'null'
+  // each level takes two brackets: shorter text cannot be too deep
+  if (text.length > 2 * depth && nestedDeeper(text, depth)) throw new ValueError(`${what} cannot be workflow data: it is nested deeper than ${depth} levels`)
+  // JSON.stringify writes a lone surrogate as an escape, and only those in that range
+  if (text.includes('\\ud') && LONE_SURROGATE.test(text)) {
+    throw new ValueError(`${what} cannot be workflow data: a string holds a lone UTF-16 surrogate (not valid Unicode; use String.prototype.toWellFormed)`)
+  }
+  return text
+}
+
+/** An escape `\uD800`-`\uDFFF` (an odd run of backslashes before the `u`). */
+const LONE_SURROGATE = /(?<!\\)(?:\\\\)*\\ud[89a-f]/
+
+/** JSON text nested deeper than `limit` (the core's scan: brackets outside strings). */
+function nestedDeeper(text: string, limit: number): boolean {
+  let depth = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 34) {
+      // a string: on to its closing quote (one not escaped)
+      for (i++; ; i++) {
+        i = text.indexOf('"', i)
+        let backslashes = 0
+        while (text.charCodeAt(i - 1 - backslashes) === 92) backslashes++
+        if (backslashes % 2 === 0) break
+      }
+    } else if (c === 91 || c === 123) {
+      if (++depth > limit) return true
+    } else if (c === 93 || c === 125) depth--
+  }
+  return false
 }
 
 export function decode(text: string | null): unknown {

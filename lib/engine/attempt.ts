@@ -10,6 +10,7 @@
 import { credits } from './metering'
 import { LinkedSignal } from './signals'
 import type { TaskHost } from './task-host'
+import { setLongTimeout } from './timers'
 
 export interface ActionContext {
   /** Aborted on timeout or cancellation: pass it to fetch, timers, child processes. */
@@ -88,7 +89,7 @@ export class Attempt implements ActionContext {
     this.item = item
     this.startedAt = owner.host.durable ? Date.now() : 0
     if (timeoutMs !== undefined) {
-      this.#timer = setTimeout(() => this.#expire(timeoutMs), timeoutMs)
+      this.#timer = setLongTimeout(() => this.#expire(timeoutMs), timeoutMs)
       owner.host.track(this.#timer)
     }
   }

@@ -17,6 +17,8 @@ import { DurableStore, parseStoreUrl, silentLogger, type EventRecord, type Logge
 import { checkRunFilter, type ReadOptions, type RunFilter } from '../store/read'
 import { Run, type Durability, type RunStatus } from './run'
 import { uuidv7 } from './run-id'
+import { runIdProblem, startOptionProblems } from './start-options'
+import { GivenRunIds } from './run-ids'
 import { executionsFromEvents, logsFromEvents } from './history'
 import { WorkflowVersions } from './versions'
 
@@ -137,7 +139,12 @@ export class Engine {
   readonly #accounts: Accounts
   /** Workflows loaded by this engine, by name: what `resume` runs. */
   readonly #workflows = new Map<string, WorkflowDefinition>()
-  readonly #onEnd = (runId: string): void => void this.#runs.delete(runId)
+  /** Caller-given run ids: which ones are taken. */
+  readonly #given: GivenRunIds
+  readonly #onEnd = (runId: string): void => {
+    this.#runs.delete(runId)
+    this.#given.ended(runId)
+  }
   #closed = false
   readonly #store: DurableStore | undefined
   /** Workflow versions written to the store, and rebuilt for resumes. */
@@ -183,6 +190,7 @@ export class Engine {
       }
     }
     this.#accounts = new Accounts(options.metering, this.#store)
+    this.#given = new GivenRunIds(this.#store)
   }
 
   /**
@@ -256,22 +264,27 @@ export class Engine {
 
   /**
    * Starts a run of `workflow` (checked input, then its start tasks on a
-   * later tick, so listeners attached now see every event). `O` is the
-   * output you expect: `run.result()` resolves with it (unchecked).
+   * later tick, so listeners attached now see every event). Every option is
+   * checked first (an `InputError` leaves nothing behind); a `runId` already
+   * taken, by a live run of this engine or a run in its store, is a
+   * `RunExistsError`. `O` is the output you expect: `run.result()` resolves
+   * with it (unchecked).
    *
    * @example
-   * const run = engine.start<string>(wf, { name: 'Ada' }, { timeout: 5_000 })
+   * const run = engine.start<string>(wf, { name: 'Ada' }, { runId: 'order-42', timeout: 5_000 })
    * const output: string = await run.result()
    */
   start<O = unknown>(workflow: WorkflowDefinition, input?: unknown, options: StartOptions = {}): Run<O> {
     this.#open()
+    const optionProblems = startOptionProblems(options)
+    if (optionProblems.length > 0) throw new InputError(`bad start options:\n${optionProblems.map((p) => `  ${p}`).join('\n')}`, optionProblems)
     const actions = this.#actionsOf(workflow)
     const problems = inputProblems(workflow.input, input)
     if (problems.length > 0) {
       throw new InputError(`workflow '${workflow.name}' needs different input:\n${problems.map((p) => `  ${p}`).join('\n')}`, problems)
     }
-    if (options.timeout !== undefined && !(options.timeout >= 0)) throw new TypeError('timeout must be a non-negative number of milliseconds')
-    if (options.runId !== undefined && this.#runs.has(options.runId)) throw new InputError(`run id '${options.runId}' is already running in this engine`)
+    const durability = options.durability ?? this.#durability
+    if (options.runId !== undefined) this.#given.claim(options.runId, this.#runs.has(options.runId), durability !== 'none')
     const meter = options.account === undefined ? undefined : this.#accounts.runMeter(workflow, options.account)
     // a workflow loaded elsewhere (loadWorkflow): its version lands before its run
     this.#versions?.record(workflow)
@@ -282,11 +295,14 @@ export class Engine {
       listeners: this.#listeners,
       onEnd: this.#onEnd,
       signal: options.signal,
-      timeoutMs: options.timeout,
+      timeoutMs: options.timeout === Infinity ? undefined : options.timeout,
       store: this.#store,
-      durability: options.durability ?? this.#durability,
+      durability,
     })
-    if (run.status === 'running') this.#runs.set(run.id, run)
+    if (run.status === 'running') {
+      this.#runs.set(run.id, run)
+      if (options.runId !== undefined && durability !== 'none' && this.#store) this.#given.started(run.id)
+    }
     return run
   }
 
@@ -310,6 +326,9 @@ export class Engine {
    */
   resume<O = unknown>(runId: string, options: ResumeOptions = {}): Run<O> {
     this.#open()
+    const idProblem = runIdProblem(runId, 'runId')
+    const optionProblems = idProblem ? [idProblem, ...startOptionProblems(options, true)] : startOptionProblems(options, true)
+    if (optionProblems.length > 0) throw new InputError(`bad resume arguments:\n${optionProblems.map((p) => `  ${p}`).join('\n')}`, optionProblems)
     if (!this.#store) throw new ResumeError(`cannot resume run ${runId}: the engine has no store (pass store: 'sqlite:PATH')`)
     if (this.#runs.has(runId)) throw new ResumeError(`run ${runId} is running in this engine`)
     // synchronous, because resume answers a Run at once (its public shape)
@@ -325,7 +344,6 @@ export class Engine {
       build: (definition) => loadWorkflow(definition, { actions: this.#actions.keys() }),
     })
     this.#versions!.record(workflow)
-    if (options.timeout !== undefined && !(options.timeout >= 0)) throw new TypeError('timeout must be a non-negative number of milliseconds')
     const durability = options.durability ?? (this.#durability === 'none' ? 'batched' : this.#durability)
     const run = new Run<O>(workflow, undefined, {
       meter: record.account === undefined ? undefined : this.#accounts.runMeter(workflow, record.account),
@@ -334,7 +352,7 @@ export class Engine {
       listeners: this.#listeners,
       onEnd: this.#onEnd,
       signal: options.signal,
-      timeoutMs: options.timeout,
+      timeoutMs: options.timeout === Infinity ? undefined : options.timeout,
       store: this.#store,
       durability,
       resume: true,

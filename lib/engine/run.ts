@@ -18,6 +18,7 @@ import { toFailure, type Failure } from './failure'
 import { AnswerKind, completeOp, STATUS_CODE, STATUS_NAME, takeAck, unit, type InputKind } from './protocol'
 import { LinkedSignal } from './signals'
 import { startTask } from './kinds'
+import { setLongTimeout } from './timers'
 import { dataFailure } from './task'
 import type { Activation, ResumedActivation, TaskOutcome } from './task-host'
 
@@ -129,7 +130,7 @@ export class Run<O = unknown> {
       if (options.signal.aborted) queueMicrotask(() => void this.cancel())
       else options.signal.addEventListener('abort', () => void this.cancel(), { once: true })
     }
-    if (options.timeoutMs !== undefined) this.#timer = setTimeout(() => this.#finish('timed_out'), options.timeoutMs)
+    if (options.timeoutMs !== undefined) this.#timer = setLongTimeout(() => this.#finish('timed_out'), options.timeoutMs)
   }
 
   /** Rebuilds the run from the store and goes on from where its process stopped. */
@@ -318,7 +319,8 @@ export class Run<O = unknown> {
     let payload: string
     if (outcome.status === 'succeeded') {
       try {
-        payload = encode(outcome.result, `result of task '${name}'`)
+        // an attempt checked (and encoded) its own result; a with-items list is encoded here
+        payload = outcome.payload ?? encode(outcome.result, `result of task '${name}'`)
       } catch (error) {
         // a result that cannot be workflow data fails the task
         outcome = { status: 'failed', error: toFailure(error), attempt: outcome.attempt }

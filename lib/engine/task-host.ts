@@ -9,7 +9,8 @@ import type { RunEvent } from './events'
 import type { RunMeter } from './metering'
 
 export type TaskOutcome =
-  | { status: 'succeeded'; result: unknown; attempt: number }
+  /** `payload`: the result as JSON text, when the attempt encoded it already. */
+  | { status: 'succeeded'; result: unknown; attempt: number; payload?: string }
   | { status: 'failed' | 'timed_out'; error: Failure; attempt: number }
   | { status: 'cancelled'; attempt: number }
 

@@ -16,7 +16,8 @@ import { Items, type ItemsOwner } from './items'
 import { estimate } from './metering'
 import { InputKind, STATUS_CODE, reservedBy, unit } from './protocol'
 import { retryDelay } from './retry'
-import { encode } from '../values'
+import { setLongTimeout } from './timers'
+import { encode, MAX_DEPTH } from '../values'
 import { interruptedFailure, type Activation, type ResumedActivation, type TaskHost, type TaskOutcome } from './task-host'
 
 function event(host: TaskHost, type: RunEvent['type'], task: string, attempt: number, index: number): RunEvent {
@@ -37,6 +38,13 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
   readonly step: number
   readonly #action: Action
   #finished = false
+  /**
+   * Inside `start`, which runs in the run's activation loop: an activation
+   * that ends here (an empty list, items a resume found all done, an input
+   * that failed to render) ends a microtask later, once the run has counted
+   * its siblings, so that it is not taken for the run's last.
+   */
+  #starting = false
   /** Metered: the last attempt's reservation and reported charge, settled by the task's completion. */
   charge: [number, number] | undefined
   #items: Items | undefined
@@ -63,6 +71,15 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
    * waiting starts now, items that ended keep their result.
    */
   start(kind: InputKind, value: unknown, resumed?: ResumedActivation): void {
+    this.#starting = true
+    try {
+      this.#start(kind, value, resumed)
+    } finally {
+      this.#starting = false
+    }
+  }
+
+  #start(kind: InputKind, value: unknown, resumed: ResumedActivation | undefined): void {
     const first = resumed && kind !== InputKind.Items ? Math.max(resumed.attempt, 1) : 1
     this.host.emit({ type: 'task.started', runId: this.host.id, time: Date.now(), task: this.task.name, attempt: first })
     if (kind !== InputKind.Items) {
@@ -73,6 +90,10 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
       }
       return this.retry(resumed.attempt + 1, -1) // a retry was due
     }
+    this.#startItems(resumed)
+  }
+
+  #startItems(resumed: ResumedActivation | undefined): void {
     const host = this.host
     let answer: [number, unknown[]]
     try {
@@ -173,12 +194,30 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
     this.begin(attempt, index, kind, value)
   }
 
-  /** An attempt ended (once per attempt; see `Attempt`). */
+  /**
+   * An attempt ended (once per attempt; see `Attempt`). A result that
+   * cannot be workflow data fails the attempt here, before it counts as
+   * succeeded: it is charged, retried and handled as a failure, and the
+   * core never sees it.
+   */
   settled(attempt: Attempt, status: AttemptStatus, value: unknown): void {
+    const index = attempt.index ?? -1
+    let payload: string | undefined
+    if (status === 'succeeded' && !this.#finished && this.host.live()) {
+      try {
+        // an item's result sits one level down, in the task's list
+        payload = index < 0 ? encode(value, `result of task '${this.task.name}'`) : encode(value, `result of item ${index} of task '${this.task.name}'`, MAX_DEPTH - 1)
+      } catch (error) {
+        status = 'failed'
+        value = error
+      }
+    }
     if (attempt.reserved >= 0) this.#settleCharge(attempt, status)
     if (this.#finished || !this.host.live()) return // late: discarded
-    const index = attempt.index ?? -1
-    if (status === 'succeeded') return this.#unitDone(index, attempt.attempt, status, value, attempt.startedAt)
+    if (status === 'succeeded') {
+      if (index >= 0) return this.#unitDone(index, attempt.attempt, status, value, attempt.startedAt)
+      return this.finish({ status, result: value, attempt: attempt.attempt, payload })
+    }
     this.#failed(attempt.attempt, index, status, toFailure(value), attempt.startedAt)
   }
 
@@ -193,7 +232,7 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
       e.delayMs = delayMs
       this.host.emit(e)
       const host = this.host
-      const timer = setTimeout(() => {
+      const timer = setLongTimeout(() => {
         host.untrack(timer)
         if (this.#finished || !host.live()) return
         if (!host.accepting()) return this.#unitDone(index, attempt, status, failure, startedAt)
@@ -220,7 +259,8 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
   log(attempt: Attempt, message: string, data?: unknown): void {
     if (this.#finished || !this.host.live()) return
     const e = event(this.host, 'task.log', this.task.name, attempt.attempt, attempt.index ?? -1) as RunEvent & { message: string; data?: unknown }
-    e.message = String(message)
+    // lone surrogates become U+FFFD here, so that the event and the stored row say the same
+    e.message = (String(message) as string & { toWellFormed(): string }).toWellFormed()
     if (data !== undefined) e.data = data
     this.host.emit(e)
     if (this.host.durable) {
@@ -244,6 +284,14 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
   finish(outcome: TaskOutcome): void {
     if (this.#finished) return
     this.#finished = true
+    if (this.#starting) {
+      queueMicrotask(() => this.#ended(outcome))
+      return
+    }
+    this.#ended(outcome)
+  }
+
+  #ended(outcome: TaskOutcome): void {
     if (this.#items) {
       this.#items.end()
       this.host.crossings++

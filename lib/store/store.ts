@@ -311,6 +311,21 @@ export class DurableStore {
     }
   }
 
+  /**
+   * Whether the database has run `id` as committed now: one bounded
+   * lookup that never waits for queued writes or another connection's lock.
+   *
+   * @example
+   * if (store.hasRunNow('order-42')) throw new Error('taken')
+   */
+  hasRunNow(id: string): boolean {
+    try {
+      return this.native.hasRunNow(id)
+    } catch (error) {
+      throw fromNative(error)
+    }
+  }
+
   /** Runs, newest first, once this process's queued writes commit. */
   async runs(filter: RunFilter = {}, options: ReadOptions = {}): Promise<RunRecord[]> {
     const rows = await nativeRead<RawRun[]>(options.signal, (signal) => this.native.runs(filter.status ?? null, filter.workflow ?? null, filter.limit ?? null, signal))

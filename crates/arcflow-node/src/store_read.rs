@@ -56,6 +56,15 @@ impl NativeStore {
         })
     }
 
+    /// Whether the store has a run `id`, as committed now: one lookup by
+    /// key on the reader, which waits neither for this process's queued
+    /// writes nor for another connection's lock (a locked database is a
+    /// transient `StoreError`). For `start` with a caller's run id.
+    #[napi]
+    pub fn has_run_now(&self, id: String) -> Result<bool, JsError> {
+        guard(|| self.with_reader(|reader| Ok(reader.get_run(&id)?.is_some())))
+    }
+
     /// Runs, newest first: JSON text (see `runInfo`).
     #[napi(
         ts_args_type = "status: string | undefined | null, workflow: string | undefined | null, limit: number | undefined | null, signal?: AbortSignal | undefined | null",
