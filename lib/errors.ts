@@ -335,6 +335,8 @@ const classesByCode = new Map<string, ArcflowErrorClass>([
   ['ARCFLOW_STORE', StoreError],
   ['ARCFLOW_ABORTED', AbortedError],
   ['ARCFLOW_RESUME', ResumeError],
+  ['ARCFLOW_JOIN', JoinError],
+  ['ARCFLOW_RUN_EXISTS', RunExistsError],
   ['ARCFLOW_RUN_ENDED', RunEndedError],
   ['ARCFLOW_ENGINE_CLOSED', EngineClosedError],
   ['ARCFLOW_INPUT', InputError],
