@@ -5,8 +5,11 @@ mod env;
 mod json_template;
 mod materialize;
 mod path_expr;
+mod prescan;
 mod template;
 
 pub use env::FUEL_PER_RENDER;
+pub use materialize::MAX_VALUE_BYTES;
+pub use prescan::{MAX_EXPRESSION_DEPTH, MAX_REPEAT, MAX_TEMPLATE_BYTES};
 pub use json_template::JsonTemplate;
 pub use template::{compile, compile_condition, CompileOptions, Template, TemplateKind};
