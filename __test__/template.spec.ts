@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process'
+
 import test from 'ava'
 
 import { compile, compileCondition, ExpressionError, JsonTemplate, Template, WorkflowContext } from '../lib/index'
@@ -170,4 +172,50 @@ test('templates have no access to the environment, files or processes', (t) => {
   t.is(ctx.render('{{ env }}'), null)
   t.is(ctx.render('{{ process }}'), null)
   t.throws(() => ctx.render('{{ "".__class__ }}', { strict: true }), { instanceOf: ExpressionError })
+})
+
+// Issue 17.8 and 17.9: each hostile template runs in a child node whose
+// address space is capped (1 GiB of heap beyond node's own reservations),
+// and must end with an ExpressionError, never a signal or an abort.
+function inCappedChild(script: string): { status: number | null; signal: string | null; out: string } {
+  const dist = JSON.stringify(require.resolve('../dist/index.js'))
+  const code = `const a = require(${dist}); try { ${script}; console.log('ok') } catch (e) { console.log(e.code + ':' + (e.kind ?? e.message)) }`
+  const r = spawnSync('sh', ['-c', 'ulimit -v 4000000; exec "$0" -e "$1"', process.execPath, code], { encoding: 'utf8', timeout: 120_000 })
+  return { status: r.status, signal: r.signal, out: r.stdout.trim() + r.stderr.trim() }
+}
+
+test('long expressions crash the parser (17.8)', (t) => {
+  for (const source of [
+    "'{{ 1' + ' + 1'.repeat(25000) + ' }}'",
+    "'{{ 1' + '~1'.repeat(20000) + ' }}'",
+    "'{{ 1' + ' | string'.repeat(25000) + ' }}'",
+    "'{{ ' + 'not '.repeat(25000) + '1 }}'",
+    "'{{ ' + '-'.repeat(25000) + '1 }}'",
+    "'{{ a' + '.a'.repeat(25000) + ' }}'",
+  ]) {
+    const r = inCappedChild(`a.compile(${source})`)
+    t.is(r.status, 0, `${source}: ${r.signal} ${r.out}`)
+    t.is(r.out, 'ARCFLOW_EXPRESSION:limit', source)
+  }
+  const r = inCappedChild(
+    `a.loadWorkflow({ name: 'w', tasks: { s: { action: 'x', input: { v: '{{ 1' + ' + 1'.repeat(25000) + ' }}' } } } })`,
+  )
+  t.is(r.status, 0, `${r.signal} ${r.out}`)
+  t.regex(r.out, /^ARCFLOW_WORKFLOW_INVALID:[^]*limit error in template: expression nests deeper/)
+})
+
+test('fuel does not stop memory-heavy runaways (17.9)', (t) => {
+  for (const source of [
+    '{{ [[0] * 10000] * 10000 }}',
+    '{{ [[0] * 100000000] * 100000000 }}',
+    '{{ input.list * input.n }}',
+  ]) {
+    const r = inCappedChild(`new a.WorkflowContext({ input: { list: [[1, 2, 3, 4]], n: 100000000 } }).render(${JSON.stringify(source)})`)
+    t.is(r.status, 0, `${source}: ${r.signal} ${r.out}`)
+    t.is(r.out, 'ARCFLOW_EXPRESSION:limit', source)
+  }
+  const doubling = '{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l | length }}'
+  const r = inCappedChild(`new a.WorkflowContext({}).render(${JSON.stringify(doubling)})`)
+  t.is(r.status, 0, `${r.signal} ${r.out}`)
+  t.regex(r.out, /^ARCFLOW_EXPRESSION:/)
 })

@@ -43,6 +43,10 @@ fn build(undefined: UndefinedBehavior) -> Environment<'static> {
     env.set_fuel(Some(FUEL_PER_RENDER));
     env.set_recursion_limit(RECURSION_LIMIT);
     env.set_auto_escape_callback(|_| AutoEscape::None);
+    // A namespace is the one value a loop can grow from one iteration to
+    // the next (doubling a list, nesting it a level per pass); minijinja
+    // builds and walks such values without charging fuel or bounding depth.
+    env.remove_global("namespace");
     env.add_function("task", task);
     env.add_function("result", |state: &State| Ok(outcome(state, "result")?.result.clone()));
     env.add_function("error", |state: &State| Ok(outcome(state, "error")?.error.clone()));

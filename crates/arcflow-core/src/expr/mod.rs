@@ -5,10 +5,13 @@ mod env;
 mod json_template;
 mod materialize;
 mod path_expr;
+mod prescan;
 mod references;
 mod template;
 
 pub use env::FUEL_PER_RENDER;
+pub use materialize::MAX_VALUE_BYTES;
+pub use prescan::{MAX_EXPRESSION_DEPTH, MAX_REPEAT, MAX_TEMPLATE_BYTES};
 pub use json_template::JsonTemplate;
 pub use references::References;
 pub use template::{compile, compile_condition, CompileOptions, Template, TemplateKind};

@@ -10,6 +10,7 @@ use minijinja::{Environment, Expression};
 use super::env::{environment, MAX_OUTPUT_BYTES};
 use super::materialize::materialize;
 use super::path_expr::PathExpr;
+use super::prescan::{check_expression_source, check_template};
 use crate::context::WorkflowContext;
 use crate::error::{Error, ExpressionError, ExpressionErrorKind, Result};
 use crate::scope::Scope;
@@ -70,6 +71,7 @@ pub fn compile(source: &str, options: CompileOptions) -> Result<Template> {
     } else if let Some((inner, offset)) = single_expression(source) {
         compile_expression(source, inner, offset, options.strict)?
     } else {
+        check_template(source)?;
         let mut env = environment(options.strict).clone();
         env.add_template_owned(TEXT_NAME, source.to_owned())
             .map_err(|e| ExpressionError::from_minijinja(e, source, 0))?;
@@ -101,6 +103,7 @@ fn compile_expression(source: &str, inner: &str, offset: usize, strict: bool) ->
     if inner.trim().is_empty() {
         return Err(ExpressionError::new(ExpressionErrorKind::Syntax, "empty expression", source).into());
     }
+    check_expression_source(inner, source)?;
     let expr = environment(strict)
         .compile_expression_owned(inner.to_owned())
         .map_err(|e| ExpressionError::from_minijinja(e, source, offset))?;
@@ -163,7 +166,7 @@ impl Template {
                 if value.is_undefined() && self.strict {
                     return Err(self.undefined_result());
                 }
-                materialize(value)
+                materialize(value, &self.source)
             }
             Body::Text(env) => {
                 let template = env.get_template(TEXT_NAME).map_err(|e| self.error(e, 0))?;
