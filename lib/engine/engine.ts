@@ -18,6 +18,8 @@ import type { ReadOptions } from '../store/read'
 import { Run, type Durability } from './run'
 import { uuidv7 } from './run-id'
 import { executionsFromEvents, logsFromEvents } from './history'
+import { handleSignals, releaseSignals } from './shutdown'
+import { builtinActions, type BuiltinOptions } from '../actions'
 
 export interface StartOptions {
   /** Cancels the run when aborted (policy `cancel_running`). */
@@ -52,8 +54,17 @@ export interface EngineOptions {
   snapshotEvery?: number
   /** Lifecycle messages (opened, flushed, retrying, closed); pino or console shape. Default: silent. */
   logger?: Logger
-  /** Flush and close on SIGINT / SIGTERM, then exit. Default false (a normal exit always flushes). */
+  /**
+   * With a store, default true: on SIGINT / SIGTERM the process exits 130 /
+   * 143 with everything acknowledged committed, runs in progress left to
+   * resume; unless the application listens for that signal itself, which
+   * then owns the exit (its exit commits too). `false`: arcflow installs no
+   * listener (Node's default: the signal kills the process, and `batched`
+   * loses what was not yet flushed).
+   */
   handleSignals?: boolean
+  /** Register the built-in actions (`core.echo`, `core.sleep`, `core.fail`, `http.request`; `{ shell: true }` adds `shell.exec`). Default false. */
+  builtins?: boolean | BuiltinOptions
   /** Credits charged per attempt to the run's account (`start(wf, input, { account })`). */
   metering?: MeteringOptions
 }
@@ -139,11 +150,12 @@ export class Engine {
   readonly #store: DurableStore | undefined
   readonly #durability: Durability
   readonly #exitFlush: (() => void) | undefined
-  readonly #signalHandlers: Array<[NodeJS.Signals, () => void]> = []
+  /** SIGINT / SIGTERM handled for this engine (see `shutdown.ts`). */
+  #signals = false
 
   /**
    * @example
-   * const engine = new Engine({ store: 'sqlite:./arcflow.db', durability: 'batched' })
+   * const engine = new Engine({ store: 'sqlite:./arcflow.db', durability: 'batched', builtins: true })
    */
   constructor(options: EngineOptions = {}) {
     const path = parseStoreUrl(options.store ?? 'memory')
@@ -168,15 +180,16 @@ export class Engine {
       const store = this.#store
       this.#exitFlush = (): void => store.closeSync()
       process.on('exit', this.#exitFlush)
-      if (options.handleSignals) {
-        for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-          const handler = (): void => void this.close().finally(() => process.exit(code))
-          process.once(signal, handler)
-          this.#signalHandlers.push([signal, handler])
-        }
+      if (options.handleSignals ?? true) {
+        handleSignals(this)
+        this.#signals = true
       }
     }
     this.#accounts = new Accounts(options.metering, this.#store)
+    const builtins = options.builtins ?? false
+    if (builtins !== false) {
+      for (const [name, fn] of Object.entries(builtinActions(builtins === true ? {} : builtins))) this.action(name, fn)
+    }
   }
 
   /** Registers an action (an async function of the task's rendered input). */
@@ -417,7 +430,7 @@ export class Engine {
     if (this.#store) {
       await this.#store.close()
       if (this.#exitFlush) process.off('exit', this.#exitFlush)
-      for (const [signal, handler] of this.#signalHandlers) process.off(signal, handler)
+      if (this.#signals) releaseSignals(this)
     }
   }
 
