@@ -71,14 +71,14 @@ test('run: a workflow on the embedded store, one plain line per event, the outpu
   t.regex(show.stdout, /report\s+1\s+1\s+succeeded/)
 })
 
-test('run --json: NDJSON events, the output as the last line', async (t) => {
+test('run --json: NDJSON events, the output as the last line, tagged { type: output }', async (t) => {
   const cwd = workdir()
   const r = await arcflow(['run', hello, '--actions', helloActions, '--input', '{"names":["Ada"]}', '--json'], cwd)
   t.is(r.code, 0, r.stderr)
   const lines = r.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type?: string })
   t.is(lines[0]!.type, 'run.started')
   t.is(lines.at(-2)!.type, 'run.succeeded')
-  t.deepEqual(lines.at(-1), { report: '1. HELLO ADA (1 greeted)', greeted: 1 })
+  t.like(lines.at(-1), { type: 'output', output: { report: '1. HELLO ADA (1 greeted)', greeted: 1 } })
 })
 
 test('exit codes: 1 for a failed run, 2 for bad usage, a missing file, bad input or an invalid workflow', async (t) => {
@@ -137,7 +137,8 @@ test('graph: mermaid and dot, with conditions and with-items marked', async (t) 
   const mermaid = await arcflow(['graph', hello], cwd)
   t.is(mermaid.code, 0)
   t.true(mermaid.stdout.startsWith('flowchart TD\n'))
-  t.true(mermaid.stdout.includes('t_greet[["greet<br/>greet<br/>with items, concurrency 4"]]'))
+  // the box now also shows greet's retries and timeout (it pinned their absence, issue 12.16)
+  t.true(mermaid.stdout.includes('t_greet[["greet<br/>greet<br/>with items, concurrency 4<br/>retry ×2, exponential from 10 ms<br/>timeout 1000 ms"]]'))
   t.true(mermaid.stdout.includes('t_greet -->|"succeeded()"| t_shout'))
   t.true(mermaid.stdout.includes('t_greet -->|"failed()"| fail'))
   t.true(mermaid.stdout.includes('start --> t_greet'))
@@ -201,7 +202,7 @@ test('runs resume: a run killed -9 goes on from where it stopped, completed task
   const lines = r.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type?: string; pending?: string[] })
   t.like(lines[0], { type: 'run.resumed', pending: ['nap'] })
   // first ran once, in the killed process: this process never counted it
-  t.deepEqual(lines.at(-1), { first: 1, nap: 'woke at attempt 2' })
+  t.like(lines.at(-1), { type: 'output', output: { first: 1, nap: 'woke at attempt 2' } })
   t.false(lines.some((e) => e.type === 'task.started' && (e as { task?: string }).task === 'first'))
 })
 
@@ -212,7 +213,7 @@ test('built-in actions: shell.exec only with --allow-shell; http.request with th
   t.regex(off.stderr, /shell\.exec is off: pass --allow-shell/)
   const on = await arcflow(['run', join(fixtures, 'shell.yaml'), '--allow-shell', '--json'], cwd)
   t.is(on.code, 0, on.stderr)
-  t.is(on.stdout.trim().split('\n').at(-1), '"hello from the shell"')
+  t.is(JSON.parse(on.stdout.trim().split('\n').at(-1)!).output, 'hello from the shell')
 
   let calls = 0
   const server = createServer((req, res) => {
@@ -228,7 +229,7 @@ test('built-in actions: shell.exec only with --allow-shell; http.request with th
   try {
     const r = await arcflow(['run', join(fixtures, 'http.yaml'), '--input', JSON.stringify({ url: `http://127.0.0.1:${port}/answer` }), '--json'], cwd)
     t.is(r.code, 0, r.stderr)
-    t.deepEqual(JSON.parse(r.stdout.trim().split('\n').at(-1)!), { path: '/answer', calls: 2 })
+    t.deepEqual(JSON.parse(r.stdout.trim().split('\n').at(-1)!).output, { path: '/answer', calls: 2 })
     t.regex(r.stdout, /"code":"HTTP_503"/)
   } finally {
     server.close()

@@ -44,6 +44,8 @@ export { Run, RunFailedError, RunStoppedError } from './engine/run'
 export type { CancelPolicy, Durability, RunStats, RunStatus } from './engine/run'
 export type { ExecutionStatus } from './engine/run-types'
 export type { Action, ActionContext } from './engine/attempt'
+export { builtinActions, BUILTIN_ACTION_NAMES } from './actions'
+export type { BuiltinOptions } from './actions'
 export { isTaskEvent } from './engine/events'
 export type {
   EventBase,

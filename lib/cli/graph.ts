@@ -1,9 +1,10 @@
 /**
  * `arcflow graph`: a workflow as a Mermaid flowchart or a Graphviz digraph:
- * tasks (with-items tasks marked, with their action), transitions labelled
- * with their conditions, `fail` as a node of its own.
+ * tasks (with-items tasks marked, with their action, join, retries and
+ * timeout), transitions labelled with their conditions, `fail` as a node of
+ * its own.
  */
-import type { WorkflowDefinition } from '../workflow/model'
+import type { TaskDefinition, WorkflowDefinition } from '../workflow/model'
 
 export type GraphFormat = 'mermaid' | 'dot'
 
@@ -24,6 +25,16 @@ function edges(workflow: WorkflowDefinition): Edge[] {
   return out
 }
 
+/** A task's box: name, action, then what shapes its runs (items, join, retries, timeout). */
+function taskLines(task: TaskDefinition): string[] {
+  const lines = [task.name, task.action]
+  if (task.with) lines.push(`with items, concurrency ${task.with.concurrency}`)
+  if (task.join !== undefined) lines.push(`join: ${task.join === 'all' ? 'all' : `${task.join} of its inbound`}`)
+  if (task.retry) lines.push(`retry ×${task.retry.count}, ${task.retry.backoff} from ${task.retry.delayMs} ms`)
+  if (task.timeoutMs !== undefined) lines.push(`timeout ${task.timeoutMs} ms`)
+  return lines
+}
+
 const mermaidText = (text: string): string => text.replace(/"/g, '#quot;')
 const dotText = (text: string): string => text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')
 /** Mermaid ids must be plain: task names may hold dashes and dots. */
@@ -35,7 +46,7 @@ export function renderGraph(workflow: WorkflowDefinition, format: GraphFormat): 
   if (format === 'mermaid') {
     const lines = ['flowchart TD', `  start(((start)))`]
     for (const task of workflow.taskList) {
-      const label = task.with ? `${task.name}<br/>${task.action}<br/>with items, concurrency ${task.with.concurrency}` : `${task.name}<br/>${task.action}`
+      const label = taskLines(task).join('<br/>')
       // with-items tasks as subroutine boxes
       lines.push(task.with ? `  ${mermaidId(task.name)}[["${mermaidText(label)}"]]` : `  ${mermaidId(task.name)}["${mermaidText(label)}"]`)
     }
@@ -49,7 +60,7 @@ export function renderGraph(workflow: WorkflowDefinition, format: GraphFormat): 
   }
   const lines = [`digraph "${dotText(workflow.name)}" {`, '  rankdir=TB;', '  node [shape=box, fontname="Helvetica"];', '  "(start)" [shape=circle, label="start"];']
   for (const task of workflow.taskList) {
-    const parts = task.with ? [task.name, task.action, `with items, concurrency ${task.with.concurrency}`] : [task.name, task.action]
+    const parts = taskLines(task)
     lines.push(`  "${dotText(task.name)}" [label="${parts.map(dotText).join('\\n')}"${task.with ? ', peripheries=2' : ''}];`)
   }
   if (failing) lines.push('  "(fail)" [shape=doublecircle, label="fail", color=red];')

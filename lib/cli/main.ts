@@ -8,7 +8,9 @@ import { Command, CommanderError, Option } from 'commander'
 
 import { loadWorkflowFile, describeProblem } from '../workflow/load'
 import { WorkflowError } from '../errors'
-import { UsageError } from './actions'
+import { collect, registerActions, UsageError } from './actions'
+import { BUILTIN_ACTION_NAMES } from '../actions'
+import { Engine } from '../engine/engine'
 import { renderGraph, type GraphFormat } from './graph'
 import { renderReport } from './report'
 import { listRuns, showRun } from './runs'
@@ -34,17 +36,18 @@ function program(io: Io, done: (code: number) => void): Command {
     .description('run a workflow file, with live progress, on the embedded store')
     .argument('<file>', 'workflow (.yaml, .yml or .json)')
     .option('--input <json>', "the run's input: JSON text, or @file.json")
-    .option('--actions <module...>', 'modules whose default export is an object of actions or a function receiving the engine')
+    .option('--actions <module>', 'a module whose default export is an object of actions or a function receiving the engine (repeatable)', collect)
     .addOption(storeOption())
     .addOption(new Option('--durability <mode>', 'none, batched or sync').choices(['none', 'batched', 'sync']))
-    .option('--json', 'NDJSON events on stdout, the output as the last line')
+    .option('--account <name>', 'the account that pays for the run (metering)')
+    .option('--json', 'NDJSON events on stdout, then {"type":"output",...} as the last line')
     .option('--allow-shell', 'enable the shell.exec action')
     .addHelpText('after', `
 Built-in actions: core.echo, core.sleep, core.fail, http.request, shell.exec (with --allow-shell).
 
 Examples:
   $ arcflow run flows/report.yaml --input '{"url":"https://example.com"}'
-  $ arcflow run flows/etl.yaml --input @input.json --actions ./actions.mjs --durability sync
+  $ arcflow run flows/etl.yaml --input @input.json --actions ./actions.mjs --actions ./more.mjs --durability sync
   $ arcflow run flows/etl.yaml --json > events.ndjson`)
     .action(async (file: string, flags: RunFlags) => done(await runCommand(file, flags, io)))
 
@@ -52,12 +55,23 @@ Examples:
     .command('validate')
     .description('check workflow files: every problem with file:line:column and a hint')
     .argument('<files...>', 'workflow files')
-    .addHelpText('after', '\nExample:\n  $ arcflow validate flows/*.yaml')
-    .action((files: string[]) => {
+    .option('--actions <module>', 'a module of actions the workflows use (repeatable): then every action must exist', collect)
+    .addHelpText('after', `
+Without --actions, actions named like a built-in (core.*, http.*, shell.*) must be one;
+with it, every action must be a built-in or one of the modules'.
+
+Example:
+  $ arcflow validate flows/*.yaml --actions ./actions.mjs`)
+    .action(async (files: string[], flags: { actions?: string[] }) => {
+      let engine: Engine | undefined
+      if (flags.actions) {
+        engine = new Engine()
+        await registerActions(engine, flags.actions, true)
+      }
       let bad = 0
       for (const file of files) {
         try {
-          const wf = loadWorkflowFile(file)
+          const wf = engine ? engine.load(file) : loadWorkflowFile(file, { builtins: BUILTIN_ACTION_NAMES })
           out(`✔ ${file}: ${wf.name}, ${wf.taskList.length} tasks`)
         } catch (error) {
           bad++
@@ -67,6 +81,7 @@ Examples:
           } else io.stderr.write(`✘ ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}\n`)
         }
       }
+      await engine?.close()
       done(bad > 0 ? 2 : 0)
     })
 
@@ -85,7 +100,7 @@ Examples:
   runs
     .command('list')
     .description('runs, newest first')
-    .option('--status <status>', 'running, succeeded, failed, cancelled or timed_out')
+    .option('--status <status>', `one of ${RUN_STATUSES.join(', ')}`, (v) => status(v))
     .option('--limit <n>', 'at most this many', (v) => positive(v, '--limit'), 20)
     .addOption(storeOption())
     .addHelpText('after', '\nExample:\n  $ arcflow runs list --status failed --limit 5')
@@ -103,16 +118,18 @@ Examples:
     .description("a run's status, input, output and every task execution")
     .argument('<id>', 'run id')
     .addOption(storeOption())
-    .addHelpText('after', '\nExample:\n  $ arcflow runs show 0193c1d2-...')
-    .action(async (id: string, flags: { store: string }) => done(await withRun(id, flags.store, (info) => out(showRun(info)))))
+    .option('--json', 'the whole run as one JSON document')
+    .addHelpText('after', '\nExamples:\n  $ arcflow runs show 0193c1d2-...\n  $ arcflow runs show 0193c1d2-... --json | jq .output')
+    .action(async (id: string, flags: { store: string; json?: boolean }) =>
+      done(await withRun(id, flags.store, (info) => out(flags.json ? JSON.stringify(info) : showRun(info)))))
   runs
     .command('resume')
     .description('go on with a run a crash interrupted (completed tasks do not run again)')
     .argument('<id>', 'run id (see: arcflow runs list --status running)')
     .argument('<file>', 'the workflow file the run was started from')
-    .option('--actions <module...>', 'the same action modules as the run was started with')
+    .option('--actions <module>', 'an action module the run was started with (repeatable)', collect)
     .addOption(storeOption())
-    .option('--json', 'NDJSON events on stdout, the output as the last line')
+    .option('--json', 'NDJSON events on stdout, then {"type":"output",...} as the last line')
     .option('--allow-shell', 'enable the shell.exec action')
     .addHelpText('after', '\nExample:\n  $ arcflow runs resume 0193c1d2-... flows/etl.yaml --actions ./actions.mjs')
     .action(async (id: string, file: string, flags: RunFlags) => done(await resumeCommand(id, file, flags, io)))
@@ -130,6 +147,14 @@ Examples:
         out(`wrote ${flags.out} (${info.tasks.length} executions)`)
       })))
   return cli
+}
+
+const RUN_STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'cancelled', 'timed_out']
+
+/** `--status`: one of the statuses a run can have, or a usage error (exit 2) that lists them. */
+function status(value: string): RunStatus {
+  if (!(RUN_STATUSES as readonly string[]).includes(value)) throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')}, got '${value}'`)
+  return value as RunStatus
 }
 
 function positive(value: string, flag: string): number {

@@ -67,12 +67,12 @@ function endLines(outcome: Parameters<Reporter['end']>[0], elapsedMs: number, co
   return lines
 }
 
-/** NDJSON: every event, then the output (a successful run) as the last line. */
+/** NDJSON: every event, then (a successful run) `{ type: 'output', runId, output }` as the last line, tagged like the events. */
 function jsonReporter(out: Out): Reporter {
   return {
     event: (e) => void out.write(`${JSON.stringify(e)}\n`),
     end: (outcome) => {
-      if (outcome.status === 'succeeded') out.write(`${JSON.stringify(outcome.output ?? null)}\n`)
+      if (outcome.status === 'succeeded') out.write(`${JSON.stringify({ type: 'output', runId: outcome.runId, output: outcome.output ?? null })}\n`)
     },
   }
 }

@@ -80,7 +80,9 @@ export function renderReport(info: RunInfo): string {
   const counts = new Map<string, number>()
   for (const x of tasks) counts.set(x.status, (counts.get(x.status) ?? 0) + 1)
   const summary = [...counts].map(([status, n]) => `<span class="chip ${status}">${n} ${status}</span>`).join(' ')
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<span style="left:${f * 100}%">${Math.round(f * span)} ms</span>`).join('')
+  // the end labels are anchored inside the axis (centred, they would stick out of it and be cut)
+  const anchor = (f: number): string => (f === 0 ? ';transform:none' : f === 1 ? ';transform:translateX(-100%)' : '')
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<span style="left:${f * 100}%${anchor(f)}">${Math.round(f * span)} ms</span>`).join('')
   const run = { id: info.id, workflow: info.workflow, version: info.version, status: info.status, input: info.input, output: info.output, error: info.error }
   return `<!doctype html>
 <html lang="en">
@@ -165,7 +167,8 @@ export function renderReport(info: RunInfo): string {
       label.textContent = name
       const pre = document.createElement('pre')
       pre.className = 'execution-' + name
-      pre.textContent = show(value)
+      // an item's input is not journaled (only its index): say so rather than '(none)'
+      pre.textContent = name === 'input' && value === undefined && x.item !== undefined ? '(not recorded for items: item #' + x.item + ' of the list)' : show(value)
       details.append(label, pre)
     }
   })

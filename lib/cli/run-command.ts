@@ -10,6 +10,7 @@ import { dirname } from 'node:path'
 import { Engine, InputError } from '../engine/engine'
 import type { Durability, Run } from '../engine/run'
 import { RunStoppedError } from '../engine/run'
+import { MeteringError } from '../engine/metering'
 import { ArcflowError, WorkflowError } from '../errors'
 import { describeProblem } from '../workflow/load'
 import type { WorkflowDefinition } from '../workflow/model'
@@ -122,6 +123,8 @@ export async function watch(engine: Engine, run: Run, mode: ProgressMode, io: Io
 export interface RunFlags extends EngineFlags {
   input?: string
   json?: boolean
+  /** `run --account`: the account that pays for the run. */
+  account?: string
 }
 
 export async function runCommand(file: string, flags: RunFlags, io: Io): Promise<number> {
@@ -129,10 +132,11 @@ export async function runCommand(file: string, flags: RunFlags, io: Io): Promise
   let run: Run
   try {
     const workflow = loadFile(engine, file, flags.allowShell ?? false)
-    run = engine.start(workflow, parseInput(flags.input))
+    run = engine.start(workflow, parseInput(flags.input), flags.account === undefined ? {} : { account: flags.account })
   } catch (error) {
     await engine.close()
-    if (error instanceof InputError) throw new UsageError(error.message)
+    // bad input or an account the meter does not know: nothing ran, a usage error
+    if (error instanceof InputError || error instanceof MeteringError) throw new UsageError(error.message)
     throw error
   }
   return watch(engine, run, progressMode(flags.json, io), io)

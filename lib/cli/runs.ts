@@ -30,6 +30,9 @@ const brief = (value: unknown): string => {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text
 }
 
+/** A value as indented JSON, its lines after the first aligned under the label column. */
+const whole = (value: unknown): string => (JSON.stringify(value, null, 2) ?? '').split('\n').join(`\n${' '.repeat(10)}`)
+
 function executionRows(tasks: TaskRecord[]): string[][] {
   return tasks.map((x) => [
     x.task,
@@ -52,9 +55,10 @@ export function showRun(info: RunInfo, maxRows = 200): string {
   ]
   if (info.startedAt !== undefined) lines.push(`started   ${time(info.startedAt)}`)
   if (info.endedAt !== undefined) lines.push(`ended     ${time(info.endedAt)} (${duration(info.startedAt, info.endedAt)})`)
-  if (info.input !== undefined) lines.push(`input     ${brief(info.input)}`)
-  if (info.output !== undefined) lines.push(`output    ${brief(info.output)}`)
-  if (info.error !== undefined) lines.push(`error     ${brief(info.error)}`)
+  // the run's own values in full (the table's cells are cut to fit; --json has everything)
+  if (info.input !== undefined) lines.push(`input     ${whole(info.input)}`)
+  if (info.output !== undefined) lines.push(`output    ${whole(info.output)}`)
+  if (info.error !== undefined) lines.push(`error     ${whole(info.error)}`)
   const rows = executionRows(info.tasks)
   lines.push('', table(['task', 'step', 'item', 'attempt', 'status', 'duration', 'result / error'], rows.slice(0, maxRows)))
   if (rows.length > maxRows) lines.push(`... and ${rows.length - maxRows} more executions (arcflow report ${info.id} shows them all)`)

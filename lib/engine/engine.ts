@@ -21,6 +21,8 @@ import { runIdProblem, startOptionProblems } from './start-options'
 import { GivenRunIds } from './run-ids'
 import { executionsFromEvents, logsFromEvents } from './history'
 import { WorkflowVersions } from './versions'
+import { handleSignals, releaseSignals } from './shutdown'
+import { builtinActions, type BuiltinOptions } from '../actions'
 
 export interface StartOptions {
   /** Cancels the run when aborted (policy `cancel_running`). */
@@ -55,8 +57,17 @@ export interface EngineOptions {
   snapshotEvery?: number
   /** Lifecycle messages (opened, flushed, retrying, closed); pino or console shape. Default: silent. */
   logger?: Logger
-  /** Flush and close on SIGINT / SIGTERM, then exit. Default false (a normal exit always flushes). */
+  /**
+   * With a store, default true: on SIGINT / SIGTERM the process exits 130 /
+   * 143 with everything acknowledged committed, runs in progress left to
+   * resume; unless the application listens for that signal itself, which
+   * then owns the exit (its exit commits too). `false`: arcflow installs no
+   * listener (Node's default: the signal kills the process, and `batched`
+   * loses what was not yet flushed).
+   */
   handleSignals?: boolean
+  /** Register the built-in actions (`core.echo`, `core.sleep`, `core.fail`, `http.request`; `{ shell: true }` adds `shell.exec`). Default false. */
+  builtins?: boolean | BuiltinOptions
   /** Credits charged per attempt to the run's account (`start(wf, input, { account })`). */
   metering?: MeteringOptions
 }
@@ -151,11 +162,12 @@ export class Engine {
   readonly #versions: WorkflowVersions | undefined
   readonly #durability: Durability
   readonly #exitFlush: (() => void) | undefined
-  readonly #signalHandlers: Array<[NodeJS.Signals, () => void]> = []
+  /** SIGINT / SIGTERM handled for this engine (see `shutdown.ts`). */
+  #signals = false
 
   /**
    * @example
-   * const engine = new Engine({ store: 'sqlite:./arcflow.db', durability: 'batched' })
+   * const engine = new Engine({ store: 'sqlite:./arcflow.db', durability: 'batched', builtins: true })
    */
   constructor(options: EngineOptions = {}) {
     const path = parseStoreUrl(options.store ?? 'memory')
@@ -181,16 +193,17 @@ export class Engine {
       const store = this.#store
       this.#exitFlush = (): void => store.closeSync()
       process.on('exit', this.#exitFlush)
-      if (options.handleSignals) {
-        for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-          const handler = (): void => void this.close().finally(() => process.exit(code))
-          process.once(signal, handler)
-          this.#signalHandlers.push([signal, handler])
-        }
+      if (options.handleSignals ?? true) {
+        handleSignals(this)
+        this.#signals = true
       }
     }
     this.#accounts = new Accounts(options.metering, this.#store)
     this.#given = new GivenRunIds(this.#store)
+    const builtins = options.builtins ?? false
+    if (builtins !== false) {
+      for (const [name, fn] of Object.entries(builtinActions(builtins === true ? {} : builtins))) this.action(name, fn)
+    }
   }
 
   /**
@@ -484,7 +497,7 @@ export class Engine {
     if (this.#store) {
       await this.#store.close()
       if (this.#exitFlush) process.off('exit', this.#exitFlush)
-      for (const [signal, handler] of this.#signalHandlers) process.off(signal, handler)
+      if (this.#signals) releaseSignals(this)
     }
   }
 

@@ -3,6 +3,7 @@
  * every problem (with its path and a hint) instead of stopping at the first.
  */
 import { hintFor } from './hints'
+import { unknownAction } from './known-actions'
 import { ExpressionError } from '../errors'
 import { compile, compileCondition, JsonTemplate, type Template } from '../template'
 import { DURATION_HINT, parseDuration } from './duration'
@@ -35,6 +36,8 @@ export interface Problem {
 export interface ValidateOptions {
   /** Registered action names; when given, an unknown action is a problem. */
   actions?: Iterable<string>
+  /** Built-in action names: without `actions`, a name in their namespaces (`http.gte`) that is none of them is a problem. */
+  builtins?: readonly string[]
 }
 
 const TOP_KEYS = ['name', 'description', 'input', 'vars', 'tasks', 'start', 'output', 'step_limit']
@@ -226,10 +229,8 @@ function validateTask(c: Checker, name: string, raw: unknown, names: string[], o
     c.add([...path, 'action'], `task '${name}' needs an 'action' (the name of a registered action)`)
   } else {
     task.action = raw.action
-    if (options.actions) {
-      const known = options.actions as string[]
-      if (!known.includes(raw.action)) c.add([...path, 'action'], `action '${raw.action}' is not registered`, didYouMean(raw.action, known) ?? 'register it with engine.action(name, fn)')
-    }
+    const unknown = unknownAction(raw.action, { actions: options.actions as string[] | undefined, builtins: options.builtins })
+    if (unknown) c.add([...path, 'action'], unknown.message, unknown.hint)
   }
   if (raw.input !== undefined) task.input = c.template(raw.input, [...path, 'input'], 'json') as JsonTemplate | undefined
   if (raw.with !== undefined) {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::record::{execution_status, EventRecord, Execution, LedgerEntry, LedgerKey, RunFilter, RunRecord, Write};
 use super::schema::MIGRATIONS;
@@ -35,9 +35,9 @@ impl SqliteStore {
     }
 
     fn setup(conn: Connection) -> Result<Self> {
-        conn.busy_timeout(Duration::from_secs(5)).map_err(db_error)?;
+        conn.busy_timeout(LOCK_WAIT).map_err(db_error)?;
         // WAL: readers never block the writer; FULL: a commit survives power loss
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_error)?;
+        use_wal(&conn)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(db_error)?;
         // a batch touches pages all over the executions B-tree: keep them cached (64 MiB)
         conn.pragma_update(None, "cache_size", -65_536).map_err(db_error)?;
@@ -47,24 +47,60 @@ impl SqliteStore {
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let version: usize = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(db_error)?;
-        if version > MIGRATIONS.len() {
-            return Err(Error::Store {
-                message: format!(
-                    "the database has schema version {version}, newer than this arcflow supports ({}): upgrade arcflow",
-                    MIGRATIONS.len()
-                ),
-                transient: false,
-            });
+        // the common case, an up-to-date file, takes no write lock
+        if schema_version(&self.conn)? == MIGRATIONS.len() {
+            return Ok(());
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = self.conn.transaction().map_err(db_error)?;
+        // one writer migrates: IMMEDIATE takes the write lock up front (a
+        // deferred transaction could not upgrade once another process
+        // wrote), and the version is read again under it, so a process that
+        // waited (busy timeout) sees the other's migration and runs none of it
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)?;
+        let version = schema_version(&tx)?;
+        for sql in MIGRATIONS.iter().skip(version) {
             tx.execute_batch(sql).map_err(db_error)?;
-            tx.pragma_update(None, "user_version", i + 1).map_err(db_error)?;
-            tx.commit().map_err(db_error)?;
         }
-        Ok(())
+        if version < MIGRATIONS.len() {
+            tx.pragma_update(None, "user_version", MIGRATIONS.len()).map_err(db_error)?;
+        }
+        tx.commit().map_err(db_error)
     }
+}
+
+/// How long an open waits for another connection's lock.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// Switches a file to WAL. The switch needs the file to itself, and SQLite
+/// answers busy at once rather than call the busy handler (it may hold a
+/// read lock of its own): while another process opens the same new file,
+/// try again until it is WAL (the other may have switched it) or the
+/// usual lock wait has passed.
+fn use_wal(conn: &Connection) -> Result<()> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => return Err(db_error(e)),
+        }
+    }
+}
+
+/// `user_version`, refused when a newer arcflow wrote the file.
+fn schema_version(conn: &Connection) -> Result<usize> {
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(db_error)?;
+    if version > MIGRATIONS.len() {
+        return Err(Error::Store {
+            message: format!(
+                "the database has schema version {version}, newer than this arcflow supports ({}): upgrade arcflow",
+                MIGRATIONS.len()
+            ),
+            transient: false,
+        });
+    }
+    Ok(version)
 }
 
 fn run_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
