@@ -31,7 +31,8 @@ fn json<T: serde::Serialize>(value: &T) -> arcflow_core::Result<String> {
 #[napi]
 impl NativeStore {
     /// Opens (creating and migrating) the store `url` names (`sqlite:PATH`)
-    /// and starts its flush thread.
+    /// and starts its flush thread. `capacityBytes` and `maxUnwrittenMs`
+    /// bound the queue besides `capacity` (defaults: 256 MiB, 1 s).
     #[napi(constructor)]
     pub fn new(
         url: String,
@@ -39,13 +40,18 @@ impl NativeStore {
         batch_size: u32,
         capacity: u32,
         snapshot_every: Option<u32>,
+        capacity_bytes: Option<f64>,
+        max_unwritten_ms: Option<u32>,
     ) -> Result<Self, JsError> {
         guard(|| {
+            let defaults = WriterConfig::default();
             let config = WriterConfig {
                 flush_interval: Duration::from_millis(u64::from(flush_interval_ms.max(1))),
                 batch_size: batch_size.max(1) as usize,
                 capacity: capacity.max(1) as usize,
-                ..WriterConfig::default()
+                capacity_bytes: capacity_bytes.map_or(defaults.capacity_bytes, |b| b.max(1.0) as usize),
+                max_unwritten: max_unwritten_ms.map_or(defaults.max_unwritten, |ms| Duration::from_millis(u64::from(ms))),
+                ..defaults
             };
             let writer = WriteBehind::start(store::open(&url)?, config)?;
             let reader = store::open(&url)?;
