@@ -25,3 +25,14 @@ test('the database deleted under a running sync engine is a failing store: nothi
   t.regex(report.failing ?? '', /database file .* is gone/)
   t.true(report.queueDepth > 0, 'the queue is kept')
 })
+
+test('engines created and closed on one database leave no file descriptor open', async (t) => {
+  const path = join(mkdtempSync(join(tmpdir(), 'arcflow-fds-')), 'a.db')
+  const child = spawn(process.execPath, [join(__dirname, 'fixtures', 'fds-child.mjs'), path, '300'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()))
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  t.is(code, 0, 'the child exits normally')
+  const { before, after } = JSON.parse(out) as { before: number; after: number }
+  t.true(after <= before, `${after - before} descriptors more after 300 engines were closed`)
+})

@@ -19,7 +19,8 @@ use crate::error::{guard, JsError};
 #[napi]
 pub struct NativeStore {
     pub(crate) writer: Arc<WriteBehind>,
-    reader: Mutex<Box<dyn Store>>,
+    /// `None` once closed: a closed engine holds no descriptor until it is collected.
+    reader: Mutex<Option<Box<dyn Store>>>,
     /// Completions between two snapshots of a run.
     pub(crate) snapshot_every: u32,
 }
@@ -57,7 +58,7 @@ impl NativeStore {
             let reader = store::open(&url)?;
             Ok(NativeStore {
                 writer: Arc::new(writer),
-                reader: Mutex::new(reader),
+                reader: Mutex::new(Some(reader)),
                 snapshot_every: snapshot_every.unwrap_or(DEFAULT_SNAPSHOT_EVERY).max(1),
             })
         })
@@ -89,12 +90,15 @@ impl NativeStore {
     #[napi]
     pub fn close_sync(&self) {
         self.writer.close();
+        // the reader's connection (database, WAL and shared-memory descriptors) goes now, not at GC
+        let reader = self.reader.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(reader);
     }
 
     /// `PRAGMA integrity_check`: `ok`, or what is wrong.
     #[napi]
     pub fn integrity_check(&self) -> Result<String, JsError> {
-        guard(|| self.reader.lock().map_err(poisoned)?.integrity_check())
+        guard(|| self.with_reader(|reader| reader.integrity_check()))
     }
 }
 
@@ -111,7 +115,8 @@ impl NativeStore {
     /// connection holds (a locked database fails at once, transient).
     pub(crate) fn with_reader<T>(&self, f: impl FnOnce(&mut dyn Store) -> arcflow_core::Result<T>) -> arcflow_core::Result<T> {
         let mut guard = self.reader.lock().map_err(poisoned)?;
-        let reader: &mut dyn Store = &mut *guard;
+        let Some(reader) = guard.as_mut() else { return Err(arcflow_core::Error::Closed("the store is closed".into())) };
+        let reader: &mut dyn Store = &mut **reader;
         reader.set_lock_wait(Duration::ZERO)?;
         f(reader)
     }
