@@ -34,5 +34,6 @@ test('engines created and closed on one database leave no file descriptor open',
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
   t.is(code, 0, 'the child exits normally')
   const { before, after } = JSON.parse(out) as { before: number; after: number }
-  t.true(after <= before, `${after - before} descriptors more after 300 engines were closed`)
+  // a leak is two per engine (600 before the fix); the runtime may open a descriptor or two lazily
+  t.true(after <= before + 2, `${after - before} descriptors more after 300 engines were closed`)
 })
