@@ -53,6 +53,14 @@ export interface EngineOptions {
   batchSize?: number
   /** Queued writes past which runs wait for the store (backpressure); default 100,000. */
   queueCapacity?: number
+  /** Queued bytes (approximate) past which runs wait for the store, so memory stays bounded under a failing disk; default 256 MiB. */
+  queueCapacityBytes?: number
+  /**
+   * Age of the oldest write not yet on disk past which runs wait for the
+   * store (at least twice `flushIntervalMs`): bounds what `batched` loses
+   * at a crash while the disk fails; default 1,000.
+   */
+  maxUnwrittenMs?: number
   /** Task completions of a run between two snapshots of its state (resume replays at most this many); default 256. */
   snapshotEvery?: number
   /** Lifecycle messages (opened, flushed, retrying, closed); pino or console shape. Default: silent. */
@@ -181,11 +189,18 @@ export class Engine {
         if (!Number.isInteger(v) || v < 1 || v > 0xffffffff) throw new TypeError(`${what} must be a positive integer, got ${String(v)}`)
         return v
       }
+      const positiveBytes = (v: number | undefined): number => {
+        if (v === undefined) return 256 * 1024 * 1024
+        if (!Number.isSafeInteger(v) || v < 1) throw new TypeError(`queueCapacityBytes must be a positive integer, got ${String(v)}`)
+        return v
+      }
       this.#store = new DurableStore(path, {
         flushIntervalMs: positive(options.flushIntervalMs, 50, 'flushIntervalMs'),
         batchSize: positive(options.batchSize, 10_000, 'batchSize'),
         queueCapacity: positive(options.queueCapacity, 100_000, 'queueCapacity'),
         snapshotEvery: positive(options.snapshotEvery, 256, 'snapshotEvery'),
+        queueCapacityBytes: positiveBytes(options.queueCapacityBytes),
+        maxUnwrittenMs: positive(options.maxUnwrittenMs, 1_000, 'maxUnwrittenMs'),
         logger: options.logger ?? silentLogger,
       })
       this.#versions = new WorkflowVersions(this.#store)

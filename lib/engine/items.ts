@@ -164,9 +164,19 @@ export class Items {
 
   /** An item ended, after its retries. */
   done(index: number, attempt: number, status: AttemptStatus, value: unknown, startedAt: number): void {
+    const host = this.#owner.host
+    if (!host.durable) return this.#acknowledged(index, attempt, status, value)
+    const seq = this.#journal(index, attempt, status, value, startedAt)
+    if (seq === undefined) return void this.#inFlight--
+    // sync: the item stays in flight (the task cannot end) until its end is committed
+    if (host.sync && seq !== 0) host.waitForStore(Math.abs(seq), () => this.#acknowledged(index, attempt, status, value))
+    else this.#acknowledged(index, attempt, status, value)
+  }
+
+  /** An item's end is acknowledged: its place in the result, its event, what follows. */
+  #acknowledged(index: number, attempt: number, status: AttemptStatus, value: unknown): void {
     const owner = this.#owner
     this.#inFlight--
-    if (owner.host.durable && !this.#journal(index, attempt, status, value, startedAt)) return
     if (status === 'succeeded') this.#results[index] = value
     else if (owner.task.continueOnError) this.#results[index] = { error: value }
     owner.host.emit({ type: 'item.completed', runId: owner.host.id, time: Date.now(), task: owner.task.name, attempt, index, status })
@@ -180,10 +190,11 @@ export class Items {
 
   /**
    * Journals an item's end (durable runs), with its charge; a full store
-   * queue pauses the items until it drains. False when the item's result
-   * cannot be workflow data: the task failed.
+   * queue pauses the items until it drains. Answers the write's sequence
+   * number (negative: the queue is full; 0: nothing queued), or undefined
+   * when the item's result cannot be workflow data: the task failed.
    */
-  #journal(index: number, attempt: number, status: AttemptStatus, value: unknown, startedAt: number): boolean {
+  #journal(index: number, attempt: number, status: AttemptStatus, value: unknown, startedAt: number): number | undefined {
     const owner = this.#owner
     const host = owner.host
     const charge = this.itemCharge
@@ -196,20 +207,20 @@ export class Items {
       // the item ran: billed as in memory, where the same result fails the task later
       if (charge) native.meterSettle(host.handle, execution, index, StatusCode.Succeeded, charge[0], charge[1])
       owner.finish({ status: 'failed', error: toFailure(error), attempt })
-      return false
+      return undefined
     }
     host.crossings++
     const seq = charge
       ? native.runItemDone(host.handle, execution, index, STATUS_CODE[status], payload, startedAt || Date.now(), charge[0], charge[1])
       : native.runItemDone(host.handle, execution, index, STATUS_CODE[status], payload, startedAt || Date.now())
-    if (seq < 0 && !this.#throttled) {
+    if (seq < 0 && !host.sync && !this.#throttled) {
       this.#throttled = true
       host.waitForStore(-seq, () => {
         this.#throttled = false
         if (!this.stopped && host.live()) this.pump()
       })
     }
-    return true
+    return seq
   }
 
   /** The activation ended: the window goes, the items' signal is unlinked. */

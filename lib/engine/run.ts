@@ -69,11 +69,16 @@ export class Run<O = unknown> {
   #stopping = false
   /**
    * The core has recorded the run's end (`[3, output]` or `[4, error]`):
-   * a cancel or timeout that comes while it waits for the commit ends the
-   * run with that recorded outcome at once (what the store will say), not
-   * as cancelled.
+   * a cancel or timeout that comes while it waits for the commit does not
+   * change it (the store will say that outcome). `batched` reports it at
+   * once; `sync` once it is committed.
    */
   #ending: unknown[] | undefined
+  /**
+   * `sync`: the run has ended (`#status`) but its end is not committed yet:
+   * nobody hears of it (status, result, end event) until it is.
+   */
+  #unsettled = false
   #timer: ReturnType<typeof setTimeout> | undefined
   #output: unknown
   #error: Error | undefined
@@ -172,7 +177,12 @@ export class Run<O = unknown> {
     queueMicrotask(() => this.#follow(answer, undefined))
   }
   get status(): RunStatus {
-    return this.#status
+    return this.#unsettled ? 'running' : this.#status
+  }
+
+  /** @internal `sync` durability (see TaskHost). */
+  get sync(): boolean {
+    return this.#sync
   }
 
   /**
@@ -223,7 +233,7 @@ export class Run<O = unknown> {
   /** The run's output; rejects with RunFailedError or RunStoppedError. */
   result(): Promise<O> {
     if (!this.#done) {
-      if (this.#status === 'running') {
+      if (this.#status === 'running' || this.#unsettled) {
         this.#done = new Promise((resolve, reject) => {
           this.#resolve = resolve
           this.#reject = reject
@@ -412,8 +422,7 @@ export class Run<O = unknown> {
 
   #fail(failure: Failure, task?: string, attempt?: number): void {
     if (this.#status !== 'running') return
-    this.#emit(task ? { type: 'run.failed', error: failure, task } : { type: 'run.failed', error: failure })
-    this.#end('failed', new RunFailedError(this.id, failure, task, attempt))
+    this.#end('failed', task ? { type: 'run.failed', error: failure, task } : { type: 'run.failed', error: failure }, new RunFailedError(this.id, failure, task, attempt))
   }
 
   #maybeFinish(): void {
@@ -433,18 +442,21 @@ export class Run<O = unknown> {
   #succeed(output: unknown): void {
     if (this.#status !== 'running') return
     if (this.workflow.output === undefined) output = undefined
-    this.#emit({ type: 'run.succeeded', output })
-    this.#end('succeeded', undefined, output)
+    this.#end('succeeded', { type: 'run.succeeded', output }, undefined, output)
   }
 
   #finish(status: 'cancelled' | 'timed_out'): void {
     if (this.#status !== 'running') return
-    if (this.#ending) return this.#follow(this.#ending, undefined) // the recorded end, without waiting for its commit
-    this.#emit({ type: status === 'cancelled' ? 'run.cancelled' : 'run.timed_out' })
-    this.#end(status, new RunStoppedError(this.id, status))
+    if (this.#ending) {
+      // the recorded end stands; sync reports it with its commit (already awaited)
+      if (this.#sync) return void (this.#stopping = true)
+      return this.#follow(this.#ending, undefined)
+    }
+    this.#end(status, { type: status === 'cancelled' ? 'run.cancelled' : 'run.timed_out' }, new RunStoppedError(this.id, status))
   }
 
-  #end(status: Exclude<RunStatus, 'running'>, error?: Error, output?: unknown): void {
+  /** The run ends: everything in flight stops now; the end is announced (`event`, result) once durable. */
+  #end(status: Exclude<RunStatus, 'running'>, event: NewEvent, error?: Error, output?: unknown): void {
     this.#status = status
     this.#output = output
     this.#error = error
@@ -455,12 +467,27 @@ export class Run<O = unknown> {
     // (an abort dispatches events: skip it when nothing is in flight)
     if (this.#active > 0) this.#signal?.abort(new Error(`run ${status}`))
     // the core gives back what attempts in flight reserved
+    let seq = -1
     if (!this.#released) {
       this.#released = true
       this.crossings++
-      if (this.#store) native.runEnd(this.handle, status, error instanceof RunFailedError ? JSON.stringify(error.failure) : null)
+      if (this.#store) seq = native.runEnd(this.handle, status, error instanceof RunFailedError ? JSON.stringify(error.failure) : null)
       else native.runEnd(this.handle, null, null)
     }
+    if (this.#sync && seq > 0) {
+      // sync: nothing is reported as ended before the store has it (a cancel cannot shorten this wait)
+      this.#unsettled = true
+      void this.#store!.committed(seq).then(() => {
+        this.#unsettled = false
+        this.#announce(event, error, output)
+      })
+      return
+    }
+    this.#announce(event, error, output)
+  }
+
+  #announce(event: NewEvent, error: Error | undefined, output: unknown): void {
+    this.#emit(event)
     this.#log.close()
     if (this.#done) {
       if (error) this.#reject!(error)

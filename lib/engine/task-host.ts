@@ -42,6 +42,8 @@ export interface TaskHost {
   taskDone(activation: Activation, outcome: TaskOutcome): void
   /** The run journals its executions to a store. */
   readonly durable: boolean
+  /** `sync` durability: a completion is acknowledged (its event, what follows) only once committed. */
+  readonly sync: boolean
   /** Calls `then` once the store has committed every write up to `seq` (backpressure). */
   waitForStore(seq: number, then: () => void): void
   /** Metered runs: the run's meter. */

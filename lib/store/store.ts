@@ -21,6 +21,8 @@ export interface Logger {
 
 export interface StoreStats {
   queueDepth: number
+  /** The queued writes' approximate size in bytes (the batch in flight included). */
+  queueBytes: number
   enqueued: number
   committed: number
   /** Every write up to this sequence number is committed or set aside (`committed + rejected`). */
@@ -92,6 +94,10 @@ export interface StoreOptions {
   flushIntervalMs: number
   batchSize: number
   queueCapacity: number
+  /** Queued bytes (approximate) past which runs wait. Default 256 MiB. */
+  queueCapacityBytes?: number | undefined
+  /** Age of the oldest unwritten write past which runs wait (at least twice the flush interval). Default 1,000. */
+  maxUnwrittenMs?: number | undefined
   /** Completions of a run between two snapshots of its state. */
   snapshotEvery?: number | undefined
   logger: Logger
@@ -198,7 +204,7 @@ export class DurableStore {
     this.path = path
     this.#logger = options.logger
     try {
-      this.native = new native.NativeStore(`sqlite:${path}`, options.flushIntervalMs, options.batchSize, options.queueCapacity, options.snapshotEvery ?? null)
+      this.native = new native.NativeStore(`sqlite:${path}`, options.flushIntervalMs, options.batchSize, options.queueCapacity, options.snapshotEvery ?? null, options.queueCapacityBytes ?? null, options.maxUnwrittenMs ?? null)
     } catch (error) {
       throw fromNative(error)
     }

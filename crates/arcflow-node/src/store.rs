@@ -19,7 +19,8 @@ use crate::error::{guard, JsError};
 #[napi]
 pub struct NativeStore {
     pub(crate) writer: Arc<WriteBehind>,
-    reader: Mutex<Box<dyn Store>>,
+    /// `None` once closed: a closed engine holds no descriptor until it is collected.
+    reader: Mutex<Option<Box<dyn Store>>>,
     /// Completions between two snapshots of a run.
     pub(crate) snapshot_every: u32,
 }
@@ -31,7 +32,8 @@ fn json<T: serde::Serialize>(value: &T) -> arcflow_core::Result<String> {
 #[napi]
 impl NativeStore {
     /// Opens (creating and migrating) the store `url` names (`sqlite:PATH`)
-    /// and starts its flush thread.
+    /// and starts its flush thread. `capacityBytes` and `maxUnwrittenMs`
+    /// bound the queue besides `capacity` (defaults: 256 MiB, 1 s).
     #[napi(constructor)]
     pub fn new(
         url: String,
@@ -39,19 +41,24 @@ impl NativeStore {
         batch_size: u32,
         capacity: u32,
         snapshot_every: Option<u32>,
+        capacity_bytes: Option<f64>,
+        max_unwritten_ms: Option<u32>,
     ) -> Result<Self, JsError> {
         guard(|| {
+            let defaults = WriterConfig::default();
             let config = WriterConfig {
                 flush_interval: Duration::from_millis(u64::from(flush_interval_ms.max(1))),
                 batch_size: batch_size.max(1) as usize,
                 capacity: capacity.max(1) as usize,
-                ..WriterConfig::default()
+                capacity_bytes: capacity_bytes.map_or(defaults.capacity_bytes, |b| b.max(1.0) as usize),
+                max_unwritten: max_unwritten_ms.map_or(defaults.max_unwritten, |ms| Duration::from_millis(u64::from(ms))),
+                ..defaults
             };
             let writer = WriteBehind::start(store::open(&url)?, config)?;
             let reader = store::open(&url)?;
             Ok(NativeStore {
                 writer: Arc::new(writer),
-                reader: Mutex::new(reader),
+                reader: Mutex::new(Some(reader)),
                 snapshot_every: snapshot_every.unwrap_or(DEFAULT_SNAPSHOT_EVERY).max(1),
             })
         })
@@ -94,12 +101,15 @@ impl NativeStore {
     #[napi]
     pub fn close_sync(&self) {
         self.writer.close();
+        // the reader's connection (database, WAL and shared-memory descriptors) goes now, not at GC
+        let reader = self.reader.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(reader);
     }
 
     /// `PRAGMA integrity_check`: `ok`, or what is wrong.
     #[napi]
     pub fn integrity_check(&self) -> Result<String, JsError> {
-        guard(|| self.reader.lock().map_err(poisoned)?.integrity_check())
+        guard(|| self.with_reader(|reader| reader.integrity_check()))
     }
 }
 
@@ -116,7 +126,8 @@ impl NativeStore {
     /// connection holds (a locked database fails at once, transient).
     pub(crate) fn with_reader<T>(&self, f: impl FnOnce(&mut dyn Store) -> arcflow_core::Result<T>) -> arcflow_core::Result<T> {
         let mut guard = self.reader.lock().map_err(poisoned)?;
-        let reader: &mut dyn Store = &mut *guard;
+        let Some(reader) = guard.as_mut() else { return Err(arcflow_core::Error::Closed("the store is closed".into())) };
+        let reader: &mut dyn Store = &mut **reader;
         reader.set_lock_wait(Duration::ZERO)?;
         f(reader)
     }

@@ -10,6 +10,9 @@ use super::schema::MIGRATIONS;
 use super::Store;
 use crate::error::{Error, Result};
 
+mod identity;
+use identity::FileIdentity;
+
 pub(crate) fn db_error(e: rusqlite::Error) -> Error {
     Error::Store { message: e.to_string(), transient: is_transient(&e) }
 }
@@ -25,13 +28,18 @@ fn is_transient(e: &rusqlite::Error) -> bool {
 
 pub struct SqliteStore {
     conn: Connection,
+    /// The file opened, checked before each commit (see `identity`).
+    file: Option<FileIdentity>,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &str) -> Result<Self> {
         let conn = Connection::open(path).map_err(db_error)?;
-        Self::setup(conn)
+        let mut store = Self::setup(conn)?;
+        // after setup: the file exists once the first pragma touched it
+        store.file = FileIdentity::of(path);
+        Ok(store)
     }
 
     fn setup(conn: Connection) -> Result<Self> {
@@ -41,7 +49,7 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL").map_err(db_error)?;
         // a batch touches pages all over the executions B-tree: keep them cached (64 MiB)
         conn.pragma_update(None, "cache_size", -65_536).map_err(db_error)?;
-        let mut store = SqliteStore { conn };
+        let mut store = SqliteStore { conn, file: None };
         store.migrate()?;
         Ok(store)
     }
@@ -128,6 +136,9 @@ impl Store for SqliteStore {
     }
 
     fn apply(&mut self, batch: &[Write]) -> Result<()> {
+        if let Some(file) = &self.file {
+            file.check()?;
+        }
         let tx = self.conn.transaction().map_err(db_error)?;
         {
             let mut run_started = tx

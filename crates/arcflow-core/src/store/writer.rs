@@ -6,9 +6,11 @@
 //! permanent reason (a constraint, a malformed write) is not retried: it is
 //! split by the calls that queued it, and only the calls whose writes the
 //! store refuses are set aside, counted and reported (see `set_aside`);
-//! nothing is dropped silently. The queue is bounded: past `capacity` it
-//! says so ([`WriteBehind::enqueue`] returns `true`), and the engine waits
-//! for it to drain instead of growing it without bound. Sequence numbers let a
+//! nothing is dropped silently. The queue is bounded: past `capacity`
+//! writes, `capacity_bytes` bytes, or once its oldest unwritten write is
+//! older than `max_unwritten`, it says so ([`WriteBehind::enqueue`] answers
+//! `full`, see `bounds`), and the engine waits for it to drain instead of
+//! growing it (or the work a crash would lose) without bound. Sequence numbers let a
 //! caller wait until everything it queued is on disk (`sync` durability;
 //! concurrent waiters share a commit).
 
@@ -17,15 +19,19 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use super::record::Write;
 use super::Store;
 use crate::error::{Error, Result};
 use crate::time::now_ms;
 
 mod batch;
+mod bounds;
 mod set_aside;
+mod stats;
+
+pub use stats::StoreStats;
+
+use bounds::{write_bytes, Ages};
 
 use batch::{batch_len, coalesce};
 
@@ -36,6 +42,12 @@ pub struct WriterConfig {
     pub batch_size: usize,
     /// Queued writes past which the engine is asked to wait.
     pub capacity: usize,
+    /// Queued bytes (approximate, the batch in flight included) past which the engine is asked to wait.
+    pub capacity_bytes: usize,
+    /// Age of the oldest unwritten write past which the engine is asked to
+    /// wait (at least twice `flush_interval`): what `batched` can lose at a
+    /// crash while the store fails.
+    pub max_unwritten: Duration,
     /// First retry delay after a failed batch; doubles up to `max_retry_delay`.
     pub retry_delay: Duration,
     pub max_retry_delay: Duration,
@@ -47,45 +59,12 @@ impl Default for WriterConfig {
             flush_interval: Duration::from_millis(50),
             batch_size: 10_000,
             capacity: 100_000,
+            capacity_bytes: 256 << 20,
+            max_unwritten: Duration::from_secs(1),
             retry_delay: Duration::from_millis(10),
             max_retry_delay: Duration::from_secs(2),
         }
     }
-}
-
-/// `engine.stats()`'s store part.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StoreStats {
-    /// Writes queued and not yet committed (the batch in flight included).
-    pub queue_depth: u64,
-    pub enqueued: u64,
-    pub committed: u64,
-    /// Writes done with, in queue order: every write up to this sequence
-    /// number is committed or set aside (`committed + rejected`). Waiters
-    /// wait on this.
-    pub settled: u64,
-    /// Writes set aside for good: the store refused them with a permanent
-    /// error (see `rejection`).
-    pub rejected: u64,
-    pub batches: u64,
-    pub retries: u64,
-    /// Milliseconds since the epoch of the last commit.
-    pub last_flush_at: Option<i64>,
-    pub last_flush_ms: Option<f64>,
-    pub last_flush_rows: u64,
-    /// The last failure, while the store is failing.
-    pub failing: Option<String>,
-    /// `failing` is permanent: the writes it names were set aside, not retried.
-    pub permanent: bool,
-    /// The last permanent failure and the writes it set aside, kept once
-    /// the store moves on.
-    pub rejection: Option<String>,
-    pub closed: bool,
-    /// Calls that waited on their own thread for queued writes to commit
-    /// ([`WriteBehind::settle`]): a read or start that must not block the
-    /// JavaScript thread never adds to it.
-    pub blocking_waits: u64,
 }
 
 struct State {
@@ -101,6 +80,8 @@ struct State {
     /// The sequence numbers `(first, last)` of the latest calls set aside,
     /// with why: [`WriteBehind::rejection`] answers from here.
     rejections: VecDeque<(u64, u64, String)>,
+    /// When the unsettled writes were queued (see `bounds`).
+    ages: Ages,
 }
 
 /// Calls set aside that [`WriteBehind::rejection`] remembers.
@@ -138,6 +119,7 @@ impl WriteBehind {
                 closing: false,
                 urgent: false,
                 rejections: VecDeque::new(),
+                ages: Ages::default(),
             }),
             work: Condvar::new(),
             progress: Condvar::new(),
@@ -159,7 +141,8 @@ impl WriteBehind {
             return Err(Error::Closed("the store is closed".into()));
         }
         let before = state.queue.len();
-        state.queue.extend(writes);
+        let mut bytes = 0;
+        state.queue.extend(writes.into_iter().inspect(|w| bytes += write_bytes(w)));
         let added = (state.queue.len() - before) as u64;
         if added > 1 {
             let first = state.stats.enqueued + 1;
@@ -167,7 +150,17 @@ impl WriteBehind {
         }
         state.stats.enqueued += added;
         state.stats.queue_depth += added;
-        let full = state.queue.len() >= self.shared.config.capacity;
+        state.stats.queue_bytes += bytes as u64;
+        let config = &self.shared.config;
+        let now = Instant::now();
+        let max_unwritten = config.max_unwritten.max(config.flush_interval * 2);
+        let full = state.queue.len() >= config.capacity
+            || state.stats.queue_bytes >= config.capacity_bytes as u64
+            || state.ages.oldest(now) > max_unwritten;
+        if added > 0 {
+            let last = state.stats.enqueued;
+            state.ages.queued(last, now);
+        }
         if state.queue.len() >= self.shared.config.batch_size || full {
             self.shared.work.notify_one();
         }
@@ -313,12 +306,17 @@ fn flush_loop(shared: &Shared, mut store: Box<dyn Store>) {
         };
         let mut batch = Vec::from(batch);
         let n = batch.len();
+        // off the lock: the bytes the batch held, given back once it is done with
+        let bytes: u64 = batch.iter().map(|w| write_bytes(w) as u64).sum();
         let merged = coalesce(&mut batch);
         let started = Instant::now();
         match apply_retrying(shared, &mut *store, &batch) {
             Ok(()) => committed(shared, n as u64, started),
             Err(err) => set_aside::split_and_apply(shared, &mut *store, &batch, n, base, &merged, err),
         }
+        drop(batch);
+        let mut state = shared.lock();
+        state.stats.queue_bytes = state.stats.queue_bytes.saturating_sub(bytes);
     }
 }
 
@@ -360,6 +358,8 @@ fn committed(shared: &Shared, writes: u64, started: Instant) {
     stats.last_flush_rows = writes;
     stats.failing = None;
     stats.permanent = false;
+    let settled = stats.settled;
+    state.ages.settled(settled);
     shared.progress.notify_all();
 }
 
@@ -379,5 +379,7 @@ fn rejected(shared: &Shared, writes: u64, (first, last): (u64, u64), err: &Error
         state.rejections.pop_front();
     }
     state.rejections.push_back((first, last, why));
+    let settled = state.stats.settled;
+    state.ages.settled(settled);
     shared.progress.notify_all();
 }
