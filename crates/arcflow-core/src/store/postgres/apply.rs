@@ -57,7 +57,7 @@ struct Phase<'a> {
     /// Runs that ended in this phase.
     ended: HashSet<&'a str>,
     started: HashSet<&'a str>,
-    start: (Vec<&'a str>, Vec<&'a str>, Vec<&'a str>, Vec<i64>, Vec<Option<&'a str>>),
+    start: Starts<'a>,
     executions: HashMap<ExecutionKey<'a>, usize>,
     /// Folded executions, by first appearance.
     tasks: Vec<Folded<'a>>,
@@ -67,6 +67,15 @@ struct Phase<'a> {
     ledger: Ledger<'a>,
     events: Events<'a>,
     ends: Ends<'a>,
+}
+
+#[derive(Default)]
+struct Starts<'a> {
+    id: Vec<&'a str>,
+    workflow: Vec<&'a str>,
+    input: Vec<&'a str>,
+    started_at: Vec<i64>,
+    account: Vec<Option<&'a str>>,
 }
 
 /// An execution's writes of one phase, folded into the row they make.
@@ -144,12 +153,12 @@ impl<'a> Phase<'a> {
             Write::RunStarted { id, workflow, input, started_at, account } => {
                 // a second start only says `running` again, as the first did
                 if self.started.insert(id) {
-                    let s = &mut self.start;
-                    s.0.push(id);
-                    s.1.push(workflow);
-                    s.2.push(input);
-                    s.3.push(*started_at);
-                    s.4.push(account.as_deref());
+                    let g = &mut self.start;
+                    g.id.push(id);
+                    g.workflow.push(workflow);
+                    g.input.push(input);
+                    g.started_at.push(*started_at);
+                    g.account.push(account.as_deref());
                 }
             }
             Write::Task(e) => match self.executions.get(&e.key()) {
@@ -229,9 +238,9 @@ impl<'a> Phase<'a> {
             let statement = statements.get(&mut *tx, sql)?;
             tx.execute(&statement, params).map(drop)
         };
-        if !self.start.0.is_empty() {
-            let s = &self.start;
-            exec(RUNS_STARTED, &[&s.0, &s.1, &s.2, &s.3, &s.4])?;
+        if !self.start.id.is_empty() {
+            let g = &self.start;
+            exec(RUNS_STARTED, &[&g.id, &g.workflow, &g.input, &g.started_at, &g.account])?;
         }
         if !self.tasks.is_empty() {
             let t = &self.tasks;
