@@ -4,6 +4,7 @@
 //! engine never writes SQL and never waits for I/O unless a run asked for
 //! `sync` durability.
 
+mod postgres;
 mod record;
 mod schema;
 mod sqlite;
@@ -12,19 +13,23 @@ mod writer;
 pub use record::{
     execution_status, EventRecord, Execution, LedgerEntry, LedgerKey, LedgerWrite, RunFilter, RunRecord, Write, EXECUTION_STATUSES,
 };
+pub use self::postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use writer::{StoreStats, WriteBehind, WriterConfig};
 
 use crate::error::{Error, Result};
 
 /// Opens the store `url` names: `sqlite:PATH` (the file created and
-/// migrated if needed). `postgres://` and `postgresql://` are kept for
-/// PostgreSQL, which this build does not have yet (a permanent
-/// [`Error::Store`]); anything else, a bare path included, is an
+/// migrated if needed), or `postgres://` / `postgresql://` (a PostgreSQL
+/// connection URL; `?schema=NAME` keeps arcflow's tables in that schema,
+/// created if missing; the schema is migrated at open). A database that
+/// cannot be reached is a transient [`Error::Store`], which never repeats
+/// the URL's password; anything else, a bare path included, is an
 /// [`Error::InvalidValue`] naming the accepted forms.
 ///
 /// ```no_run
 /// let mut store = arcflow_core::store::open("sqlite:./arcflow.db")?;
+/// let mut shared = arcflow_core::store::open("postgres://arcflow@db:5432/arcflow?schema=tenant_a")?;
 /// # Ok::<(), arcflow_core::Error>(())
 /// ```
 pub fn open(url: &str) -> Result<Box<dyn Store>> {
@@ -35,11 +40,7 @@ pub fn open(url: &str) -> Result<Box<dyn Store>> {
         return Ok(Box::new(SqliteStore::open(path)?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        // the URL itself is not repeated: it may hold a password
-        return Err(Error::Store {
-            message: "PostgreSQL is not available in this build of arcflow yet: use sqlite:PATH".into(),
-            transient: false,
-        });
+        return Ok(Box::new(PostgresStore::open(url)?));
     }
     let hint = match url.split_once(':') {
         // the engine's option, not a backend: no store at all
@@ -50,12 +51,12 @@ pub fn open(url: &str) -> Result<Box<dyn Store>> {
     };
     let shown = url.split_once("://").map_or(url, |(scheme, _)| scheme);
     Err(Error::invalid_value(format!(
-        "unknown store URL {shown:?}: expected sqlite:PATH (postgres:// or postgresql:// once PostgreSQL is available){hint}"
+        "unknown store URL {shown:?}: expected sqlite:PATH, postgres://... or postgresql://...{hint}"
     )))
 }
 
-/// What the engine needs from a database. Implementations: SQLite here; a
-/// PostgreSQL one can follow without touching the engine. Every
+/// What the engine needs from a database. Implementations: SQLite and
+/// PostgreSQL. Every
 /// implementation passes the backend contract suite (`tests/contract`).
 pub trait Store: Send {
     /// Applies a batch in one transaction: all of it, or none of it.

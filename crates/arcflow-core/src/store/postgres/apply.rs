@@ -1,0 +1,352 @@
+//! A batch in one transaction, as a few multi-row statements (`unnest` of
+//! one array per column), not a statement per write.
+//!
+//! The batch is cut into phases, usually one. A phase gathers its writes by
+//! kind and runs one statement per kind, in this order: runs started,
+//! executions, variables, snapshots, the ledger (entries and balances),
+//! events, runs ended. That gives what applying the writes one by one in
+//! batch order gives (as SQLite does) because within a phase:
+//! - several writes of one execution are folded into one row as the
+//!   upsert would fold them (the last status, payload, end and journal
+//!   position; the first start and input), so are a variable's and a
+//!   snapshot's (the last wins) and a run's starts (the first inserts, the
+//!   others only say `running` again);
+//! - a ledger key is entered once (the first), and a balance moves only by
+//!   the entries that were new, in the same statement;
+//! - events and ledger entries keep batch order (`WITH ORDINALITY`), which
+//!   their identity column records;
+//! - a run's end comes after every start and execution of that run queued
+//!   before it. A start, execution or end of a run queued *after* its end
+//!   begins a new phase, so an execution written after a failed end is not
+//!   cancelled by it, and a run started again after its end is running.
+
+use std::collections::{HashMap, HashSet};
+
+use postgres::{Error, Transaction};
+
+use super::Statements;
+use crate::store::record::{Execution, LedgerKey, Write};
+
+pub(super) fn apply(tx: &mut Transaction<'_>, statements: &mut Statements, batch: &[Write]) -> Result<(), Error> {
+    let mut phase = Phase::default();
+    for write in batch {
+        if let Some(run) = run_of(write) {
+            if phase.ended.contains(run) {
+                phase.run(tx, statements)?;
+                phase = Phase::default();
+            }
+        }
+        phase.add(write);
+    }
+    phase.run(tx, statements)
+}
+
+/// The run whose end a write must follow (or precede).
+fn run_of(write: &Write) -> Option<&str> {
+    match write {
+        Write::RunStarted { id, .. } | Write::RunEnded { id, .. } => Some(id),
+        Write::Task(e) => Some(&e.run_id),
+        _ => None,
+    }
+}
+
+type ExecutionKey<'a> = (&'a str, &'a str, u32, i64, u32);
+
+#[derive(Default)]
+struct Phase<'a> {
+    /// Runs that ended in this phase.
+    ended: HashSet<&'a str>,
+    started: HashSet<&'a str>,
+    start: Starts<'a>,
+    executions: HashMap<ExecutionKey<'a>, usize>,
+    /// Folded executions, by first appearance.
+    tasks: Vec<Folded<'a>>,
+    vars: HashMap<(&'a str, &'a str), &'a str>,
+    snapshots: HashMap<&'a str, (i64, &'a str)>,
+    ledger_keys: HashSet<String>,
+    ledger: Ledger<'a>,
+    events: Events<'a>,
+    ends: Ends<'a>,
+}
+
+#[derive(Default)]
+struct Starts<'a> {
+    id: Vec<&'a str>,
+    workflow: Vec<&'a str>,
+    input: Vec<&'a str>,
+    started_at: Vec<i64>,
+    account: Vec<Option<&'a str>>,
+}
+
+/// An execution's writes of one phase, folded into the row they make.
+struct Folded<'a> {
+    run_id: &'a str,
+    task: &'a str,
+    step: u32,
+    item: i64,
+    attempt: u32,
+    status: &'a str,
+    payload: Option<&'a str>,
+    input: Option<&'a str>,
+    started_at: Option<i64>,
+    ended_at: Option<i64>,
+    jseq: u64,
+}
+
+impl<'a> Folded<'a> {
+    fn of(e: &'a Execution) -> Self {
+        Folded {
+            run_id: &e.run_id,
+            task: &e.task,
+            step: e.step,
+            item: e.item,
+            attempt: e.attempt,
+            status: e.status,
+            payload: e.payload.as_deref(),
+            input: e.input.as_deref(),
+            started_at: e.started_at,
+            ended_at: e.ended_at,
+            jseq: e.jseq,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Ledger<'a> {
+    key: Vec<String>,
+    account: Vec<&'a str>,
+    amount: Vec<i64>,
+    kind: Vec<&'a str>,
+    run_id: Vec<Option<&'a str>>,
+    task: Vec<Option<&'a str>>,
+    item: Vec<Option<i64>>,
+    attempt: Vec<Option<i64>>,
+    at: Vec<i64>,
+}
+
+#[derive(Default)]
+struct Events<'a> {
+    run_id: Vec<&'a str>,
+    kind: Vec<&'a str>,
+    task: Vec<Option<&'a str>>,
+    item: Vec<Option<i64>>,
+    attempt: Vec<Option<i64>>,
+    message: Vec<&'a str>,
+    data: Vec<Option<&'a str>>,
+    at: Vec<i64>,
+}
+
+#[derive(Default)]
+struct Ends<'a> {
+    id: Vec<&'a str>,
+    status: Vec<&'a str>,
+    output: Vec<Option<&'a str>>,
+    error: Vec<Option<&'a str>>,
+    ended_at: Vec<i64>,
+    /// Runs that did not succeed: their executions still running end with them.
+    abandoned: (Vec<&'a str>, Vec<i64>),
+}
+
+impl<'a> Phase<'a> {
+    fn add(&mut self, write: &'a Write) {
+        match write {
+            Write::RunStarted { id, workflow, input, started_at, account } => {
+                // a second start only says `running` again, as the first did
+                if self.started.insert(id) {
+                    let g = &mut self.start;
+                    g.id.push(id);
+                    g.workflow.push(workflow);
+                    g.input.push(input);
+                    g.started_at.push(*started_at);
+                    g.account.push(account.as_deref());
+                }
+            }
+            Write::Task(e) => match self.executions.get(&e.key()) {
+                // as the upsert would have it, had they come one by one
+                Some(&i) => {
+                    let row = &mut self.tasks[i];
+                    row.status = e.status;
+                    row.payload = e.payload.as_deref();
+                    row.ended_at = e.ended_at;
+                    row.jseq = e.jseq;
+                    row.started_at = row.started_at.or(e.started_at);
+                    row.input = row.input.or(e.input.as_deref());
+                }
+                None => {
+                    self.executions.insert(e.key(), self.tasks.len());
+                    self.tasks.push(Folded::of(e));
+                }
+            },
+            Write::Var { run_id, name, value } => {
+                self.vars.insert((run_id, name), value);
+            }
+            Write::Snapshot { run_id, jseq, state } => {
+                self.snapshots.insert(run_id, (*jseq as i64, state));
+            }
+            Write::Ledger(l) => {
+                let key = l.key_text();
+                if !self.ledger_keys.insert(key.clone()) {
+                    return;
+                }
+                let (run_id, task, item, attempt) = match &l.key {
+                    LedgerKey::Unit { run_id, task, item, attempt, .. } => {
+                        (Some(&**run_id), Some(&**task), (*item >= 0).then_some(*item), Some(i64::from(*attempt)))
+                    }
+                    LedgerKey::Given(_) => (None, None, None, None),
+                };
+                let g = &mut self.ledger;
+                g.key.push(key);
+                g.account.push(&l.account);
+                g.amount.push(l.amount);
+                g.kind.push(l.kind);
+                g.run_id.push(run_id);
+                g.task.push(task);
+                g.item.push(item);
+                g.attempt.push(attempt);
+                g.at.push(l.at);
+            }
+            Write::Event(e) => {
+                let g = &mut self.events;
+                g.run_id.push(&e.run_id);
+                g.kind.push(&e.kind);
+                g.task.push(e.task.as_deref());
+                g.item.push(e.item);
+                g.attempt.push(e.attempt.map(i64::from));
+                g.message.push(&e.message);
+                g.data.push(e.data.as_deref());
+                g.at.push(e.at);
+            }
+            Write::RunEnded { id, status, output, error, ended_at } => {
+                self.ended.insert(id);
+                let g = &mut self.ends;
+                g.id.push(id);
+                g.status.push(status);
+                g.output.push(output.as_deref());
+                g.error.push(error.as_deref());
+                g.ended_at.push(*ended_at);
+                if status != "succeeded" {
+                    g.abandoned.0.push(id);
+                    g.abandoned.1.push(*ended_at);
+                }
+            }
+        }
+    }
+
+    /// One statement per kind of write the phase holds.
+    fn run(&self, tx: &mut Transaction<'_>, statements: &mut Statements) -> Result<(), Error> {
+        let mut exec = |sql: &'static str, params: &[&(dyn postgres::types::ToSql + Sync)]| -> Result<(), Error> {
+            let statement = statements.get(&mut *tx, sql)?;
+            tx.execute(&statement, params).map(drop)
+        };
+        if !self.start.id.is_empty() {
+            let g = &self.start;
+            exec(RUNS_STARTED, &[&g.id, &g.workflow, &g.input, &g.started_at, &g.account])?;
+        }
+        if !self.tasks.is_empty() {
+            let t = &self.tasks;
+            let col = |f: fn(&Folded<'a>) -> i64| t.iter().map(f).collect::<Vec<_>>();
+            let opt = |f: fn(&Folded<'a>) -> Option<i64>| t.iter().map(f).collect::<Vec<_>>();
+            let text = |f: fn(&Folded<'a>) -> &'a str| t.iter().map(f).collect::<Vec<_>>();
+            let opt_text = |f: fn(&Folded<'a>) -> Option<&'a str>| t.iter().map(f).collect::<Vec<_>>();
+            exec(
+                EXECUTIONS,
+                &[
+                    &text(|e| e.run_id),
+                    &text(|e| e.task),
+                    &col(|e| i64::from(e.step)),
+                    &col(|e| e.item),
+                    &col(|e| i64::from(e.attempt)),
+                    &text(|e| e.status),
+                    &opt_text(|e| e.payload),
+                    &opt_text(|e| e.input),
+                    &opt(|e| e.started_at),
+                    &opt(|e| e.ended_at),
+                    &col(|e| e.jseq as i64),
+                ],
+            )?;
+        }
+        if !self.vars.is_empty() {
+            let (keys, values): (Vec<_>, Vec<_>) = self.vars.iter().map(|(k, v)| (*k, *v)).unzip();
+            let (runs, names): (Vec<_>, Vec<_>) = keys.into_iter().unzip();
+            exec(VARS, &[&runs, &names, &values])?;
+        }
+        if !self.snapshots.is_empty() {
+            let runs: Vec<&str> = self.snapshots.keys().copied().collect();
+            let (jseqs, states): (Vec<i64>, Vec<&str>) = runs.iter().map(|r| self.snapshots[r]).unzip();
+            exec(SNAPSHOTS, &[&runs, &jseqs, &states])?;
+        }
+        if !self.ledger.key.is_empty() {
+            let g = &self.ledger;
+            exec(LEDGER, &[&g.key, &g.account, &g.amount, &g.kind, &g.run_id, &g.task, &g.item, &g.attempt, &g.at])?;
+        }
+        if !self.events.run_id.is_empty() {
+            let g = &self.events;
+            exec(EVENTS, &[&g.run_id, &g.kind, &g.task, &g.item, &g.attempt, &g.message, &g.data, &g.at])?;
+        }
+        if !self.ends.id.is_empty() {
+            let g = &self.ends;
+            if !g.abandoned.0.is_empty() {
+                exec(ABANDONED, &[&g.abandoned.0, &g.abandoned.1])?;
+            }
+            exec(RUNS_ENDED, &[&g.id, &g.status, &g.output, &g.error, &g.ended_at])?;
+        }
+        Ok(())
+    }
+}
+
+/// A run started, or resumed: its input and start time are kept.
+const RUNS_STARTED: &str = "
+INSERT INTO runs (id, workflow, status, input, started_at, account)
+SELECT id, workflow, 'running', input, started_at, account
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) AS t(id, workflow, input, started_at, account)
+ON CONFLICT (id) DO UPDATE SET status = 'running', ended_at = NULL";
+
+/// A later write of an execution updates it; its start and input stay the first known.
+const EXECUTIONS: &str = "
+INSERT INTO executions (run_id, task, step, item, attempt, status, payload, input, started_at, ended_at, jseq)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
+                     $8::text[], $9::bigint[], $10::bigint[], $11::bigint[])
+ON CONFLICT (run_id, task, step, item, attempt) DO UPDATE SET
+  status = EXCLUDED.status, payload = EXCLUDED.payload, ended_at = EXCLUDED.ended_at, jseq = EXCLUDED.jseq,
+  started_at = COALESCE(executions.started_at, EXCLUDED.started_at), input = COALESCE(executions.input, EXCLUDED.input)";
+
+const VARS: &str = "
+INSERT INTO vars (run_id, name, value) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+ON CONFLICT (run_id, name) DO UPDATE SET value = EXCLUDED.value";
+
+const SNAPSHOTS: &str = "
+INSERT INTO snapshots (run_id, jseq, state) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])
+ON CONFLICT (run_id) DO UPDATE SET jseq = EXCLUDED.jseq, state = EXCLUDED.state";
+
+/// Entries once per key; each account's balance moves by its new entries
+/// only, in the same statement (a retried batch or a second delivery changes nothing).
+const LEDGER: &str = "
+WITH entered AS (
+  INSERT INTO ledger (key, account, amount, kind, run_id, task, item, attempt, at)
+  SELECT key, account, amount, kind, run_id, task, item, attempt, at
+  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[])
+    WITH ORDINALITY AS t(key, account, amount, kind, run_id, task, item, attempt, at, n)
+  ORDER BY n
+  ON CONFLICT (key) DO NOTHING
+  RETURNING account, amount
+)
+INSERT INTO accounts (id, balance) SELECT account, sum(amount)::bigint FROM entered GROUP BY account
+ON CONFLICT (id) DO UPDATE SET balance = accounts.balance + EXCLUDED.balance";
+
+const EVENTS: &str = "
+INSERT INTO events (run_id, kind, task, item, attempt, message, data, at)
+SELECT run_id, kind, task, item, attempt, message, data, at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[])
+  WITH ORDINALITY AS t(run_id, kind, task, item, attempt, message, data, at, n)
+ORDER BY n";
+
+/// A run that did not succeed: its executions still `running` end `cancelled` with it.
+const ABANDONED: &str = "
+UPDATE executions AS e SET status = 'cancelled', ended_at = t.ended_at
+FROM unnest($1::text[], $2::bigint[]) AS t(id, ended_at)
+WHERE e.run_id = t.id AND e.status = 'running'";
+
+const RUNS_ENDED: &str = "
+UPDATE runs AS r SET status = t.status, output = t.output, error = t.error, ended_at = t.ended_at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS t(id, status, output, error, ended_at)
+WHERE r.id = t.id";

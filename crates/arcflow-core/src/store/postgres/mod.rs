@@ -1,0 +1,229 @@
+//! The PostgreSQL store, for several processes or machines on one database:
+//! `postgres://` or `postgresql://` URLs, `?schema=NAME` for a schema of
+//! its own. One connection per store, through the synchronous `postgres`
+//! client (tokio-postgres on a small runtime the client owns, so on the
+//! thread that uses the store: the flush thread for the writer). A lost
+//! connection is opened again by the next call; until then calls fail with
+//! a transient error, which the write-behind queue retries.
+//!
+//! - `schema.rs`: the tables, migrated at open under an advisory lock;
+//! - `apply.rs`: a batch in one transaction, a few multi-row statements;
+//! - `read.rs`: the reads;
+//! - `url.rs`: the URL, and the password kept out of every message.
+
+mod apply;
+mod read;
+mod schema;
+mod url;
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use postgres::error::SqlState;
+use postgres::{Client, GenericClient, NoTls, Statement};
+
+use super::record::{EventRecord, Execution, LedgerEntry, RunFilter, RunRecord, Write};
+use super::Store;
+use crate::error::{Error, Result};
+use url::Target;
+
+/// How long opening a connection may take when the URL does not say
+/// (`connect_timeout`): a database that does not answer is a transient error.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct PostgresStore {
+    target: Target,
+    config: postgres::Config,
+    /// `None` once the connection is lost: the next call opens another.
+    client: Option<Client>,
+    statements: Statements,
+    /// `set_lock_wait`'s, set again on each new connection.
+    lock_wait: Option<Duration>,
+}
+
+impl PostgresStore {
+    /// Connects to the database `url` names and migrates its schema
+    /// (created if `?schema=NAME` names one that is missing).
+    pub fn open(url: &str) -> Result<Self> {
+        let target = url::parse(url)?;
+        let mut config = postgres::Config::from_str(&target.client_url).map_err(|e| Error::Store {
+            // the URL is not repeated: it may hold a password
+            message: target.scrub(format!("invalid PostgreSQL URL: {}", describe(&e))),
+            transient: false,
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("arcflow");
+        }
+        if let Some(name) = &target.schema {
+            // every statement of every connection, a new one after a lost one included
+            let options = format!("-c search_path=\"{name}\"");
+            let options = match config.get_options() {
+                Some(given) if !given.is_empty() => format!("{given} {options}"),
+                _ => options,
+            };
+            config.options(&options);
+        }
+        let mut store = PostgresStore { target, config, client: None, statements: Statements::default(), lock_wait: None };
+        let target = store.target.clone();
+        schema::migrate(store.connected()?, &target)?;
+        Ok(store)
+    }
+
+    /// The connection, opened again if it was lost.
+    fn connected(&mut self) -> Result<&mut Client> {
+        if self.client.as_ref().is_some_and(Client::is_closed) {
+            self.client = None;
+        }
+        if self.client.is_none() {
+            let mut client = self.config.connect(NoTls).map_err(|e| db_error(&self.target, e))?;
+            if let Some(wait) = self.lock_wait {
+                client.batch_execute(&lock_timeout(wait)).map_err(|e| db_error(&self.target, e))?;
+            }
+            // prepared statements belong to the connection that prepared them
+            self.statements = Statements::default();
+            self.client = Some(client);
+        }
+        Ok(self.client.as_mut().expect("connected above"))
+    }
+
+    /// Runs `f` on the connection, its errors made `Store` errors.
+    fn with<T>(&mut self, f: impl FnOnce(&mut Client, &mut Statements) -> std::result::Result<T, postgres::Error>) -> Result<T> {
+        self.connected()?;
+        let PostgresStore { client, statements, target, .. } = self;
+        f(client.as_mut().expect("connected above"), statements).map_err(|e| db_error(target, e))
+    }
+}
+
+/// `SET lock_timeout`: zero fails at once (PostgreSQL's own zero would wait forever).
+fn lock_timeout(wait: Duration) -> String {
+    format!("SET lock_timeout = '{}ms'", wait.as_millis().clamp(1, i32::MAX as u128))
+}
+
+/// Statements prepared once per connection, by their text.
+#[derive(Default)]
+struct Statements(HashMap<&'static str, Statement>);
+
+impl Statements {
+    fn get(&mut self, client: &mut impl GenericClient, sql: &'static str) -> std::result::Result<Statement, postgres::Error> {
+        if let Some(statement) = self.0.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = client.prepare(sql)?;
+        self.0.insert(sql, statement.clone());
+        Ok(statement)
+    }
+}
+
+/// A client error as a `Store` error, the URL's password scrubbed.
+fn db_error(target: &Target, e: postgres::Error) -> Error {
+    Error::Store { message: target.scrub(describe(&e)), transient: is_transient(&e) }
+}
+
+/// The error and its causes, or the server's own report (severity, code,
+/// message, detail).
+fn describe(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut text = format!("PostgreSQL {} {}: {}", db.severity(), db.code().code(), db.message());
+        if let Some(detail) = db.detail() {
+            text.push_str(&format!(" ({detail})"));
+        }
+        return text;
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+/// Worth retrying once the fault clears: the connection (lost, refused,
+/// timed out), a server shutting down or starting, too many connections,
+/// a full disk or memory, a serialization failure or deadlock, a lock
+/// not granted in time. Constraints, syntax, undefined tables and the like
+/// are permanent.
+fn is_transient(e: &postgres::Error) -> bool {
+    let Some(code) = e.code() else {
+        // no server report: the connection failed (I/O, closed, timed out);
+        // else a value that cannot be converted, which no retry fixes
+        return e.is_closed() || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
+    };
+    let transient = [
+        SqlState::T_R_SERIALIZATION_FAILURE,
+        SqlState::T_R_DEADLOCK_DETECTED,
+        SqlState::ADMIN_SHUTDOWN,
+        SqlState::CRASH_SHUTDOWN,
+        SqlState::CANNOT_CONNECT_NOW,
+        SqlState::TOO_MANY_CONNECTIONS,
+        SqlState::DISK_FULL,
+        SqlState::OUT_OF_MEMORY,
+        SqlState::INSUFFICIENT_RESOURCES,
+        SqlState::CONFIGURATION_LIMIT_EXCEEDED,
+        SqlState::LOCK_NOT_AVAILABLE,
+        SqlState::QUERY_CANCELED,
+        SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
+        SqlState::READ_ONLY_SQL_TRANSACTION,
+        SqlState::IO_ERROR,
+        SqlState::SYSTEM_ERROR,
+    ];
+    // class 08: connection exceptions
+    code.code().starts_with("08") || transient.contains(code)
+}
+
+impl Store for PostgresStore {
+    fn apply(&mut self, batch: &[Write]) -> Result<()> {
+        self.with(|client, statements| {
+            let mut tx = client.transaction()?;
+            apply::apply(&mut tx, statements, batch)?;
+            tx.commit()
+        })
+    }
+
+    fn get_run(&mut self, id: &str) -> Result<Option<RunRecord>> {
+        self.with(|c, s| read::get_run(c, s, id))
+    }
+
+    fn runs(&mut self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
+        self.with(|c, s| read::runs(c, s, filter))
+    }
+
+    fn tasks(&mut self, run_id: &str, after: u64) -> Result<Vec<Execution>> {
+        self.with(|c, s| read::tasks(c, s, run_id, after))
+    }
+
+    fn activation(&mut self, run_id: &str, task: &str, step: u32) -> Result<Vec<Execution>> {
+        self.with(|c, s| read::activation(c, s, run_id, task, step))
+    }
+
+    fn snapshot(&mut self, run_id: &str) -> Result<Option<(u64, String)>> {
+        self.with(|c, s| read::snapshot(c, s, run_id))
+    }
+
+    fn balance(&mut self, account: &str) -> Result<Option<i64>> {
+        self.with(|c, s| read::balance(c, s, account))
+    }
+
+    fn ledger_has(&mut self, key: &str) -> Result<bool> {
+        self.with(|c, s| read::ledger_has(c, s, key))
+    }
+
+    fn events(&mut self, run_id: &str) -> Result<Vec<EventRecord>> {
+        self.with(|c, s| read::events(c, s, run_id))
+    }
+
+    fn ledger(&mut self, account: &str, limit: u32) -> Result<Vec<LedgerEntry>> {
+        self.with(|c, s| read::ledger(c, s, account, limit))
+    }
+
+    /// `lock_timeout`: under MVCC a read never waits for a writer's row
+    /// locks, only for a schema change's (a migration) lock.
+    fn set_lock_wait(&mut self, wait: Duration) -> Result<()> {
+        self.lock_wait = Some(wait);
+        self.with(|client, _| client.batch_execute(&lock_timeout(wait)))
+    }
+}

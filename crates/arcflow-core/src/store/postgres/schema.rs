@@ -1,0 +1,134 @@
+//! The PostgreSQL schema, as migrations: version N of a schema is the first
+//! N entries applied in order (the one row of `arcflow_schema` says which
+//! ran). Never edit an entry that has shipped; add one.
+//!
+//! It mirrors the SQLite schema's tables and meaning (`store/schema.rs`),
+//! from its latest version: times, sequence numbers, steps, items and
+//! attempts are `BIGINT`; values are the engine's JSON text, kept as `TEXT`
+//! (`jsonb` would reformat them). SQLite's `rowid` order (events, the
+//! ledger) is an identity column here.
+//!
+//! 1. runs, task executions, variables, snapshots, accounts and the
+//!    ledger, the journal of events.
+
+use postgres::Client;
+
+use super::url::Target;
+use super::db_error;
+use crate::error::{Error, Result};
+
+/// The schema this build writes; each entry migrates from the version before it.
+pub(super) const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  workflow TEXT NOT NULL,
+  status TEXT NOT NULL,
+  input TEXT NOT NULL,
+  output TEXT,
+  error TEXT,
+  started_at BIGINT NOT NULL,
+  ended_at BIGINT,
+  account TEXT
+);
+CREATE INDEX runs_by_status ON runs (status, started_at);
+CREATE INDEX runs_by_workflow ON runs (workflow, started_at);
+CREATE TABLE executions (
+  run_id TEXT NOT NULL,
+  task TEXT NOT NULL,
+  step BIGINT NOT NULL,
+  item BIGINT NOT NULL,
+  attempt BIGINT NOT NULL,
+  status TEXT NOT NULL,
+  payload TEXT,
+  input TEXT,
+  started_at BIGINT,
+  ended_at BIGINT,
+  jseq BIGINT NOT NULL,
+  PRIMARY KEY (run_id, task, step, item, attempt)
+);
+CREATE TABLE vars (
+  run_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_id, name)
+);
+CREATE TABLE snapshots (
+  run_id TEXT PRIMARY KEY,
+  jseq BIGINT NOT NULL,
+  state TEXT NOT NULL
+);
+CREATE TABLE accounts (
+  id TEXT PRIMARY KEY,
+  balance BIGINT NOT NULL
+);
+CREATE TABLE ledger (
+  key TEXT PRIMARY KEY,
+  seq BIGINT GENERATED ALWAYS AS IDENTITY,
+  account TEXT NOT NULL,
+  amount BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  run_id TEXT,
+  task TEXT,
+  item BIGINT,
+  attempt BIGINT,
+  at BIGINT NOT NULL
+);
+CREATE INDEX ledger_by_account ON ledger (account, at, seq);
+CREATE TABLE events (
+  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  run_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  task TEXT,
+  item BIGINT,
+  attempt BIGINT,
+  message TEXT NOT NULL,
+  data TEXT,
+  at BIGINT NOT NULL
+);
+CREATE INDEX events_by_run ON events (run_id, seq);
+"#];
+
+/// The advisory lock's first key ("arcf"); the second is the schema's hash.
+const LOCK_CLASS: i32 = 0x6172_6366;
+
+/// Creates `schema` if missing and brings it to the latest version, in one
+/// transaction under an advisory lock: processes opening the same schema
+/// at once take turns, and each re-reads the version once it holds the lock.
+pub(super) fn migrate(client: &mut Client, target: &Target) -> Result<()> {
+    let pg = |e| db_error(target, e);
+    let schema = target.schema.as_deref();
+    let mut tx = client.transaction().map_err(pg)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1, hashtext(COALESCE($2::text, current_schema()::text, '')))", &[&LOCK_CLASS, &schema])
+        .map_err(pg)?;
+    if let Some(name) = schema {
+        // a plain name (checked when the URL was read), quoted to keep its case
+        tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{name}\"; SET LOCAL search_path TO \"{name}\""))
+            .map_err(pg)?;
+    }
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS arcflow_schema (version INTEGER NOT NULL)").map_err(pg)?;
+    // read again under the lock: another process may have migrated meanwhile
+    let version = match tx.query_opt("SELECT version FROM arcflow_schema", &[]).map_err(pg)? {
+        Some(row) => row.get::<_, i32>(0) as usize,
+        None => {
+            tx.execute("INSERT INTO arcflow_schema (version) VALUES (0)", &[]).map_err(pg)?;
+            0
+        }
+    };
+    if version > MIGRATIONS.len() {
+        return Err(Error::Store {
+            message: format!(
+                "the database has schema version {version}, newer than this arcflow supports ({}): upgrade arcflow",
+                MIGRATIONS.len()
+            ),
+            transient: false,
+        });
+    }
+    if version == MIGRATIONS.len() {
+        return tx.commit().map_err(pg);
+    }
+    for sql in &MIGRATIONS[version..] {
+        tx.batch_execute(sql).map_err(pg)?;
+    }
+    tx.execute("UPDATE arcflow_schema SET version = $1", &[&(MIGRATIONS.len() as i32)]).map_err(pg)?;
+    tx.commit().map_err(pg)
+}
