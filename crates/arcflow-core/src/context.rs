@@ -317,7 +317,7 @@ pub(crate) mod fixture {
 mod tests {
     use super::fixture::{ctx, get};
     use super::*;
-    use crate::value::{from_json, to_json};
+    use crate::value::from_json;
 
     #[test]
     fn clones_share_state_and_items_stay_per_handle() {

@@ -67,6 +67,7 @@ struct Phase<'a> {
     ledger: Ledger<'a>,
     events: Events<'a>,
     ends: Ends<'a>,
+    versions: Versions<'a>,
 }
 
 #[derive(Default)]
@@ -76,6 +77,17 @@ struct Starts<'a> {
     input: Vec<&'a str>,
     started_at: Vec<i64>,
     account: Vec<Option<&'a str>>,
+    workflow_hash: Vec<Option<&'a str>>,
+}
+
+/// Workflow versions: once per (name, hash), whatever is written again.
+#[derive(Default)]
+struct Versions<'a> {
+    seen: HashSet<(&'a str, &'a str)>,
+    name: Vec<&'a str>,
+    hash: Vec<&'a str>,
+    definition: Vec<&'a str>,
+    at: Vec<i64>,
 }
 
 /// An execution's writes of one phase, folded into the row they make.
@@ -150,7 +162,7 @@ struct Ends<'a> {
 impl<'a> Phase<'a> {
     fn add(&mut self, write: &'a Write) {
         match write {
-            Write::RunStarted { id, workflow, input, started_at, account } => {
+            Write::RunStarted { id, workflow, input, started_at, account, workflow_hash } => {
                 // a second start only says `running` again, as the first did
                 if self.started.insert(id) {
                     let g = &mut self.start;
@@ -159,6 +171,19 @@ impl<'a> Phase<'a> {
                     g.input.push(input);
                     g.started_at.push(*started_at);
                     g.account.push(account.as_deref());
+                    g.workflow_hash.push(workflow_hash.as_deref());
+                } else if let (Some(hash), Some(at)) = (workflow_hash, self.start.id.iter().position(|r| r == id)) {
+                    // a resume that names its version replaces the first's
+                    self.start.workflow_hash[at] = Some(hash);
+                }
+            }
+            Write::Workflow { name, hash, definition, at } => {
+                let g = &mut self.versions;
+                if g.seen.insert((name, hash)) {
+                    g.name.push(name);
+                    g.hash.push(hash);
+                    g.definition.push(definition);
+                    g.at.push(*at);
                 }
             }
             Write::Task(e) => match self.executions.get(&e.key()) {
@@ -238,9 +263,13 @@ impl<'a> Phase<'a> {
             let statement = statements.get(&mut *tx, sql)?;
             tx.execute(&statement, params).map(drop)
         };
+        if !self.versions.name.is_empty() {
+            let g = &self.versions;
+            exec(WORKFLOWS, &[&g.name, &g.hash, &g.definition, &g.at])?;
+        }
         if !self.start.id.is_empty() {
             let g = &self.start;
-            exec(RUNS_STARTED, &[&g.id, &g.workflow, &g.input, &g.started_at, &g.account])?;
+            exec(RUNS_STARTED, &[&g.id, &g.workflow, &g.input, &g.started_at, &g.account, &g.workflow_hash])?;
         }
         if !self.tasks.is_empty() {
             let t = &self.tasks;
@@ -294,12 +323,21 @@ impl<'a> Phase<'a> {
     }
 }
 
-/// A run started, or resumed: its input and start time are kept.
+/// A run started, or resumed: its input and start time are kept; a resume
+/// that names the version it runs replaces the recorded one.
 const RUNS_STARTED: &str = "
-INSERT INTO runs (id, workflow, status, input, started_at, account)
-SELECT id, workflow, 'running', input, started_at, account
-FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) AS t(id, workflow, input, started_at, account)
-ON CONFLICT (id) DO UPDATE SET status = 'running', ended_at = NULL";
+INSERT INTO runs (id, workflow, status, input, started_at, account, workflow_hash)
+SELECT id, workflow, 'running', input, started_at, account, workflow_hash
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[])
+  AS t(id, workflow, input, started_at, account, workflow_hash)
+ON CONFLICT (id) DO UPDATE SET status = 'running', ended_at = NULL,
+  workflow_hash = COALESCE(EXCLUDED.workflow_hash, runs.workflow_hash)";
+
+/// A workflow version, kept once per (name, hash).
+const WORKFLOWS: &str = "
+INSERT INTO workflows (name, hash, definition, created_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+ON CONFLICT (name, hash) DO NOTHING";
 
 /// A later write of an execution updates it; its start and input stay the first known.
 const EXECUTIONS: &str = "

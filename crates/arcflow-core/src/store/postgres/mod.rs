@@ -220,6 +220,10 @@ impl Store for PostgresStore {
         self.with(|c, s| read::ledger(c, s, account, limit))
     }
 
+    fn workflow_definition(&mut self, name: &str, hash: &str) -> Result<Option<String>> {
+        self.with(|c, s| read::workflow_definition(c, s, name, hash))
+    }
+
     /// `lock_timeout`: under MVCC a read never waits for a writer's row
     /// locks, only for a schema change's (a migration) lock.
     fn set_lock_wait(&mut self, wait: Duration) -> Result<()> {

@@ -7,10 +7,10 @@ use crate::store::record::{execution_status, EventRecord, Execution, LedgerEntry
 
 type Result<T> = std::result::Result<T, Error>;
 
-const RUN: &str = "SELECT id, workflow, status, input, output, error, started_at, ended_at, account FROM runs WHERE id = $1";
+const RUN: &str = "SELECT id, workflow, status, input, output, error, started_at, ended_at, account, workflow_hash FROM runs WHERE id = $1";
 
 const RUNS: &str = "
-SELECT id, workflow, status, input, output, error, started_at, ended_at, account FROM runs
+SELECT id, workflow, status, input, output, error, started_at, ended_at, account, workflow_hash FROM runs
 WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR workflow = $2)
 ORDER BY started_at DESC, id LIMIT $3";
 
@@ -40,6 +40,7 @@ fn run_record(row: &Row) -> RunRecord {
         started_at: row.get(6),
         ended_at: row.get(7),
         account: row.get(8),
+        workflow_hash: row.get(9),
     }
 }
 
@@ -91,6 +92,11 @@ pub(super) fn snapshot(c: &mut Client, s: &mut Statements, run_id: &str) -> Resu
 pub(super) fn balance(c: &mut Client, s: &mut Statements, account: &str) -> Result<Option<i64>> {
     let statement = s.get(c, "SELECT balance FROM accounts WHERE id = $1")?;
     Ok(c.query_opt(&statement, &[&account])?.map(|r| r.get(0)))
+}
+
+pub(super) fn workflow_definition(c: &mut Client, s: &mut Statements, name: &str, hash: &str) -> Result<Option<String>> {
+    let statement = s.get(c, "SELECT definition FROM workflows WHERE name = $1 AND hash = $2")?;
+    Ok(c.query_opt(&statement, &[&name, &hash])?.map(|r| r.get(0)))
 }
 
 pub(super) fn ledger_has(c: &mut Client, s: &mut Statements, key: &str) -> Result<bool> {

@@ -86,6 +86,15 @@ CREATE TABLE events (
   at BIGINT NOT NULL
 );
 CREATE INDEX events_by_run ON events (run_id, seq);
+"#, r#"
+CREATE TABLE workflows (
+  name TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  definition TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (name, hash)
+);
+ALTER TABLE runs ADD COLUMN workflow_hash TEXT;
 "#];
 
 /// The advisory lock's first key ("arcf"); the second is the schema's hash.

@@ -18,13 +18,14 @@ pub(super) fn write_bytes(write: &Write) -> usize {
     let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
     WRITE_OVERHEAD
         + match write {
-            Write::RunStarted { id, workflow, input, account, .. } => id.len() + workflow.len() + input.len() + opt(account),
+            Write::RunStarted { id, workflow, input, account, workflow_hash, .. } => id.len() + workflow.len() + input.len() + opt(account) + opt(workflow_hash),
             Write::Task(e) => opt(&e.payload) + opt(&e.input),
             Write::Var { run_id, name, value } => run_id.len() + name.len() + value.len(),
             Write::Snapshot { run_id, state, .. } => run_id.len() + state.len(),
             Write::RunEnded { id, status, output, error, .. } => id.len() + status.len() + opt(output) + opt(error),
             Write::Ledger(_) => 0,
             Write::Event(e) => e.run_id.len() + e.kind.len() + e.message.len() + opt(&e.data),
+            Write::Workflow { name, hash, definition, .. } => name.len() + hash.len() + definition.len(),
         }
 }
 
