@@ -7,133 +7,25 @@ import { randomUUID } from 'node:crypto'
 
 import { AbortedError, EngineClosedError, InputError, ResumeError } from '../errors'
 import { Accounts, type Credit, type LedgerEntry } from './accounts'
-import type { Cost, MeteringOptions } from './metering'
+import type { Cost } from './metering'
 import { loadWorkflow, loadWorkflowFile } from '../workflow/load'
 import { inputProblems } from '../workflow/input'
 import type { WorkflowDefinition } from '../workflow/model'
 import type { Action } from './attempt'
 import type { RunEvent } from './events'
-import { DurableStore, parseStoreUrl, silentLogger, type EventRecord, type Logger, type RunRecord, type StoreStats, type TaskRecord } from '../store/store'
+import { DurableStore, parseStoreUrl, silentLogger, type RunRecord } from '../store/store'
 import { checkRunFilter, type ReadOptions, type RunFilter } from '../store/read'
-import { Run, type Durability, type RunStatus } from './run'
+import { Run, type Durability } from './run'
 import { uuidv7 } from './run-id'
 import { runIdProblem, startOptionProblems } from './start-options'
 import { GivenRunIds } from './run-ids'
 import { executionsFromEvents, logsFromEvents } from './history'
 import { WorkflowVersions } from './versions'
 import { handleSignals, releaseSignals } from './shutdown'
-import { builtinActions, type BuiltinOptions } from '../actions'
+import { builtinActions } from '../actions'
 
-export interface StartOptions {
-  /** Cancels the run when aborted (policy `cancel_running`). */
-  signal?: AbortSignal
-  /** Default: a random UUID (version 7, time-ordered, with a store). */
-  runId?: string
-  /** Run-level timeout in milliseconds: the run ends `timed_out`. */
-  timeout?: number
-  /** Overrides the engine's durability for this run. */
-  durability?: Durability
-  /** The account that pays for the run's attempts (metering); without one the run is not metered. */
-  account?: string
-}
-
-export interface EngineOptions {
-  /** `'memory'` (default: nothing persisted) or `'sqlite:PATH'` (embedded, WAL). */
-  store?: string
-  /**
-   * With a store: `'batched'` (default; on disk within `flushIntervalMs`, a
-   * crash loses at most that window), `'sync'` (a completion is
-   * acknowledged once its batch commits; concurrent completions share a
-   * commit) or `'none'` (skip the store).
-   */
-  durability?: Durability
-  /** Default 50. */
-  flushIntervalMs?: number
-  /** Writes per transaction at most; default 10,000. */
-  batchSize?: number
-  /** Queued writes past which runs wait for the store (backpressure); default 100,000. */
-  queueCapacity?: number
-  /** Queued bytes (approximate) past which runs wait for the store, so memory stays bounded under a failing disk; default 256 MiB. */
-  queueCapacityBytes?: number
-  /**
-   * Age of the oldest write not yet on disk past which runs wait for the
-   * store (at least twice `flushIntervalMs`): bounds what `batched` loses
-   * at a crash while the disk fails; default 1,000.
-   */
-  maxUnwrittenMs?: number
-  /** Task completions of a run between two snapshots of its state (resume replays at most this many); default 256. */
-  snapshotEvery?: number
-  /** Lifecycle messages (opened, flushed, retrying, closed); pino or console shape. Default: silent. */
-  logger?: Logger
-  /**
-   * With a store, default true: on SIGINT / SIGTERM the process exits 130 /
-   * 143 with everything acknowledged committed, runs in progress left to
-   * resume; unless the application listens for that signal itself, which
-   * then owns the exit (its exit commits too). `false`: arcflow installs no
-   * listener (Node's default: the signal kills the process, and `batched`
-   * loses what was not yet flushed).
-   */
-  handleSignals?: boolean
-  /** Register the built-in actions (`core.echo`, `core.sleep`, `core.fail`, `http.request`; `{ shell: true }` adds `shell.exec`). Default false. */
-  builtins?: boolean | BuiltinOptions
-  /** Credits charged per attempt to the run's account (`start(wf, input, { account })`). */
-  metering?: MeteringOptions
-}
-
-/** `engine.action(name, fn, options)`; `I` is the action's input. */
-export interface ActionOptions<I = unknown> {
-  /** Credits per attempt (metered runs): a number, or a function of the input. Default: the engine's `metering.cost`, else 0. */
-  cost?: Cost<I>
-}
-
-
-export interface ResumeOptions {
-  /** The workflow the run belongs to; default: the one this engine loaded under the run's workflow name. */
-  workflow?: WorkflowDefinition
-  signal?: AbortSignal
-  /** A timeout for the rest of the run, in milliseconds. */
-  timeout?: number
-  /** Default: the engine's (`batched` when that is `none`: a resumed run is durable). */
-  durability?: Exclude<Durability, 'none'>
-  /**
-   * Resume with `workflow` (or the one loaded) even though it is not the
-   * version the run started with. Default false: the run's own version is
-   * rebuilt from the store, and a ResumeError says what changed when the
-   * store lacks it.
-   */
-  allowChangedDefinition?: boolean
-}
-
-/** `engine.stats()`. */
-export interface EngineStats {
-  /** Runs in progress in this engine. */
-  liveRuns: number
-  /** The store's queue and flush figures; `null` in memory. */
-  store: StoreStats | null
-  /** `getRun` of a live run is answered from memory (hit); of any other, from the store (miss). */
-  cache: { hits: number; misses: number }
-}
-
-
-/** What `engine.getRun()` reports. */
-export interface RunInfo {
-  id: string
-  workflow: string
-  /** The version of the workflow the run runs (`WorkflowDefinition.version`). */
-  version?: string
-  status: RunStatus
-  /** Still running in this process. */
-  live: boolean
-  input?: unknown
-  output?: unknown
-  error?: unknown
-  startedAt?: number
-  endedAt?: number
-  /** Task executions, in the order they ended (durable runs). */
-  tasks: TaskRecord[]
-  /** The run's journal of events: what its handlers logged (`ctx.log`), resumes. */
-  events: EventRecord[]
-}
+export type { ActionOptions, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine-types'
+import type { ActionOptions, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine-types'
 
 // defined beside the other error classes, so that a failure rebuilt from data can be one again
 export { InputError } from '../errors'

@@ -4,15 +4,7 @@ import type { Action } from './attempt'
 import type { RunEvent } from './events'
 import type { RunMeter } from './metering'
 
-/** Every status a run can have, in the order a listing shows them. */
-export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const
-/** A run's status: `running` until it ends `succeeded`, `failed`, `cancelled` or `timed_out`. */
-export type RunStatus = (typeof RUN_STATUSES)[number]
-/**
- * An execution's status (an attempt of a task, or of one item): `retrying`
- * is an attempt that failed with another to follow.
- */
-export type ExecutionStatus = 'running' | 'retrying' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled'
+export { RUN_STATUSES, type ExecutionStatus, type RunStatus } from './statuses'
 export type CancelPolicy = 'cancel_running' | 'allow_finish'
 
 export interface RunOptions {

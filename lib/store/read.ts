@@ -6,7 +6,7 @@
  * travel as data so that they keep their `ARCFLOW_*` code.
  */
 import { AbortedError, fromNative, fromNativeData, InputError } from '../errors'
-import { RUN_STATUSES, type RunStatus } from '../engine/run-types'
+import { RUN_STATUSES, type RunStatus } from '../engine/statuses'
 
 /** The options of every read that may go to the database. */
 export interface ReadOptions {

@@ -9,7 +9,7 @@ import { native } from '../binding'
 import { fromNative, StoreError } from '../errors'
 import type { NativeStore } from '../native'
 import { nativeRead, type ReadOptions, type RunFilter } from './read'
-import type { ExecutionStatus, RunStatus } from '../engine/run-types'
+import type { ExecutionStatus, RunStatus } from '../engine/statuses'
 
 /** The pino / console shape. */
 export interface Logger {

@@ -10,21 +10,13 @@ use std::sync::Arc;
 
 use super::graph::FlowGraph;
 use super::journal::Journal;
+use super::pending::PendingActivation;
 use super::resume_note::{ended_note, resume_note};
 use super::run::{set_system_values, Next, RunState, SnapshotState, SNAPSHOT_VERSION};
 use crate::context::{OutcomeStatus, TaskOutcome, WorkflowContext};
 use crate::error::{Error, Result};
 use crate::store::{Execution, Store, WriteBehind};
 use crate::value::from_json;
-
-/// An activation that was in flight when the run stopped.
-#[derive(Debug)]
-pub struct PendingActivation {
-    pub task: u32,
-    pub step: u32,
-    /// Its executions so far (attempts of the task, items), by item and attempt.
-    pub executions: Vec<Execution>,
-}
 
 #[derive(Debug)]
 pub enum Resumed {

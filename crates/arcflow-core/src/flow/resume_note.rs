@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::graph::FlowGraph;
-use super::resume::PendingActivation;
+use super::pending::PendingActivation;
 use crate::store::Execution;
 
 /// The message of a resume that goes on with `activations`.
