@@ -17,6 +17,7 @@ import { EventLog, type NewEvent, type RunEvent } from './events'
 import { toFailure, type Failure } from './failure'
 import { AnswerKind, completeOp, STATUS_CODE, STATUS_NAME, takeAck, unit, type InputKind } from './protocol'
 import { LinkedSignal } from './signals'
+import { RunOutcome } from './run-outcome'
 import { startTask } from './kinds'
 import { setLongTimeout } from './timers'
 import { dataFailure } from './task'
@@ -80,12 +81,7 @@ export class Run<O = unknown> {
    */
   #unsettled = false
   #timer: ReturnType<typeof setTimeout> | undefined
-  #output: unknown
-  #error: Error | undefined
-  // made when someone asks: a run nobody awaits leaves no rejected promise behind
-  #done: Promise<unknown> | undefined
-  #resolve: ((output: unknown) => void) | undefined
-  #reject: ((error: Error) => void) | undefined
+  readonly #outcome = new RunOutcome()
 
   /** @internal Runs are made by `engine.start` and `engine.resume`. */
   constructor(workflow: WorkflowDefinition, input: unknown, options: RunOptions) {
@@ -232,15 +228,7 @@ export class Run<O = unknown> {
 
   /** The run's output; rejects with RunFailedError or RunStoppedError. */
   result(): Promise<O> {
-    if (!this.#done) {
-      if (this.#status === 'running' || this.#unsettled) {
-        this.#done = new Promise((resolve, reject) => {
-          this.#resolve = resolve
-          this.#reject = reject
-        })
-      } else this.#done = this.#error ? Promise.reject(this.#error) : Promise.resolve(this.#output)
-    }
-    return this.#done as Promise<O>
+    return this.#outcome.promise() as Promise<O>
   }
 
   /**
@@ -458,8 +446,6 @@ export class Run<O = unknown> {
   /** The run ends: everything in flight stops now; the end is announced (`event`, result) once durable. */
   #end(status: Exclude<RunStatus, 'running'>, event: NewEvent, error?: Error, output?: unknown): void {
     this.#status = status
-    this.#output = output
-    this.#error = error
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     if (this.#timers) for (const timer of this.#timers) clearTimeout(timer)
     this.#timers = undefined
@@ -489,10 +475,7 @@ export class Run<O = unknown> {
   #announce(event: NewEvent, error: Error | undefined, output: unknown): void {
     this.#emit(event)
     this.#log.close()
-    if (this.#done) {
-      if (error) this.#reject!(error)
-      else this.#resolve!(output)
-    }
+    this.#outcome.settle(error, output)
     this.#onEnd?.(this.id)
   }
 }
