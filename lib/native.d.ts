@@ -76,10 +76,11 @@ export declare class NativeJsonTemplate {
 
 export declare class NativeStore {
   /**
-   * Opens (creating and migrating) the store `url` names (`sqlite:PATH`)
-   * and starts its flush thread.
+   * Opens (creating and migrating) the store `url` names (`sqlite:PATH`,
+   * optionally `?locking=exclusive`) and starts its flush thread. `capacityBytes` and `maxUnwrittenMs`
+   * bound the queue besides `capacity` (defaults: 256 MiB, 1 s).
    */
-  constructor(url: string, flushIntervalMs: number, batchSize: number, capacity: number, snapshotEvery?: number | undefined | null)
+  constructor(url: string, flushIntervalMs: number, batchSize: number, capacity: number, snapshotEvery?: number | undefined | null, capacityBytes?: number | undefined | null, maxUnwrittenMs?: number | undefined | null)
   /**
    * Keeps version `hash` of workflow `name` (its normalized definition),
    * queued like any write: once per version, however often it is written.
