@@ -4,10 +4,11 @@
 // retried, runs wait once the queue is full (memory stays bounded), and
 // everything lands when the fault clears.
 import test from 'ava'
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, unlinkSync, writeSync, openSync, closeSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, unlinkSync, writeSync, openSync, closeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 
 import { Engine, type Logger } from '../lib/index'
 
@@ -135,3 +136,69 @@ test.serial('database files made read-only (immutable): writes are retried and l
     execFileSync('chattr', ['+i', ...files])
     return () => execFileSync('chattr', ['-i', ...files])
   }))
+
+/**
+ * One sync engine in a child process (`fixtures/sigbus-child.mjs`) under 32
+ * runs in flight; its database, WAL and shm files are made immutable for a
+ * while, then writable again; then the child stops, closes and reports.
+ * `during` runs while the fault holds. Resolves how the child ended.
+ */
+async function immutableUnderLoad(url: string, db: string, during: () => void = () => {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; report?: { acknowledged: string[]; sawFailing: string | null } }> {
+  const child = spawn(process.execPath, [join(__dirname, 'fixtures', 'sigbus-child.mjs'), url], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const lines = createInterface({ input: child.stdout! })
+  const line = (): Promise<string> => new Promise((resolve) => lines.once('line', resolve))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  let files: string[] = []
+  try {
+    if ((await Promise.race([line(), exited])) !== 'ready') return await exited
+    await sleep(200)
+    files = ['', '-wal', '-shm'].map((suffix) => db + suffix).filter((f) => existsSync(f))
+    execFileSync('chattr', ['+i', ...files])
+    await sleep(300)
+    during()
+    await sleep(400)
+    execFileSync('chattr', ['-i', ...files])
+    files = []
+    await sleep(200)
+    const report = line()
+    child.stdin!.end('stop\n')
+    const end = await exited
+    return { ...end, report: end.code === 0 ? JSON.parse(await report) : undefined }
+  } finally {
+    if (files.length > 0) execFileSync('chattr', ['-i', ...files])
+    child.kill('SIGKILL')
+  }
+}
+
+test.serial('SIGBUS in the flush thread: with locking=exclusive, database, WAL and shm made immutable under 32 sync runs are a retried store error, and every acknowledged run lands', async (t) => {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const { dir, unmount } = plainDir()
+    try {
+      const db = join(dir, 'arcflow.db')
+      const url = `sqlite:${db}?locking=exclusive`
+      let otherProcess = ''
+      const end = await immutableUnderLoad(url, db, () => {
+        // the price of the mode: another process cannot open the file meanwhile
+        if (attempt === 0) otherProcess = readElsewhere(db)
+      })
+      t.deepEqual([end.code, end.signal], [0, null], `attempt ${attempt}: the child exits normally, not by a signal`)
+      if (attempt === 0) t.regex(otherProcess, /locked|busy/i)
+      t.false(existsSync(`${db}-shm`), 'no shared-memory file is mapped')
+      t.regex(end.report!.sawFailing ?? '', /I\/O error|readonly|read-only/i, 'the fault was a store error')
+      t.true(end.report!.acknowledged.length > 0)
+      const reader = new Engine({ store: url })
+      const landed = new Set((await reader.runs({ status: 'succeeded', limit: 1_000_000 })).map((run) => run.id))
+      await reader.close()
+      const lost = end.report!.acknowledged.filter((id) => !landed.has(id))
+      t.deepEqual(lost, [], `attempt ${attempt}: every acknowledged run is committed`)
+    } finally {
+      unmount()
+    }
+  }
+})
+
+/** What another process gets reading the database now (its error message, or `read`). */
+function readElsewhere(db: string): string {
+  const script = `const D = require('better-sqlite3'); try { new D(process.argv[1], { readonly: true, timeout: 0 }).prepare('SELECT count(*) FROM runs').get(); console.log('read') } catch (e) { console.log(e.message) }`
+  return execFileSync(process.execPath, ['-e', script, db], { encoding: 'utf8' }).trim()
+}

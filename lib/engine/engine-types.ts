@@ -19,7 +19,18 @@ export interface StartOptions {
 }
 
 export interface EngineOptions {
-  /** `'memory'` (default: nothing persisted) or `'sqlite:PATH'` (embedded, WAL). */
+  /**
+   * `'memory'` (default: nothing persisted) or `'sqlite:PATH'` (embedded,
+   * WAL). `'sqlite:PATH?locking=exclusive'` keeps SQLite's WAL index in this
+   * process's memory: a database made read-only or a vanished `-shm` file is
+   * a retried store error, never a SIGBUS, but no other process (the CLI, a
+   * backup) can open the file while the engine has it. Default
+   * `locking=shared`: other processes read and write alongside.
+   *
+   * ```ts
+   * new Engine({ store: 'sqlite:./arcflow.db?locking=exclusive', durability: 'sync' })
+   * ```
+   */
   store?: string
   /**
    * With a store: `'batched'` (default; on disk within `flushIntervalMs`, a

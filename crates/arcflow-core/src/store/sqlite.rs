@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::record::{execution_status, EventRecord, Execution, LedgerEntry, LedgerKey, RunFilter, RunRecord, Write};
 use super::schema::MIGRATIONS;
@@ -11,6 +11,7 @@ use super::Store;
 use crate::error::{Error, Result};
 
 mod identity;
+mod locking;
 use identity::FileIdentity;
 
 pub(crate) fn db_error(e: rusqlite::Error) -> Error {
@@ -33,9 +34,18 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) and migrates the database at `path`.
+    /// Opens (creating if needed) and migrates the database at `path`,
+    /// which may end in `?locking=shared` (default) or `?locking=exclusive`:
+    /// the WAL index in a shared mapping other processes use, or in this
+    /// process's memory, where a read-only or vanished file cannot raise
+    /// SIGBUS (see `locking`).
     pub fn open(path: &str) -> Result<Self> {
-        let conn = Connection::open(path).map_err(db_error)?;
+        let (path, locking) = locking::parse(path)?;
+        let conn = match locking.vfs() {
+            None => Connection::open(path),
+            Some(vfs) => Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs),
+        }
+        .map_err(db_error)?;
         let mut store = Self::setup(conn)?;
         // after setup: the file exists once the first pragma touched it
         store.file = FileIdentity::of(path);
@@ -44,6 +54,9 @@ impl SqliteStore {
 
     fn setup(conn: Connection) -> Result<Self> {
         conn.busy_timeout(LOCK_WAIT).map_err(db_error)?;
+        // the database file through read/write, never a mapping (a truncated
+        // or immutable mapped file raises SIGBUS): whatever the build's default
+        conn.pragma_update(None, "mmap_size", 0).map_err(db_error)?;
         // WAL: readers never block the writer; FULL: a commit survives power loss
         use_wal(&conn)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(db_error)?;
