@@ -6,7 +6,7 @@ import test from 'ava'
 import { execFile } from 'node:child_process'
 import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { promisify } from 'node:util'
 
 import { Engine, MeteringError, RunExistsError, RunFailedError } from '../lib/index'
@@ -111,8 +111,11 @@ test('one store by canonical path: a relative path, a symlinked directory and a 
   t.false(b.credit('acme', 5, { key: 'opening' }).applied, 'a credit key used through one engine is used for both')
   await first.result()
   t.is(b.balance('acme'), 0)
+  const c = new Engine({ store: `sqlite:${relative(process.cwd(), join(root, 'real', 'a.db'))}`, handleSignals: false })
+  t.is(c.balance('acme'), 0, 'a relative path: the same store')
   await a.close()
   await b.close()
+  await c.close()
 })
 
 test('store options on a store another engine has open: omitted ones join it, a different one is a TypeError, and the same one is fine', async (t) => {

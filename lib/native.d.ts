@@ -77,9 +77,10 @@ export declare class NativeJsonTemplate {
 export declare class NativeStore {
   /**
    * Opens (creating and migrating) the store `url` names (`sqlite:PATH`)
-   * and starts its flush thread.
+   * and starts its flush thread. `capacityBytes` and `maxUnwrittenMs`
+   * bound the queue besides `capacity` (defaults: 256 MiB, 1 s).
    */
-  constructor(url: string, flushIntervalMs: number, batchSize: number, capacity: number, snapshotEvery?: number | undefined | null)
+  constructor(url: string, flushIntervalMs: number, batchSize: number, capacity: number, snapshotEvery?: number | undefined | null, capacityBytes?: number | undefined | null, maxUnwrittenMs?: number | undefined | null)
   /**
    * Keeps version `hash` of workflow `name` (its normalized definition),
    * queued like any write: once per version, however often it is written.
@@ -200,10 +201,11 @@ export declare function meterAccount(handle: number, name: string, store?: Nativ
 export declare function meterBalance(handle: number, name: string, store?: NativeStore | undefined | null): number | null
 
 /**
- * Frees a closed engine's meter and cost tables (runs still live keep
- * what they hold).
+ * Frees a closed engine's cost tables, and a meter no engine uses any
+ * more (`handle`; none: engines on one store share its meter, freed with
+ * the last one). Runs still live keep what they hold.
  */
-export declare function meterClose(handle: number, tables: Array<number>): void
+export declare function meterClose(handle: number | undefined | null, tables: Array<number>): void
 
 /**
  * A cost table for runs of one workflow on meter `handle`: each task's cost,
