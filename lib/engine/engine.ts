@@ -42,7 +42,12 @@ export interface StartOptions {
 }
 
 export interface EngineOptions {
-  /** `'memory'` (default: nothing persisted) or `'sqlite:PATH'` (embedded, WAL). */
+  /**
+   * `'memory'` (default: nothing persisted) or `'sqlite:PATH'` (embedded,
+   * WAL). Engines of this process on one file share its store and meter:
+   * the store options below are the first engine's (leave them out, or
+   * pass the same values), and `metering.overdraft` must be the same.
+   */
   store?: string
   /**
    * With a store: `'batched'` (default; on disk within `flushIntervalMs`, a
@@ -112,7 +117,7 @@ export interface ResumeOptions {
 export interface EngineStats {
   /** Runs in progress in this engine. */
   liveRuns: number
-  /** The store's queue and flush figures; `null` in memory. */
+  /** The store's queue and flush figures (shared by the engines on it); `null` in memory. */
   store: StoreStats | null
   /** `getRun` of a live run is answered from memory (hit); of any other, from the store (miss). */
   cache: { hits: number; misses: number }
