@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { promisify } from 'node:util'
 
-import { Engine, MeteringError, RunExistsError, RunFailedError } from '../lib/index'
+import { Engine, MeteringError, ResumeError, RunExistsError, RunFailedError } from '../lib/index'
 import { SqliteStoreForTests } from './helpers/sqlite'
 
 const dir = (): string => mkdtempSync(join(tmpdir(), 'arcflow-shared-'))
@@ -150,6 +150,25 @@ test('the in-memory meter stays per engine', async (t) => {
   const b = new Engine()
   a.credit('acme', 10, { key: 'k' })
   t.throws(() => b.balance('acme'), { instanceOf: MeteringError })
+  await a.close()
+  await b.close()
+})
+
+test('a run live in one engine on a store is not interrupted for the other: interruptedRuns leaves it out and resume refuses it', async (t) => {
+  const path = dbPath()
+  const a = new Engine({ store: `sqlite:${path}`, handleSignals: false })
+  const b = new Engine({ store: `sqlite:${path}`, handleSignals: false })
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  for (const e of [a, b]) e.action('wait', () => gate)
+  const wf = { name: 'w', tasks: { t: { action: 'wait' } } }
+  b.workflow(wf)
+  const run = a.start(a.workflow(wf), undefined, { durability: 'sync' })
+  await a.flush()
+  t.deepEqual(await b.interruptedRuns(), [])
+  t.throws(() => b.resume(run.id), { instanceOf: ResumeError, message: /another engine/ })
+  release()
+  await run.result()
   await a.close()
   await b.close()
 })

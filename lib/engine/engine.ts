@@ -170,7 +170,7 @@ export class Engine {
   /** Caller-given run ids: which ones are taken. */
   readonly #given: GivenRunIds
   readonly #onEnd = (runId: string): void => {
-    this.#runs.delete(runId)
+    if (this.#runs.delete(runId)) this.#lease?.live.delete(runId)
     this.#given.ended(runId)
   }
   #closed = false
@@ -343,6 +343,7 @@ export class Engine {
     })
     if (run.status === 'running') {
       this.#runs.set(run.id, run)
+      this.#lease?.live.add(run.id)
       if (options.runId !== undefined && durability !== 'none' && this.#store) this.#given.started(run.id)
     }
     return run
@@ -373,6 +374,7 @@ export class Engine {
     if (optionProblems.length > 0) throw new InputError(`bad resume arguments:\n${optionProblems.map((p) => `  ${p}`).join('\n')}`, optionProblems)
     if (!this.#store) throw new ResumeError(`cannot resume run ${runId}: the engine has no store (pass store: 'sqlite:PATH')`)
     if (this.#runs.has(runId)) throw new ResumeError(`run ${runId} is running in this engine`)
+    if (this.#lease?.live.has(runId)) throw new ResumeError(`run ${runId} is running in another engine on this store`)
     // synchronous, because resume answers a Run at once (its public shape)
     // and rebuilds the run from the store on this thread anyway: the one
     // history read that waits (bounded) for this process's queued writes
@@ -399,7 +401,10 @@ export class Engine {
       durability,
       resume: true,
     })
-    if (run.status === 'running') this.#runs.set(run.id, run)
+    if (run.status === 'running') {
+      this.#runs.set(run.id, run)
+      this.#lease?.live.add(run.id)
+    }
     return run
   }
 
@@ -508,7 +513,7 @@ export class Engine {
     if (!this.#store) return []
     const running = await this.#store.runs({ status: 'running', limit: 1_000_000 }, options)
     // live now, when the answer arrives: a run started meanwhile is not interrupted
-    return running.filter((run) => !this.#runs.has(run.id))
+    return running.filter((run) => !this.#runs.has(run.id) && !this.#lease?.live.has(run.id))
   }
 
   /** Resolves once every write queued so far is committed (at once in memory). */

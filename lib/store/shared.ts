@@ -38,6 +38,8 @@ interface Entry {
   readonly settings: StoreSettings
   readonly overdraft: number
   readonly ids: GivenRunIds
+  /** Runs live in any engine on this store. */
+  readonly live: Set<string>
   meter: number | undefined
   refs: number
 }
@@ -76,6 +78,11 @@ export class StoreLease {
   /** The run ids taken by any engine on this store. */
   get ids(): GivenRunIds {
     return this.#entry.ids
+  }
+
+  /** The ids of runs live in any engine on this store (each engine adds and removes its own). */
+  get live(): Set<string> {
+    return this.#entry.live
   }
 
   /** The store's native meter, made on first use and shared by its engines. */
@@ -131,7 +138,7 @@ export function acquireStore(path: string, requested: Partial<StoreSettings>, de
   for (const name of STORE_SETTINGS) if (requested[name] !== undefined) settings[name] = requested[name]!
   const store = new DurableStore(path, { ...settings, logger })
   // keyed as the file is now that it exists (a symlink to a file the open created)
-  const created: Entry = { key: canonicalPath(path), store, settings, overdraft, ids: new GivenRunIds(store), meter: undefined, refs: 1 }
+  const created: Entry = { key: canonicalPath(path), store, settings, overdraft, ids: new GivenRunIds(store), live: new Set(), meter: undefined, refs: 1 }
   open.set(created.key, created)
   return new StoreLease(created)
 }
