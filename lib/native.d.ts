@@ -201,10 +201,11 @@ export declare function meterAccount(handle: number, name: string, store?: Nativ
 export declare function meterBalance(handle: number, name: string, store?: NativeStore | undefined | null): number | null
 
 /**
- * Frees a closed engine's meter and cost tables (runs still live keep
- * what they hold).
+ * Frees a closed engine's cost tables, and a meter no engine uses any
+ * more (`handle`; none: engines on one store share its meter, freed with
+ * the last one). Runs still live keep what they hold.
  */
-export declare function meterClose(handle: number, tables: Array<number>): void
+export declare function meterClose(handle: number | undefined | null, tables: Array<number>): void
 
 /**
  * A cost table for runs of one workflow on meter `handle`: each task's cost,

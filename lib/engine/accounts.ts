@@ -1,12 +1,14 @@
 /**
  * An engine's metering: its accounts and costs, the native meter behind
- * them (created on first use, freed by `close`), the cost table of each
+ * them (created on first use; in memory one per engine, freed by `close`;
+ * with a store the store's, shared by the engines on it), the cost table of each
  * workflow, and the ledger reads. Runs get a `RunMeter` from here.
  */
 import { native } from '../binding'
 import { EngineClosedError, fromNative } from '../errors'
 import { nativeRead, type ReadOptions } from '../store/read'
 import type { DurableStore } from '../store/store'
+import type { StoreLease } from '../store/shared'
 import type { WorkflowDefinition } from '../workflow/model'
 import { checkCost, credits, MeteringError, type Cost, type MeteringOptions, type RunMeter } from './metering'
 
@@ -32,8 +34,18 @@ export interface LedgerEntry {
   at: number
 }
 
+/**
+ * How far below zero a reservation may take a balance (`allowNegative`:
+ * unlimited); checked. The engines on one store must agree (one meter).
+ */
+export function overdraftOf(options: MeteringOptions = {}): number {
+  return options.allowNegative ? Infinity : credits(options.overdraft ?? 0, 'metering.overdraft')
+}
+
 export class Accounts {
   readonly #store: DurableStore | undefined
+  /** With a store: its meter is the store's, shared by every engine on it. */
+  readonly #lease: StoreLease | undefined
   readonly #cost: Cost
   readonly #overdraft: number
   readonly #billFailed: boolean
@@ -46,10 +58,11 @@ export class Accounts {
   readonly #tables: number[] = []
   #closed = false
 
-  constructor(options: MeteringOptions = {}, store: DurableStore | undefined) {
-    this.#store = store
+  constructor(options: MeteringOptions = {}, lease: StoreLease | undefined) {
+    this.#lease = lease
+    this.#store = lease?.store
     this.#cost = checkCost(options.cost ?? 0, 'metering.cost')
-    this.#overdraft = options.allowNegative ? Infinity : credits(options.overdraft ?? 0, 'metering.overdraft')
+    this.#overdraft = overdraftOf(options)
     this.#billFailed = options.billFailed ?? false
   }
 
@@ -62,7 +75,7 @@ export class Accounts {
 
   #meter(): number {
     if (this.#closed) throw new EngineClosedError()
-    this.#handle ??= native.meterCreate(this.#store?.native ?? null, this.#overdraft)
+    this.#handle ??= this.#lease ? this.#lease.meter() : native.meterCreate(null, this.#overdraft)
     return this.#handle
   }
 
@@ -135,10 +148,13 @@ export class Accounts {
     this.#closed = true
   }
 
-  /** Frees the native meter and cost tables (once the engine's runs have ended). */
+  /**
+   * Frees this engine's cost tables, and its in-memory meter (once the
+   * engine's runs have ended); a store's meter goes with the store's last engine.
+   */
   close(): void {
     this.#closed = true
-    if (this.#handle !== undefined) native.meterClose(this.#handle, this.#tables)
+    if (this.#handle !== undefined) native.meterClose(this.#lease ? null : this.#handle, this.#tables)
     this.#handle = undefined
   }
 }

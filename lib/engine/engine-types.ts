@@ -21,7 +21,10 @@ export interface StartOptions {
 export interface EngineOptions {
   /**
    * `'memory'` (default: nothing persisted) or `'sqlite:PATH'` (embedded,
-   * WAL). `'sqlite:PATH?locking=exclusive'` keeps SQLite's WAL index in this
+   * WAL). Engines of this process on one file share its store and meter:
+   * the store options below are the first engine's (leave them out, or
+   * pass the same values), and `metering.overdraft` must be the same.
+   * `'sqlite:PATH?locking=exclusive'` keeps SQLite's WAL index in this
    * process's memory: a database made read-only or a vanished `-shm` file is
    * a retried store error, never a SIGBUS, but no other process (the CLI, a
    * backup) can open the file while the engine has it. Default
@@ -100,7 +103,7 @@ export interface ResumeOptions {
 export interface EngineStats {
   /** Runs in progress in this engine. */
   liveRuns: number
-  /** The store's queue and flush figures; `null` in memory. */
+  /** The store's queue and flush figures (shared by the engines on it); `null` in memory. */
   store: StoreStats | null
   /** `getRun` of a live run is answered from memory (hit); of any other, from the store (miss). */
   cache: { hits: number; misses: number }

@@ -6,13 +6,14 @@
 import { randomUUID } from 'node:crypto'
 
 import { AbortedError, EngineClosedError, InputError, ResumeError } from '../errors'
-import { Accounts, type Credit, type LedgerEntry } from './accounts'
+import { Accounts, overdraftOf, type Credit, type LedgerEntry } from './accounts'
 import type { Cost } from './metering'
 import { loadWorkflow, loadWorkflowFile } from '../workflow/load'
 import { inputProblems } from '../workflow/input'
 import type { WorkflowDefinition } from '../workflow/model'
 import type { Action } from './attempt'
 import type { RunEvent } from './events'
+import { acquireStore, type StoreLease, type StoreSettings } from '../store/shared'
 import { DurableStore, parseStoreUrl, silentLogger, type RunRecord } from '../store/store'
 import { checkRunFilter, type ReadOptions, type RunFilter } from '../store/read'
 import { Run, type Durability } from './run'
@@ -26,6 +27,9 @@ import { builtinActions } from '../actions'
 
 export type { ActionOptions, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine-types'
 import type { ActionOptions, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine-types'
+/** The store options' defaults. */
+const STORE_DEFAULTS: StoreSettings = { flushIntervalMs: 50, batchSize: 10_000, queueCapacity: 100_000, snapshotEvery: 256, queueCapacityBytes: 256 * 1024 * 1024, maxUnwrittenMs: 1_000 }
+
 
 // defined beside the other error classes, so that a failure rebuilt from data can be one again
 export { InputError } from '../errors'
@@ -53,10 +57,12 @@ export class Engine {
   /** Caller-given run ids: which ones are taken. */
   readonly #given: GivenRunIds
   readonly #onEnd = (runId: string): void => {
-    this.#runs.delete(runId)
+    if (this.#runs.delete(runId)) this.#lease?.live.delete(runId)
     this.#given.ended(runId)
   }
   #closed = false
+  /** This engine's reference to its store, shared with the other engines of this process on the same file. */
+  readonly #lease: StoreLease | undefined
   readonly #store: DurableStore | undefined
   /** Workflow versions written to the store, and rebuilt for resumes. */
   readonly #versions: WorkflowVersions | undefined
@@ -76,25 +82,28 @@ export class Engine {
     if (path === undefined && durability !== 'none') throw new TypeError(`durability '${durability}' needs a store: pass store: 'sqlite:PATH'`)
     this.#durability = durability
     if (path !== undefined) {
-      const positive = (v: number | undefined, fallback: number, what: string): number => {
-        if (v === undefined) return fallback
+      // an option left out takes the open store's value, or the default
+      const positive = (v: number | undefined, what: string): number | undefined => {
+        if (v === undefined) return undefined
         if (!Number.isInteger(v) || v < 1 || v > 0xffffffff) throw new TypeError(`${what} must be a positive integer, got ${String(v)}`)
         return v
       }
-      const positiveBytes = (v: number | undefined): number => {
-        if (v === undefined) return 256 * 1024 * 1024
+      const positiveBytes = (v: number | undefined): number | undefined => {
+        if (v === undefined) return undefined
         if (!Number.isSafeInteger(v) || v < 1) throw new TypeError(`queueCapacityBytes must be a positive integer, got ${String(v)}`)
         return v
       }
-      this.#store = new DurableStore(path, {
-        flushIntervalMs: positive(options.flushIntervalMs, 50, 'flushIntervalMs'),
-        batchSize: positive(options.batchSize, 10_000, 'batchSize'),
-        queueCapacity: positive(options.queueCapacity, 100_000, 'queueCapacity'),
-        snapshotEvery: positive(options.snapshotEvery, 256, 'snapshotEvery'),
+      const requested: Partial<StoreSettings> = {
+        flushIntervalMs: positive(options.flushIntervalMs, 'flushIntervalMs'),
+        batchSize: positive(options.batchSize, 'batchSize'),
+        queueCapacity: positive(options.queueCapacity, 'queueCapacity'),
+        snapshotEvery: positive(options.snapshotEvery, 'snapshotEvery'),
         queueCapacityBytes: positiveBytes(options.queueCapacityBytes),
-        maxUnwrittenMs: positive(options.maxUnwrittenMs, 1_000, 'maxUnwrittenMs'),
-        logger: options.logger ?? silentLogger,
-      })
+        maxUnwrittenMs: positive(options.maxUnwrittenMs, 'maxUnwrittenMs'),
+      }
+      // engines of this process on one file share its store and meter (see `store/shared.ts`)
+      this.#lease = acquireStore(path, requested, STORE_DEFAULTS, overdraftOf(options.metering), options.logger ?? silentLogger)
+      this.#store = this.#lease.store
       this.#versions = new WorkflowVersions(this.#store)
       // a normal exit commits everything queued (the flush thread would die with the process)
       const store = this.#store
@@ -105,8 +114,8 @@ export class Engine {
         this.#signals = true
       }
     }
-    this.#accounts = new Accounts(options.metering, this.#store)
-    this.#given = new GivenRunIds(this.#store)
+    this.#accounts = new Accounts(options.metering, this.#lease)
+    this.#given = this.#lease?.ids ?? new GivenRunIds(undefined)
     const builtins = options.builtins ?? false
     if (builtins !== false) {
       for (const [name, fn] of Object.entries(builtinActions(builtins === true ? {} : builtins))) this.action(name, fn)
@@ -221,6 +230,7 @@ export class Engine {
     })
     if (run.status === 'running') {
       this.#runs.set(run.id, run)
+      this.#lease?.live.add(run.id)
       if (options.runId !== undefined && durability !== 'none' && this.#store) this.#given.started(run.id)
     }
     return run
@@ -251,6 +261,7 @@ export class Engine {
     if (optionProblems.length > 0) throw new InputError(`bad resume arguments:\n${optionProblems.map((p) => `  ${p}`).join('\n')}`, optionProblems)
     if (!this.#store) throw new ResumeError(`cannot resume run ${runId}: the engine has no store (pass store: 'sqlite:PATH')`)
     if (this.#runs.has(runId)) throw new ResumeError(`run ${runId} is running in this engine`)
+    if (this.#lease?.live.has(runId)) throw new ResumeError(`run ${runId} is running in another engine on this store`)
     // synchronous, because resume answers a Run at once (its public shape)
     // and rebuilds the run from the store on this thread anyway: the one
     // history read that waits (bounded) for this process's queued writes
@@ -277,7 +288,10 @@ export class Engine {
       durability,
       resume: true,
     })
-    if (run.status === 'running') this.#runs.set(run.id, run)
+    if (run.status === 'running') {
+      this.#runs.set(run.id, run)
+      this.#lease?.live.add(run.id)
+    }
     return run
   }
 
@@ -386,7 +400,7 @@ export class Engine {
     if (!this.#store) return []
     const running = await this.#store.runs({ status: 'running', limit: 1_000_000 }, options)
     // live now, when the answer arrives: a run started meanwhile is not interrupted
-    return running.filter((run) => !this.#runs.has(run.id))
+    return running.filter((run) => !this.#runs.has(run.id) && !this.#lease?.live.has(run.id))
   }
 
   /** Resolves once every write queued so far is committed (at once in memory). */
@@ -395,14 +409,18 @@ export class Engine {
     if (this.#store) await this.#store.committed(this.#store.stats().enqueued)
   }
 
-  /** Cancels every live run, waits for them to end, then flushes and closes the store. */
+  /**
+   * Cancels every live run, waits for them to end, then gives back this
+   * engine's reference to its store: the last engine of this process on
+   * the store flushes and closes it; an earlier one leaves it open for the others.
+   */
   async close(): Promise<void> {
     this.#closed = true
     this.#accounts.refuse()
     await Promise.all([...this.#runs.values()].map((run) => run.cancel()))
     this.#accounts.close()
-    if (this.#store) {
-      await this.#store.close()
+    if (this.#lease) {
+      await this.#lease.release()
       if (this.#exitFlush) process.off('exit', this.#exitFlush)
       if (this.#signals) releaseSignals(this)
     }

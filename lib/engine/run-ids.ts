@@ -1,5 +1,6 @@
 /**
- * Which caller-given run ids an engine must refuse: live here, ended here
+ * Which caller-given run ids the engines on one store must refuse (one
+ * instance per store, shared: see `store/shared.ts`): live here, ended here
  * with writes still queued (the database cannot say yet), or in the store
  * as committed now. Only ids a caller gives are tracked: generated ones
  * (UUID v7) never collide.
@@ -29,6 +30,7 @@ export class GivenRunIds {
     if (live) throw new RunExistsError(runId, 'running in this engine')
     const store = this.#store
     if (!store || !durable) return
+    if (this.#live.has(runId)) throw new RunExistsError(runId, 'running in another engine on this store')
     if (this.#ended.size > 0) {
       const settled = store.stats().settled
       for (const [id, seq] of this.#ended) {

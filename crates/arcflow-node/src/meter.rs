@@ -1,5 +1,6 @@
 //! Metering, as plain functions over a per-thread registry of meters (one
-//! per engine; see `arcflow_core::meter`). Reserve and settle are on the
+//! per in-memory engine, one per durable store shared by the engines of
+//! this thread on it: see `lib/store/shared.ts`; and `arcflow_core::meter`). Reserve and settle are on the
 //! per-attempt path: numbers only, no strings cross.
 
 use std::cell::RefCell;
@@ -195,15 +196,18 @@ pub fn meter_ledger<'a>(handle: u32, name: String, limit: u32, store: Option<&'a
     })
 }
 
-/// Frees a closed engine's meter and cost tables (runs still live keep
-/// what they hold).
+/// Frees a closed engine's cost tables, and a meter no engine uses any
+/// more (`handle`; none: engines on one store share its meter, freed with
+/// the last one). Runs still live keep what they hold.
 #[napi(js_name = "meterClose")]
-pub fn meter_close(handle: u32, tables: Vec<u32>) {
-    METERS.with(|m| {
-        if let Some(slot) = m.borrow_mut().get_mut(handle as usize) {
-            *slot = None;
-        }
-    });
+pub fn meter_close(handle: Option<u32>, tables: Vec<u32>) {
+    if let Some(handle) = handle {
+        METERS.with(|m| {
+            if let Some(slot) = m.borrow_mut().get_mut(handle as usize) {
+                *slot = None;
+            }
+        });
+    }
     TABLES.with(|t| {
         let mut all = t.borrow_mut();
         for table in tables {

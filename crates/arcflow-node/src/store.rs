@@ -1,5 +1,6 @@
 //! `NativeStore`: the store a URL names (`store::open`) behind the
-//! write-behind queue, one per engine. Writes are queued by runs (see `run.rs`); this class
+//! write-behind queue, one per database file and thread, shared by the
+//! engines on it (`lib/store/shared.ts`). Writes are queued by runs (see `run.rs`); this class
 //! reads history (through its own connection: WAL lets it read while the
 //! flush thread writes, or another process holds the write lock), on a
 //! libuv thread (`store_read.rs`), reports stats, waits for commits off

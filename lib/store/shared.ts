@@ -1,0 +1,144 @@
+/**
+ * Engines of one thread on one store share it: one `DurableStore` (the file
+ * opened once: one writer, one flush thread, one reader), one native meter
+ * (one balance per account, reservations included, so two engines cannot
+ * overspend an account between them) and one set of taken run ids. A
+ * module-level map holds them by the database file's canonical path, with
+ * a count of the engines holding each: `release` gives an engine's
+ * reference back, and the last one flushes and closes the store for real.
+ *
+ * Options: the store's own (`flushIntervalMs`, `batchSize`, ...) are the
+ * first engine's; a later engine that leaves one out joins with it, one
+ * that asks for a different value is refused (`TypeError`). The meter's
+ * overdraft is one for all (an account's floor must not depend on which
+ * engine ran the task): a different one is a `MeteringError`. The logger
+ * of the store's lifecycle messages is the first engine's.
+ *
+ * The map is per thread (a worker thread loads its own addon and modules),
+ * and per process: engines of two processes (or two worker threads) on one
+ * file are two stores, whose balances only the store's credit leasing can
+ * reconcile (see the PostgreSQL issue).
+ */
+import { realpathSync } from 'node:fs'
+import { basename, dirname, join, resolve } from 'node:path'
+
+import { native } from '../binding'
+import { MeteringError } from '../engine/metering'
+import { GivenRunIds } from '../engine/run-ids'
+import { DurableStore, type StoreOptions } from './store'
+
+/** The options that configure a store itself (compared when engines share one). */
+export const STORE_SETTINGS = ['flushIntervalMs', 'batchSize', 'queueCapacity', 'queueCapacityBytes', 'maxUnwrittenMs', 'snapshotEvery'] as const
+type Setting = (typeof STORE_SETTINGS)[number]
+export type StoreSettings = Pick<Required<StoreOptions>, Setting>
+
+interface Entry {
+  readonly key: string
+  readonly store: DurableStore
+  readonly settings: StoreSettings
+  readonly overdraft: number
+  readonly ids: GivenRunIds
+  /** Runs live in any engine on this store. */
+  readonly live: Set<string>
+  meter: number | undefined
+  refs: number
+}
+
+/** Open stores by canonical path. */
+const open = new Map<string, Entry>()
+
+/** The canonical form of a database path: absolute, symlinks resolved (of its directory while the file does not exist yet). */
+export function canonicalPath(path: string): string {
+  const absolute = resolve(path)
+  try {
+    return realpathSync(absolute)
+  } catch {
+    try {
+      return join(realpathSync(dirname(absolute)), basename(absolute))
+    } catch {
+      return absolute // the directory is missing: the store's open says so
+    }
+  }
+}
+
+/** One engine's hold on a shared store. */
+export class StoreLease {
+  readonly #entry: Entry
+  #released = false
+
+  /** @internal */
+  constructor(entry: Entry) {
+    this.#entry = entry
+  }
+
+  get store(): DurableStore {
+    return this.#entry.store
+  }
+
+  /** The run ids taken by any engine on this store. */
+  get ids(): GivenRunIds {
+    return this.#entry.ids
+  }
+
+  /** The ids of runs live in any engine on this store (each engine adds and removes its own). */
+  get live(): Set<string> {
+    return this.#entry.live
+  }
+
+  /** The store's native meter, made on first use and shared by its engines. */
+  meter(): number {
+    const entry = this.#entry
+    entry.meter ??= native.meterCreate(entry.store.native, entry.overdraft)
+    return entry.meter
+  }
+
+  /**
+   * Gives this engine's reference back (once): the last one frees the meter
+   * and flushes and closes the store; an earlier one leaves both open for
+   * the other engines.
+   */
+  async release(): Promise<void> {
+    if (this.#released) return
+    this.#released = true
+    const entry = this.#entry
+    if (--entry.refs > 0) return
+    if (open.get(entry.key) === entry) open.delete(entry.key)
+    if (entry.meter !== undefined) native.meterClose(entry.meter, [])
+    entry.meter = undefined
+    await entry.store.close()
+  }
+}
+
+/**
+ * Opens the store at `path`, or joins the one an engine of this thread has
+ * open there. `requested`: the store options the engine was given (the
+ * others take the open store's values, or `defaults`).
+ *
+ * @example
+ * const lease = acquireStore(path, { flushIntervalMs: 20 }, defaults, 0, logger)
+ */
+export function acquireStore(path: string, requested: Partial<StoreSettings>, defaults: StoreSettings, overdraft: number, logger: StoreOptions['logger']): StoreLease {
+  const key = canonicalPath(path)
+  const entry = open.get(key)
+  if (entry && !entry.store.stats().closed) {
+    for (const name of STORE_SETTINGS) {
+      const wanted = requested[name]
+      if (wanted !== undefined && wanted !== entry.settings[name]) {
+        throw new TypeError(`${name} ${wanted} differs from ${entry.settings[name]}, which another engine has this store open with (${key}): engines on one store share it; leave ${name} out, or pass the same value`)
+      }
+    }
+    if (overdraft !== entry.overdraft) {
+      const show = (n: number): string => (n === Infinity ? 'unlimited (allowNegative)' : String(n))
+      throw new MeteringError(`metering overdraft ${show(overdraft)} differs from ${show(entry.overdraft)}, which another engine on this store has: engines on one store share one meter and one balance per account`)
+    }
+    entry.refs++
+    return new StoreLease(entry)
+  }
+  const settings = { ...defaults } as StoreSettings
+  for (const name of STORE_SETTINGS) if (requested[name] !== undefined) settings[name] = requested[name]!
+  const store = new DurableStore(path, { ...settings, logger })
+  // keyed as the file is now that it exists (a symlink to a file the open created)
+  const created: Entry = { key: canonicalPath(path), store, settings, overdraft, ids: new GivenRunIds(store), live: new Set(), meter: undefined, refs: 1 }
+  open.set(created.key, created)
+  return new StoreLease(created)
+}
