@@ -209,6 +209,11 @@ test('fuel does not stop memory-heavy runaways (17.9)', (t) => {
     '{{ [[0] * 10000] * 10000 }}',
     '{{ [[0] * 100000000] * 100000000 }}',
     '{{ input.list * input.n }}',
+    "{{ input.list * input.n ~ '' }}",
+    '{{ (input.list * input.n) | length }}',
+    '{{ input.list * input.n == [] }}',
+    '{% set a = input.list %}' + '{% set a = a + a %}'.repeat(40) + '{{ a | length }}',
+    '{% set a = 0 %}' + '{% set a = [a] %}'.repeat(30000) + '{{ a }}',
   ]) {
     const r = inCappedChild(`new a.WorkflowContext({ input: { list: [[1, 2, 3, 4]], n: 100000000 } }).render(${JSON.stringify(source)})`)
     t.is(r.status, 0, `${source}: ${r.signal} ${r.out}`)

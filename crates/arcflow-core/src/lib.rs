@@ -19,7 +19,7 @@ pub use error::{Error, ExpressionError, ExpressionErrorKind, Result};
 pub use error_data::{error_data, error_payload};
 pub use expr::{
     compile, compile_condition, CompileOptions, JsonTemplate, References, Template,
-    TemplateKind, FUEL_PER_RENDER, MAX_EXPRESSION_DEPTH, MAX_REPEAT, MAX_TEMPLATE_BYTES, MAX_VALUE_BYTES,
+    TemplateKind, FUEL_PER_RENDER, MAX_BUILT_DEPTH, MAX_EXPRESSION_DEPTH, MAX_REFS, MAX_REPEAT, MAX_TEMPLATE_BYTES, MAX_VALUE_BYTES,
 };
 pub use minijinja::Value;
 pub use path::{parse_path, PathSegment};

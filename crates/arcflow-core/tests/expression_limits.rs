@@ -32,6 +32,16 @@ fn source(case: &str) -> String {
             "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l | length }}".into()
         }
         "lazy_result" => "{{ input.list * input.n }}".into(),
+        // The holes left by the first round: a repeated list that is printed,
+        // measured or compared without `materialize` walking it.
+        "lazy_printed" => "{{ input.list * input.n ~ '' }}".into(),
+        "lazy_length" => "{{ (input.list * input.n) | length }}".into(),
+        "lazy_compared" => "{{ input.list * input.n == [] }}".into(),
+        "lazy_text" => "n = {{ input.list * input.n }}".into(),
+        "doubling" => format!("{{% set a = input.list %}}{}{{{{ a | length }}}}", "{% set a = a + a %}".repeat(40)),
+        "doubling_loop" => "{% set a = input.list %}{% for i in range(40) %}{% set a = a + a %}{% endfor %}{{ a | length }}".into(),
+        "nesting" => format!("{{% set a = 0 %}}{}{{{{ a }}}}", "{% set a = [a] %}".repeat(30_000)),
+        "nesting_loop" => "{% set a = 0 %}{% for i in range(100000) %}{% set a = [a] %}{% endfor %}{{ a }}".into(),
         other => panic!("unknown case {other}"),
     }
 }
@@ -86,6 +96,9 @@ fn fuel_does_not_stop_memory_heavy_runaways() {
     for case in ["repeat_nested", "repeat_huge", "repeat_var", "lazy_result"] {
         assert_eq!(in_child(case), "limit", "{case}");
     }
+    for case in ["lazy_printed", "lazy_length", "lazy_compared", "lazy_text", "doubling", "doubling_loop", "nesting", "nesting_loop"] {
+        assert_eq!(in_child(case), "limit", "{case}");
+    }
     // `namespace` is not available: it is how a loop grows a value.
     assert_eq!(in_child("namespace_doubling"), "syntax");
 }
@@ -102,6 +115,17 @@ fn expressions_under_the_limits_still_work() {
     assert_eq!(render("{{ ([[1] * 100] * 100) | length }}").unwrap(), "100");
     assert_eq!(render("{{ '}}' ~ 'x' }}").unwrap(), "}}x");
     assert_eq!(render("a{% raw %}{{ 1 + }}{% endraw %}b").unwrap(), "a{{ 1 + }}b");
+    assert_eq!(render("{{ 'ab' * 2 }}").unwrap(), "abab");
+    assert_eq!(render("{{ 'a' ~ 'b' ~ 1 ~ 'c' }}").unwrap(), "ab1c");
+    assert_eq!(render("{% set s = '' %}{% for i in range(3) %}{% set s = s ~ i %}{{ s }},{% endfor %}").unwrap(), "0,1,2,");
+    assert_eq!(render("{% set l = [] %}{% for i in range(5) %}{% set l = l + [i * 2] %}{% if loop.last %}{{ l }}{% endif %}{% endfor %}").unwrap(), "[8]");
+    assert_eq!(render("{% set a = [1] %}{% set a = a + a %}{% set a = a + a %}{{ a | length }}").unwrap(), "4");
+    assert_eq!(render("{{ (2.5 | float) * (4 | int) }}").unwrap(), "10.0");
+    assert_eq!(render("{% for x in [1, 2] %}{{ loop.index * 10 }}{% endfor %}").unwrap(), "1020");
+    let ctx_n = WorkflowContext::new(arcflow_core::value::from_json(r#"{"n": 3, "price": 2.5}"#).unwrap());
+    let render_n = |s: &str| compile(s, CompileOptions::default()).and_then(|t| t.render(&ctx_n)).map(|v| v.to_string());
+    assert_eq!(render_n("{{ input.n * 2 }}").unwrap(), "6");
+    assert_eq!(render_n("{{ (input.price | float) * (input.n | int) }}").unwrap(), "7.5");
     let list = format!("{{{{ [{}] | length }}}}", vec!["[1]"; 5000].join(","));
     assert_eq!(render(&list).unwrap(), "5000");
 }

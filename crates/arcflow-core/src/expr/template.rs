@@ -11,6 +11,7 @@ use super::env::{environment, MAX_OUTPUT_BYTES};
 use super::materialize::materialize;
 use super::path_expr::PathExpr;
 use super::prescan::{check_expression_source, check_template};
+use super::shape;
 use crate::context::WorkflowContext;
 use crate::error::{Error, ExpressionError, ExpressionErrorKind, Result};
 use crate::scope::Scope;
@@ -72,6 +73,7 @@ pub fn compile(source: &str, options: CompileOptions) -> Result<Template> {
         compile_expression(source, inner, offset, options.strict)?
     } else {
         check_template(source)?;
+        shape::check_template(source)?;
         let mut env = environment(options.strict).clone();
         env.add_template_owned(TEXT_NAME, source.to_owned())
             .map_err(|e| ExpressionError::from_minijinja(e, source, 0))?;
@@ -104,6 +106,7 @@ fn compile_expression(source: &str, inner: &str, offset: usize, strict: bool) ->
         return Err(ExpressionError::new(ExpressionErrorKind::Syntax, "empty expression", source).into());
     }
     check_expression_source(inner, source)?;
+    shape::check_expression(inner, source)?;
     let expr = environment(strict)
         .compile_expression_owned(inner.to_owned())
         .map_err(|e| ExpressionError::from_minijinja(e, source, offset))?;
