@@ -304,7 +304,7 @@ export declare function runFinish(handle: number): string
  * -1 for none). Answers the sequence number covering it, negated when the
  * store's queue is full (the engine then waits before starting more items).
  */
-export declare function runItemDone(handle: number, unit: number, item: number, status: number, payloadJson: string, startedMs: number, reserved?: number | undefined | null, reported?: number | undefined | null): number
+export declare function runItemDone(handle: number, unit: number, batch: number, item: number, status: number, payloadJson: string, startedMs: number, reserved?: number | undefined | null, reported?: number | undefined | null): number
 
 /** Inputs of items `from..from + count`: `[k, v, k, v, ...]` (`InputKind`s). */
 export declare function runItemInputs(handle: number, task: number, batch: number, from: number, count: number): string
@@ -338,9 +338,10 @@ export declare function runResume(flow: NativeFlow, handle: number, runId: strin
  * A failed attempt (`status` 1 or 2, `errorJson`) that the retry count
  * allows: whether the task's `retry.when` allows it too. A durable run
  * journals it as `retrying` (`item` -1: the task itself; `startedMs`: when
- * an item's attempt started).
+ * an item's attempt started; `batch`: the item's activation, whose kept
+ * input the row carries).
  */
-export declare function runRetry(handle: number, unit: number, item: number, status: number, errorJson: string, startedMs?: number | undefined | null): boolean
+export declare function runRetry(handle: number, unit: number, item: number, status: number, errorJson: string, startedMs?: number | undefined | null, batch?: number | undefined | null): boolean
 
 /**
  * Starts a run under `handle`: creates its context (system values

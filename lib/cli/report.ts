@@ -167,8 +167,8 @@ export function renderReport(info: RunInfo): string {
       label.textContent = name
       const pre = document.createElement('pre')
       pre.className = 'execution-' + name
-      // an item's input is not journaled (only its index): say so rather than '(none)'
-      pre.textContent = name === 'input' && value === undefined && x.item !== undefined ? '(not recorded for items: item #' + x.item + ' of the list)' : show(value)
+      // an item's input is journaled with its row, as a task's is (absent: the task declares none)
+      pre.textContent = show(value)
       details.append(label, pre)
     }
   })

@@ -42,6 +42,7 @@ function executionRows(tasks: TaskRecord[]): string[][] {
     x.status,
     duration(x.startedAt, x.endedAt),
     x.error !== undefined ? brief((x.error as { message?: unknown }).message ?? x.error) : brief(x.result),
+    brief(x.input),
   ])
 }
 
@@ -60,7 +61,7 @@ export function showRun(info: RunInfo, maxRows = 200): string {
   if (info.output !== undefined) lines.push(`output    ${whole(info.output)}`)
   if (info.error !== undefined) lines.push(`error     ${whole(info.error)}`)
   const rows = executionRows(info.tasks)
-  lines.push('', table(['task', 'step', 'item', 'attempt', 'status', 'duration', 'result / error'], rows.slice(0, maxRows)))
+  lines.push('', table(['task', 'step', 'item', 'attempt', 'status', 'duration', 'result / error', 'input'], rows.slice(0, maxRows)))
   if (rows.length > maxRows) lines.push(`... and ${rows.length - maxRows} more executions (arcflow report ${info.id} shows them all)`)
   return lines.join('\n')
 }

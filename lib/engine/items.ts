@@ -211,8 +211,8 @@ export class Items {
     }
     host.crossings++
     const seq = charge
-      ? native.runItemDone(host.handle, execution, index, STATUS_CODE[status], payload, startedAt || Date.now(), charge[0], charge[1])
-      : native.runItemDone(host.handle, execution, index, STATUS_CODE[status], payload, startedAt || Date.now())
+      ? native.runItemDone(host.handle, execution, this.#batch, index, STATUS_CODE[status], payload, startedAt || Date.now(), charge[0], charge[1])
+      : native.runItemDone(host.handle, execution, this.#batch, index, STATUS_CODE[status], payload, startedAt || Date.now())
     if (seq < 0 && !host.sync && !this.#throttled) {
       this.#throttled = true
       host.waitForStore(-seq, () => {

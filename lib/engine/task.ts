@@ -250,7 +250,7 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
     if (!this.task.retry?.when && !host.durable) return true
     try {
       host.crossings++
-      return native.runRetry(host.handle, unit(this.task.index, this.step, attempt), index, STATUS_CODE[status], JSON.stringify(failure), startedAt || null)
+      return native.runRetry(host.handle, unit(this.task.index, this.step, attempt), index, STATUS_CODE[status], JSON.stringify(failure), startedAt || null, this.#items?.batch)
     } catch {
       return false
     }

@@ -71,7 +71,12 @@ export interface TaskRecord {
   status: ExecutionStatus
   result?: unknown
   error?: unknown
-  /** The task's rendered input (tasks of durable runs; not items). */
+  /**
+   * The input this attempt ran with, as rendered (durable runs, tasks and
+   * items alike: an item's is journaled with its row when it ends, a
+   * retried one's is the input of that attempt). Absent when the task
+   * declares no input, and in a live run's records (built from its events).
+   */
   input?: unknown
   /** Milliseconds since the epoch. */
   startedAt?: number

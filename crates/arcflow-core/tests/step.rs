@@ -90,8 +90,8 @@ fn a_retry_follows_retry_when_and_renders_its_input_again() {
     let (mut state, _) = start(Arc::new(graph), None);
     let transient = r#"{"name":"HttpError","code":"HTTP_503","message":"busy"}"#;
     let permanent = r#"{"name":"HttpError","code":"HTTP_404","message":"gone"}"#;
-    assert!(state.retry(0, 1, -1, 1, OutcomeStatus::Failed, transient, None).unwrap());
-    assert!(!state.retry(0, 1, -1, 1, OutcomeStatus::Failed, permanent, None).unwrap());
+    assert!(state.retry(0, 1, -1, 1, OutcomeStatus::Failed, transient, None, None).unwrap());
+    assert!(!state.retry(0, 1, -1, 1, OutcomeStatus::Failed, permanent, None, None).unwrap());
     state.context().set_var("n", Value::from(2));
     assert!(matches!(state.attempt_input(0, 1, 2).unwrap(), Input::Rendered(json) if json == "2"));
 }

@@ -100,13 +100,14 @@ pub fn run_finish(handle: u32) -> Result<String, JsError> {
 /// A failed attempt (`status` 1 or 2, `errorJson`) that the retry count
 /// allows: whether the task's `retry.when` allows it too. A durable run
 /// journals it as `retrying` (`item` -1: the task itself; `startedMs`: when
-/// an item's attempt started).
+/// an item's attempt started; `batch`: the item's activation, whose kept
+/// input the row carries).
 #[napi(js_name = "runRetry")]
-pub fn run_retry(handle: u32, unit: f64, item: i32, status: u32, error_json: String, started_ms: Option<f64>) -> Result<bool, JsError> {
+pub fn run_retry(handle: u32, unit: f64, item: i32, status: u32, error_json: String, started_ms: Option<f64>, batch: Option<u32>) -> Result<bool, JsError> {
     guard(|| {
         let Unit { task, step, attempt } = Unit::unpack(unit)?;
         let status = outcome_status(status)?;
-        with_run(handle, |state| state.retry(task, step, i64::from(item), attempt, status, &error_json, started_ms.map(|ms| ms as i64)))
+        with_run(handle, |state| state.retry(task, step, i64::from(item), attempt, status, &error_json, started_ms.map(|ms| ms as i64), batch))
     })
 }
 

@@ -60,6 +60,7 @@ pub fn run_end_items(handle: u32, batch: u32) {
 pub fn run_item_done(
     handle: u32,
     unit: f64,
+    batch: u32,
     item: u32,
     status: u32,
     payload_json: String,
@@ -72,7 +73,7 @@ pub fn run_item_done(
         let status = outcome_status(status)?;
         let charge = reserved.map(|r| charge(r, reported)).transpose()?;
         with_run(handle, |state| {
-            let end = ItemEnd { task, step, item, attempt, status, payload_json: &payload_json, started_at: started_ms as i64, charge };
+            let end = ItemEnd { task, batch, step, item, attempt, status, payload_json: &payload_json, started_at: started_ms as i64, charge };
             let ack = state.item_done(end)?;
             Ok(ack.map_or(0.0, |a| if a.full { -(a.seq as f64) } else { a.seq as f64 }))
         })

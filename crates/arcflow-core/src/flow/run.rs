@@ -55,7 +55,7 @@ pub struct RunState {
     pub(crate) graph: Arc<FlowGraph>,
     pub(crate) ctx: WorkflowContext,
     pub(crate) arrivals: Vec<u32>,
-    pub(crate) batches: HashMap<u32, Arc<[Value]>>,
+    pub(crate) batches: HashMap<u32, super::items::ItemBatch>,
     pub(crate) next_batch: u32,
     pub(crate) journal: Option<Journal>,
     /// The run's id, for ledger keys (set by whoever starts the run).

@@ -105,13 +105,18 @@ impl RunState {
 
     /// A failed attempt that the task's retry count allows: whether its
     /// `retry.when` allows it too; if so, a durable run journals the attempt
-    /// as `retrying` (its error, and when an item's attempt started).
+    /// as `retrying` (its error; for an item of `batch`, when its attempt
+    /// started and the input it ran with).
     #[allow(clippy::too_many_arguments)]
-    pub fn retry(&mut self, task: u32, step: u32, item: i64, attempt: u32, status: OutcomeStatus, error_json: &str, started_at: Option<i64>) -> Result<bool> {
+    pub fn retry(&mut self, task: u32, step: u32, item: i64, attempt: u32, status: OutcomeStatus, error_json: &str, started_at: Option<i64>, batch: Option<u32>) -> Result<bool> {
         if self.graph.task(task)?.retry_when.is_some() && !self.retry_allowed(task, TaskOutcome::ended(status, from_json(error_json)?))? {
             return Ok(false);
         }
-        self.journal_execution(task, step, item, attempt, "retrying", Some(error_json), None, started_at)?;
+        let input = match (batch, u32::try_from(item)) {
+            (Some(batch), Ok(item)) => self.take_item_input(batch, item),
+            _ => None,
+        };
+        self.journal_execution(task, step, item, attempt, "retrying", Some(error_json), input.as_deref(), started_at)?;
         Ok(true)
     }
 

@@ -25,6 +25,7 @@ macro_rules! contract_tests {
             a_running_write_and_the_write_that_ends_it_give_one_row_with_both_times,
             tasks_come_in_journal_order_after_a_position,
             an_activation_lists_its_items_and_attempts_in_order,
+            an_item_row_keeps_the_input_its_one_write_carried,
             the_latest_snapshot_wins,
             runs_are_filtered_and_newest_first,
             a_resumed_run_keeps_its_input_and_start,
@@ -206,6 +207,24 @@ pub fn an_activation_lists_its_items_and_attempts_in_order(backend: &mut impl Ba
     let rows = store.activation("r", "each", 1).unwrap();
     let keys: Vec<(i64, u32)> = rows.iter().map(|e| (e.item, e.attempt)).collect();
     assert_eq!(keys, [(-1, 1), (0, 1), (1, 1), (1, 2)], "step 1 only, by item then attempt");
+}
+
+/// An item's row is written once, when its attempt ends (no `running`
+/// row): that write's input is kept, a later write without one does not
+/// erase it, and each attempt's row keeps its own.
+pub fn an_item_row_keeps_the_input_its_one_write_carried(backend: &mut impl Backend) {
+    let store = backend.store();
+    let item = |attempt: u32, status: &'static str, input: Option<&str>, jseq: u64| {
+        Write::Task(Execution { item: 3, attempt, input: input.map(Into::into), started_at: Some(10), ended_at: Some(20), ..execution("r", "each", status, jseq) })
+    };
+    // a retried item: its first attempt `retrying`, then its second ended, in one batch and in two
+    store.apply(&[item(1, "retrying", Some("{\"round\":1}"), 1), item(2, "succeeded", Some("{\"round\":2}"), 2)]).unwrap();
+    store.apply(&[item(3, "failed", Some("{\"round\":3}"), 3)]).unwrap();
+    // a later write of an attempt's row without an input keeps the one it had
+    store.apply(&[item(3, "failed", None, 4)]).unwrap();
+    let rows = store.activation("r", "each", 1).unwrap();
+    let inputs: Vec<(u32, &str, Option<&str>)> = rows.iter().map(|e| (e.attempt, e.status, e.input.as_deref())).collect();
+    assert_eq!(inputs, [(1, "retrying", Some("{\"round\":1}")), (2, "succeeded", Some("{\"round\":2}")), (3, "failed", Some("{\"round\":3}"))]);
 }
 
 pub fn the_latest_snapshot_wins(backend: &mut impl Backend) {
