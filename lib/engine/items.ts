@@ -162,11 +162,11 @@ export class Items {
     return JSON.parse(native.runItemInputs(this.#owner.host.handle, this.#owner.task.index, this.#batch, index, 1)) as [InputKind, unknown]
   }
 
-  /** An item ended, after its retries. */
-  done(index: number, attempt: number, status: AttemptStatus, value: unknown, startedAt: number): void {
+  /** An item ended, after its retries (`payload`: its result's JSON, when the attempt wrote it already). */
+  done(index: number, attempt: number, status: AttemptStatus, value: unknown, startedAt: number, payload?: string): void {
     const host = this.#owner.host
     if (!host.durable) return this.#acknowledged(index, attempt, status, value)
-    const seq = this.#journal(index, attempt, status, value, startedAt)
+    const seq = this.#journal(index, attempt, status, value, startedAt, payload)
     if (seq === undefined) return void this.#inFlight--
     // sync: the item stays in flight (the task cannot end) until its end is committed
     if (host.sync && seq !== 0) host.waitForStore(Math.abs(seq), () => this.#acknowledged(index, attempt, status, value))
@@ -194,7 +194,7 @@ export class Items {
    * number (negative: the queue is full; 0: nothing queued), or undefined
    * when the item's result cannot be workflow data: the task failed.
    */
-  #journal(index: number, attempt: number, status: AttemptStatus, value: unknown, startedAt: number): number | undefined {
+  #journal(index: number, attempt: number, status: AttemptStatus, value: unknown, startedAt: number, written?: string): number | undefined {
     const owner = this.#owner
     const host = owner.host
     const charge = this.itemCharge
@@ -202,7 +202,7 @@ export class Items {
     const execution = unit(owner.task.index, owner.step, attempt)
     let payload: string
     try {
-      payload = status === 'succeeded' ? encode(value, `result of item ${index} of task '${owner.task.name}'`) : JSON.stringify(value)
+      payload = written ?? (status === 'succeeded' ? encode(value, `result of item ${index} of task '${owner.task.name}'`) : JSON.stringify(value))
     } catch (error) {
       // the item ran: billed as in memory, where the same result fails the task later
       if (charge) native.meterSettle(host.handle, execution, index, StatusCode.Succeeded, charge[0], charge[1])

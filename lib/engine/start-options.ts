@@ -4,6 +4,7 @@
  * run, journal row or reservation is left behind.
  */
 import { MAX_DURATION_MS } from '../workflow/duration'
+import { wellFormed } from '../values'
 
 const DURABILITIES = ['none', 'batched', 'sync']
 
@@ -13,10 +14,6 @@ function describe(value: unknown): string {
   return Array.isArray(value) ? 'a list' : 'an object'
 }
 
-/** A string that is valid Unicode (no lone UTF-16 surrogate, which a database could only store as U+FFFD). */
-export function wellFormed(text: string): boolean {
-  return (text as string & { isWellFormed(): boolean }).isWellFormed()
-}
 
 /**
  * What is wrong with a run id: a non-empty string of valid Unicode;

@@ -17,7 +17,7 @@ import { estimate } from './metering'
 import { InputKind, STATUS_CODE, reservedBy, unit } from './protocol'
 import { retryDelay } from './retry'
 import { setLongTimeout } from './timers'
-import { encode, MAX_DEPTH } from '../values'
+import { encode, MAX_DEPTH, validated } from '../values'
 import { interruptedFailure, type Activation, type ResumedActivation, type TaskHost, type TaskOutcome } from './task-host'
 
 function event(host: TaskHost, type: RunEvent['type'], task: string, attempt: number, index: number): RunEvent {
@@ -205,8 +205,9 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
     let payload: string | undefined
     if (status === 'succeeded' && !this.#finished && this.host.live()) {
       try {
-        // an item's result sits one level down, in the task's list
-        payload = index < 0 ? encode(value, `result of task '${this.task.name}'`) : encode(value, `result of item ${index} of task '${this.task.name}'`, MAX_DEPTH - 1)
+        // an item's result sits one level down, in the task's list (checked
+        // without writing it out where that is certain: the list is written later)
+        payload = index < 0 ? encode(value, `result of task '${this.task.name}'`) : validated(value, `result of item ${index} of task '${this.task.name}'`, MAX_DEPTH - 1)
       } catch (error) {
         status = 'failed'
         value = error
@@ -215,7 +216,7 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
     if (attempt.reserved >= 0) this.#settleCharge(attempt, status)
     if (this.#finished || !this.host.live()) return // late: discarded
     if (status === 'succeeded') {
-      if (index >= 0) return this.#unitDone(index, attempt.attempt, status, value, attempt.startedAt)
+      if (index >= 0) return this.#items!.done(index, attempt.attempt, status, value, attempt.startedAt, payload)
       return this.finish({ status, result: value, attempt: attempt.attempt, payload })
     }
     this.#failed(attempt.attempt, index, status, toFailure(value), attempt.startedAt)
