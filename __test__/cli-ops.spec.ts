@@ -3,38 +3,14 @@
 // graph details, the report's axis and item inputs, and Ctrl-C against a
 // handler that ignores its signal.
 import test from 'ava'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 
 import { Engine } from '../lib/index'
 
-const root = join(__dirname, '..')
-const bin = join(root, 'bin', 'arcflow.js')
-const fixtures = join(__dirname, 'fixtures', 'cli')
-const hello = join(root, 'examples', 'flows', 'hello.yaml')
-const helloActions = join(root, 'examples', 'hello-actions.mjs')
+import { arcflow, finish, fixtures, hello, helloActions, start, workdir as cliWorkdir } from './support/cli'
 
-interface Result {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-const start = (args: string[], cwd: string): ChildProcess => spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
-
-function finish(child: ChildProcess): Promise<Result> {
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (d: Buffer) => (stdout += d))
-  child.stderr!.on('data', (d: Buffer) => (stderr += d))
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
-}
-
-const arcflow = (args: string[], cwd: string): Promise<Result> => finish(start(args, cwd))
-const workdir = (): string => mkdtempSync(join(tmpdir(), 'arcflow-cli-ops-'))
+const workdir = (): string => cliWorkdir('arcflow-cli-ops-')
 const lastJson = (stdout: string): { type: string; runId: string; output: unknown } => JSON.parse(stdout.trim().split('\n').at(-1)!)
 
 test("--actions was variadic: 'run --actions a.js flow.yaml' failed with missing required argument 'file'", async (t) => {

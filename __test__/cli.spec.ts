@@ -2,50 +2,12 @@
 // codes and output, Ctrl-C (SIGINT to the child) with the store checked
 // afterwards, validate on broken files, and the report in a real browser.
 import test from 'ava'
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, statSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, statSync } from 'node:fs'
 import { createServer } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 
-const root = join(__dirname, '..')
-const bin = join(root, 'bin', 'arcflow.js')
-const fixtures = join(__dirname, 'fixtures', 'cli')
-const hello = join(root, 'examples', 'flows', 'hello.yaml')
-const helloActions = join(root, 'examples', 'hello-actions.mjs')
-
-interface Result {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-function start(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-}
-
-function finish(child: ChildProcess): Promise<Result> {
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (d: Buffer) => (stdout += d))
-  child.stderr!.on('data', (d: Buffer) => (stderr += d))
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
-}
-
-const arcflow = (args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<Result> => finish(start(args, cwd, env))
-const workdir = (): string => mkdtempSync(join(tmpdir(), 'arcflow-cli-'))
-
-/** Resolves when the child prints a line matching `pattern`. */
-function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! })
-    lines.on('line', (line) => {
-      if (pattern.test(line)) resolve(line)
-    })
-    child.on('close', () => reject(new Error(`the command ended before printing ${pattern}`)))
-  })
-}
+import { arcflow, bin, finish, fixtures, hello, helloActions, start, waitForLine, workdir } from './support/cli'
 
 const runIdOf = (stdout: string): string => /run (\S+) (succeeded|failed|cancelled)/.exec(stdout)![1]!
 
