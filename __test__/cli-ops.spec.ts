@@ -84,7 +84,7 @@ test('Ctrl-C exited 130 only after a handler that ignores its signal finished it
   await new Promise<void>((resolve) => createInterface({ input: child.stderr! }).on('line', (line) => line === 'holding' && resolve()))
   child.kill('SIGINT')
   // bounded: far below the handler's 100 s, far above a flush
-  const r = await Promise.race([result, new Promise<undefined>((resolve) => setTimeout(resolve, 30_000).unref())])
+  const r = await Promise.race([result, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000).unref())])
   if (!r) child.kill('SIGKILL')
   t.is(r?.code, 130, 'exited after the flush, without waiting for the handler')
   t.regex(r?.stdout ?? '', /run\.cancelled/)
