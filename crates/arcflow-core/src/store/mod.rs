@@ -32,6 +32,18 @@ use crate::error::{Error, Result};
 /// let mut shared = arcflow_core::store::open("postgres://arcflow@db:5432/arcflow?schema=tenant_a")?;
 /// # Ok::<(), arcflow_core::Error>(())
 /// ```
+/// Refuses a database whose schema a newer arcflow wrote (`version` past the
+/// `supported` one): a permanent error, the same for every backend.
+pub(crate) fn check_schema_version(version: usize, supported: usize) -> Result<()> {
+    if version > supported {
+        return Err(crate::error::Error::Store {
+            message: format!("the database has schema version {version}, newer than this arcflow supports ({supported}): upgrade arcflow"),
+            transient: false,
+        });
+    }
+    Ok(())
+}
+
 pub fn open(url: &str) -> Result<Box<dyn Store>> {
     if let Some(path) = url.strip_prefix("sqlite:") {
         if path.is_empty() {

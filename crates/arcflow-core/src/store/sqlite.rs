@@ -112,15 +112,7 @@ fn use_wal(conn: &Connection) -> Result<()> {
 /// `user_version`, refused when a newer arcflow wrote the file.
 fn schema_version(conn: &Connection) -> Result<usize> {
     let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(db_error)?;
-    if version > MIGRATIONS.len() {
-        return Err(Error::Store {
-            message: format!(
-                "the database has schema version {version}, newer than this arcflow supports ({}): upgrade arcflow",
-                MIGRATIONS.len()
-            ),
-            transient: false,
-        });
-    }
+    crate::store::check_schema_version(version, MIGRATIONS.len())?;
     Ok(version)
 }
 

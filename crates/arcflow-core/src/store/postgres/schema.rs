@@ -15,7 +15,7 @@ use postgres::Client;
 
 use super::url::Target;
 use super::db_error;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The schema this build writes; each entry migrates from the version before it.
 pub(super) const MIGRATIONS: &[&str] = &[r#"
@@ -123,15 +123,7 @@ pub(super) fn migrate(client: &mut Client, target: &Target) -> Result<()> {
             0
         }
     };
-    if version > MIGRATIONS.len() {
-        return Err(Error::Store {
-            message: format!(
-                "the database has schema version {version}, newer than this arcflow supports ({}): upgrade arcflow",
-                MIGRATIONS.len()
-            ),
-            transient: false,
-        });
-    }
+    crate::store::check_schema_version(version, MIGRATIONS.len())?;
     if version == MIGRATIONS.len() {
         return tx.commit().map_err(pg);
     }
