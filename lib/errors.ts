@@ -226,6 +226,47 @@ export class InterruptedError extends ArcflowError {
   }
 }
 
+/**
+ * A worker no longer holds a run's lease (code `ARCFLOW_LEASE_LOST`):
+ * another worker took the run over (its lease expired, by the database's
+ * clock) or the run was released. It is the reason of the aborted
+ * `AbortSignal` of that run's handlers here; nothing more is written for
+ * the run by this worker.
+ *
+ * @example
+ * engine.action('slow', async (_, { signal }) => { signal.addEventListener('abort', () => { if (signal.reason instanceof LeaseLostError) cleanUp() }) })
+ */
+export class LeaseLostError extends ArcflowError {
+  readonly runId: string
+  constructor(runId: string, message = `the lease of run ${runId} was lost: another worker holds it now`, options?: ErrorOptions) {
+    super('ARCFLOW_LEASE_LOST', message, options)
+    this.runId = runId
+  }
+}
+
+/**
+ * A queue operation failed on its arguments or on the run it names (code
+ * `ARCFLOW_QUEUE`): a bad queue name or limit, cancel of an unknown run.
+ */
+export class QueueError extends ArcflowError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ARCFLOW_QUEUE', message, options)
+  }
+}
+
+/**
+ * A worker claimed a run of a workflow it has not loaded (code
+ * `ARCFLOW_UNKNOWN_WORKFLOW`): the run ends `failed` with this error
+ * recorded on it; the worker goes on.
+ */
+export class UnknownWorkflowError extends ArcflowError {
+  readonly workflow: string
+  constructor(workflow: string, message = `no workflow named ${JSON.stringify(workflow)} is loaded in this worker: load it (engine.load / --workflows) before engine.work`, options?: ErrorOptions) {
+    super('ARCFLOW_UNKNOWN_WORKFLOW', message, options)
+    this.workflow = workflow
+  }
+}
+
 /** A bug in arcflow, never caused by input (code `ARCFLOW_INTERNAL`). Please report it. */
 export class InternalError extends ArcflowError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -257,6 +298,7 @@ interface NativePayload {
   waitingFor?: string[]
   arrived?: number
   needed?: number
+  runId?: string
 }
 
 /** The Rust `source()` chain, innermost last, as nested `cause`s. */
@@ -318,6 +360,10 @@ export function fromNativeData({ code, payload }: { code: string; payload: Nativ
       return new EngineClosedError(payload.message, options)
     case 'ARCFLOW_INTERNAL':
       return new InternalError(payload.message, options)
+    case 'ARCFLOW_QUEUE':
+      return new QueueError(payload.message, options)
+    case 'ARCFLOW_LEASE_LOST':
+      return new LeaseLostError(payload.runId ?? '', payload.message, options)
     default:
       return new ArcflowError(code, payload.message, options)
   }
@@ -342,6 +388,9 @@ const classesByCode = new Map<string, ArcflowErrorClass>([
   ['ARCFLOW_INPUT', InputError],
   ['ARCFLOW_INTERRUPTED', InterruptedError],
   ['ARCFLOW_INTERNAL', InternalError],
+  ['ARCFLOW_LEASE_LOST', LeaseLostError],
+  ['ARCFLOW_QUEUE', QueueError],
+  ['ARCFLOW_UNKNOWN_WORKFLOW', UnknownWorkflowError],
   ['ARCFLOW_NATIVE_BINDING', NativeBindingError],
 ])
 

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 
-import { AbortedError, EngineClosedError, InputError, ResumeError } from '../errors'
+import { AbortedError, EngineClosedError, InputError, QueueError, ResumeError } from '../errors'
 import { Accounts, overdraftOf, type Credit, type LedgerEntry } from './accounts'
 import type { Cost } from './metering'
 import { loadWorkflow, loadWorkflowFile } from '../workflow/load'
@@ -16,7 +16,7 @@ import type { RunEvent } from './events'
 import { acquireStore, type StoreLease, type StoreSettings } from '../store/shared'
 import { DurableStore, parseStoreUrl, silentLogger, type RunRecord } from '../store/store'
 import { checkRunFilter, type ReadOptions, type RunFilter } from '../store/read'
-import { Run, type Durability } from './run'
+import { Run, type CancelPolicy, type Durability } from './run'
 import { uuidv7 } from './run-id'
 import { runIdProblem, startOptionProblems } from './start-options'
 import { GivenRunIds } from './run-ids'
@@ -24,6 +24,13 @@ import { executionsFromEvents, logsFromEvents } from './history'
 import { WorkflowVersions } from './versions'
 import { handleSignals, releaseSignals } from './shutdown'
 import { builtinActions } from '../actions'
+import { acquireHub, releaseHub, type QueueHub } from '../queue/hub'
+import type { QueueHost } from '../queue/host'
+import { enqueue } from '../queue/enqueue'
+import { Worker } from '../queue/worker'
+import { result } from '../queue/result'
+import { cancel, type CancelOutcome } from '../queue/cancel'
+import { checkQueueLimit, checkWork, type Enqueued, type EnqueueOptions, type ResultOptions, type WorkOptions } from '../queue/options'
 
 export type { ActionOptions, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine-types'
 import type { ActionOptions, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine-types'
@@ -59,7 +66,15 @@ export class Engine {
   readonly #onEnd = (runId: string): void => {
     if (this.#runs.delete(runId)) this.#lease?.live.delete(runId)
     this.#given.ended(runId)
+    // this process's result waiters (the store has the end once this process's writes commit)
+    this.#hub?.emit('ended', [runId])
   }
+  /** The store's URL, for the queue's own connection. */
+  readonly #url: string | undefined
+  /** This process's queue hub for the store, opened on first use (see `queue/hub.ts`). */
+  #hub: QueueHub | undefined
+  #queueHost: QueueHost | undefined
+  readonly #workers = new Set<Worker>()
   #closed = false
   /** This engine's reference to its store, shared with the other engines of this process on the same file. */
   readonly #lease: StoreLease | undefined
@@ -81,6 +96,7 @@ export class Engine {
     if (!['none', 'batched', 'sync'].includes(durability)) throw new TypeError(`durability must be 'none', 'batched' or 'sync', got ${JSON.stringify(durability)}`)
     if (path === undefined && durability !== 'none') throw new TypeError(`durability '${durability}' needs a store: pass store: 'sqlite:PATH'`)
     this.#durability = durability
+    this.#url = path === undefined ? undefined : `sqlite:${path}`
     if (path !== undefined) {
       // an option left out takes the open store's value, or the default
       const positive = (v: number | undefined, what: string): number | undefined => {
@@ -204,6 +220,11 @@ export class Engine {
    * const output: string = await run.result()
    */
   start<O = unknown>(workflow: WorkflowDefinition, input?: unknown, options: StartOptions = {}): Run<O> {
+    return this.#start<O>(workflow, input, options, false)
+  }
+
+  /** `claimed`: a worker's run, whose row (queued, then claimed) exists under `options.runId`. */
+  #start<O>(workflow: WorkflowDefinition, input: unknown, options: StartOptions, claimed: boolean): Run<O> {
     this.#open()
     const optionProblems = startOptionProblems(options)
     if (optionProblems.length > 0) throw new InputError(`bad start options:\n${optionProblems.map((p) => `  ${p}`).join('\n')}`, optionProblems)
@@ -212,8 +233,8 @@ export class Engine {
     if (problems.length > 0) {
       throw new InputError(`workflow '${workflow.name}' needs different input:\n${problems.map((p) => `  ${p}`).join('\n')}`, problems)
     }
-    const durability = options.durability ?? this.#durability
-    if (options.runId !== undefined) this.#given.claim(options.runId, this.#runs.has(options.runId), durability !== 'none')
+    const durability = options.durability ?? (claimed && this.#durability === 'none' ? 'batched' : this.#durability)
+    if (options.runId !== undefined && !claimed) this.#given.claim(options.runId, this.#runs.has(options.runId), durability !== 'none')
     const meter = options.account === undefined ? undefined : this.#accounts.runMeter(workflow, options.account)
     // a workflow loaded elsewhere (loadWorkflow): its version lands before its run
     this.#versions?.record(workflow)
@@ -231,7 +252,7 @@ export class Engine {
     if (run.status === 'running') {
       this.#runs.set(run.id, run)
       this.#lease?.live.add(run.id)
-      if (options.runId !== undefined && durability !== 'none' && this.#store) this.#given.started(run.id)
+      if (options.runId !== undefined && durability !== 'none' && this.#store && !claimed) this.#given.started(run.id)
     }
     return run
   }
@@ -403,6 +424,96 @@ export class Engine {
     return running.filter((run) => !this.#runs.has(run.id) && !this.#lease?.live.has(run.id))
   }
 
+  /**
+   * Writes a run of `workflow` (a loaded one, or a name: a producer needs
+   * no actions) as `queued`, for a worker of any process to run; every
+   * option is checked first. `key` makes it idempotent: the same key
+   * answers the run it made (`created: false`), whatever its state.
+   *
+   * @example
+   * const { id } = await engine.enqueue('etl', { day: '2026-11-30' }, { queue: 'default', key: 'etl-2026-11-30', delay: '5s' })
+   */
+  enqueue(workflow: string | WorkflowDefinition, input?: unknown, options?: EnqueueOptions): Promise<Enqueued> {
+    return enqueue(this.#queueSide(), workflow, input, options)
+  }
+
+  /**
+   * Starts a worker: it claims runs of `queues` (default `['default']`) up
+   * to `concurrency` (64) and runs them with this engine's workflows and
+   * actions, under a lease (`'30s'`) renewed every third of it. See `Worker`.
+   *
+   * @example
+   * const worker = engine.work({ queues: ['default'], concurrency: 64 })
+   * worker.on('error', (e) => log.warn(e))
+   * process.once('SIGTERM', () => void worker.stop({ drain: true }))
+   */
+  work(options?: WorkOptions): Worker {
+    const host = this.#queueSide()
+    const worker = new Worker(host, checkWork(options))
+    this.#workers.add(worker)
+    return worker
+  }
+
+  /**
+   * The output of run `id`, whichever process runs it: waits until it
+   * ends; rejects like `run.result()` (`RunFailedError`,
+   * `RunStoppedError`), with an `AbortedError` on `signal` or `timeout`.
+   *
+   * @example
+   * const output = await engine.result(id, { timeout: '30s' })
+   */
+  result<O = unknown>(id: string, options?: ResultOptions): Promise<O> {
+    return result<O>(this.#queueSide(), id, options)
+  }
+
+  /**
+   * Cancels run `id` whichever process holds it (default policy
+   * `cancel_running`): a queued run ends `cancelled` before it starts; a
+   * running one is cancelled by its worker.
+   *
+   * @example
+   * await engine.cancel(id, { policy: 'allow_finish' })
+   */
+  cancel(id: string, options?: { policy?: CancelPolicy }): Promise<CancelOutcome> {
+    return cancel(this.#queueSide(), id, options)
+  }
+
+  /**
+   * Sets how many runs of queue `name` run at once across all workers
+   * (`concurrency: null` lifts the limit).
+   *
+   * @example
+   * await engine.queue('llm', { concurrency: 10 })
+   */
+  async queue(name: string, options: { concurrency: number | null }): Promise<void> {
+    const host = this.#queueSide()
+    const limit = checkQueueLimit(name, options)
+    await host.hub().client.setLimit(name, limit)
+  }
+
+  /** What the queue modules use of this engine (`queue/host.ts`); queues need a store. */
+  #queueSide(): QueueHost {
+    this.#open()
+    if (!this.#store || !this.#url) throw new QueueError("queues need a store: pass store: 'sqlite:PATH' (or a PostgreSQL URL)")
+    return (this.#queueHost ??= {
+      store: this.#store,
+      hub: () => (this.#hub ??= acquireHub(this.#url!)),
+      open: () => this.#open(),
+      workflow: (name) => this.#workflows.get(name),
+      live: (id) => this.#runs.get(id),
+      liveElsewhere: (id) => !this.#runs.has(id) && this.#lease?.live.has(id) === true,
+      startClaimed: (workflow, input, runId, account) => this.#start(workflow, input, { runId, account }, true),
+      resumeClaimed: (runId) => this.resume(runId),
+      listen: (listener) => {
+        this.#listeners.push(listener)
+        return () => {
+          const at = this.#listeners.indexOf(listener)
+          if (at >= 0) this.#listeners.splice(at, 1)
+        }
+      },
+    })
+  }
+
   /** Resolves once every write queued so far is committed (at once in memory). */
   async flush(): Promise<void> {
     this.#open()
@@ -417,7 +528,11 @@ export class Engine {
   async close(): Promise<void> {
     this.#closed = true
     this.#accounts.refuse()
+    // a worker's runs are given back for another worker to take over, not cancelled
+    await Promise.all([...this.#workers].map((worker) => worker.stop({ drain: false })))
     await Promise.all([...this.#runs.values()].map((run) => run.cancel()))
+    if (this.#hub) releaseHub(this.#hub)
+    this.#hub = undefined
     this.#accounts.close()
     if (this.#lease) {
       await this.#lease.release()

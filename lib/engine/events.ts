@@ -41,6 +41,13 @@ export interface RunFailedEvent extends EventBase { type: 'run.failed'; error: F
 export interface JoinBlockedEvent extends EventBase { type: 'join.blocked'; join: string; waitingFor: string[]; arrived: number; needed: number }
 export interface RunCancelledEvent extends EventBase { type: 'run.cancelled' }
 export interface RunTimedOutEvent extends EventBase { type: 'run.timed_out' }
+/**
+ * A worker no longer holds the run (`reason` `lost`: another worker took it
+ * over; `released`: the worker stopped without draining and gave it back):
+ * its handlers here were aborted and nothing more is written for it here;
+ * the run goes on elsewhere.
+ */
+export interface RunLeaseLostEvent extends EventBase { type: 'run.lease_lost'; reason: 'lost' | 'released' }
 export interface TaskStartedEvent extends TaskEventBase { type: 'task.started' }
 export interface TaskSucceededEvent extends TaskEventBase { type: 'task.succeeded'; result: unknown }
 export interface TaskFailedEvent extends TaskEventBase { type: 'task.failed'; error: Failure }
@@ -78,6 +85,7 @@ export type TaskEvent =
  */
 export type RunEvent =
   | RunStartedEvent
+  | RunLeaseLostEvent
   | RunResumedEvent
   | RunSucceededEvent
   | RunFailedEvent

@@ -246,6 +246,34 @@ export class Run<O = unknown> {
     await this.result().catch(() => undefined)
   }
 
+  /**
+   * @internal A worker no longer holds the run (see `lib/queue/worker.ts`):
+   * every handler in flight is aborted with `reason`, nothing more is
+   * written (the writer's fence refuses what is still queued), the native
+   * state is released, `run.lease_lost` is emitted and `result()` rejects
+   * with `reason`. The run is not ended in the store: it goes on elsewhere.
+   */
+  abandon(reason: Error, why: 'lost' | 'released'): void {
+    if (this.#status !== 'running' && !this.#unsettled) return
+    this.#status = 'cancelled' // here only: nothing of it is written
+    this.#unsettled = false
+    this.#stopping = true
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    if (this.#timers) for (const timer of this.#timers) clearTimeout(timer)
+    this.#timers = undefined
+    if (this.#active > 0) this.#signal?.abort(reason)
+    if (!this.#released) {
+      this.#released = true
+      this.crossings++
+      // no status: the journal's buffered rows go to the writer, which refuses them once fenced out
+      native.runEnd(this.handle, null, null)
+    }
+    this.#emit({ type: 'run.lease_lost', reason: why })
+    this.#log.close()
+    this.#outcome.settle(reason, undefined)
+    this.#onEnd?.(this.id)
+  }
+
   /** @internal */
   accepting(): boolean {
     return this.#status === 'running' && !this.#stopping
@@ -464,6 +492,7 @@ export class Run<O = unknown> {
       // sync: nothing is reported as ended before the store has it (a cancel cannot shorten this wait)
       this.#unsettled = true
       void this.#store!.committed(seq).then(() => {
+        if (!this.#unsettled) return // abandoned meanwhile (a lost lease): that was announced
         this.#unsettled = false
         this.#announce(event, error, output)
       })

@@ -21,3 +21,6 @@ mod run_resume;
 mod store;
 mod store_read;
 mod template;
+mod queue;
+mod queue_listen;
+mod store_fence;

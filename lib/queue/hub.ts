@@ -1,0 +1,91 @@
+/**
+ * Wake-ups, one hub per store URL and process (shared by the engines on
+ * it, counted by reference like the store, see `store/shared.ts`): the
+ * native queue's connection, and the events workers, `result` waiters and
+ * cancel forwarding wait on:
+ * - `enqueued` (queue names), `ended` (run ids, or `'*'`: re-check all),
+ *   `cancel` (run ids), `missed` (notices may have been lost: re-check all);
+ * - in this process they are emitted directly, at once;
+ * - from other processes they arrive as PostgreSQL notices (one listening
+ *   connection per process, opened with the first subscriber);
+ * - SQLite has no notifications: across processes, workers and waiters
+ *   poll (`WorkOptions.pollInterval`, default 250 ms).
+ */
+import { EventEmitter } from 'node:events'
+
+import { listen, QueueClient, type Notice } from './native'
+
+export interface HubEvents {
+  enqueued: [queues: string[]]
+  ended: [ids: string[] | '*']
+  cancel: [ids: string[]]
+  missed: []
+  error: [error: Error]
+}
+
+export class QueueHub extends EventEmitter<HubEvents> {
+  readonly url: string
+  readonly client: QueueClient
+  /** Other processes' changes arrive as notices (PostgreSQL); else a poll must find them. */
+  readonly notified: boolean
+  #listener: { stop(): void } | undefined
+  #subscribers = 0
+  refs = 0
+
+  constructor(url: string) {
+    super()
+    this.url = url
+    this.client = new QueueClient(url)
+    this.notified = !url.startsWith('sqlite:')
+    // many waiters (one per `result` call) listen at once
+    this.setMaxListeners(0)
+  }
+
+  /** A subscriber wants other processes' notices: the first opens the listening connection. */
+  subscribe(): void {
+    if (this.#subscribers++ > 0 || !this.notified) return
+    this.#listener = listen(this.url, (notice) => this.#deliver(notice))
+  }
+
+  unsubscribe(): void {
+    if (--this.#subscribers > 0) return
+    this.#subscribers = 0
+    this.#listener?.stop()
+    this.#listener = undefined
+  }
+
+  #deliver(notice: Notice): void {
+    if ('q' in notice) this.emit('enqueued', notice.q)
+    else if ('e' in notice) this.emit('ended', notice.e)
+    else if ('c' in notice) this.emit('cancel', notice.c)
+    else if ('missed' in notice) this.emit('missed')
+    else if (this.listenerCount('error') > 0) this.emit('error', notice.error)
+  }
+
+  close(): void {
+    this.#listener?.stop()
+    this.#listener = undefined
+    this.client.close()
+    this.removeAllListeners()
+  }
+}
+
+const hubs = new Map<string, QueueHub>()
+
+/** This process's hub for `url`, opened with its first holder. */
+export function acquireHub(url: string): QueueHub {
+  let hub = hubs.get(url)
+  if (!hub) {
+    hub = new QueueHub(url)
+    hubs.set(url, hub)
+  }
+  hub.refs++
+  return hub
+}
+
+/** Gives a holder's reference back; the last closes the hub. */
+export function releaseHub(hub: QueueHub): void {
+  if (--hub.refs > 0) return
+  hubs.delete(hub.url)
+  hub.close()
+}

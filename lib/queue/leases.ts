@@ -1,0 +1,68 @@
+/**
+ * A worker's leases: one renewal call per third of the lease renews every
+ * run it holds (by owner, in one statement) and answers those it still
+ * holds; the writer reports runs whose flushed writes were refused
+ * (`takeLost`), checked more often since it costs no database call. A run
+ * missing from either answer is lost: the worker aborts it (`worker.ts`).
+ *
+ * A run counts as missing from a renewal only if its claim answered before
+ * the renewal was sent (claims and renewals share one connection, so that
+ * claim had committed).
+ */
+import type { DurableStore } from '../store/store'
+import type { QueueClient } from './native'
+
+interface Held {
+  epoch: number
+  claimSeq: number
+}
+
+export interface LeaseOwner {
+  held(): ReadonlyMap<string, Held>
+  /** Claim answers received so far. */
+  claimSeq(): number
+  lost(id: string): void
+  error(error: Error): void
+}
+
+/** How often the writer's refusals are looked at. */
+const LOST_CHECK_MS = 100
+
+export class Leases {
+  readonly #timers: Array<ReturnType<typeof setInterval>>
+  #renewing = false
+
+  constructor(store: DurableStore, client: QueueClient, worker: string, leaseMs: number, owner: LeaseOwner) {
+    const renew = setInterval(() => {
+      if (this.#renewing || owner.held().size === 0) return
+      this.#renewing = true
+      const seen = owner.claimSeq()
+      client.renew(worker, leaseMs).then(
+        (still) => {
+          this.#renewing = false
+          const epochs = new Map(still)
+          for (const [id, held] of owner.held()) {
+            if (held.claimSeq <= seen && epochs.get(id) !== held.epoch) owner.lost(id)
+          }
+        },
+        (error: unknown) => {
+          // the database is unreachable: the lease may run out meanwhile, which a later answer (or the fence) tells
+          this.#renewing = false
+          owner.error(error as Error)
+        },
+      )
+    }, Math.max(100, Math.floor(leaseMs / 3)))
+    const refused = setInterval(() => {
+      if (owner.held().size === 0) return
+      const lost = JSON.parse(store.native.takeLost()) as Array<[string, number]>
+      for (const [id, epoch] of lost) if (owner.held().get(id)?.epoch === epoch) owner.lost(id)
+    }, LOST_CHECK_MS)
+    renew.unref()
+    refused.unref()
+    this.#timers = [renew, refused]
+  }
+
+  stop(): void {
+    for (const timer of this.#timers) clearInterval(timer)
+  }
+}

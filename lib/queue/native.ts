@@ -1,0 +1,136 @@
+/**
+ * The TypeScript twin of `crates/arcflow-node/src/queue.rs` and
+ * `queue_listen.rs`: typed calls on the native queue (each one database
+ * transaction on a libuv thread; errors rebuilt as arcflow classes) and a
+ * listener of PostgreSQL notices.
+ */
+import { native } from '../binding'
+import { EngineClosedError, fromNative, fromNativeData } from '../errors'
+import type { NativeListener, NativeQueue } from '../native'
+import { nativeRead } from '../store/read'
+
+/** A run as a claim hands it to a worker. */
+export interface Claimed {
+  id: string
+  workflow: string
+  /** The version of the workflow the run was enqueued for, when known. */
+  workflowHash: string | null
+  /** JSON text. */
+  input: string
+  account: string | null
+  epoch: number
+  /** Claimed before: resume it rather than start it. */
+  takenOver: boolean
+}
+
+export type CancelAnswer =
+  | { asked: 'cancelled' }
+  | { asked: 'forwarded'; owner: string | null }
+  | { asked: 'ended'; status: string }
+  | { asked: 'unknown' }
+
+/** A run for `enqueue`'s batch. */
+export interface NewRun {
+  id: string
+  workflow: string
+  input: string
+  queue: string
+  key: string | null
+  priority: number
+  runAt: number | null
+  account: string | null
+  at: number
+}
+
+/** A wake-up another process sent (PostgreSQL). */
+export type Notice = { q: string[] } | { e: string[] | '*' } | { c: string[] } | { missed: true } | { error: Error }
+
+/** The native queue of one store URL (its own connection), closed once. */
+export class QueueClient {
+  readonly #native: NativeQueue
+  #closed = false
+
+  constructor(url: string) {
+    try {
+      this.#native = new native.NativeQueue(url)
+    } catch (error) {
+      throw fromNative(error)
+    }
+  }
+
+  #call<T>(start: (signal: AbortSignal | undefined) => Promise<string>, signal?: AbortSignal): Promise<T> {
+    if (this.#closed) return Promise.reject(new EngineClosedError('the queue is closed'))
+    return nativeRead<T>(signal, start)
+  }
+
+  enqueue(runs: NewRun[], signal?: AbortSignal): Promise<Array<{ id: string; created: boolean; status: string }>> {
+    return this.#call((s) => this.#native.enqueue(JSON.stringify(runs), s), signal)
+  }
+
+  claim(worker: string, queues: string[], limit: number, leaseMs: number): Promise<Claimed[]> {
+    return this.#call(() => this.#native.claim(worker, queues, limit, leaseMs))
+  }
+
+  /** The runs `[id, epoch]` the worker still holds. */
+  renew(worker: string, leaseMs: number): Promise<Array<[string, number]>> {
+    return this.#call(() => this.#native.renew(worker, leaseMs))
+  }
+
+  release(worker: string, runs: Array<[string, number]>): Promise<null> {
+    return this.#call(() => this.#native.release(worker, runs.map(([id]) => id), runs.map(([, epoch]) => epoch)))
+  }
+
+  requestCancel(id: string, policy: string, signal?: AbortSignal): Promise<CancelAnswer> {
+    return this.#call((s) => this.#native.requestCancel(id, policy, s), signal)
+  }
+
+  /** The cancel requests `[id, policy]` of the runs the worker holds. */
+  cancels(worker: string): Promise<Array<[string, string]>> {
+    return this.#call(() => this.#native.cancels(worker))
+  }
+
+  setLimit(queue: string, concurrency: number | null, signal?: AbortSignal): Promise<null> {
+    return this.#call((s) => this.#native.setLimit(queue, concurrency, s), signal)
+  }
+
+  depth(queues: string[], signal?: AbortSignal): Promise<number> {
+    return this.#call((s) => this.#native.depth(queues, s), signal)
+  }
+
+  /** The database's clock, ms since the epoch. */
+  nowMs(): Promise<number> {
+    return this.#call(() => this.#native.nowMs())
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#native.close()
+  }
+}
+
+/**
+ * Listens for notices on the store `url` names; undefined for SQLite,
+ * which has none. `onNotice` is never called after `stop`.
+ */
+export function listen(url: string, onNotice: (notice: Notice) => void): { stop(): void } | undefined {
+  let stopped = false
+  let listener: NativeListener | null
+  try {
+    listener = native.NativeListener.listen(url, (text: string) => {
+      if (stopped) return
+      const notice = JSON.parse(text) as Notice | { error: Parameters<typeof fromNativeData>[0] }
+      onNotice('error' in notice ? { error: fromNativeData(notice.error as Parameters<typeof fromNativeData>[0]) } : notice)
+    })
+  } catch (error) {
+    throw fromNative(error)
+  }
+  if (!listener) return undefined
+  const held = listener
+  return {
+    stop(): void {
+      stopped = true
+      held.stop()
+    },
+  }
+}

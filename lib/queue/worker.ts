@@ -1,0 +1,307 @@
+/**
+ * A worker (`engine.work`): claims runs of its queues in batches up to its
+ * free capacity, runs each with the engine's own run machinery under the
+ * run's id, fenced by the claim's epoch, and holds them under a lease it
+ * renews with one call per third of the lease (`leases.ts`).
+ *
+ * Wake-ups (see `hub.ts`): an enqueue or a run's end in this process claims
+ * at once; another process's enqueue arrives as a PostgreSQL notice, or on
+ * SQLite is found by a short poll (`pollInterval`); a jittered safety poll
+ * of a few seconds is a backstop only.
+ */
+import { EventEmitter } from 'node:events'
+import { hostname } from 'node:os'
+import { randomUUID } from 'node:crypto'
+
+import { LeaseLostError, UnknownWorkflowError } from '../errors'
+import type { Run } from '../engine/run'
+import type { RunEvent } from '../engine/events'
+import { toFailure } from '../engine/failure'
+import type { QueueHost } from './host'
+import type { QueueHub } from './hub'
+import type { Claimed } from './native'
+import type { CheckedWork } from './options'
+import { Leases } from './leases'
+
+/** `worker.stats()`. */
+export interface WorkerStats {
+  /** Runs claimed since the worker started (takeovers included). */
+  claimed: number
+  /** Runs held now. */
+  running: number
+  /** Runs that ended here (any final status). */
+  completed: number
+  /** Runs taken over by another worker while this one held them. */
+  lostLeases: number
+  /** Claimed runs that were takeovers (resumed from their journal). */
+  takenOver: number
+}
+
+/** A run the worker holds. */
+interface Held {
+  run: Run | undefined
+  epoch: number
+  /** The claim answers seen when it was claimed: see `Leases`. */
+  claimSeq: number
+}
+
+/** The safety poll: a few seconds, jittered so that workers do not poll in step. */
+const SAFETY_POLL_MS = 3_000
+/** After a failed claim, wait this long before the next. */
+const CLAIM_BACKOFF_MS = 1_000
+
+export class Worker extends EventEmitter {
+  /** The worker's id: the owner of the runs it claims. */
+  readonly id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+  readonly #host: QueueHost
+  readonly #hub: QueueHub
+  readonly #options: CheckedWork
+  readonly #held = new Map<string, Held>()
+  readonly #leases: Leases
+  #claiming = false
+  #again = false
+  /** Claim answers received: orders claims against renewals. */
+  #claimSeq = 0
+  #stopping = false
+  #stopped: Promise<void> | undefined
+  readonly #stats = { claimed: 0, completed: 0, lostLeases: 0, takenOver: 0 }
+  readonly #timers: Array<ReturnType<typeof setTimeout>> = []
+  #safety: ReturnType<typeof setTimeout> | undefined
+  readonly #unlisten: () => void
+  readonly #onEnqueued = (queues: string[]): void => {
+    if (queues.some((q) => this.#options.queues.includes(q))) this.#pump()
+  }
+  readonly #onCancel = (ids: string[]): void => {
+    if (ids.some((id) => this.#held.has(id))) this.#forwardCancels()
+  }
+  readonly #onMissed = (): void => {
+    this.#pump()
+    this.#forwardCancels()
+  }
+
+  /** @internal Made by `engine.work`. */
+  constructor(host: QueueHost, options: CheckedWork) {
+    super()
+    this.#host = host
+    this.#hub = host.hub()
+    this.#options = options
+    this.#leases = new Leases(host.store, this.#hub.client, this.id, options.leaseMs, {
+      held: () => this.#held,
+      claimSeq: () => this.#claimSeq,
+      lost: (id) => this.#lost(id),
+      error: (error) => this.#error(error),
+    })
+    this.#unlisten = host.listen((event) => {
+      if (this.#held.has(event.runId)) this.#emitEvent(event)
+    })
+    this.#hub.on('enqueued', this.#onEnqueued)
+    this.#hub.on('cancel', this.#onCancel)
+    this.#hub.on('missed', this.#onMissed)
+    this.#hub.subscribe()
+    if (!this.#hub.notified) {
+      // SQLite: no notifications across processes, so a short poll finds their enqueues and cancels
+      const poll = setInterval(() => {
+        this.#pump()
+        if (this.#held.size > 0) this.#forwardCancels()
+      }, options.pollMs)
+      poll.unref()
+      this.#timers.push(poll)
+    }
+    this.#armSafetyPoll()
+    queueMicrotask(() => this.#pump())
+  }
+
+  stats(): WorkerStats {
+    return { ...this.#stats, running: this.#held.size }
+  }
+
+  /**
+   * Stops claiming. `drain: true` (default) waits for the runs in flight to
+   * end; `drain: false` aborts them here and releases them at once for
+   * another worker to take over (resumed from their journal there).
+   *
+   * @example
+   * process.once('SIGTERM', () => void worker.stop({ drain: true }))
+   */
+  stop(options: { drain?: boolean } = {}): Promise<void> {
+    const drain = options.drain ?? true
+    if (this.#stopped && drain) return this.#stopped
+    this.#stopping = true
+    for (const timer of this.#timers) clearInterval(timer)
+    this.#timers.length = 0
+    if (this.#safety !== undefined) clearTimeout(this.#safety)
+    this.#hub.off('enqueued', this.#onEnqueued)
+    const previous = this.#stopped
+    this.#stopped = (drain ? this.#drain() : this.#release()).then(async () => {
+      await previous
+      this.#leases.stop()
+      this.#hub.off('cancel', this.#onCancel)
+      this.#hub.off('missed', this.#onMissed)
+      this.#hub.unsubscribe()
+      this.#unlisten()
+    })
+    return this.#stopped
+  }
+
+  async #drain(): Promise<void> {
+    // a run claimed while the stop came is held (and waited for) too
+    while (this.#claiming || this.#held.size > 0) {
+      await Promise.all([...this.#held.values()].map((h) => h.run?.result().catch(() => undefined)))
+      if (this.#claiming || this.#held.size > 0) await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
+
+  async #release(): Promise<void> {
+    while (this.#claiming) await new Promise((resolve) => setTimeout(resolve, 10))
+    const runs: Array<[string, number]> = []
+    for (const [id, held] of this.#held) {
+      runs.push([id, held.epoch])
+      held.run?.abandon(new LeaseLostError(id, `run ${id} was released by its worker's stop (drain: false): another worker takes it over`), 'released')
+    }
+    // what the runs queued lands (still fenced at our epoch) before they are let go
+    await this.#host.store.committed(this.#host.store.stats().enqueued)
+    if (runs.length > 0) {
+      try {
+        await this.#hub.client.release(this.id, runs)
+      } catch (error) {
+        this.#error(error as Error)
+      }
+    }
+    for (const [id] of runs) this.#host.store.native.unfence(id)
+    this.#held.clear()
+  }
+
+  #armSafetyPoll(): void {
+    const delay = SAFETY_POLL_MS * (0.5 + Math.random())
+    this.#safety = setTimeout(() => {
+      this.#pump()
+      if (this.#held.size > 0) this.#forwardCancels()
+      if (!this.#stopping) this.#armSafetyPoll()
+    }, delay)
+    // ref'd: a worker keeps its process alive until it is stopped
+  }
+
+  /** Claims up to the free capacity; again at once while claims come back full. */
+  #pump(): void {
+    if (this.#stopping) return
+    if (this.#claiming) {
+      this.#again = true
+      return
+    }
+    const free = this.#options.concurrency - this.#held.size
+    if (free <= 0) return
+    this.#claiming = true
+    this.#again = false
+    this.#hub.client.claim(this.id, this.#options.queues, free, this.#options.leaseMs).then(
+      (claims) => {
+        this.#claimSeq++
+        this.#claiming = false
+        for (const claim of claims) this.#take(claim)
+        if (claims.length === free || this.#again) this.#pump()
+      },
+      (error: unknown) => {
+        this.#claiming = false
+        this.#error(error as Error)
+        if (!this.#stopping) {
+          const retry = setTimeout(() => this.#pump(), CLAIM_BACKOFF_MS)
+          retry.unref()
+        }
+      },
+    )
+  }
+
+  /** Runs a claimed run: started, or resumed when taken over; a run that cannot start ends failed. */
+  #take(claim: Claimed): void {
+    const { id, epoch } = claim
+    this.#stats.claimed++
+    const store = this.#host.store
+    // every write of the run, its start included, is checked against this claim
+    store.native.fence(id, this.id, epoch)
+    const held: Held = { run: undefined, epoch, claimSeq: this.#claimSeq }
+    this.#held.set(id, held)
+    let run: Run
+    try {
+      if (claim.takenOver) {
+        this.#stats.takenOver++
+        run = this.#host.resumeClaimed(id)
+      } else {
+        const workflow = this.#host.workflow(claim.workflow)
+        if (!workflow) throw new UnknownWorkflowError(claim.workflow)
+        run = this.#host.startClaimed(workflow, JSON.parse(claim.input) as unknown, id, claim.account ?? undefined)
+      }
+    } catch (error) {
+      return this.#failUnstarted(id, error)
+    }
+    held.run = run
+    void run.result().then(
+      () => this.#ended(id, run),
+      () => this.#ended(id, run),
+    )
+  }
+
+  /** The run could not start here: it ends `failed` with the error recorded on it. */
+  #failUnstarted(id: string, error: unknown): void {
+    const failure = toFailure(error)
+    delete failure.stack
+    const seq = this.#host.store.native.endUnstarted(id, 'failed', JSON.stringify(failure))
+    this.#error(Object.assign(error instanceof Error ? error : new Error(String(error)), { runId: id }))
+    void this.#host.store.committed(seq).then(() => {
+      this.#held.delete(id)
+      this.#stats.completed++
+      this.#hub.emit('ended', [id])
+      this.#pump()
+    })
+  }
+
+  #ended(id: string, run: Run): void {
+    const held = this.#held.get(id)
+    if (held?.run !== run) return // released or lost: accounted there
+    this.#held.delete(id)
+    this.#stats.completed++
+    this.#pump()
+  }
+
+  /** Another worker holds the run now: abort it here, write nothing more. */
+  #lost(id: string): void {
+    const held = this.#held.get(id)
+    if (!held) return
+    this.#held.delete(id)
+    this.#stats.lostLeases++
+    held.run?.abandon(new LeaseLostError(id), 'lost')
+    // its writes still queued are refused by the fence; then let go of it
+    const store = this.#host.store
+    void store.committed(store.stats().enqueued).then(() => store.native.unfence(id))
+    this.#pump()
+  }
+
+  #forwarding = false
+  /** Cancels asked from other processes for runs held here. */
+  #forwardCancels(): void {
+    if (this.#forwarding) return
+    this.#forwarding = true
+    this.#hub.client.cancels(this.id).then(
+      (asked) => {
+        this.#forwarding = false
+        for (const [id, policy] of asked) {
+          const run = this.#held.get(id)?.run
+          if (run?.live()) void run.cancel({ policy: policy === 'allow_finish' ? 'allow_finish' : 'cancel_running' })
+        }
+      },
+      (error: unknown) => {
+        this.#forwarding = false
+        this.#error(error as Error)
+      },
+    )
+  }
+
+  #emitEvent(event: RunEvent): void {
+    this.emit(event.type, event)
+    this.emit('event', event)
+  }
+
+  /** An error of the worker's own (a claim, a renewal): its 'error' listeners, else a process warning. */
+  #error(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error)
+    else process.emitWarning(error)
+  }
+}
