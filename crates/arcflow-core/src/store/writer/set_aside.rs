@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use super::{apply_retrying, committed, rejected, Shared};
 use crate::error::Error;
-use crate::store::{Store, Write};
+use crate::store::{Fence, Store, Write};
 
 /// The writes of one `enqueue` call, in the coalesced batch.
 struct Unit {
@@ -38,34 +38,35 @@ pub(super) fn split_and_apply(
     shared: &Shared,
     store: &mut dyn Store,
     batch: &[Write],
+    fences: &[Fence],
     n: usize,
     base: u64,
     merged: &[(usize, usize)],
     err: Error,
 ) {
     let units = units(shared, batch.len(), n, base, merged);
-    set_aside_bad(shared, store, batch, &units, err);
+    set_aside_bad(shared, store, batch, fences, &units, err);
 }
 
 /// `units` failed together with `err`: applies each half on its own.
-fn set_aside_bad(shared: &Shared, store: &mut dyn Store, batch: &[Write], units: &[Unit], err: Error) {
+fn set_aside_bad(shared: &Shared, store: &mut dyn Store, batch: &[Write], fences: &[Fence], units: &[Unit], err: Error) {
     if let [unit] = units {
         rejected(shared, unit.writes, unit.seqs, &err);
         return;
     }
     let (left, right) = units.split_at(units.len() / 2);
     for half in [left, right] {
-        if let Err(err) = apply_units(shared, store, batch, half) {
-            set_aside_bad(shared, store, batch, half, err);
+        if let Err(err) = apply_units(shared, store, batch, fences, half) {
+            set_aside_bad(shared, store, batch, fences, half, err);
         }
     }
 }
 
 /// Applies consecutive units in one transaction (transient failures retried).
-fn apply_units(shared: &Shared, store: &mut dyn Store, batch: &[Write], units: &[Unit]) -> crate::error::Result<()> {
+fn apply_units(shared: &Shared, store: &mut dyn Store, batch: &[Write], fences: &[Fence], units: &[Unit]) -> crate::error::Result<()> {
     let (Some(first), Some(last)) = (units.first(), units.last()) else { return Ok(()) };
     let started = Instant::now();
-    apply_retrying(shared, store, &batch[first.start..last.end])?;
+    apply_retrying(shared, store, &batch[first.start..last.end], fences)?;
     committed(shared, units.iter().map(|u| u.writes).sum(), started);
     Ok(())
 }
