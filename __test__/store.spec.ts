@@ -67,7 +67,7 @@ test('close() with a full queue loses nothing', async (t) => {
 })
 
 test('a bad store is a clear error at construction', (t) => {
-  t.throws(() => new Engine({ store: 'postgres://nope' }), { instanceOf: StoreError, message: /use 'memory' or 'sqlite:PATH'/ })
+  t.throws(() => new Engine({ store: 'mysql://nope' }), { instanceOf: StoreError, message: /use 'memory', 'sqlite:PATH' or 'postgres:/ })
   t.throws(() => new Engine({ store: 'sqlite:/nonexistent-dir/x/y.db' }), { instanceOf: StoreError, code: 'ARCFLOW_STORE' })
   t.throws(() => new Engine({ durability: 'sync' }), { instanceOf: TypeError, message: /needs a store/ })
 })
