@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline'
 
 import { Engine, ResumeError, type TaskRecord } from '../lib/index'
 import { DurableStore, silentLogger } from '../lib/store/store'
+import { parseStoreUrl } from '../lib/store/url'
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { registerActions } = require('./fixtures/resume-actions.cjs') as {
@@ -68,7 +69,7 @@ async function uninterruptedOutput(): Promise<unknown> {
 async function resumeAfterCrash(t: import('ava').ExecutionContext, durability: 'sync' | 'batched') {
   const path = dbPath()
   const crash = await crashChild(path, durability, 60)
-  const check = new DurableStore(path, { flushIntervalMs: 50, batchSize: 100, queueCapacity: 100, logger: silentLogger })
+  const check = new DurableStore(parseStoreUrl(`sqlite:${path}`)!, { flushIntervalMs: 50, batchSize: 100, queueCapacity: 100, logger: silentLogger })
   t.is(check.integrityCheck(), 'ok')
   const before: TaskRecord[] = await check.tasks(crash.runId)
   await check.close()

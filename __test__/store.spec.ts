@@ -11,6 +11,7 @@ import { Engine, StoreError } from '../lib/index'
 import { executionsFromEvents } from '../lib/engine/history'
 import { uuidv7 } from '../lib/engine/run-id'
 import { DurableStore, silentLogger } from '../lib/store/store'
+import { parseStoreUrl } from '../lib/store/url'
 
 const fixtures = join(__dirname, 'fixtures')
 const dbPath = (): string => join(mkdtempSync(join(tmpdir(), 'arcflow-store-')), 'arcflow.db')
@@ -123,7 +124,7 @@ async function lostAcks(reader: Engine, acks: Crash['acks']): Promise<Crash['ack
 
 /** `PRAGMA integrity_check` of a database a crash left behind. */
 async function integrity(path: string): Promise<string> {
-  const store = new DurableStore(path, { flushIntervalMs: 50, batchSize: 100, queueCapacity: 100, logger: silentLogger })
+  const store = new DurableStore(parseStoreUrl(`sqlite:${path}`)!, { flushIntervalMs: 50, batchSize: 100, queueCapacity: 100, logger: silentLogger })
   try {
     return store.integrityCheck()
   } finally {
