@@ -14,7 +14,8 @@ import type { WorkflowDefinition } from '../workflow/model'
 import type { Action } from './attempt'
 import type { RunEvent } from './events'
 import { acquireStore, type StoreLease, type StoreSettings } from '../store/shared'
-import { DurableStore, parseStoreUrl, silentLogger, type RunRecord } from '../store/store'
+import { DurableStore, silentLogger, type RunRecord } from '../store/store'
+import { parseStoreUrl, type StoreTarget } from '../store/url'
 import { checkRunFilter, type ReadOptions, type RunFilter } from '../store/read'
 import { Run, type CancelPolicy, type Durability } from './run'
 import { uuidv7 } from './run-id'
@@ -70,13 +71,13 @@ export class Engine {
     this.#hub?.emit('ended', [runId])
   }
   /** The store's URL, for the queue's own connection. */
-  readonly #url: string | undefined
+  readonly #target: StoreTarget | undefined
   /** This process's queue hub for the store, opened on first use (see `queue/hub.ts`). */
   #hub: QueueHub | undefined
   #queueHost: QueueHost | undefined
   readonly #workers = new Set<Worker>()
   #closed = false
-  /** This engine's reference to its store, shared with the other engines of this process on the same file. */
+  /** This engine's reference to its store, shared with the other engines of this process on the same database. */
   readonly #lease: StoreLease | undefined
   readonly #store: DurableStore | undefined
   /** Workflow versions written to the store, and rebuilt for resumes. */
@@ -91,13 +92,13 @@ export class Engine {
    * const engine = new Engine({ store: 'sqlite:./arcflow.db', durability: 'batched', builtins: true })
    */
   constructor(options: EngineOptions = {}) {
-    const path = parseStoreUrl(options.store ?? 'memory')
-    const durability = options.durability ?? (path === undefined ? 'none' : 'batched')
+    const target = parseStoreUrl(options.store ?? 'memory')
+    const durability = options.durability ?? (target === undefined ? 'none' : 'batched')
     if (!['none', 'batched', 'sync'].includes(durability)) throw new TypeError(`durability must be 'none', 'batched' or 'sync', got ${JSON.stringify(durability)}`)
-    if (path === undefined && durability !== 'none') throw new TypeError(`durability '${durability}' needs a store: pass store: 'sqlite:PATH'`)
+    if (target === undefined && durability !== 'none') throw new TypeError(`durability '${durability}' needs a store: pass store: 'sqlite:PATH' or 'postgres://...'`)
     this.#durability = durability
-    this.#url = path === undefined ? undefined : `sqlite:${path}`
-    if (path !== undefined) {
+    this.#target = target
+    if (target !== undefined) {
       // an option left out takes the open store's value, or the default
       const positive = (v: number | undefined, what: string): number | undefined => {
         if (v === undefined) return undefined
@@ -118,7 +119,7 @@ export class Engine {
         maxUnwrittenMs: positive(options.maxUnwrittenMs, 'maxUnwrittenMs'),
       }
       // engines of this process on one file share its store and meter (see `store/shared.ts`)
-      this.#lease = acquireStore(path, requested, STORE_DEFAULTS, overdraftOf(options.metering), options.logger ?? silentLogger)
+      this.#lease = acquireStore(target, requested, STORE_DEFAULTS, overdraftOf(options.metering), options.logger ?? silentLogger)
       this.#store = this.#lease.store
       this.#versions = new WorkflowVersions(this.#store)
       // a normal exit commits everything queued (the flush thread would die with the process)
@@ -280,7 +281,7 @@ export class Engine {
     const idProblem = runIdProblem(runId, 'runId')
     const optionProblems = idProblem ? [idProblem, ...startOptionProblems(options, true)] : startOptionProblems(options, true)
     if (optionProblems.length > 0) throw new InputError(`bad resume arguments:\n${optionProblems.map((p) => `  ${p}`).join('\n')}`, optionProblems)
-    if (!this.#store) throw new ResumeError(`cannot resume run ${runId}: the engine has no store (pass store: 'sqlite:PATH')`)
+    if (!this.#store) throw new ResumeError(`cannot resume run ${runId}: the engine has no store (pass store: 'sqlite:PATH' or 'postgres://...')`)
     if (this.#runs.has(runId)) throw new ResumeError(`run ${runId} is running in this engine`)
     if (this.#lease?.live.has(runId)) throw new ResumeError(`run ${runId} is running in another engine on this store`)
     // synchronous, because resume answers a Run at once (its public shape)
@@ -494,10 +495,11 @@ export class Engine {
   /** What the queue modules use of this engine (`queue/host.ts`); queues need a store. */
   #queueSide(): QueueHost {
     this.#open()
-    if (!this.#store || !this.#url) throw new QueueError("queues need a store: pass store: 'sqlite:PATH' (or a PostgreSQL URL)")
+    const target = this.#target
+    if (!this.#store || !target) throw new QueueError("queues need a store: pass store: 'sqlite:PATH' (or a PostgreSQL URL)")
     return (this.#queueHost ??= {
       store: this.#store,
-      hub: () => (this.#hub ??= acquireHub(this.#url!)),
+      hub: () => (this.#hub ??= acquireHub(target.key(), target.url)),
       open: () => this.#open(),
       workflow: (name) => this.#workflows.get(name),
       live: (id) => this.#runs.get(id),

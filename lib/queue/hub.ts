@@ -24,6 +24,7 @@ export interface HubEvents {
 }
 
 export class QueueHub extends EventEmitter<HubEvents> {
+  readonly key: string
   readonly url: string
   readonly client: QueueClient
   /** Other processes' changes arrive as notices (PostgreSQL); else a poll must find them. */
@@ -32,8 +33,9 @@ export class QueueHub extends EventEmitter<HubEvents> {
   #subscribers = 0
   refs = 0
 
-  constructor(url: string) {
+  constructor(key: string, url: string) {
     super()
+    this.key = key
     this.url = url
     this.client = new QueueClient(url)
     this.notified = !url.startsWith('sqlite:')
@@ -72,12 +74,12 @@ export class QueueHub extends EventEmitter<HubEvents> {
 
 const hubs = new Map<string, QueueHub>()
 
-/** This process's hub for `url`, opened with its first holder. */
-export function acquireHub(url: string): QueueHub {
-  let hub = hubs.get(url)
+/** This process's hub for the store of sharing key `key` (see `store/url.ts`) at `url`, opened with its first holder. */
+export function acquireHub(key: string, url: string): QueueHub {
+  let hub = hubs.get(key)
   if (!hub) {
-    hub = new QueueHub(url)
-    hubs.set(url, hub)
+    hub = new QueueHub(key, url)
+    hubs.set(key, hub)
   }
   hub.refs++
   return hub
@@ -86,6 +88,6 @@ export function acquireHub(url: string): QueueHub {
 /** Gives a holder's reference back; the last closes the hub. */
 export function releaseHub(hub: QueueHub): void {
   if (--hub.refs > 0) return
-  hubs.delete(hub.url)
+  hubs.delete(hub.key)
   hub.close()
 }
