@@ -107,7 +107,7 @@ CREATE TABLE workflows (
   PRIMARY KEY (name, hash)
 ) WITHOUT ROWID;
 ALTER TABLE runs ADD COLUMN workflow_hash TEXT;
-""#, r#"
+"#, r#"
 ALTER TABLE runs ADD COLUMN queue TEXT;
 ALTER TABLE runs ADD COLUMN run_key TEXT;
 ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
