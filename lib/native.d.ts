@@ -74,6 +74,50 @@ export declare class NativeJsonTemplate {
   references(): Array<TemplateReferences>
 }
 
+export declare class NativeListener {
+  /**
+   * Stops listening: no notice is delivered after this call returns
+   * (the JS side drops any already queued); the connection closes within
+   * a fraction of a second, without blocking this thread.
+   */
+  stop(): void
+}
+
+export declare class NativeQueue {
+  /**
+   * Opens the queue of the store `url` names (`sqlite:PATH`,
+   * `postgres://...`), migrating its schema like the store's open.
+   */
+  constructor(url: string)
+  /**
+   * Enqueues a batch (JSON text: `[{id, workflow, input, queue, key,
+   * priority, runAt, account, at}]`) in one transaction; answers
+   * `[{id, created, status}]` in order.
+   */
+  enqueue(runs: string, signal?: AbortSignal | undefined | null): Promise<string>
+  /**
+   * Claims up to `limit` runs of `queues` for `worker` under a lease of
+   * `leaseMs`: `[{id, workflow, workflowHash, input, account, epoch, takenOver}]`.
+   */
+  claim(worker: string, queues: Array<string>, limit: number, leaseMs: number): Promise<string>
+  /** Renews every lease `worker` holds, in one statement: `[[id, epoch]]` of the runs it still holds. */
+  renew(worker: string, leaseMs: number): Promise<string>
+  /** Puts runs (`ids` at `epochs`) `worker` holds back to `queued` for another worker. */
+  release(worker: string, ids: Array<string>, epochs: Array<number>): Promise<string>
+  /** Asks for run `id` to be cancelled with `policy`: `{"asked": "cancelled" | "forwarded" | "ended" | "unknown", owner?, status?}`. */
+  requestCancel(id: string, policy: string, signal?: AbortSignal | undefined | null): Promise<string>
+  /** The cancel requests of the runs `worker` holds: `[[id, policy]]`. */
+  cancels(worker: string): Promise<string>
+  /** Sets (or, null, lifts) the limit of `queue`'s runs running at once across all workers. */
+  setLimit(queue: string, concurrency: number | null, signal?: AbortSignal | undefined | null): Promise<string>
+  /** Runs of `queues` queued and due now. */
+  depth(queues: string[], signal?: AbortSignal | undefined | null): Promise<string>
+  /** The database's clock (ms since the epoch). */
+  nowMs(): Promise<string>
+  /** Closes the connection (a call in flight finishes first); later calls fail with `ARCFLOW_ENGINE_CLOSED`. */
+  close(): void
+}
+
 export declare class NativeStore {
   /**
    * Opens (creating and migrating) the store `url` names (`sqlite:PATH`,
@@ -135,6 +179,20 @@ export declare class NativeStore {
   tasks(runId: string, signal?: AbortSignal | undefined | null): Promise<string>
   /** A run's journal of events (handler logs, resumes), oldest first: JSON text (see `runInfo`). */
   events(runId: string, signal?: AbortSignal | undefined | null): Promise<string>
+  /** From now on, run `runId`'s writes commit only while `owner` holds it at `epoch`. */
+  fence(runId: string, owner: string, epoch: number): void
+  /** Run `runId`'s writes are no longer checked (it ended, or was let go). */
+  unfence(runId: string): void
+  /**
+   * The runs whose writes were refused since the last call (another
+   * worker holds them now): `[[id, epoch]]` as JSON text.
+   */
+  takeLost(): string
+  /**
+   * Queues the end of a run that never started here (`status`, the
+   * error as JSON text): answers the write's sequence number, to wait for.
+   */
+  endUnstarted(runId: string, status: string, errorJson?: string | undefined | null): number
 }
 
 export declare class NativeTemplate {
@@ -187,6 +245,13 @@ export declare const enum InputKind {
   /** A metered run's account cannot cover the cost (the value is the balance). */
   Uncovered = 4,
 }
+
+/**
+ * Listens on the store `url` names, calling `onNotice` with each notice
+ * (see the module's comment); null for a store without notifications
+ * (SQLite). Opening the connection fails here, as a `StoreError`.
+ */
+export declare function listenNotices(url: string, onNotice: (notice: string) => void): NativeListener | null
 
 /**
  * How many runs this thread holds native state for (0 once every run has

@@ -117,7 +117,7 @@ export function listen(url: string, onNotice: (notice: Notice) => void): { stop(
   let stopped = false
   let listener: NativeListener | null
   try {
-    listener = native.NativeListener.listen(url, (text: string) => {
+    listener = native.listenNotices(url, (text: string) => {
       if (stopped) return
       const notice = JSON.parse(text) as Notice | { error: Parameters<typeof fromNativeData>[0] }
       onNotice('error' in notice ? { error: fromNativeData(notice.error as Parameters<typeof fromNativeData>[0]) } : notice)

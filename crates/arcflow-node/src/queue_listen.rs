@@ -30,49 +30,68 @@ pub struct NativeListener {
     stopped: Arc<AtomicBool>,
 }
 
+/// Listens on the store `url` names, calling `onNotice` with each notice
+/// (see the module's comment); null for a store without notifications
+/// (SQLite). Opening the connection fails here, as a `StoreError`.
+#[napi(
+    ts_args_type = "url: string, onNotice: (notice: string) => void",
+    ts_return_type = "NativeListener | null"
+)]
+pub fn listen_notices(
+    url: String,
+    on_notice: Function<String, ()>,
+) -> Result<Option<NativeListener>, JsError> {
+    let Some(mut listener) = guard(|| queue::listen(&url))? else {
+        return Ok(None);
+    };
+    let deliver: Deliver = on_notice
+        .build_threadsafe_function::<String>()
+        .callee_handled::<false>()
+        .weak::<true>()
+        .build()
+        .map_err(|e| {
+            crate::error::to_js(&arcflow_core::Error::Internal(format!(
+                "listener callback: {e}"
+            )))
+        })?;
+    let stopped = Arc::new(AtomicBool::new(false));
+    let stop = Arc::clone(&stopped);
+    std::thread::Builder::new()
+        .name("arcflow-listen".into())
+        .spawn(move || {
+            let mut backoff = Duration::from_millis(50);
+            while !stop.load(Ordering::Acquire) {
+                let text = match listener.next(SLICE) {
+                    Ok(None) => continue,
+                    Ok(Some(notice)) => {
+                        backoff = Duration::from_millis(50);
+                        notice_json(&notice)
+                    }
+                    Err(e) => {
+                        let text = json!({ "error": to_json_value(&e) }).to_string();
+                        std::thread::sleep(backoff);
+                        backoff = (backoff * 2).min(BACKOFF_MAX);
+                        text
+                    }
+                };
+                if stop.load(Ordering::Acquire)
+                    || deliver.call(text, ThreadsafeFunctionCallMode::NonBlocking)
+                        == Status::Closing
+                {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| {
+            crate::error::to_js(&arcflow_core::Error::Internal(format!(
+                "listener thread: {e}"
+            )))
+        })?;
+    Ok(Some(NativeListener { stopped }))
+}
+
 #[napi]
 impl NativeListener {
-    /// Listens on the store `url` names, calling `onNotice` with each notice
-    /// (see the module's comment); null for a store without notifications
-    /// (SQLite). Opening the connection fails here, as a `StoreError`.
-    #[napi(factory, ts_args_type = "url: string, onNotice: (notice: string) => void", ts_return_type = "NativeListener | null")]
-    pub fn listen(url: String, on_notice: Function<String, ()>) -> Result<Option<NativeListener>, JsError> {
-        let Some(mut listener) = guard(|| queue::listen(&url))? else { return Ok(None) };
-        let deliver: Deliver = on_notice
-            .build_threadsafe_function::<String>()
-            .callee_handled::<false>()
-            .weak::<true>()
-            .build()
-            .map_err(|e| crate::error::to_js(&arcflow_core::Error::Internal(format!("listener callback: {e}"))))?;
-        let stopped = Arc::new(AtomicBool::new(false));
-        let stop = Arc::clone(&stopped);
-        std::thread::Builder::new()
-            .name("arcflow-listen".into())
-            .spawn(move || {
-                let mut backoff = Duration::from_millis(50);
-                while !stop.load(Ordering::Acquire) {
-                    let text = match listener.next(SLICE) {
-                        Ok(None) => continue,
-                        Ok(Some(notice)) => {
-                            backoff = Duration::from_millis(50);
-                            notice_json(&notice)
-                        }
-                        Err(e) => {
-                            let text = json!({ "error": to_json_value(&e) }).to_string();
-                            std::thread::sleep(backoff);
-                            backoff = (backoff * 2).min(BACKOFF_MAX);
-                            text
-                        }
-                    };
-                    if stop.load(Ordering::Acquire) || deliver.call(text, ThreadsafeFunctionCallMode::NonBlocking) == Status::Closing {
-                        break;
-                    }
-                }
-            })
-            .map_err(|e| crate::error::to_js(&arcflow_core::Error::Internal(format!("listener thread: {e}"))))?;
-        Ok(Some(NativeListener { stopped }))
-    }
-
     /// Stops listening: no notice is delivered after this call returns
     /// (the JS side drops any already queued); the connection closes within
     /// a fraction of a second, without blocking this thread.
