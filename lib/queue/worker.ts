@@ -92,7 +92,7 @@ export class Worker extends EventEmitter {
       error: (error) => this.#error(error),
     })
     this.#unlisten = host.listen((event) => {
-      if (this.#held.has(event.runId)) this.#emitEvent(event)
+      if (this.#held.has(event.runId) || this.#lettingGo.has(event.runId)) this.#emitEvent(event)
     })
     this.#hub.on('enqueued', this.#onEnqueued)
     this.#hub.on('cancel', this.#onCancel)
@@ -154,9 +154,12 @@ export class Worker extends EventEmitter {
   async #release(): Promise<void> {
     while (this.#claiming) await new Promise((resolve) => setTimeout(resolve, 10))
     const runs: Array<[string, number]> = []
-    for (const [id, held] of this.#held) {
-      runs.push([id, held.epoch])
-      held.run?.abandon(new LeaseLostError(id, `run ${id} was released by its worker's stop (drain: false): another worker takes it over`), 'released')
+    const held = [...this.#held]
+    // no longer held before they are abandoned: their ends are not completions
+    this.#held.clear()
+    for (const [id, { run, epoch }] of held) {
+      runs.push([id, epoch])
+      this.#abandon(id, run, new LeaseLostError(id, `run ${id} was released by its worker's stop (drain: false): another worker takes it over`), 'released')
     }
     // what the runs queued lands (still fenced at our epoch) before they are let go
     await this.#host.store.committed(this.#host.store.stats().enqueued)
@@ -168,7 +171,6 @@ export class Worker extends EventEmitter {
       }
     }
     for (const [id] of runs) this.#host.store.native.unfence(id)
-    this.#held.clear()
   }
 
   #armSafetyPoll(): void {
@@ -267,11 +269,23 @@ export class Worker extends EventEmitter {
     if (!held) return
     this.#held.delete(id)
     this.#stats.lostLeases++
-    held.run?.abandon(new LeaseLostError(id), 'lost')
+    this.#abandon(id, held.run, new LeaseLostError(id), 'lost')
     // its writes still queued are refused by the fence; then let go of it
     const store = this.#host.store
     void store.committed(store.stats().enqueued).then(() => store.native.unfence(id))
     this.#pump()
+  }
+
+  /** Runs being let go: their last event (`run.lease_lost`) is still this worker's. */
+  readonly #lettingGo = new Set<string>()
+
+  #abandon(id: string, run: Run | undefined, reason: LeaseLostError, why: 'lost' | 'released'): void {
+    this.#lettingGo.add(id)
+    try {
+      run?.abandon(reason, why)
+    } finally {
+      this.#lettingGo.delete(id)
+    }
   }
 
   #forwarding = false

@@ -1,0 +1,72 @@
+// Worker processes for the queue tests (fixtures/queue/worker-child.mjs):
+// spawned with a store and engine.work options, their JSON lines collected
+// and waited for by predicate.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+
+const child = join(__dirname, '..', 'fixtures', 'queue', 'worker-child.mjs')
+
+export type Line = Record<string, unknown>
+
+export interface WorkerProcess {
+  readonly process: ChildProcess
+  readonly lines: Line[]
+  /** Resolves with the first line (seen or to come) matching `match`; rejects if the process ends first. */
+  waitFor(match: (line: Line) => boolean): Promise<Line>
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>
+  stderr(): string
+}
+
+export function startWorker(store: string, options: Record<string, unknown>): WorkerProcess {
+  const proc = spawn(process.execPath, [child, store, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const lines: Line[] = []
+  const waiters: Array<{ match: (line: Line) => boolean; resolve: (line: Line) => void }> = []
+  let err = ''
+  proc.stderr!.on('data', (d: Buffer) => (err += d))
+  createInterface({ input: proc.stdout! }).on('line', (text) => {
+    let line: Line
+    try {
+      line = JSON.parse(text) as Line
+    } catch {
+      line = { text }
+    }
+    lines.push(line)
+    for (const w of [...waiters]) {
+      if (w.match(line)) {
+        waiters.splice(waiters.indexOf(w), 1)
+        w.resolve(line)
+      }
+    }
+  })
+  let ended = false
+  const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => {
+    ended = true
+    resolve(code)
+  }))
+  return {
+    process: proc,
+    lines,
+    exited,
+    stderr: () => err,
+    waitFor(match) {
+      const seen = lines.find(match)
+      if (seen) return Promise.resolve(seen)
+      return new Promise((resolve, reject) => {
+        waiters.push({ match, resolve })
+        void exited.then(() => {
+          if (ended && !lines.some(match)) reject(new Error(`the worker ended (stderr: ${err}) before printing the line waited for; it printed:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`))
+        })
+      })
+    },
+  }
+}
+
+/** Stops a worker with SIGTERM (drain) or SIGUSR2 (release) and waits for it to exit. */
+export async function stopWorker(worker: WorkerProcess, drain = true): Promise<Line> {
+  worker.process.kill(drain ? 'SIGTERM' : 'SIGUSR2')
+  const stats = await worker.waitFor((l) => 'stats' in l)
+  await worker.exited
+  return stats.stats as Line
+}
