@@ -9,6 +9,9 @@ const child = join(__dirname, '..', 'fixtures', 'queue', 'worker-child.mjs')
 
 export type Line = Record<string, unknown>
 
+/** How long a test waits for a line of a worker. */
+const WAIT_MS = 60_000
+
 export interface WorkerProcess {
   readonly process: ChildProcess
   readonly lines: Line[]
@@ -54,7 +57,12 @@ export function startWorker(store: string, options: Record<string, unknown>): Wo
       const seen = lines.find(match)
       if (seen) return Promise.resolve(seen)
       return new Promise((resolve, reject) => {
-        waiters.push({ match, resolve })
+        // a line that never comes fails the test with what did come, rather than hanging it
+        const timer = setTimeout(() => reject(new Error(`no such line from the worker within ${WAIT_MS} ms; it printed:\n${lines.map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${err}`)), WAIT_MS)
+        waiters.push({ match, resolve: (line) => {
+          clearTimeout(timer)
+          resolve(line)
+        } })
         void exited.then(() => {
           if (ended && !lines.some(match)) reject(new Error(`the worker ended (stderr: ${err}) before printing the line waited for; it printed:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`))
         })

@@ -30,7 +30,13 @@ const LOST_CHECK_MS = 100
 
 export class Leases {
   readonly #timers: Array<ReturnType<typeof setInterval>>
+  readonly #refusals: () => void
   #renewing = false
+
+  /** Looks at the writer's refusals now (a run's end committed: was it refused?). */
+  checkRefusals(): void {
+    this.#refusals()
+  }
 
   constructor(store: DurableStore, client: QueueClient, worker: string, leaseMs: number, owner: LeaseOwner) {
     const renew = setInterval(() => {
@@ -52,11 +58,12 @@ export class Leases {
         },
       )
     }, Math.max(100, Math.floor(leaseMs / 3)))
-    const refused = setInterval(() => {
+    this.#refusals = (): void => {
       if (owner.held().size === 0) return
       const lost = JSON.parse(store.native.takeLost()) as Array<[string, number]>
       for (const [id, epoch] of lost) if (owner.held().get(id)?.epoch === epoch) owner.lost(id)
-    }, LOST_CHECK_MS)
+    }
+    const refused = setInterval(this.#refusals, LOST_CHECK_MS)
     renew.unref()
     refused.unref()
     this.#timers = [renew, refused]

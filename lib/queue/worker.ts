@@ -255,12 +255,22 @@ export class Worker extends EventEmitter {
     })
   }
 
+  /**
+   * The run ended here. It counts as completed once its end commits: a
+   * `batched` run announces its end before that, and the fence may still
+   * refuse it (the lease was lost meanwhile), which makes it lost instead.
+   */
   #ended(id: string, run: Run): void {
     const held = this.#held.get(id)
     if (held?.run !== run) return // released or lost: accounted there
-    this.#held.delete(id)
-    this.#stats.completed++
-    this.#pump()
+    const store = this.#host.store
+    void store.committed(store.stats().enqueued).then(() => {
+      this.#leases.checkRefusals()
+      if (this.#held.get(id) !== held) return // refused: lost
+      this.#held.delete(id)
+      this.#stats.completed++
+      this.#pump()
+    })
   }
 
   /** Another worker holds the run now: abort it here, write nothing more. */
@@ -269,7 +279,9 @@ export class Worker extends EventEmitter {
     if (!held) return
     this.#held.delete(id)
     this.#stats.lostLeases++
-    this.#abandon(id, held.run, new LeaseLostError(id), 'lost')
+    if (held.run === undefined || held.run.status === 'running') this.#abandon(id, held.run, new LeaseLostError(id), 'lost')
+    // it ended here, but its end was refused: the run is another worker's, and says so
+    else this.#emitEvent({ type: 'run.lease_lost', runId: id, time: Date.now(), reason: 'lost' })
     // its writes still queued are refused by the fence; then let go of it
     const store = this.#host.store
     void store.committed(store.stats().enqueued).then(() => store.native.unfence(id))
