@@ -1,7 +1,8 @@
 /**
  * The `arcflow` command: run, validate, draw and inspect workflows.
  * Exit codes: 0 success, 1 a run failed, 2 bad usage or an invalid
- * workflow, 130 a run cancelled with Ctrl-C.
+ * workflow, 3 `enqueue --wait` of a run cancelled, timed out or not waited
+ * for to its end, 130 a run cancelled (a worker's runs released) with Ctrl-C.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
@@ -17,7 +18,8 @@ import { renderReport } from './report'
 import { listRuns, showRun } from './runs'
 import { DEFAULT_STORE, openEngine, resumeCommand, runCommand, type Io, type RunFlags } from './run-command'
 import type { RunInfo } from '../engine/engine'
-import type { RunStatus } from '../engine/run-types'
+import { RUN_STATUSES, type RunStatus } from '../engine/statuses'
+import { enqueueCommand, workerCommand, type EnqueueFlags, type WorkerFlags } from './worker-command'
 
 const version = (JSON.parse(readFileSync(`${__dirname}/../../package.json`, 'utf8')) as { version: string }).version
 
@@ -97,6 +99,49 @@ Example:
       done(0)
     })
 
+  cli
+    .command('worker')
+    .description("run a store's queued runs: claims them in batches, holds them under a lease, until Ctrl-C")
+    .requiredOption('--workflows <path>', 'a workflow file, or a folder of them (repeatable): the workflows this worker runs', collect)
+    .option('--actions <module>', 'a module of actions (repeatable)', collect)
+    .addOption(storeOption())
+    .option('--queue <name>', 'a queue to take runs from (repeatable; default: default)', collect)
+    .option('--concurrency <n>', 'runs held at once', (v) => positive(v, '--concurrency'), 64)
+    .option('--lease <duration>', "how long a claim holds a run without renewal (default '30s')")
+    .addOption(new Option('--durability <mode>', 'none, batched or sync').choices(['none', 'batched', 'sync']))
+    .option('--allow-shell', 'enable the shell.exec action')
+    .addHelpText('after', `
+On a terminal a status line shows claimed / running / done / lost leases per second.
+Ctrl-C (or SIGTERM) stops claiming and finishes the runs in flight; a second
+Ctrl-C releases them for another worker to take over (exit 130).
+SQLite: workers of one machine share the file; they find other processes'
+enqueues by a short poll (250 ms). PostgreSQL wakes them by notification.
+
+Example:
+  $ arcflow worker --store postgres://app@db/arcflow --actions ./actions.mjs --workflows ./flows --queue default --concurrency 64`)
+    .action(async (flags: WorkerFlags) => done(await workerCommand(flags, io)))
+
+  cli
+    .command('enqueue')
+    .description('enqueue a run for a worker; with --wait, print its output')
+    .argument('<workflow>', "the workflow's name (as the workers loaded it)")
+    .option('--input <json>', "the run's input: JSON text, or @file.json")
+    .option('--key <key>', 'idempotency key: the same key answers the run it enqueued')
+    .option('--queue <name>', "the queue (default 'default')")
+    .option('--priority <n>', 'higher first (default 0)', (v) => integer(v, '--priority'))
+    .option('--delay <duration>', "claimable only after this long: '5s', '2m'")
+    .option('--account <name>', 'the account that pays for the run')
+    .option('--wait', "wait for the run's end and print its output (exit 0 succeeded, 1 failed, 3 cancelled or timed out)")
+    .option('--timeout <duration>', 'with --wait: give up after this long (exit 3)')
+    .addOption(storeOption())
+    .addHelpText('after', `
+Without --wait the run's id is printed.
+
+Examples:
+  $ arcflow enqueue etl --input @in.json --key etl-2026-11-30 --store postgres://app@db/arcflow
+  $ arcflow enqueue hello --input '{"name":"Ada"}' --wait`)
+    .action(async (workflow: string, flags: EnqueueFlags) => done(await enqueueCommand(workflow, flags, io)))
+
   const runs = cli.command('runs').description('run history and recovery, through the store')
   runs
     .command('list')
@@ -150,12 +195,16 @@ Example:
   return cli
 }
 
-const RUN_STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'cancelled', 'timed_out']
-
 /** `--status`: one of the statuses a run can have, or a usage error (exit 2) that lists them. */
 function status(value: string): RunStatus {
   if (!(RUN_STATUSES as readonly string[]).includes(value)) throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')}, got '${value}'`)
   return value as RunStatus
+}
+
+function integer(value: string, flag: string): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n)) throw new UsageError(`${flag} must be an integer, got '${value}'`)
+  return n
 }
 
 function positive(value: string, flag: string): number {
