@@ -35,7 +35,10 @@ class WorkerProcess extends EventEmitter {
         this.jobs += m.jobs
         this.emit('jobs', m.jobs)
       }
-      if (m.first !== undefined) this.first = BigInt(m.first)
+      if (m.first !== undefined) {
+        this.first = BigInt(m.first)
+        this.emit('first', this.first)
+      }
       if (m.started !== undefined) this.emit('started', { started: BigInt(m.started), t: BigInt(m.t) })
     })
     this.ready = once(this, 'ready')
