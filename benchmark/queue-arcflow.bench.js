@@ -55,22 +55,26 @@ async function takeovers(cluster, measure) {
   const samples = []
   try {
     for (let i = 0; i < TAKEOVERS; i++) {
-      const [holder] = await spawnWorkers(s, db.url, 1)
-      await holder.go()
-      const held = new Promise((resolve) => holder.once('first', resolve))
-      await producer.one({ hold: true })
-      await within(held, 30_000, 'the run to start on the first worker')
-      const [taker] = await spawnWorkers(s, db.url, 1)
-      await taker.go()
-      const taken = new Promise((resolve) => taker.once('first', resolve))
-      // a kill at any point of the renewal cycle (renewed every third of the lease)
-      await sleep(Math.random() * LEASE_MS)
-      const killed = now()
-      await holder.kill('SIGKILL')
-      const started = await within(taken, 20 * LEASE_MS, 'another worker to take the run over')
-      samples.push(Number(started - killed))
-      taker.release()
-      await taker.stop()
+      const [holder, taker] = await spawnWorkers(s, db.url, 2)
+      try {
+        await holder.go()
+        const held = new Promise((resolve) => holder.once('first', resolve))
+        await producer.one({ hold: true })
+        await within(held, 30_000, 'the run to start on the first worker')
+        // started only now, so that the run is the holder's
+        await taker.go()
+        const taken = new Promise((resolve) => taker.once('first', resolve))
+        // a kill at any point of the renewal cycle (renewed every third of the lease)
+        await sleep(Math.random() * LEASE_MS)
+        const killed = now()
+        await holder.kill('SIGKILL')
+        const started = await within(taken, 20 * LEASE_MS, 'another worker to take the run over')
+        samples.push(Number(started - killed))
+        taker.release()
+        await taker.stop()
+      } finally {
+        await Promise.all([holder.kill('SIGKILL'), taker.kill('SIGKILL')])
+      }
     }
   } finally {
     await producer.close()

@@ -17,6 +17,7 @@ let reported = 0
 let timer
 let first = false
 let worker
+let stopped = false
 const holds = []
 
 function report() {
@@ -49,9 +50,13 @@ async function handle(message) {
     if (worker) await worker.stop()
     clearTimeout(timer)
     report()
+    stopped = true
     process.send('stopped', () => process.disconnect())
   }
 }
+
+// the parent is gone (it failed, or was killed): no orphan keeps working
+process.on('disconnect', () => process.exit(stopped ? 0 : 1))
 
 process.on('message', (message) => {
   handle(message).catch((e) => {
