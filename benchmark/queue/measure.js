@@ -94,9 +94,11 @@ async function drain(cluster, db, spec, adapter, processes, count) {
       await sleep(2)
     }
     const end = now()
-    const start = workers.map((w) => w.first).reduce((a, b) => (b < a ? b : a))
-    const ran = workers.reduce((sum, w) => sum + w.jobs, 0)
+    // a worker that got no job has no first one
+    const start = workers.map((w) => w.first).filter((t) => t !== undefined).reduce((a, b) => (b < a ? b : a))
     await Promise.all(workers.map((w) => w.stop()))
+    // after the stop, whose last report counts every job: one run twice shows here
+    const ran = workers.reduce((sum, w) => sum + w.jobs, 0)
     await poll.end()
     // the poll's own autocommit SELECTs are not the queue's
     const transactions = (await settledCommits(cluster, db)) - before - polls
