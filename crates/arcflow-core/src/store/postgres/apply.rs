@@ -51,7 +51,9 @@ pub(super) fn apply<'a>(tx: &mut Transaction<'_>, statements: &mut Statements, b
     Ok(())
 }
 
-const NOTIFY: &str = "SELECT pg_notify('arcflow', $1)";
+/// The payload says whose schema changed: listeners of other schemas on
+/// the same database ignore it.
+const NOTIFY: &str = "SELECT pg_notify('arcflow', jsonb_set($1::text::jsonb, '{s}', to_jsonb(current_schema()::text))::text)";
 
 /// The run whose end a write must follow (or precede).
 fn run_of(write: &Write) -> Option<&str> {

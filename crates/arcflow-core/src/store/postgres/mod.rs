@@ -107,13 +107,17 @@ fn client_config(target: &Target) -> Result<postgres::Config> {
     Ok(config)
 }
 
-/// What a listener connects with (see `queue::listen`), and how its
-/// messages are kept clear of the URL's password.
-pub(crate) fn listen_config(url: &str) -> Result<(postgres::Config, Box<dyn Fn(String) -> String + Send>)> {
+/// What a listener connects with (see `queue::listen`), the schema it
+/// listens for (`None`: the connection's default), and how its messages
+/// are kept clear of the URL's password.
+pub(crate) fn listen_config(url: &str) -> Result<ListenConfig> {
     let target = url::parse(url)?;
     let config = client_config(&target)?;
-    Ok((config, Box::new(move |text| target.scrub(text))))
+    let schema = target.schema.clone();
+    Ok((config, schema, Box::new(move |text| target.scrub(text))))
 }
+
+pub(crate) type ListenConfig = (postgres::Config, Option<String>, Box<dyn Fn(String) -> String + Send>);
 
 /// `SET lock_timeout`: zero fails at once (PostgreSQL's own zero would wait forever).
 fn lock_timeout(wait: Duration) -> String {

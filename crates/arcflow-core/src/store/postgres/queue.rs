@@ -28,7 +28,9 @@ RETURNING id";
 
 const BY_KEYS: &str = "SELECT run_key, id, status FROM runs WHERE run_key = ANY($1)";
 
-const NOTIFY: &str = "SELECT pg_notify('arcflow', $1)";
+/// The payload says whose schema changed: listeners of other schemas on
+/// the same database ignore it.
+const NOTIFY: &str = "SELECT pg_notify('arcflow', jsonb_set($1::text::jsonb, '{s}', to_jsonb(current_schema()::text))::text)";
 
 /// The limited queues among `$1`, locked in a fixed order (no deadlock
 /// between claimers of several).
