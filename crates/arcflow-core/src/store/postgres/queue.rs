@@ -38,13 +38,16 @@ const LOCK_LIMITS: &str = "
 SELECT name, concurrency::bigint FROM queues WHERE name = ANY($1) AND concurrency IS NOT NULL ORDER BY name FOR UPDATE";
 
 /// `$1` queues, `$2` the batch's limit, `$3`/`$4` the limited queues and
-/// their concurrency, `$5` the worker, `$6` the lease in ms.
+/// their concurrency, `$5` the worker, `$6` the lease in ms. Each queue's
+/// room (the limit, or what its concurrency leaves: only a limited queue
+/// counts its running runs) bounds its candidates, so a full queue never
+/// crowds out another's.
 const CLAIM: &str = "
 WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms),
 room AS (
-  SELECT w.name, GREATEST(0, LEAST($2::bigint, COALESCE(l.concurrency - (
+  SELECT w.name, CASE WHEN l.concurrency IS NULL THEN $2::bigint ELSE GREATEST(0, LEAST($2::bigint, l.concurrency - (
     SELECT count(*) FROM runs r WHERE r.queue = w.name AND r.status = 'running' AND r.owner IS NOT NULL
-      AND r.lease_until >= (SELECT ms FROM now)), $2::bigint))) AS free
+      AND r.lease_until >= (SELECT ms FROM now)))) END AS free
   FROM unnest($1::text[]) AS w(name) LEFT JOIN unnest($3::text[], $4::bigint[]) AS l(name, concurrency) ON l.name = w.name),
 candidates AS (
   SELECT c.* FROM room w, LATERAL (
