@@ -46,14 +46,21 @@ pub(crate) fn check_schema_version(version: usize, supported: usize) -> Result<(
 }
 
 pub fn open(url: &str) -> Result<Box<dyn Store>> {
+    open_with::<Box<dyn Store>>(url, |path| Ok(Box::new(SqliteStore::open(path)?)), |url| Ok(Box::new(PostgresStore::open(url)?)))
+}
+
+/// The one reading of a store URL: `sqlite` gets the path, `postgres` the
+/// whole URL; anything else is refused with a hint (the store's and the
+/// queue's `open`).
+pub(crate) fn open_with<T>(url: &str, sqlite: impl FnOnce(&str) -> Result<T>, postgres: impl FnOnce(&str) -> Result<T>) -> Result<T> {
     if let Some(path) = url.strip_prefix("sqlite:") {
         if path.is_empty() {
             return Err(Error::invalid_value("the store URL sqlite: needs a path: sqlite:PATH"));
         }
-        return Ok(Box::new(SqliteStore::open(path)?));
+        return sqlite(path);
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Box::new(PostgresStore::open(url)?));
+        return postgres(url);
     }
     let hint = match url.split_once(':') {
         // the engine's option, not a backend: no store at all

@@ -146,11 +146,7 @@ impl Queue for PostgresStore {
     }
 
     fn claim(&mut self, req: &ClaimRequest<'_>) -> Result<Vec<Claimed>> {
-        queue::check_lease(req.lease_ms)?;
-        let queues = queue::checked_queues(req.queues)?;
-        if req.limit == 0 || queues.is_empty() {
-            return Ok(Vec::new());
-        }
+        let Some(queues) = req.checked()? else { return Ok(Vec::new()) };
         self.with(|client, statements| {
             let mut tx = client.transaction()?;
             let statement = statements.get(&mut tx, LOCK_LIMITS)?;
@@ -163,16 +159,7 @@ impl Queue for PostgresStore {
             let mut claimed: Vec<(i32, i64, Claimed)> = rows
                 .iter()
                 .map(|r| {
-                    let epoch = r.get::<_, i64>(5) as u64;
-                    let run = Claimed {
-                        id: r.get(0),
-                        workflow: r.get(1),
-                        workflow_hash: r.get(2),
-                        input: r.get(3),
-                        account: r.get(4),
-                        epoch,
-                        taken_over: epoch > 1,
-                    };
+                    let run = Claimed::new(r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get::<_, i64>(5) as u64);
                     (r.get(6), r.get::<_, Option<i64>>(7).unwrap_or(0), run)
                 })
                 .collect();

@@ -66,11 +66,7 @@ impl Queue for SqliteStore {
     }
 
     fn claim(&mut self, req: &ClaimRequest<'_>) -> Result<Vec<Claimed>> {
-        queue::check_lease(req.lease_ms)?;
-        let queues = queue::checked_queues(req.queues)?;
-        if req.limit == 0 || queues.is_empty() {
-            return Ok(Vec::new());
-        }
+        let Some(queues) = req.checked()? else { return Ok(Vec::new()) };
         let limit = i64::from(req.limit);
         let tx = self.immediate()?;
         let now = now(&tx)?;
@@ -123,16 +119,7 @@ impl Queue for SqliteStore {
             for id in queue::pick(candidates, &room, req.limit as usize) {
                 let run = take
                     .query_row(params![id, req.worker, now.saturating_add(req.lease_ms)], |r| {
-                        let epoch = r.get::<_, i64>(5)? as u64;
-                        Ok(Claimed {
-                            id: r.get(0)?,
-                            workflow: r.get(1)?,
-                            workflow_hash: r.get(2)?,
-                            input: r.get(3)?,
-                            account: r.get(4)?,
-                            epoch,
-                            taken_over: epoch > 1,
-                        })
+                        Ok(Claimed::new(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, i64>(5)? as u64))
                     })
                     .map_err(db_error)?;
                 claimed.push(run);
