@@ -54,6 +54,7 @@ macro_rules! contract_tests {
             a_claimed_run_keeps_its_lease_through_its_start_and_loses_it_at_its_end,
             bad_queue_requests_are_refused_clearly,
             a_taken_over_runs_writes_are_refused_whole_and_the_rest_lands,
+            a_fenced_out_run_stays_refused_when_a_bad_write_splits_its_batch,
         );
     };
     (@rules $open:expr; $($rule:ident),* $(,)?) => {
