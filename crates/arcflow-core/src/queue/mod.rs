@@ -217,7 +217,7 @@ pub(crate) fn check_new_runs(runs: &[NewRun]) -> Result<()> {
 /// Candidates of one claim, from every queue asked: picks the best
 /// (priority, then due time) within each queue's room and the batch's limit.
 /// `room` is `(queue, free slots)`; a candidate is `(id, queue, priority, run_at)`.
-pub(crate) fn pick<'a>(mut candidates: Vec<(String, String, i64, i64)>, room: &[(&'a str, i64)], limit: usize) -> Vec<String> {
+pub(crate) fn pick(mut candidates: Vec<(String, String, i64, i64)>, room: &[(&str, i64)], limit: usize) -> Vec<String> {
     candidates.sort_by(|a, b| b.2.cmp(&a.2).then(a.3.cmp(&b.3)));
     let mut taken: Vec<(&str, i64)> = room.to_vec();
     let mut picked = Vec::new();
