@@ -31,15 +31,10 @@ pub(super) struct Unit {
     seqs: (u64, u64),
 }
 
-/// `batch` failed with the permanent `err`: commits what the store accepts
-/// (under the batch's `fences`), sets aside the rest; `units` are its
-/// calls (see [`units`]).
+/// `units` (the calls of `batch`, see [`units`]) failed together with the
+/// permanent `err`: applies each half on its own (under the batch's
+/// `fences`), and sets aside a single call that fails.
 pub(super) fn split_and_apply(shared: &Shared, store: &mut dyn Store, batch: &[Write], fences: &[Fence], units: &[Unit], err: Error) {
-    set_aside_bad(shared, store, batch, fences, units, err);
-}
-
-/// `units` failed together with `err`: applies each half on its own.
-fn set_aside_bad(shared: &Shared, store: &mut dyn Store, batch: &[Write], fences: &[Fence], units: &[Unit], err: Error) {
     if let [unit] = units {
         rejected(shared, unit.writes, unit.seqs, &err);
         return;
@@ -47,7 +42,7 @@ fn set_aside_bad(shared: &Shared, store: &mut dyn Store, batch: &[Write], fences
     let (left, right) = units.split_at(units.len() / 2);
     for half in [left, right] {
         if let Err(err) = apply_units(shared, store, batch, fences, half) {
-            set_aside_bad(shared, store, batch, fences, half, err);
+            split_and_apply(shared, store, batch, fences, half, err);
         }
     }
 }
