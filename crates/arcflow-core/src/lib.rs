@@ -9,6 +9,7 @@ mod lookup;
 pub mod flow;
 pub mod meter;
 mod path;
+pub mod queue;
 mod scope;
 pub mod store;
 pub mod time;

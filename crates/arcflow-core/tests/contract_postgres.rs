@@ -10,13 +10,14 @@ use arcflow_core::store::{self, Store};
 struct Postgres {
     store: Box<dyn Store>,
     schema: String,
+    url: String,
 }
 
 impl Postgres {
     fn open() -> Self {
         let (url, schema) = support::postgres::cluster().fresh_url("contract");
         let store = store::open(&url).unwrap_or_else(|e| panic!("{e}"));
-        Postgres { store, schema }
+        Postgres { store, schema, url }
     }
 }
 
@@ -35,6 +36,10 @@ impl contract::Backend for Postgres {
                 message.replace('\'', "''")
             ))
             .unwrap();
+    }
+
+    fn url(&self) -> String {
+        self.url.clone()
     }
 }
 

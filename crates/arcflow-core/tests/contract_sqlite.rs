@@ -40,6 +40,10 @@ impl contract::Backend for Sqlite {
         ))
         .unwrap();
     }
+
+    fn url(&self) -> String {
+        format!("sqlite:{}", self.dir.join("arcflow.db").display())
+    }
 }
 
 impl Drop for Sqlite {

@@ -11,9 +11,10 @@ mod sqlite;
 mod writer;
 
 pub use record::{
-    execution_status, EventRecord, Execution, LedgerEntry, LedgerKey, LedgerWrite, RunFilter, RunRecord, Write, EXECUTION_STATUSES,
+    execution_status, EventRecord, Fence, Execution, LedgerEntry, LedgerKey, LedgerWrite, RunFilter, RunRecord, Write, EXECUTION_STATUSES,
 };
 pub use self::postgres::PostgresStore;
+pub(crate) use self::postgres::listen_config as postgres_config;
 pub use sqlite::SqliteStore;
 pub use writer::{StoreStats, WriteBehind, WriterConfig};
 
@@ -45,14 +46,21 @@ pub(crate) fn check_schema_version(version: usize, supported: usize) -> Result<(
 }
 
 pub fn open(url: &str) -> Result<Box<dyn Store>> {
+    open_with::<Box<dyn Store>>(url, |path| Ok(Box::new(SqliteStore::open(path)?)), |url| Ok(Box::new(PostgresStore::open(url)?)))
+}
+
+/// The one reading of a store URL: `sqlite` gets the path, `postgres` the
+/// whole URL; anything else is refused with a hint (the store's and the
+/// queue's `open`).
+pub(crate) fn open_with<T>(url: &str, sqlite: impl FnOnce(&str) -> Result<T>, postgres: impl FnOnce(&str) -> Result<T>) -> Result<T> {
     if let Some(path) = url.strip_prefix("sqlite:") {
         if path.is_empty() {
             return Err(Error::invalid_value("the store URL sqlite: needs a path: sqlite:PATH"));
         }
-        return Ok(Box::new(SqliteStore::open(path)?));
+        return sqlite(path);
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Box::new(PostgresStore::open(url)?));
+        return postgres(url);
     }
     let hint = match url.split_once(':') {
         // the engine's option, not a backend: no store at all
@@ -73,6 +81,16 @@ pub fn open(url: &str) -> Result<Box<dyn Store>> {
 pub trait Store: Send {
     /// Applies a batch in one transaction: all of it, or none of it.
     fn apply(&mut self, batch: &[Write]) -> Result<()>;
+    /// Applies a batch as [`Store::apply`] does, after checking, in the same
+    /// transaction, each fenced run's row (its `owner` and `epoch`): every
+    /// write of a run whose row differs is dropped, the rest commits.
+    /// Answers the runs dropped. A store without queues cannot fence.
+    fn apply_fenced(&mut self, batch: &[Write], fences: &[Fence]) -> Result<Vec<String>> {
+        if fences.is_empty() {
+            return self.apply(batch).map(|()| Vec::new());
+        }
+        Err(Error::Store { message: "this store cannot fence writes (it has no queues)".into(), transient: false })
+    }
     fn get_run(&mut self, id: &str) -> Result<Option<RunRecord>>;
     fn runs(&mut self, filter: &RunFilter) -> Result<Vec<RunRecord>>;
     /// Task executions of a run last written after journal position
@@ -112,6 +130,9 @@ pub trait Store: Send {
 impl<S: Store + ?Sized> Store for Box<S> {
     fn apply(&mut self, batch: &[Write]) -> Result<()> {
         (**self).apply(batch)
+    }
+    fn apply_fenced(&mut self, batch: &[Write], fences: &[Fence]) -> Result<Vec<String>> {
+        (**self).apply_fenced(batch, fences)
     }
     fn get_run(&mut self, id: &str) -> Result<Option<RunRecord>> {
         (**self).get_run(id)

@@ -34,6 +34,30 @@ pub enum Write {
     Event(EventRecord),
 }
 
+impl Write {
+    /// The run the write belongs to (a charge: the run it bills), if any:
+    /// what fencing drops together.
+    pub fn run_id(&self) -> Option<&str> {
+        match self {
+            Write::RunStarted { id, .. } | Write::RunEnded { id, .. } => Some(id),
+            Write::Task(e) => Some(&e.run_id),
+            Write::Var { run_id, .. } | Write::Snapshot { run_id, .. } => Some(run_id),
+            Write::Event(e) => Some(&e.run_id),
+            Write::Ledger(LedgerWrite { key: LedgerKey::Unit { run_id, .. }, .. }) => Some(run_id),
+            Write::Ledger(_) | Write::Workflow { .. } => None,
+        }
+    }
+}
+
+/// The lease a run's writes are checked against: they commit only while
+/// the run's row says `owner` holds it at `epoch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub run_id: String,
+    pub owner: String,
+    pub epoch: u64,
+}
+
 /// One event of a run's journal.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -10,6 +10,9 @@
 //! 4. workflow versions (each definition once, by name and content hash) and
 //!    the version a run runs (`runs.workflow_hash`), so that a resume after
 //!    the definition changed runs the run's own version.
+//! 5. queues (issue 13, `docs/workers.md`): a run's queue, idempotency key,
+//!    priority, due time, lease (owner, epoch, expiry) and cancel request;
+//!    the per-queue limits; partial indexes of claimable and leased runs.
 
 /// The schema this build writes; each entry migrates from the version before it.
 pub(super) const MIGRATIONS: &[&str] = &[r#"
@@ -104,4 +107,21 @@ CREATE TABLE workflows (
   PRIMARY KEY (name, hash)
 ) WITHOUT ROWID;
 ALTER TABLE runs ADD COLUMN workflow_hash TEXT;
+"#, r#"
+ALTER TABLE runs ADD COLUMN queue TEXT;
+ALTER TABLE runs ADD COLUMN run_key TEXT;
+ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN run_at INTEGER;
+ALTER TABLE runs ADD COLUMN owner TEXT;
+ALTER TABLE runs ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN lease_until INTEGER;
+ALTER TABLE runs ADD COLUMN cancel TEXT;
+CREATE UNIQUE INDEX runs_by_key ON runs (run_key);
+CREATE INDEX runs_claimable ON runs (queue, priority DESC, run_at) WHERE status = 'queued';
+CREATE INDEX runs_leased ON runs (queue, lease_until) WHERE status = 'running' AND owner IS NOT NULL;
+CREATE INDEX runs_by_owner ON runs (owner) WHERE status = 'running' AND owner IS NOT NULL;
+CREATE TABLE queues (
+  name TEXT PRIMARY KEY,
+  concurrency INTEGER
+) WITHOUT ROWID;
 "#];

@@ -20,12 +20,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::record::Write;
-use super::Store;
+use super::{Fence, Store};
 use crate::error::{Error, Result};
 use crate::time::now_ms;
 
 mod batch;
 mod bounds;
+mod fence;
 mod set_aside;
 mod stats;
 
@@ -82,6 +83,8 @@ struct State {
     rejections: VecDeque<(u64, u64, String)>,
     /// When the unsettled writes were queued (see `bounds`).
     ages: Ages,
+    /// The runs whose writes are checked against their lease (see `fence`).
+    fences: fence::Fences,
 }
 
 /// Calls set aside that [`WriteBehind::rejection`] remembers.
@@ -120,6 +123,7 @@ impl WriteBehind {
                 urgent: false,
                 rejections: VecDeque::new(),
                 ages: Ages::default(),
+                fences: fence::Fences::default(),
             }),
             work: Condvar::new(),
             progress: Condvar::new(),
@@ -310,9 +314,13 @@ fn flush_loop(shared: &Shared, mut store: Box<dyn Store>) {
         let bytes: u64 = batch.iter().map(|w| write_bytes(w) as u64).sum();
         let merged = coalesce(&mut batch);
         let started = Instant::now();
-        match apply_retrying(shared, &mut *store, &batch) {
+        let fences = fence::of_batch(shared, &batch);
+        match apply_retrying(shared, &mut *store, &batch, &fences) {
             Ok(()) => committed(shared, n as u64, started),
-            Err(err) => set_aside::split_and_apply(shared, &mut *store, &batch, n, base, &merged, err),
+            Err(err) => {
+                let units = set_aside::units(shared, batch.len(), n, base, &merged);
+                set_aside::split_and_apply(shared, &mut *store, &batch, &fences, &units, err)
+            }
         }
         drop(batch);
         let mut state = shared.lock();
@@ -321,13 +329,19 @@ fn flush_loop(shared: &Shared, mut store: Box<dyn Store>) {
 }
 
 /// Applies `writes` in one transaction, retrying transient failures with
-/// backoff for as long as they last; answers a permanent failure.
-fn apply_retrying(shared: &Shared, store: &mut dyn Store, writes: &[Write]) -> Result<()> {
+/// backoff for as long as they last; answers a permanent failure. With
+/// `fences` (of runs `writes` holds), the writes of runs fenced out are
+/// dropped and reported (see `fence`); without, the store's plain `apply`.
+fn apply_retrying(shared: &Shared, store: &mut dyn Store, writes: &[Write], fences: &[Fence]) -> Result<()> {
     let config = &shared.config;
     let mut delay = config.retry_delay;
     loop {
-        match store.apply(writes) {
-            Ok(()) => return Ok(()),
+        let applied = if fences.is_empty() { store.apply(writes).map(|()| Vec::new()) } else { store.apply_fenced(writes, fences) };
+        match applied {
+            Ok(lost) => {
+                fence::settled(shared, writes, fences, &lost);
+                return Ok(());
+            }
             Err(err @ Error::Store { transient: true, .. }) => {
                 {
                     let mut state = shared.lock();

@@ -6,6 +6,11 @@
 
 use arcflow_core::store::{EventRecord, Execution, LedgerKey, LedgerWrite, RunFilter, Store, Write};
 
+mod fence;
+mod queue;
+pub use fence::*;
+pub use queue::*;
+
 /// A fresh, empty store of one backend, for one test (cleaned up on drop).
 pub trait Backend {
     fn store(&mut self) -> &mut dyn Store;
@@ -13,6 +18,8 @@ pub trait Backend {
     /// whose message is `message`: a constraint of the backend's own, so
     /// that a test can make one write of a batch fail.
     fn refuse_events_saying(&mut self, message: &str);
+    /// The store's URL, for more connections to it (queues, writers).
+    fn url(&self) -> String;
 }
 
 /// One `#[test]` per rule, each over `$open()` (a [`Backend`]).
@@ -34,6 +41,20 @@ macro_rules! contract_tests {
             apply_is_all_or_nothing,
             a_workflow_version_is_kept_once_per_name_and_hash,
             a_run_carries_its_workflow_version,
+            an_enqueued_run_is_queued_and_its_key_makes_it_once,
+            concurrent_enqueues_with_one_key_create_one_run,
+            claims_come_by_priority_then_due_time_in_batches,
+            a_delayed_run_is_claimed_once_it_is_due,
+            concurrent_claimers_take_each_run_once,
+            a_queue_limit_holds_across_claimers,
+            an_expired_lease_is_taken_over_with_the_next_epoch,
+            renew_answers_every_run_held_and_keeps_them,
+            a_released_run_goes_back_for_another_worker,
+            a_cancel_request_depends_on_the_run_state,
+            a_claimed_run_keeps_its_lease_through_its_start_and_loses_it_at_its_end,
+            bad_queue_requests_are_refused_clearly,
+            a_taken_over_runs_writes_are_refused_whole_and_the_rest_lands,
+            a_fenced_out_run_stays_refused_when_a_bad_write_splits_its_batch,
         );
     };
     (@rules $open:expr; $($rule:ident),* $(,)?) => {

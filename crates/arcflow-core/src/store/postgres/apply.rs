@@ -27,8 +27,9 @@ use postgres::{Error, Transaction};
 use super::Statements;
 use crate::store::record::{Execution, LedgerKey, Write};
 
-pub(super) fn apply(tx: &mut Transaction<'_>, statements: &mut Statements, batch: &[Write]) -> Result<(), Error> {
+pub(super) fn apply<'a>(tx: &mut Transaction<'_>, statements: &mut Statements, batch: impl IntoIterator<Item = &'a Write>) -> Result<(), Error> {
     let mut phase = Phase::default();
+    let mut ended: Vec<&str> = Vec::new();
     for write in batch {
         if let Some(run) = run_of(write) {
             if phase.ended.contains(run) {
@@ -36,10 +37,23 @@ pub(super) fn apply(tx: &mut Transaction<'_>, statements: &mut Statements, batch
                 phase = Phase::default();
             }
         }
+        if let Write::RunEnded { id, .. } = write {
+            ended.push(id);
+        }
         phase.add(write);
     }
-    phase.run(tx, statements)
+    phase.run(tx, statements)?;
+    if !ended.is_empty() {
+        // one wake-up per batch, delivered at commit (result waiters, cancel forwarding)
+        let statement = statements.get(&mut *tx, NOTIFY)?;
+        tx.execute(&statement, &[&crate::queue::ended_payload(&ended)])?;
+    }
+    Ok(())
 }
+
+/// The payload says whose schema changed: listeners of other schemas on
+/// the same database ignore it.
+const NOTIFY: &str = "SELECT pg_notify('arcflow', jsonb_set($1::text::jsonb, '{s}', to_jsonb(current_schema()::text))::text)";
 
 /// The run whose end a write must follow (or precede).
 fn run_of(write: &Write) -> Option<&str> {
@@ -385,6 +399,7 @@ FROM unnest($1::text[], $2::bigint[]) AS t(id, ended_at)
 WHERE e.run_id = t.id AND e.status = 'running'";
 
 const RUNS_ENDED: &str = "
-UPDATE runs AS r SET status = t.status, output = t.output, error = t.error, ended_at = t.ended_at
+UPDATE runs AS r SET status = t.status, output = t.output, error = t.error, ended_at = t.ended_at,
+  owner = NULL, lease_until = NULL
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS t(id, status, output, error, ended_at)
 WHERE r.id = t.id";

@@ -12,6 +12,8 @@
 //! - `url.rs`: the URL, and the password kept out of every message.
 
 mod apply;
+mod fence;
+mod queue;
 mod read;
 mod schema;
 mod url;
@@ -23,7 +25,7 @@ use std::time::Duration;
 use postgres::error::SqlState;
 use postgres::{Client, GenericClient, NoTls, Statement};
 
-use super::record::{EventRecord, Execution, LedgerEntry, RunFilter, RunRecord, Write};
+use super::record::{EventRecord, Execution, Fence, LedgerEntry, RunFilter, RunRecord, Write};
 use super::Store;
 use crate::error::{Error, Result};
 use url::Target;
@@ -47,26 +49,7 @@ impl PostgresStore {
     /// (created if `?schema=NAME` names one that is missing).
     pub fn open(url: &str) -> Result<Self> {
         let target = url::parse(url)?;
-        let mut config = postgres::Config::from_str(&target.client_url).map_err(|e| Error::Store {
-            // the URL is not repeated: it may hold a password
-            message: target.scrub(format!("invalid PostgreSQL URL: {}", describe(&e))),
-            transient: false,
-        })?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("arcflow");
-        }
-        if let Some(name) = &target.schema {
-            // every statement of every connection, a new one after a lost one included
-            let options = format!("-c search_path=\"{name}\"");
-            let options = match config.get_options() {
-                Some(given) if !given.is_empty() => format!("{given} {options}"),
-                _ => options,
-            };
-            config.options(&options);
-        }
+        let config = client_config(&target)?;
         let mut store = PostgresStore { target, config, client: None, statements: Statements::default(), lock_wait: None };
         let target = store.target.clone();
         schema::migrate(store.connected()?, &target)?;
@@ -97,6 +80,44 @@ impl PostgresStore {
         f(client.as_mut().expect("connected above"), statements).map_err(|e| db_error(target, e))
     }
 }
+
+/// The client's settings for `target`: its URL, a connect timeout and an
+/// application name unless it says otherwise, and the schema's `search_path`.
+fn client_config(target: &Target) -> Result<postgres::Config> {
+    let mut config = postgres::Config::from_str(&target.client_url).map_err(|e| Error::Store {
+        // the URL is not repeated: it may hold a password
+        message: target.scrub(format!("invalid PostgreSQL URL: {}", describe(&e))),
+        transient: false,
+    })?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("arcflow");
+    }
+    if let Some(name) = &target.schema {
+        // every statement of every connection, a new one after a lost one included
+        let options = format!("-c search_path=\"{name}\"");
+        let options = match config.get_options() {
+            Some(given) if !given.is_empty() => format!("{given} {options}"),
+            _ => options,
+        };
+        config.options(&options);
+    }
+    Ok(config)
+}
+
+/// What a listener connects with (see `queue::listen`), the schema it
+/// listens for (`None`: the connection's default), and how its messages
+/// are kept clear of the URL's password.
+pub(crate) fn listen_config(url: &str) -> Result<ListenConfig> {
+    let target = url::parse(url)?;
+    let config = client_config(&target)?;
+    let schema = target.schema.clone();
+    Ok((config, schema, Box::new(move |text| target.scrub(text))))
+}
+
+pub(crate) type ListenConfig = (postgres::Config, Option<String>, Box<dyn Fn(String) -> String + Send>);
 
 /// `SET lock_timeout`: zero fails at once (PostgreSQL's own zero would wait forever).
 fn lock_timeout(wait: Duration) -> String {
@@ -181,6 +202,17 @@ impl Store for PostgresStore {
             let mut tx = client.transaction()?;
             apply::apply(&mut tx, statements, batch)?;
             tx.commit()
+        })
+    }
+
+    fn apply_fenced(&mut self, batch: &[Write], fences: &[Fence]) -> Result<Vec<String>> {
+        self.with(|client, statements| {
+            let mut tx = client.transaction()?;
+            // the rows locked: a takeover waits for this commit (or skips the run)
+            let lost = fence::fenced_out(&mut tx, statements, fences)?;
+            apply::apply(&mut tx, statements, batch.iter().filter(|w| w.run_id().is_none_or(|run| !lost.iter().any(|l| l == run))))?;
+            tx.commit()?;
+            Ok(lost)
         })
     }
 

@@ -10,6 +10,10 @@
 //!
 //! 1. runs, task executions, variables, snapshots, accounts and the
 //!    ledger, the journal of events.
+//! 2. workflow versions and the version a run runs.
+//! 3. queues (SQLite's 5): a run's queue, idempotency key, priority, due
+//!    time, lease (owner, epoch, expiry) and cancel request; the per-queue
+//!    limits; partial indexes of claimable and leased runs.
 
 use postgres::Client;
 
@@ -95,6 +99,18 @@ CREATE TABLE workflows (
   PRIMARY KEY (name, hash)
 );
 ALTER TABLE runs ADD COLUMN workflow_hash TEXT;
+"#, r#"
+ALTER TABLE runs ADD COLUMN queue TEXT, ADD COLUMN run_key TEXT, ADD COLUMN priority INTEGER NOT NULL DEFAULT 0,
+  ADD COLUMN run_at BIGINT, ADD COLUMN owner TEXT, ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0,
+  ADD COLUMN lease_until BIGINT, ADD COLUMN cancel TEXT;
+CREATE UNIQUE INDEX runs_by_key ON runs (run_key);
+CREATE INDEX runs_claimable ON runs (queue, priority DESC, run_at) WHERE status = 'queued';
+CREATE INDEX runs_leased ON runs (queue, lease_until) WHERE status = 'running' AND owner IS NOT NULL;
+CREATE INDEX runs_by_owner ON runs (owner) WHERE status = 'running' AND owner IS NOT NULL;
+CREATE TABLE queues (
+  name TEXT PRIMARY KEY,
+  concurrency INTEGER
+);
 "#];
 
 /// The advisory lock's first key ("arcf"); the second is the schema's hash.

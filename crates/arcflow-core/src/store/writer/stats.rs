@@ -37,4 +37,7 @@ pub struct StoreStats {
     /// ([`WriteBehind::settle`]): a read or start that must not block the
     /// JavaScript thread never adds to it.
     pub blocking_waits: u64,
+    /// Fenced runs whose writes were refused: another worker took them
+    /// over (their lease was lost). Their refused writes count as committed.
+    pub lost_leases: u64,
 }
