@@ -11,8 +11,10 @@
  * first engine's; a later engine that leaves one out joins with it, one
  * that asks for a different value is refused (`TypeError`). The meter's
  * overdraft is one for all (an account's floor must not depend on which
- * engine ran the task): a different one is a `MeteringError`. The logger
- * of the store's lifecycle messages is the first engine's.
+ * engine ran the task): a different one is a `MeteringError`. The key is
+ * the file, whatever `?locking=` the URL says; a different locking mode
+ * from the open store's is a `TypeError` (one file, one mode per process).
+ * The logger of the store's lifecycle messages is the first engine's.
  *
  * The map is per thread (a worker thread loads its own addon and modules),
  * and per process: engines of two processes (or two worker threads) on one
@@ -34,6 +36,7 @@ export type StoreSettings = Pick<Required<StoreOptions>, Setting>
 
 interface Entry {
   readonly key: string
+  readonly locking: string
   readonly store: DurableStore
   readonly settings: StoreSettings
   readonly overdraft: number
@@ -46,6 +49,16 @@ interface Entry {
 
 /** Open stores by canonical path. */
 const open = new Map<string, Entry>()
+
+/** Without `?locking=`: the default of `crates/arcflow-core/src/store/sqlite/locking.rs` (exclusive needs Unix). */
+const DEFAULT_LOCKING = process.platform === 'win32' ? 'shared' : 'exclusive'
+
+/** `PATH?locking=MODE` → the file and the mode, read as the native store reads it (a `?` not followed by `locking=` is part of the name). */
+export function splitLocking(spec: string): { file: string; locking: string } {
+  const q = spec.lastIndexOf('?')
+  if (q >= 0 && spec.startsWith('locking=', q + 1)) return { file: spec.slice(0, q), locking: spec.slice(q + 1 + 'locking='.length) }
+  return { file: spec, locking: DEFAULT_LOCKING }
+}
 
 /** The canonical form of a database path: absolute, symlinks resolved (of its directory while the file does not exist yet). */
 export function canonicalPath(path: string): string {
@@ -118,9 +131,13 @@ export class StoreLease {
  * const lease = acquireStore(path, { flushIntervalMs: 20 }, defaults, 0, logger)
  */
 export function acquireStore(path: string, requested: Partial<StoreSettings>, defaults: StoreSettings, overdraft: number, logger: StoreOptions['logger']): StoreLease {
-  const key = canonicalPath(path)
+  const { file, locking } = splitLocking(path)
+  const key = canonicalPath(file)
   const entry = open.get(key)
   if (entry && !entry.store.stats().closed) {
+    if (locking !== entry.locking) {
+      throw new TypeError(`locking=${locking} differs from locking=${entry.locking}, which another engine has this store open with (${key}): engines on one file share one store: open it with the same mode, or once they have closed`)
+    }
     for (const name of STORE_SETTINGS) {
       const wanted = requested[name]
       if (wanted !== undefined && wanted !== entry.settings[name]) {
@@ -138,7 +155,7 @@ export function acquireStore(path: string, requested: Partial<StoreSettings>, de
   for (const name of STORE_SETTINGS) if (requested[name] !== undefined) settings[name] = requested[name]!
   const store = new DurableStore(path, { ...settings, logger })
   // keyed as the file is now that it exists (a symlink to a file the open created)
-  const created: Entry = { key: canonicalPath(path), store, settings, overdraft, ids: new GivenRunIds(store), live: new Set(), meter: undefined, refs: 1 }
+  const created: Entry = { key: canonicalPath(file), locking, store, settings, overdraft, ids: new GivenRunIds(store), live: new Set(), meter: undefined, refs: 1 }
   open.set(created.key, created)
   return new StoreLease(created)
 }
