@@ -18,8 +18,11 @@
 //!   a read-only or vanished file is an I/O error the writer retries, never
 //!   a signal. It fits arcflow's one writer per file (the engines of one
 //!   process share one store). Any other process opening the file is
-//!   refused (`Error::StoreHeld`) until this one closes it; so is another
-//!   SQLite library in this process.
+//!   refused (`Error::StoreHeld`) until this one closes it. Another SQLite
+//!   library in this process (better-sqlite3) is not: POSIX locks are per
+//!   process, so it must not open the file while the store has it (in
+//!   either mode: its close may checkpoint and delete the WAL under us,
+//!   SQLite's "multiple copies of SQLite in one process" hazard).
 //! - `shared` (default elsewhere): the `-shm` mapping; other processes (the
 //!   CLI's `arcflow runs list`, a backup, the `sqlite3` shell, a second
 //!   engine) read and write the file while an engine runs, each with
