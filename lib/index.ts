@@ -22,6 +22,7 @@ export {
   JoinError,
   NativeBindingError,
   StoreError,
+  StoreHeldError,
   ResumeError,
   RunEndedError,
   RunExistsError,

@@ -27,14 +27,18 @@ export interface EngineOptions {
    * on one database share its store and meter:
    * the store options below are the first engine's (leave them out, or
    * pass the same values), and `metering.overdraft` must be the same.
-   * `'sqlite:PATH?locking=exclusive'` keeps SQLite's WAL index in this
-   * process's memory: a database made read-only or a vanished `-shm` file is
-   * a retried store error, never a SIGBUS, but no other process (the CLI, a
-   * backup) can open the file while the engine has it. Default
-   * `locking=shared`: other processes read and write alongside.
+   * By default (`locking=exclusive`, on Unix) this process holds the file
+   * and keeps SQLite's WAL index in its memory: a database made read-only
+   * or a vanished `-shm` file is a retried store error, never a SIGBUS, and
+   * another process (the CLI, a second service) opening the file gets a
+   * `StoreHeldError` (after the 5 s lock wait) until this one closes. `'sqlite:PATH?locking=shared'`
+   * in every process lets several share the file, through the mapped
+   * `-shm` index, which a read-only or truncated `-shm` file can turn into
+   * a SIGBUS that kills the process.
    *
    * ```ts
-   * new Engine({ store: 'sqlite:./arcflow.db?locking=exclusive', durability: 'sync' })
+   * new Engine({ store: 'sqlite:./arcflow.db', durability: 'sync' })
+   * new Engine({ store: 'sqlite:./shared.db?locking=shared' }) // in each process on it
    * new Engine({ store: 'postgres://app:secret@db:5432/arcflow?schema=tenant_1' })
    * ```
    */
