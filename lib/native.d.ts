@@ -76,8 +76,8 @@ export declare class NativeJsonTemplate {
 
 export declare class NativeStore {
   /**
-   * Opens (creating and migrating) the store `url` names (`sqlite:PATH`,
-   * optionally `?locking=exclusive`) and starts its flush thread. `capacityBytes` and `maxUnwrittenMs`
+   * Opens (creating and migrating) the store `url` names (`sqlite:PATH`:
+   * held by this process, `?locking=shared` to share it with others) and starts its flush thread. `capacityBytes` and `maxUnwrittenMs`
    * bound the queue besides `capacity` (defaults: 256 MiB, 1 s).
    */
   constructor(url: string, flushIntervalMs: number, batchSize: number, capacity: number, snapshotEvery?: number | undefined | null, capacityBytes?: number | undefined | null, maxUnwrittenMs?: number | undefined | null)
