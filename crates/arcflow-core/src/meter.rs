@@ -141,7 +141,7 @@ impl Meter {
         check_amount(charged, "a charge")?;
         let account = self.account(id)?;
         account.balance.fetch_add(reserved - charged, Ordering::AcqRel);
-        Ok((charged > 0).then(|| LedgerWrite { account: Arc::clone(&account.name), amount: -charged, kind: "charge", key, at: now_ms() }))
+        Ok((charged > 0).then(|| LedgerWrite { account: Arc::clone(&account.name), amount: -charged, kind: "charge", key, at: now_ms(), lease: None }))
     }
 
     /// Returns a reservation whole: nothing is billed.
@@ -176,7 +176,7 @@ impl Meter {
     /// now, for any other: so it never waits for its own queued writes.
     pub fn credit(&self, name: &str, amount: i64, key: &str, store: Option<&mut dyn Store>) -> Result<(bool, i64)> {
         check_amount(amount, "a credit")?;
-        let write = LedgerWrite { account: Arc::from(name), amount, kind: "credit", key: LedgerKey::Given(key.to_owned()), at: now_ms() };
+        let write = LedgerWrite { account: Arc::from(name), amount, kind: "credit", key: LedgerKey::Given(key.to_owned()), at: now_ms(), lease: None };
         let seen = match store {
             Some(store) => {
                 let mut memory = self.memory.lock().map_err(|_| Error::Internal("the meter is poisoned".into()))?;

@@ -10,6 +10,8 @@
 //! 4. workflow versions (each definition once, by name and content hash) and
 //!    the version a run runs (`runs.workflow_hash`), so that a resume after
 //!    the definition changed runs the run's own version.
+//! 6. credit leases (`credit_leases`): blocks of an account's credit a
+//!    process holds (see `meter::lease`). Entry 6 once the queue's 5 lands.
 
 /// The schema this build writes; each entry migrates from the version before it.
 pub(super) const MIGRATIONS: &[&str] = &[r#"
@@ -104,4 +106,13 @@ CREATE TABLE workflows (
   PRIMARY KEY (name, hash)
 ) WITHOUT ROWID;
 ALTER TABLE runs ADD COLUMN workflow_hash TEXT;
+"#, r#"
+CREATE TABLE credit_leases (
+  account TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  amount INTEGER NOT NULL,
+  lease_until INTEGER NOT NULL,
+  PRIMARY KEY (account, owner)
+) WITHOUT ROWID;
+CREATE INDEX credit_leases_by_expiry ON credit_leases (lease_until);
 "#];

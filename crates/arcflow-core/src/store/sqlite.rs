@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+use super::credit::{LeaseGrant, LeaseRequest};
 use super::record::{execution_status, EventRecord, Execution, LedgerEntry, LedgerKey, RunFilter, RunRecord, Write};
 use super::schema::MIGRATIONS;
 use super::Store;
 use crate::error::{Error, Result};
 
+mod credit;
 mod identity;
 mod locking;
 use identity::FileIdentity;
@@ -187,6 +189,10 @@ impl Store for SqliteStore {
                      ON CONFLICT (id) DO UPDATE SET balance = balance + ?2",
                 )
                 .map_err(db_error)?;
+            // a leasing meter's charge: from its lease (the balance no longer holds that credit)
+            let mut lease_charge = tx
+                .prepare_cached("UPDATE credit_leases SET amount = amount + ?3 WHERE account = ?1 AND owner = ?2")
+                .map_err(db_error)?;
             let mut event = tx
                 .prepare_cached(
                     "INSERT INTO events (run_id, kind, task, item, attempt, message, data, at)
@@ -228,10 +234,14 @@ impl Store for SqliteStore {
                             .execute(params![l.key_text(), &*l.account, l.amount, l.kind, run_id, task, item, attempt, l.at])
                             .map_err(db_error)?;
                         // once per key: a retried batch or a second delivery changes nothing
-                        if added == 1 {
-                            balance.execute(params![&*l.account, l.amount])
-                        } else {
-                            Ok(0)
+                        match (&l.lease, added) {
+                            (_, 0) => Ok(0),
+                            // a lease gone (expired, returned to the balance): from the balance
+                            (Some(owner), _) => match lease_charge.execute(params![&*l.account, &**owner, l.amount]).map_err(db_error)? {
+                                0 => balance.execute(params![&*l.account, l.amount]),
+                                n => Ok(n),
+                            },
+                            (None, _) => balance.execute(params![&*l.account, l.amount]),
                         }
                     }
                     Write::Event(e) => {
@@ -352,6 +362,26 @@ impl Store for SqliteStore {
             .prepare_cached("SELECT jseq, state FROM snapshots WHERE run_id = ?1")
             .and_then(|mut s| s.query_row([run_id], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))).optional())
             .map_err(db_error)
+    }
+
+    fn lease_credit(&mut self, request: &LeaseRequest<'_>) -> Result<Option<LeaseGrant>> {
+        self.lease(request)
+    }
+
+    fn return_credit(&mut self, account: &str, owner: &str, amount: Option<i64>) -> Result<()> {
+        self.give_back(account, owner, amount)
+    }
+
+    fn renew_credit_leases(&mut self, owner: &str, lease_ms: i64) -> Result<Vec<(String, i64)>> {
+        self.renew(owner, lease_ms)
+    }
+
+    fn expire_credit_leases(&mut self) -> Result<u64> {
+        self.expire_all()
+    }
+
+    fn credit_rest(&mut self, account: &str, owner: &str) -> Result<Option<i64>> {
+        self.rest_of(account, owner)
     }
 
     /// `PRAGMA integrity_check`.

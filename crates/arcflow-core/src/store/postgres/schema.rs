@@ -10,6 +10,9 @@
 //!
 //! 1. runs, task executions, variables, snapshots, accounts and the
 //!    ledger, the journal of events.
+//! 2. workflow versions and the version a run runs.
+//! 4. credit leases (`credit_leases`, see `meter::lease`): entry 4 once
+//!    the queue's 3 lands.
 
 use postgres::Client;
 
@@ -95,6 +98,15 @@ CREATE TABLE workflows (
   PRIMARY KEY (name, hash)
 );
 ALTER TABLE runs ADD COLUMN workflow_hash TEXT;
+"#, r#"
+CREATE TABLE credit_leases (
+  account TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  amount BIGINT NOT NULL,
+  lease_until BIGINT NOT NULL,
+  PRIMARY KEY (account, owner)
+);
+CREATE INDEX credit_leases_by_expiry ON credit_leases (lease_until);
 "#];
 
 /// The advisory lock's first key ("arcf"); the second is the schema's hash.
