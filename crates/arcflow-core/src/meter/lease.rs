@@ -113,6 +113,10 @@ pub(super) struct Leases {
     signal: Mutex<Signal>,
     wake: Condvar,
     thread: Mutex<Option<JoinHandle<()>>>,
+    writer: Arc<WriteBehind>,
+    /// The writer's sequence number of this meter's latest credit: a lease
+    /// call waits for it to commit (the credit is the database's to lease).
+    credited: AtomicU64,
 }
 
 type Accounts = Arc<RwLock<Vec<Arc<Account>>>>;
@@ -149,6 +153,8 @@ impl Leases {
             signal: Mutex::new(Signal::default()),
             wake: Condvar::new(),
             thread: Mutex::new(None),
+            writer: Arc::clone(&writer),
+            credited: AtomicU64::new(0),
         });
         let worker = Arc::clone(&leases);
         let thread = std::thread::Builder::new()
@@ -194,6 +200,12 @@ impl Leases {
         if self.signal.lock().unwrap_or_else(|p| p.into_inner()).stop {
             return Ok(false); // closed: no new lease
         }
+        // a credit of this process just queued: the database must have it to lease it
+        // (a reservation right after a credit waits once for its commit)
+        let credited = self.credited.load(Ordering::Acquire);
+        if credited > 0 && self.writer.stats().settled < credited {
+            self.writer.settle(Duration::from_secs(5));
+        }
         let mut conn = self.conn();
         // the background thread may have topped the block up meanwhile
         let local = account.balance.load(Ordering::Acquire);
@@ -215,6 +227,11 @@ impl Leases {
                 }
             }
         }
+    }
+
+    /// This meter queued a credit as the writer's `seq`.
+    pub(super) fn credited(&self, seq: u64) {
+        self.credited.fetch_max(seq, Ordering::AcqRel);
     }
 
     /// Wakes the background thread (the block fell under its low water).

@@ -297,9 +297,16 @@ impl Meter {
         let id = *self.ids.get(name).ok_or_else(|| Error::Internal("the account vanished".into()))?;
         let account = self.account(id)?;
         // leased: a credit goes to the database's balance, not to the local block
-        let target = if self.leases.is_some() { &account.rest } else { &account.balance };
-        target.fetch_add(amount, Ordering::AcqRel);
-        self.record(write)?;
+        match (&self.leases, &self.writer) {
+            (Some(leases), Some(writer)) => {
+                account.rest.fetch_add(amount, Ordering::AcqRel);
+                leases.credited(writer.enqueue([Write::Ledger(write)])?.0);
+            }
+            _ => {
+                account.balance.fetch_add(amount, Ordering::AcqRel);
+                self.record(write)?;
+            }
+        }
         Ok((true, self.view(&account)))
     }
 

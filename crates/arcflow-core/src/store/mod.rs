@@ -46,6 +46,17 @@ pub(crate) fn check_schema_version(version: usize, supported: usize) -> Result<(
     Ok(())
 }
 
+/// Whether other processes may spend from the store `url` names, so that a
+/// meter on it leases credit (`meter::lease`) instead of owning balances:
+/// PostgreSQL always; SQLite unless opened `?locking=exclusive` (which
+/// shuts every other process out).
+pub fn shared_by_processes(url: &str) -> Result<bool> {
+    match url.strip_prefix("sqlite:") {
+        Some(path) => sqlite::shared(path),
+        None => Ok(true),
+    }
+}
+
 pub fn open(url: &str) -> Result<Box<dyn Store>> {
     if let Some(path) = url.strip_prefix("sqlite:") {
         if path.is_empty() {

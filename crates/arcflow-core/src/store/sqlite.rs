@@ -90,6 +90,11 @@ impl SqliteStore {
     }
 }
 
+/// Whether other processes may open the file at `path` (its `?locking=`).
+pub(super) fn shared(path: &str) -> Result<bool> {
+    Ok(locking::parse(path)?.1 == locking::Locking::Shared)
+}
+
 /// How long an open waits for another connection's lock.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 
