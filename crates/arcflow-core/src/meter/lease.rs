@@ -117,7 +117,14 @@ pub(super) struct Leases {
     /// The writer's sequence number of this meter's latest credit: a lease
     /// call waits for it to commit (the credit is the database's to lease).
     credited: AtomicU64,
+    /// The clock of `Account::dry_until` (ns since this instant).
+    epoch: Instant,
 }
+
+/// How long a refusal by the database is remembered: a reservation in that
+/// window that lacks at least as much is refused without another round
+/// trip (a burst of runs on an empty account asks once, not once a run).
+pub const REFUSAL_MEMORY: Duration = Duration::from_millis(50);
 
 type Accounts = Arc<RwLock<Vec<Arc<Account>>>>;
 
@@ -155,6 +162,7 @@ impl Leases {
             thread: Mutex::new(None),
             writer: Arc::clone(&writer),
             credited: AtomicU64::new(0),
+            epoch: Instant::now(),
         });
         let worker = Arc::clone(&leases);
         let thread = std::thread::Builder::new()
@@ -203,7 +211,8 @@ impl Leases {
         // a credit of this process just queued: the database must have it to lease it
         // (a reservation right after a credit waits once for its commit)
         let credited = self.credited.load(Ordering::Acquire);
-        if credited > 0 && self.writer.stats().settled < credited {
+        let fresh_credit = credited > 0 && self.writer.stats().settled < credited;
+        if fresh_credit {
             self.writer.settle(Duration::from_secs(5));
         }
         let mut conn = self.conn();
@@ -212,14 +221,23 @@ impl Leases {
         if local >= amount {
             return Ok(true);
         }
-        account.largest_wait.fetch_max(amount, Ordering::Relaxed);
         let need = amount - local.max(0);
+        let now = self.epoch.elapsed().as_nanos() as i64;
+        if !fresh_credit && now < account.dry_until.load(Ordering::Acquire) && need >= account.dry_need.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        account.largest_wait.fetch_max(amount, Ordering::Relaxed);
         let want = account.block.load(Ordering::Relaxed).max(amount.saturating_mul(block::MIN_RESERVATIONS));
         self.counters.blocking.fetch_add(1, Ordering::Relaxed);
         let mut tries = 0;
         loop {
             match self.grant(&mut **conn, account, need, want) {
-                Ok(granted) => return Ok(granted > 0),
+                Ok(0) => {
+                    account.dry_need.store(need, Ordering::Release);
+                    account.dry_until.store(now + REFUSAL_MEMORY.as_nanos() as i64, Ordering::Release);
+                    return Ok(false);
+                }
+                Ok(_) => return Ok(true),
                 Err(Error::Store { transient: true, .. }) if tries < 2 => tries += 1,
                 Err(e) => {
                     self.note(&e);

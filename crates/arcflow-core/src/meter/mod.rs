@@ -66,6 +66,10 @@ struct Account {
     largest_wait: AtomicI64,
     /// Leased only: this meter has a lease row for the account.
     held: AtomicBool,
+    /// Leased only: until then (see `lease::REFUSAL_MEMORY`), a reservation
+    /// lacking `dry_need` or more is refused without asking the database.
+    dry_until: AtomicI64,
+    dry_need: AtomicI64,
 }
 
 impl Account {
@@ -79,6 +83,8 @@ impl Account {
             block: AtomicI64::new(0),
             largest_wait: AtomicI64::new(0),
             held: AtomicBool::new(false),
+            dry_until: AtomicI64::new(0),
+            dry_need: AtomicI64::new(0),
         }
     }
 }
