@@ -11,6 +11,7 @@ import { Engine, StoreError } from '../lib/index'
 import { executionsFromEvents } from '../lib/engine/history'
 import { uuidv7 } from '../lib/engine/run-id'
 import { DurableStore, silentLogger } from '../lib/store/store'
+import { parseStoreUrl } from '../lib/store/url'
 
 const fixtures = join(__dirname, 'fixtures')
 const dbPath = (): string => join(mkdtempSync(join(tmpdir(), 'arcflow-store-')), 'arcflow.db')
@@ -67,7 +68,7 @@ test('close() with a full queue loses nothing', async (t) => {
 })
 
 test('a bad store is a clear error at construction', (t) => {
-  t.throws(() => new Engine({ store: 'postgres://nope' }), { instanceOf: StoreError, message: /use 'memory' or 'sqlite:PATH'/ })
+  t.throws(() => new Engine({ store: 'mysql://nope' }), { instanceOf: StoreError, message: /use 'memory', 'sqlite:PATH' or 'postgres:/ })
   t.throws(() => new Engine({ store: 'sqlite:/nonexistent-dir/x/y.db' }), { instanceOf: StoreError, code: 'ARCFLOW_STORE' })
   t.throws(() => new Engine({ durability: 'sync' }), { instanceOf: TypeError, message: /needs a store/ })
 })
@@ -123,7 +124,7 @@ async function lostAcks(reader: Engine, acks: Crash['acks']): Promise<Crash['ack
 
 /** `PRAGMA integrity_check` of a database a crash left behind. */
 async function integrity(path: string): Promise<string> {
-  const store = new DurableStore(path, { flushIntervalMs: 50, batchSize: 100, queueCapacity: 100, logger: silentLogger })
+  const store = new DurableStore(parseStoreUrl(`sqlite:${path}`)!, { flushIntervalMs: 50, batchSize: 100, queueCapacity: 100, logger: silentLogger })
   try {
     return store.integrityCheck()
   } finally {

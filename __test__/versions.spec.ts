@@ -18,6 +18,7 @@ import { renderReport } from '../lib/cli/report'
 import { normalizedJson } from '../lib/workflow/version'
 import { loadWorkflow } from '../lib/workflow/load'
 import { DurableStore, silentLogger } from '../lib/store/store'
+import { parseStoreUrl } from '../lib/store/url'
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { registerActions } = require('./fixtures/resume-actions.cjs') as {
@@ -69,7 +70,7 @@ function crashChild(path: string, minItems: number): Promise<string> {
 }
 
 async function committedItems(path: string, runId: string): Promise<Set<number>> {
-  const store = new DurableStore(path, { flushIntervalMs: 50, batchSize: 100, queueCapacity: 100, logger: silentLogger })
+  const store = new DurableStore(parseStoreUrl(`sqlite:${path}`)!, { flushIntervalMs: 50, batchSize: 100, queueCapacity: 100, logger: silentLogger })
   const tasks = await store.tasks(runId)
   await store.close()
   return new Set(tasks.filter((x) => x.task === 'fan' && x.item !== undefined && x.status === 'succeeded').map((x) => x.item!))

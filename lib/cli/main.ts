@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from 'commander'
 
 import { loadWorkflowFile, describeProblem } from '../workflow/load'
 import { WorkflowError } from '../errors'
+import { masked } from '../store/url'
 import { collect, registerActions, UsageError } from './actions'
 import { BUILTIN_ACTION_NAMES } from '../actions'
 import { Engine } from '../engine/engine'
@@ -20,7 +21,7 @@ import type { RunStatus } from '../engine/run-types'
 
 const version = (JSON.parse(readFileSync(`${__dirname}/../../package.json`, 'utf8')) as { version: string }).version
 
-const storeOption = (): Option => new Option('--store <url>', "where runs are kept: 'sqlite:PATH' or 'memory'").default(DEFAULT_STORE)
+const storeOption = (): Option => new Option('--store <url>', "where runs are kept: 'sqlite:PATH', 'postgres://user:password@host:5432/db[?schema=NAME]' or 'memory'").default(DEFAULT_STORE)
 
 function program(io: Io, done: (code: number) => void): Command {
   const out = (text: string): void => void io.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
@@ -177,7 +178,7 @@ async function withRun(id: string, store: string, use: (info: RunInfo) => void):
   const engine = await openEngine({ store })
   try {
     const info = await engine.getRun(id)
-    if (!info) throw new UsageError(`no run ${id} in ${store}`)
+    if (!info) throw new UsageError(`no run ${id} in ${masked(store)}`)
     use(info)
     return 0
   } finally {

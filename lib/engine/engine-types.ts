@@ -20,8 +20,11 @@ export interface StartOptions {
 
 export interface EngineOptions {
   /**
-   * `'memory'` (default: nothing persisted) or `'sqlite:PATH'` (embedded,
-   * WAL). Engines of this process on one file share its store and meter:
+   * `'memory'` (default: nothing persisted), `'sqlite:PATH'` (embedded,
+   * WAL) or `'postgres://user:password@host:5432/db'` (also `postgresql://`;
+   * `?schema=NAME` for a schema of its own, created if missing; the
+   * password never appears in an error or a log). Engines of this process
+   * on one database share its store and meter:
    * the store options below are the first engine's (leave them out, or
    * pass the same values), and `metering.overdraft` must be the same.
    * `'sqlite:PATH?locking=exclusive'` keeps SQLite's WAL index in this
@@ -32,6 +35,7 @@ export interface EngineOptions {
    *
    * ```ts
    * new Engine({ store: 'sqlite:./arcflow.db?locking=exclusive', durability: 'sync' })
+   * new Engine({ store: 'postgres://app:secret@db:5432/arcflow?schema=tenant_1' })
    * ```
    */
   store?: string

@@ -14,7 +14,8 @@ import type { WorkflowDefinition } from '../workflow/model'
 import type { Action } from './attempt'
 import type { RunEvent } from './events'
 import { acquireStore, type StoreLease, type StoreSettings } from '../store/shared'
-import { DurableStore, parseStoreUrl, silentLogger, type RunRecord } from '../store/store'
+import { DurableStore, silentLogger, type RunRecord } from '../store/store'
+import { parseStoreUrl } from '../store/url'
 import { checkRunFilter, type ReadOptions, type RunFilter } from '../store/read'
 import { Run, type Durability } from './run'
 import { uuidv7 } from './run-id'
@@ -61,7 +62,7 @@ export class Engine {
     this.#given.ended(runId)
   }
   #closed = false
-  /** This engine's reference to its store, shared with the other engines of this process on the same file. */
+  /** This engine's reference to its store, shared with the other engines of this process on the same database. */
   readonly #lease: StoreLease | undefined
   readonly #store: DurableStore | undefined
   /** Workflow versions written to the store, and rebuilt for resumes. */
@@ -76,12 +77,12 @@ export class Engine {
    * const engine = new Engine({ store: 'sqlite:./arcflow.db', durability: 'batched', builtins: true })
    */
   constructor(options: EngineOptions = {}) {
-    const path = parseStoreUrl(options.store ?? 'memory')
-    const durability = options.durability ?? (path === undefined ? 'none' : 'batched')
+    const target = parseStoreUrl(options.store ?? 'memory')
+    const durability = options.durability ?? (target === undefined ? 'none' : 'batched')
     if (!['none', 'batched', 'sync'].includes(durability)) throw new TypeError(`durability must be 'none', 'batched' or 'sync', got ${JSON.stringify(durability)}`)
-    if (path === undefined && durability !== 'none') throw new TypeError(`durability '${durability}' needs a store: pass store: 'sqlite:PATH'`)
+    if (target === undefined && durability !== 'none') throw new TypeError(`durability '${durability}' needs a store: pass store: 'sqlite:PATH' or 'postgres://...'`)
     this.#durability = durability
-    if (path !== undefined) {
+    if (target !== undefined) {
       // an option left out takes the open store's value, or the default
       const positive = (v: number | undefined, what: string): number | undefined => {
         if (v === undefined) return undefined
@@ -102,7 +103,7 @@ export class Engine {
         maxUnwrittenMs: positive(options.maxUnwrittenMs, 'maxUnwrittenMs'),
       }
       // engines of this process on one file share its store and meter (see `store/shared.ts`)
-      this.#lease = acquireStore(path, requested, STORE_DEFAULTS, overdraftOf(options.metering), options.logger ?? silentLogger)
+      this.#lease = acquireStore(target, requested, STORE_DEFAULTS, overdraftOf(options.metering), options.logger ?? silentLogger)
       this.#store = this.#lease.store
       this.#versions = new WorkflowVersions(this.#store)
       // a normal exit commits everything queued (the flush thread would die with the process)
@@ -259,7 +260,7 @@ export class Engine {
     const idProblem = runIdProblem(runId, 'runId')
     const optionProblems = idProblem ? [idProblem, ...startOptionProblems(options, true)] : startOptionProblems(options, true)
     if (optionProblems.length > 0) throw new InputError(`bad resume arguments:\n${optionProblems.map((p) => `  ${p}`).join('\n')}`, optionProblems)
-    if (!this.#store) throw new ResumeError(`cannot resume run ${runId}: the engine has no store (pass store: 'sqlite:PATH')`)
+    if (!this.#store) throw new ResumeError(`cannot resume run ${runId}: the engine has no store (pass store: 'sqlite:PATH' or 'postgres://...')`)
     if (this.#runs.has(runId)) throw new ResumeError(`run ${runId} is running in this engine`)
     if (this.#lease?.live.has(runId)) throw new ResumeError(`run ${runId} is running in another engine on this store`)
     // synchronous, because resume answers a Run at once (its public shape)

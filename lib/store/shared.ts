@@ -3,8 +3,8 @@
  * opened once: one writer, one flush thread, one reader), one native meter
  * (one balance per account, reservations included, so two engines cannot
  * overspend an account between them) and one set of taken run ids. A
- * module-level map holds them by the database file's canonical path, with
- * a count of the engines holding each: `release` gives an engine's
+ * module-level map holds them by the store's key (an SQLite file's
+ * canonical path, a PostgreSQL URL normalized: see `url.ts`), with a count of the engines holding each: `release` gives an engine's
  * reference back, and the last one flushes and closes the store for real.
  *
  * Options: the store's own (`flushIntervalMs`, `batchSize`, ...) are the
@@ -19,13 +19,11 @@
  * file are two stores, whose balances only the store's credit leasing can
  * reconcile (see the PostgreSQL issue).
  */
-import { realpathSync } from 'node:fs'
-import { basename, dirname, join, resolve } from 'node:path'
-
 import { native } from '../binding'
 import { MeteringError } from '../engine/metering'
 import { GivenRunIds } from '../engine/run-ids'
 import { DurableStore, type StoreOptions } from './store'
+import type { StoreTarget } from './url'
 
 /** The options that configure a store itself (compared when engines share one). */
 export const STORE_SETTINGS = ['flushIntervalMs', 'batchSize', 'queueCapacity', 'queueCapacityBytes', 'maxUnwrittenMs', 'snapshotEvery'] as const
@@ -44,22 +42,8 @@ interface Entry {
   refs: number
 }
 
-/** Open stores by canonical path. */
+/** Open stores by key: an SQLite file's canonical path, a PostgreSQL URL normalized. */
 const open = new Map<string, Entry>()
-
-/** The canonical form of a database path: absolute, symlinks resolved (of its directory while the file does not exist yet). */
-export function canonicalPath(path: string): string {
-  const absolute = resolve(path)
-  try {
-    return realpathSync(absolute)
-  } catch {
-    try {
-      return join(realpathSync(dirname(absolute)), basename(absolute))
-    } catch {
-      return absolute // the directory is missing: the store's open says so
-    }
-  }
-}
 
 /** One engine's hold on a shared store. */
 export class StoreLease {
@@ -110,21 +94,21 @@ export class StoreLease {
 }
 
 /**
- * Opens the store at `path`, or joins the one an engine of this thread has
- * open there. `requested`: the store options the engine was given (the
+ * Opens the store `target` names, or joins the one an engine of this
+ * thread has open there. `requested`: the store options the engine was given (the
  * others take the open store's values, or `defaults`).
  *
  * @example
- * const lease = acquireStore(path, { flushIntervalMs: 20 }, defaults, 0, logger)
+ * const lease = acquireStore(parseStoreUrl(url)!, { flushIntervalMs: 20 }, defaults, 0, logger)
  */
-export function acquireStore(path: string, requested: Partial<StoreSettings>, defaults: StoreSettings, overdraft: number, logger: StoreOptions['logger']): StoreLease {
-  const key = canonicalPath(path)
+export function acquireStore(target: StoreTarget, requested: Partial<StoreSettings>, defaults: StoreSettings, overdraft: number, logger: StoreOptions['logger']): StoreLease {
+  const key = target.key()
   const entry = open.get(key)
   if (entry && !entry.store.stats().closed) {
     for (const name of STORE_SETTINGS) {
       const wanted = requested[name]
       if (wanted !== undefined && wanted !== entry.settings[name]) {
-        throw new TypeError(`${name} ${wanted} differs from ${entry.settings[name]}, which another engine has this store open with (${key}): engines on one store share it; leave ${name} out, or pass the same value`)
+        throw new TypeError(`${name} ${wanted} differs from ${entry.settings[name]}, which another engine has this store open with (${target.shown}): engines on one store share it; leave ${name} out, or pass the same value`)
       }
     }
     if (overdraft !== entry.overdraft) {
@@ -136,9 +120,9 @@ export function acquireStore(path: string, requested: Partial<StoreSettings>, de
   }
   const settings = { ...defaults } as StoreSettings
   for (const name of STORE_SETTINGS) if (requested[name] !== undefined) settings[name] = requested[name]!
-  const store = new DurableStore(path, { ...settings, logger })
-  // keyed as the file is now that it exists (a symlink to a file the open created)
-  const created: Entry = { key: canonicalPath(path), store, settings, overdraft, ids: new GivenRunIds(store), live: new Set(), meter: undefined, refs: 1 }
+  const store = new DurableStore(target, { ...settings, logger })
+  // keyed as the store is now that it exists (an SQLite file: a symlink to a file the open created)
+  const created: Entry = { key: target.key(), store, settings, overdraft, ids: new GivenRunIds(store), live: new Set(), meter: undefined, refs: 1 }
   open.set(created.key, created)
   return new StoreLease(created)
 }

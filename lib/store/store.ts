@@ -1,14 +1,15 @@
 /**
  * The durable store as the engine sees it: the native write-behind queue
- * over embedded SQLite (`NativeStore`), plus what JavaScript adds: waiting
+ * over SQLite or PostgreSQL (`NativeStore`), plus what JavaScript adds: waiting
  * for commits (one long poll on a libuv thread serves every waiter: group
  * commit), lifecycle messages to a pluggable logger, and history reads
  * (async, on a libuv thread: see `read.ts`).
  */
 import { native } from '../binding'
-import { fromNative, StoreError } from '../errors'
+import { fromNative } from '../errors'
 import type { NativeStore } from '../native'
 import { nativeRead, type ReadOptions, type RunFilter } from './read'
+import type { StoreTarget } from './url'
 import type { ExecutionStatus, RunStatus } from '../engine/statuses'
 
 /** The pino / console shape. */
@@ -195,7 +196,8 @@ function eventRecord(row: RawEvent): EventRecord {
 export class DurableStore {
   /** @internal */
   readonly native: NativeStore
-  readonly path: string
+  /** Which database, its password masked for messages (`target.shown`). */
+  readonly target: StoreTarget
   readonly #logger: Logger
   #settled = 0
   #rejected = 0
@@ -205,15 +207,15 @@ export class DurableStore {
   #polling = false
   #closed = false
 
-  constructor(path: string, options: StoreOptions) {
-    this.path = path
+  constructor(target: StoreTarget, options: StoreOptions) {
+    this.target = target
     this.#logger = options.logger
     try {
-      this.native = new native.NativeStore(`sqlite:${path}`, options.flushIntervalMs, options.batchSize, options.queueCapacity, options.snapshotEvery ?? null, options.queueCapacityBytes ?? null, options.maxUnwrittenMs ?? null)
+      this.native = new native.NativeStore(target.url, options.flushIntervalMs, options.batchSize, options.queueCapacity, options.snapshotEvery ?? null, options.queueCapacityBytes ?? null, options.maxUnwrittenMs ?? null)
     } catch (error) {
       throw fromNative(error)
     }
-    this.#logger.info('arcflow store opened', { path, flushIntervalMs: options.flushIntervalMs })
+    this.#logger.info('arcflow store opened', { store: target.shown, flushIntervalMs: options.flushIntervalMs })
   }
 
   stats(): StoreStats {
@@ -379,13 +381,6 @@ export class DurableStore {
     this.#closed = true
     this.native.closeSync()
   }
-}
-
-/** `sqlite:PATH` → PATH; `memory` → undefined; anything else is an error. */
-export function parseStoreUrl(store: string): string | undefined {
-  if (store === 'memory') return undefined
-  if (store.startsWith('sqlite:') && store.length > 'sqlite:'.length) return store.slice('sqlite:'.length)
-  throw new StoreError(`unknown store ${JSON.stringify(store)}: use 'memory' or 'sqlite:PATH'`)
 }
 
 const noop = (): void => {}
