@@ -203,7 +203,9 @@ export declare function meterBalance(handle: number, name: string, store?: Nativ
 /**
  * Frees a closed engine's cost tables, and a meter no engine uses any
  * more (`handle`; none: engines on one store share its meter, freed with
- * the last one). Runs still live keep what they hold.
+ * the last one). Runs still live keep what they hold. A leasing meter
+ * gives its leases back first: it waits (at most 2 s) for its queued
+ * charges, then one round trip per account it holds.
  */
 export declare function meterClose(handle: number | undefined | null, tables: Array<number>): void
 
@@ -214,8 +216,13 @@ export declare function meterClose(handle: number | undefined | null, tables: Ar
  */
 export declare function meterCostTable(handle: number, costs: Array<number>, billFailed: boolean): number
 
-/** A meter for an engine (its ledger in `store`, else in memory); answers its handle. */
-export declare function meterCreate(store: NativeStore | undefined | null, overdraft: number): number
+/**
+ * A meter for an engine (its ledger in `store`, else in memory); answers
+ * its handle. On a store other processes share (PostgreSQL, SQLite unless
+ * `locking=exclusive`) it leases credit through a connection of its own
+ * (`arcflow_core::meter::lease`); `leaseMs`: the lease's length (default 30 s).
+ */
+export declare function meterCreate(store: NativeStore | undefined | null, overdraft: number, leaseMs?: number | undefined | null): number
 
 /** Credits an account once per key: `{"applied":bool,"balance":n}`. */
 export declare function meterCredit(handle: number, name: string, amount: number, key: string, store?: NativeStore | undefined | null): string
@@ -246,6 +253,12 @@ export declare function meterReserve(run: number, amount: number): boolean
  * handler charged, -1 for none.
  */
 export declare function meterSettle(run: number, unit: number, item: number, status: number, reserved: number, reported: number): void
+
+/**
+ * A leasing meter's database calls (`LeaseStats`, JSON), or null for a
+ * meter that owns its balances.
+ */
+export declare function meterStats(handle: number): string | null
 
 /**
  * Bytes of native memory this thread reports to V8 (live runs and

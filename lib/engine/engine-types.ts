@@ -115,6 +115,29 @@ export interface EngineStats {
   store: StoreStats | null
   /** `getRun` of a live run is answered from memory (hit); of any other, from the store (miss). */
   cache: { hits: number; misses: number }
+  /**
+   * Credit leasing's database calls (a store other processes share:
+   * PostgreSQL, SQLite unless `locking=exclusive`); `null` when the meter
+   * owns its balances (in memory, an exclusive file) or is not made yet.
+   */
+  credit: CreditStats | null
+}
+
+/** What a leasing meter did (see `engine.stats().credit`). */
+export interface CreditStats {
+  /** Lease calls that added credit (background top-ups and blocking ones). */
+  grants: number
+  /** Lease calls a reservation waited for on the JavaScript thread (one round trip each). */
+  blocking: number
+  /** Lease calls the database could not cover. */
+  refused: number
+  /** Blocks given back (idle accounts, close). */
+  returns: number
+  renewals: number
+  /** Leases found expired at a renewal (the process was stalled past its lease). */
+  lost: number
+  errors: number
+  lastError: string | null
 }
 
 

@@ -18,8 +18,8 @@
  *
  * The map is per thread (a worker thread loads its own addon and modules),
  * and per process: engines of two processes (or two worker threads) on one
- * file are two stores, whose balances only the store's credit leasing can
- * reconcile (see the PostgreSQL issue).
+ * file are two stores, whose meters lease credit from the database so that
+ * together they never overspend an account (`crates/arcflow-core/src/meter/lease.rs`).
  */
 import { native } from '../binding'
 import { MeteringError } from '../engine/metering'

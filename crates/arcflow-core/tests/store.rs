@@ -244,6 +244,7 @@ fn charge(run: &str, task: &str, amount: i64) -> Write {
         kind: "charge",
         key: LedgerKey::Unit { run_id: run.into(), task: task.into(), step: 1, item: -1, attempt: 1 },
         at: 5,
+        lease: None,
     })
 }
 
@@ -255,7 +256,7 @@ fn a_ledger_entry_applies_once_whatever_the_retries_and_the_deliveries() {
     let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::clone(&failures), seen: None, fenced: Arc::default() };
     let config = WriterConfig { flush_interval: Duration::from_millis(5), retry_delay: Duration::from_millis(1), ..WriterConfig::default() };
     let writer = WriteBehind::start(Box::new(store), config).unwrap();
-    let credit = Write::Ledger(LedgerWrite { account: "acme".into(), amount: 100, kind: "credit", key: LedgerKey::Given("top-up".into()), at: 1 });
+    let credit = Write::Ledger(LedgerWrite { account: "acme".into(), amount: 100, kind: "credit", key: LedgerKey::Given("top-up".into()), at: 1, lease: None });
     // a failing batch retried three times, then the same writes delivered again
     writer.enqueue([credit.clone(), charge("r1", "a", -7), charge("r1", "b", -5)]).unwrap();
     writer.enqueue([credit, charge("r1", "a", -7)]).unwrap();

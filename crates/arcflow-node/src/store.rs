@@ -24,6 +24,8 @@ pub struct NativeStore {
     reader: Mutex<Option<Box<dyn Store>>>,
     /// Completions between two snapshots of a run.
     pub(crate) snapshot_every: u32,
+    /// The URL it was opened with: a leasing meter opens its own connection.
+    pub(crate) url: String,
 }
 
 fn json<T: serde::Serialize>(value: &T) -> arcflow_core::Result<String> {
@@ -64,6 +66,7 @@ impl NativeStore {
                 writer: Arc::new(writer),
                 reader: Mutex::new(Some(reader)),
                 snapshot_every: snapshot_every.unwrap_or(DEFAULT_SNAPSHOT_EVERY).max(1),
+                url,
             })
         })
     }

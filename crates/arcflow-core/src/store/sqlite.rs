@@ -5,16 +5,27 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+use super::credit::{LeaseGrant, LeaseRequest};
 use super::record::{execution_status, EventRecord, Execution, Fence, LedgerEntry, RunFilter, RunRecord, Write};
 use super::schema::MIGRATIONS;
 use super::Store;
 use crate::error::{Error, Result};
 
 mod apply;
+mod credit;
 mod identity;
 mod locking;
 mod queue;
 use identity::FileIdentity;
+
+/// Milliseconds since the epoch by SQLite's clock (the machine's: every
+/// process on one file shares it): the queue's leases and the credit leases.
+pub(super) fn clock_ms(conn: &rusqlite::Connection) -> Result<i64> {
+    conn.query_row(&format!("SELECT {NOW_MS}"), [], |r| r.get(0)).map_err(db_error)
+}
+
+/// The same as an SQL expression, for statements that compare with it.
+pub(super) const NOW_MS: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
 
 pub(crate) fn db_error(e: rusqlite::Error) -> Error {
     Error::Store { message: e.to_string(), transient: is_transient(&e) }
@@ -122,6 +133,11 @@ fn held(e: OpenError, path: &str) -> Error {
         OpenError::Sqlite(e) => db_error(e),
         OpenError::Other(e) => e,
     }
+}
+
+/// Whether other processes may open the file at `path` (its `?locking=`).
+pub(super) fn shared(path: &str) -> Result<bool> {
+    Ok(locking::parse(path)?.1 == locking::Locking::Shared)
 }
 
 /// How long an open waits for another connection's lock.
@@ -301,6 +317,26 @@ impl Store for SqliteStore {
             .map_err(db_error)
     }
 
+    fn lease_credit(&mut self, request: &LeaseRequest<'_>) -> Result<Option<LeaseGrant>> {
+        self.lease(request)
+    }
+
+    fn return_credit(&mut self, account: &str, owner: &str, amount: Option<i64>) -> Result<()> {
+        self.give_back(account, owner, amount)
+    }
+
+    fn renew_credit_leases(&mut self, owner: &str, lease_ms: i64) -> Result<Vec<(String, i64)>> {
+        self.renew(owner, lease_ms)
+    }
+
+    fn expire_credit_leases(&mut self) -> Result<u64> {
+        self.expire_all()
+    }
+
+    fn credit_rest(&mut self, account: &str, owner: &str) -> Result<Option<i64>> {
+        self.rest_of(account, owner)
+    }
+
     /// `PRAGMA integrity_check`.
     fn integrity_check(&mut self) -> Result<String> {
         self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(db_error)
@@ -308,6 +344,13 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
+    /// A transaction that holds the write lock from its start: the queue's
+    /// and the credit leases' read-then-write calls take turns across
+    /// connections and processes.
+    fn immediate(&mut self) -> Result<rusqlite::Transaction<'_>> {
+        self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)
+    }
+
     fn ledger_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerEntry> {
         Ok(LedgerEntry {
             key: r.get(0)?,

@@ -102,12 +102,12 @@ fn event(run: &str, message: &str, at: i64) -> Write {
 }
 
 fn credit(account: &str, amount: i64, key: &str, at: i64) -> Write {
-    Write::Ledger(LedgerWrite { account: account.into(), amount, kind: "credit", key: LedgerKey::Given(key.into()), at })
+    Write::Ledger(LedgerWrite { account: account.into(), amount, kind: "credit", key: LedgerKey::Given(key.into()), at, lease: None })
 }
 
 fn charge(account: &str, run: &str, task: &str, item: i64, amount: i64, at: i64) -> Write {
     let key = LedgerKey::Unit { run_id: run.into(), task: task.into(), step: 1, item, attempt: 1 };
-    Write::Ledger(LedgerWrite { account: account.into(), amount: -amount, kind: "charge", key, at })
+    Write::Ledger(LedgerWrite { account: account.into(), amount: -amount, kind: "charge", key, at, lease: None })
 }
 
 fn names(tasks: &[Execution]) -> Vec<&str> {

@@ -9,9 +9,11 @@
 //! - `schema.rs`: the tables, migrated at open under an advisory lock;
 //! - `apply.rs`: a batch in one transaction, a few multi-row statements;
 //! - `read.rs`: the reads;
+//! - `credit.rs`: credit leases (`meter::lease`);
 //! - `url.rs`: the URL, and the password kept out of every message.
 
 mod apply;
+mod credit;
 mod fence;
 mod queue;
 mod read;
@@ -25,6 +27,7 @@ use std::time::Duration;
 use postgres::error::SqlState;
 use postgres::{Client, GenericClient, NoTls, Statement};
 
+use super::credit::{LeaseGrant, LeaseRequest};
 use super::record::{EventRecord, Execution, Fence, LedgerEntry, RunFilter, RunRecord, Write};
 use super::Store;
 use crate::error::{Error, Result};
@@ -254,6 +257,26 @@ impl Store for PostgresStore {
 
     fn workflow_definition(&mut self, name: &str, hash: &str) -> Result<Option<String>> {
         self.with(|c, s| read::workflow_definition(c, s, name, hash))
+    }
+
+    fn lease_credit(&mut self, request: &LeaseRequest<'_>) -> Result<Option<LeaseGrant>> {
+        self.with(|c, s| credit::lease(c, s, request))
+    }
+
+    fn return_credit(&mut self, account: &str, owner: &str, amount: Option<i64>) -> Result<()> {
+        self.with(|c, s| credit::give_back(c, s, account, owner, amount))
+    }
+
+    fn renew_credit_leases(&mut self, owner: &str, lease_ms: i64) -> Result<Vec<(String, i64)>> {
+        self.with(|c, s| credit::renew(c, s, owner, lease_ms))
+    }
+
+    fn expire_credit_leases(&mut self) -> Result<u64> {
+        self.with(credit::expire_all)
+    }
+
+    fn credit_rest(&mut self, account: &str, owner: &str) -> Result<Option<i64>> {
+        self.with(|c, s| credit::rest_of(c, s, account, owner))
     }
 
     /// `lock_timeout`: under MVCC a read never waits for a writer's row
