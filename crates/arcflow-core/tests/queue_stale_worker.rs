@@ -34,7 +34,7 @@ fn task(step: u32) -> Write {
 
 fn charge(step: u32) -> Write {
     let key = LedgerKey::Unit { run_id: "r".into(), task: "t".into(), step, item: -1, attempt: 1 };
-    Write::Ledger(LedgerWrite { account: "acme".into(), amount: -1, kind: "charge", key, at: 2 })
+    Write::Ledger(LedgerWrite { account: "acme".into(), amount: -1, kind: "charge", key, at: 2, lease: None })
 }
 
 fn claim(q: &mut dyn queue::Queue, worker: &str, lease_ms: i64) -> arcflow_core::Result<Vec<queue::Claimed>> {
@@ -144,7 +144,7 @@ fn sqlite_a_stale_workers_late_writes_are_refused() {
         let dir = std::env::temp_dir().join(format!("arcflow-stale-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let url = format!("sqlite:{}", dir.join("arcflow.db").display());
+        let url = format!("sqlite:{}?locking=shared", dir.join("arcflow.db").display());
         stale_writes_after_a_takeover_are_refused("sqlite_a_stale_workers_late_writes_are_refused", &url);
         let _ = std::fs::remove_dir_all(&dir);
     })
