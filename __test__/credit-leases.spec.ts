@@ -92,9 +92,9 @@ test('4 processes on one PostgreSQL schema share an account covering exactly 1,0
   await fourProcessesShareOneAccount(t, pg.url(schema), async (sql) => Number(await pg.sql(sql, schema)))
 })
 
-test('an engine alone on an SQLite file: its reservations take a handful of lease calls, not one per task, and the balance is right throughout', async (t) => {
+test('an engine alone on a shared SQLite file (?locking=shared): its reservations take a handful of lease calls, not one per task, and the balance is right throughout', async (t) => {
   const path = dbPath()
-  const store = `sqlite:${path}`
+  const store = `sqlite:${path}?locking=shared`
   const engine = new Engine({ store, handleSignals: false })
   engine.action('work', async (n: number) => n, { cost: 2 })
   const wf = engine.workflow({ name: 'one', tasks: { t: { action: 'work', input: '{{ input }}' } }, output: '{{ tasks.t.result }}' })
@@ -113,9 +113,9 @@ test('an engine alone on an SQLite file: its reservations take a handful of leas
   db.close()
 })
 
-test('an engine on a locking=exclusive file owns its balances: no leases, no lease calls', async (t) => {
+test('an engine on a file it holds (the default, locking=exclusive) owns its balances: no leases, no lease calls', async (t) => {
   const path = dbPath()
-  const engine = new Engine({ store: `sqlite:${path}?locking=exclusive`, handleSignals: false })
+  const engine = new Engine({ store: `sqlite:${path}`, handleSignals: false })
   engine.action('work', async (n: number) => n, { cost: 1 })
   const wf = engine.workflow({ name: 'one', tasks: { t: { action: 'work', input: '{{ input }}' } }, output: '{{ tasks.t.result }}' })
   engine.credit('acme', 10, { key: 'opening' })
