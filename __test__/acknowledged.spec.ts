@@ -41,7 +41,8 @@ function onDisk(path: string, sql: string, ...args: unknown[]): unknown {
 const turns = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 300))
 
 async function syncEngine(path: string): Promise<Engine> {
-  const engine = new Engine({ store: `sqlite:${path}`, durability: 'sync' })
+  // shared: the lock holder is another process on the file
+  const engine = new Engine({ store: `sqlite:${path}?locking=shared`, durability: 'sync' })
   engine.action('noop', async () => 0)
   await engine.run(engine.workflow({ name: 'init', tasks: { t: { action: 'noop' } } })) // the database exists, in WAL mode
   return engine

@@ -70,7 +70,7 @@ async function seeded(path: string): Promise<void> {
 test('another process holding the write lock blocks neither a metered start (known or unknown account) nor getRun of a live run; getRun of an ended run answers after the release, right', async (t) => {
   const path = dbPath()
   await seeded(path)
-  const engine = new Engine({ store: `sqlite:${path}`, metering: { cost: 1 } })
+  const engine = new Engine({ store: `sqlite:${path}?locking=shared`, metering: { cost: 1 } }) // beside the lock holder's process
   const held = gate()
   engine.action('hold', async () => held.wait.then(() => 'held'))
   engine.action('quick', async (n: number) => n * 2)
@@ -111,7 +111,7 @@ test('another process holding the write lock blocks neither a metered start (kno
 test('an aborted signal rejects a pending read with an AbortError, and leaves nothing behind', async (t) => {
   const path = dbPath()
   await seeded(path)
-  const engine = new Engine({ store: `sqlite:${path}`, metering: { cost: 1 } })
+  const engine = new Engine({ store: `sqlite:${path}?locking=shared`, metering: { cost: 1 } }) // beside the lock holder's process
   engine.action('quick', async (n: number) => n + 1)
   const wf = engine.workflow({ name: 'quick', tasks: { q: { action: 'quick', input: '{{ input }}' } }, output: '{{ tasks.q.result }}' })
 

@@ -118,6 +118,21 @@ test('one store by canonical path: a relative path, a symlinked directory and a 
   await c.close()
 })
 
+test('one store by file, whatever the URL says of locking: the default and ?locking=exclusive name the same store, another mode is a TypeError', async (t) => {
+  const path = dbPath()
+  const a = new Engine({ store: `sqlite:${path}`, handleSignals: false })
+  const b = new Engine({ store: `sqlite:${path}?locking=exclusive`, handleSignals: false })
+  a.credit('acme', 10, { key: 'opening' })
+  t.is(b.balance('acme'), 10, 'one store, one meter')
+  t.throws(() => new Engine({ store: `sqlite:${path}?locking=shared`, handleSignals: false }), { instanceOf: TypeError, message: /locking=shared differs from locking=exclusive/ })
+  await a.close()
+  await b.close()
+  // closed for good: it opens again in the other mode
+  const c = new Engine({ store: `sqlite:${path}?locking=shared`, handleSignals: false })
+  t.is(c.balance('acme'), 10)
+  await c.close()
+})
+
 test('store options on a store another engine has open: omitted ones join it, a different one is a TypeError, and the same one is fine', async (t) => {
   const path = dbPath()
   const a = new Engine({ store: `sqlite:${path}`, flushIntervalMs: 20, batchSize: 500, handleSignals: false })

@@ -255,7 +255,8 @@ test('a live run is read from memory, an ended one from the store, and both tell
 // output the store did not have): a recorded end is now reported with its commit.
 test('a timeout while a finished sync run waits on a store that cannot commit keeps its recorded output, reported once committed', async (t) => {
   const path = dbPath()
-  const engine = new Engine({ store: `sqlite:${path}`, durability: 'sync' })
+  // shared: the lock holder below is another process on the file
+  const engine = new Engine({ store: `sqlite:${path}?locking=shared`, durability: 'sync' })
   engine.action('work', async () => 1)
   const wf = engine.workflow({ name: 'one', tasks: { t: { action: 'work' } }, output: '{{ tasks.t.result }}' })
   await engine.run(wf) // the database exists, in WAL mode

@@ -1,19 +1,32 @@
 // Runs every benchmark/*.bench.js, one child process each (so one suite's
 // heap and GC state do not skew the next), then writes
 // benchmark/results/summary.md from the JSON files the suites save.
+//
+//   node benchmark/run.js            every suite
+//   node benchmark/run.js queue      only the suites whose file names contain
+//                                    `queue` (several words: any of them); the
+//                                    other suites' files of an earlier run stay
+//                                    and are summarised beside them
 'use strict'
 const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { queueSection } = require('./queue/summary.js')
 
 const dir = __dirname
 const resultsDir = path.join(dir, 'results')
-const suites = fs.readdirSync(dir).filter((f) => f.endsWith('.bench.js')).sort()
+const only = process.argv.slice(2)
+const suites = fs.readdirSync(dir)
+  .filter((f) => f.endsWith('.bench.js') && (only.length === 0 || only.some((word) => f.includes(word))))
+  .sort()
+if (suites.length === 0) throw new Error(`no benchmark/*.bench.js matches ${only.join(', ')}`)
 
 fs.mkdirSync(resultsDir, { recursive: true })
 // A stale file would otherwise be summarised as if it were this run's.
-for (const f of fs.readdirSync(resultsDir)) if (f.endsWith('.json')) fs.rmSync(path.join(resultsDir, f))
+for (const f of fs.readdirSync(resultsDir)) {
+  if (f.endsWith('.json') && (only.length === 0 || suites.includes(f.replace(/\.json$/, '.bench.js')))) fs.rmSync(path.join(resultsDir, f))
+}
 for (const file of suites) {
   console.log(`\n$ node benchmark/${file}`)
   execFileSync(process.execPath, [path.join(dir, file)], { stdio: 'inherit' })
@@ -105,6 +118,7 @@ const lines = [
   `- Machine: ${cpus[0].model}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.platform()} ${os.arch()}`,
   `- Node ${process.version}, native addon: ${profile} build`,
   `- Date: ${new Date().toISOString()}`,
+  ...(only.length > 0 ? [`- This run: ${suites.join(', ')} only; the other sections come from the files of an earlier run`] : []),
 ]
 // durable-loop.json is not a benny file: read below
 const results = fs.readdirSync(resultsDir).filter((f) => f.endsWith('.json') && f !== 'durable-loop.json').sort()
@@ -112,6 +126,8 @@ const byName = new Map()
 for (const file of results) {
   const name = path.basename(file, '.json')
   const summary = JSON.parse(fs.readFileSync(path.join(resultsDir, file), 'utf8'))
+  // a suite with nothing to measure here (queue-arcflow before the queue API) says why below
+  if (summary.results.length === 0) continue
   for (const r of summary.results) byName.set(r.name, nsPerOp(r))
   lines.push('', `## ${name}`, '', '| case | ns per op (median) | ± margin % | samples |', '| --- | ---: | ---: | ---: |')
   for (const r of summary.results) {
@@ -123,15 +139,27 @@ for (const file of results) {
     console.log(`\ncontext ratios:\n${ratios.join('\n')}`)
   }
 }
-const engine = engineFigures(byName)
-lines.push('', '## engine, per task and per item', '', ...engine)
-console.log(`\nengine:\n${engine.join('\n')}`)
-const loopFile = path.join(resultsDir, 'durable-loop.json')
-const durable = durableFigures(byName, fs.existsSync(loopFile) ? JSON.parse(fs.readFileSync(loopFile, 'utf8')) : undefined)
-lines.push('', '## durable store', '', ...durable)
-const metering = meteringFigures(byName)
-lines.push('', '## metering', '', ...metering)
-console.log(`\nmetering:\n${metering.join('\n')}`)
-console.log(`\ndurable store:\n${durable.join('\n')}`)
+// each section only when its suites' figures are there (a partial run)
+if (byName.has('arcflow 10-task chain')) {
+  const engine = engineFigures(byName)
+  lines.push('', '## engine, per task and per item', '', ...engine)
+  console.log(`\nengine:\n${engine.join('\n')}`)
+}
+if (byName.has('10-task chain, batched (SQLite)')) {
+  const loopFile = path.join(resultsDir, 'durable-loop.json')
+  const durable = durableFigures(byName, fs.existsSync(loopFile) ? JSON.parse(fs.readFileSync(loopFile, 'utf8')) : undefined)
+  lines.push('', '## durable store', '', ...durable)
+  console.log(`\ndurable store:\n${durable.join('\n')}`)
+}
+if (byName.has('arcflow 10-task chain, metered')) {
+  const metering = meteringFigures(byName)
+  lines.push('', '## metering', '', ...metering)
+  console.log(`\nmetering:\n${metering.join('\n')}`)
+}
+const queues = queueSection(resultsDir)
+if (queues.length > 0) {
+  lines.push(...queues)
+  console.log(queues.join('\n'))
+}
 fs.writeFileSync(path.join(resultsDir, 'summary.md'), lines.join('\n') + '\n')
 console.log(`\nWrote ${path.relative(process.cwd(), path.join(resultsDir, 'summary.md'))}`)

@@ -113,8 +113,26 @@ export class WorkflowError extends ArcflowError {
 
 /** The database failed (code `ARCFLOW_STORE`): opening it, its schema, or a read. Queued writes are retried, never dropped. */
 export class StoreError extends ArcflowError {
-  constructor(message: string, options?: ErrorOptions) {
-    super('ARCFLOW_STORE', message, options)
+  constructor(message: string, options?: ErrorOptions, code = 'ARCFLOW_STORE') {
+    super(code, message, options)
+  }
+}
+
+/**
+ * The SQLite file is held by another process (code `ARCFLOW_STORE_HELD`, a
+ * {@link StoreError}): by default (`locking=exclusive`) one process at a
+ * time opens a file; processes that share one each open it as
+ * `sqlite:PATH?locking=shared`. Nothing was opened or written here.
+ *
+ * @example
+ * try { new Engine({ store: 'sqlite:./arcflow.db' }) } catch (e) { if (e instanceof StoreHeldError) console.log(e.path) }
+ */
+export class StoreHeldError extends StoreError {
+  /** The database file. */
+  readonly path: string
+  constructor(message: string, path: string, options?: ErrorOptions) {
+    super(message, options, 'ARCFLOW_STORE_HELD')
+    this.path = path
   }
 }
 
@@ -350,6 +368,8 @@ export function fromNativeData({ code, payload }: { code: string; payload: Nativ
       return new ValueError(payload.message, options)
     case 'ARCFLOW_STORE':
       return new StoreError(payload.message, options)
+    case 'ARCFLOW_STORE_HELD':
+      return new StoreHeldError(payload.message, payload.path ?? '', options)
     case 'ARCFLOW_RESUME':
       return new ResumeError(payload.message, options)
     case 'ARCFLOW_JOIN':
@@ -379,6 +399,7 @@ const classesByCode = new Map<string, ArcflowErrorClass>([
   ['ARCFLOW_INVALID_VALUE', ValueError],
   ['ARCFLOW_WORKFLOW_INVALID', WorkflowError],
   ['ARCFLOW_STORE', StoreError],
+  ['ARCFLOW_STORE_HELD', StoreHeldError],
   ['ARCFLOW_ABORTED', AbortedError],
   ['ARCFLOW_RESUME', ResumeError],
   ['ARCFLOW_JOIN', JoinError],

@@ -24,6 +24,7 @@ export {
   NativeBindingError,
   QueueError,
   StoreError,
+  StoreHeldError,
   ResumeError,
   RunEndedError,
   RunExistsError,
@@ -37,7 +38,7 @@ export type { LoadOptions } from './workflow/load'
 export { parseDuration } from './workflow/duration'
 export type { Backoff, RetryPolicy, TaskDefinition, Transition, WithItems, WorkflowDefinition } from './workflow/model'
 export { Engine } from './engine/engine'
-export type { ActionOptions, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine/engine'
+export type { ActionOptions, CreditStats, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine/engine'
 export type { Credit, LedgerEntry } from './engine/accounts'
 export { InsufficientBalanceError, MeteringError } from './engine/metering'
 export type { Cost, MeteringOptions } from './engine/metering'

@@ -120,8 +120,8 @@ export declare class NativeQueue {
 
 export declare class NativeStore {
   /**
-   * Opens (creating and migrating) the store `url` names (`sqlite:PATH`,
-   * optionally `?locking=exclusive`) and starts its flush thread. `capacityBytes` and `maxUnwrittenMs`
+   * Opens (creating and migrating) the store `url` names (`sqlite:PATH`:
+   * held by this process, `?locking=shared` to share it with others) and starts its flush thread. `capacityBytes` and `maxUnwrittenMs`
    * bound the queue besides `capacity` (defaults: 256 MiB, 1 s).
    */
   constructor(url: string, flushIntervalMs: number, batchSize: number, capacity: number, snapshotEvery?: number | undefined | null, capacityBytes?: number | undefined | null, maxUnwrittenMs?: number | undefined | null)
@@ -268,7 +268,9 @@ export declare function meterBalance(handle: number, name: string, store?: Nativ
 /**
  * Frees a closed engine's cost tables, and a meter no engine uses any
  * more (`handle`; none: engines on one store share its meter, freed with
- * the last one). Runs still live keep what they hold.
+ * the last one). Runs still live keep what they hold. A leasing meter
+ * gives its leases back first: it waits (at most 2 s) for its queued
+ * charges, then one round trip per account it holds.
  */
 export declare function meterClose(handle: number | undefined | null, tables: Array<number>): void
 
@@ -279,8 +281,13 @@ export declare function meterClose(handle: number | undefined | null, tables: Ar
  */
 export declare function meterCostTable(handle: number, costs: Array<number>, billFailed: boolean): number
 
-/** A meter for an engine (its ledger in `store`, else in memory); answers its handle. */
-export declare function meterCreate(store: NativeStore | undefined | null, overdraft: number): number
+/**
+ * A meter for an engine (its ledger in `store`, else in memory); answers
+ * its handle. On a store other processes share (PostgreSQL, SQLite unless
+ * `locking=exclusive`) it leases credit through a connection of its own
+ * (`arcflow_core::meter::lease`); `leaseMs`: the lease's length (default 30 s).
+ */
+export declare function meterCreate(store: NativeStore | undefined | null, overdraft: number, leaseMs?: number | undefined | null): number
 
 /** Credits an account once per key: `{"applied":bool,"balance":n}`. */
 export declare function meterCredit(handle: number, name: string, amount: number, key: string, store?: NativeStore | undefined | null): string
@@ -311,6 +318,12 @@ export declare function meterReserve(run: number, amount: number): boolean
  * handler charged, -1 for none.
  */
 export declare function meterSettle(run: number, unit: number, item: number, status: number, reserved: number, reported: number): void
+
+/**
+ * A leasing meter's database calls (`LeaseStats`, JSON), or null for a
+ * meter that owns its balances.
+ */
+export declare function meterStats(handle: number): string | null
 
 /**
  * Bytes of native memory this thread reports to V8 (live runs and

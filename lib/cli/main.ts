@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
 
 import { loadWorkflowFile, describeProblem } from '../workflow/load'
-import { WorkflowError } from '../errors'
+import { StoreHeldError, WorkflowError } from '../errors'
 import { masked } from '../store/url'
 import { collect, registerActions, UsageError } from './actions'
 import { BUILTIN_ACTION_NAMES } from '../actions'
@@ -23,7 +23,7 @@ import { enqueueCommand, workerCommand, type EnqueueFlags, type WorkerFlags } fr
 
 const version = (JSON.parse(readFileSync(`${__dirname}/../../package.json`, 'utf8')) as { version: string }).version
 
-const storeOption = (): Option => new Option('--store <url>', "where runs are kept: 'sqlite:PATH', 'postgres://user:password@host:5432/db[?schema=NAME]' or 'memory'").default(DEFAULT_STORE)
+const storeOption = (): Option => new Option('--store <url>', "where runs are kept: 'sqlite:PATH' (one process at a time; 'sqlite:PATH?locking=shared' in every process that shares the file), 'postgres://user:password@host:5432/db[?schema=NAME]' or 'memory'").default(DEFAULT_STORE)
 
 function program(io: Io, done: (code: number) => void): Command {
   const out = (text: string): void => void io.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
@@ -249,6 +249,11 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     if (error instanceof UsageError) {
       io.stderr.write(`arcflow: ${error.message}\n`)
       return 2
+    }
+    // not a bug: what to do is the message, a stack would bury it
+    if (error instanceof StoreHeldError) {
+      io.stderr.write(`arcflow: ${error.message}\n`)
+      return 1
     }
     io.stderr.write(`arcflow: ${(error as Error).stack ?? String(error)}\n`)
     return 1

@@ -10,6 +10,7 @@ import { nativeRead, type ReadOptions } from '../store/read'
 import type { DurableStore } from '../store/store'
 import type { StoreLease } from '../store/shared'
 import type { WorkflowDefinition } from '../workflow/model'
+import type { CreditStats } from './engine-types'
 import { checkCost, credits, MeteringError, type Cost, type MeteringOptions, type RunMeter } from './metering'
 
 /** `engine.credit()`'s answer. */
@@ -141,6 +142,13 @@ export class Accounts {
     )
     for (const entry of entries) for (const key of Object.keys(entry)) if (entry[key] === null) delete entry[key]
     return entries
+  }
+
+  /** A leasing meter's database calls, or null (see `EngineStats.credit`). */
+  creditStats(): CreditStats | null {
+    if (this.#handle === undefined || this.#closed) return null
+    const text = native.meterStats(this.#handle)
+    return text === null ? null : (JSON.parse(text) as CreditStats)
   }
 
   /** From now on balance, credit and ledger refuse (the engine is closing); runs still settle. */

@@ -27,14 +27,18 @@ export interface EngineOptions {
    * on one database share its store and meter:
    * the store options below are the first engine's (leave them out, or
    * pass the same values), and `metering.overdraft` must be the same.
-   * `'sqlite:PATH?locking=exclusive'` keeps SQLite's WAL index in this
-   * process's memory: a database made read-only or a vanished `-shm` file is
-   * a retried store error, never a SIGBUS, but no other process (the CLI, a
-   * backup) can open the file while the engine has it. Default
-   * `locking=shared`: other processes read and write alongside.
+   * By default (`locking=exclusive`, on Unix) this process holds the file
+   * and keeps SQLite's WAL index in its memory: a database made read-only
+   * or a vanished `-shm` file is a retried store error, never a SIGBUS, and
+   * another process (the CLI, a second service) opening the file gets a
+   * `StoreHeldError` (after the 5 s lock wait) until this one closes. `'sqlite:PATH?locking=shared'`
+   * in every process lets several share the file, through the mapped
+   * `-shm` index, which a read-only or truncated `-shm` file can turn into
+   * a SIGBUS that kills the process.
    *
    * ```ts
-   * new Engine({ store: 'sqlite:./arcflow.db?locking=exclusive', durability: 'sync' })
+   * new Engine({ store: 'sqlite:./arcflow.db', durability: 'sync' })
+   * new Engine({ store: 'sqlite:./shared.db?locking=shared' }) // in each process on it
    * new Engine({ store: 'postgres://app:secret@db:5432/arcflow?schema=tenant_1' })
    * ```
    */
@@ -111,6 +115,29 @@ export interface EngineStats {
   store: StoreStats | null
   /** `getRun` of a live run is answered from memory (hit); of any other, from the store (miss). */
   cache: { hits: number; misses: number }
+  /**
+   * Credit leasing's database calls (a store other processes share:
+   * PostgreSQL, SQLite unless `locking=exclusive`); `null` when the meter
+   * owns its balances (in memory, an exclusive file) or is not made yet.
+   */
+  credit: CreditStats | null
+}
+
+/** What a leasing meter did (see `engine.stats().credit`). */
+export interface CreditStats {
+  /** Lease calls that added credit (background top-ups and blocking ones). */
+  grants: number
+  /** Lease calls a reservation waited for on the JavaScript thread (one round trip each). */
+  blocking: number
+  /** Lease calls the database could not cover. */
+  refused: number
+  /** Blocks given back (idle accounts, close). */
+  returns: number
+  renewals: number
+  /** Leases found expired at a renewal (the process was stalled past its lease). */
+  lost: number
+  errors: number
+  lastError: string | null
 }
 
 

@@ -33,7 +33,7 @@ import { result } from '../queue/result'
 import { cancel, type CancelOutcome } from '../queue/cancel'
 import { checkQueueLimit, checkWork, type Enqueued, type EnqueueOptions, type ResultOptions, type WorkOptions } from '../queue/options'
 
-export type { ActionOptions, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine-types'
+export type { ActionOptions, CreditStats, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine-types'
 import type { ActionOptions, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine-types'
 /** The store options' defaults. */
 const STORE_DEFAULTS: StoreSettings = { flushIntervalMs: 50, batchSize: 10_000, queueCapacity: 100_000, snapshotEvery: 256, queueCapacityBytes: 256 * 1024 * 1024, maxUnwrittenMs: 1_000 }
@@ -370,7 +370,7 @@ export class Engine {
 
   /** Queue depth, flushes and retries of the store, and live runs. */
   stats(): EngineStats {
-    return { liveRuns: this.#runs.size, store: this.#store ? this.#store.stats() : null, cache: { ...this.#cache } }
+    return { liveRuns: this.#runs.size, store: this.#store ? this.#store.stats() : null, cache: { ...this.#cache }, credit: this.#accounts.creditStats() }
   }
 
   /**

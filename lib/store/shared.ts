@@ -11,13 +11,15 @@
  * first engine's; a later engine that leaves one out joins with it, one
  * that asks for a different value is refused (`TypeError`). The meter's
  * overdraft is one for all (an account's floor must not depend on which
- * engine ran the task): a different one is a `MeteringError`. The logger
- * of the store's lifecycle messages is the first engine's.
+ * engine ran the task): a different one is a `MeteringError`. The key is
+ * the file, whatever `?locking=` the URL says; a different locking mode
+ * from the open store's is a `TypeError` (one file, one mode per process).
+ * The logger of the store's lifecycle messages is the first engine's.
  *
  * The map is per thread (a worker thread loads its own addon and modules),
  * and per process: engines of two processes (or two worker threads) on one
- * file are two stores, whose balances only the store's credit leasing can
- * reconcile (see the PostgreSQL issue).
+ * file are two stores, whose meters lease credit from the database so that
+ * together they never overspend an account (`crates/arcflow-core/src/meter/lease.rs`).
  */
 import { native } from '../binding'
 import { MeteringError } from '../engine/metering'
@@ -32,6 +34,7 @@ export type StoreSettings = Pick<Required<StoreOptions>, Setting>
 
 interface Entry {
   readonly key: string
+  readonly locking: string | undefined
   readonly store: DurableStore
   readonly settings: StoreSettings
   readonly overdraft: number
@@ -103,8 +106,12 @@ export class StoreLease {
  */
 export function acquireStore(target: StoreTarget, requested: Partial<StoreSettings>, defaults: StoreSettings, overdraft: number, logger: StoreOptions['logger']): StoreLease {
   const key = target.key()
+  const locking = target.locking
   const entry = open.get(key)
   if (entry && !entry.store.stats().closed) {
+    if (locking !== entry.locking) {
+      throw new TypeError(`locking=${locking} differs from locking=${entry.locking}, which another engine has this store open with (${key}): engines on one file share one store: open it with the same mode, or once they have closed`)
+    }
     for (const name of STORE_SETTINGS) {
       const wanted = requested[name]
       if (wanted !== undefined && wanted !== entry.settings[name]) {
@@ -122,7 +129,7 @@ export function acquireStore(target: StoreTarget, requested: Partial<StoreSettin
   for (const name of STORE_SETTINGS) if (requested[name] !== undefined) settings[name] = requested[name]!
   const store = new DurableStore(target, { ...settings, logger })
   // keyed as the store is now that it exists (an SQLite file: a symlink to a file the open created)
-  const created: Entry = { key: target.key(), store, settings, overdraft, ids: new GivenRunIds(store), live: new Set(), meter: undefined, refs: 1 }
+  const created: Entry = { key: target.key(), locking, store, settings, overdraft, ids: new GivenRunIds(store), live: new Set(), meter: undefined, refs: 1 }
   open.set(created.key, created)
   return new StoreLease(created)
 }

@@ -4,8 +4,8 @@
  * the URL as it may be shown (never with its password).
  *
  * - `memory`: no store.
- * - `sqlite:PATH`: the embedded file (`?locking=exclusive` and the like are
- *   the native store's business).
+ * - `sqlite:PATH[?locking=MODE]`: the embedded file; the key is the file,
+ *   whatever the mode (one file, one mode per process: see `shared.ts`).
  * - `postgres://user:pass@host:5432/db` or `postgresql://...`, optionally
  *   `?schema=NAME`: parsed with the WHATWG `URL` (Node's own parser rather
  *   than hand-written splitting), so the sharing key is normalized: one
@@ -23,6 +23,18 @@ export interface StoreTarget {
   readonly shown: string
   /** Engines of this process whose targets have one key share one store (see `shared.ts`). */
   key(): string
+  /** SQLite's `?locking=` mode, the default filled in (PostgreSQL: none). */
+  readonly locking?: string
+}
+
+/** Without `?locking=`: the default of `crates/arcflow-core/src/store/sqlite/locking.rs` (exclusive needs Unix). */
+const DEFAULT_LOCKING = process.platform === 'win32' ? 'shared' : 'exclusive'
+
+/** `PATH?locking=MODE` → the file and the mode, read as the native store reads it (a `?` not followed by `locking=` is part of the name). */
+export function splitLocking(spec: string): { file: string; locking: string } {
+  const q = spec.lastIndexOf('?')
+  if (q >= 0 && spec.startsWith('locking=', q + 1)) return { file: spec.slice(0, q), locking: spec.slice(q + 1 + 'locking='.length) }
+  return { file: spec, locking: DEFAULT_LOCKING }
 }
 
 const POSTGRES = /^postgres(ql)?:\/\//i
@@ -38,9 +50,9 @@ const POSTGRES = /^postgres(ql)?:\/\//i
 export function parseStoreUrl(store: string): StoreTarget | undefined {
   if (store === 'memory') return undefined
   if (store.startsWith('sqlite:') && store.length > 'sqlite:'.length) {
-    const path = store.slice('sqlite:'.length)
+    const { file, locking } = splitLocking(store.slice('sqlite:'.length))
     // the file's canonical path, again after the open created it (a symlink's target)
-    return { kind: 'sqlite', url: store, shown: store, key: () => `sqlite:${canonicalPath(path)}` }
+    return { kind: 'sqlite', url: store, shown: store, locking, key: () => `sqlite:${canonicalPath(file)}` }
   }
   if (POSTGRES.test(store)) return postgresTarget(store)
   throw new StoreError(`unknown store ${JSON.stringify(masked(store))}: use 'memory', 'sqlite:PATH' or 'postgres://user:password@host:5432/database[?schema=NAME]'`)

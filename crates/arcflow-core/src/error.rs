@@ -22,6 +22,15 @@ pub enum Error {
     /// `transient` when retrying may succeed (busy, locked, disk full).
     #[error("store: {message}")]
     Store { message: String, transient: bool },
+    /// JS `StoreHeldError` (a `StoreError`), code `ARCFLOW_STORE_HELD`: the
+    /// SQLite file at `path` is locked by another process (one holding it
+    /// with the default `locking=exclusive`, or one holding it shared while
+    /// this one asked for exclusive), so it cannot be opened here.
+    #[error(
+        "store: the database file {path} is held by another process: by default (locking=exclusive) one process at a time opens a SQLite file; \
+         to share it between processes, open it as sqlite:{path}?locking=shared in every one of them, or stop the other process first"
+    )]
+    StoreHeld { path: String },
     /// JS `ResumeError`, code `ARCFLOW_RESUME`: a run that cannot be
     /// resumed (unknown, ended, another workflow, a journal that does not
     /// fit the workflow).
@@ -53,6 +62,7 @@ impl Error {
             Error::Context { .. } => "ARCFLOW_CONTEXT",
             Error::InvalidValue { .. } => "ARCFLOW_INVALID_VALUE",
             Error::Store { .. } => "ARCFLOW_STORE",
+            Error::StoreHeld { .. } => "ARCFLOW_STORE_HELD",
             Error::Resume(_) => "ARCFLOW_RESUME",
             Error::Join { .. } => "ARCFLOW_JOIN",
             Error::Ended(_) => "ARCFLOW_RUN_ENDED",

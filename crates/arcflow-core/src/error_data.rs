@@ -24,6 +24,9 @@ pub fn error_payload(err: &Error) -> Json {
         payload.insert("column".into(), json!(e.column));
         payload.insert("range".into(), json!(e.range.map(|(s, e)| [s, e])));
     }
+    if let Error::StoreHeld { path } = err {
+        payload.insert("path".into(), json!(path));
+    }
     if let Error::Context { path: Some(path), .. } = err {
         payload.insert("path".into(), json!(path));
     }

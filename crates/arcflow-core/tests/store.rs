@@ -111,6 +111,8 @@ struct Flaky {
     inner: SqliteStore,
     failures: Arc<AtomicUsize>,
     seen: Option<Arc<std::sync::Mutex<Vec<Vec<String>>>>>,
+    /// Batches given with fences (checked against their runs' leases).
+    fenced: Arc<AtomicUsize>,
 }
 
 impl Store for Flaky {
@@ -124,6 +126,10 @@ impl Store for Flaky {
             return Err(arcflow_core::Error::Store { message: "disk I/O error (injected)".into(), transient: true });
         }
         self.inner.apply(batch)
+    }
+    fn apply_fenced(&mut self, batch: &[Write], fences: &[arcflow_core::store::Fence]) -> arcflow_core::Result<Vec<String>> {
+        self.fenced.fetch_add(1, Ordering::SeqCst);
+        self.inner.apply_fenced(batch, fences)
     }
     fn get_run(&mut self, id: &str) -> arcflow_core::Result<Option<RunRecord>> {
         self.inner.get_run(id)
@@ -161,7 +167,7 @@ impl Store for Flaky {
 fn a_failing_batch_is_retried_never_dropped_and_waiters_see_it_land() {
     let path = temp_db("flaky");
     let failures = Arc::new(AtomicUsize::new(4));
-    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::clone(&failures), seen: None };
+    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::clone(&failures), seen: None, fenced: Arc::default() };
     let config = WriterConfig { flush_interval: Duration::from_millis(5), retry_delay: Duration::from_millis(2), ..WriterConfig::default() };
     let writer = WriteBehind::start(Box::new(store), config).unwrap();
     let (seq, full) = writer.enqueue([started("r"), task("r", 1, 1)]).unwrap();
@@ -180,7 +186,7 @@ fn a_failing_batch_is_retried_never_dropped_and_waiters_see_it_land() {
 fn a_full_queue_asks_the_caller_to_wait() {
     let path = temp_db("full");
     let failures = Arc::new(AtomicUsize::new(usize::MAX));
-    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::clone(&failures), seen: None };
+    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::clone(&failures), seen: None, fenced: Arc::default() };
     let config = WriterConfig { capacity: 100, batch_size: 10, retry_delay: Duration::from_millis(1), max_retry_delay: Duration::from_millis(5), ..WriterConfig::default() };
     let writer = WriteBehind::start(Box::new(store), config).unwrap();
     let mut full = false;
@@ -238,6 +244,7 @@ fn charge(run: &str, task: &str, amount: i64) -> Write {
         kind: "charge",
         key: LedgerKey::Unit { run_id: run.into(), task: task.into(), step: 1, item: -1, attempt: 1 },
         at: 5,
+        lease: None,
     })
 }
 
@@ -246,10 +253,10 @@ fn a_ledger_entry_applies_once_whatever_the_retries_and_the_deliveries() {
     use arcflow_core::meter::{LedgerKey, LedgerWrite};
     let path = temp_db("ledger");
     let failures = Arc::new(AtomicUsize::new(3));
-    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::clone(&failures), seen: None };
+    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::clone(&failures), seen: None, fenced: Arc::default() };
     let config = WriterConfig { flush_interval: Duration::from_millis(5), retry_delay: Duration::from_millis(1), ..WriterConfig::default() };
     let writer = WriteBehind::start(Box::new(store), config).unwrap();
-    let credit = Write::Ledger(LedgerWrite { account: "acme".into(), amount: 100, kind: "credit", key: LedgerKey::Given("top-up".into()), at: 1 });
+    let credit = Write::Ledger(LedgerWrite { account: "acme".into(), amount: 100, kind: "credit", key: LedgerKey::Given("top-up".into()), at: 1, lease: None });
     // a failing batch retried three times, then the same writes delivered again
     writer.enqueue([credit.clone(), charge("r1", "a", -7), charge("r1", "b", -5)]).unwrap();
     writer.enqueue([credit, charge("r1", "a", -7)]).unwrap();
@@ -268,7 +275,7 @@ fn a_ledger_entry_applies_once_whatever_the_retries_and_the_deliveries() {
 fn a_batch_never_splits_the_writes_of_one_call() {
     let path = temp_db("groups");
     let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::new(AtomicUsize::new(0)), seen: Some(Arc::clone(&batches)) };
+    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::new(AtomicUsize::new(0)), seen: Some(Arc::clone(&batches)), fenced: Arc::default() };
     // batches of 3 at most, flushed only at close: the cuts fall where they may
     let config = WriterConfig { flush_interval: Duration::from_secs(60), batch_size: 3, ..WriterConfig::default() };
     let writer = WriteBehind::start(Box::new(store), config).unwrap();
@@ -342,4 +349,37 @@ fn a_durable_meter_knows_its_own_credit_keys_before_they_commit() {
     other.execute_batch("COMMIT").unwrap();
     writer.close();
     assert_eq!(reader.balance("acme").unwrap(), Some(10));
+}
+
+#[test]
+fn only_a_batch_writing_a_fenced_run_is_checked_and_a_fence_goes_with_its_runs_end() {
+    let path = temp_db("fence-path");
+    let mut queue = arcflow_core::queue::open(&format!("sqlite:{path}")).unwrap();
+    let run = |id: &str| arcflow_core::queue::NewRun {
+        id: id.into(), workflow: "wf".into(), input: "{}".into(), queue: "q".into(), key: None, priority: 0, run_at: None, account: None, at: 1,
+    };
+    queue.enqueue(&[run("held")]).unwrap();
+    let queues = ["q".to_owned()];
+    let claimed = queue.claim(&arcflow_core::queue::ClaimRequest { worker: "w1", queues: &queues, limit: 1, lease_ms: 60_000 }).unwrap();
+    let fenced = Arc::new(AtomicUsize::new(0));
+    let store = Flaky { inner: SqliteStore::open(&path).unwrap(), failures: Arc::default(), seen: None, fenced: Arc::clone(&fenced) };
+    let writer = WriteBehind::start(Box::new(store), WriterConfig { flush_interval: Duration::from_millis(2), ..WriterConfig::default() }).unwrap();
+    writer.enqueue([started("free"), task("free", 1, 1)]).unwrap();
+    assert!(writer.settle(Duration::from_secs(10)));
+    assert_eq!(fenced.load(Ordering::SeqCst), 0, "nothing fenced: the plain apply, no check");
+    writer.fence("held", "w1", claimed[0].epoch);
+    writer.enqueue([task("free", 2, 1)]).unwrap();
+    assert!(writer.settle(Duration::from_secs(10)));
+    assert_eq!(fenced.load(Ordering::SeqCst), 0, "a batch of unfenced runs is not checked");
+    writer.enqueue([task("held", 1, 1), Write::RunEnded { id: "held".into(), status: "succeeded".into(), output: None, error: None, ended_at: 2 }]).unwrap();
+    assert!(writer.settle(Duration::from_secs(10)));
+    assert_eq!(fenced.load(Ordering::SeqCst), 1);
+    assert!(writer.take_lost().is_empty(), "the holder's writes land");
+    writer.enqueue([task("held", 2, 1)]).unwrap();
+    assert!(writer.settle(Duration::from_secs(10)));
+    assert_eq!(fenced.load(Ordering::SeqCst), 1, "its end committed: the fence is gone");
+    writer.close();
+    let mut reader = SqliteStore::open(&path).unwrap();
+    assert_eq!(reader.tasks("held", 0).unwrap().len(), 2);
+    assert_eq!(reader.get_run("held").unwrap().unwrap().status, "succeeded");
 }

@@ -1,6 +1,8 @@
 //! Several processes opening one new database at the same moment: one
 //! migrates, the others wait for its lock and find the schema in place.
-//! The children are this test binary run again (`CHILD_DB` set).
+//! The children are this test binary run again (`CHILD_DB` set). Several
+//! processes on one file is `?locking=shared` (the default, exclusive, lets
+//! one process have it at a time).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -19,7 +21,7 @@ fn child(db: &str) {
         assert!(Instant::now() < deadline, "no go signal");
         std::thread::sleep(Duration::from_micros(200));
     }
-    match SqliteStore::open(db) {
+    match SqliteStore::open(&format!("{db}?locking=shared")) {
         Ok(mut store) => {
             store.runs(&RunFilter { status: None, workflow: None, limit: Some(1) }).expect("the schema is there");
             std::process::exit(0)

@@ -36,7 +36,7 @@ fn event(run: &str, message: &str) -> Write {
 
 fn charge(run: &str, task: &str, amount: i64) -> Write {
     let key = LedgerKey::Unit { run_id: run.into(), task: task.into(), step: 1, item: -1, attempt: 1 };
-    Write::Ledger(LedgerWrite { account: "acme".into(), amount: -amount, kind: "charge", key, at: 1 })
+    Write::Ledger(LedgerWrite { account: "acme".into(), amount: -amount, kind: "charge", key, at: 1, lease: None })
 }
 
 fn refuse_events_saying(schema: &str, message: &str) {
@@ -88,7 +88,7 @@ fn processes_opening_one_schema_at_once_migrate_it_once() {
         handle.join().unwrap().unwrap_or_else(|e| panic!("a concurrent open failed: {e}"));
     }
     let rows = support::postgres::cluster().client().query(&format!("SELECT version FROM \"{schema}\".arcflow_schema"), &[]).unwrap();
-    let latest = 2; // the migrations of store/postgres/schema.rs
+    let latest = 4; // the migrations of store/postgres/schema.rs
     assert_eq!(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [latest], "one version row, at the latest version");
 }
 
@@ -159,7 +159,7 @@ fn a_lost_connection_is_transient_and_the_next_call_opens_another() {
 fn a_batch_in_any_order_ends_as_it_does_on_sqlite() {
     let end = |status: &str, at: i64| Write::RunEnded { id: "r".into(), status: status.into(), output: None, error: None, ended_at: at };
     let credit = |key: &str, amount: i64| {
-        Write::Ledger(LedgerWrite { account: "acme".into(), amount, kind: "credit", key: LedgerKey::Given(key.into()), at: 1 })
+        Write::Ledger(LedgerWrite { account: "acme".into(), amount, kind: "credit", key: LedgerKey::Given(key.into()), at: 1, lease: None })
     };
     let snapshot = |jseq: u64| Write::Snapshot { run_id: "r".into(), jseq, state: format!("s{jseq}") };
     let batch = [

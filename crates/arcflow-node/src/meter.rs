@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use arcflow_core::flow::{Billing, Charge};
+use arcflow_core::meter::lease::LeaseConfig;
 use arcflow_core::meter::{Meter, RunMeter, MAX_AMOUNT};
 use arcflow_core::store::Store;
 use napi::bindgen_prelude::{AbortSignal, AsyncTask};
@@ -66,12 +67,25 @@ fn with_store<T>(
     }
 }
 
-/// A meter for an engine (its ledger in `store`, else in memory); answers its handle.
+/// A meter for an engine (its ledger in `store`, else in memory); answers
+/// its handle. On a store other processes share (PostgreSQL, SQLite unless
+/// `locking=exclusive`) it leases credit through a connection of its own
+/// (`arcflow_core::meter::lease`); `leaseMs`: the lease's length (default 30 s).
 #[napi(js_name = "meterCreate")]
-pub fn meter_create(store: Option<&NativeStore>, overdraft: f64) -> Result<u32, JsError> {
+pub fn meter_create(store: Option<&NativeStore>, overdraft: f64, lease_ms: Option<u32>) -> Result<u32, JsError> {
     guard(|| {
         let overdraft = if overdraft.is_infinite() { i64::MAX / 2 } else { credits(overdraft, "overdraft")? };
-        let meter = Arc::new(Meter::new(store.map(|s| Arc::clone(&s.writer)), overdraft));
+        let meter = match store {
+            Some(s) if arcflow_core::store::shared_by_processes(&s.url)? => {
+                let mut config = LeaseConfig::default();
+                if let Some(ms) = lease_ms {
+                    config.lease = std::time::Duration::from_millis(u64::from(ms.max(100)));
+                }
+                Meter::leasing(Arc::clone(&s.writer), overdraft, arcflow_core::store::open(&s.url)?, config)?
+            }
+            _ => Meter::new(store.map(|s| Arc::clone(&s.writer)), overdraft),
+        };
+        let meter = Arc::new(meter);
         Ok(METERS.with(|m| {
             let mut meters = m.borrow_mut();
             meters.push(Some(meter));
@@ -196,17 +210,29 @@ pub fn meter_ledger<'a>(handle: u32, name: String, limit: u32, store: Option<&'a
     })
 }
 
+/// A leasing meter's database calls (`LeaseStats`, JSON), or null for a
+/// meter that owns its balances.
+#[napi(js_name = "meterStats")]
+pub fn meter_stats(handle: u32) -> Result<Option<String>, JsError> {
+    guard(|| {
+        let meter = meter(handle)?;
+        meter.lease_stats().map(|s| serde_json::to_string(&s).map_err(|e| internal(&e.to_string()))).transpose()
+    })
+}
+
 /// Frees a closed engine's cost tables, and a meter no engine uses any
 /// more (`handle`; none: engines on one store share its meter, freed with
-/// the last one). Runs still live keep what they hold.
+/// the last one). Runs still live keep what they hold. A leasing meter
+/// gives its leases back first: it waits (at most 2 s) for its queued
+/// charges, then one round trip per account it holds.
 #[napi(js_name = "meterClose")]
 pub fn meter_close(handle: Option<u32>, tables: Vec<u32>) {
     if let Some(handle) = handle {
-        METERS.with(|m| {
-            if let Some(slot) = m.borrow_mut().get_mut(handle as usize) {
-                *slot = None;
-            }
-        });
+        let meter = METERS.with(|m| m.borrow_mut().get_mut(handle as usize).and_then(Option::take));
+        if let Some(meter) = meter {
+            // a failure leaves the leases to expire: nothing is lost, only late
+            let _ = meter.close(std::time::Duration::from_secs(2));
+        }
     }
     TABLES.with(|t| {
         let mut all = t.borrow_mut();

@@ -24,6 +24,8 @@ pub struct NativeStore {
     reader: Mutex<Option<Box<dyn Store>>>,
     /// Completions between two snapshots of a run.
     pub(crate) snapshot_every: u32,
+    /// The URL it was opened with: a leasing meter opens its own connection.
+    pub(crate) url: String,
 }
 
 fn json<T: serde::Serialize>(value: &T) -> arcflow_core::Result<String> {
@@ -32,8 +34,8 @@ fn json<T: serde::Serialize>(value: &T) -> arcflow_core::Result<String> {
 
 #[napi]
 impl NativeStore {
-    /// Opens (creating and migrating) the store `url` names (`sqlite:PATH`,
-    /// optionally `?locking=exclusive`) and starts its flush thread. `capacityBytes` and `maxUnwrittenMs`
+    /// Opens (creating and migrating) the store `url` names (`sqlite:PATH`:
+    /// held by this process, `?locking=shared` to share it with others) and starts its flush thread. `capacityBytes` and `maxUnwrittenMs`
     /// bound the queue besides `capacity` (defaults: 256 MiB, 1 s).
     #[napi(constructor)]
     pub fn new(
@@ -56,14 +58,15 @@ impl NativeStore {
                 ..defaults
             };
             let writer = WriteBehind::start(store::open(&url)?, config)?;
-            // the same URL, so the same locking: with `locking=exclusive` the
-            // reader shares the writer's in-memory WAL index (one per file and
-            // process) and still reads while the flush thread writes
+            // the same URL, so the same locking: with `locking=exclusive` (the
+            // default) the reader shares the writer's in-memory WAL index (one
+            // per file and process) and still reads while the flush thread writes
             let reader = store::open(&url)?;
             Ok(NativeStore {
                 writer: Arc::new(writer),
                 reader: Mutex::new(Some(reader)),
                 snapshot_every: snapshot_every.unwrap_or(DEFAULT_SNAPSHOT_EVERY).max(1),
+                url,
             })
         })
     }

@@ -2,7 +2,9 @@
 //! connection of its own, opened again by itself when it is lost. The
 //! payloads are small JSON objects sent in the transaction that made the
 //! change: `{"q":[queues]}` (enqueued), `{"e":[run ids]}` or `{"e":"*"}`
-//! (runs ended), `{"c":[run ids]}` (cancel asked). SQLite has none: a
+//! (runs ended), `{"c":[run ids]}` (cancel asked), each with `"s"`, the
+//! schema that changed: processes on other schemas of the same database
+//! hear it too (the channel is per database) and ignore it. SQLite has none: a
 //! worker on SQLite polls across processes.
 
 use std::time::{Duration, Instant};
@@ -24,6 +26,9 @@ pub(crate) const PAYLOAD_LIMIT: usize = 7_000;
 /// One connection listening on [`CHANNEL`].
 pub struct Listener {
     config: postgres::Config,
+    /// The schema whose notices count (the payload's `s`): the URL's, else
+    /// the connection's `current_schema()`.
+    schema: Option<String>,
     /// Shown instead of the URL in errors (it may hold a password).
     scrub: Box<dyn Fn(String) -> String + Send>,
     client: Option<Client>,
@@ -44,8 +49,8 @@ pub fn listen(url: &str) -> Result<Option<Listener>> {
     if url.starts_with("sqlite:") {
         return Ok(None);
     }
-    let (config, scrub) = crate::store::postgres_config(url)?;
-    let mut listener = Listener { config, scrub, client: None, missed: false };
+    let (config, schema, scrub) = crate::store::postgres_config(url)?;
+    let mut listener = Listener { config, schema, scrub, client: None, missed: false };
     listener.connect()?;
     listener.missed = false;
     Ok(Some(listener))
@@ -56,6 +61,10 @@ impl Listener {
         let mut client = self.config.connect(NoTls).map_err(|e| self.error(e))?;
         // a search_path option does not matter here: the channel is per database
         client.batch_execute(&format!("LISTEN {CHANNEL}")).map_err(|e| self.error(e))?;
+        if self.schema.is_none() {
+            let row = client.query_one("SELECT current_schema()::text", &[]).map_err(|e| self.error(e))?;
+            self.schema = row.get(0);
+        }
         self.client = Some(client);
         self.missed = true;
         Ok(())
@@ -86,10 +95,10 @@ impl Listener {
             match next {
                 Ok(None) => return Ok(None),
                 Ok(Some(n)) if n.channel() == CHANNEL => match parse(n.payload()) {
-                    Some(notice) => return Ok(Some(notice)),
-                    // not one of ours (someone else's NOTIFY arcflow): wait on
-                    None if left.is_zero() => return Ok(None),
-                    None => continue,
+                    Some((schema, notice)) if schema == self.schema => return Ok(Some(notice)),
+                    // another schema's, or not one of ours (someone else's NOTIFY arcflow): wait on
+                    _ if left.is_zero() => return Ok(None),
+                    _ => continue,
                 },
                 Ok(Some(_)) => continue,
                 Err(e) => {
@@ -110,21 +119,24 @@ enum Ids {
 
 #[derive(Deserialize)]
 struct Payload {
+    /// The schema of the change.
+    s: Option<String>,
     q: Option<Vec<String>>,
     e: Option<Ids>,
     c: Option<Vec<String>>,
 }
 
-/// A payload as a notice (`None`: not one arcflow sends).
-pub(crate) fn parse(payload: &str) -> Option<Notice> {
+/// A payload as its schema and notice (`None`: not one arcflow sends).
+pub(crate) fn parse(payload: &str) -> Option<(Option<String>, Notice)> {
     let p: Payload = serde_json::from_str(payload).ok()?;
-    match (p.q, p.e, p.c) {
+    let notice = match (p.q, p.e, p.c) {
         (Some(q), None, None) => Some(Notice::Enqueued(q)),
         (None, Some(Ids::Some(ids)), None) => Some(Notice::Ended(Some(ids))),
         (None, Some(Ids::All(all)), None) if all == "*" => Some(Notice::Ended(None)),
         (None, None, Some(c)) => Some(Notice::Cancel(c)),
         _ => None,
-    }
+    }?;
+    Some((p.s, notice))
 }
 
 /// The payload saying these runs ended: named while short enough, else `"*"`.
@@ -139,10 +151,11 @@ mod tests {
 
     #[test]
     fn payloads_are_read_back_as_notices() {
-        assert_eq!(parse(r#"{"q":["a","b"]}"#), Some(Notice::Enqueued(vec!["a".into(), "b".into()])));
-        assert_eq!(parse(r#"{"e":["r1"]}"#), Some(Notice::Ended(Some(vec!["r1".into()]))));
-        assert_eq!(parse(r#"{"e":"*"}"#), Some(Notice::Ended(None)));
-        assert_eq!(parse(r#"{"c":["r2"]}"#), Some(Notice::Cancel(vec!["r2".into()])));
+        let public = Some("public".to_owned());
+        assert_eq!(parse(r#"{"q":["a","b"],"s":"public"}"#), Some((public.clone(), Notice::Enqueued(vec!["a".into(), "b".into()]))));
+        assert_eq!(parse(r#"{"e":["r1"],"s":"public"}"#), Some((public.clone(), Notice::Ended(Some(vec!["r1".into()])))));
+        assert_eq!(parse(r#"{"e":"*","s":"t1"}"#), Some((Some("t1".into()), Notice::Ended(None))));
+        assert_eq!(parse(r#"{"c":["r2"]}"#), Some((None, Notice::Cancel(vec!["r2".into()]))));
         assert_eq!(parse("hello"), None);
         assert_eq!(parse(r#"{"e":"x"}"#), None);
     }

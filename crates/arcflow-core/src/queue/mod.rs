@@ -155,19 +155,23 @@ pub trait Queue: Send {
 /// # Ok::<(), arcflow_core::Error>(())
 /// ```
 pub fn open(url: &str) -> Result<Box<dyn Queue>> {
-    if let Some(path) = url.strip_prefix("sqlite:") {
-        if path.is_empty() {
-            return Err(Error::invalid_value("the store URL sqlite: needs a path: sqlite:PATH"));
-        }
-        return Ok(Box::new(SqliteStore::open(path)?));
+    crate::store::open_with::<Box<dyn Queue>>(url, |path| Ok(Box::new(SqliteStore::open(path)?)), |url| Ok(Box::new(PostgresStore::open(url)?)))
+}
+
+impl ClaimRequest<'_> {
+    /// The request checked (a positive lease, named queues): its queues,
+    /// each once, or `None` when it asks for nothing.
+    pub(crate) fn checked(&self) -> Result<Option<Vec<&str>>> {
+        check_lease(self.lease_ms)?;
+        let queues = checked_queues(self.queues)?;
+        Ok((self.limit > 0 && !queues.is_empty()).then_some(queues))
     }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Box::new(PostgresStore::open(url)?));
-    }
-    // the store's refusal, with its hints
-    match crate::store::open(url) {
-        Err(e) => Err(e),
-        Ok(_) => Err(Error::invalid_value("this store has no queues: use sqlite:PATH or postgres://...")),
+}
+
+impl Claimed {
+    /// A run claimed at `epoch`: a takeover past the first claim.
+    pub(crate) fn new(id: String, workflow: String, workflow_hash: Option<String>, input: String, account: Option<String>, epoch: u64) -> Self {
+        Claimed { id, workflow, workflow_hash, input, account, epoch, taken_over: epoch > 1 }
     }
 }
 
@@ -213,7 +217,7 @@ pub(crate) fn check_new_runs(runs: &[NewRun]) -> Result<()> {
 /// Candidates of one claim, from every queue asked: picks the best
 /// (priority, then due time) within each queue's room and the batch's limit.
 /// `room` is `(queue, free slots)`; a candidate is `(id, queue, priority, run_at)`.
-pub(crate) fn pick<'a>(mut candidates: Vec<(String, String, i64, i64)>, room: &[(&'a str, i64)], limit: usize) -> Vec<String> {
+pub(crate) fn pick(mut candidates: Vec<(String, String, i64, i64)>, room: &[(&str, i64)], limit: usize) -> Vec<String> {
     candidates.sort_by(|a, b| b.2.cmp(&a.2).then(a.3.cmp(&b.3)));
     let mut taken: Vec<(&str, i64)> = room.to_vec();
     let mut picked = Vec::new();

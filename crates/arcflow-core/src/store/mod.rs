@@ -4,6 +4,7 @@
 //! engine never writes SQL and never waits for I/O unless a run asked for
 //! `sync` durability.
 
+mod credit;
 mod postgres;
 mod record;
 mod schema;
@@ -13,6 +14,7 @@ mod writer;
 pub use record::{
     execution_status, EventRecord, Fence, Execution, LedgerEntry, LedgerKey, LedgerWrite, RunFilter, RunRecord, Write, EXECUTION_STATUSES,
 };
+pub use credit::{grant_size, LeaseGrant, LeaseRequest};
 pub use self::postgres::PostgresStore;
 pub(crate) use self::postgres::listen_config as postgres_config;
 pub use sqlite::SqliteStore;
@@ -45,15 +47,33 @@ pub(crate) fn check_schema_version(version: usize, supported: usize) -> Result<(
     Ok(())
 }
 
+/// Whether other processes may spend from the store `url` names, so that a
+/// meter on it leases credit (`meter::lease`) instead of owning balances:
+/// PostgreSQL always; SQLite unless opened `?locking=exclusive` (which
+/// shuts every other process out).
+pub fn shared_by_processes(url: &str) -> Result<bool> {
+    match url.strip_prefix("sqlite:") {
+        Some(path) => sqlite::shared(path),
+        None => Ok(true),
+    }
+}
+
 pub fn open(url: &str) -> Result<Box<dyn Store>> {
+    open_with::<Box<dyn Store>>(url, |path| Ok(Box::new(SqliteStore::open(path)?)), |url| Ok(Box::new(PostgresStore::open(url)?)))
+}
+
+/// The one reading of a store URL: `sqlite` gets the path, `postgres` the
+/// whole URL; anything else is refused with a hint (the store's and the
+/// queue's `open`).
+pub(crate) fn open_with<T>(url: &str, sqlite: impl FnOnce(&str) -> Result<T>, postgres: impl FnOnce(&str) -> Result<T>) -> Result<T> {
     if let Some(path) = url.strip_prefix("sqlite:") {
         if path.is_empty() {
             return Err(Error::invalid_value("the store URL sqlite: needs a path: sqlite:PATH"));
         }
-        return Ok(Box::new(SqliteStore::open(path)?));
+        return sqlite(path);
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Box::new(PostgresStore::open(url)?));
+        return postgres(url);
     }
     let hint = match url.split_once(':') {
         // the engine's option, not a backend: no store at all
@@ -116,6 +136,40 @@ pub trait Store: Send {
         let _ = wait;
         Ok(())
     }
+    /// Credit leasing (see `credit`): adds a block to `owner`'s lease of
+    /// an account, in one transaction that first returns the account's
+    /// expired leases. `None`: no such account.
+    fn lease_credit(&mut self, request: &LeaseRequest<'_>) -> Result<Option<LeaseGrant>> {
+        let _ = request;
+        Err(no_leases())
+    }
+    /// Moves `amount` of `owner`'s lease back to the balance; `None`: the
+    /// whole lease, whose row goes.
+    fn return_credit(&mut self, account: &str, owner: &str, amount: Option<i64>) -> Result<()> {
+        let _ = (account, owner, amount);
+        Err(no_leases())
+    }
+    /// Extends every lease of `owner` by `lease_ms` from now and returns
+    /// every expired one (anyone's); answers the accounts `owner` still
+    /// holds, each with its rest (see [`LeaseGrant::rest`]).
+    fn renew_credit_leases(&mut self, owner: &str, lease_ms: i64) -> Result<Vec<(String, i64)>> {
+        let _ = (owner, lease_ms);
+        Err(no_leases())
+    }
+    /// Returns every expired lease's unspent amount to its balance: how many.
+    fn expire_credit_leases(&mut self) -> Result<u64> {
+        Err(no_leases())
+    }
+    /// The balance of `account` plus the leases of owners other than
+    /// `owner`; `None`: no such account.
+    fn credit_rest(&mut self, account: &str, owner: &str) -> Result<Option<i64>> {
+        let _ = (account, owner);
+        Err(no_leases())
+    }
+}
+
+fn no_leases() -> Error {
+    Error::Store { message: "this store has no credit leases".into(), transient: false }
 }
 
 /// A boxed store is a store: `&mut *guard` of a `Mutex<Box<dyn Store>>`
@@ -162,5 +216,20 @@ impl<S: Store + ?Sized> Store for Box<S> {
     }
     fn set_lock_wait(&mut self, wait: std::time::Duration) -> Result<()> {
         (**self).set_lock_wait(wait)
+    }
+    fn lease_credit(&mut self, request: &LeaseRequest<'_>) -> Result<Option<LeaseGrant>> {
+        (**self).lease_credit(request)
+    }
+    fn return_credit(&mut self, account: &str, owner: &str, amount: Option<i64>) -> Result<()> {
+        (**self).return_credit(account, owner, amount)
+    }
+    fn renew_credit_leases(&mut self, owner: &str, lease_ms: i64) -> Result<Vec<(String, i64)>> {
+        (**self).renew_credit_leases(owner, lease_ms)
+    }
+    fn expire_credit_leases(&mut self) -> Result<u64> {
+        (**self).expire_credit_leases()
+    }
+    fn credit_rest(&mut self, account: &str, owner: &str) -> Result<Option<i64>> {
+        (**self).credit_rest(account, owner)
     }
 }

@@ -163,6 +163,10 @@ pub struct LedgerWrite {
     pub kind: &'static str,
     pub key: LedgerKey,
     pub at: i64,
+    /// The owner of the credit lease a charge draws from (a leasing meter's,
+    /// see `meter::lease`): the flush thread takes it from that lease row
+    /// rather than from the account's balance. `None`: from the balance.
+    pub lease: Option<Arc<str>>,
 }
 
 impl LedgerWrite {

@@ -13,6 +13,8 @@
 //! 5. queues (issue 13, `docs/workers.md`): a run's queue, idempotency key,
 //!    priority, due time, lease (owner, epoch, expiry) and cancel request;
 //!    the per-queue limits; partial indexes of claimable and leased runs.
+//! 6. credit leases (`credit_leases`): blocks of an account's credit a
+//!    process holds (see `meter::lease`).
 
 /// The schema this build writes; each entry migrates from the version before it.
 pub(super) const MIGRATIONS: &[&str] = &[r#"
@@ -124,4 +126,13 @@ CREATE TABLE queues (
   name TEXT PRIMARY KEY,
   concurrency INTEGER
 ) WITHOUT ROWID;
+"#, r#"
+CREATE TABLE credit_leases (
+  account TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  amount INTEGER NOT NULL,
+  lease_until INTEGER NOT NULL,
+  PRIMARY KEY (account, owner)
+) WITHOUT ROWID;
+CREATE INDEX credit_leases_by_expiry ON credit_leases (lease_until);
 "#];

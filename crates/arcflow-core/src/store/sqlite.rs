@@ -5,16 +5,27 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+use super::credit::{LeaseGrant, LeaseRequest};
 use super::record::{execution_status, EventRecord, Execution, Fence, LedgerEntry, RunFilter, RunRecord, Write};
 use super::schema::MIGRATIONS;
 use super::Store;
 use crate::error::{Error, Result};
 
 mod apply;
+mod credit;
 mod identity;
 mod locking;
 mod queue;
 use identity::FileIdentity;
+
+/// Milliseconds since the epoch by SQLite's clock (the machine's: every
+/// process on one file shares it): the queue's leases and the credit leases.
+pub(super) fn clock_ms(conn: &rusqlite::Connection) -> Result<i64> {
+    conn.query_row(&format!("SELECT {NOW_MS}"), [], |r| r.get(0)).map_err(db_error)
+}
+
+/// The same as an SQL expression, for statements that compare with it.
+pub(super) const NOW_MS: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
 
 pub(crate) fn db_error(e: rusqlite::Error) -> Error {
     Error::Store { message: e.to_string(), transient: is_transient(&e) }
@@ -37,10 +48,11 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database at `path`,
-    /// which may end in `?locking=shared` (default) or `?locking=exclusive`:
-    /// the WAL index in a shared mapping other processes use, or in this
-    /// process's memory, where a read-only or vanished file cannot raise
-    /// SIGBUS (see `locking`).
+    /// which may end in `?locking=exclusive` (default on Unix) or
+    /// `?locking=shared`: the WAL index in this process's memory, where a
+    /// read-only or vanished file cannot raise SIGBUS, or in a shared
+    /// mapping other processes use (see `locking`). A file another process
+    /// holds is `Error::StoreHeld` once the lock wait has passed.
     pub fn open(path: &str) -> Result<Self> {
         let (path, locking) = locking::parse(path)?;
         let conn = match locking.vfs() {
@@ -48,28 +60,28 @@ impl SqliteStore {
             Some(vfs) => Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs),
         }
         .map_err(db_error)?;
-        let mut store = Self::setup(conn)?;
+        let mut store = Self::setup(conn).map_err(|e| held(e, path))?;
         // after setup: the file exists once the first pragma touched it
         store.file = FileIdentity::of(path);
         Ok(store)
     }
 
-    fn setup(conn: Connection) -> Result<Self> {
-        conn.busy_timeout(LOCK_WAIT).map_err(db_error)?;
+    fn setup(conn: Connection) -> std::result::Result<Self, OpenError> {
+        conn.busy_timeout(LOCK_WAIT)?;
         // the database file through read/write, never a mapping (a truncated
         // or immutable mapped file raises SIGBUS): whatever the build's default
-        conn.pragma_update(None, "mmap_size", 0).map_err(db_error)?;
+        conn.pragma_update(None, "mmap_size", 0)?;
         // WAL: readers never block the writer; FULL: a commit survives power loss
         use_wal(&conn)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(db_error)?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
         // a batch touches pages all over the executions B-tree: keep them cached (64 MiB)
-        conn.pragma_update(None, "cache_size", -65_536).map_err(db_error)?;
+        conn.pragma_update(None, "cache_size", -65_536)?;
         let mut store = SqliteStore { conn, file: None };
         store.migrate()?;
         Ok(store)
     }
 
-    fn migrate(&mut self) -> Result<()> {
+    fn migrate(&mut self) -> std::result::Result<(), OpenError> {
         // the common case, an up-to-date file, takes no write lock
         if schema_version(&self.conn)? == MIGRATIONS.len() {
             return Ok(());
@@ -78,16 +90,54 @@ impl SqliteStore {
         // deferred transaction could not upgrade once another process
         // wrote), and the version is read again under it, so a process that
         // waited (busy timeout) sees the other's migration and runs none of it
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version = schema_version(&tx)?;
         for sql in MIGRATIONS.iter().skip(version) {
-            tx.execute_batch(sql).map_err(db_error)?;
+            tx.execute_batch(sql)?;
         }
         if version < MIGRATIONS.len() {
-            tx.pragma_update(None, "user_version", MIGRATIONS.len()).map_err(db_error)?;
+            tx.pragma_update(None, "user_version", MIGRATIONS.len())?;
         }
-        tx.commit().map_err(db_error)
+        Ok(tx.commit()?)
     }
+}
+
+/// Why an open failed: SQLite's own error (told apart for a held file), or ours.
+enum OpenError {
+    Sqlite(rusqlite::Error),
+    Other(Error),
+}
+
+impl From<rusqlite::Error> for OpenError {
+    fn from(e: rusqlite::Error) -> Self {
+        OpenError::Sqlite(e)
+    }
+}
+
+impl From<Error> for OpenError {
+    fn from(e: Error) -> Self {
+        OpenError::Other(e)
+    }
+}
+
+/// Still locked once the open's lock wait has passed: under WAL only an
+/// exclusive lock keeps a new connection out for that long, and only a
+/// process holding the file (`unix-excl`, or a shared-mode process while
+/// this one asks for exclusive) keeps one, so that is what the error says.
+fn held(e: OpenError, path: &str) -> Error {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+    match e {
+        OpenError::Sqlite(e) if matches!(e.sqlite_error_code(), Some(DatabaseBusy | DatabaseLocked)) => {
+            Error::StoreHeld { path: path.to_owned() }
+        }
+        OpenError::Sqlite(e) => db_error(e),
+        OpenError::Other(e) => e,
+    }
+}
+
+/// Whether other processes may open the file at `path` (its `?locking=`).
+pub(super) fn shared(path: &str) -> Result<bool> {
+    Ok(locking::parse(path)?.1 == locking::Locking::Shared)
 }
 
 /// How long an open waits for another connection's lock.
@@ -98,7 +148,7 @@ const LOCK_WAIT: Duration = Duration::from_secs(5);
 /// read lock of its own): while another process opens the same new file,
 /// try again until it is WAL (the other may have switched it) or the
 /// usual lock wait has passed.
-fn use_wal(conn: &Connection) -> Result<()> {
+fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
         match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
@@ -106,7 +156,7 @@ fn use_wal(conn: &Connection) -> Result<()> {
             Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) && std::time::Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(2));
             }
-            Err(e) => return Err(db_error(e)),
+            Err(e) => return Err(e),
         }
     }
 }
@@ -267,6 +317,26 @@ impl Store for SqliteStore {
             .map_err(db_error)
     }
 
+    fn lease_credit(&mut self, request: &LeaseRequest<'_>) -> Result<Option<LeaseGrant>> {
+        self.lease(request)
+    }
+
+    fn return_credit(&mut self, account: &str, owner: &str, amount: Option<i64>) -> Result<()> {
+        self.give_back(account, owner, amount)
+    }
+
+    fn renew_credit_leases(&mut self, owner: &str, lease_ms: i64) -> Result<Vec<(String, i64)>> {
+        self.renew(owner, lease_ms)
+    }
+
+    fn expire_credit_leases(&mut self) -> Result<u64> {
+        self.expire_all()
+    }
+
+    fn credit_rest(&mut self, account: &str, owner: &str) -> Result<Option<i64>> {
+        self.rest_of(account, owner)
+    }
+
     /// `PRAGMA integrity_check`.
     fn integrity_check(&mut self) -> Result<String> {
         self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(db_error)
@@ -274,6 +344,13 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
+    /// A transaction that holds the write lock from its start: the queue's
+    /// and the credit leases' read-then-write calls take turns across
+    /// connections and processes.
+    fn immediate(&mut self) -> Result<rusqlite::Transaction<'_>> {
+        self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)
+    }
+
     fn ledger_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerEntry> {
         Ok(LedgerEntry {
             key: r.get(0)?,

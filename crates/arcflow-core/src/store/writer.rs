@@ -317,7 +317,10 @@ fn flush_loop(shared: &Shared, mut store: Box<dyn Store>) {
         let fences = fence::of_batch(shared, &batch);
         match apply_retrying(shared, &mut *store, &batch, &fences) {
             Ok(()) => committed(shared, n as u64, started),
-            Err(err) => set_aside::split_and_apply(shared, &mut *store, &batch, &fences, n, base, &merged, err),
+            Err(err) => {
+                let units = set_aside::units(shared, batch.len(), n, base, &merged);
+                set_aside::split_and_apply(shared, &mut *store, &batch, &fences, &units, err)
+            }
         }
         drop(batch);
         let mut state = shared.lock();

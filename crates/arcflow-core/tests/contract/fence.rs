@@ -76,3 +76,28 @@ pub fn a_taken_over_runs_writes_are_refused_whole_and_the_rest_lands(backend: &m
     writer.close();
     w2.close();
 }
+
+pub fn a_fenced_out_run_stays_refused_when_a_bad_write_splits_its_batch(backend: &mut impl Backend) {
+    backend.refuse_events_saying("refused");
+    let url = backend.url();
+    let mut q = queue::open(&url).unwrap();
+    let before = q.now_ms().unwrap();
+    q.enqueue(&[new_run("lost", "default")]).unwrap();
+    let lost = claim(&mut *q, "w1", &["default"], 1, 100).remove(0);
+    until_db_time_passes(&mut *q, before + 150);
+    assert_eq!(claim(&mut *q, "w2", &["default"], 1, 3_600_000)[0].epoch, 2);
+
+    let writer = WriteBehind::start(store::open(&url).unwrap(), WriterConfig { flush_interval: Duration::from_secs(1), ..WriterConfig::default() }).unwrap();
+    writer.fence("lost", "w1", lost.epoch);
+    // one batch (taken by the settle below, well within the interval): the lost run's writes, a good call, a call the store refuses for good
+    writer.enqueue([task("lost", "a", "succeeded", 1), charge("acme", "lost", "a", -1, 7, 2)]).unwrap();
+    writer.enqueue([credit("acme", 100, "top-up", 1)]).unwrap();
+    writer.enqueue([event("other", "refused", 2)]).unwrap();
+    assert!(!writer.settle(Duration::from_secs(30)), "one call was set aside");
+    let store = backend.store();
+    assert!(store.tasks("lost", 0).unwrap().is_empty(), "the halves applied alone are fenced too");
+    assert_eq!(store.balance("acme").unwrap(), Some(100), "the credit landed, the stale charge did not");
+    assert_eq!(writer.take_lost(), [("lost".to_owned(), 1)]);
+    assert_eq!(writer.stats().rejected, 1);
+    writer.close();
+}

@@ -54,6 +54,7 @@ macro_rules! contract_tests {
             a_claimed_run_keeps_its_lease_through_its_start_and_loses_it_at_its_end,
             bad_queue_requests_are_refused_clearly,
             a_taken_over_runs_writes_are_refused_whole_and_the_rest_lands,
+            a_fenced_out_run_stays_refused_when_a_bad_write_splits_its_batch,
         );
     };
     (@rules $open:expr; $($rule:ident),* $(,)?) => {
@@ -101,12 +102,12 @@ fn event(run: &str, message: &str, at: i64) -> Write {
 }
 
 fn credit(account: &str, amount: i64, key: &str, at: i64) -> Write {
-    Write::Ledger(LedgerWrite { account: account.into(), amount, kind: "credit", key: LedgerKey::Given(key.into()), at })
+    Write::Ledger(LedgerWrite { account: account.into(), amount, kind: "credit", key: LedgerKey::Given(key.into()), at, lease: None })
 }
 
 fn charge(account: &str, run: &str, task: &str, item: i64, amount: i64, at: i64) -> Write {
     let key = LedgerKey::Unit { run_id: run.into(), task: task.into(), step: 1, item, attempt: 1 };
-    Write::Ledger(LedgerWrite { account: account.into(), amount: -amount, kind: "charge", key, at })
+    Write::Ledger(LedgerWrite { account: account.into(), amount: -amount, kind: "charge", key, at, lease: None })
 }
 
 fn names(tasks: &[Execution]) -> Vec<&str> {

@@ -53,6 +53,9 @@ pub fn an_enqueued_run_is_queued_and_its_key_makes_it_once(backend: &mut impl Ba
     for answer in &again {
         assert_eq!((answer.id.as_str(), answer.created, answer.status.as_str()), ("r1", false, "queued"));
     }
+    // a retried enqueue (the same id and key) answers the run it made
+    let retried = q.enqueue(&[keyed("r1")]).unwrap();
+    assert_eq!((retried[0].id.as_str(), retried[0].created), ("r1", false));
     let in_one = q.enqueue(&[NewRun { key: Some("k2".into()), ..new_run("r5", "default") }, NewRun { key: Some("k2".into()), ..new_run("r6", "default") }]).unwrap();
     assert_eq!((in_one[0].created, in_one[1].id.as_str(), in_one[1].created), (true, "r5", false));
     let store = backend.store();

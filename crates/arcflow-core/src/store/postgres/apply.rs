@@ -51,7 +51,9 @@ pub(super) fn apply<'a>(tx: &mut Transaction<'_>, statements: &mut Statements, b
     Ok(())
 }
 
-const NOTIFY: &str = "SELECT pg_notify('arcflow', $1)";
+/// The payload says whose schema changed: listeners of other schemas on
+/// the same database ignore it.
+const NOTIFY: &str = "SELECT pg_notify('arcflow', jsonb_set($1::text::jsonb, '{s}', to_jsonb(current_schema()::text))::text)";
 
 /// The run whose end a write must follow (or precede).
 fn run_of(write: &Write) -> Option<&str> {
@@ -146,6 +148,8 @@ struct Ledger<'a> {
     item: Vec<Option<i64>>,
     attempt: Vec<Option<i64>>,
     at: Vec<i64>,
+    /// The lease a charge draws from (see `LedgerWrite::lease`).
+    lease: Vec<Option<&'a str>>,
 }
 
 #[derive(Default)]
@@ -241,6 +245,7 @@ impl<'a> Phase<'a> {
                 g.item.push(item);
                 g.attempt.push(attempt);
                 g.at.push(l.at);
+                g.lease.push(l.lease.as_deref());
             }
             Write::Event(e) => {
                 let g = &mut self.events;
@@ -318,7 +323,7 @@ impl<'a> Phase<'a> {
         }
         if !self.ledger.key.is_empty() {
             let g = &self.ledger;
-            exec(LEDGER, &[&g.key, &g.account, &g.amount, &g.kind, &g.run_id, &g.task, &g.item, &g.attempt, &g.at])?;
+            exec(LEDGER, &[&g.key, &g.account, &g.amount, &g.kind, &g.run_id, &g.task, &g.item, &g.attempt, &g.at, &g.lease])?;
         }
         if !self.events.run_id.is_empty() {
             let g = &self.events;
@@ -368,8 +373,10 @@ const SNAPSHOTS: &str = "
 INSERT INTO snapshots (run_id, jseq, state) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])
 ON CONFLICT (run_id) DO UPDATE SET jseq = EXCLUDED.jseq, state = EXCLUDED.state";
 
-/// Entries once per key; each account's balance moves by its new entries
-/// only, in the same statement (a retried batch or a second delivery changes nothing).
+/// Entries once per key; each new entry moves its owner's lease (a leasing
+/// meter's charge, `$10`) or else its account's balance, in the same
+/// statement (a retried batch or a second delivery changes nothing; a
+/// charge whose lease is gone, expired and returned, draws from the balance).
 const LEDGER: &str = "
 WITH entered AS (
   INSERT INTO ledger (key, account, amount, kind, run_id, task, item, attempt, at)
@@ -378,9 +385,19 @@ WITH entered AS (
     WITH ORDINALITY AS t(key, account, amount, kind, run_id, task, item, attempt, at, n)
   ORDER BY n
   ON CONFLICT (key) DO NOTHING
-  RETURNING account, amount
+  RETURNING key, account, amount
+), owned AS (
+  SELECT e.account, o.owner, e.amount FROM entered e JOIN unnest($1::text[], $10::text[]) AS o(key, owner) ON o.key = e.key
+), leased AS (
+  UPDATE credit_leases l SET amount = l.amount + s.amount
+  FROM (SELECT account, owner, sum(amount)::bigint AS amount FROM owned WHERE owner IS NOT NULL GROUP BY account, owner) s
+  WHERE l.account = s.account AND l.owner = s.owner
+  RETURNING l.account, l.owner
 )
-INSERT INTO accounts (id, balance) SELECT account, sum(amount)::bigint FROM entered GROUP BY account
+INSERT INTO accounts (id, balance)
+SELECT account, sum(amount)::bigint FROM owned o
+WHERE NOT EXISTS (SELECT 1 FROM leased l WHERE l.account = o.account AND l.owner = o.owner)
+GROUP BY account
 ON CONFLICT (id) DO UPDATE SET balance = accounts.balance + EXCLUDED.balance";
 
 const EVENTS: &str = "

@@ -9,9 +9,11 @@
 //! - `schema.rs`: the tables, migrated at open under an advisory lock;
 //! - `apply.rs`: a batch in one transaction, a few multi-row statements;
 //! - `read.rs`: the reads;
+//! - `credit.rs`: credit leases (`meter::lease`);
 //! - `url.rs`: the URL, and the password kept out of every message.
 
 mod apply;
+mod credit;
 mod fence;
 mod queue;
 mod read;
@@ -25,6 +27,7 @@ use std::time::Duration;
 use postgres::error::SqlState;
 use postgres::{Client, GenericClient, NoTls, Statement};
 
+use super::credit::{LeaseGrant, LeaseRequest};
 use super::record::{EventRecord, Execution, Fence, LedgerEntry, RunFilter, RunRecord, Write};
 use super::Store;
 use crate::error::{Error, Result};
@@ -107,13 +110,17 @@ fn client_config(target: &Target) -> Result<postgres::Config> {
     Ok(config)
 }
 
-/// What a listener connects with (see `queue::listen`), and how its
-/// messages are kept clear of the URL's password.
-pub(crate) fn listen_config(url: &str) -> Result<(postgres::Config, Box<dyn Fn(String) -> String + Send>)> {
+/// What a listener connects with (see `queue::listen`), the schema it
+/// listens for (`None`: the connection's default), and how its messages
+/// are kept clear of the URL's password.
+pub(crate) fn listen_config(url: &str) -> Result<ListenConfig> {
     let target = url::parse(url)?;
     let config = client_config(&target)?;
-    Ok((config, Box::new(move |text| target.scrub(text))))
+    let schema = target.schema.clone();
+    Ok((config, schema, Box::new(move |text| target.scrub(text))))
 }
+
+pub(crate) type ListenConfig = (postgres::Config, Option<String>, Box<dyn Fn(String) -> String + Send>);
 
 /// `SET lock_timeout`: zero fails at once (PostgreSQL's own zero would wait forever).
 fn lock_timeout(wait: Duration) -> String {
@@ -250,6 +257,26 @@ impl Store for PostgresStore {
 
     fn workflow_definition(&mut self, name: &str, hash: &str) -> Result<Option<String>> {
         self.with(|c, s| read::workflow_definition(c, s, name, hash))
+    }
+
+    fn lease_credit(&mut self, request: &LeaseRequest<'_>) -> Result<Option<LeaseGrant>> {
+        self.with(|c, s| credit::lease(c, s, request))
+    }
+
+    fn return_credit(&mut self, account: &str, owner: &str, amount: Option<i64>) -> Result<()> {
+        self.with(|c, s| credit::give_back(c, s, account, owner, amount))
+    }
+
+    fn renew_credit_leases(&mut self, owner: &str, lease_ms: i64) -> Result<Vec<(String, i64)>> {
+        self.with(|c, s| credit::renew(c, s, owner, lease_ms))
+    }
+
+    fn expire_credit_leases(&mut self) -> Result<u64> {
+        self.with(credit::expire_all)
+    }
+
+    fn credit_rest(&mut self, account: &str, owner: &str) -> Result<Option<i64>> {
+        self.with(|c, s| credit::rest_of(c, s, account, owner))
     }
 
     /// `lock_timeout`: under MVCC a read never waits for a writer's row

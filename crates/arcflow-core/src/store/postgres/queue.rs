@@ -28,7 +28,9 @@ RETURNING id";
 
 const BY_KEYS: &str = "SELECT run_key, id, status FROM runs WHERE run_key = ANY($1)";
 
-const NOTIFY: &str = "SELECT pg_notify('arcflow', $1)";
+/// The payload says whose schema changed: listeners of other schemas on
+/// the same database ignore it.
+const NOTIFY: &str = "SELECT pg_notify('arcflow', jsonb_set($1::text::jsonb, '{s}', to_jsonb(current_schema()::text))::text)";
 
 /// The limited queues among `$1`, locked in a fixed order (no deadlock
 /// between claimers of several).
@@ -36,13 +38,16 @@ const LOCK_LIMITS: &str = "
 SELECT name, concurrency::bigint FROM queues WHERE name = ANY($1) AND concurrency IS NOT NULL ORDER BY name FOR UPDATE";
 
 /// `$1` queues, `$2` the batch's limit, `$3`/`$4` the limited queues and
-/// their concurrency, `$5` the worker, `$6` the lease in ms.
+/// their concurrency, `$5` the worker, `$6` the lease in ms. Each queue's
+/// room (the limit, or what its concurrency leaves: only a limited queue
+/// counts its running runs) bounds its candidates, so a full queue never
+/// crowds out another's.
 const CLAIM: &str = "
 WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms),
 room AS (
-  SELECT w.name, GREATEST(0, LEAST($2::bigint, COALESCE(l.concurrency - (
+  SELECT w.name, CASE WHEN l.concurrency IS NULL THEN $2::bigint ELSE GREATEST(0, LEAST($2::bigint, l.concurrency - (
     SELECT count(*) FROM runs r WHERE r.queue = w.name AND r.status = 'running' AND r.owner IS NOT NULL
-      AND r.lease_until >= (SELECT ms FROM now)), $2::bigint))) AS free
+      AND r.lease_until >= (SELECT ms FROM now)))) END AS free
   FROM unnest($1::text[]) AS w(name) LEFT JOIN unnest($3::text[], $4::bigint[]) AS l(name, concurrency) ON l.name = w.name),
 candidates AS (
   SELECT c.* FROM room w, LATERAL (
@@ -141,11 +146,7 @@ impl Queue for PostgresStore {
     }
 
     fn claim(&mut self, req: &ClaimRequest<'_>) -> Result<Vec<Claimed>> {
-        queue::check_lease(req.lease_ms)?;
-        let queues = queue::checked_queues(req.queues)?;
-        if req.limit == 0 || queues.is_empty() {
-            return Ok(Vec::new());
-        }
+        let Some(queues) = req.checked()? else { return Ok(Vec::new()) };
         self.with(|client, statements| {
             let mut tx = client.transaction()?;
             let statement = statements.get(&mut tx, LOCK_LIMITS)?;
@@ -158,16 +159,7 @@ impl Queue for PostgresStore {
             let mut claimed: Vec<(i32, i64, Claimed)> = rows
                 .iter()
                 .map(|r| {
-                    let epoch = r.get::<_, i64>(5) as u64;
-                    let run = Claimed {
-                        id: r.get(0),
-                        workflow: r.get(1),
-                        workflow_hash: r.get(2),
-                        input: r.get(3),
-                        account: r.get(4),
-                        epoch,
-                        taken_over: epoch > 1,
-                    };
+                    let run = Claimed::new(r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get::<_, i64>(5) as u64);
                     (r.get(6), r.get::<_, Option<i64>>(7).unwrap_or(0), run)
                 })
                 .collect();

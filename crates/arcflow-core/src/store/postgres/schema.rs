@@ -14,6 +14,7 @@
 //! 3. queues (SQLite's 5): a run's queue, idempotency key, priority, due
 //!    time, lease (owner, epoch, expiry) and cancel request; the per-queue
 //!    limits; partial indexes of claimable and leased runs.
+//! 4. credit leases (`credit_leases`, see `meter::lease`).
 
 use postgres::Client;
 
@@ -111,6 +112,15 @@ CREATE TABLE queues (
   name TEXT PRIMARY KEY,
   concurrency INTEGER
 );
+"#, r#"
+CREATE TABLE credit_leases (
+  account TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  amount BIGINT NOT NULL,
+  lease_until BIGINT NOT NULL,
+  PRIMARY KEY (account, owner)
+);
+CREATE INDEX credit_leases_by_expiry ON credit_leases (lease_until);
 "#];
 
 /// The advisory lock's first key ("arcf"); the second is the schema's hash.

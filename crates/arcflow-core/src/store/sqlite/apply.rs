@@ -69,6 +69,10 @@ pub(super) fn write_batch<'a>(tx: &Transaction<'_>, batch: impl Iterator<Item = 
              ON CONFLICT (id) DO UPDATE SET balance = balance + ?2",
         )
         .map_err(db_error)?;
+    // a leasing meter's charge: from its lease (the balance no longer holds that credit)
+    let mut lease_charge = tx
+        .prepare_cached("UPDATE credit_leases SET amount = amount + ?3 WHERE account = ?1 AND owner = ?2")
+        .map_err(db_error)?;
     let mut event = tx
         .prepare_cached(
             "INSERT INTO events (run_id, kind, task, item, attempt, message, data, at)
@@ -110,10 +114,14 @@ pub(super) fn write_batch<'a>(tx: &Transaction<'_>, batch: impl Iterator<Item = 
                     .execute(params![l.key_text(), &*l.account, l.amount, l.kind, run_id, task, item, attempt, l.at])
                     .map_err(db_error)?;
                 // once per key: a retried batch or a second delivery changes nothing
-                if added == 1 {
-                    balance.execute(params![&*l.account, l.amount])
-                } else {
-                    Ok(0)
+                match (&l.lease, added) {
+                    (_, 0) => Ok(0),
+                    // a lease gone (expired, returned to the balance): from the balance
+                    (Some(owner), _) => match lease_charge.execute(params![&*l.account, &**owner, l.amount]).map_err(db_error)? {
+                        0 => balance.execute(params![&*l.account, l.amount]),
+                        n => Ok(n),
+                    },
+                    (None, _) => balance.execute(params![&*l.account, l.amount]),
                 }
             }
             Write::Event(e) => {

@@ -4,14 +4,11 @@
 //! serialized and never take a run twice. The time is SQLite's clock (the
 //! machine's), read in the transaction.
 
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, OptionalExtension};
 
 use super::{db_error, SqliteStore};
 use crate::error::Result;
 use crate::queue::{self, CancelAsked, ClaimRequest, Claimed, Enqueued, NewRun, Queue};
-
-/// Milliseconds since the epoch, by SQLite's clock.
-const NOW: &str = "SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER)";
 
 /// A list of names as one parameter: `IN (SELECT value FROM json_each(?))`.
 fn json_list(names: &[&str]) -> String {
@@ -19,15 +16,7 @@ fn json_list(names: &[&str]) -> String {
     serde_json::to_string(names).unwrap_or_default()
 }
 
-impl SqliteStore {
-    fn immediate(&mut self) -> Result<rusqlite::Transaction<'_>> {
-        self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)
-    }
-}
-
-fn now(tx: &rusqlite::Connection) -> Result<i64> {
-    tx.query_row(NOW, [], |r| r.get(0)).map_err(db_error)
-}
+use super::{clock_ms as now, NOW_MS};
 
 impl Queue for SqliteStore {
     fn enqueue(&mut self, runs: &[NewRun]) -> Result<Vec<Enqueued>> {
@@ -66,11 +55,7 @@ impl Queue for SqliteStore {
     }
 
     fn claim(&mut self, req: &ClaimRequest<'_>) -> Result<Vec<Claimed>> {
-        queue::check_lease(req.lease_ms)?;
-        let queues = queue::checked_queues(req.queues)?;
-        if req.limit == 0 || queues.is_empty() {
-            return Ok(Vec::new());
-        }
+        let Some(queues) = req.checked()? else { return Ok(Vec::new()) };
         let limit = i64::from(req.limit);
         let tx = self.immediate()?;
         let now = now(&tx)?;
@@ -123,16 +108,7 @@ impl Queue for SqliteStore {
             for id in queue::pick(candidates, &room, req.limit as usize) {
                 let run = take
                     .query_row(params![id, req.worker, now.saturating_add(req.lease_ms)], |r| {
-                        let epoch = r.get::<_, i64>(5)? as u64;
-                        Ok(Claimed {
-                            id: r.get(0)?,
-                            workflow: r.get(1)?,
-                            workflow_hash: r.get(2)?,
-                            input: r.get(3)?,
-                            account: r.get(4)?,
-                            epoch,
-                            taken_over: epoch > 1,
-                        })
+                        Ok(Claimed::new(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, i64>(5)? as u64))
                     })
                     .map_err(db_error)?;
                 claimed.push(run);
@@ -148,7 +124,7 @@ impl Queue for SqliteStore {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "UPDATE runs SET lease_until = ({NOW}) + ?2 WHERE owner = ?1 AND status = 'running' RETURNING id, epoch"
+                "UPDATE runs SET lease_until = ({NOW_MS}) + ?2 WHERE owner = ?1 AND status = 'running' RETURNING id, epoch"
             ))
             .map_err(db_error)?;
         let rows = stmt.query_map(params![worker, lease_ms], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))).map_err(db_error)?;
@@ -182,7 +158,7 @@ impl Queue for SqliteStore {
             None => CancelAsked::Unknown,
             Some((status, _)) if status == "queued" => {
                 tx.execute(
-                    &format!("UPDATE runs SET status = 'cancelled', cancel = ?2, ended_at = ({NOW}) WHERE id = ?1"),
+                    &format!("UPDATE runs SET status = 'cancelled', cancel = ?2, ended_at = ({NOW_MS}) WHERE id = ?1"),
                     params![id, policy],
                 )
                 .map_err(db_error)?;
@@ -221,7 +197,7 @@ impl Queue for SqliteStore {
     fn depth(&mut self, queues: &[String]) -> Result<u64> {
         let queues = queue::checked_queues(queues)?;
         let sql = format!(
-            "SELECT count(*) FROM runs WHERE status = 'queued' AND queue IN (SELECT value FROM json_each(?1)) AND run_at <= ({NOW})"
+            "SELECT count(*) FROM runs WHERE status = 'queued' AND queue IN (SELECT value FROM json_each(?1)) AND run_at <= ({NOW_MS})"
         );
         let n: i64 = self.conn.query_row(&sql, [json_list(&queues)], |r| r.get(0)).map_err(db_error)?;
         Ok(n as u64)

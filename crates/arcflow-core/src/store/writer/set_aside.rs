@@ -21,7 +21,7 @@ use crate::error::Error;
 use crate::store::{Fence, Store, Write};
 
 /// The writes of one `enqueue` call, in the coalesced batch.
-struct Unit {
+pub(super) struct Unit {
     /// `start..end` in the coalesced batch.
     start: usize,
     end: usize,
@@ -31,25 +31,10 @@ struct Unit {
     seqs: (u64, u64),
 }
 
-/// `batch` (coalesced from `n` queued writes, after sequence number
-/// `base`; `merged` as [`super::coalesce`] answered) failed with the
-/// permanent `err`: commits what the store accepts, sets aside the rest.
-pub(super) fn split_and_apply(
-    shared: &Shared,
-    store: &mut dyn Store,
-    batch: &[Write],
-    fences: &[Fence],
-    n: usize,
-    base: u64,
-    merged: &[(usize, usize)],
-    err: Error,
-) {
-    let units = units(shared, batch.len(), n, base, merged);
-    set_aside_bad(shared, store, batch, fences, &units, err);
-}
-
-/// `units` failed together with `err`: applies each half on its own.
-fn set_aside_bad(shared: &Shared, store: &mut dyn Store, batch: &[Write], fences: &[Fence], units: &[Unit], err: Error) {
+/// `units` (the calls of `batch`, see [`units`]) failed together with the
+/// permanent `err`: applies each half on its own (under the batch's
+/// `fences`), and sets aside a single call that fails.
+pub(super) fn split_and_apply(shared: &Shared, store: &mut dyn Store, batch: &[Write], fences: &[Fence], units: &[Unit], err: Error) {
     if let [unit] = units {
         rejected(shared, unit.writes, unit.seqs, &err);
         return;
@@ -57,7 +42,7 @@ fn set_aside_bad(shared: &Shared, store: &mut dyn Store, batch: &[Write], fences
     let (left, right) = units.split_at(units.len() / 2);
     for half in [left, right] {
         if let Err(err) = apply_units(shared, store, batch, fences, half) {
-            set_aside_bad(shared, store, batch, fences, half, err);
+            split_and_apply(shared, store, batch, fences, half, err);
         }
     }
 }
@@ -71,8 +56,9 @@ fn apply_units(shared: &Shared, store: &mut dyn Store, batch: &[Write], fences: 
     Ok(())
 }
 
-/// Cuts the coalesced batch (`len` writes, from `n` queued) into units.
-fn units(shared: &Shared, len: usize, n: usize, base: u64, merged: &[(usize, usize)]) -> Vec<Unit> {
+/// Cuts the coalesced batch (`len` writes, from `n` queued after sequence
+/// number `base`; `merged` as [`super::coalesce`] answered) into units.
+pub(super) fn units(shared: &Shared, len: usize, n: usize, base: u64, merged: &[(usize, usize)]) -> Vec<Unit> {
     // the queued writes each survivor stands for, and where it was queued
     let mut stands_for = vec![1u64; n];
     let mut kept = vec![true; n];

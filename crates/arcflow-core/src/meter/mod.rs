@@ -7,15 +7,24 @@
 //! balance never included it), and a resumed attempt reserves again. What
 //! the store keeps is the ledger (each charge and credit, unique by key) and
 //! each account's balance, updated in the same transaction as the entry.
+//!
+//! A meter owns its accounts' balances (in memory, or on a store only this
+//! process opens: `locking=exclusive`), or, on a store other processes
+//! share, leases blocks of credit from it ([`lease`]): the same calls, the
+//! same one compare-and-swap per reservation.
+
+mod block;
+pub mod lease;
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use dashmap::DashMap;
 use crate::error::{Error, Result};
 use crate::time::now_ms;
 use crate::store::{Store, Write, WriteBehind};
+use lease::{LeaseConfig, LeaseStats, Leases};
 // the records live beside the store's others; named here too
 pub use crate::store::{LedgerEntry, LedgerKey, LedgerWrite};
 
@@ -41,7 +50,43 @@ impl RunMeter {
 
 struct Account {
     name: Arc<str>,
+    /// Owned: the balance. Leased: the local block (what is leased and not
+    /// yet reserved or charged).
     balance: AtomicI64,
+    /// Leased only: the database's balance plus other owners' leases, as
+    /// last read, plus this meter's credits since.
+    rest: AtomicI64,
+    /// Leased only: credits reserved so far (the thread derives the rate).
+    reserved: AtomicI64,
+    /// Leased only: a reservation that leaves the block under this wakes the thread.
+    low: AtomicI64,
+    /// Leased only: the block the thread would hold now.
+    block: AtomicI64,
+    /// Leased only: the largest reservation that had to ask the database.
+    largest_wait: AtomicI64,
+    /// Leased only: this meter has a lease row for the account.
+    held: AtomicBool,
+    /// Leased only: until then (see `lease::REFUSAL_MEMORY`), a reservation
+    /// lacking `dry_need` or more is refused without asking the database.
+    dry_until: AtomicI64,
+    dry_need: AtomicI64,
+}
+
+impl Account {
+    fn new(name: &str, balance: i64, rest: i64) -> Self {
+        Account {
+            name: Arc::from(name),
+            balance: AtomicI64::new(balance),
+            rest: AtomicI64::new(rest),
+            reserved: AtomicI64::new(0),
+            low: AtomicI64::new(0),
+            block: AtomicI64::new(0),
+            largest_wait: AtomicI64::new(0),
+            held: AtomicBool::new(false),
+            dry_until: AtomicI64::new(0),
+            dry_need: AtomicI64::new(0),
+        }
+    }
 }
 
 /// An in-memory meter's ledger: the most recent writes (kept as queued:
@@ -57,12 +102,14 @@ struct MemoryLedger {
 const MEMORY_LEDGER_ENTRIES: usize = 100_000;
 
 pub struct Meter {
-    accounts: RwLock<Vec<Arc<Account>>>,
+    accounts: Arc<RwLock<Vec<Arc<Account>>>>,
     ids: DashMap<String, u32>,
     writer: Option<Arc<WriteBehind>>,
     /// How far below zero a reservation may take a balance.
     overdraft: i64,
     memory: Mutex<MemoryLedger>,
+    /// Set on a store other processes share: credit is leased, not owned.
+    leases: Option<Arc<Leases>>,
 }
 
 /// The largest amount accepted: credits are integers JavaScript holds exactly.
@@ -78,7 +125,35 @@ fn check_amount(amount: i64, what: &str) -> Result<()> {
 impl Meter {
     /// A meter; with a writer its ledger and balances persist in the store.
     pub fn new(writer: Option<Arc<WriteBehind>>, overdraft: i64) -> Self {
-        Meter { accounts: RwLock::new(Vec::new()), ids: DashMap::new(), writer, overdraft: overdraft.max(0), memory: Mutex::default() }
+        Meter { accounts: Arc::default(), ids: DashMap::new(), writer, overdraft: overdraft.max(0), memory: Mutex::default(), leases: None }
+    }
+
+    /// A meter on a store other processes share: it leases credit through
+    /// `conn`, a connection of its own to that store (see [`lease`]).
+    pub fn leasing(writer: Arc<WriteBehind>, overdraft: i64, conn: Box<dyn Store>, config: LeaseConfig) -> Result<Self> {
+        let mut meter = Meter::new(Some(Arc::clone(&writer)), overdraft);
+        meter.leases = Some(Leases::start(conn, config, meter.overdraft, Arc::clone(&meter.accounts), writer)?);
+        Ok(meter)
+    }
+
+    /// A leasing meter's database calls; `None` for a meter that owns its balances.
+    pub fn lease_stats(&self) -> Option<LeaseStats> {
+        self.leases.as_ref().map(|l| l.stats())
+    }
+
+    /// A leasing meter's owner id in `credit_leases`.
+    pub fn lease_owner(&self) -> Option<&str> {
+        self.leases.as_ref().map(|l| &*l.owner)
+    }
+
+    /// Stops leasing: waits (at most `settle`) for the queued charges and
+    /// gives every lease back. Nothing for a meter that owns its balances.
+    /// Later reservations are refused once the block is spent.
+    pub fn close(&self, settle: std::time::Duration) -> Result<()> {
+        match (&self.leases, &self.writer) {
+            (Some(leases), Some(writer)) => leases.close(&self.accounts, writer, settle),
+            _ => Ok(()),
+        }
     }
 
     fn account(&self, id: u32) -> Result<Arc<Account>> {
@@ -86,13 +161,13 @@ impl Meter {
         accounts.get(id as usize).cloned().ok_or_else(|| Error::Internal(format!("unknown account id {id}")))
     }
 
-    fn add(&self, name: &str, balance: i64) -> Result<u32> {
+    fn add(&self, name: &str, balance: i64, rest: i64) -> Result<u32> {
         let mut accounts = self.accounts.write().map_err(|_| Error::Internal("the meter is poisoned".into()))?;
         if let Some(id) = self.ids.get(name) {
             return Ok(*id);
         }
         let id = accounts.len() as u32;
-        accounts.push(Arc::new(Account { name: Arc::from(name), balance: AtomicI64::new(balance) }));
+        accounts.push(Arc::new(Account::new(name, balance, rest)));
         self.ids.insert(name.to_owned(), id);
         Ok(id)
     }
@@ -104,9 +179,16 @@ impl Meter {
             return Ok(Some(*id));
         }
         match store {
-            Some(store) => match store.balance(name)? {
-                Some(balance) => self.add(name, balance).map(Some),
-                None => Ok(None),
+            Some(store) => match &self.leases {
+                // leased: nothing local yet; the rest is the balance and others' leases
+                Some(leases) => match store.credit_rest(name, &leases.owner)? {
+                    Some(rest) => self.add(name, 0, rest).map(Some),
+                    None => Ok(None),
+                },
+                None => match store.balance(name)? {
+                    Some(balance) => self.add(name, balance, 0).map(Some),
+                    None => Ok(None),
+                },
             },
             None => Ok(None),
         }
@@ -114,21 +196,29 @@ impl Meter {
 
     /// Reserves `amount` on account `id` if its balance covers it (within
     /// the overdraft): one compare-and-swap, no I/O. `Err(balance)` when it
-    /// does not.
+    /// does not. A leasing meter reserves from its local block (the
+    /// overdraft is the database's to apply), and asks the database when
+    /// the block cannot cover it: one blocking round trip (see [`lease`]).
     pub fn reserve(&self, id: u32, amount: i64) -> Result<std::result::Result<(), i64>> {
         check_amount(amount, "a cost")?;
         let account = self.account(id)?;
-        let mut current = account.balance.load(Ordering::Acquire);
-        loop {
-            let next = current - amount;
-            if next < -self.overdraft {
-                return Ok(Err(current));
+        let Some(leases) = &self.leases else { return Ok(take(&account.balance, amount, -self.overdraft)) };
+        // a grant, then the reservation; again only if another reservation took the grant first
+        for _ in 0..4 {
+            let before = account.balance.load(Ordering::Acquire);
+            if take(&account.balance, amount, 0).is_ok() {
+                account.reserved.fetch_add(amount, Ordering::Relaxed);
+                let low = account.low.load(Ordering::Relaxed);
+                if before >= low && before - amount < low {
+                    leases.wake();
+                }
+                return Ok(Ok(()));
             }
-            match account.balance.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return Ok(Ok(())),
-                Err(actual) => current = actual,
+            if !leases.cover(&account, amount)? {
+                break;
             }
         }
+        Ok(Err(self.view(&account)))
     }
 
     /// Ends a reservation: `charged` is billed, the rest of `reserved`
@@ -141,7 +231,8 @@ impl Meter {
         check_amount(charged, "a charge")?;
         let account = self.account(id)?;
         account.balance.fetch_add(reserved - charged, Ordering::AcqRel);
-        Ok((charged > 0).then(|| LedgerWrite { account: Arc::clone(&account.name), amount: -charged, kind: "charge", key, at: now_ms() }))
+        let lease = self.leases.as_ref().map(|l| Arc::clone(&l.owner));
+        Ok((charged > 0).then(|| LedgerWrite { account: Arc::clone(&account.name), amount: -charged, kind: "charge", key, at: now_ms(), lease }))
     }
 
     /// Returns a reservation whole: nothing is billed.
@@ -176,7 +267,7 @@ impl Meter {
     /// now, for any other: so it never waits for its own queued writes.
     pub fn credit(&self, name: &str, amount: i64, key: &str, store: Option<&mut dyn Store>) -> Result<(bool, i64)> {
         check_amount(amount, "a credit")?;
-        let write = LedgerWrite { account: Arc::from(name), amount, kind: "credit", key: LedgerKey::Given(key.to_owned()), at: now_ms() };
+        let write = LedgerWrite { account: Arc::from(name), amount, kind: "credit", key: LedgerKey::Given(key.to_owned()), at: now_ms(), lease: None };
         let seen = match store {
             Some(store) => {
                 let mut memory = self.memory.lock().map_err(|_| Error::Internal("the meter is poisoned".into()))?;
@@ -187,39 +278,57 @@ impl Meter {
                 }
                 drop(memory);
                 if !seen && self.ids.get(name).is_none() {
-                    let balance = store.balance(name)?.unwrap_or(0);
-                    self.add(name, balance)?;
+                    match &self.leases {
+                        Some(leases) => self.add(name, 0, store.credit_rest(name, &leases.owner)?.unwrap_or(0))?,
+                        None => self.add(name, store.balance(name)?.unwrap_or(0), 0)?,
+                    };
                 }
                 seen
             }
             None => {
                 let seen = self.memory.lock().map_err(|_| Error::Internal("the meter is poisoned".into()))?.credit_keys.contains(key);
                 if !seen {
-                    self.add(name, 0)?;
+                    self.add(name, 0, 0)?;
                 }
                 seen
             }
         };
         if seen {
             let balance = match self.ids.get(name).map(|id| *id) {
-                Some(id) => self.account(id)?.balance.load(Ordering::Acquire),
+                Some(id) => self.view(&*self.account(id)?),
                 None => 0,
             };
             return Ok((false, balance));
         }
         let id = *self.ids.get(name).ok_or_else(|| Error::Internal("the account vanished".into()))?;
         let account = self.account(id)?;
-        let balance = account.balance.fetch_add(amount, Ordering::AcqRel) + amount;
-        self.record(write)?;
-        Ok((true, balance))
+        // leased: a credit goes to the database's balance, not to the local block
+        match (&self.leases, &self.writer) {
+            (Some(leases), Some(writer)) => {
+                account.rest.fetch_add(amount, Ordering::AcqRel);
+                leases.credited(writer.enqueue([Write::Ledger(write)])?.0);
+            }
+            _ => {
+                account.balance.fetch_add(amount, Ordering::AcqRel);
+                self.record(write)?;
+            }
+        }
+        Ok((true, self.view(&account)))
     }
 
-    /// The balance of account `name` (reservations in flight deducted).
+    /// The balance of account `name` (reservations in flight deducted);
+    /// leased, see [`lease`] for what it counts.
     pub fn balance(&self, name: &str, store: Option<&mut dyn Store>) -> Result<Option<i64>> {
         match self.resolve(name, store)? {
-            Some(id) => Ok(Some(self.account(id)?.balance.load(Ordering::Acquire))),
+            Some(id) => Ok(Some(self.view(&*self.account(id)?))),
             None => Ok(None),
         }
+    }
+
+    /// An account's balance as this meter sees it.
+    fn view(&self, account: &Account) -> i64 {
+        let local = account.balance.load(Ordering::Acquire);
+        if self.leases.is_some() { local.saturating_add(account.rest.load(Ordering::Acquire)) } else { local }
     }
 
     /// The latest entries of account `name`, newest first (an in-memory
@@ -237,5 +346,28 @@ impl Meter {
     /// Whether this meter persists (its reads go to the store).
     pub fn durable(&self) -> bool {
         self.writer.is_some()
+    }
+}
+
+/// Takes `amount` from `balance` unless that leaves it under `floor`:
+/// one compare-and-swap loop; `Err(balance)` when it would.
+fn take(balance: &AtomicI64, amount: i64, floor: i64) -> std::result::Result<(), i64> {
+    let mut current = balance.load(Ordering::Acquire);
+    loop {
+        let next = current - amount;
+        if next < floor {
+            return Err(current);
+        }
+        match balance.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return Ok(()),
+            Err(actual) => current = actual,
+        }
+    }
+}
+
+impl Drop for Meter {
+    fn drop(&mut self) {
+        // a leasing meter not closed: its leases go back now rather than at expiry
+        let _ = self.close(std::time::Duration::from_secs(2));
     }
 }
