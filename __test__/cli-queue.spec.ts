@@ -23,7 +23,8 @@ function setup(): { dir: string; flows: string; store: string } {
   mkdirSync(flows)
   writeFileSync(join(flows, 'greet.yaml'), FLOW)
   writeFileSync(join(dir, 'in.json'), JSON.stringify({ name: 'Ada' }))
-  return { dir, flows, store: `sqlite:${join(dir, 'q.db')}` }
+  // several processes on one file: locking=shared
+  return { dir, flows, store: `sqlite:${join(dir, 'q.db')}?locking=shared` }
 }
 
 test('enqueue prints the id (the same key: the same id); a worker runs it; enqueue --wait prints the output', async (t) => {

@@ -7,4 +7,5 @@ import { join } from 'node:path'
 
 import { queueScenarios } from './scenarios/queue'
 
-queueScenarios(test, () => `sqlite:${join(mkdtempSync(join(tmpdir(), 'arcflow-queue-')), 'q.db')}`, 'sqlite')
+// several processes on one file: `locking=shared` (the default, exclusive, holds the file for one process)
+queueScenarios(test, () => `sqlite:${join(mkdtempSync(join(tmpdir(), 'arcflow-queue-')), 'q.db')}?locking=shared`, 'sqlite')
