@@ -181,8 +181,10 @@ export function queueScenarios(test: TestFn, store: () => string, label: string)
     t.teardown(() => engine.close())
     // `late`: the stale worker's handler ends 1 s after it starts, while it is stopped, so at once after SIGCONT;
     // `long`: still in flight then, so its signal is what tells it
-    const late = await engine.enqueue('one', { n: 'late', hold: { stale: 1_000 } })
-    const long = await engine.enqueue('one', { n: 'long', hold: { stale: 600_000 } })
+    engine.credit('acme', 100, { key: 'top-up' })
+    await engine.flush()
+    const late = await engine.enqueue('one', { n: 'late', hold: { stale: 1_000 } }, { account: 'acme' })
+    const long = await engine.enqueue('one', { n: 'long', hold: { stale: 600_000 } }, { account: 'acme' })
     const stale = startWorker(url, { lease: 1_000, tag: 'stale', concurrency: 2 })
     t.teardown(() => void stale.process.kill('SIGKILL'))
     // stopped with no transaction open (PostgreSQL would hold its row locks, and a claim skips locked rows)
@@ -209,6 +211,9 @@ export function queueScenarios(test: TestFn, store: () => string, label: string)
       t.is(succeeded.length, 1)
       t.like(succeeded[0]!.result, { tag: 'fresh' })
     }
+    // one charge per run, the new worker's attempt's: the stale worker's late completion was never billed
+    const charges = (await engine.ledger('acme')).filter((e) => e.kind === 'charge')
+    t.deepEqual(charges.map((c) => [c.runId, c.attempt, c.amount]).sort(), [[late.id, 2, -1], [long.id, 2, -1]].sort())
   })
 }
 
