@@ -25,13 +25,11 @@ import { executionsFromEvents, logsFromEvents } from './history'
 import { WorkflowVersions } from './versions'
 import { handleSignals, releaseSignals } from './shutdown'
 import { builtinActions } from '../actions'
-import { acquireHub, releaseHub, type QueueHub } from '../queue/hub'
-import type { QueueHost } from '../queue/host'
-import { enqueue } from '../queue/enqueue'
-import { Worker } from '../queue/worker'
-import { result } from '../queue/result'
-import { cancel, type CancelOutcome } from '../queue/cancel'
-import { checkQueueLimit, checkWork, type Enqueued, type EnqueueOptions, type ResultOptions, type WorkOptions } from '../queue/options'
+import { subscribe } from '../queue/host'
+import { QueueSide } from '../queue/side'
+import type { CancelOutcome } from '../queue/cancel'
+import type { Worker } from '../queue/worker'
+import type { Enqueued, EnqueueOptions, ResultOptions, WorkOptions } from '../queue/options'
 
 export type { ActionOptions, CreditStats, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine-types'
 import type { ActionOptions, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine-types'
@@ -68,14 +66,12 @@ export class Engine {
     if (this.#runs.delete(runId)) this.#lease?.live.delete(runId)
     this.#given.ended(runId)
     // this process's result waiters (the store has the end once this process's writes commit)
-    this.#hub?.emit('ended', [runId])
+    this.#queues?.ended(runId)
   }
   /** The store's URL, for the queue's own connection. */
   readonly #target: StoreTarget | undefined
-  /** This process's queue hub for the store, opened on first use (see `queue/hub.ts`). */
-  #hub: QueueHub | undefined
-  #queueHost: QueueHost | undefined
-  readonly #workers = new Set<Worker>()
+  /** Queues and workers (`queue/side.ts`), on first use. */
+  #queues: QueueSide | undefined
   #closed = false
   /** This engine's reference to its store, shared with the other engines of this process on the same database. */
   readonly #lease: StoreLease | undefined
@@ -435,7 +431,7 @@ export class Engine {
    * const { id } = await engine.enqueue('etl', { day: '2026-11-30' }, { queue: 'default', key: 'etl-2026-11-30', delay: '5s' })
    */
   enqueue(workflow: string | WorkflowDefinition, input?: unknown, options?: EnqueueOptions): Promise<Enqueued> {
-    return enqueue(this.#queueSide(), workflow, input, options)
+    return this.#queueSide().enqueue(workflow, input, options)
   }
 
   /**
@@ -449,10 +445,7 @@ export class Engine {
    * process.once('SIGTERM', () => void worker.stop({ drain: true }))
    */
   work(options?: WorkOptions): Worker {
-    const host = this.#queueSide()
-    const worker = new Worker(host, checkWork(options))
-    this.#workers.add(worker)
-    return worker
+    return this.#queueSide().work(options)
   }
 
   /**
@@ -464,7 +457,7 @@ export class Engine {
    * const output = await engine.result(id, { timeout: '30s' })
    */
   result<O = unknown>(id: string, options?: ResultOptions): Promise<O> {
-    return result<O>(this.#queueSide(), id, options)
+    return this.#queueSide().result<O>(id, options)
   }
 
   /**
@@ -476,7 +469,7 @@ export class Engine {
    * await engine.cancel(id, { policy: 'allow_finish' })
    */
   cancel(id: string, options?: { policy?: CancelPolicy }): Promise<CancelOutcome> {
-    return cancel(this.#queueSide(), id, options)
+    return this.#queueSide().cancel(id, options)
   }
 
   /**
@@ -486,34 +479,26 @@ export class Engine {
    * @example
    * await engine.queue('llm', { concurrency: 10 })
    */
-  async queue(name: string, options: { concurrency: number | null }): Promise<void> {
-    const host = this.#queueSide()
-    const limit = checkQueueLimit(name, options)
-    await host.hub().client.setLimit(name, limit)
+  queue(name: string, options: { concurrency: number | null }): Promise<void> {
+    return this.#queueSide().limit(name, options)
   }
 
-  /** What the queue modules use of this engine (`queue/host.ts`); queues need a store. */
-  #queueSide(): QueueHost {
+  /** The queue side, given what it uses of this engine (`queue/host.ts`); queues need a store. */
+  #queueSide(): QueueSide {
     this.#open()
     const target = this.#target
     if (!this.#store || !target) throw new QueueError("queues need a store: pass store: 'sqlite:PATH' (or a PostgreSQL URL)")
-    return (this.#queueHost ??= {
+    return (this.#queues ??= new QueueSide({
       store: this.#store,
-      hub: () => (this.#hub ??= acquireHub(target.key(), target.url)),
+      storeKey: target.key(),
+      storeUrl: target.url,
       open: () => this.#open(),
       workflow: (name) => this.#workflows.get(name),
       live: (id) => this.#runs.get(id),
-      liveElsewhere: (id) => !this.#runs.has(id) && this.#lease?.live.has(id) === true,
       startClaimed: (workflow, input, runId, account) => this.#start(workflow, input, { runId, account }, true),
       resumeClaimed: (runId) => this.resume(runId),
-      listen: (listener) => {
-        this.#listeners.push(listener)
-        return () => {
-          const at = this.#listeners.indexOf(listener)
-          if (at >= 0) this.#listeners.splice(at, 1)
-        }
-      },
-    })
+      listen: (listener) => subscribe(this.#listeners, listener),
+    }))
   }
 
   /** Resolves once every write queued so far is committed (at once in memory). */
@@ -531,10 +516,8 @@ export class Engine {
     this.#closed = true
     this.#accounts.refuse()
     // a worker's runs are given back for another worker to take over, not cancelled
-    await Promise.all([...this.#workers].map((worker) => worker.stop({ drain: false })))
+    await this.#queues?.close()
     await Promise.all([...this.#runs.values()].map((run) => run.cancel()))
-    if (this.#hub) releaseHub(this.#hub)
-    this.#hub = undefined
     this.#accounts.close()
     if (this.#lease) {
       await this.#lease.release()

@@ -19,8 +19,6 @@ export interface QueueHost {
   workflow(name: string): WorkflowDefinition | undefined
   /** The engine's live run with this id. */
   live(id: string): Run | undefined
-  /** Live in another engine of this process on the same store. */
-  liveElsewhere(id: string): boolean
   /**
    * Starts a claimed run under its own id (its row exists, `queued` or
    * claimed: the run-id reuse check accepts exactly this case). Throws
@@ -31,4 +29,13 @@ export interface QueueHost {
   resumeClaimed(runId: string): Run
   /** Sees every run's event; answers the function that stops it. */
   listen(listener: (event: RunEvent) => void): () => void
+}
+
+/** Adds `listener` to an engine's `listeners`; answers the function that removes it. */
+export function subscribe<T>(listeners: T[], listener: T): () => void {
+  listeners.push(listener)
+  return () => {
+    const at = listeners.indexOf(listener)
+    if (at >= 0) listeners.splice(at, 1)
+  }
 }

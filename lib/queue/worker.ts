@@ -63,6 +63,7 @@ export class Worker extends EventEmitter {
   /** Claim answers received: orders claims against renewals. */
   #claimSeq = 0
   #stopping = false
+  /** Resolves once stopped: every run ended here or was released. */
   #stopped: Promise<void> | undefined
   readonly #stats = { claimed: 0, completed: 0, lostLeases: 0, takenOver: 0 }
   readonly #timers: Array<ReturnType<typeof setTimeout>> = []
@@ -124,30 +125,34 @@ export class Worker extends EventEmitter {
    * process.once('SIGTERM', () => void worker.stop({ drain: true }))
    */
   stop(options: { drain?: boolean } = {}): Promise<void> {
-    const drain = options.drain ?? true
-    if (this.#stopped && drain) return this.#stopped
-    this.#stopping = true
-    for (const timer of this.#timers) clearInterval(timer)
-    this.#timers.length = 0
-    if (this.#safety !== undefined) clearTimeout(this.#safety)
-    this.#hub.off('enqueued', this.#onEnqueued)
-    const previous = this.#stopped
-    this.#stopped = (drain ? this.#drain() : this.#release()).then(async () => {
-      await previous
-      this.#leases.stop()
-      this.#hub.off('cancel', this.#onCancel)
-      this.#hub.off('missed', this.#onMissed)
-      this.#hub.unsubscribe()
-      this.#unlisten()
-    })
+    // drain: false may come after drain: true (a second Ctrl-C): the runs still held are released then
+    if (options.drain === false) this.#releasing ??= this.#release().finally(() => (this.#released = true))
+    if (!this.#stopped) {
+      this.#stopping = true
+      for (const timer of this.#timers) clearInterval(timer)
+      this.#timers.length = 0
+      if (this.#safety !== undefined) clearTimeout(this.#safety)
+      this.#hub.off('enqueued', this.#onEnqueued)
+      this.#stopped = this.#settle().then(() => {
+        this.#leases.stop()
+        this.#hub.off('cancel', this.#onCancel)
+        this.#hub.off('missed', this.#onMissed)
+        this.#hub.unsubscribe()
+        this.#unlisten()
+        this.emit('stopped')
+      })
+    }
     return this.#stopped
   }
 
-  async #drain(): Promise<void> {
-    // a run claimed while the stop came is held (and waited for) too
-    while (this.#claiming || this.#held.size > 0) {
-      await Promise.all([...this.#held.values()].map((h) => h.run?.result().catch(() => undefined)))
-      if (this.#claiming || this.#held.size > 0) await new Promise((resolve) => setTimeout(resolve, 10))
+  #releasing: Promise<void> | undefined
+  #released = false
+
+  /** Until no run is held, no claim is in flight and a release asked for is done. */
+  async #settle(): Promise<void> {
+    while (this.#claiming || this.#held.size > 0 || (this.#releasing !== undefined && !this.#released)) {
+      // a short poll, only while stopping: ends, their commits, a claim in flight and a release all settle it
+      await new Promise((resolve) => setTimeout(resolve, 20))
     }
   }
 
