@@ -22,13 +22,18 @@ export interface WorkerProcess {
   stderr(): string
 }
 
+const tail = (lines: Line[]): string => lines.slice(-12).map((l) => JSON.stringify(l)).join('\n')
+
 export function startWorker(store: string, options: Record<string, unknown>): WorkerProcess {
   const proc = spawn(process.execPath, [child, store, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe'] })
   const lines: Line[] = []
   const waiters: Array<{ match: (line: Line) => boolean; resolve: (line: Line) => void }> = []
   let err = ''
   proc.stderr!.on('data', (d: Buffer) => (err += d))
-  createInterface({ input: proc.stdout! }).on('line', (text) => {
+  const reader = createInterface({ input: proc.stdout! })
+  // every line read, not only the process gone: a line may still be in the reader when 'close' comes
+  const linesDone = new Promise<void>((resolve) => reader.on('close', resolve))
+  reader.on('line', (text) => {
     let line: Line
     try {
       line = JSON.parse(text) as Line
@@ -45,8 +50,10 @@ export function startWorker(store: string, options: Record<string, unknown>): Wo
   })
   let ended = false
   const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => {
-    ended = true
-    resolve(code)
+    void linesDone.then(() => {
+      ended = true
+      resolve(code)
+    })
   }))
   return {
     process: proc,
@@ -58,13 +65,13 @@ export function startWorker(store: string, options: Record<string, unknown>): Wo
       if (seen) return Promise.resolve(seen)
       return new Promise((resolve, reject) => {
         // a line that never comes fails the test with what did come, rather than hanging it
-        const timer = setTimeout(() => reject(new Error(`no such line from the worker within ${WAIT_MS} ms; it printed:\n${lines.map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${err}`)), WAIT_MS)
+        const timer = setTimeout(() => reject(new Error(`no such line from the worker within ${WAIT_MS} ms; its last lines:\n${tail(lines)}\nstderr: ${err}`)), WAIT_MS)
         waiters.push({ match, resolve: (line) => {
           clearTimeout(timer)
           resolve(line)
         } })
         void exited.then(() => {
-          if (ended && !lines.some(match)) reject(new Error(`the worker ended (stderr: ${err}) before printing the line waited for; it printed:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`))
+          if (ended && !lines.some(match)) reject(new Error(`the worker ended (code ${proc.exitCode}, signal ${proc.signalCode}, stderr: ${err}) before printing the line waited for; its last lines:\n${tail(lines)}`))
         })
       })
     },

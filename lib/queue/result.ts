@@ -4,9 +4,10 @@
  * read again when it is heard to end: at once in this process, by the
  * PostgreSQL notice from another (never a poll there, except the slow
  * safety poll), by a short poll across processes on SQLite. A failed or
- * stopped run rejects as the in-process `run.result()` does.
+ * stopped run rejects as the in-process `run.result()` does. A read that
+ * fails (the database restarting) is tried again at the next wake-up.
  */
-import { AbortedError, QueueError } from '../errors'
+import { AbortedError, QueueError, StoreError } from '../errors'
 import { RunFailedError, RunStoppedError } from '../engine/run-errors'
 import type { Failure } from '../engine/failure'
 import type { QueueHost } from './host'
@@ -32,7 +33,15 @@ export async function result<O>(host: QueueHost, id: string, options?: ResultOpt
       // listening before the read: an end between the read and the wait is not missed
       const woken = wake(host, id, signal)
       try {
-        const stored = await host.store.runInfo(id, { signal })
+        let stored
+        try {
+          stored = await host.store.runInfo(id, { signal })
+        } catch (error) {
+          // the database is restarting or unreachable: wait on (until the signal or timeout says stop)
+          if (!(error instanceof StoreError)) throw error
+          await woken.promise
+          continue
+        }
         if (!stored) throw new QueueError(`no run ${JSON.stringify(id)} in the store`)
         const { record } = stored
         switch (record.status) {

@@ -44,34 +44,13 @@ struct JsNewRun {
 /// What a call does, on the libuv thread.
 enum Op {
     Enqueue(Vec<NewRun>),
-    Claim {
-        worker: String,
-        queues: Vec<String>,
-        limit: u32,
-        lease_ms: i64,
-    },
-    Renew {
-        worker: String,
-        lease_ms: i64,
-    },
-    Release {
-        worker: String,
-        runs: Vec<(String, u64)>,
-    },
-    Cancel {
-        id: String,
-        policy: String,
-    },
-    Cancels {
-        worker: String,
-    },
-    SetLimit {
-        queue: String,
-        concurrency: Option<u32>,
-    },
-    Depth {
-        queues: Vec<String>,
-    },
+    Claim { worker: String, queues: Vec<String>, limit: u32, lease_ms: i64 },
+    Renew { worker: String, lease_ms: i64 },
+    Release { worker: String, runs: Vec<(String, u64)> },
+    Cancel { id: String, policy: String },
+    Cancels { worker: String },
+    SetLimit { queue: String, concurrency: Option<u32> },
+    Depth { queues: Vec<String> },
     Now,
 }
 
@@ -81,29 +60,15 @@ impl NativeQueue {
     /// `postgres://...`), migrating its schema like the store's open.
     #[napi(constructor)]
     pub fn new(url: String) -> Result<Self, JsError> {
-        guard(|| {
-            Ok(NativeQueue {
-                inner: Arc::new(Mutex::new(Some(queue::open(&url)?))),
-            })
-        })
+        guard(|| Ok(NativeQueue { inner: Arc::new(Mutex::new(Some(queue::open(&url)?))) }))
     }
 
     /// Enqueues a batch (JSON text: `[{id, workflow, input, queue, key,
     /// priority, runAt, account, at}]`) in one transaction; answers
     /// `[{id, created, status}]` in order.
-    #[napi(
-        ts_args_type = "runs: string, signal?: AbortSignal | undefined | null",
-        ts_return_type = "Promise<string>"
-    )]
-    pub fn enqueue(
-        &self,
-        runs: String,
-        signal: Option<AbortSignal>,
-    ) -> Result<AsyncTask<Call>, JsError> {
-        let runs: Vec<JsNewRun> = guard(|| {
-            serde_json::from_str(&runs)
-                .map_err(|e| arcflow_core::Error::Internal(format!("enqueue batch: {e}")))
-        })?;
+    #[napi(ts_args_type = "runs: string, signal?: AbortSignal | undefined | null", ts_return_type = "Promise<string>")]
+    pub fn enqueue(&self, runs: String, signal: Option<AbortSignal>) -> Result<AsyncTask<Call>, JsError> {
+        let runs: Vec<JsNewRun> = guard(|| serde_json::from_str(&runs).map_err(|e| arcflow_core::Error::Internal(format!("enqueue batch: {e}"))))?;
         let runs = runs
             .into_iter()
             .map(|r| NewRun {
@@ -124,58 +89,26 @@ impl NativeQueue {
     /// Claims up to `limit` runs of `queues` for `worker` under a lease of
     /// `leaseMs`: `[{id, workflow, workflowHash, input, account, epoch, takenOver}]`.
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn claim(
-        &self,
-        worker: String,
-        queues: Vec<String>,
-        limit: u32,
-        lease_ms: u32,
-    ) -> AsyncTask<Call> {
-        self.call(
-            Op::Claim {
-                worker,
-                queues,
-                limit,
-                lease_ms: i64::from(lease_ms),
-            },
-            None,
-        )
+    pub fn claim(&self, worker: String, queues: Vec<String>, limit: u32, lease_ms: u32) -> AsyncTask<Call> {
+        self.call(Op::Claim { worker, queues, limit, lease_ms: i64::from(lease_ms) }, None)
     }
 
     /// Renews every lease `worker` holds, in one statement: `[[id, epoch]]` of the runs it still holds.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn renew(&self, worker: String, lease_ms: u32) -> AsyncTask<Call> {
-        self.call(
-            Op::Renew {
-                worker,
-                lease_ms: i64::from(lease_ms),
-            },
-            None,
-        )
+        self.call(Op::Renew { worker, lease_ms: i64::from(lease_ms) }, None)
     }
 
     /// Puts runs (`ids` at `epochs`) `worker` holds back to `queued` for another worker.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn release(&self, worker: String, ids: Vec<String>, epochs: Vec<f64>) -> AsyncTask<Call> {
-        let runs = ids
-            .into_iter()
-            .zip(epochs)
-            .map(|(id, e)| (id, e as u64))
-            .collect();
+        let runs = ids.into_iter().zip(epochs).map(|(id, e)| (id, e as u64)).collect();
         self.call(Op::Release { worker, runs }, None)
     }
 
     /// Asks for run `id` to be cancelled with `policy`: `{"asked": "cancelled" | "forwarded" | "ended" | "unknown", owner?, status?}`.
-    #[napi(
-        ts_args_type = "id: string, policy: string, signal?: AbortSignal | undefined | null",
-        ts_return_type = "Promise<string>"
-    )]
-    pub fn request_cancel(
-        &self,
-        id: String,
-        policy: String,
-        signal: Option<AbortSignal>,
-    ) -> AsyncTask<Call> {
+    #[napi(ts_args_type = "id: string, policy: string, signal?: AbortSignal | undefined | null", ts_return_type = "Promise<string>")]
+    pub fn request_cancel(&self, id: String, policy: String, signal: Option<AbortSignal>) -> AsyncTask<Call> {
         self.call(Op::Cancel { id, policy }, signal)
     }
 
@@ -186,24 +119,13 @@ impl NativeQueue {
     }
 
     /// Sets (or, null, lifts) the limit of `queue`'s runs running at once across all workers.
-    #[napi(
-        ts_args_type = "queue: string, concurrency: number | null, signal?: AbortSignal | undefined | null",
-        ts_return_type = "Promise<string>"
-    )]
-    pub fn set_limit(
-        &self,
-        queue: String,
-        concurrency: Option<u32>,
-        signal: Option<AbortSignal>,
-    ) -> AsyncTask<Call> {
+    #[napi(ts_args_type = "queue: string, concurrency: number | null, signal?: AbortSignal | undefined | null", ts_return_type = "Promise<string>")]
+    pub fn set_limit(&self, queue: String, concurrency: Option<u32>, signal: Option<AbortSignal>) -> AsyncTask<Call> {
         self.call(Op::SetLimit { queue, concurrency }, signal)
     }
 
     /// Runs of `queues` queued and due now.
-    #[napi(
-        ts_args_type = "queues: string[], signal?: AbortSignal | undefined | null",
-        ts_return_type = "Promise<string>"
-    )]
+    #[napi(ts_args_type = "queues: string[], signal?: AbortSignal | undefined | null", ts_return_type = "Promise<string>")]
     pub fn depth(&self, queues: Vec<String>, signal: Option<AbortSignal>) -> AsyncTask<Call> {
         self.call(Op::Depth { queues }, signal)
     }
@@ -224,13 +146,7 @@ impl NativeQueue {
 
 impl NativeQueue {
     fn call(&self, op: Op, signal: Option<AbortSignal>) -> AsyncTask<Call> {
-        AsyncTask::with_optional_signal(
-            Call {
-                inner: Arc::clone(&self.inner),
-                op: Some(op),
-            },
-            signal,
-        )
+        AsyncTask::with_optional_signal(Call { inner: Arc::clone(&self.inner), op: Some(op) }, signal)
     }
 }
 
@@ -243,38 +159,19 @@ pub struct Call {
 impl Call {
     fn run(&mut self) -> arcflow_core::Result<Json> {
         let Some(op) = self.op.take() else {
-            return Err(arcflow_core::Error::Internal(
-                "a queue call ran twice".into(),
-            ));
+            return Err(arcflow_core::Error::Internal("a queue call ran twice".into()));
         };
-        let mut guard = self.inner.lock().map_err(|_| {
-            arcflow_core::Error::Internal("the queue's connection is poisoned".into())
-        })?;
+        let mut guard = self.inner.lock().map_err(|_| arcflow_core::Error::Internal("the queue's connection is poisoned".into()))?;
         let Some(q) = guard.as_mut() else {
             return Err(arcflow_core::Error::Closed("the queue is closed".into()));
         };
         Ok(match op {
             Op::Enqueue(runs) => {
                 let answers = q.enqueue(&runs)?;
-                Json::Array(
-                    answers
-                        .into_iter()
-                        .map(|a| json!({ "id": a.id, "created": a.created, "status": a.status }))
-                        .collect(),
-                )
+                Json::Array(answers.into_iter().map(|a| json!({ "id": a.id, "created": a.created, "status": a.status })).collect())
             }
-            Op::Claim {
-                worker,
-                queues,
-                limit,
-                lease_ms,
-            } => {
-                let claimed = q.claim(&ClaimRequest {
-                    worker: &worker,
-                    queues: &queues,
-                    limit,
-                    lease_ms,
-                })?;
+            Op::Claim { worker, queues, limit, lease_ms } => {
+                let claimed = q.claim(&ClaimRequest { worker: &worker, queues: &queues, limit, lease_ms })?;
                 Json::Array(
                     claimed
                         .into_iter()
@@ -312,11 +209,7 @@ impl Task for Call {
 
     fn compute(&mut self) -> napi::Result<String> {
         let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run()))
-            .unwrap_or_else(|_| {
-                Err(arcflow_core::Error::Internal(
-                    "panic in native code: a queue call".into(),
-                ))
-            });
+            .unwrap_or_else(|_| Err(arcflow_core::Error::Internal("panic in native code: a queue call".into())));
         Ok(match answer {
             Ok(value) => json!({ "ok": value }).to_string(),
             Err(e) => json!({ "error": to_json_value(&e) }).to_string(),

@@ -33,14 +33,8 @@ pub struct NativeListener {
 /// Listens on the store `url` names, calling `onNotice` with each notice
 /// (see the module's comment); null for a store without notifications
 /// (SQLite). Opening the connection fails here, as a `StoreError`.
-#[napi(
-    ts_args_type = "url: string, onNotice: (notice: string) => void",
-    ts_return_type = "NativeListener | null"
-)]
-pub fn listen_notices(
-    url: String,
-    on_notice: Function<String, ()>,
-) -> Result<Option<NativeListener>, JsError> {
+#[napi(ts_args_type = "url: string, onNotice: (notice: string) => void", ts_return_type = "NativeListener | null")]
+pub fn listen_notices(url: String, on_notice: Function<String, ()>) -> Result<Option<NativeListener>, JsError> {
     let Some(mut listener) = guard(|| queue::listen(&url))? else {
         return Ok(None);
     };
@@ -49,11 +43,7 @@ pub fn listen_notices(
         .callee_handled::<false>()
         .weak::<true>()
         .build()
-        .map_err(|e| {
-            crate::error::to_js(&arcflow_core::Error::Internal(format!(
-                "listener callback: {e}"
-            )))
-        })?;
+        .map_err(|e| crate::error::to_js(&arcflow_core::Error::Internal(format!("listener callback: {e}"))))?;
     let stopped = Arc::new(AtomicBool::new(false));
     let stop = Arc::clone(&stopped);
     std::thread::Builder::new()
@@ -74,19 +64,12 @@ pub fn listen_notices(
                         text
                     }
                 };
-                if stop.load(Ordering::Acquire)
-                    || deliver.call(text, ThreadsafeFunctionCallMode::NonBlocking)
-                        == Status::Closing
-                {
+                if stop.load(Ordering::Acquire) || deliver.call(text, ThreadsafeFunctionCallMode::NonBlocking) == Status::Closing {
                     break;
                 }
             }
         })
-        .map_err(|e| {
-            crate::error::to_js(&arcflow_core::Error::Internal(format!(
-                "listener thread: {e}"
-            )))
-        })?;
+        .map_err(|e| crate::error::to_js(&arcflow_core::Error::Internal(format!("listener thread: {e}"))))?;
     Ok(Some(NativeListener { stopped }))
 }
 

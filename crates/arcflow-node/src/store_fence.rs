@@ -28,30 +28,16 @@ impl NativeStore {
     /// worker holds them now): `[[id, epoch]]` as JSON text.
     #[napi]
     pub fn take_lost(&self) -> Result<String, JsError> {
-        guard(|| {
-            serde_json::to_string(&self.writer.take_lost())
-                .map_err(|e| arcflow_core::Error::Internal(e.to_string()))
-        })
+        guard(|| serde_json::to_string(&self.writer.take_lost()).map_err(|e| arcflow_core::Error::Internal(e.to_string())))
     }
 
     /// Queues the end of a run that never started here (`status`, the
     /// error as JSON text): answers the write's sequence number, to wait for.
     #[napi]
-    pub fn end_unstarted(
-        &self,
-        run_id: String,
-        status: String,
-        error_json: Option<String>,
-    ) -> Result<f64, JsError> {
+    pub fn end_unstarted(&self, run_id: String, status: String, error_json: Option<String>) -> Result<f64, JsError> {
         guard(|| {
             let ended_at = arcflow_core::time::now_ms();
-            let seq = self.writer.enqueue([Write::RunEnded {
-                id: run_id,
-                status,
-                output: None,
-                error: error_json,
-                ended_at,
-            }])?;
+            let seq = self.writer.enqueue([Write::RunEnded { id: run_id, status, output: None, error: error_json, ended_at }])?;
             Ok(seq.0 as f64)
         })
     }
