@@ -430,7 +430,7 @@ export class Engine {
    * @example
    * const { id } = await engine.enqueue('etl', { day: '2026-11-30' }, { queue: 'default', key: 'etl-2026-11-30', delay: '5s' })
    */
-  enqueue(workflow: string | WorkflowDefinition, input?: unknown, options?: EnqueueOptions): Promise<Enqueued> {
+  async enqueue(workflow: string | WorkflowDefinition, input?: unknown, options?: EnqueueOptions): Promise<Enqueued> {
     return this.#queueSide().enqueue(workflow, input, options)
   }
 
@@ -456,7 +456,7 @@ export class Engine {
    * @example
    * const output = await engine.result(id, { timeout: '30s' })
    */
-  result<O = unknown>(id: string, options?: ResultOptions): Promise<O> {
+  async result<O = unknown>(id: string, options?: ResultOptions): Promise<O> {
     return this.#queueSide().result<O>(id, options)
   }
 
@@ -468,7 +468,7 @@ export class Engine {
    * @example
    * await engine.cancel(id, { policy: 'allow_finish' })
    */
-  cancel(id: string, options?: { policy?: CancelPolicy }): Promise<CancelOutcome> {
+  async cancel(id: string, options?: { policy?: CancelPolicy }): Promise<CancelOutcome> {
     return this.#queueSide().cancel(id, options)
   }
 
@@ -479,7 +479,7 @@ export class Engine {
    * @example
    * await engine.queue('llm', { concurrency: 10 })
    */
-  queue(name: string, options: { concurrency: number | null }): Promise<void> {
+  async queue(name: string, options: { concurrency: number | null }): Promise<void> {
     return this.#queueSide().limit(name, options)
   }
 

@@ -1,0 +1,95 @@
+// Queues within one process: a worker of the engine that enqueues, engines
+// sharing one store, the PostgreSQL notices a process listens to, and the
+// typed errors of misuse.
+import test from 'ava'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+import { Engine, EngineClosedError, InputError, QueueError, RunStoppedError, type RunEvent } from '../lib/index'
+import { listen, type Notice } from '../lib/queue/native'
+import { usePostgres } from './support/postgres'
+
+const pg = usePostgres(test)
+const sqlite = (): string => `sqlite:${join(mkdtempSync(join(tmpdir(), 'arcflow-inproc-')), 'q.db')}`
+const ONE = { name: 'one', tasks: { s: { action: 'step', input: '{{ input }}' } }, output: '{{ tasks.s.result }}' }
+
+function workerEngine(store: string, step: (input: unknown, signal: AbortSignal) => unknown = (input) => input): Engine {
+  const engine = new Engine({ store, handleSignals: false })
+  engine.action('step', (input, { signal }) => step(input, signal))
+  engine.workflow(ONE)
+  return engine
+}
+
+test('a worker of the engine that enqueues runs its runs; its events are the runs\'', async (t) => {
+  const engine = workerEngine(sqlite())
+  t.teardown(() => engine.close())
+  const worker = engine.work({ concurrency: 8 })
+  const seen: RunEvent[] = []
+  worker.on('run.succeeded', (e: RunEvent) => seen.push(e))
+  const ids = await Promise.all(Array.from({ length: 50 }, (_, i) => engine.enqueue('one', { i }).then((r) => r.id)))
+  t.deepEqual(await Promise.all(ids.map((id) => engine.result(id))), ids.map((_, i) => ({ i })))
+  await worker.stop()
+  t.like(worker.stats(), { claimed: 50, completed: 50, running: 0, lostLeases: 0 })
+  t.deepEqual(seen.map((e) => e.runId).sort(), [...ids].sort())
+})
+
+test('engines of one process on one store: one enqueues and cancels, the other works; the cancel reaches the worker', async (t) => {
+  const store = sqlite()
+  let aborted = 0
+  const working = workerEngine(store, (_, signal) => new Promise((resolve) => signal.addEventListener('abort', () => resolve(++aborted))))
+  const producing = new Engine({ store, handleSignals: false })
+  t.teardown(async () => {
+    await producing.close()
+    await working.close()
+  })
+  const worker = working.work()
+  const { id } = await producing.enqueue('one', { x: 1 })
+  while (worker.stats().running === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.deepEqual(await producing.cancel(id), { outcome: 'forwarded' })
+  await t.throwsAsync(producing.result(id), { instanceOf: RunStoppedError })
+  t.is(aborted, 1)
+  await worker.stop()
+})
+
+test('misuse is a typed error: queues without a store, bad work options, a closed engine', async (t) => {
+  const memory = new Engine()
+  t.throws(() => memory.work(), { instanceOf: QueueError })
+  await t.throwsAsync(() => memory.enqueue('one', {}), { instanceOf: QueueError })
+  const engine = workerEngine(sqlite())
+  for (const bad of [{ queues: [] }, { concurrency: 0 }, { lease: '10ms' }, { lease: 'long' }, { pollInterval: 1 }]) t.throws(() => engine.work(bad as never), { instanceOf: InputError })
+  await engine.close()
+  await t.throwsAsync(() => engine.enqueue('one', {}), { instanceOf: EngineClosedError })
+  t.throws(() => engine.work(), { instanceOf: EngineClosedError })
+})
+
+test('postgres: a process hears other processes\' enqueues and ends as notices; SQLite has none', async (t) => {
+  t.is(listen(sqlite(), () => undefined), undefined)
+  const url = pg.url()
+  const engine = workerEngine(url)
+  t.teardown(() => engine.close())
+  await engine.flush() // the schema exists before the listener's first notice can
+  const notices: Notice[] = []
+  const heard = (match: (n: Notice) => boolean): Promise<void> =>
+    new Promise((resolve) => {
+      const check = setInterval(() => {
+        if (notices.some(match)) {
+          clearInterval(check)
+          resolve()
+        }
+      }, 5)
+    })
+  const listener = listen(url, (n) => notices.push(n))!
+  t.teardown(() => listener.stop())
+  const { id } = await engine.enqueue('one', { y: 1 }, { queue: 'heard' })
+  await heard((n) => 'q' in n && n.q.includes('heard'))
+  const worker = engine.work({ queues: ['heard'] })
+  t.deepEqual(await engine.result(id), { y: 1 })
+  await heard((n) => 'e' in n && (n.e === '*' || n.e.includes(id)))
+  await worker.stop()
+  listener.stop()
+  const before = notices.length
+  await engine.enqueue('one', { y: 2 }, { queue: 'heard' })
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.is(notices.length, before, 'nothing is delivered after stop')
+})
