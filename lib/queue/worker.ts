@@ -228,14 +228,13 @@ export class Worker extends EventEmitter {
     this.#held.set(id, held)
     let run: Run
     try {
+      const workflow = this.#host.workflow(claim.workflow)
+      if (!workflow) throw new UnknownWorkflowError(claim.workflow)
       if (claim.takenOver) {
         this.#stats.takenOver++
+        // engine.resume's logic: the run's own version, completed tasks never again
         run = this.#host.resumeClaimed(id)
-      } else {
-        const workflow = this.#host.workflow(claim.workflow)
-        if (!workflow) throw new UnknownWorkflowError(claim.workflow)
-        run = this.#host.startClaimed(workflow, JSON.parse(claim.input) as unknown, id, claim.account ?? undefined)
-      }
+      } else run = this.#host.startClaimed(workflow, JSON.parse(claim.input) as unknown, id, claim.account ?? undefined)
     } catch (error) {
       return this.#failUnstarted(id, error)
     }
