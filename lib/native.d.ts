@@ -105,6 +105,29 @@ export declare class NativeStore {
   /** `PRAGMA integrity_check`: `ok`, or what is wrong. */
   integrityCheck(): string
   /**
+   * Links run `id` (started just before, in this queue) to its parent
+   * run and task, and/or to the idempotency key it was started with.
+   */
+  linkRun(id: string, parentId?: string | undefined | null, parentTask?: string | undefined | null, startKey?: string | undefined | null): number
+  /** Keeps a task's result (JSON text) under (workflow, task, key) until `expiresAt`. */
+  cachePut(workflow: string, task: string, key: string, value: string, expiresAt: number): number
+  /** Drops cached results (a workflow's, one task's of it, or all). */
+  cacheClear(workflow?: string | undefined | null, task?: string | undefined | null): number
+  /**
+   * The result cached under (workflow, task, key) that has not expired at
+   * `nowMs`, as `[value]` (JSON text) or null, read on a libuv thread as
+   * committed now: it does not wait for this process's queued writes
+   * (the engine's in-memory layer answers its own).
+   */
+  cacheGet(workflow: string, task: string, key: string, nowMs: number, signal?: AbortSignal | undefined | null): Promise<string>
+  /**
+   * The newest run started with idempotency key `key`, as committed now
+   * (JSON of its record, or null): one indexed lookup on the reader,
+   * which waits neither for queued writes nor for another connection's
+   * lock (as `hasRunNow`). For `start` with a key this process has not seen.
+   */
+  runByStartKeyNow(key: string): string | null
+  /**
    * A run, its executions and its events as one JSON document
    * (`{run, tasks, events}`), or null: once this process's queued writes
    * commit, read on a libuv thread (see `store_read.rs`).

@@ -19,5 +19,6 @@ mod run_items;
 mod run_journal;
 mod run_resume;
 mod store;
+mod store_links;
 mod store_read;
 mod template;
