@@ -22,7 +22,8 @@ export interface TaskEventBase extends EventBase {
   index?: number
 }
 
-export interface RunStartedEvent extends EventBase { type: 'run.started'; workflow: string; input: unknown }
+/** A sub-workflow's child run says its parent (`parentId`) and the parent's task that started it. */
+export interface RunStartedEvent extends EventBase { type: 'run.started'; workflow: string; input: unknown; parentId?: string; parentTask?: string }
 /**
  * A run interrupted by a crash goes on (`engine.resume`): `pending`
  * activations go on; `message` says how (what starts again, which attempts
@@ -51,6 +52,14 @@ export interface TaskItemsEvent extends TaskEventBase { type: 'task.items'; coun
 export interface ItemStartedEvent extends TaskEventBase { type: 'item.started'; index: number }
 export interface ItemCompletedEvent extends TaskEventBase { type: 'item.completed'; index: number; status: 'succeeded' | 'failed' | 'timed_out' }
 export interface TaskLogEvent extends TaskEventBase { type: 'task.log'; message: string; data?: unknown }
+/** A cached result was used instead of running the action (the attempt charges nothing; `key`: the rendered key, as JSON). */
+export interface TaskCachedEvent extends TaskEventBase { type: 'task.cached'; key: string }
+/**
+ * A `workflow` task started (or, resumed, found) its child run `childId`:
+ * the child's own events follow in this run's `events()` with the child's
+ * `runId`; `engine.getRun(childId)` reads its history.
+ */
+export interface TaskChildEvent extends TaskEventBase { type: 'task.child'; childId: string; workflow: string }
 /** A metered attempt did not run: its account could not cover its estimated cost. */
 export interface InsufficientBalanceEvent extends TaskEventBase { type: 'billing.insufficient_balance'; account: string; needed: number; balance: number }
 
@@ -65,6 +74,8 @@ export type TaskEvent =
   | ItemStartedEvent
   | ItemCompletedEvent
   | TaskLogEvent
+  | TaskCachedEvent
+  | TaskChildEvent
   | InsufficientBalanceEvent
 
 /**
@@ -106,15 +117,27 @@ export class EventLog {
   #closed = false
   #waiters: Waiter[] = []
   readonly #listeners: Array<(event: RunEvent) => void>
+  /** A child run's log: its parent's, which gets every event too (`record`). */
+  readonly #parent: EventLog | undefined
 
-  constructor(listeners: Array<(event: RunEvent) => void>) {
+  constructor(listeners: Array<(event: RunEvent) => void>, parent?: EventLog) {
     this.#listeners = listeners
+    this.#parent = parent
   }
 
   push(event: RunEvent): void {
     this.#events.push(event)
     if (this.#listeners.length > 0) this.#notify(event)
     this.#wake()
+    this.#parent?.record(event)
+  }
+
+  /** A descendant's event: kept and passed up, not told to listeners (its own log told them). */
+  record(event: RunEvent): void {
+    if (this.#closed) return
+    this.#events.push(event)
+    this.#wake()
+    this.#parent?.record(event)
   }
 
   #notify(event: RunEvent): void {

@@ -14,5 +14,8 @@ export function startTask(task: TaskDefinition, host: TaskHost, action: Action, 
   switch (task.kind) {
     case 'action':
       return new TaskRun(task, host, action, step).start(kind, value, resumed)
+    case 'workflow':
+      // the action starts the child run (subflows.ts); a resumed attempt finds its child again
+      return new TaskRun(task, host, action, step, true).start(kind, value, resumed)
   }
 }

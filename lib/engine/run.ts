@@ -82,6 +82,15 @@ export class Run<O = unknown> {
   #unsettled = false
   #timer: ReturnType<typeof setTimeout> | undefined
   readonly #outcome = new RunOutcome()
+  /** @internal A child's parent run and task (undefined: a top-level run). */
+  readonly parentId: string | undefined
+  readonly parentTask: string | undefined
+  /** @internal Sub-workflow nesting: 0 for a top-level run. */
+  readonly depth: number
+  /** @internal The run was resumed (its workflow tasks look for the children they started). */
+  readonly resumed: boolean
+  /** @internal Live child runs: a cancel is passed on with its policy. */
+  readonly children = new Set<Run>()
 
   /** @internal Runs are made by `engine.start` and `engine.resume`. */
   constructor(workflow: WorkflowDefinition, input: unknown, options: RunOptions) {
@@ -93,8 +102,20 @@ export class Run<O = unknown> {
     this.#sync = this.#store !== undefined && options.durability === 'sync'
     this.durable = this.#store !== undefined
     this.meter = options.meter
-    this.#log = new EventLog(options.listeners)
+    this.#log = new EventLog(options.listeners, options.parent?.log)
+    this.parentId = options.parent?.id
+    this.parentTask = options.parent?.task
+    this.depth = options.parent ? options.parent.depth + 1 : 0
+    this.resumed = options.resume === true
     this.handle = nextHandle = (nextHandle + 1) >>> 0
+    if (options.ended) {
+      // nothing native: its history is in the store
+      this.#released = true
+      this.#status = options.ended.status
+      this.#log.close()
+      this.#outcome.settle(options.ended.error, options.ended.output)
+      return
+    }
     this.crossings++
     if (options.resume) {
       this.#resume()
@@ -111,7 +132,9 @@ export class Run<O = unknown> {
     } catch (error) {
       throw fromNative(error)
     }
-    this.#emit({ type: 'run.started', workflow: workflow.name, input })
+    const started: NewEvent = { type: 'run.started', workflow: workflow.name, input }
+    if (this.parentId !== undefined) Object.assign(started, { parentId: this.parentId, parentTask: this.parentTask })
+    this.#emit(started)
     if (answer[0] === AnswerKind.VarsError) {
       const failure = dataFailure(answer[1])
       queueMicrotask(() => this.#fail({ name: failure.name, message: `initial vars: ${failure.message}`, cause: failure }))
@@ -216,9 +239,14 @@ export class Run<O = unknown> {
     return { tasks: this.#steps, nativeCalls: this.crossings }
   }
 
-  /** @internal Every event so far. */
+  /** @internal Every event so far (its children's too). */
   history(): readonly RunEvent[] {
     return this.#log.all()
+  }
+
+  /** @internal The run's event log (a child's events are kept in it too). */
+  get eventLog(): EventLog {
+    return this.#log
   }
 
   /** Every event of the run, replayed from the start, then live until the run ends. */
@@ -238,6 +266,8 @@ export class Run<O = unknown> {
    * Resolves when the run has ended.
    */
   async cancel(options: { policy?: CancelPolicy } = {}): Promise<void> {
+    // children first, with the same policy: an allow_finish parent lets them end their work too
+    for (const child of this.children) void child.cancel(options)
     if (this.#status === 'running') {
       this.#stopping = true
       if ((options.policy ?? 'cancel_running') === 'cancel_running') this.#finish('cancelled')

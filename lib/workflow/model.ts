@@ -29,8 +29,15 @@ export interface WithItems {
   concurrency: number
 }
 
-/** What a task does: `action` calls a registered action (the only kind so far). */
-export type TaskKind = 'action'
+/** What a task does: `action` calls a registered action; `workflow` runs a loaded workflow as a child run. */
+export type TaskKind = 'action' | 'workflow'
+
+/** An action task's result cache (`cache: { key, ttl }`). */
+export interface TaskCache {
+  /** Rendered with the run's context (and the item, with-items): what the result is kept under. */
+  key: Template | JsonTemplate
+  ttlMs: number
+}
 
 export interface TaskDefinition {
   name: string
@@ -38,6 +45,9 @@ export interface TaskDefinition {
   index: number
   kind: TaskKind
   action: string
+  /** `workflow` tasks: the name of the workflow the child run runs. */
+  workflow?: string
+  cache?: TaskCache
   input?: JsonTemplate
   with?: WithItems
   timeoutMs?: number

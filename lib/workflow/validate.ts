@@ -22,6 +22,7 @@ import { definitionIdentity, type DefinitionIdentity } from './version'
 import { compileInputSchema } from './input'
 import { checkReferences, type CompiledAt } from './references'
 import { didYouMean } from './suggest'
+import { validateCache, validateWorkflowKind } from './subflow'
 
 export type Path = ReadonlyArray<string | number>
 
@@ -41,7 +42,7 @@ export interface ValidateOptions {
 }
 
 const TOP_KEYS = ['name', 'description', 'input', 'vars', 'tasks', 'start', 'output', 'step_limit']
-const TASK_KEYS = ['action', 'description', 'input', 'with', 'timeout', 'retry', 'next', 'join', 'continue_on_error']
+const TASK_KEYS = ['action', 'workflow', 'cache', 'description', 'input', 'with', 'timeout', 'retry', 'next', 'join', 'continue_on_error']
 const WITH_KEYS = ['items', 'concurrency']
 const RETRY_KEYS = ['count', 'delay', 'backoff', 'max_delay', 'jitter', 'when']
 const NEXT_KEYS = ['when', 'publish', 'do']
@@ -225,14 +226,16 @@ function validateTask(c: Checker, name: string, raw: unknown, names: string[], o
   }
   c.keys(raw, path, TASK_KEYS, 'task')
   const task: TaskDefinition = { name, index: -1, kind: 'action', action: '', next: [], continueOnError: false }
-  if (typeof raw.action !== 'string' || raw.action === '') {
-    c.add([...path, 'action'], `task '${name}' needs an 'action' (the name of a registered action)`)
+  if (raw.workflow !== undefined) validateWorkflowKind(c, raw, path, task)
+  else if (typeof raw.action !== 'string' || raw.action === '') {
+    c.add([...path, 'action'], `task '${name}' needs an 'action' (the name of a registered action) or a 'workflow' (the name of a loaded workflow)`)
   } else {
     task.action = raw.action
     const unknown = unknownAction(raw.action, { actions: options.actions as string[] | undefined, builtins: options.builtins })
     if (unknown) c.add([...path, 'action'], unknown.message, unknown.hint)
   }
   if (raw.input !== undefined) task.input = c.template(raw.input, [...path, 'input'], 'json') as JsonTemplate | undefined
+  if (raw.cache !== undefined) task.cache = validateCache(c, raw.cache, [...path, 'cache'], task)
   if (raw.with !== undefined) {
     const w = raw.with
     if (!isObject(w)) c.add([...path, 'with'], `'with' must be an object with 'items', got ${describe(w)}`)
