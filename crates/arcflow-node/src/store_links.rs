@@ -42,7 +42,7 @@ impl NativeStore {
     }
 
     /// The result cached under (workflow, task, key) that has not expired at
-    /// `nowMs`, as `[value]` (JSON text) or null, read on a libuv thread as
+    /// `nowMs`, as `[value, expiresAt]` (JSON text) or null, read on a libuv thread as
     /// committed now: it does not wait for this process's queued writes
     /// (the engine's in-memory layer answers its own).
     #[napi(

@@ -97,7 +97,7 @@ pub enum Query {
     Events(String),
     /// An account's latest ledger entries (a durable meter's).
     Ledger { meter: Arc<Meter>, account: String, limit: u32 },
-    /// A cached task result, `[value]` (see `store_links.rs`): read as
+    /// A cached task result, `[value, expiresAt]` (see `store_links.rs`): read as
     /// committed now, without waiting for queued writes.
     Cached { workflow: String, task: String, key: String, now_ms: i64 },
 }
@@ -123,7 +123,7 @@ impl Query {
             Query::Events(id) => json(&reader.events(id)?)?,
             Query::Ledger { meter, account, limit } => json(&meter.ledger(account, *limit, Some(reader))?)?,
             Query::Cached { workflow, task, key, now_ms } => match reader.cache_get(workflow, task, key, *now_ms)? {
-                Some(value) => format!("[{value}]"),
+                Some((value, expires_at)) => format!("[{value},{expires_at}]"),
                 None => return Ok(None),
             },
         }))

@@ -174,8 +174,8 @@ pub trait Store: Send {
         Err(links::unsupported())
     }
     /// The result cached under (workflow, task, key) that has not expired
-    /// at `now_ms`, as JSON text.
-    fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<String>> {
+    /// at `now_ms`: its JSON text and expiry.
+    fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<(String, i64)>> {
         let _ = (workflow, task, key, now_ms);
         Err(links::unsupported())
     }
@@ -248,7 +248,7 @@ impl<S: Store + ?Sized> Store for Box<S> {
     fn run_by_start_key(&mut self, key: &str) -> Result<Option<RunRecord>> {
         (**self).run_by_start_key(key)
     }
-    fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<String>> {
+    fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<(String, i64)>> {
         (**self).cache_get(workflow, task, key, now_ms)
     }
 }

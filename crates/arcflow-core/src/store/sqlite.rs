@@ -223,7 +223,7 @@ impl Store for SqliteStore {
             .map_err(db_error)
     }
 
-    fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<String>> {
+    fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<(String, i64)>> {
         links::cache_get(&self.conn, workflow, task, key, now_ms)
     }
 

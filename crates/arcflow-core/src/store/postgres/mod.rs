@@ -228,7 +228,7 @@ impl Store for PostgresStore {
         self.with(|c, s| links::run_by_start_key(c, s, key))
     }
 
-    fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<String>> {
+    fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<(String, i64)>> {
         self.with(|c, s| links::cache_get(c, s, workflow, task, key, now_ms))
     }
 

@@ -38,8 +38,8 @@ impl<'t> Statements<'t> {
     }
 }
 
-pub(super) fn cache_get(conn: &Connection, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<String>> {
-    conn.prepare_cached("SELECT value FROM task_cache WHERE workflow = ?1 AND task = ?2 AND key = ?3 AND expires_at > ?4")
-        .and_then(|mut s| s.query_row(params![workflow, task, key, now_ms], |r| r.get(0)).optional())
+pub(super) fn cache_get(conn: &Connection, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<(String, i64)>> {
+    conn.prepare_cached("SELECT value, expires_at FROM task_cache WHERE workflow = ?1 AND task = ?2 AND key = ?3 AND expires_at > ?4")
+        .and_then(|mut s| s.query_row(params![workflow, task, key, now_ms], |r| Ok((r.get(0)?, r.get(1)?))).optional())
         .map_err(db_error)
 }
