@@ -27,6 +27,7 @@ export function buildFlow(workflow: Omit<WorkflowDefinition, 'flow' | 'taskList'
         join,
         task.retry?.when?.native ?? null,
         task.retry?.count ?? 0,
+        task.kind,
       )
     }
     for (const task of tasks) {
