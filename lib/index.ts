@@ -24,6 +24,7 @@ export {
   StoreError,
   StoreHeldError,
   ResumeError,
+  SignalError,
   RunEndedError,
   RunExistsError,
   ValueError,

@@ -5,7 +5,9 @@
  */
 import { randomUUID } from 'node:crypto'
 
-import { AbortedError, EngineClosedError, InputError, ResumeError, RunExistsError, WorkflowError } from '../errors'
+import { AbortedError, EngineClosedError, fromNative, InputError, ResumeError, RunExistsError, SignalError, WorkflowError } from '../errors'
+import { native } from '../binding'
+import { encode } from '../values'
 import { Accounts, overdraftOf, type Credit, type LedgerEntry } from './accounts'
 import type { Cost } from './metering'
 import { loadWorkflow, loadWorkflowFile } from '../workflow/load'
@@ -18,6 +20,7 @@ import { DurableStore, silentLogger, type RunRecord } from '../store/store'
 import { parseStoreUrl } from '../store/url'
 import { checkRunFilter, type ReadOptions, type RunFilter } from '../store/read'
 import { Run, type Durability } from './run'
+import { notAnAction } from './kinds'
 import { uuidv7 } from './run-id'
 import { runIdProblem, startOptionProblems } from './start-options'
 import { GivenRunIds } from './run-ids'
@@ -202,6 +205,7 @@ export class Engine {
           if (!this.#workflows.has(task.workflow!)) throw new InputError(`task '${task.name}' runs workflow '${task.workflow}', which is not loaded`)
           return workflowAction(this.#subflows, task.name, task.workflow!)
         }
+        if (task.kind !== 'action') return notAnAction // waits and sleeps call nothing
         const action = this.#actions.get(task.action)
         if (action && task.cache) return cachedAction(this.cache, workflow, task, action, (id) => this.#runs.get(id))
         if (!action) throw new InputError(`task '${task.name}' uses action '${task.action}', which is not registered`)
@@ -430,6 +434,30 @@ export class Engine {
   /** Queue depth, flushes and retries of the store, and live runs. */
   stats(): EngineStats {
     return { liveRuns: this.#runs.size, store: this.#store ? this.#store.stats() : null, cache: { ...this.#cache }, credit: this.#accounts.creditStats() }
+  }
+
+  /**
+   * Sends signal `name` with `payload` to run `runId`: to a run live in
+   * this engine as {@link Run.signal} does; to a durable run no process of
+   * this store holds now (interrupted), kept in the store and delivered
+   * when it resumes. Rejects with a `SignalError` for a run that is
+   * unknown or has ended.
+   *
+   * @example
+   * await engine.signal(runId, 'approval', { ok: true, by: 'ana' })
+   */
+  signal(runId: string, name: string, payload: unknown = null): Promise<void> {
+    this.#open()
+    const live = this.#runs.get(runId)
+    if (live) return live.signal(name, payload)
+    if (typeof name !== 'string' || name === '') return Promise.reject(new SignalError(`a signal's name must be a non-empty string, got ${JSON.stringify(name) ?? String(name)}`))
+    if (!this.#store) return Promise.reject(new SignalError(`signal '${name}': no run ${JSON.stringify(runId)} in this engine`))
+    try {
+      const seq = native.storeSignal(this.#store.native, runId, name, encode(payload, `payload of signal '${name}'`))
+      return this.#durability === 'sync' ? this.#store.committed(Math.abs(seq)) : Promise.resolve()
+    } catch (error) {
+      return Promise.reject(fromNative(error))
+    }
   }
 
   /**

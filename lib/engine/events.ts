@@ -47,6 +47,10 @@ export interface TaskSucceededEvent extends TaskEventBase { type: 'task.succeede
 export interface TaskFailedEvent extends TaskEventBase { type: 'task.failed'; error: Failure }
 export interface TaskTimedOutEvent extends TaskEventBase { type: 'task.timed_out' }
 export interface TaskRetryingEvent extends TaskEventBase { type: 'task.retrying'; error: Failure; delayMs: number }
+/** A wait (or an item of one) waits for `signal`; a sleep until `until` (ISO time). */
+export interface TaskWaitingEvent extends TaskEventBase { type: 'task.waiting'; signal?: string; until?: string }
+/** A signal came for the run (`run.signal`, `engine.signal`, or kept while no process held the run and delivered at its resume). */
+export interface SignalReceivedEvent extends EventBase { type: 'signal.received'; name: string; payload: unknown }
 /** A with-items task's list is rendered: `count` items will run. */
 export interface TaskItemsEvent extends TaskEventBase { type: 'task.items'; count: number }
 export interface ItemStartedEvent extends TaskEventBase { type: 'item.started'; index: number }
@@ -70,6 +74,7 @@ export type TaskEvent =
   | TaskFailedEvent
   | TaskTimedOutEvent
   | TaskRetryingEvent
+  | TaskWaitingEvent
   | TaskItemsEvent
   | ItemStartedEvent
   | ItemCompletedEvent
@@ -95,6 +100,7 @@ export type RunEvent =
   | RunCancelledEvent
   | RunTimedOutEvent
   | JoinBlockedEvent
+  | SignalReceivedEvent
   | TaskEvent
 
 export type RunEventType = RunEvent['type']

@@ -5,7 +5,7 @@
  */
 import { native } from '../binding'
 import { WorkflowContext } from '../context'
-import { fromNative, fromNativeData, RunEndedError, type JoinError } from '../errors'
+import { fromNative, fromNativeData, RunEndedError, SignalError, type JoinError } from '../errors'
 import { RunFailedError, RunStoppedError } from './run-errors'
 import type { CancelPolicy, RunOptions, RunStats, RunStatus } from './run-types'
 import { encode } from '../values'
@@ -17,6 +17,8 @@ import { EventLog, type NewEvent, type RunEvent } from './events'
 import { toFailure, type Failure } from './failure'
 import { AnswerKind, completeOp, STATUS_CODE, STATUS_NAME, takeAck, unit, type InputKind } from './protocol'
 import { LinkedSignal } from './signals'
+import { Mailbox } from './mailbox'
+import { removeDeadline, type Deadline } from './deadlines'
 import { RunOutcome } from './run-outcome'
 import { startTask } from './kinds'
 import { setLongTimeout } from './timers'
@@ -91,6 +93,9 @@ export class Run<O = unknown> {
   readonly resumed: boolean
   /** @internal Live child runs: a cancel is passed on with its policy. */
   readonly children = new Set<Run>()
+  #mailbox: Mailbox | undefined
+  /** Waits and sleeps parked now (their deadlines go if the run ends first): all in flight parked is `waiting`. */
+  #parked: Set<Deadline> | undefined
 
   /** @internal Runs are made by `engine.start` and `engine.resume`. */
   constructor(workflow: WorkflowDefinition, input: unknown, options: RunOptions) {
@@ -169,16 +174,18 @@ export class Run<O = unknown> {
     }
     takeAck(answer) // nothing waits: what the journal holds is on disk already
     const message = answer.pop() as string // what the core journaled the resume does
+    // signals received and not taken: kept again, in order, for the waits
+    for (const [name, payload] of answer.pop() as Array<[string, unknown]>) this.mailbox.deliver(name, payload)
     const tasks = this.workflow.taskList
     if (answer[0] === AnswerKind.Resumed) {
       this.#steps = (answer[1] as number[]).reduce((sum, n) => sum + n, 0)
-      const pending = answer[2] as Array<[number, number, InputKind, unknown, number, number, ResumedActivation['items']]>
+      const pending = answer[2] as Array<[number, number, InputKind, unknown, number, number, number | null, ResumedActivation['items']]>
       this.#emit({ type: 'run.resumed', workflow: this.workflow.name, pending: pending.map(([t]) => tasks[t]!.name), message })
       queueMicrotask(() => {
-        for (const [t, step, kind, value, attempt, interrupted, items] of pending) {
+        for (const [t, step, kind, value, attempt, interrupted, began, items] of pending) {
           if (!this.accepting()) break
           this.#active++
-          startTask(tasks[t]!, this, this.#actions[t]!, step, kind, value, { attempt, interrupted: interrupted === 1, items })
+          startTask(tasks[t]!, this, this.#actions[t]!, step, kind, value, { attempt, interrupted: interrupted === 1, began, items })
         }
         this.#maybeFinish()
       })
@@ -195,8 +202,54 @@ export class Run<O = unknown> {
     this.#ending = answer // complete: its output, or why it failed (recorded by the core already)
     queueMicrotask(() => this.#follow(answer, undefined))
   }
+  /** `waiting` while everything in flight is a wait or a sleep. */
   get status(): RunStatus {
-    return this.#unsettled ? 'running' : this.#status
+    if (this.#unsettled) return 'running'
+    if (this.#status === 'running' && this.#parked !== undefined && this.#parked.size > 0 && this.#parked.size >= this.#active) return 'waiting'
+    return this.#status
+  }
+
+  /** @internal The run's signals (see TaskHost). */
+  get mailbox(): Mailbox {
+    return (this.#mailbox ??= new Mailbox())
+  }
+
+  /** @internal */
+  park(parked: Deadline): void {
+    ;(this.#parked ??= new Set()).add(parked)
+  }
+
+  /** @internal */
+  unpark(parked: Deadline): void {
+    this.#parked?.delete(parked)
+  }
+
+  /**
+   * Sends signal `name` to the run: the oldest wait for it takes it (its
+   * result is `payload`), else it is kept until a wait takes it. A durable
+   * run journals it first (`sync`: resolves once committed). Throws a
+   * `SignalError` once the run has ended, a `ValueError` for a payload
+   * that cannot be workflow data.
+   *
+   * @example
+   * await run.signal('approval', { ok: true })
+   */
+  signal(name: string, payload: unknown = null): Promise<void> {
+    if (typeof name !== 'string' || name === '') return Promise.reject(new SignalError(`a signal's name must be a non-empty string, got ${JSON.stringify(name) ?? String(name)}`))
+    if (this.#status !== 'running' || this.#released) return Promise.reject(new SignalError(`signal '${name}': run ${this.id} has ended (${this.#status})`))
+    let seq = 0
+    try {
+      const json = encode(payload, `payload of signal '${name}'`)
+      if (this.#store) {
+        this.crossings++
+        seq = native.runSignal(this.handle, name, json)
+      }
+    } catch (error) {
+      return Promise.reject(fromNative(error))
+    }
+    this.#emit({ type: 'signal.received', name, payload })
+    this.mailbox.deliver(name, payload)
+    return this.#sync && seq !== 0 ? this.#store!.committed(Math.abs(seq)) : Promise.resolve()
   }
 
   /** @internal `sync` durability (see TaskHost). */
@@ -220,8 +273,11 @@ export class Run<O = unknown> {
     return this.#context
   }
 
-  /** The run's abort signal (aborted when it is cancelled, times out or ends with work in flight). */
-  get signal(): AbortSignal {
+  /**
+   * The run's abort signal (aborted when it is cancelled, times out or ends
+   * with work in flight). Named so since `run.signal(name, payload)` sends a signal.
+   */
+  get abortSignal(): AbortSignal {
     return (this.#signal ??= new LinkedSignal()).signal(undefined, this.#status === 'running' ? undefined : new Error(`run ${this.#status}`))
   }
 
@@ -479,6 +535,9 @@ export class Run<O = unknown> {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     if (this.#timers) for (const timer of this.#timers) clearTimeout(timer)
     this.#timers = undefined
+    if (this.#parked) for (const parked of this.#parked) removeDeadline(parked)
+    this.#parked = undefined
+    this.#mailbox = undefined
     // whatever is still in flight is aborted, and its late result discarded
     // (an abort dispatches events: skip it when nothing is in flight)
     if (this.#active > 0) this.#signal?.abort(new Error(`run ${status}`))

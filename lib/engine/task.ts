@@ -117,7 +117,7 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
    * task its own (an item that fails the task stops its siblings).
    */
   get signal(): AbortSignal {
-    return this.#items ? this.#items.signal(this.#items.stopped || this.#finished) : this.host.signal
+    return this.#items ? this.#items.signal(this.#items.stopped || this.#finished) : this.host.abortSignal
   }
 
   /**

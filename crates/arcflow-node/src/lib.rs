@@ -18,6 +18,7 @@ mod run;
 mod run_items;
 mod run_journal;
 mod run_resume;
+mod run_signal;
 mod store;
 mod store_links;
 mod store_read;
