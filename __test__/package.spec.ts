@@ -38,6 +38,7 @@ test('without a loadable binary the error names the platform package and chains 
   try {
     cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true })
     cpSync(join(root, 'lib', 'native.js'), join(dir, 'lib', 'native.js'))
+    cpSync(join(root, 'package.json'), join(dir, 'package.json'))
     const script = `
       try { require('./dist/index.js') } catch (e) {
         const causes = []
@@ -51,7 +52,8 @@ test('without a loadable binary the error names the platform package and chains 
     t.is(out.expected, expected)
     t.true(out.message.includes(`'${expected}'`), out.message)
     t.true(out.causes.length >= 2, JSON.stringify(out.causes))
-    t.regex(out.causes[0], /Cannot find native binding/)
+    // the loader's own wrapper (advice for a checkout, not an installed package) is left out
+    t.false(out.causes.some((c) => c.includes('Cannot find native binding')), JSON.stringify(out.causes))
     t.true(out.causes.some((c) => c.includes(expected)), JSON.stringify(out.causes))
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -64,10 +66,8 @@ test('platform package names follow @napi-rs/cli', (t) => {
   t.is(expectedPlatformPackage('linux', 'arm64', false), 'arcflow-linux-arm64-gnu')
   t.is(expectedPlatformPackage('darwin', 'arm64', false), 'arcflow-darwin-arm64')
   t.is(expectedPlatformPackage('win32', 'x64', false), 'arcflow-win32-x64-msvc')
-  const pkg = require('../package.json') as { optionalDependencies: Record<string, string>; version: string }
-  for (const dir of ['linux-x64-gnu', 'linux-x64-musl', 'linux-arm64-gnu', 'darwin-arm64', 'darwin-x64', 'win32-x64-msvc']) {
-    const platform = require(`../npm/${dir}/package.json`) as { name: string; version: string }
-    t.is(platform.name, `arcflow-${dir}`)
-    t.is(pkg.optionalDependencies[platform.name], pkg.version)
-  }
+  t.is(expectedPlatformPackage('linux', 'arm64', true), 'arcflow-linux-arm64-musl')
+  // the platform packages are written into optionalDependencies at release (napi prepublish), not before:
+  // unpublished, they would make `npm ci` refuse the lock file
+  t.is((require('../package.json') as { optionalDependencies?: unknown }).optionalDependencies, undefined)
 })

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
 
 import { loadWorkflowFile, describeProblem } from '../workflow/load'
-import { WorkflowError } from '../errors'
+import { NativeBindingError, WorkflowError } from '../errors'
 import { collect, registerActions, UsageError } from './actions'
 import { BUILTIN_ACTION_NAMES } from '../actions'
 import { Engine } from '../engine/engine'
@@ -199,6 +199,11 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     if (error instanceof UsageError) {
       io.stderr.write(`arcflow: ${error.message}\n`)
       return 2
+    }
+    if (error instanceof NativeBindingError) {
+      // the few lines that say what to do; the load errors are its causes
+      io.stderr.write(`arcflow: ${error.message}\n`)
+      return 1
     }
     io.stderr.write(`arcflow: ${(error as Error).stack ?? String(error)}\n`)
     return 1
