@@ -7,7 +7,7 @@
 // registry package of its own version, which for x86_64 does not exist
 // (@napi-rs/cross-toolchain 1.0.5 asks for
 // @napi-rs/cross-toolchain-x64-target-x86_64@1.0.5; 1.0.0 is the newest). So
-// this fetches 1.0.0 with `npm pack` (the registry, as @napi-rs/cli itself
+// this fetches the newest with `npm pack` (the registry, as @napi-rs/cli itself
 // does), checks it against the pinned digest, and unpacks it where the CLI
 // looks. Not a devDependency: that package is x64-only and would make
 // `npm install` fail on an arm64 contributor's machine.
@@ -19,9 +19,18 @@ const os = require('node:os')
 const path = require('node:path')
 
 const TRIPLE = 'x86_64-unknown-linux-gnu'
-const PACKAGE = '@napi-rs/cross-toolchain-x64-target-x86_64@1.0.0'
-const INTEGRITY =
-  'sha512-lecoghCfoTAX9MLFcIx9/nL9M8xdkZ9n8Pki8qjKUNzjiq1zbECdEbzIZAMMHRtrXxifK9dAyYuh8gSxNbr2og=='
+// per target, from an x64 host: the newest published toolchain package and its registry digest
+const TOOLCHAINS = {
+  'x86_64-unknown-linux-gnu': {
+    package: '@napi-rs/cross-toolchain-x64-target-x86_64@1.0.0',
+    integrity: 'sha512-lecoghCfoTAX9MLFcIx9/nL9M8xdkZ9n8Pki8qjKUNzjiq1zbECdEbzIZAMMHRtrXxifK9dAyYuh8gSxNbr2og==',
+  },
+  // the release workflow's linux-arm64-gnu build
+  'aarch64-unknown-linux-gnu': {
+    package: '@napi-rs/cross-toolchain-x64-target-aarch64@1.0.3',
+    integrity: 'sha512-EMFcy/ahFsmCY3BI1tMC3wRUYZ+cDuILg7nP1micaKXW1tO1+RvUB1CC6QYe+cv2W4Tuz9wr3qcFExWyjgWf2w==',
+  },
+}
 
 /** True where the glibc 2.17 toolchain applies: a Linux x64 glibc host. */
 function applies() {
@@ -30,12 +39,15 @@ function applies() {
   return Boolean(header?.glibcVersionRuntime)
 }
 
-/** Makes sure the toolchain is where `napi build --use-napi-cross` looks; returns that directory. */
-function ensureToolchain(root) {
+/** Makes sure the toolchain for `triple` is where `napi build --use-napi-cross` looks (on an x64 host); returns that directory. */
+function ensureToolchain(root, triple = TRIPLE) {
+  const toolchain = TOOLCHAINS[triple]
+  if (!toolchain || process.arch !== 'x64') throw new Error(`no glibc 2.17 toolchain pinned for ${triple} on a ${process.arch} host`)
+  const { package: PACKAGE, integrity: INTEGRITY } = toolchain
   // the version of @napi-rs/cross-toolchain that @napi-rs/cli loads names the directory it looks in
   const cliRequire = require('node:module').createRequire(require.resolve('@napi-rs/cli/package.json', { paths: [root] }))
   const { version } = cliRequire('@napi-rs/cross-toolchain/package.json')
-  const dest = path.join(os.homedir(), '.napi-rs', 'cross-toolchain', version, TRIPLE)
+  const dest = path.join(os.homedir(), '.napi-rs', 'cross-toolchain', version, triple)
   if (fs.existsSync(path.join(dest, 'package.json'))) return dest
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'arcflow-napi-cross-'))
@@ -51,7 +63,7 @@ function ensureToolchain(root) {
     const partial = `${dest}.partial`
     fs.rmSync(partial, { recursive: true, force: true })
     fs.mkdirSync(partial, { recursive: true })
-    execFileSync('tar', ['-xJf', path.join(tmp, 'package', `${TRIPLE}.tar.xz`), '-C', partial])
+    execFileSync('tar', ['-xJf', path.join(tmp, 'package', `${triple}.tar.xz`), '-C', partial])
     // renamed whole, so an interrupted unpack is never taken for a toolchain
     fs.rmSync(dest, { recursive: true, force: true })
     fs.renameSync(partial, dest)
