@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-import { expectedPlatformPackage } from '../lib/binding'
+import { bindingError, expectedPlatformPackage } from '../lib/binding'
 
 const root = join(__dirname, '..')
 
@@ -70,4 +70,32 @@ test('platform package names follow @napi-rs/cli', (t) => {
   // the platform packages are written into optionalDependencies at release (napi prepublish), not before:
   // unpublished, they would make `npm ci` refuse the lock file
   t.is((require('../package.json') as { optionalDependencies?: unknown }).optionalDependencies, undefined)
+})
+
+test('the load error on a platform with no published binary (linux arm64 musl) lists the supported ones', (t) => {
+  const loader = new Error('Cannot find native binding.', { cause: new Error("Cannot find module './arcflow.linux-arm64-musl.node'", { cause: new Error("Cannot find module 'arcflow-linux-arm64-musl'") }) })
+  const error = bindingError(loader, 'linux', 'arm64', true)
+  t.is(error.code, 'ARCFLOW_NATIVE_BINDING')
+  t.is(error.expectedPackage, 'arcflow-linux-arm64-musl')
+  t.is(
+    error.message,
+    [
+      "arcflow has no loadable native binary for this platform: detected linux-arm64 (musl), expected the package 'arcflow-linux-arm64-musl'.",
+      'No prebuilt binary is published for it: the supported platforms are linux-x64-gnu, linux-x64-musl, linux-arm64-gnu, darwin-arm64, darwin-x64, win32-x64-msvc.',
+      'In a clone of the arcflow repository, build it from source instead: npm run build (see "Contributing" in its README).',
+      "(2 load errors chained as 'cause')",
+    ].join('\n'),
+  )
+  const causes: string[] = []
+  for (let c = error.cause as Error | undefined; c; c = c.cause as Error | undefined) causes.push(c.message)
+  t.deepEqual(causes, ["Cannot find module './arcflow.linux-arm64-musl.node'", "Cannot find module 'arcflow-linux-arm64-musl'"])
+})
+
+test('the load error for a binary that is there but does not load (too old a glibc) shows its loader error', (t) => {
+  const loader = new Error('Cannot find native binding.', {
+    cause: new Error("/lib64/libc.so.6: version `GLIBC_2.34' not found (required by arcflow.linux-arm64-gnu.node)", { cause: new Error("Cannot find module 'arcflow-linux-arm64-gnu'") }),
+  })
+  const lines = bindingError(loader, 'linux', 'arm64', false).message.split('\n')
+  t.is(lines[1], "A binary was found but failed to load: /lib64/libc.so.6: version `GLIBC_2.34' not found (required by arcflow.linux-arm64-gnu.node)")
+  t.is(lines[2], 'To fix: npm install arcflow-linux-arm64-gnu (npm installs it with arcflow unless optional dependencies are omitted: --omit=optional, --no-optional).')
 })

@@ -64,9 +64,15 @@ function loadErrors(error: unknown): Error[] {
   })
 }
 
-function bindingError(error: unknown): NativeBindingError {
-  const expected = expectedPlatformPackage()
-  const detected = `${process.platform}-${process.arch}${process.platform === 'linux' ? (isMusl() ? ' (musl)' : ' (glibc)') : ''}`
+/** @internal The error for a failed load (`error`: what the loader threw) on the given platform. */
+export function bindingError(
+  error: unknown,
+  platform: string = process.platform,
+  arch: string = process.arch,
+  musl: boolean = isMusl(),
+): NativeBindingError {
+  const expected = expectedPlatformPackage(platform, arch, musl)
+  const detected = `${platform}-${arch}${platform === 'linux' ? (musl ? ' (musl)' : ' (glibc)') : ''}`
   const supported = supportedPlatforms()
   const errors = loadErrors(error)
   // a binary that is there but does not load (e.g. a glibc too old for it) is the one error worth showing
