@@ -81,8 +81,8 @@ test('the load error on a platform with no published binary (linux arm64 musl) l
     error.message,
     [
       "arcflow has no loadable native binary for this platform: detected linux-arm64 (musl), expected the package 'arcflow-linux-arm64-musl'.",
-      'No prebuilt binary is published for it: the supported platforms are linux-x64-gnu, linux-x64-musl, linux-arm64-gnu, darwin-arm64, darwin-x64, win32-x64-msvc.',
-      'In a clone of the arcflow repository, build it from source instead: npm run build (see "Contributing" in its README).',
+      'No prebuilt binary is published for this platform.',
+      'Prebuilt binaries: linux-x64-gnu, linux-x64-musl, linux-arm64-gnu, darwin-arm64, darwin-x64, win32-x64-msvc; elsewhere, or in a clone of the arcflow repository, build from source: npm run build (see "Contributing" in its README).',
       "(2 load errors chained as 'cause')",
     ].join('\n'),
   )

@@ -81,8 +81,8 @@ export function bindingError(
     `arcflow has no loadable native binary for this platform: detected ${detected}, expected the package '${expected}'.`,
     supported.includes(expected.slice('arcflow-'.length))
       ? `To fix: npm install ${expected} (npm installs it with arcflow unless optional dependencies are omitted: --omit=optional, --no-optional).`
-      : `No prebuilt binary is published for it: the supported platforms are ${supported.join(', ')}.`,
-    `In a clone of the arcflow repository, build it from source instead: npm run build (see "Contributing" in its README).`,
+      : `No prebuilt binary is published for this platform.`,
+    `Prebuilt binaries: ${supported.join(', ')}; elsewhere, or in a clone of the arcflow repository, build from source: npm run build (see "Contributing" in its README).`,
   ]
   if (broken) lines.splice(1, 0, `A binary was found but failed to load: ${broken.message.split('\n')[0]}`)
   const cause = errors.reduceRight<Error | undefined>((next, e) => {
