@@ -302,7 +302,8 @@ function causeChain(causes: string[] | undefined): Error | undefined {
  * error class. Anything else is returned unchanged.
  */
 export function fromNative(error: unknown): unknown {
-  if (!(error instanceof Error)) return error
+  // already ours, e.g. a NativeBindingError from the binary's first (lazy) use
+  if (!(error instanceof Error) || error instanceof ArcflowError) return error
   const code = (error as { code?: unknown }).code
   if (typeof code !== 'string' || !code.startsWith('ARCFLOW_')) return error
   let payload: NativePayload

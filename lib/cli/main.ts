@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
 
 import { loadWorkflowFile, describeProblem } from '../workflow/load'
-import { StoreHeldError, WorkflowError } from '../errors'
+import { NativeBindingError, StoreHeldError, WorkflowError } from '../errors'
 import { masked } from '../store/url'
 import { collect, registerActions, UsageError } from './actions'
 import { BUILTIN_ACTION_NAMES } from '../actions'
@@ -238,8 +238,9 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       io.stderr.write(`arcflow: ${error.message}\n`)
       return 2
     }
-    // not a bug: what to do is the message, a stack would bury it
-    if (error instanceof StoreHeldError) {
+    // not a bug: what to do is the message (a held store; a missing binary,
+    // whose load errors are its causes), a stack would bury it
+    if (error instanceof StoreHeldError || error instanceof NativeBindingError) {
       io.stderr.write(`arcflow: ${error.message}\n`)
       return 1
     }
