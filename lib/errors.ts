@@ -162,6 +162,19 @@ export class ResumeError extends ArcflowError {
 }
 
 /**
+ * A signal cannot be delivered (code `ARCFLOW_SIGNAL`): its run is
+ * unknown, or has ended; or a wait's signal name did not render to a name.
+ *
+ * @example
+ * try { await engine.signal(runId, 'approval', { ok: true }) } catch (e) { if (e instanceof SignalError) console.log(e.message) }
+ */
+export class SignalError extends ArcflowError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ARCFLOW_SIGNAL', message, options)
+  }
+}
+
+/**
  * A join can never fire (code `ARCFLOW_JOIN`): the run had nothing left to
  * run while `join` still waited (`arrived` of `needed` arrivals) for the
  * inbound tasks `waitingFor`. The run fails with it as the cause.
@@ -331,7 +344,8 @@ function causeChain(causes: string[] | undefined): Error | undefined {
  * error class. Anything else is returned unchanged.
  */
 export function fromNative(error: unknown): unknown {
-  if (!(error instanceof Error)) return error
+  // already ours, e.g. a NativeBindingError from the binary's first (lazy) use
+  if (!(error instanceof Error) || error instanceof ArcflowError) return error
   const code = (error as { code?: unknown }).code
   if (typeof code !== 'string' || !code.startsWith('ARCFLOW_')) return error
   let payload: NativePayload
@@ -372,6 +386,8 @@ export function fromNativeData({ code, payload }: { code: string; payload: Nativ
       return new StoreHeldError(payload.message, payload.path ?? '', options)
     case 'ARCFLOW_RESUME':
       return new ResumeError(payload.message, options)
+    case 'ARCFLOW_SIGNAL':
+      return new SignalError(payload.message, options)
     case 'ARCFLOW_JOIN':
       return new JoinError(payload.message, { join: payload.join ?? '', waitingFor: payload.waitingFor ?? [], arrived: payload.arrived ?? 0, needed: payload.needed ?? 0 }, options)
     case 'ARCFLOW_RUN_ENDED':
@@ -402,6 +418,7 @@ const classesByCode = new Map<string, ArcflowErrorClass>([
   ['ARCFLOW_STORE_HELD', StoreHeldError],
   ['ARCFLOW_ABORTED', AbortedError],
   ['ARCFLOW_RESUME', ResumeError],
+  ['ARCFLOW_SIGNAL', SignalError],
   ['ARCFLOW_JOIN', JoinError],
   ['ARCFLOW_RUN_EXISTS', RunExistsError],
   ['ARCFLOW_RUN_ENDED', RunEndedError],

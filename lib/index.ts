@@ -6,6 +6,11 @@
  * const ctx = new WorkflowContext({ input: { name: 'Ada' } })
  * ctx.render(compile('Hello {{ input.name }}!')) // 'Hello Ada!'
  */
+import { loadNative } from './binding'
+
+// a platform without a binary fails here, at import, with the one clear error
+loadNative()
+
 export { WorkflowContext } from './context'
 export type { ContextDocument, ContextInit, OutcomeStatus, TaskOutcome } from './context'
 export { compile, compileCondition, JsonTemplate, Template } from './template'
@@ -26,6 +31,7 @@ export {
   StoreError,
   StoreHeldError,
   ResumeError,
+  SignalError,
   RunEndedError,
   RunExistsError,
   UnknownWorkflowError,

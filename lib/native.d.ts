@@ -45,10 +45,11 @@ export declare class NativeFlow {
   constructor(name: string)
   /**
    * `join`: -1 none, 0 all, n > 0 that many arrivals; `retries`: the
-   * retry count (a resume's journal message says what is retried).
+   * retry count (a resume's journal message says what is retried);
+   * `kind`: `action` (default), `wait` or `sleep`.
    * Returns the index.
    */
-  addTask(name: string, input: NativeJsonTemplate | undefined | null, itemsTemplate: NativeTemplate | undefined | null, itemsJson: NativeJsonTemplate | undefined | null, join: number, retryWhen?: NativeTemplate | undefined | null, retries?: number | undefined | null): number
+  addTask(name: string, input: NativeJsonTemplate | undefined | null, itemsTemplate: NativeTemplate | undefined | null, itemsJson: NativeJsonTemplate | undefined | null, join: number, retryWhen?: NativeTemplate | undefined | null, retries?: number | undefined | null, kind?: string | undefined | null): number
   /** A variable the next `addTransition` publishes. */
   addPublish(name: string, value: NativeJsonTemplate): void
   /** `targets`: task indexes, -1 for `fail`, -2 for `noop`. */
@@ -148,6 +149,29 @@ export declare class NativeStore {
   closeSync(): void
   /** `PRAGMA integrity_check`: `ok`, or what is wrong. */
   integrityCheck(): string
+  /**
+   * Links run `id` (started just before, in this queue) to its parent
+   * run and task, and/or to the idempotency key it was started with.
+   */
+  linkRun(id: string, parentId?: string | undefined | null, parentTask?: string | undefined | null, startKey?: string | undefined | null): number
+  /** Keeps a task's result (JSON text) under (workflow, task, key) until `expiresAt`. */
+  cachePut(workflow: string, task: string, key: string, value: string, expiresAt: number): number
+  /** Drops cached results (a workflow's, one task's of it, or all). */
+  cacheClear(workflow?: string | undefined | null, task?: string | undefined | null): number
+  /**
+   * The result cached under (workflow, task, key) that has not expired at
+   * `nowMs`, as `[value, expiresAt]` (JSON text) or null, read on a libuv thread as
+   * committed now: it does not wait for this process's queued writes
+   * (the engine's in-memory layer answers its own).
+   */
+  cacheGet(workflow: string, task: string, key: string, nowMs: number, signal?: AbortSignal | undefined | null): Promise<string>
+  /**
+   * The newest run started with idempotency key `key`, as committed now
+   * (JSON of its record, or null): one indexed lookup on the reader,
+   * which waits neither for queued writes nor for another connection's
+   * lock (as `hasRunNow`). For `start` with a key this process has not seen.
+   */
+  runByStartKeyNow(key: string): string | null
   /**
    * A run, its executions and its events as one JSON document
    * (`{run, tasks, events}`), or null: once this process's queued writes
@@ -397,17 +421,18 @@ export declare function runLog(handle: number, task: number, attempt: number, it
  * Resumes run `runId` of `flow` from `store` under `handle` (see
  * `arcflow_core::flow::Resumed`). Answers, each ending with `full, seq`:
  *
- * - `[6, starts, [[t, step, k, v, attempt, interrupted, items], ...]]`:
+ * - `[6, starts, [[t, step, k, v, attempt, interrupted, began, items], ...]]`:
  *   activations to start again; `starts` counts activations per task so
  *   far; `attempt` is the last attempt journaled (0: none), `interrupted`
- *   1 when it was running; `items` (with-items tasks) lists the item
+ *   1 when it was running; `began` when its first attempt started (ms, or null); `items` (with-items tasks) lists the item
  *   executions journaled, `[index, attempt, status, payload]` with status
  *   0 succeeded, 1 failed, 2 timed out, 3 retrying;
  * - `[7, t, attempt, status, payload, next]`: the last completion ended
  *   the run (`next` 1: a transition chose `fail`, 2: unhandled failure);
  * - `[3, output]` / `[4, error]` / `[9, error]`: the run is complete (and released).
  *
- * Each then ends with the resume's journal message (what starts again,
+ * Each then ends with the signals received and not taken, `[[name, payload], ...]`,
+ * the resume's journal message (what starts again,
  * what counts as interrupted, what is retried) before `full, seq`.
  */
 export declare function runResume(flow: NativeFlow, handle: number, runId: string, store: NativeStore, meterTable?: number | undefined | null, meterAccount?: number | undefined | null): string
@@ -420,6 +445,15 @@ export declare function runResume(flow: NativeFlow, handle: number, runId: strin
  * input the row carries).
  */
 export declare function runRetry(handle: number, unit: number, item: number, status: number, errorJson: string, startedMs?: number | undefined | null, batch?: number | undefined | null): boolean
+
+/** Signal `name` (payload as JSON) arrived for live run `handle`. */
+export declare function runSignal(handle: number, name: string, payloadJson: string): number
+
+/**
+ * A wait of run `handle` took the oldest signal `name`: journaled with
+ * the completion the engine makes next.
+ */
+export declare function runSignalTaken(handle: number, name: string): void
 
 /**
  * Starts a run under `handle`: creates its context (system values
@@ -438,6 +472,13 @@ export declare const enum StatusCode {
   /** Journaled executions only: failed, another attempt follows. */
   Retrying = 3,
 }
+
+/**
+ * Signal `name` for durable run `runId`, which no run of this process
+ * holds: queued for its resume (a `SignalError` if the store has no such
+ * run, or it has ended).
+ */
+export declare function storeSignal(store: NativeStore, runId: string, name: string, payloadJson: string): number
 
 /**
  * What a template reads by name (see `arcflow_core::References`), with

@@ -25,9 +25,18 @@ function edges(workflow: WorkflowDefinition): Edge[] {
   return out
 }
 
+/** What the task does: its action, or what it waits for. */
+function kindLine(task: TaskDefinition): string {
+  if (task.kind === 'wait') {
+    return `wait for signal ${task.wait!.signal}${task.wait?.timeoutMs !== undefined ? `, timeout ${task.wait.timeoutMs} ms` : ''}`
+  }
+  if (task.kind === 'sleep') return task.sleep?.ms !== undefined ? `sleep ${task.sleep.ms} ms` : `sleep until ${String(task.sleep?.until)}`
+  return task.action
+}
+
 /** A task's box: name, action, then what shapes its runs (items, join, retries, timeout). */
 function taskLines(task: TaskDefinition): string[] {
-  const lines = [task.name, task.action]
+  const lines = [task.name, kindLine(task)]
   if (task.with) lines.push(`with items, concurrency ${task.with.concurrency}`)
   if (task.join !== undefined) lines.push(`join: ${task.join === 'all' ? 'all' : `${task.join} of its inbound`}`)
   if (task.retry) lines.push(`retry ×${task.retry.count}, ${task.retry.backoff} from ${task.retry.delayMs} ms`)

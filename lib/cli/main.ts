@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
 
 import { loadWorkflowFile, describeProblem } from '../workflow/load'
-import { StoreHeldError, WorkflowError } from '../errors'
+import { NativeBindingError, StoreHeldError, WorkflowError } from '../errors'
 import { masked } from '../store/url'
 import { collect, registerActions, UsageError } from './actions'
 import { BUILTIN_ACTION_NAMES } from '../actions'
@@ -180,6 +180,26 @@ Examples:
     .addHelpText('after', '\nExample:\n  $ arcflow runs resume 0193c1d2-... flows/etl.yaml --actions ./actions.mjs')
     .action(async (id: string, file: string, flags: RunFlags) => done(await resumeCommand(id, file, flags, io)))
 
+  runs
+    .command('signal')
+    .description('send a signal to a run (a wait for it takes it; kept until one does)')
+    .argument('<id>', 'run id')
+    .argument('<name>', "the signal's name")
+    .option('--data <json>', 'the payload: JSON text, or @FILE to read it from a file', 'null')
+    .addOption(storeOption())
+    .addHelpText('after', '\nExamples:\n  $ arcflow runs signal 0193c1d2-... approval --data \'{"ok":true}\'\n  $ arcflow runs signal 0193c1d2-... approval --data @answer.json')
+    .action(async (id: string, name: string, flags: { data: string; store: string }) => {
+      const payload = signalPayload(flags.data)
+      const engine = await openEngine({ store: flags.store })
+      try {
+        await engine.signal(id, name, payload)
+      } finally {
+        await engine.close()
+      }
+      out(`signal '${name}' sent to run ${id}`)
+      done(0)
+    })
+
   cli
     .command('report')
     .description('one self-contained HTML page for a run: a timeline of attempts and items, statuses, errors, inputs and outputs')
@@ -193,6 +213,23 @@ Examples:
         out(`wrote ${flags.out} (${info.tasks.length} executions)`)
       })))
   return cli
+}
+
+/** `--data`: JSON text or `@FILE`, or a usage error (exit 2) saying what is wrong. */
+function signalPayload(data: string): unknown {
+  let text = data
+  if (data.startsWith('@')) {
+    try {
+      text = readFileSync(data.slice(1), 'utf8')
+    } catch (error) {
+      throw new UsageError(`--data ${data}: ${(error as Error).message}`)
+    }
+  }
+  try {
+    return JSON.parse(text) as unknown
+  } catch (error) {
+    throw new UsageError(`--data must be JSON text or @FILE: ${(error as Error).message}`)
+  }
 }
 
 /** `--status`: one of the statuses a run can have, or a usage error (exit 2) that lists them. */
@@ -250,8 +287,9 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       io.stderr.write(`arcflow: ${error.message}\n`)
       return 2
     }
-    // not a bug: what to do is the message, a stack would bury it
-    if (error instanceof StoreHeldError) {
+    // not a bug: what to do is the message (a held store; a missing binary,
+    // whose load errors are its causes), a stack would bury it
+    if (error instanceof StoreHeldError || error instanceof NativeBindingError) {
       io.stderr.write(`arcflow: ${error.message}\n`)
       return 1
     }

@@ -99,7 +99,8 @@ export class Accounts {
     if (id < 0) throw new MeteringError(`unknown account '${account}': credit it first (engine.credit)`)
     let known = this.#taskCosts.get(workflow)
     if (!known) {
-      const costs = workflow.taskList.map((task) => this.#costs.get(task.action) ?? this.#cost)
+      // a wait or a sleep costs nothing
+      const costs = workflow.taskList.map((task) => (task.kind === 'action' ? (this.#costs.get(task.action) ?? this.#cost) : 0))
       const table = native.meterCostTable(handle, costs.map((cost) => (typeof cost === 'number' ? cost : -1)), this.#billFailed)
       this.#tables.push(table)
       known = { costs, table }

@@ -48,6 +48,8 @@ export type AttemptStatus = 'succeeded' | 'failed' | 'timed_out'
 export interface AttemptOwner {
   readonly host: TaskHost
   readonly name: string
+  /** The task's activation number in the run. */
+  readonly step: number
   /** The signal the attempt's own derives from (the task's or the run's). */
   readonly signal: AbortSignal
   settled(attempt: Attempt, status: AttemptStatus, value: unknown): void
@@ -69,6 +71,8 @@ export class Attempt implements ActionContext {
   readonly index: number | undefined
   /** @internal When it started (durable runs journal it; 0 otherwise). */
   readonly startedAt: number
+  /** @internal Its task's activation number (a sub-workflow's child id has it). */
+  readonly step: number
   /** @internal Credits reserved for it (metered runs; -1: none). */
   reserved = -1
   /** @internal What `charge()` reported. */
@@ -84,6 +88,7 @@ export class Attempt implements ActionContext {
     this.#owner = owner
     this.runId = owner.host.id
     this.task = owner.name
+    this.step = owner.step
     this.attempt = attempt
     this.index = index < 0 ? undefined : index
     this.item = item

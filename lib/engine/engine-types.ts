@@ -16,6 +16,12 @@ export interface StartOptions {
   durability?: Durability
   /** The account that pays for the run's attempts (metering); without one the run is not metered. */
   account?: string
+  /**
+   * Starts at most one run per key: the same key returns the run it
+   * started (live or ended) for `idempotencyRetentionMs`, unless that run
+   * failed, was cancelled or timed out (then a new one starts). See `engine/idempotency.ts`.
+   */
+  idempotencyKey?: string
 }
 
 export interface EngineOptions {
@@ -43,6 +49,10 @@ export interface EngineOptions {
    * ```
    */
   store?: string
+  /** How deep sub-workflows (`workflow:` tasks) may nest; default 16. */
+  maxWorkflowDepth?: number
+  /** How long an idempotency key answers its run, from the run's start; default 24 h. */
+  idempotencyRetentionMs?: number
   /**
    * With a store: `'batched'` (default; on disk within `flushIntervalMs`, a
    * crash loses at most that window), `'sync'` (a completion is

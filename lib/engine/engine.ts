@@ -5,7 +5,9 @@
  */
 import { randomUUID } from 'node:crypto'
 
-import { AbortedError, EngineClosedError, InputError, QueueError, ResumeError } from '../errors'
+import { AbortedError, EngineClosedError, fromNative, InputError, QueueError, ResumeError, RunExistsError, SignalError, WorkflowError } from '../errors'
+import { native } from '../binding'
+import { encode } from '../values'
 import { Accounts, overdraftOf, type Credit, type LedgerEntry } from './accounts'
 import type { Cost } from './metering'
 import { loadWorkflow, loadWorkflowFile } from '../workflow/load'
@@ -18,6 +20,7 @@ import { DurableStore, silentLogger, type RunRecord } from '../store/store'
 import { parseStoreUrl, type StoreTarget } from '../store/url'
 import { checkRunFilter, type ReadOptions, type RunFilter } from '../store/read'
 import { Run, type CancelPolicy, type Durability } from './run'
+import { notAnAction } from './kinds'
 import { uuidv7 } from './run-id'
 import { runIdProblem, startOptionProblems } from './start-options'
 import { GivenRunIds } from './run-ids'
@@ -25,11 +28,15 @@ import { executionsFromEvents, logsFromEvents } from './history'
 import { WorkflowVersions } from './versions'
 import { handleSignals, releaseSignals } from './shutdown'
 import { builtinActions } from '../actions'
+import { cachedAction, TaskResultCache } from './cache'
+import { DEFAULT_MAX_WORKFLOW_DEPTH, workflowAction, workflowCycle, type SubflowHost } from './subflows'
+import { DEFAULT_IDEMPOTENCY_RETENTION_MS, StartKeys } from './idempotency'
 import { subscribe } from '../queue/host'
 import { QueueSide } from '../queue/side'
 import type { CancelOutcome } from '../queue/cancel'
 import type { Worker } from '../queue/worker'
 import type { Enqueued, EnqueueOptions, ResultOptions, WorkOptions } from '../queue/options'
+import type { ParentLink } from './run-types'
 
 export type { ActionOptions, CreditStats, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine-types'
 import type { ActionOptions, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine-types'
@@ -82,6 +89,11 @@ export class Engine {
   readonly #exitFlush: (() => void) | undefined
   /** SIGINT / SIGTERM handled for this engine (see `shutdown.ts`). */
   #signals = false
+  /** The task result cache (`cache:` on action tasks). */
+  readonly cache: TaskResultCache
+  readonly #maxDepth: number
+  readonly #retentionMs: number
+  readonly #keys: StartKeys
 
   /**
    * @example
@@ -129,6 +141,14 @@ export class Engine {
     }
     this.#accounts = new Accounts(options.metering, this.#lease)
     this.#given = this.#lease?.ids ?? new GivenRunIds(undefined)
+    this.cache = new TaskResultCache(this.#store)
+    this.#keys = this.#lease?.startKeys ?? new StartKeys(undefined)
+    const depth = options.maxWorkflowDepth ?? DEFAULT_MAX_WORKFLOW_DEPTH
+    if (!Number.isInteger(depth) || depth < 0 || depth > 1000) throw new TypeError(`maxWorkflowDepth must be an integer from 0 to 1000, got ${String(depth)}`)
+    this.#maxDepth = depth
+    const retention = options.idempotencyRetentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS
+    if (typeof retention !== 'number' || !(retention >= 0)) throw new TypeError(`idempotencyRetentionMs must be a number of milliseconds, got ${String(retention)}`)
+    this.#retentionMs = retention
     const builtins = options.builtins ?? false
     if (builtins !== false) {
       for (const [name, fn] of Object.entries(builtinActions(builtins === true ? {} : builtins))) this.action(name, fn)
@@ -179,6 +199,11 @@ export class Engine {
   }
 
   #known(workflow: WorkflowDefinition): WorkflowDefinition {
+    const cycle = workflowCycle(workflow, (name) => (name === workflow.name ? workflow : this.#workflows.get(name)))
+    if (cycle) {
+      const message = `workflow '${workflow.name}' calls itself through sub-workflows: ${cycle.join(' → ')}`
+      throw new WorkflowError(message, [{ path: 'tasks', message, hint: 'break the cycle, or loop inside one workflow (a transition back to a task, bounded by step_limit)' }])
+    }
     this.#workflows.set(workflow.name, workflow)
     if (!this.#closed) this.#versions?.record(workflow)
     return workflow
@@ -188,7 +213,13 @@ export class Engine {
     let actions = this.#resolved.get(workflow)
     if (!actions) {
       actions = workflow.taskList.map((task) => {
+        if (task.kind === 'workflow') {
+          if (!this.#workflows.has(task.workflow!)) throw new InputError(`task '${task.name}' runs workflow '${task.workflow}', which is not loaded`)
+          return workflowAction(this.#subflows, task.name, task.workflow!)
+        }
+        if (task.kind !== 'action') return notAnAction // waits and sleeps call nothing
         const action = this.#actions.get(task.action)
+        if (action && task.cache) return cachedAction(this.cache, workflow, task, action, (id) => this.#runs.get(id))
         if (!action) throw new InputError(`task '${task.name}' uses action '${task.action}', which is not registered`)
         return action
       })
@@ -217,11 +248,6 @@ export class Engine {
    * const output: string = await run.result()
    */
   start<O = unknown>(workflow: WorkflowDefinition, input?: unknown, options: StartOptions = {}): Run<O> {
-    return this.#start<O>(workflow, input, options, false)
-  }
-
-  /** `claimed`: a worker's run, whose row (queued, then claimed) exists under `options.runId`. */
-  #start<O>(workflow: WorkflowDefinition, input: unknown, options: StartOptions, claimed: boolean): Run<O> {
     this.#open()
     const optionProblems = startOptionProblems(options)
     if (optionProblems.length > 0) throw new InputError(`bad start options:\n${optionProblems.map((p) => `  ${p}`).join('\n')}`, optionProblems)
@@ -230,14 +256,75 @@ export class Engine {
     if (problems.length > 0) {
       throw new InputError(`workflow '${workflow.name}' needs different input:\n${problems.map((p) => `  ${p}`).join('\n')}`, problems)
     }
-    const durability = options.durability ?? (claimed && this.#durability === 'none' ? 'batched' : this.#durability)
-    if (options.runId !== undefined && !claimed) this.#given.claim(options.runId, this.#runs.has(options.runId), durability !== 'none')
+    const durability = options.durability ?? this.#durability
+    const key = options.idempotencyKey
+    if (key !== undefined) {
+      const found = this.#keys.find(key, this.#retentionMs)
+      if (found instanceof Run) return found as Run<O>
+      if (found) return this.#keyed<O>(workflow, found as RunRecord)
+    }
+    if (options.runId !== undefined) this.#given.claim(options.runId, this.#runs.has(options.runId), durability !== 'none')
+    const run = this.#launch<O>(workflow, actions, input, options, options.runId ?? (this.#store ? uuidv7() : randomUUID()), durability, undefined)
+    if (key !== undefined && run.status !== 'failed') this.#keys.started(key, run, this.#store !== undefined && durability !== 'none')
+    return run
+  }
+
+  /** A key's run that this process does not hold: ended (its outcome), or running elsewhere or interrupted (an error). */
+  #keyed<O>(workflow: WorkflowDefinition, record: RunRecord): Run<O> {
+    if (record.status === 'running') {
+      throw new RunExistsError(record.id, `${record.status} outside this engine (started with this idempotency key): wait for it, or resume it if its process died`)
+    }
+    return new Run<O>(workflow, undefined, { runId: record.id, actions: [], listeners: [], ended: { status: record.status, output: record.output, error: undefined } })
+  }
+
+  /** What workflow tasks need of the engine (`subflows.ts`). */
+  readonly #subflows: SubflowHost = {
+    maxDepth: () => this.#maxDepth,
+    runOf: (id) => this.#runs.get(id),
+    workflowOf: (name) => this.#workflows.get(name),
+    start: (workflow, input, childId, parent, task, signal) => {
+      const parentRun = this.#runs.get(parent.id)!
+      const link: ParentLink = { id: parent.id, task, depth: parent.depth, log: parentRun.eventLog }
+      const options: StartOptions = { signal }
+      if (parentRun.meter) options.account = parentRun.meter.accountName
+      const durability = parentRun.durable ? (parentRun.sync ? 'sync' : 'batched') : 'none'
+      const child = this.#launch(workflow, this.#actionsOf(workflow), input, options, childId, durability, link)
+      if (this.#store && durability !== 'none') this.#store.native.linkRun(childId, parent.id, task, null)
+      return child
+    },
+    find: async (childId) => {
+      const live = this.#runs.get(childId)
+      if (live) return live
+      if (!this.#store) return undefined
+      return (await this.#store.runInfo(childId))?.record
+    },
+    resume: (childId, parent, task, signal) => {
+      const parentRun = this.#runs.get(parent.id)!
+      return this.#resumeRun(childId, { signal }, { id: parent.id, task, depth: parent.depth, log: parentRun.eventLog })
+    },
+  }
+
+  /**
+   * A worker's claimed run, under its own id: its row (queued, then
+   * claimed) exists, which is the one case the run-id reuse check accepts.
+   */
+  #startClaimed<O>(workflow: WorkflowDefinition, input: unknown, runId: string, account: string | undefined): Run<O> {
+    this.#open()
+    const actions = this.#actionsOf(workflow)
+    const problems = inputProblems(workflow.input, input)
+    if (problems.length > 0) throw new InputError(`workflow '${workflow.name}' needs different input:\n${problems.map((p) => `  ${p}`).join('\n')}`, problems)
+    const durability = this.#durability === 'none' ? 'batched' : this.#durability
+    return this.#launch<O>(workflow, actions, input, account === undefined ? {} : { account }, runId, durability, undefined)
+  }
+
+  #launch<O>(workflow: WorkflowDefinition, actions: Action[], input: unknown, options: StartOptions, runId: string, durability: Durability, parent: ParentLink | undefined): Run<O> {
     const meter = options.account === undefined ? undefined : this.#accounts.runMeter(workflow, options.account)
     // a workflow loaded elsewhere (loadWorkflow): its version lands before its run
     this.#versions?.record(workflow)
     const run = new Run<O>(workflow, input, {
       meter,
-      runId: options.runId ?? (this.#store ? uuidv7() : randomUUID()),
+      runId,
+      parent,
       actions,
       listeners: this.#listeners,
       onEnd: this.#onEnd,
@@ -249,7 +336,7 @@ export class Engine {
     if (run.status === 'running') {
       this.#runs.set(run.id, run)
       this.#lease?.live.add(run.id)
-      if (options.runId !== undefined && durability !== 'none' && this.#store && !claimed) this.#given.started(run.id)
+      if (options.runId !== undefined && durability !== 'none' && this.#store) this.#given.started(run.id)
     }
     return run
   }
@@ -273,6 +360,10 @@ export class Engine {
    * engine.resume(id, { workflow: edited, allowChangedDefinition: true })
    */
   resume<O = unknown>(runId: string, options: ResumeOptions = {}): Run<O> {
+    return this.#resumeRun<O>(runId, options, undefined)
+  }
+
+  #resumeRun<O>(runId: string, options: ResumeOptions, parent: ParentLink | undefined): Run<O> {
     this.#open()
     const idProblem = runIdProblem(runId, 'runId')
     const optionProblems = idProblem ? [idProblem, ...startOptionProblems(options, true)] : startOptionProblems(options, true)
@@ -305,6 +396,7 @@ export class Engine {
       store: this.#store,
       durability,
       resume: true,
+      parent,
     })
     if (run.status === 'running') {
       this.#runs.set(run.id, run)
@@ -370,6 +462,30 @@ export class Engine {
   }
 
   /**
+   * Sends signal `name` with `payload` to run `runId`: to a run live in
+   * this engine as {@link Run.signal} does; to a durable run no process of
+   * this store holds now (interrupted), kept in the store and delivered
+   * when it resumes. Rejects with a `SignalError` for a run that is
+   * unknown or has ended.
+   *
+   * @example
+   * await engine.signal(runId, 'approval', { ok: true, by: 'ana' })
+   */
+  signal(runId: string, name: string, payload: unknown = null): Promise<void> {
+    this.#open()
+    const live = this.#runs.get(runId)
+    if (live) return live.signal(name, payload)
+    if (typeof name !== 'string' || name === '') return Promise.reject(new SignalError(`a signal's name must be a non-empty string, got ${JSON.stringify(name) ?? String(name)}`))
+    if (!this.#store) return Promise.reject(new SignalError(`signal '${name}': no run ${JSON.stringify(runId)} in this engine`))
+    try {
+      const seq = native.storeSignal(this.#store.native, runId, name, encode(payload, `payload of signal '${name}'`))
+      return this.#durability === 'sync' ? this.#store.committed(Math.abs(seq)) : Promise.resolve()
+    } catch (error) {
+      return Promise.reject(fromNative(error))
+    }
+  }
+
+  /**
    * A run's status, output, error, task executions and events. A live run
    * is answered from memory (its own events: never a database read, never
    * a wait); any other is read from the store once this process's queued
@@ -385,7 +501,8 @@ export class Engine {
     if (live) {
       this.#cache.hits++
       // taken now, not in a later microtask: the answer is the run as it is at the call
-      const history = live.history()
+      // its children's events are in its log too: its own are those with its id
+      const history = live.history().filter((e) => e.runId === id)
       return Promise.resolve({ id, workflow: live.workflow.name, version: live.workflow.version, status: live.status, live: true, tasks: executionsFromEvents(history), events: logsFromEvents(history) })
     }
     if (!this.#store) return Promise.resolve(undefined)
@@ -418,7 +535,8 @@ export class Engine {
     if (!this.#store) return []
     const running = await this.#store.runs({ status: 'running', limit: 1_000_000 }, options)
     // live now, when the answer arrives: a run started meanwhile is not interrupted
-    return running.filter((run) => !this.#runs.has(run.id) && !this.#lease?.live.has(run.id))
+    // a child is resumed by its parent (which finds it by its id), not on its own
+    return running.filter((run) => !this.#runs.has(run.id) && !this.#lease?.live.has(run.id) && run.parentId === undefined)
   }
 
   /**
@@ -495,7 +613,7 @@ export class Engine {
       open: () => this.#open(),
       workflow: (name) => this.#workflows.get(name),
       live: (id) => this.#runs.get(id),
-      startClaimed: (workflow, input, runId, account) => this.#start(workflow, input, { runId, account }, true),
+      startClaimed: (workflow, input, runId, account) => this.#startClaimed(workflow, input, runId, account),
       resumeClaimed: (runId) => this.resume(runId),
       listen: (listener) => subscribe(this.#listeners, listener),
     }))

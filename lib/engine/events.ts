@@ -22,7 +22,8 @@ export interface TaskEventBase extends EventBase {
   index?: number
 }
 
-export interface RunStartedEvent extends EventBase { type: 'run.started'; workflow: string; input: unknown }
+/** A sub-workflow's child run says its parent (`parentId`) and the parent's task that started it. */
+export interface RunStartedEvent extends EventBase { type: 'run.started'; workflow: string; input: unknown; parentId?: string; parentTask?: string }
 /**
  * A run interrupted by a crash goes on (`engine.resume`): `pending`
  * activations go on; `message` says how (what starts again, which attempts
@@ -53,11 +54,23 @@ export interface TaskSucceededEvent extends TaskEventBase { type: 'task.succeede
 export interface TaskFailedEvent extends TaskEventBase { type: 'task.failed'; error: Failure }
 export interface TaskTimedOutEvent extends TaskEventBase { type: 'task.timed_out' }
 export interface TaskRetryingEvent extends TaskEventBase { type: 'task.retrying'; error: Failure; delayMs: number }
+/** A wait (or an item of one) waits for `signal`; a sleep until `until` (ISO time). */
+export interface TaskWaitingEvent extends TaskEventBase { type: 'task.waiting'; signal?: string; until?: string }
+/** A signal came for the run (`run.signal`, `engine.signal`, or kept while no process held the run and delivered at its resume). */
+export interface SignalReceivedEvent extends EventBase { type: 'signal.received'; name: string; payload: unknown }
 /** A with-items task's list is rendered: `count` items will run. */
 export interface TaskItemsEvent extends TaskEventBase { type: 'task.items'; count: number }
 export interface ItemStartedEvent extends TaskEventBase { type: 'item.started'; index: number }
 export interface ItemCompletedEvent extends TaskEventBase { type: 'item.completed'; index: number; status: 'succeeded' | 'failed' | 'timed_out' }
 export interface TaskLogEvent extends TaskEventBase { type: 'task.log'; message: string; data?: unknown }
+/** A cached result was used instead of running the action (the attempt charges nothing; `key`: the rendered key, as JSON). */
+export interface TaskCachedEvent extends TaskEventBase { type: 'task.cached'; key: string }
+/**
+ * A `workflow` task started (or, resumed, found) its child run `childId`:
+ * the child's own events follow in this run's `events()` with the child's
+ * `runId`; `engine.getRun(childId)` reads its history.
+ */
+export interface TaskChildEvent extends TaskEventBase { type: 'task.child'; childId: string; workflow: string }
 /** A metered attempt did not run: its account could not cover its estimated cost. */
 export interface InsufficientBalanceEvent extends TaskEventBase { type: 'billing.insufficient_balance'; account: string; needed: number; balance: number }
 
@@ -68,10 +81,13 @@ export type TaskEvent =
   | TaskFailedEvent
   | TaskTimedOutEvent
   | TaskRetryingEvent
+  | TaskWaitingEvent
   | TaskItemsEvent
   | ItemStartedEvent
   | ItemCompletedEvent
   | TaskLogEvent
+  | TaskCachedEvent
+  | TaskChildEvent
   | InsufficientBalanceEvent
 
 /**
@@ -92,6 +108,7 @@ export type RunEvent =
   | RunCancelledEvent
   | RunTimedOutEvent
   | JoinBlockedEvent
+  | SignalReceivedEvent
   | TaskEvent
 
 export type RunEventType = RunEvent['type']
@@ -114,15 +131,27 @@ export class EventLog {
   #closed = false
   #waiters: Waiter[] = []
   readonly #listeners: Array<(event: RunEvent) => void>
+  /** A child run's log: its parent's, which gets every event too (`record`). */
+  readonly #parent: EventLog | undefined
 
-  constructor(listeners: Array<(event: RunEvent) => void>) {
+  constructor(listeners: Array<(event: RunEvent) => void>, parent?: EventLog) {
     this.#listeners = listeners
+    this.#parent = parent
   }
 
   push(event: RunEvent): void {
     this.#events.push(event)
     if (this.#listeners.length > 0) this.#notify(event)
     this.#wake()
+    this.#parent?.record(event)
+  }
+
+  /** A descendant's event: kept and passed up, not told to listeners (its own log told them). */
+  record(event: RunEvent): void {
+    if (this.#closed) return
+    this.#events.push(event)
+    this.#wake()
+    this.#parent?.record(event)
   }
 
   #notify(event: RunEvent): void {

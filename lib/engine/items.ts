@@ -76,7 +76,7 @@ export class Items {
   }
 
   signal(ended: boolean): AbortSignal {
-    return this.#signal.signal(this.#owner.host.signal, ended ? new Error(`task '${this.#owner.task.name}' has ended`) : undefined)
+    return this.#signal.signal(this.#owner.host.abortSignal, ended ? new Error(`task '${this.#owner.task.name}' has ended`) : undefined)
   }
 
   pump(): void {

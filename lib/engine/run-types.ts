@@ -1,8 +1,9 @@
 /** The shapes around a run: its status, how it is started, what it counts. */
 import type { DurableStore } from '../store/store'
 import type { Action } from './attempt'
-import type { RunEvent } from './events'
+import type { EventLog, RunEvent } from './events'
 import type { RunMeter } from './metering'
+import type { RunStatus } from './statuses'
 
 export { RUN_STATUSES, type ExecutionStatus, type RunStatus } from './statuses'
 export type CancelPolicy = 'cancel_running' | 'allow_finish'
@@ -24,6 +25,20 @@ export interface RunOptions {
   resume?: boolean | undefined
   /** Metered runs: the meter, the paying account and the tasks' costs. */
   meter?: RunMeter | undefined
+  /** A sub-workflow's child run: its parent's task that started it (see `subflows.ts`). */
+  parent?: ParentLink | undefined
+  /** A run that ended before this engine saw it (an idempotent start's key answered it from the store). */
+  ended?: { status: Exclude<RunStatus, 'running'>; output: unknown; error: Error | undefined } | undefined
+}
+
+/** What a child run knows of its parent. */
+export interface ParentLink {
+  id: string
+  task: string
+  /** The parent's nesting depth (a top-level run: 0). */
+  depth: number
+  /** The parent's event log: the child's events are kept there too. */
+  log: EventLog
 }
 
 export type Durability = 'none' | 'batched' | 'sync'

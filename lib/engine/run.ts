@@ -5,7 +5,7 @@
  */
 import { native } from '../binding'
 import { WorkflowContext } from '../context'
-import { fromNative, fromNativeData, RunEndedError, type JoinError } from '../errors'
+import { fromNative, fromNativeData, RunEndedError, SignalError, type JoinError } from '../errors'
 import { RunFailedError, RunStoppedError } from './run-errors'
 import type { CancelPolicy, RunOptions, RunStats, RunStatus } from './run-types'
 import { encode } from '../values'
@@ -17,6 +17,8 @@ import { EventLog, type NewEvent, type RunEvent } from './events'
 import { toFailure, type Failure } from './failure'
 import { AnswerKind, completeOp, STATUS_CODE, STATUS_NAME, takeAck, unit, type InputKind } from './protocol'
 import { LinkedSignal } from './signals'
+import { Mailbox } from './mailbox'
+import { removeDeadline, type Deadline } from './deadlines'
 import { RunOutcome } from './run-outcome'
 import { startTask } from './kinds'
 import { setLongTimeout } from './timers'
@@ -82,6 +84,18 @@ export class Run<O = unknown> {
   #unsettled = false
   #timer: ReturnType<typeof setTimeout> | undefined
   readonly #outcome = new RunOutcome()
+  /** @internal A child's parent run and task (undefined: a top-level run). */
+  readonly parentId: string | undefined
+  readonly parentTask: string | undefined
+  /** @internal Sub-workflow nesting: 0 for a top-level run. */
+  readonly depth: number
+  /** @internal The run was resumed (its workflow tasks look for the children they started). */
+  readonly resumed: boolean
+  /** @internal Live child runs: a cancel is passed on with its policy. */
+  readonly children = new Set<Run>()
+  #mailbox: Mailbox | undefined
+  /** Waits and sleeps parked now (their deadlines go if the run ends first): all in flight parked is `waiting`. */
+  #parked: Set<Deadline> | undefined
 
   /** @internal Runs are made by `engine.start` and `engine.resume`. */
   constructor(workflow: WorkflowDefinition, input: unknown, options: RunOptions) {
@@ -93,8 +107,20 @@ export class Run<O = unknown> {
     this.#sync = this.#store !== undefined && options.durability === 'sync'
     this.durable = this.#store !== undefined
     this.meter = options.meter
-    this.#log = new EventLog(options.listeners)
+    this.#log = new EventLog(options.listeners, options.parent?.log)
+    this.parentId = options.parent?.id
+    this.parentTask = options.parent?.task
+    this.depth = options.parent ? options.parent.depth + 1 : 0
+    this.resumed = options.resume === true
     this.handle = nextHandle = (nextHandle + 1) >>> 0
+    if (options.ended) {
+      // nothing native: its history is in the store
+      this.#released = true
+      this.#status = options.ended.status
+      this.#log.close()
+      this.#outcome.settle(options.ended.error, options.ended.output)
+      return
+    }
     this.crossings++
     if (options.resume) {
       this.#resume()
@@ -111,7 +137,9 @@ export class Run<O = unknown> {
     } catch (error) {
       throw fromNative(error)
     }
-    this.#emit({ type: 'run.started', workflow: workflow.name, input })
+    const started: NewEvent = { type: 'run.started', workflow: workflow.name, input }
+    if (this.parentId !== undefined) Object.assign(started, { parentId: this.parentId, parentTask: this.parentTask })
+    this.#emit(started)
     if (answer[0] === AnswerKind.VarsError) {
       const failure = dataFailure(answer[1])
       queueMicrotask(() => this.#fail({ name: failure.name, message: `initial vars: ${failure.message}`, cause: failure }))
@@ -146,16 +174,18 @@ export class Run<O = unknown> {
     }
     takeAck(answer) // nothing waits: what the journal holds is on disk already
     const message = answer.pop() as string // what the core journaled the resume does
+    // signals received and not taken: kept again, in order, for the waits
+    for (const [name, payload] of answer.pop() as Array<[string, unknown]>) this.mailbox.deliver(name, payload)
     const tasks = this.workflow.taskList
     if (answer[0] === AnswerKind.Resumed) {
       this.#steps = (answer[1] as number[]).reduce((sum, n) => sum + n, 0)
-      const pending = answer[2] as Array<[number, number, InputKind, unknown, number, number, ResumedActivation['items']]>
+      const pending = answer[2] as Array<[number, number, InputKind, unknown, number, number, number | null, ResumedActivation['items']]>
       this.#emit({ type: 'run.resumed', workflow: this.workflow.name, pending: pending.map(([t]) => tasks[t]!.name), message })
       queueMicrotask(() => {
-        for (const [t, step, kind, value, attempt, interrupted, items] of pending) {
+        for (const [t, step, kind, value, attempt, interrupted, began, items] of pending) {
           if (!this.accepting()) break
           this.#active++
-          startTask(tasks[t]!, this, this.#actions[t]!, step, kind, value, { attempt, interrupted: interrupted === 1, items })
+          startTask(tasks[t]!, this, this.#actions[t]!, step, kind, value, { attempt, interrupted: interrupted === 1, began, items })
         }
         this.#maybeFinish()
       })
@@ -172,8 +202,54 @@ export class Run<O = unknown> {
     this.#ending = answer // complete: its output, or why it failed (recorded by the core already)
     queueMicrotask(() => this.#follow(answer, undefined))
   }
+  /** `waiting` while everything in flight is a wait or a sleep. */
   get status(): RunStatus {
-    return this.#unsettled ? 'running' : this.#status
+    if (this.#unsettled) return 'running'
+    if (this.#status === 'running' && this.#parked !== undefined && this.#parked.size > 0 && this.#parked.size >= this.#active) return 'waiting'
+    return this.#status
+  }
+
+  /** @internal The run's signals (see TaskHost). */
+  get mailbox(): Mailbox {
+    return (this.#mailbox ??= new Mailbox())
+  }
+
+  /** @internal */
+  park(parked: Deadline): void {
+    ;(this.#parked ??= new Set()).add(parked)
+  }
+
+  /** @internal */
+  unpark(parked: Deadline): void {
+    this.#parked?.delete(parked)
+  }
+
+  /**
+   * Sends signal `name` to the run: the oldest wait for it takes it (its
+   * result is `payload`), else it is kept until a wait takes it. A durable
+   * run journals it first (`sync`: resolves once committed). Throws a
+   * `SignalError` once the run has ended, a `ValueError` for a payload
+   * that cannot be workflow data.
+   *
+   * @example
+   * await run.signal('approval', { ok: true })
+   */
+  signal(name: string, payload: unknown = null): Promise<void> {
+    if (typeof name !== 'string' || name === '') return Promise.reject(new SignalError(`a signal's name must be a non-empty string, got ${JSON.stringify(name) ?? String(name)}`))
+    if (this.#status !== 'running' || this.#released) return Promise.reject(new SignalError(`signal '${name}': run ${this.id} has ended (${this.#status})`))
+    let seq = 0
+    try {
+      const json = encode(payload, `payload of signal '${name}'`)
+      if (this.#store) {
+        this.crossings++
+        seq = native.runSignal(this.handle, name, json)
+      }
+    } catch (error) {
+      return Promise.reject(fromNative(error))
+    }
+    this.#emit({ type: 'signal.received', name, payload })
+    this.mailbox.deliver(name, payload)
+    return this.#sync && seq !== 0 ? this.#store!.committed(Math.abs(seq)) : Promise.resolve()
   }
 
   /** @internal `sync` durability (see TaskHost). */
@@ -197,8 +273,11 @@ export class Run<O = unknown> {
     return this.#context
   }
 
-  /** The run's abort signal (aborted when it is cancelled, times out or ends with work in flight). */
-  get signal(): AbortSignal {
+  /**
+   * The run's abort signal (aborted when it is cancelled, times out or ends
+   * with work in flight). Named so since `run.signal(name, payload)` sends a signal.
+   */
+  get abortSignal(): AbortSignal {
     return (this.#signal ??= new LinkedSignal()).signal(undefined, this.#status === 'running' ? undefined : new Error(`run ${this.#status}`))
   }
 
@@ -216,9 +295,14 @@ export class Run<O = unknown> {
     return { tasks: this.#steps, nativeCalls: this.crossings }
   }
 
-  /** @internal Every event so far. */
+  /** @internal Every event so far (its children's too). */
   history(): readonly RunEvent[] {
     return this.#log.all()
+  }
+
+  /** @internal The run's event log (a child's events are kept in it too). */
+  get eventLog(): EventLog {
+    return this.#log
   }
 
   /** Every event of the run, replayed from the start, then live until the run ends. */
@@ -238,6 +322,8 @@ export class Run<O = unknown> {
    * Resolves when the run has ended.
    */
   async cancel(options: { policy?: CancelPolicy } = {}): Promise<void> {
+    // children first, with the same policy: an allow_finish parent lets them end their work too
+    for (const child of this.children) void child.cancel(options)
     if (this.#status === 'running') {
       this.#stopping = true
       if ((options.policy ?? 'cancel_running') === 'cancel_running') this.#finish('cancelled')
@@ -258,10 +344,7 @@ export class Run<O = unknown> {
     this.#status = 'cancelled' // here only: nothing of it is written
     this.#unsettled = false
     this.#stopping = true
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
-    if (this.#timers) for (const timer of this.#timers) clearTimeout(timer)
-    this.#timers = undefined
-    if (this.#active > 0) this.#signal?.abort(reason)
+    this.#stopInFlight(reason)
     if (!this.#released) {
       this.#released = true
       this.crossings++
@@ -474,12 +557,7 @@ export class Run<O = unknown> {
   /** The run ends: everything in flight stops now; the end is announced (`event`, result) once durable. */
   #end(status: Exclude<RunStatus, 'running'>, event: NewEvent, error?: Error, output?: unknown): void {
     this.#status = status
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
-    if (this.#timers) for (const timer of this.#timers) clearTimeout(timer)
-    this.#timers = undefined
-    // whatever is still in flight is aborted, and its late result discarded
-    // (an abort dispatches events: skip it when nothing is in flight)
-    if (this.#active > 0) this.#signal?.abort(new Error(`run ${status}`))
+    this.#stopInFlight(new Error(`run ${status}`))
     // the core gives back what attempts in flight reserved
     let seq = -1
     if (!this.#released) {
@@ -499,6 +577,18 @@ export class Run<O = unknown> {
       return
     }
     this.#announce(event, error, output)
+  }
+
+  /** Timers, parked waits and signals go; whatever is in flight is aborted with `reason` (its late result discarded). */
+  #stopInFlight(reason: Error): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    if (this.#timers) for (const timer of this.#timers) clearTimeout(timer)
+    this.#timers = undefined
+    if (this.#parked) for (const parked of this.#parked) removeDeadline(parked)
+    this.#parked = undefined
+    this.#mailbox = undefined
+    // an abort dispatches events: skip it when nothing is in flight
+    if (this.#active > 0) this.#signal?.abort(reason)
   }
 
   #announce(event: NewEvent, error: Error | undefined, output: unknown): void {

@@ -56,6 +56,11 @@ export function startOptionProblems(options: unknown, resume = false): string[] 
       const problem = runIdProblem(o.runId)
       if (problem) problems.push(problem)
     }
+    if (o.idempotencyKey !== undefined) {
+      const problem = runIdProblem(o.idempotencyKey, 'options.idempotencyKey')
+      if (problem) problems.push(problem)
+      if (o.runId !== undefined) problems.push('options.idempotencyKey: give a key or a runId, not both (a key names the run it started)')
+    }
   }
   return problems
 }

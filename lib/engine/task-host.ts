@@ -7,6 +7,8 @@
 import type { Failure } from './failure'
 import type { RunEvent } from './events'
 import type { RunMeter } from './metering'
+import type { Deadline } from './deadlines'
+import type { Mailbox } from './mailbox'
 
 export type TaskOutcome =
   /** `payload`: the result as JSON text, when the attempt encoded it already. */
@@ -30,7 +32,7 @@ export interface TaskHost {
   readonly handle: number
   /** Calls into native code, counted for `run.stats()`. */
   crossings: number
-  readonly signal: AbortSignal
+  readonly abortSignal: AbortSignal
   /** A timer to clear when the run ends. */
   track(timer: ReturnType<typeof setTimeout>): void
   untrack(timer: ReturnType<typeof setTimeout>): void
@@ -48,6 +50,11 @@ export interface TaskHost {
   waitForStore(seq: number, then: () => void): void
   /** Metered runs: the run's meter. */
   readonly meter: RunMeter | undefined
+  /** The run's signals (made on first use). */
+  readonly mailbox: Mailbox
+  /** A wait or a sleep parks (its deadline is dropped if the run ends first) / ends. */
+  park(parked: Deadline): void
+  unpark(parked: Deadline): void
   /** An attempt's account could not cover it (`balance`: as the core saw it): the run fails. */
   insufficientBalance(task: string, attempt: number, index: number, needed: number, balance?: number): void
 }
@@ -58,6 +65,8 @@ export interface ResumedActivation {
   attempt: number
   /** That attempt was running when the process died. */
   interrupted: boolean
+  /** When its first attempt started (epoch ms, journaled), if known: a wait's or a sleep's due time counts from it. */
+  began?: number | null
   /**
    * Item executions journaled, `[index, attempt, status, payload]` with
    * status a `StatusCode` (with-items only).

@@ -48,12 +48,15 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
   /** Metered: the last attempt's reservation and reported charge, settled by the task's completion. */
   charge: [number, number] | undefined
   #items: Items | undefined
+  /** An interrupted attempt runs again as itself (its action finds what it started: a sub-workflow's child). */
+  readonly #reattach: boolean
 
-  constructor(task: TaskDefinition, host: TaskHost, action: Action, step: number) {
+  constructor(task: TaskDefinition, host: TaskHost, action: Action, step: number, reattach = false) {
     this.task = task
     this.host = host
     this.#action = action
     this.step = step
+    this.#reattach = reattach
   }
 
   get index(): number {
@@ -84,6 +87,7 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
     this.host.emit({ type: 'task.started', runId: this.host.id, time: Date.now(), task: this.task.name, attempt: first })
     if (kind !== InputKind.Items) {
       if (!resumed || resumed.attempt === 0) return this.begin(1, -1, kind, value)
+      if (resumed.interrupted && this.#reattach) return this.begin(resumed.attempt, -1, kind, value)
       if (resumed.interrupted) {
         const failure = interruptedFailure(resumed.attempt)
         return queueMicrotask(() => this.#failed(resumed.attempt, -1, 'failed', failure))
@@ -113,7 +117,7 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
    * task its own (an item that fails the task stops its siblings).
    */
   get signal(): AbortSignal {
-    return this.#items ? this.#items.signal(this.#items.stopped || this.#finished) : this.host.signal
+    return this.#items ? this.#items.signal(this.#items.stopped || this.#finished) : this.host.abortSignal
   }
 
   /**

@@ -283,7 +283,8 @@ export class Worker extends EventEmitter {
     if (!held) return
     this.#held.delete(id)
     this.#stats.lostLeases++
-    if (held.run === undefined || held.run.status === 'running') this.#abandon(id, held.run, new LeaseLostError(id), 'lost')
+    // live, waiting, or ended but not yet committed (`sync`): still to abandon
+    if (held.run === undefined || held.run.status === 'running' || held.run.status === 'waiting') this.#abandon(id, held.run, new LeaseLostError(id), 'lost')
     // it ended here, but its end was refused: the run is another worker's, and says so
     else this.#emitEvent({ type: 'run.lease_lost', runId: id, time: Date.now(), reason: 'lost' })
     // its writes still queued are refused by the fence; then let go of it

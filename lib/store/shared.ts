@@ -24,6 +24,7 @@
 import { native } from '../binding'
 import { MeteringError } from '../engine/metering'
 import { GivenRunIds } from '../engine/run-ids'
+import { StartKeys } from '../engine/idempotency'
 import { DurableStore, type StoreOptions } from './store'
 import type { StoreTarget } from './url'
 
@@ -41,6 +42,8 @@ interface Entry {
   readonly ids: GivenRunIds
   /** Runs live in any engine on this store. */
   readonly live: Set<string>
+  /** Idempotency keys started by any engine on this store (see `engine/idempotency.ts`). */
+  readonly startKeys: StartKeys
   meter: number | undefined
   refs: number
 }
@@ -65,6 +68,11 @@ export class StoreLease {
   /** The run ids taken by any engine on this store. */
   get ids(): GivenRunIds {
     return this.#entry.ids
+  }
+
+  /** The idempotency keys of runs started by any engine of this process on this store. */
+  get startKeys(): StartKeys {
+    return this.#entry.startKeys
   }
 
   /** The ids of runs live in any engine on this store (each engine adds and removes its own). */
@@ -129,7 +137,7 @@ export function acquireStore(target: StoreTarget, requested: Partial<StoreSettin
   for (const name of STORE_SETTINGS) if (requested[name] !== undefined) settings[name] = requested[name]!
   const store = new DurableStore(target, { ...settings, logger })
   // keyed as the store is now that it exists (an SQLite file: a symlink to a file the open created)
-  const created: Entry = { key: target.key(), locking, store, settings, overdraft, ids: new GivenRunIds(store), live: new Set(), meter: undefined, refs: 1 }
+  const created: Entry = { key: target.key(), locking, store, settings, overdraft, ids: new GivenRunIds(store), live: new Set(), startKeys: new StartKeys(store), meter: undefined, refs: 1 }
   open.set(created.key, created)
   return new StoreLease(created)
 }

@@ -58,6 +58,9 @@ export interface RunRecord {
   account?: string
   /** The version of the workflow the run runs (`WorkflowDefinition.version`); absent for runs from before versions were kept. */
   version?: string
+  /** A sub-workflow's child: the run and the task of it that started this run. */
+  parentId?: string
+  parentTask?: string
 }
 
 /** One execution: an attempt of a task, or of one item. */
@@ -109,7 +112,7 @@ export interface StoreOptions {
   logger: Logger
 }
 
-interface RawRun {
+export interface RawRun {
   id: string
   workflow: string
   status: string
@@ -120,6 +123,8 @@ interface RawRun {
   endedAt: number | null
   account: string | null
   workflowHash: string | null
+  parentId: string | null
+  parentTask: string | null
 }
 
 interface RawExecution {
@@ -134,13 +139,16 @@ interface RawExecution {
   endedAt: number | null
 }
 
-function runRecord(raw: RawRun): RunRecord {
+/** A run's record as the native store answers it (JSON of the core's `RunRecord`). */
+export function runRecord(raw: RawRun): RunRecord {
   const record: RunRecord = { id: raw.id, workflow: raw.workflow, status: raw.status as RunStatus, input: JSON.parse(raw.input), startedAt: raw.startedAt }
   if (raw.output !== null) record.output = JSON.parse(raw.output)
   if (raw.error !== null) record.error = JSON.parse(raw.error)
   if (raw.endedAt !== null) record.endedAt = raw.endedAt
   if (raw.account !== null) record.account = raw.account
   if (raw.workflowHash !== null) record.version = raw.workflowHash
+  if (raw.parentId) record.parentId = raw.parentId
+  if (raw.parentTask) record.parentTask = raw.parentTask
   return record
 }
 

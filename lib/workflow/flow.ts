@@ -27,6 +27,8 @@ export function buildFlow(workflow: Omit<WorkflowDefinition, 'flow' | 'taskList'
         join,
         task.retry?.when?.native ?? null,
         task.retry?.count ?? 0,
+        // to the core a workflow task is an action: its attempt starts the child run (lib/engine/subflows.ts)
+        task.kind === 'workflow' ? 'action' : task.kind,
       )
     }
     for (const task of tasks) {

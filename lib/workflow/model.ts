@@ -29,15 +29,46 @@ export interface WithItems {
   concurrency: number
 }
 
-/** What a task does: `action` calls a registered action (the only kind so far). */
-export type TaskKind = 'action'
+/**
+ * What a task does: `action` calls a registered action, `workflow` runs a
+ * loaded workflow as a child run, `wait` waits for a signal, `sleep` waits
+ * until a time. A task has exactly one of these keys.
+ */
+export type TaskKind = 'action' | 'workflow' | 'wait' | 'sleep'
+
+/** An action task's result cache (`cache: { key, ttl }`). */
+export interface TaskCache {
+  /** Rendered with the run's context (and the item, with-items): what the result is kept under. */
+  key: Template | JsonTemplate
+  ttlMs: number
+}
+
+/** `wait: { signal, timeout }`: the signal's name renders per activation (per item). */
+export interface WaitSpec {
+  /** The signal's name as written (a template): the task's input is `{ signal }` rendered from it. */
+  signal: string
+  timeoutMs?: number
+}
+
+/** `sleep: 10m` (`ms`) or `sleep: { until }` (the task's input is `{ until }`). */
+export interface SleepSpec {
+  ms?: number
+  /** `until` as written (the task's input is `{ until }` rendered from it). */
+  until?: unknown
+}
 
 export interface TaskDefinition {
   name: string
   /** Position in the workflow's task list (and in its native graph). */
   index: number
   kind: TaskKind
+  /** The action's name (`action` tasks; empty otherwise). */
   action: string
+  /** `workflow` tasks: the name of the workflow the child run runs. */
+  workflow?: string
+  cache?: TaskCache
+  wait?: WaitSpec
+  sleep?: SleepSpec
   input?: JsonTemplate
   with?: WithItems
   timeoutMs?: number

@@ -3,7 +3,7 @@
  * every problem (with its path and a hint) instead of stopping at the first.
  */
 import { hintFor } from './hints'
-import { unknownAction } from './known-actions'
+import { KIND_KEYS, validateKind } from './task-kind'
 import { ExpressionError } from '../errors'
 import { compile, compileCondition, JsonTemplate, type Template } from '../template'
 import { DURATION_HINT, parseDuration } from './duration'
@@ -22,6 +22,7 @@ import { definitionIdentity, type DefinitionIdentity } from './version'
 import { compileInputSchema } from './input'
 import { checkReferences, type CompiledAt } from './references'
 import { didYouMean } from './suggest'
+import { validateCache } from './task-cache'
 
 export type Path = ReadonlyArray<string | number>
 
@@ -41,7 +42,7 @@ export interface ValidateOptions {
 }
 
 const TOP_KEYS = ['name', 'description', 'input', 'vars', 'tasks', 'start', 'output', 'step_limit']
-const TASK_KEYS = ['action', 'description', 'input', 'with', 'timeout', 'retry', 'next', 'join', 'continue_on_error']
+const TASK_KEYS = [...KIND_KEYS, 'cache', 'description', 'input', 'with', 'timeout', 'retry', 'next', 'join', 'continue_on_error']
 const WITH_KEYS = ['items', 'concurrency']
 const RETRY_KEYS = ['count', 'delay', 'backoff', 'max_delay', 'jitter', 'when']
 const NEXT_KEYS = ['when', 'publish', 'do']
@@ -220,18 +221,11 @@ function validateTask(c: Checker, name: string, raw: unknown, names: string[], o
     c.add(path, `invalid task name '${name}'`, "use letters, digits, '_' and '-', starting with a letter or '_'; 'fail' and 'noop' are reserved")
   }
   if (!isObject(raw)) {
-    c.add(path, `a task must be an object with an 'action', got ${describe(raw)}`)
+    c.add(path, `a task must be an object with an 'action', 'workflow', 'wait' or 'sleep', got ${describe(raw)}`)
     return undefined
   }
   c.keys(raw, path, TASK_KEYS, 'task')
   const task: TaskDefinition = { name, index: -1, kind: 'action', action: '', next: [], continueOnError: false }
-  if (typeof raw.action !== 'string' || raw.action === '') {
-    c.add([...path, 'action'], `task '${name}' needs an 'action' (the name of a registered action)`)
-  } else {
-    task.action = raw.action
-    const unknown = unknownAction(raw.action, { actions: options.actions as string[] | undefined, builtins: options.builtins })
-    if (unknown) c.add([...path, 'action'], unknown.message, unknown.hint)
-  }
   if (raw.input !== undefined) task.input = c.template(raw.input, [...path, 'input'], 'json') as JsonTemplate | undefined
   if (raw.with !== undefined) {
     const w = raw.with
@@ -250,7 +244,11 @@ function validateTask(c: Checker, name: string, raw: unknown, names: string[], o
       }
     }
   }
-  if (raw.timeout !== undefined) task.timeoutMs = c.duration(raw.timeout, [...path, 'timeout'])
+  validateKind(c, raw, path, task, { actions: options.actions as string[] | undefined, builtins: options.builtins })
+  if (raw.cache !== undefined) task.cache = validateCache(c, raw.cache, [...path, 'cache'], task)
+  // waits all wait at once unless a concurrency is given
+  if (task.kind === 'wait' && task.with && (raw.with as Obj).concurrency === undefined) task.with.concurrency = Number.MAX_SAFE_INTEGER
+  if (raw.timeout !== undefined && (task.kind === 'action' || task.kind === 'workflow')) task.timeoutMs = c.duration(raw.timeout, [...path, 'timeout'])
   if (raw.retry !== undefined) task.retry = validateRetry(c, raw.retry, [...path, 'retry'])
   if (raw.join !== undefined) {
     if (raw.join === 'all' || isPositiveInt(raw.join)) task.join = raw.join

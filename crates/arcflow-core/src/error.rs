@@ -36,6 +36,10 @@ pub enum Error {
     /// fit the workflow).
     #[error("{0}")]
     Resume(String),
+    /// JS `SignalError`, code `ARCFLOW_SIGNAL`: a signal for a run the
+    /// store does not have, or one that has ended.
+    #[error("{0}")]
+    Signal(String),
     /// JS `JoinError`, code `ARCFLOW_JOIN`: the run has nothing left to
     /// run while `join` still waits (`arrived` of `needed` arrivals); the
     /// inbound tasks it waits for are named (`waiting_for`).
@@ -64,6 +68,7 @@ impl Error {
             Error::Store { .. } => "ARCFLOW_STORE",
             Error::StoreHeld { .. } => "ARCFLOW_STORE_HELD",
             Error::Resume(_) => "ARCFLOW_RESUME",
+            Error::Signal(_) => "ARCFLOW_SIGNAL",
             Error::Join { .. } => "ARCFLOW_JOIN",
             Error::Ended(_) => "ARCFLOW_RUN_ENDED",
             Error::Closed(_) => "ARCFLOW_ENGINE_CLOSED",

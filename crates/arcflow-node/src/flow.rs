@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use arcflow_core::flow::{FlowGraph, ItemsSource, Join, Target, TaskNode, Transition};
+use arcflow_core::flow::{FlowGraph, ItemsSource, Join, Target, TaskKind, TaskNode, Transition};
 use napi_derive::napi;
 
 use crate::error::{guard, JsError};
@@ -36,7 +36,8 @@ impl NativeFlow {
     }
 
     /// `join`: -1 none, 0 all, n > 0 that many arrivals; `retries`: the
-    /// retry count (a resume's journal message says what is retried).
+    /// retry count (a resume's journal message says what is retried);
+    /// `kind`: `action` (default), `wait` or `sleep`.
     /// Returns the index.
     #[napi]
     pub fn add_task(
@@ -48,8 +49,15 @@ impl NativeFlow {
         join: i32,
         retry_when: Option<&NativeTemplate>,
         retries: Option<u32>,
+        kind: Option<String>,
     ) -> Result<u32, JsError> {
         let mut node = TaskNode::new(name);
+        node.kind = match kind.as_deref() {
+            None | Some("action") => TaskKind::Action,
+            Some("wait") => TaskKind::Wait,
+            Some("sleep") => TaskKind::Sleep,
+            Some(other) => return guard(|| Err(internal(&format!("unknown task kind {other:?}")))),
+        };
         node.input = input.map(|t| Arc::clone(&t.inner));
         node.items = match (items_template, items_json) {
             (Some(t), _) => Some(ItemsSource::Template(Arc::clone(&t.inner))),

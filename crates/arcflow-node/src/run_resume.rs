@@ -1,7 +1,7 @@
 //! `runResume`: an interrupted durable run rebuilt from its store and
 //! registered like a started one (see `arcflow_core::flow::Resumed`).
 
-use arcflow_core::flow::{Next, PendingActivation, Resumed, RunState};
+use arcflow_core::flow::{queued_signals, Next, PendingActivation, Resumed, RunState};
 use arcflow_core::value::to_json;
 use arcflow_core::OutcomeStatus;
 use napi_derive::napi;
@@ -16,17 +16,18 @@ use crate::store::NativeStore;
 /// Resumes run `runId` of `flow` from `store` under `handle` (see
 /// `arcflow_core::flow::Resumed`). Answers, each ending with `full, seq`:
 ///
-/// - `[6, starts, [[t, step, k, v, attempt, interrupted, items], ...]]`:
+/// - `[6, starts, [[t, step, k, v, attempt, interrupted, began, items], ...]]`:
 ///   activations to start again; `starts` counts activations per task so
 ///   far; `attempt` is the last attempt journaled (0: none), `interrupted`
-///   1 when it was running; `items` (with-items tasks) lists the item
+///   1 when it was running; `began` when its first attempt started (ms, or null); `items` (with-items tasks) lists the item
 ///   executions journaled, `[index, attempt, status, payload]` with status
 ///   0 succeeded, 1 failed, 2 timed out, 3 retrying;
 /// - `[7, t, attempt, status, payload, next]`: the last completion ended
 ///   the run (`next` 1: a transition chose `fail`, 2: unhandled failure);
 /// - `[3, output]` / `[4, error]` / `[9, error]`: the run is complete (and released).
 ///
-/// Each then ends with the resume's journal message (what starts again,
+/// Each then ends with the signals received and not taken, `[[name, payload], ...]`,
+/// the resume's journal message (what starts again,
 /// what counts as interrupted, what is retried) before `full, seq`.
 #[napi(js_name = "runResume")]
 pub fn run_resume(
@@ -43,6 +44,8 @@ pub fn run_resume(
             return Err(internal(&format!("run handle {handle} is in use")));
         }
         let (mut state, resumed) = store.resume(graph, &run_id)?;
+        // signals received and not taken yet: delivered again (waits take them)
+        let signals = store.with_reader(|reader| reader.events(&run_id)).map(|events| queued_signals(&events))?;
         state.set_billing(run_billing(meter_table, meter_account)?);
         let (answer, live) = match resumed {
             Resumed::Complete => {
@@ -57,7 +60,7 @@ pub fn run_resume(
             }
             Resumed::Continue(activations) => (resume_answer(&mut state, &activations)?, true),
         };
-        let answer = with_ack(&mut state, answer)?;
+        let answer = with_ack(&mut state, answer, &signals)?;
         if live {
             insert_run(handle, state);
         }
@@ -65,10 +68,19 @@ pub fn run_resume(
     })
 }
 
-/// Ends `answer` with the resume's message and the acknowledgement of what
-/// the resume journaled.
-fn with_ack(state: &mut RunState, mut answer: String) -> arcflow_core::Result<String> {
+/// Ends `answer` with the signals queued for the run (`[[name, payload], ...]`),
+/// the resume's message and the acknowledgement of what the resume journaled.
+fn with_ack(state: &mut RunState, mut answer: String, signals: &[(String, String)]) -> arcflow_core::Result<String> {
     answer.pop();
+    answer.push_str(",[");
+    for (i, (name, payload)) in signals.iter().enumerate() {
+        if i > 0 {
+            answer.push(',');
+        }
+        let name = serde_json::to_string(name).map_err(|e| internal(&e.to_string()))?;
+        answer.push_str(&format!("[{name},{payload}]"));
+    }
+    answer.push(']');
     let note = serde_json::to_string(state.resume_note().unwrap_or("resumed")).map_err(|e| internal(&e.to_string()))?;
     answer.push(',');
     answer.push_str(&note);
@@ -92,7 +104,9 @@ fn resume_answer(state: &mut RunState, activations: &[PendingActivation]) -> arc
         let interrupted = last.is_some_and(|e| e.status == "running");
         let input = state.resumed_input(task, attempt == 0)?;
         push_input(&mut out, &input);
-        out.push_str(&format!(",{attempt},{}", u8::from(interrupted)));
+        // when the activation began (its first attempt): a wait's or a sleep's deadline counts from it
+        let began = activation.executions.iter().filter(|e| e.item < 0).filter_map(|e| e.started_at).min();
+        out.push_str(&format!(",{attempt},{},{}", u8::from(interrupted), began.map_or("null".to_owned(), |t| t.to_string())));
         if !state.graph().task(task)?.has_items() {
             out.push_str(",null]");
             continue;

@@ -128,6 +128,12 @@ impl NativeStore {
         self.with_reader(|reader| RunState::resume(graph, reader, Arc::clone(&self.writer), run_id, self.snapshot_every))
     }
 
+    /// Waits (a bounded time) for this process's queued writes to commit:
+    /// a read then sees a run this process just started.
+    pub(crate) fn settle(&self) {
+        self.writer.settle(READ_SETTLE);
+    }
+
     /// Runs `f` on the reader as the database is committed now, without
     /// waiting for this process's queued writes, nor for a lock another
     /// connection holds (a locked database fails at once, transient).

@@ -97,6 +97,9 @@ pub enum Query {
     Events(String),
     /// An account's latest ledger entries (a durable meter's).
     Ledger { meter: Arc<Meter>, account: String, limit: u32 },
+    /// A cached task result, `[value, expiresAt]` (see `store_links.rs`): read as
+    /// committed now, without waiting for queued writes.
+    Cached { workflow: String, task: String, key: String, now_ms: i64 },
 }
 
 fn json<T: serde::Serialize>(value: &T) -> arcflow_core::Result<String> {
@@ -119,6 +122,10 @@ impl Query {
             Query::Tasks(id) => json(&reader.tasks(id, 0)?)?,
             Query::Events(id) => json(&reader.events(id)?)?,
             Query::Ledger { meter, account, limit } => json(&meter.ledger(account, *limit, Some(reader))?)?,
+            Query::Cached { workflow, task, key, now_ms } => match reader.cache_get(workflow, task, key, *now_ms)? {
+                Some((value, expires_at)) => format!("[{value},{expires_at}]"),
+                None => return Ok(None),
+            },
         }))
     }
 }
@@ -208,7 +215,9 @@ impl Read<'_> {
                 _ => Err(arcflow_core::Error::Internal("a history read needs a store".into())),
             };
         };
-        self.settle(store);
+        if !matches!(self.query, Query::Cached { .. }) {
+            self.settle(store);
+        }
         let deadline = Instant::now() + LOCKED_RETRY;
         loop {
             if self.aborted() {

@@ -46,6 +46,10 @@ pub enum ItemsSource {
 pub enum TaskKind {
     /// Calls an action (an async function of the engine's) with the task's input.
     Action,
+    /// Waits for a signal (its input names it); see `flow/signals.rs`.
+    Wait,
+    /// Waits until a due time (its input says when).
+    Sleep,
 }
 
 pub struct TaskNode {

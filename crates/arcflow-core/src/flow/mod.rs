@@ -14,6 +14,7 @@ mod pending;
 mod resume;
 mod resume_note;
 mod run;
+mod signals;
 mod step;
 
 pub use answer::{Ack, Answer, Charge, Completion, Input, Scheduled};
@@ -24,4 +25,5 @@ pub use journal::{Journal, DEFAULT_SNAPSHOT_EVERY};
 pub use pending::PendingActivation;
 pub use resume::{payload_value, Resumed};
 pub use run::{set_system_values, Next, RunState};
+pub use signals::{queued_signals, signal_stored, SIGNAL_RECEIVED, SIGNAL_TAKEN};
 pub use step::RunStart;

@@ -204,6 +204,9 @@ impl RunState {
         Ok(match node.kind {
             TaskKind::Action if node.has_items() => Input::Items,
             TaskKind::Action => Input::from(self.task_input(task)),
+            // the engine keeps waits and sleeps: their input says what they wait for
+            TaskKind::Wait | TaskKind::Sleep if node.has_items() => Input::Items,
+            TaskKind::Wait | TaskKind::Sleep => Input::from(self.task_input(task)),
         })
     }
 

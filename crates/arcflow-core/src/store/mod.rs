@@ -5,6 +5,7 @@
 //! `sync` durability.
 
 mod credit;
+mod links;
 mod postgres;
 mod record;
 mod schema;
@@ -14,6 +15,7 @@ mod writer;
 pub use record::{
     execution_status, EventRecord, Fence, Execution, LedgerEntry, LedgerKey, LedgerWrite, RunFilter, RunRecord, Write, EXECUTION_STATUSES,
 };
+pub use links::{check_cache_key, CACHE_KEY_MAX};
 pub use credit::{grant_size, LeaseGrant, LeaseRequest};
 pub use self::postgres::PostgresStore;
 pub(crate) use self::postgres::listen_config as postgres_config;
@@ -166,6 +168,17 @@ pub trait Store: Send {
         let _ = (account, owner);
         Err(no_leases())
     }
+    /// The newest run started with idempotency key `key` (see `links`).
+    fn run_by_start_key(&mut self, key: &str) -> Result<Option<RunRecord>> {
+        let _ = key;
+        Err(links::unsupported())
+    }
+    /// The result cached under (workflow, task, key) that has not expired
+    /// at `now_ms`: its JSON text and expiry.
+    fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<(String, i64)>> {
+        let _ = (workflow, task, key, now_ms);
+        Err(links::unsupported())
+    }
 }
 
 fn no_leases() -> Error {
@@ -231,5 +244,11 @@ impl<S: Store + ?Sized> Store for Box<S> {
     }
     fn credit_rest(&mut self, account: &str, owner: &str) -> Result<Option<i64>> {
         (**self).credit_rest(account, owner)
+    }
+    fn run_by_start_key(&mut self, key: &str) -> Result<Option<RunRecord>> {
+        (**self).run_by_start_key(key)
+    }
+    fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<(String, i64)>> {
+        (**self).cache_get(workflow, task, key, now_ms)
     }
 }

@@ -32,6 +32,15 @@ pub enum Write {
     /// Something a run's handler said (`ctx.log`) or a run-level event
     /// (`run.resumed`): the run's journal of events.
     Event(EventRecord),
+    /// What links a run to others (issue 14, `store/links.rs`), written
+    /// after its start: its parent run and task (a sub-workflow's child),
+    /// and the idempotency key it was started with.
+    RunLinks { id: String, parent_id: Option<String>, parent_task: Option<String>, start_key: Option<String> },
+    /// A task's successful result kept in the result cache under
+    /// (workflow, task, key) until `expires_at` (ms since the epoch).
+    CachePut { workflow: String, task: String, key: String, value: String, expires_at: i64 },
+    /// Drops cached results: a workflow's (of one task, or of all), or every one.
+    CacheClear { workflow: Option<String>, task: Option<String> },
 }
 
 impl Write {
@@ -43,6 +52,8 @@ impl Write {
             Write::Task(e) => Some(&e.run_id),
             Write::Var { run_id, .. } | Write::Snapshot { run_id, .. } => Some(run_id),
             Write::Event(e) => Some(&e.run_id),
+            Write::RunLinks { id, .. } => Some(id),
+            Write::CachePut { .. } | Write::CacheClear { .. } => None,
             Write::Ledger(LedgerWrite { key: LedgerKey::Unit { run_id, .. }, .. }) => Some(run_id),
             Write::Ledger(_) | Write::Workflow { .. } => None,
         }
@@ -137,6 +148,9 @@ pub struct RunRecord {
     pub ended_at: Option<i64>,
     /// The account that pays for the run (metered runs).
     pub account: Option<String>,
+    /// A sub-workflow's child: the run and task that started it.
+    pub parent_id: Option<String>,
+    pub parent_task: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

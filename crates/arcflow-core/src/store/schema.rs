@@ -15,6 +15,9 @@
 //!    the per-queue limits; partial indexes of claimable and leased runs.
 //! 6. credit leases (`credit_leases`): blocks of an account's credit a
 //!    process holds (see `meter::lease`).
+//! 7. sub-workflows, the result cache, idempotent starts (issue 14,
+//!    `store/links.rs`): a run's parent run and task and its start key;
+//!    `task_cache`, results by (workflow, task, key) with their expiry.
 
 /// The schema this build writes; each entry migrates from the version before it.
 pub(super) const MIGRATIONS: &[&str] = &[r#"
@@ -135,4 +138,18 @@ CREATE TABLE credit_leases (
   PRIMARY KEY (account, owner)
 ) WITHOUT ROWID;
 CREATE INDEX credit_leases_by_expiry ON credit_leases (lease_until);
+"#, r#"
+ALTER TABLE runs ADD COLUMN parent_id TEXT;
+ALTER TABLE runs ADD COLUMN parent_task TEXT;
+ALTER TABLE runs ADD COLUMN start_key TEXT;
+CREATE INDEX runs_by_parent ON runs (parent_id) WHERE parent_id IS NOT NULL;
+CREATE INDEX runs_by_start_key ON runs (start_key, started_at) WHERE start_key IS NOT NULL;
+CREATE TABLE task_cache (
+  workflow TEXT NOT NULL,
+  task TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (workflow, task, key)
+) WITHOUT ROWID;
 "#];

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 mod apply;
 mod credit;
 mod identity;
+mod links;
 mod locking;
 mod queue;
 use identity::FileIdentity;
@@ -180,10 +181,12 @@ fn run_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
         ended_at: row.get(7)?,
         account: row.get(8)?,
         workflow_hash: row.get(9)?,
+        parent_id: row.get(10)?,
+        parent_task: row.get(11)?,
     })
 }
 
-const RUN_COLUMNS: &str = "id, workflow, status, input, output, error, started_at, ended_at, account, workflow_hash";
+const RUN_COLUMNS: &str = "id, workflow, status, input, output, error, started_at, ended_at, account, workflow_hash, parent_id, parent_task";
 
 impl Store for SqliteStore {
     fn set_lock_wait(&mut self, wait: Duration) -> Result<()> {
@@ -211,6 +214,17 @@ impl Store for SqliteStore {
         apply::write_batch(&tx, batch.iter().filter(|w| w.run_id().is_none_or(|run| !lost.iter().any(|l| l == run))))?;
         tx.commit().map_err(db_error)?;
         Ok(lost)
+    }
+
+    fn run_by_start_key(&mut self, key: &str) -> Result<Option<RunRecord>> {
+        self.conn
+            .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE start_key = ?1 ORDER BY started_at DESC, rowid DESC LIMIT 1"))
+            .and_then(|mut s| s.query_row([key], run_record).optional())
+            .map_err(db_error)
+    }
+
+    fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<(String, i64)>> {
+        links::cache_get(&self.conn, workflow, task, key, now_ms)
     }
 
     fn get_run(&mut self, id: &str) -> Result<Option<RunRecord>> {

@@ -82,6 +82,8 @@ struct Phase<'a> {
     events: Events<'a>,
     ends: Ends<'a>,
     versions: Versions<'a>,
+    /// Run links and cache writes (see `links.rs`): rare, one statement each, in batch order.
+    links: Vec<&'a Write>,
 }
 
 #[derive(Default)]
@@ -258,6 +260,7 @@ impl<'a> Phase<'a> {
                 g.data.push(e.data.as_deref());
                 g.at.push(e.at);
             }
+            Write::RunLinks { .. } | Write::CachePut { .. } | Write::CacheClear { .. } => self.links.push(write),
             Write::RunEnded { id, status, output, error, ended_at } => {
                 self.ended.insert(id);
                 let g = &mut self.ends;
@@ -287,6 +290,10 @@ impl<'a> Phase<'a> {
         if !self.start.id.is_empty() {
             let g = &self.start;
             exec(RUNS_STARTED, &[&g.id, &g.workflow, &g.input, &g.started_at, &g.account, &g.workflow_hash])?;
+        }
+        for write in &self.links {
+            // after the runs started (a link updates its run's row), before the ends
+            super::links::apply(&mut exec, write)?;
         }
         if !self.tasks.is_empty() {
             let t = &self.tasks;

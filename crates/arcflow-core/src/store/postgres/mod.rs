@@ -15,6 +15,7 @@
 mod apply;
 mod credit;
 mod fence;
+mod links;
 mod queue;
 mod read;
 mod schema;
@@ -221,6 +222,14 @@ impl Store for PostgresStore {
 
     fn get_run(&mut self, id: &str) -> Result<Option<RunRecord>> {
         self.with(|c, s| read::get_run(c, s, id))
+    }
+
+    fn run_by_start_key(&mut self, key: &str) -> Result<Option<RunRecord>> {
+        self.with(|c, s| links::run_by_start_key(c, s, key))
+    }
+
+    fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<(String, i64)>> {
+        self.with(|c, s| links::cache_get(c, s, workflow, task, key, now_ms))
     }
 
     fn runs(&mut self, filter: &RunFilter) -> Result<Vec<RunRecord>> {

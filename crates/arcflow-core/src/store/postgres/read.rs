@@ -7,10 +7,10 @@ use crate::store::record::{execution_status, EventRecord, Execution, LedgerEntry
 
 type Result<T> = std::result::Result<T, Error>;
 
-const RUN: &str = "SELECT id, workflow, status, input, output, error, started_at, ended_at, account, workflow_hash FROM runs WHERE id = $1";
+const RUN: &str = "SELECT id, workflow, status, input, output, error, started_at, ended_at, account, workflow_hash, parent_id, parent_task FROM runs WHERE id = $1";
 
 const RUNS: &str = "
-SELECT id, workflow, status, input, output, error, started_at, ended_at, account, workflow_hash FROM runs
+SELECT id, workflow, status, input, output, error, started_at, ended_at, account, workflow_hash, parent_id, parent_task FROM runs
 WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR workflow = $2)
 ORDER BY started_at DESC, id LIMIT $3";
 
@@ -29,7 +29,7 @@ const LEDGER: &str = "
 SELECT key, account, amount, kind, run_id, task, item, attempt, at FROM ledger
 WHERE account = $1 ORDER BY at DESC, seq DESC LIMIT $2";
 
-fn run_record(row: &Row) -> RunRecord {
+pub(super) fn run_record(row: &Row) -> RunRecord {
     RunRecord {
         id: row.get(0),
         workflow: row.get(1),
@@ -41,6 +41,8 @@ fn run_record(row: &Row) -> RunRecord {
         ended_at: row.get(7),
         account: row.get(8),
         workflow_hash: row.get(9),
+        parent_id: row.get(10),
+        parent_task: row.get(11),
     }
 }
 

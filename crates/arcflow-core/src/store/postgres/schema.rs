@@ -15,6 +15,7 @@
 //!    time, lease (owner, epoch, expiry) and cancel request; the per-queue
 //!    limits; partial indexes of claimable and leased runs.
 //! 4. credit leases (`credit_leases`, see `meter::lease`).
+//! 5. sub-workflows, the result cache, idempotent starts (SQLite's 7).
 
 use postgres::Client;
 
@@ -121,6 +122,18 @@ CREATE TABLE credit_leases (
   PRIMARY KEY (account, owner)
 );
 CREATE INDEX credit_leases_by_expiry ON credit_leases (lease_until);
+"#, r#"
+ALTER TABLE runs ADD COLUMN parent_id TEXT, ADD COLUMN parent_task TEXT, ADD COLUMN start_key TEXT;
+CREATE INDEX runs_by_parent ON runs (parent_id) WHERE parent_id IS NOT NULL;
+CREATE INDEX runs_by_start_key ON runs (start_key, started_at) WHERE start_key IS NOT NULL;
+CREATE TABLE task_cache (
+  workflow TEXT NOT NULL,
+  task TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  PRIMARY KEY (workflow, task, key)
+);
 "#];
 
 /// The advisory lock's first key ("arcf"); the second is the schema's hash.

@@ -91,6 +91,7 @@ pub(super) fn write_batch<'a>(tx: &Transaction<'_>, batch: impl Iterator<Item = 
             "UPDATE executions SET status = 'cancelled', ended_at = ?2 WHERE run_id = ?1 AND status = 'running'",
         )
         .map_err(db_error)?;
+    let mut links = super::links::Statements::prepare(tx)?;
     for write in batch {
         match write {
             Write::RunStarted { id, workflow, workflow_hash, input, started_at, account } => {
@@ -133,6 +134,7 @@ pub(super) fn write_batch<'a>(tx: &Transaction<'_>, batch: impl Iterator<Item = 
                 }
                 run_ended.execute(params![id, status, output, error, ended_at])
             }
+            Write::RunLinks { .. } | Write::CachePut { .. } | Write::CacheClear { .. } => links.apply(write),
         }
         .map_err(db_error)?;
     }

@@ -26,6 +26,9 @@ pub(super) fn write_bytes(write: &Write) -> usize {
             Write::Ledger(_) => 0,
             Write::Event(e) => e.run_id.len() + e.kind.len() + e.message.len() + opt(&e.data),
             Write::Workflow { name, hash, definition, .. } => name.len() + hash.len() + definition.len(),
+            Write::RunLinks { id, parent_id, parent_task, start_key } => id.len() + opt(parent_id) + opt(parent_task) + opt(start_key),
+            Write::CachePut { workflow, task, key, value, .. } => workflow.len() + task.len() + key.len() + value.len(),
+            Write::CacheClear { workflow, task } => opt(workflow) + opt(task),
         }
 }
 

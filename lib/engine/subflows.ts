@@ -1,0 +1,142 @@
+/**
+ * Sub-workflows (`workflow: NAME` tasks): each attempt runs the named
+ * workflow as a child run of its own, with the task's rendered input; its
+ * output is the attempt's result, its failure the attempt's (a
+ * `SubworkflowError` whose cause is the child's). As the action of its
+ * task, it gets retries, timeouts and with-items for free: a timeout or a
+ * cancel aborts the attempt's signal, which cancels the child.
+ *
+ * A child's id is its parent's, task, activation, item and attempt
+ * (`PARENT/TASK/STEP[.ITEM]/ATTEMPT`): a resumed parent finds the child an
+ * interrupted attempt started and takes its outcome (ended), resumes it
+ * (interrupted), or starts it (never started), instead of starting another.
+ */
+import { ArcflowError, registerErrorCode } from '../errors'
+import type { RunRecord } from '../store/store'
+import type { WorkflowDefinition } from '../workflow/model'
+import type { Action, ActionContext } from './attempt'
+import { RunFailedError, RunStoppedError } from './run-errors'
+import type { RunEvent } from './events'
+import type { Failure } from './failure'
+
+/** How deep sub-workflows nest unless `maxWorkflowDepth` says otherwise (documented in the README). */
+export const DEFAULT_MAX_WORKFLOW_DEPTH = 16
+
+/** A child run failed, was cancelled or timed out (code `ARCFLOW_SUBWORKFLOW`); `cause`: the child's error. */
+export class SubworkflowError extends ArcflowError {
+  readonly workflow: string
+  readonly childId: string
+  constructor(workflow: string, childId: string, options?: ErrorOptions) {
+    super('ARCFLOW_SUBWORKFLOW', `sub-workflow '${workflow}' (run ${childId}) did not succeed`, options)
+    this.workflow = workflow
+    this.childId = childId
+  }
+}
+
+/** A child run would nest deeper than the engine's `maxWorkflowDepth` (code `ARCFLOW_SUBWORKFLOW_DEPTH`): runaway recursion. */
+export class SubworkflowDepthError extends ArcflowError {
+  readonly depth: number
+  constructor(workflow: string, depth: number) {
+    super('ARCFLOW_SUBWORKFLOW_DEPTH', `sub-workflow '${workflow}' would run at depth ${depth + 1}, past the limit of ${depth} (maxWorkflowDepth): runaway recursion?`)
+    this.depth = depth
+  }
+}
+
+registerErrorCode('ARCFLOW_SUBWORKFLOW', SubworkflowError)
+registerErrorCode('ARCFLOW_SUBWORKFLOW_DEPTH', SubworkflowDepthError)
+
+/** What a child run is to its parent's task. */
+export interface ChildRun {
+  readonly id: string
+  result(): Promise<unknown>
+}
+
+/** A parent run, as its workflow tasks see it. */
+export interface ParentRun {
+  readonly id: string
+  readonly depth: number
+  readonly resumed: boolean
+  readonly children: Set<ChildRun & { cancel(): Promise<void> }>
+  emit(event: RunEvent): void
+}
+
+/** What the engine lends its workflow tasks. */
+export interface SubflowHost {
+  maxDepth(): number
+  runOf(id: string): ParentRun | undefined
+  workflowOf(name: string): WorkflowDefinition | undefined
+  /** Starts the child (account, durability and store: the parent's). */
+  start(workflow: WorkflowDefinition, input: unknown, childId: string, parent: ParentRun, task: string, signal: AbortSignal): ChildRun & { cancel(): Promise<void> }
+  /** A resumed parent's child: live here, in the store (ended or interrupted), or none. */
+  find(childId: string): Promise<ChildRun & { cancel(): Promise<void> } | RunRecord | undefined>
+  resume(childId: string, parent: ParentRun, task: string, signal: AbortSignal): ChildRun & { cancel(): Promise<void> }
+}
+
+/** The id of the child run an attempt starts. */
+export function childId(parentId: string, task: string, step: number, attempt: number, index: number | undefined): string {
+  return `${parentId}/${task}/${step}${index === undefined ? '' : `.${index}`}/${attempt}`
+}
+
+/** What an ended child's record says, as its `result()` would. */
+function storedOutcome(record: RunRecord): Promise<unknown> {
+  if (record.status === 'succeeded') return Promise.resolve(record.output)
+  if (record.status === 'failed') return Promise.reject(new RunFailedError(record.id, (record.error ?? { name: 'Error', message: 'failed' }) as Failure))
+  return Promise.reject(new RunStoppedError(record.id, record.status === 'timed_out' ? 'timed_out' : 'cancelled'))
+}
+
+/** The action of a `workflow` task. */
+export function workflowAction(host: SubflowHost, taskName: string, workflowName: string): Action {
+  return async (input: unknown, ctx: ActionContext) => {
+    const parent = host.runOf(ctx.runId)
+    const workflow = host.workflowOf(workflowName)
+    if (!parent || !workflow) throw new ArcflowError('ARCFLOW_INPUT', `task '${taskName}' runs workflow '${workflowName}', which this engine has not loaded`)
+    if (parent.depth + 1 > host.maxDepth()) throw new SubworkflowDepthError(workflowName, host.maxDepth())
+    const id = childId(parent.id, taskName, (ctx as ActionContext & { step: number }).step /* an Attempt's */, ctx.attempt, ctx.index)
+    let child: (ChildRun & { cancel(): Promise<void> }) | undefined
+    let outcome: Promise<unknown>
+    const found = parent.resumed ? await host.find(id) : undefined
+    if (found && 'result' in found) child = found
+    else if (found && found.status !== 'running') outcome = storedOutcome(found)
+    else child = found ? host.resume(id, parent, taskName, ctx.signal) : host.start(workflow, input, id, parent, taskName, ctx.signal)
+    const e = { type: 'task.child', runId: parent.id, time: Date.now(), task: taskName, attempt: ctx.attempt, childId: id, workflow: workflowName } as RunEvent & { index?: number }
+    if (ctx.index !== undefined) e.index = ctx.index
+    parent.emit(e)
+    if (child) {
+      parent.children.add(child)
+      outcome = child.result()
+    }
+    try {
+      return await outcome!
+    } catch (error) {
+      throw new SubworkflowError(workflowName, id, { cause: error })
+    } finally {
+      if (child) parent.children.delete(child)
+    }
+  }
+}
+
+/**
+ * A cycle of workflows calling each other among those loaded, through
+ * `added` (`['a', 'b', 'a']`), or undefined: a load-time check, since
+ * names are static. Depth is still bounded at run time (`maxWorkflowDepth`)
+ * for what no single engine sees loaded at once.
+ */
+export function workflowCycle(added: WorkflowDefinition, loaded: (name: string) => WorkflowDefinition | undefined): string[] | undefined {
+  const path: string[] = [added.name]
+  const seen = new Set<string>()
+  const visit = (workflow: WorkflowDefinition): boolean => {
+    for (const task of workflow.taskList) {
+      if (task.kind !== 'workflow') continue
+      const name = task.workflow!
+      if (name === added.name) return path.push(name), true
+      const next = loaded(name)
+      if (!next || seen.has(name)) continue
+      seen.add(name)
+      path.push(name)
+      if (visit(next)) return true
+      path.pop()
+    }
+    return false
+  }
+  return visit(added) ? path : undefined
+}
