@@ -26,6 +26,7 @@ export {
   ResumeError,
   RunEndedError,
   RunExistsError,
+  ServerError,
   ValueError,
   WorkflowError,
 } from './errors'

@@ -15,6 +15,7 @@ import { Engine } from '../engine/engine'
 import { renderGraph, type GraphFormat } from './graph'
 import { renderReport } from './report'
 import { listRuns, showRun } from './runs'
+import { serveCommand, type ServeFlags } from './serve'
 import { DEFAULT_STORE, openEngine, resumeCommand, runCommand, type Io, type RunFlags } from './run-command'
 import type { RunInfo } from '../engine/engine'
 import type { RunStatus } from '../engine/run-types'
@@ -97,6 +98,24 @@ Example:
       done(0)
     })
 
+  cli
+    .command('serve')
+    .description('serve workflows over HTTP, Server-Sent Events and WebSocket (see arcflow/server)')
+    .requiredOption('--workflows <path>', 'a folder of workflow files (.yaml, .yml, .json), or a file (repeatable)', collect)
+    .option('--actions <module>', 'a module of actions (repeatable)', collect)
+    .addOption(storeOption())
+    .addOption(new Option('--durability <mode>', 'none, batched or sync').choices(['none', 'batched', 'sync']))
+    .option('--port <n>', 'port (0: a free one)', (v) => port(v), 8080)
+    .option('--host <address>', 'address to bind', '127.0.0.1')
+    .option('--tokens <file>', 'bearer tokens, one a line (also ARCFLOW_TOKENS, comma-separated)')
+    .option('--no-auth', 'serve without tokens (refused off a loopback address)')
+    .option('--allow-shell', 'enable the shell.exec action')
+    .addHelpText('after', `
+Example:
+  $ ARCFLOW_TOKENS=s3cret arcflow serve --workflows ./flows --actions ./actions.mjs --store sqlite:./arcflow.db --port 8080
+  $ curl -H 'authorization: Bearer s3cret' -d '{"workflow":"hello","input":{"name":"Ada"},"wait":true}' -H 'content-type: application/json' localhost:8080/v1/runs`)
+    .action(async (flags: ServeFlags) => done(await serveCommand(flags, io)))
+
   const runs = cli.command('runs').description('run history and recovery, through the store')
   runs
     .command('list')
@@ -156,6 +175,12 @@ const RUN_STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'c
 function status(value: string): RunStatus {
   if (!(RUN_STATUSES as readonly string[]).includes(value)) throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')}, got '${value}'`)
   return value as RunStatus
+}
+
+function port(value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be 0 to 65535, got '${value}'`)
+  return n
 }
 
 function positive(value: string, flag: string): number {
