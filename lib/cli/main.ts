@@ -109,6 +109,7 @@ Example:
     .option('--host <address>', 'address to bind', '127.0.0.1')
     .option('--tokens <file>', 'bearer tokens, one a line (also ARCFLOW_TOKENS, comma-separated)')
     .option('--no-auth', 'serve without tokens (refused off a loopback address)')
+    .option('--shutdown-grace <ms>', 'on SIGTERM, how long requests waiting for a run may go on', (v) => positive(v, '--shutdown-grace'), 10_000)
     .option('--allow-shell', 'enable the shell.exec action')
     .addHelpText('after', `
 Example:

@@ -27,6 +27,7 @@ export interface ServeFlags {
   host: string
   tokens?: string
   auth: boolean
+  shutdownGrace: number
   allowShell?: boolean
 }
 
@@ -66,7 +67,7 @@ export async function serveCommand(flags: ServeFlags, io: Io, env: NodeJS.Proces
   }
   let server
   try {
-    server = createServer({ engine, workflows, tokens, auth: flags.auth, host: flags.host, port: flags.port })
+    server = createServer({ engine, workflows, tokens, auth: flags.auth, host: flags.host, port: flags.port, shutdownGraceMs: flags.shutdownGrace })
   } catch (error) {
     throw new UsageError((error as Error).message)
   }

@@ -74,7 +74,8 @@ export function createServer(options: ServerOptions): ArcflowServer {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
         server.closeIdleConnections()
         await handler.drain(options.shutdownGraceMs ?? 10_000)
-        server.closeIdleConnections()
+        // every request has answered: what is left is idle keep-alive (a client's pool would hold it open)
+        server.closeAllConnections()
         await stopped
         await options.engine.flush()
       })()
