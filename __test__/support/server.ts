@@ -136,7 +136,7 @@ export async function serve(options: Partial<ServerOptions> & { store?: string }
   const trivial = engine.workflow({ name: 'trivial', tasks: { echo: { action: 'core.echo', input: '{{ input }}' } }, output: '{{ tasks.echo.result }}' })
   const failing = engine.workflow({ name: 'failing', tasks: { boom: { action: 'core.fail', input: { message: 'it broke' } } } })
   const steps = engine.load(join(serverFixtures, 'steps.yaml'))
-  const noisy = engine.workflow({ name: 'noisy', tasks: { talk: { action: 'talk', input: { n: '{{ input.n }}', size: '{{ input.size }}' } } } })
+  const noisy = engine.workflow({ name: 'noisy', tasks: { hold: { action: 'gate', next: { do: 'talk' } }, talk: { action: 'talk', input: { n: '{{ input.n }}', size: '{{ input.size }}' } } } })
   const server = createServer({ tokens: [TOKEN, 'second-token'], port: 0, ...options, engine, workflows: options.workflows ?? [gated, trivial, failing, steps, noisy] })
   const { url } = await server.listen()
   return {
