@@ -3,6 +3,7 @@
  * WebSocket upgrade handler, to mount in an existing service (Express,
  * Fastify, Hono's node adapter, a bare `http.createServer`).
  */
+import { setMaxListeners } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 
@@ -86,6 +87,8 @@ export function createHandler(options: HandlerOptions): Handler {
   let requests = 0
   const idle: Array<() => void> = []
   const stopWaiting = new AbortController()
+  // one listener per request waiting for a run is expected, not a leak
+  setMaxListeners(0, stopWaiting.signal)
   const metrics = new Metrics(options.engine, { connections: () => requests, sockets: () => sockets.size, streams: () => streams.size })
   const ctx: RouteContext = {
     engine: options.engine,
