@@ -453,3 +453,14 @@ export function registerErrorCode(code: string, cls: ArcflowErrorClass): void {
 export function errorClassOf(code: string): ArcflowErrorClass | undefined {
   return classesByCode.get(code)
 }
+
+/**
+ * The server's options are unusable (code `ARCFLOW_SERVER`): no token with
+ * auth on, `auth: false` off loopback, a bad limit.
+ */
+export class ServerError extends ArcflowError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ARCFLOW_SERVER', message, options)
+  }
+}
+classesByCode.set('ARCFLOW_SERVER', ServerError)

@@ -35,6 +35,7 @@ export {
   RunEndedError,
   RunExistsError,
   UnknownWorkflowError,
+  ServerError,
   ValueError,
   WorkflowError,
 } from './errors'

@@ -16,6 +16,7 @@ import { Engine } from '../engine/engine'
 import { renderGraph, type GraphFormat } from './graph'
 import { renderReport } from './report'
 import { listRuns, showRun } from './runs'
+import { serveCommand, type ServeFlags } from './serve'
 import { DEFAULT_STORE, openEngine, resumeCommand, runCommand, type Io, type RunFlags } from './run-command'
 import type { RunInfo } from '../engine/engine'
 import { RUN_STATUSES, type RunStatus } from '../engine/statuses'
@@ -142,6 +143,25 @@ Examples:
   $ arcflow enqueue hello --input '{"name":"Ada"}' --wait`)
     .action(async (workflow: string, flags: EnqueueFlags) => done(await enqueueCommand(workflow, flags, io)))
 
+  cli
+    .command('serve')
+    .description('serve workflows over HTTP, Server-Sent Events and WebSocket (see arcflow/server)')
+    .requiredOption('--workflows <path>', 'a folder of workflow files (.yaml, .yml, .json), or a file (repeatable)', collect)
+    .option('--actions <module>', 'a module of actions (repeatable)', collect)
+    .addOption(storeOption())
+    .addOption(new Option('--durability <mode>', 'none, batched or sync').choices(['none', 'batched', 'sync']))
+    .option('--port <n>', 'port (0: a free one)', (v) => port(v), 8080)
+    .option('--host <address>', 'address to bind', '127.0.0.1')
+    .option('--tokens <file>', 'bearer tokens, one a line (also ARCFLOW_TOKENS, comma-separated)')
+    .option('--no-auth', 'serve without tokens (refused off a loopback address)')
+    .option('--shutdown-grace <ms>', 'on SIGTERM, how long requests waiting for a run may go on', (v) => positive(v, '--shutdown-grace'), 10_000)
+    .option('--allow-shell', 'enable the shell.exec action')
+    .addHelpText('after', `
+Example:
+  $ ARCFLOW_TOKENS=s3cret arcflow serve --workflows ./flows --actions ./actions.mjs --store sqlite:./arcflow.db --port 8080
+  $ curl -H 'authorization: Bearer s3cret' -d '{"workflow":"hello","input":{"name":"Ada"},"wait":true}' -H 'content-type: application/json' localhost:8080/v1/runs`)
+    .action(async (flags: ServeFlags) => done(await serveCommand(flags, io)))
+
   const runs = cli.command('runs').description('run history and recovery, through the store')
   runs
     .command('list')
@@ -241,6 +261,13 @@ function status(value: string): RunStatus {
 function integer(value: string, flag: string): number {
   const n = Number(value)
   if (!Number.isSafeInteger(n)) throw new UsageError(`${flag} must be an integer, got '${value}'`)
+  return n
+}
+
+
+function port(value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be 0 to 65535, got '${value}'`)
   return n
 }
 

@@ -49,13 +49,43 @@ function embed(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
 }
 
-const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+/** The report's styles (the live page's too). */
+export const REPORT_STYLE = `  body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #1d2433; }
+  h1 { font-size: 20px; margin: 0 0 4px; }
+  .meta { color: #5b6475; margin-bottom: 12px; }
+  .chip { display: inline-block; padding: 1px 8px; border-radius: 10px; background: #eef0f4; margin-right: 4px; }
+  .status-badge { font-weight: 600; }
+  #timeline { border: 1px solid #d8dce4; border-radius: 6px; padding: 8px 12px; }
+  .axis { position: relative; height: 18px; margin-left: 180px; color: #8a92a3; font-size: 11px; }
+  .axis span { position: absolute; transform: translateX(-50%); }
+  .lane { display: flex; align-items: center; min-height: 22px; border-top: 1px solid #f0f2f5; }
+  .lane.items { min-height: 14px; }
+  .label { width: 180px; flex: none; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  .lane.items .label { color: #8a92a3; font-size: 12px; padding-left: 12px; }
+  .track { position: relative; flex: 1; height: 16px; }
+  .lane.items .track { height: 8px; }
+  .bar { position: absolute; top: 0; height: 16px; border-radius: 2px; cursor: pointer; min-width: 2px; }
+  .bar:hover, .bar.selected { outline: 2px solid #1d2433; z-index: 1; }
+  .succeeded { background: #3fb37f; } .failed { background: #e5484d; } .timed_out { background: #f76b15; }
+  .retrying { background: #f5c542; } .running { background: #6e9ef5; } .cancelled { background: #a0a7b4; }
+  .chip.succeeded, .chip.failed, .chip.timed_out, .chip.retrying, .chip.running, .chip.cancelled { color: #fff; }
+  .more { position: absolute; right: 0; font-size: 11px; color: #8a92a3; }
+  #details { margin-top: 16px; border: 1px solid #d8dce4; border-radius: 6px; padding: 8px 12px; min-height: 40px; }
+  pre { background: #f6f7f9; padding: 8px; overflow: auto; max-height: 320px; }
+  details { margin: 6px 0; }
+`
 
-export function renderReport(info: RunInfo): string {
-  const tasks = info.tasks
+export const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+
+/**
+ * The timeline of a run's executions (axis and one lane per task, items
+ * below their task) and its status counts: the report's drawing, also the
+ * live page's (`arcflow/server`), styled by {@link REPORT_STYLE}.
+ */
+export function renderTimeline(tasks: TaskRecord[], startedAt?: number, endedAt?: number): { timeline: string; summary: string } {
   const times = tasks.flatMap((x) => [x.startedAt, x.endedAt]).filter((t): t is number => t !== undefined)
-  const t0 = Math.min(info.startedAt ?? Infinity, ...times)
-  const t1 = Math.max(info.endedAt ?? -Infinity, ...times, t0 + 1)
+  const t0 = Math.min(startedAt ?? Infinity, ...times)
+  const t1 = Math.max(endedAt ?? -Infinity, ...times, t0 + 1)
   const span = t1 - t0
   const pct = (t: number): string => (((t - t0) / span) * 100).toFixed(3)
   const rows = lanes(tasks).map((lane) => {
@@ -83,6 +113,12 @@ export function renderReport(info: RunInfo): string {
   // the end labels are anchored inside the axis (centred, they would stick out of it and be cut)
   const anchor = (f: number): string => (f === 0 ? ';transform:none' : f === 1 ? ';transform:translateX(-100%)' : '')
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<span style="left:${f * 100}%${anchor(f)}">${Math.round(f * span)} ms</span>`).join('')
+  return { timeline: `<div class="axis">${ticks}</div>${rows.join('\n')}`, summary }
+}
+
+export function renderReport(info: RunInfo): string {
+  const tasks = info.tasks
+  const { timeline, summary } = renderTimeline(tasks, info.startedAt, info.endedAt)
   const run = { id: info.id, workflow: info.workflow, version: info.version, status: info.status, input: info.input, output: info.output, error: info.error }
   return `<!doctype html>
 <html lang="en">
@@ -90,30 +126,7 @@ export function renderReport(info: RunInfo): string {
 <meta charset="utf-8">
 <title>arcflow run ${escape(info.id)}</title>
 <style>
-  body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #1d2433; }
-  h1 { font-size: 20px; margin: 0 0 4px; }
-  .meta { color: #5b6475; margin-bottom: 12px; }
-  .chip { display: inline-block; padding: 1px 8px; border-radius: 10px; background: #eef0f4; margin-right: 4px; }
-  .status-badge { font-weight: 600; }
-  #timeline { border: 1px solid #d8dce4; border-radius: 6px; padding: 8px 12px; }
-  .axis { position: relative; height: 18px; margin-left: 180px; color: #8a92a3; font-size: 11px; }
-  .axis span { position: absolute; transform: translateX(-50%); }
-  .lane { display: flex; align-items: center; min-height: 22px; border-top: 1px solid #f0f2f5; }
-  .lane.items { min-height: 14px; }
-  .label { width: 180px; flex: none; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-  .lane.items .label { color: #8a92a3; font-size: 12px; padding-left: 12px; }
-  .track { position: relative; flex: 1; height: 16px; }
-  .lane.items .track { height: 8px; }
-  .bar { position: absolute; top: 0; height: 16px; border-radius: 2px; cursor: pointer; min-width: 2px; }
-  .bar:hover, .bar.selected { outline: 2px solid #1d2433; z-index: 1; }
-  .succeeded { background: #3fb37f; } .failed { background: #e5484d; } .timed_out { background: #f76b15; }
-  .retrying { background: #f5c542; } .running { background: #6e9ef5; } .cancelled { background: #a0a7b4; }
-  .chip.succeeded, .chip.failed, .chip.timed_out, .chip.retrying, .chip.running, .chip.cancelled { color: #fff; }
-  .more { position: absolute; right: 0; font-size: 11px; color: #8a92a3; }
-  #details { margin-top: 16px; border: 1px solid #d8dce4; border-radius: 6px; padding: 8px 12px; min-height: 40px; }
-  pre { background: #f6f7f9; padding: 8px; overflow: auto; max-height: 320px; }
-  details { margin: 6px 0; }
-</style>
+${REPORT_STYLE}</style>
 </head>
 <body>
 <h1>${escape(info.workflow)} <span class="chip ${escape(info.status)} status-badge" id="run-status">${escape(info.status)}</span></h1>
@@ -121,7 +134,7 @@ export function renderReport(info: RunInfo): string {
 <div class="meta">${summary}</div>
 <details><summary>Run input</summary><pre id="run-input"></pre></details>
 <details><summary>Run output or error</summary><pre id="run-output"></pre></details>
-<div id="timeline"><div class="axis">${ticks}</div>${rows.join('\n')}</div>
+<div id="timeline">${timeline}</div>
 <div id="details">Click a bar to see its execution.</div>
 <details id="journal"><summary>Journal of events (${info.events.length})</summary><pre id="journal-events"></pre></details>
 <script type="application/json" id="run-data">${embed(run)}</script>

@@ -1,0 +1,285 @@
+/**
+ * The runs the server streams: each live run's events in order with their
+ * sequence numbers (1, 2, ...; a resumed run's go on after those the store
+ * holds), its subscribers, and its end. Delivery is a synchronous call per
+ * subscriber that never waits: a subscriber that cannot keep up says so
+ * and is dropped (see `subscriber.ts`), the run goes on. Ended runs stay in
+ * memory for a while (`recentRuns`) so that a client reconnecting just
+ * after the end, or an engine without a store, still gets their events.
+ */
+import { createHash } from 'node:crypto'
+
+import type { Engine, RunInfo } from '../engine/engine'
+import type { RunEvent } from '../engine/events'
+import type { Run } from '../engine/run'
+import type { CancelPolicy } from '../engine/run-types'
+import { RunExistsError } from '../errors'
+import type { WorkflowDefinition } from '../workflow/model'
+import { notFound, ProblemError, shuttingDown } from './problems'
+import { executionsFromEvents } from '../engine/history'
+import type { TaskRecord } from '../store/store'
+import { publicError } from './public'
+import { replayEvents } from './replay'
+import { canonical, endOf, type RunEnd } from './run-end'
+import type { StartRequest } from './start-request'
+
+/** One client's view of one run. */
+export interface Subscriber {
+  /** false: the subscriber is gone (closed, or its buffer passed the cap) and is dropped. */
+  event(seq: number, event: RunEvent): boolean
+  end(end: RunEnd): void
+}
+
+interface Entry {
+  runId: string
+  workflow: string
+  events: RunEvent[]
+  /** Events before the first of `events` (held by the store: a resumed run). */
+  offset: number
+  subs: Set<Subscriber>
+  end?: RunEnd
+  waiters: Array<(end: RunEnd) => void>
+  /** The start request's `workflow` and `input` (idempotent starts). */
+  fingerprint?: string
+}
+
+/** What `subscribe` replays from: memory, the store, or both. */
+export interface Source {
+  runId: string
+  attach(after: number, sub: Subscriber): void
+}
+
+export interface Started {
+  runId: string
+  /** false: an earlier request with the same idempotency key started it. */
+  created: boolean
+  status: RunInfo['status']
+}
+
+export class RunHub {
+  readonly #engine: Engine
+  readonly #workflows: ReadonlyMap<string, WorkflowDefinition>
+  readonly #live = new Map<string, Entry>()
+  readonly #recent = new Map<string, Entry>()
+  readonly #recentCap: number
+  /** Offsets of runs about to be resumed (their `run.resumed` comes synchronously). */
+  readonly #offsets = new Map<string, number>()
+  /** Run objects of the runs this hub started or resumed (what `cancel` acts on). */
+  readonly #runs = new Map<string, Run>()
+  #closing = false
+
+  constructor(engine: Engine, workflows: ReadonlyMap<string, WorkflowDefinition>, recentRuns: number) {
+    this.#engine = engine
+    this.#workflows = workflows
+    this.#recentCap = recentRuns
+    engine.on('event', (event) => this.#onEvent(event))
+  }
+
+  get liveRuns(): number {
+    return this.#live.size
+  }
+
+  /** Refuse new starts (503) from now on. */
+  close(): void {
+    this.#closing = true
+  }
+
+  /** Every subscriber of every live run (for shutdown's final frames). */
+  *subscribers(): Iterable<[Subscriber, string]> {
+    for (const entry of this.#live.values()) for (const sub of entry.subs) yield [sub, entry.runId]
+  }
+
+  #onEvent(event: RunEvent): void {
+    let entry = this.#live.get(event.runId)
+    if (!entry) {
+      if (event.type !== 'run.started' && event.type !== 'run.resumed') return // a run from before the server
+      const offset = this.#offsets.get(event.runId) ?? 0
+      this.#offsets.delete(event.runId)
+      entry = { runId: event.runId, workflow: event.workflow, events: [], offset, subs: new Set(), waiters: [] }
+      this.#live.set(event.runId, entry)
+    }
+    entry.events.push(event)
+    const seq = entry.offset + entry.events.length
+    for (const sub of entry.subs) if (!sub.event(seq, event)) entry.subs.delete(sub)
+    const end = endOf(event)
+    if (end) this.#ended(entry, end)
+  }
+
+  #ended(entry: Entry, end: RunEnd): void {
+    entry.end = end
+    this.#live.delete(entry.runId)
+    this.#recent.set(entry.runId, entry)
+    if (this.#recent.size > this.#recentCap) this.#recent.delete(this.#recent.keys().next().value!)
+    const subs = [...entry.subs]
+    entry.subs.clear()
+    for (const sub of subs) sub.end(end)
+    for (const wake of entry.waiters.splice(0)) wake(end)
+  }
+
+  workflow(name: string): WorkflowDefinition {
+    const wf = this.#workflows.get(name)
+    if (!wf) throw notFound(`no workflow '${name}' (see GET /v1/workflows)`)
+    return wf
+  }
+
+  /** Starts a run (or finds the one an earlier request with the same idempotency key started). */
+  async start(req: StartRequest): Promise<Started> {
+    if (this.#closing) throw shuttingDown()
+    const wf = this.workflow(req.workflow)
+    const fingerprint = req.idempotencyKey === undefined ? undefined : canonical({ workflow: req.workflow, input: req.input ?? null, account: req.account ?? null })
+    const runId = req.idempotencyKey === undefined ? undefined : idempotentRunId(req.idempotencyKey)
+    if (runId !== undefined) {
+      const known = this.#live.get(runId) ?? this.#recent.get(runId)
+      if (known) return this.#same(known.fingerprint, fingerprint!, runId, known.end?.status ?? 'running')
+    }
+    let run: Run
+    try {
+      run = this.#engine.start(wf, req.input, { ...(runId ? { runId } : {}), ...(req.account ? { account: req.account } : {}), ...(req.durability ? { durability: req.durability } : {}) })
+    } catch (error) {
+      if (!(error instanceof RunExistsError) || runId === undefined) throw error
+      const stored = await this.#engine.getRun(runId)
+      if (!stored) throw error
+      return this.#same(canonical({ workflow: stored.workflow, input: stored.input ?? null, account: (stored as { account?: string }).account ?? null }), fingerprint!, runId, stored.status)
+    }
+    this.track(run)
+    const entry = this.#live.get(run.id)
+    if (entry) entry.fingerprint = fingerprint
+    return { runId: run.id, created: true, status: run.status }
+  }
+
+  #same(known: string | undefined, given: string, runId: string, status: RunInfo['status']): Started {
+    if (known !== undefined && known !== given) {
+      throw new ProblemError(409, 'ARCFLOW_IDEMPOTENCY_CONFLICT', 'this idempotencyKey was used for a different request (another workflow, input or account)', 'body.idempotencyKey')
+    }
+    return { runId, created: false, status }
+  }
+
+  /** The run's end once it comes (undefined when `signal` aborts first); unknown runs are a 404. */
+  async waitEnd(runId: string, signal: AbortSignal): Promise<RunEnd | undefined> {
+    const entry = this.#live.get(runId) ?? this.#recent.get(runId)
+    if (entry?.end) return entry.end
+    if (entry) {
+      return new Promise((resolve) => {
+        const wake = (end: RunEnd): void => {
+          signal.removeEventListener('abort', onAbort)
+          resolve(end)
+        }
+        const onAbort = (): void => {
+          entry.waiters.splice(entry.waiters.indexOf(wake) >>> 0, 1)
+          resolve(undefined)
+        }
+        entry.waiters.push(wake)
+        signal.addEventListener('abort', onAbort, { once: true })
+      })
+    }
+    const info = await this.#engine.getRun(runId)
+    if (!info) throw notFound(`no run ${runId}`)
+    return info.status === 'running' ? undefined : storedEnd(info)
+  }
+
+  /** A run's status, output or error, its executions and journal (the engine: memory for a live run, else the store). */
+  async info(runId: string): Promise<Record<string, unknown>> {
+    const info = await this.#engine.getRun(runId)
+    if (info) return runView(info)
+    // an engine without a store: recently ended runs are still known here
+    const entry = this.#recent.get(runId)
+    if (!entry?.end) throw notFound(`no run ${runId}`)
+    const { runId: id, ...end } = entry.end
+    return { id, workflow: entry.workflow, ...end, live: false, tasks: executionsFromEvents(entry.events).map(publicTask), events: [] }
+  }
+
+  /** Where a subscription replays from; a 404 for a run neither live nor stored. */
+  async source(runId: string): Promise<Source> {
+    let entry = this.#live.get(runId) ?? this.#recent.get(runId)
+    if (entry && entry.offset === 0) return { runId, attach: (after, sub) => this.#attach(entry!, [], after, sub) }
+    const info = await this.#engine.getRun(runId)
+    // a resumed run: what its earlier process emitted comes from the store
+    entry = this.#live.get(runId) ?? this.#recent.get(runId)
+    if (entry) {
+      const prefix = info ? replayEvents(info).slice(0, entry.offset) : []
+      const live = entry
+      return { runId, attach: (after, sub) => this.#attach(live, prefix, after, sub) }
+    }
+    if (!info) throw notFound(`no run ${runId}`)
+    const events = replayEvents(info)
+    return {
+      runId,
+      attach: (after, sub) => {
+        for (let i = after; i < events.length; i++) if (!sub.event(i + 1, events[i]!)) return
+        sub.end(info.status === 'running' ? { runId, status: 'running' } : storedEnd(info))
+      },
+    }
+  }
+
+  #attach(entry: Entry, prefix: RunEvent[], after: number, sub: Subscriber): void {
+    for (let i = after; i < entry.offset && i < prefix.length; i++) if (!sub.event(i + 1, prefix[i]!)) return
+    for (let i = Math.max(0, after - entry.offset); i < entry.events.length; i++) if (!sub.event(entry.offset + i + 1, entry.events[i]!)) return
+    if (entry.end) sub.end(entry.end)
+    else entry.subs.add(sub)
+  }
+
+  unsubscribe(runId: string, sub: Subscriber): void {
+    this.#live.get(runId)?.subs.delete(sub)
+  }
+
+  /**
+   * Cancels a live run this server started or resumed; answers its status
+   * right after the call (`cancel_running` ends it at once, `allow_finish`
+   * once in-flight work ends). A 404 for an unknown run, a 409 for one that
+   * has ended or that runs elsewhere.
+   */
+  async cancel(runId: string, policy: CancelPolicy | undefined): Promise<RunInfo['status']> {
+    const run = this.#runs.get(runId)
+    if (!run) {
+      const known = this.#recent.get(runId)?.end ?? (await this.#engine.getRun(runId))
+      if (!known) throw notFound(`no run ${runId}`)
+      if (known.status !== 'running') throw new ProblemError(409, 'ARCFLOW_RUN_ENDED', `run ${runId} has ended (${known.status})`)
+      throw new ProblemError(409, 'ARCFLOW_NOT_LIVE', `run ${runId} is not running in this server`)
+    }
+    void run.cancel(policy ? { policy } : {})
+    return run.status
+  }
+
+  track(run: Run): void {
+    if (run.status !== 'running') return
+    this.#runs.set(run.id, run)
+    void run.result().catch(() => undefined).finally(() => this.#runs.delete(run.id))
+  }
+
+  /** Resumes every run a dead (or stopped) process left `running`: their events number on from the store's. */
+  async resumeInterrupted(): Promise<number> {
+    let n = 0
+    for (const record of await this.#engine.interruptedRuns()) {
+      const info = await this.#engine.getRun(record.id)
+      if (!info || !this.#workflows.has(record.workflow)) continue
+      this.#offsets.set(record.id, replayEvents(info).length)
+      try {
+        this.track(this.#engine.resume(record.id))
+        n++
+      } catch {
+        this.#offsets.delete(record.id)
+      }
+    }
+    return n
+  }
+}
+
+/** A run id made from an idempotency key: the same key always names the same run, here or in the store. */
+export function idempotentRunId(key: string): string {
+  return `key-${createHash('sha256').update(key).digest('base64url').slice(0, 32)}`
+}
+
+function storedEnd(info: RunInfo): RunEnd {
+  const end: RunEnd = { runId: info.id, status: info.status }
+  if (info.output !== undefined) end.output = info.output
+  if (info.error !== undefined) end.error = publicError(info.error)
+  return end
+}
+
+function publicTask(task: TaskRecord): TaskRecord {
+  return task.error === undefined ? task : { ...task, error: publicError(task.error) }
+}
+
+function runView(info: RunInfo): Record<string, unknown> {
+  return { ...info, error: publicError(info.error), tasks: info.tasks.map(publicTask) }
+}

@@ -1,0 +1,123 @@
+/**
+ * The HTTP routes (one function per route, matched by method and path).
+ * Every refusal is a JSON problem (`problems.ts`); `/`, `/healthz` need no
+ * token, everything else does when auth is on.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+
+import type { Engine } from '../engine/engine'
+import { renderTimeline } from '../cli/report'
+import type { WorkflowDefinition } from '../workflow/model'
+import type { Tokens } from './auth'
+import { readJson } from './body'
+import type { RunHub } from './hub'
+import { listRuns } from './list'
+import type { Metrics } from './metrics'
+import { renderPage } from './page'
+import { notFound, ProblemError, sendJson, sendProblem } from './problems'
+import { serveEvents, type Streams } from './sse'
+import { MAX_WAIT_MS, parseCancelPolicy, parseStartRequest } from './start-request'
+
+export interface RouteContext {
+  engine: Engine
+  hub: RunHub
+  workflows: ReadonlyMap<string, WorkflowDefinition>
+  tokens: Tokens | undefined
+  metrics: Metrics
+  streams: Streams
+  bodyLimitBytes: number
+  bufferBytes: number
+  heartbeatMs: number
+  /** Aborted when the server stops waiting for runs (shutdown's grace period is over). */
+  stopWaiting: AbortSignal
+  closing(): boolean
+}
+
+const page = renderPage()
+
+export async function route(ctx: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost')
+  const path = url.pathname
+  const method = req.method ?? 'GET'
+  if (path === '/' && method === 'GET') {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'", 'cache-control': 'no-store' })
+    res.end(page)
+    return
+  }
+  if (path === '/healthz' && method === 'GET') {
+    return sendJson(res, ctx.closing() ? 503 : 200, { status: ctx.closing() ? 'shutting_down' : 'ok', liveRuns: ctx.hub.liveRuns })
+  }
+  ctx.tokens?.check(req, url)
+  if (path === '/metrics' && method === 'GET') {
+    const text = await ctx.metrics.text()
+    res.writeHead(200, { 'content-type': ctx.metrics.contentType })
+    res.end(text)
+    return
+  }
+  if (path === '/v1/workflows' && method === 'GET') {
+    return sendJson(res, 200, { workflows: [...ctx.workflows.values()].map(describeWorkflow) })
+  }
+  if (path === '/v1/runs') {
+    if (method === 'POST') return startRun(ctx, req, res)
+    if (method === 'GET') return sendJson(res, 200, await listRuns(ctx.engine, url.searchParams))
+    throw methodNotAllowed('GET, POST')
+  }
+  const m = /^\/v1\/runs\/([^/]+)(?:\/(events|cancel|signals\/([^/]+)))?$/.exec(path)
+  if (m) {
+    const runId = decodeURIComponent(m[1]!)
+    const sub = m[2]
+    if (sub === undefined && method === 'GET') return sendJson(res, 200, await ctx.hub.info(runId))
+    if (sub === 'events' && method === 'GET') return serveEvents(ctx.hub, runId, req, res, url, { bufferBytes: ctx.bufferBytes, heartbeatMs: ctx.heartbeatMs, streams: ctx.streams })
+    if (sub === 'cancel' && method === 'POST') {
+      const policy = parseCancelPolicy(await readJson(req, ctx.bodyLimitBytes))
+      return sendJson(res, 202, { id: runId, status: await ctx.hub.cancel(runId, policy) })
+    }
+    if (m[3] !== undefined && method === 'POST') throw new ProblemError(501, 'ARCFLOW_UNSUPPORTED', 'signals are not available in this version of arcflow')
+    throw methodNotAllowed(sub === undefined || sub === 'events' ? 'GET' : 'POST')
+  }
+  const t = /^\/ui\/runs\/([^/]+)\/timeline$/.exec(path)
+  if (t && method === 'GET') {
+    const info = (await ctx.hub.info(decodeURIComponent(t[1]!))) as { workflow: string; status: string; tasks: never[]; startedAt?: number; endedAt?: number }
+    return sendJson(res, 200, { workflow: info.workflow, status: info.status, ...renderTimeline(info.tasks, info.startedAt, info.endedAt) })
+  }
+  throw notFound(`no route ${method} ${path}`)
+}
+
+const methodNotAllowed = (allow: string): ProblemError => new ProblemError(405, 'ARCFLOW_METHOD_NOT_ALLOWED', `this route takes ${allow}`)
+
+async function startRun(ctx: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const request = parseStartRequest(await readJson(req, ctx.bodyLimitBytes))
+  const started = await ctx.hub.start(request)
+  const code = started.created ? 201 : 200
+  if (request.wait === undefined || request.wait === false) return sendJson(res, code, { id: started.runId, status: started.status })
+  const ms = request.wait === true ? MAX_WAIT_MS : request.wait
+  // the wait ends with the run, the client going away, its time, or shutdown's grace
+  const gone = new AbortController()
+  const onClose = (): void => gone.abort()
+  res.on('close', onClose)
+  const timer = setTimeout(() => gone.abort(), ms)
+  const stop = (): void => gone.abort()
+  ctx.stopWaiting.addEventListener('abort', stop, { once: true })
+  try {
+    const end = await ctx.hub.waitEnd(started.runId, gone.signal)
+    if (res.destroyed) return
+    if (!end) return sendJson(res, code, { id: started.runId, status: 'running' })
+    const { runId, ...rest } = end
+    sendJson(res, 200, { id: runId, ...rest })
+  } finally {
+    clearTimeout(timer)
+    res.off('close', onClose)
+    ctx.stopWaiting.removeEventListener('abort', stop)
+  }
+}
+
+function describeWorkflow(wf: WorkflowDefinition): unknown {
+  const input = wf.input
+  const schema = input === undefined ? null : 'schema' in input ? input.schema : { type: 'object', required: input.names }
+  return { name: wf.name, version: wf.version, description: (wf as { description?: string }).description, tasks: wf.taskList.map((t) => t.name), inputSchema: schema }
+}
+
+/** The listener's catch-all: a problem, never a stack. */
+export function answerError(res: ServerResponse, error: unknown): void {
+  sendProblem(res, error)
+}
