@@ -137,7 +137,9 @@ export async function serve(options: Partial<ServerOptions> & { store?: string }
   const failing = engine.workflow({ name: 'failing', tasks: { boom: { action: 'core.fail', input: { message: 'it broke' } } } })
   const steps = engine.load(join(serverFixtures, 'steps.yaml'))
   const noisy = engine.workflow({ name: 'noisy', tasks: { hold: { action: 'gate', next: { do: 'talk' } }, talk: { action: 'talk', input: { n: '{{ input.n }}', size: '{{ input.size }}' } } } })
-  const server = createServer({ tokens: [TOKEN, 'second-token'], port: 0, ...options, engine, workflows: options.workflows ?? [gated, trivial, failing, steps, noisy] })
+  // waits for one `approval` signal: its payload is the output
+  const approval = engine.workflow({ name: 'approval', tasks: { approve: { wait: { signal: 'approval' } } }, output: '{{ tasks.approve.result }}' })
+  const server = createServer({ tokens: [TOKEN, 'second-token'], port: 0, ...options, engine, workflows: options.workflows ?? [gated, trivial, failing, steps, noisy, approval] })
   const { url } = await server.listen()
   return {
     engine,

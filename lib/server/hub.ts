@@ -13,7 +13,7 @@ import type { Engine, RunInfo } from '../engine/engine'
 import type { RunEvent } from '../engine/events'
 import type { Run } from '../engine/run'
 import type { CancelPolicy } from '../engine/run-types'
-import { RunExistsError } from '../errors'
+import { RunExistsError, SignalError } from '../errors'
 import type { WorkflowDefinition } from '../workflow/model'
 import { notFound, ProblemError, shuttingDown } from './problems'
 import { executionsFromEvents } from '../engine/history'
@@ -238,6 +238,24 @@ export class RunHub {
     }
     void run.cancel(policy ? { policy } : {})
     return run.status
+  }
+
+  /**
+   * Sends signal `name` to a run (`engine.signal`: a live run here, or a
+   * durable one no process holds, kept in the store for its resume). A 404
+   * for an unknown run, a 409 for one that has ended.
+   */
+  async signal(runId: string, name: string, payload: unknown): Promise<void> {
+    try {
+      await this.#engine.signal(runId, name, payload)
+    } catch (error) {
+      if (!(error instanceof SignalError)) throw error
+      // the engine says "unknown or ended" in one error: the store tells which
+      const known = this.#recent.get(runId)?.end ?? (await this.#engine.getRun(runId))
+      if (!known) throw notFound(`no run ${runId}`)
+      if (known.status !== 'running' && known.status !== 'waiting') throw new ProblemError(409, 'ARCFLOW_RUN_ENDED', `run ${runId} has ended (${known.status})`)
+      throw new ProblemError(409, error.code, error.message)
+    }
   }
 
   track(run: Run): void {

@@ -16,7 +16,7 @@ import type { Metrics } from './metrics'
 import { renderPage } from './page'
 import { notFound, ProblemError, sendJson, sendProblem } from './problems'
 import { serveEvents, type Streams } from './sse'
-import { MAX_WAIT_MS, parseCancelPolicy, parseStartRequest } from './start-request'
+import { MAX_WAIT_MS, parseCancelPolicy, parseSignalBody, parseStartRequest } from './start-request'
 
 export interface RouteContext {
   engine: Engine
@@ -72,7 +72,11 @@ export async function route(ctx: RouteContext, req: IncomingMessage, res: Server
       const policy = parseCancelPolicy(await readJson(req, ctx.bodyLimitBytes))
       return sendJson(res, 202, { id: runId, status: await ctx.hub.cancel(runId, policy) })
     }
-    if (m[3] !== undefined && method === 'POST') throw new ProblemError(501, 'ARCFLOW_UNSUPPORTED', 'signals are not available in this version of arcflow')
+    if (m[3] !== undefined && method === 'POST') {
+      const payload = parseSignalBody(await readJson(req, ctx.bodyLimitBytes))
+      await ctx.hub.signal(runId, decodeURIComponent(m[3]), payload)
+      return sendJson(res, 202, { id: runId, signal: decodeURIComponent(m[3]) })
+    }
     throw methodNotAllowed(sub === undefined || sub === 'events' ? 'GET' : 'POST')
   }
   const t = /^\/ui\/runs\/([^/]+)\/timeline$/.exec(path)

@@ -59,3 +59,11 @@ export function parseCancelPolicy(body: unknown, where = 'body'): CancelPolicy |
   if (policy !== 'cancel_running' && policy !== 'allow_finish') throw badRequest("policy must be 'cancel_running' or 'allow_finish'", `${where}.policy`)
   return policy
 }
+
+/** A signal's body `{ payload }` (an absent body or payload: `null`). */
+export function parseSignalBody(body: unknown, where = 'body', extra: ReadonlySet<string> = new Set()): unknown {
+  if (body === undefined) return null
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest(`the ${where} must be a JSON object`, where)
+  for (const key of Object.keys(body)) if (key !== 'payload' && !extra.has(key)) throw badRequest(`unknown field '${key}' (expected payload)`, `${where}.${key}`)
+  return (body as { payload?: unknown }).payload ?? null
+}

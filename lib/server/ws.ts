@@ -4,9 +4,10 @@
  * its `runId`.
  *
  *   client → server: start { workflow, input, idempotencyKey?, account?, durability?, events? }
- *                    subscribe { runId, after? } · unsubscribe { runId } · cancel { runId, policy? } · signal
+ *                    subscribe { runId, after? } · unsubscribe { runId } · cancel { runId, policy? } · signal { runId, name, payload? }
  *   server → client: started { runId, status, created } · event { runId, seq, event }
  *                    result { runId, status, output?, error? } · error { runId, error: { code, message, path? } }
+ *                    signalled { runId, name } (the signal is kept for the run)
  *
  * `start` answers `started`, then `result` when the run ends (with
  * `events: true`, its events in between). A socket whose unsent data
@@ -21,9 +22,10 @@ import type { RunHub, Subscriber } from './hub'
 import { badRequest, problemOf, ProblemError } from './problems'
 import { publicEvent } from './public'
 import type { RunEnd } from './run-end'
-import { parseCancelPolicy, parseStartRequest } from './start-request'
+import { parseCancelPolicy, parseSignalBody, parseStartRequest } from './start-request'
 
 const START_EXTRA = new Set(['type', 'ref', 'events'])
+const SIGNAL_EXTRA = new Set(['type', 'ref', 'runId', 'name'])
 
 export interface SocketOptions {
   bufferBytes: number
@@ -151,8 +153,13 @@ class Connection {
         await this.#hub.cancel(id, parseCancelPolicy({ policy: frame.policy }, 'frame'))
         return this.#result(ref, id)
       }
-      case 'signal':
-        throw new ProblemError(501, 'ARCFLOW_UNSUPPORTED', 'signals are not available in this version of arcflow')
+      case 'signal': {
+        const id = need(runId)
+        if (typeof frame.name !== 'string' || frame.name === '') throw badRequest("a signal's name must be a non-empty string", 'frame.name')
+        await this.#hub.signal(id, frame.name, parseSignalBody(frame, 'frame', SIGNAL_EXTRA))
+        this.#send({ type: 'signalled', ref, runId: id, name: frame.name })
+        return
+      }
       default:
         throw badRequest(`unknown frame type ${JSON.stringify(frame.type)} (expected start, subscribe, unsubscribe, cancel or signal)`, 'frame.type')
     }
