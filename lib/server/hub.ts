@@ -7,13 +7,11 @@
  * memory for a while (`recentRuns`) so that a client reconnecting just
  * after the end, or an engine without a store, still gets their events.
  */
-import { createHash } from 'node:crypto'
-
 import type { Engine, RunInfo } from '../engine/engine'
 import type { RunEvent } from '../engine/events'
 import type { Run } from '../engine/run'
 import type { CancelPolicy } from '../engine/run-types'
-import { RunExistsError, SignalError } from '../errors'
+import { SignalError } from '../errors'
 import type { WorkflowDefinition } from '../workflow/model'
 import { notFound, ProblemError, shuttingDown } from './problems'
 import { executionsFromEvents } from '../engine/history'
@@ -39,8 +37,6 @@ interface Entry {
   subs: Set<Subscriber>
   end?: RunEnd
   waiters: Array<(end: RunEnd) => void>
-  /** The start request's `workflow` and `input` (idempotent starts). */
-  fingerprint?: string
 }
 
 /** What `subscribe` replays from: memory, the store, or both. */
@@ -64,6 +60,8 @@ export class RunHub {
   readonly #recentCap: number
   /** Offsets of runs about to be resumed (their `run.resumed` comes synchronously). */
   readonly #offsets = new Map<string, number>()
+  /** The start request (`workflow`, `input`, `account`) of runs started with an idempotency key, newest last. */
+  readonly #fingerprints = new Map<string, string>()
   /** Run objects of the runs this hub started or resumed (what `cancel` acts on). */
   readonly #runs = new Map<string, Run>()
   #closing = false
@@ -122,36 +120,41 @@ export class RunHub {
     return wf
   }
 
-  /** Starts a run (or finds the one an earlier request with the same idempotency key started). */
+  /**
+   * Starts a run, or answers the one an earlier start with the same
+   * idempotency key made: the engine's rule (`engine.start`'s
+   * `idempotencyKey`), so a key whose run failed, was cancelled or timed
+   * out starts a new run, and one running in another process is a 409
+   * (`RunExistsError`). A key reused for another workflow, input or
+   * account is a 409 too.
+   */
   async start(req: StartRequest): Promise<Started> {
     if (this.#closing) throw shuttingDown()
     const wf = this.workflow(req.workflow)
-    const fingerprint = req.idempotencyKey === undefined ? undefined : canonical({ workflow: req.workflow, input: req.input ?? null, account: req.account ?? null })
-    const runId = req.idempotencyKey === undefined ? undefined : idempotentRunId(req.idempotencyKey)
-    if (runId !== undefined) {
-      const known = this.#live.get(runId) ?? this.#recent.get(runId)
-      if (known) return this.#same(known.fingerprint, fingerprint!, runId, known.end?.status ?? 'running')
+    const key = req.idempotencyKey
+    const run = this.#engine.start(wf, req.input, { ...(key !== undefined ? { idempotencyKey: key } : {}), ...(req.account ? { account: req.account } : {}), ...(req.durability ? { durability: req.durability } : {}) })
+    if (key === undefined) {
+      this.track(run)
+      return { runId: run.id, created: true, status: run.status }
     }
-    let run: Run
-    try {
-      run = this.#engine.start(wf, req.input, { ...(runId ? { runId } : {}), ...(req.account ? { account: req.account } : {}), ...(req.durability ? { durability: req.durability } : {}) })
-    } catch (error) {
-      if (!(error instanceof RunExistsError) || runId === undefined) throw error
-      const stored = await this.#engine.getRun(runId)
-      if (!stored) throw error
-      return this.#same(canonical({ workflow: stored.workflow, input: stored.input ?? null, account: (stored as { account?: string }).account ?? null }), fingerprint!, runId, stored.status)
+    const fingerprint = canonical({ workflow: req.workflow, input: req.input ?? null, account: req.account ?? null })
+    // a run the key found is one this hub holds, or an ended one (the engine answers only a succeeded one)
+    const found = run.status === 'succeeded' || this.#runs.has(run.id) || this.#recent.has(run.id)
+    if (!found) {
+      this.track(run)
+      this.#fingerprints.set(run.id, fingerprint)
+      if (this.#fingerprints.size > this.#recentCap + this.#live.size) this.#fingerprints.delete(this.#fingerprints.keys().next().value!)
+      return { runId: run.id, created: true, status: run.status }
     }
-    this.track(run)
-    const entry = this.#live.get(run.id)
-    if (entry) entry.fingerprint = fingerprint
-    return { runId: run.id, created: true, status: run.status }
-  }
-
-  #same(known: string | undefined, given: string, runId: string, status: RunInfo['status']): Started {
-    if (known !== undefined && known !== given) {
+    let known = this.#fingerprints.get(run.id)
+    if (known === undefined) {
+      const stored = await this.#engine.getRun(run.id)
+      if (stored) known = canonical({ workflow: stored.workflow, input: stored.input ?? null, account: (stored as { account?: string }).account ?? null })
+    }
+    if (known !== undefined && known !== fingerprint) {
       throw new ProblemError(409, 'ARCFLOW_IDEMPOTENCY_CONFLICT', 'this idempotencyKey was used for a different request (another workflow, input or account)', 'body.idempotencyKey')
     }
-    return { runId, created: false, status }
+    return { runId: run.id, created: false, status: run.status }
   }
 
   /** The run's end once it comes (undefined when `signal` aborts first); unknown runs are a 404. */
@@ -280,11 +283,6 @@ export class RunHub {
     }
     return n
   }
-}
-
-/** A run id made from an idempotency key: the same key always names the same run, here or in the store. */
-export function idempotentRunId(key: string): string {
-  return `key-${createHash('sha256').update(key).digest('base64url').slice(0, 32)}`
 }
 
 function storedEnd(info: RunInfo): RunEnd {
