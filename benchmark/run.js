@@ -13,6 +13,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { queueSection } = require('./queue/summary.js')
+const { serverSection } = require('./server-summary.js')
 
 const dir = __dirname
 const resultsDir = path.join(dir, 'results')
@@ -120,8 +121,8 @@ const lines = [
   `- Date: ${new Date().toISOString()}`,
   ...(only.length > 0 ? [`- This run: ${suites.join(', ')} only; the other sections come from the files of an earlier run`] : []),
 ]
-// durable-loop.json is not a benny file: read below
-const results = fs.readdirSync(resultsDir).filter((f) => f.endsWith('.json') && f !== 'durable-loop.json').sort()
+// durable-loop.json and server.json are not benny files: read below
+const results = fs.readdirSync(resultsDir).filter((f) => f.endsWith('.json') && f !== 'durable-loop.json' && f !== 'server.json').sort()
 const byName = new Map()
 for (const file of results) {
   const name = path.basename(file, '.json')
@@ -160,6 +161,11 @@ const queues = queueSection(resultsDir)
 if (queues.length > 0) {
   lines.push(...queues)
   console.log(queues.join('\n'))
+}
+const server = serverSection(resultsDir)
+if (server.length > 0) {
+  lines.push(...server)
+  console.log(server.join('\n'))
 }
 fs.writeFileSync(path.join(resultsDir, 'summary.md'), lines.join('\n') + '\n')
 console.log(`\nWrote ${path.relative(process.cwd(), path.join(resultsDir, 'summary.md'))}`)

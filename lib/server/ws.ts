@@ -13,6 +13,7 @@
  * `events: true`, its events in between). A socket whose unsent data
  * passes `bufferBytes` is closed (code 1008): the engine never waits for it.
  */
+import { setMaxListeners } from 'node:events'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
@@ -78,6 +79,8 @@ class Connection {
     this.#ws = ws
     this.#hub = hub
     this.#bufferBytes = bufferBytes
+    // one listener per run this socket waits for (64 in flight is normal), not a leak
+    setMaxListeners(0, this.#gone.signal)
     ws.on('message', (data, binary) => this.#message(data, binary))
     ws.on('error', () => ws.terminate())
   }
