@@ -35,6 +35,8 @@ export interface WorkerStats {
   lostLeases: number
   /** Claimed runs that were takeovers (resumed from their journal). */
   takenOver: number
+  /** Safety polls made (a backstop: a normal run is found by a notice or an in-process wake-up). */
+  polls: number
 }
 
 /** A run the worker holds. */
@@ -45,8 +47,6 @@ interface Held {
   claimSeq: number
 }
 
-/** The safety poll: a few seconds, jittered so that workers do not poll in step. */
-const SAFETY_POLL_MS = 3_000
 /** After a failed claim, wait this long before the next. */
 const CLAIM_BACKOFF_MS = 1_000
 
@@ -65,7 +65,7 @@ export class Worker extends EventEmitter {
   #stopping = false
   /** Resolves once stopped: every run ended here or was released. */
   #stopped: Promise<void> | undefined
-  readonly #stats = { claimed: 0, completed: 0, lostLeases: 0, takenOver: 0 }
+  readonly #stats = { claimed: 0, completed: 0, lostLeases: 0, takenOver: 0, polls: 0 }
   readonly #timers: Array<ReturnType<typeof setTimeout>> = []
   #safety: ReturnType<typeof setTimeout> | undefined
   readonly #unlisten: () => void
@@ -179,8 +179,10 @@ export class Worker extends EventEmitter {
   }
 
   #armSafetyPoll(): void {
-    const delay = SAFETY_POLL_MS * (0.5 + Math.random())
+    // jittered so that workers do not poll in step
+    const delay = this.#options.safetyPollMs * (0.5 + Math.random())
     this.#safety = setTimeout(() => {
+      this.#stats.polls++
       this.#pump()
       if (this.#held.size > 0) this.#forwardCancels()
       if (!this.#stopping) this.#armSafetyPoll()
