@@ -25,7 +25,12 @@ export interface WorkerProcess {
 const tail = (lines: Line[]): string => lines.slice(-12).map((l) => JSON.stringify(l)).join('\n')
 
 export function startWorker(store: string, options: Record<string, unknown>): WorkerProcess {
-  const proc = spawn(process.execPath, [child, store, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  return startChild(child, [store, JSON.stringify(options)])
+}
+
+/** A child process of `script` (a fixture printing JSON lines) with `args`. */
+export function startChild(script: string, args: string[]): WorkerProcess {
+  const proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   const lines: Line[] = []
   const waiters: Array<{ match: (line: Line) => boolean; resolve: (line: Line) => void }> = []
   let err = ''

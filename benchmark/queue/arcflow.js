@@ -56,8 +56,8 @@ function create({ workflow = 'one', lease, durability = 'batched' } = {}) {
       const engine = open(url)
       const one = (input) => engine.enqueue(workflow, input, { queue: QUEUE })
       return {
-        // no bulk call in the API: every enqueue at once, as a service would
-        bulk: (inputs) => Promise.all(inputs.map(one)),
+        // the bulk call: 5,000 runs per transaction
+        bulk: (inputs) => engine.enqueueMany(workflow, inputs, { queue: QUEUE }),
         one,
         close: () => engine.close(),
       }

@@ -16,7 +16,7 @@ import type { WorkflowDefinition } from '../workflow/model'
 import type { Action } from './attempt'
 import type { RunEvent } from './events'
 import { acquireStore, type StoreLease, type StoreSettings } from '../store/shared'
-import { DurableStore, silentLogger, type RunRecord } from '../store/store'
+import { DurableStore, silentLogger, type RunRecord, type StoredRun } from '../store/store'
 import { parseStoreUrl, type StoreTarget } from '../store/url'
 import { checkRunFilter, type ReadOptions, type RunFilter } from '../store/read'
 import { Run, type CancelPolicy, type Durability } from './run'
@@ -363,7 +363,8 @@ export class Engine {
     return this.#resumeRun<O>(runId, options, undefined)
   }
 
-  #resumeRun<O>(runId: string, options: ResumeOptions, parent: ParentLink | undefined): Run<O> {
+  /** `preread`: the run as read beforehand (a worker's takeover reads it off the JS thread; null: not found); else read here. */
+  #resumeRun<O>(runId: string, options: ResumeOptions, parent: ParentLink | undefined, preread?: StoredRun | null): Run<O> {
     this.#open()
     const idProblem = runIdProblem(runId, 'runId')
     const optionProblems = idProblem ? [idProblem, ...startOptionProblems(options, true)] : startOptionProblems(options, true)
@@ -374,7 +375,7 @@ export class Engine {
     // synchronous, because resume answers a Run at once (its public shape)
     // and rebuilds the run from the store on this thread anyway: the one
     // history read that waits (bounded) for this process's queued writes
-    const stored = this.#store.runInfoSync(runId)
+    const stored = preread === undefined ? this.#store.runInfoSync(runId) : (preread ?? undefined)
     if (!stored) throw new ResumeError(`no run ${JSON.stringify(runId)} in the store`)
     const { record } = stored
     if (record.status !== 'running') throw new ResumeError(`run ${runId} has ended (${record.status}): only an interrupted run can be resumed`)
@@ -553,6 +554,20 @@ export class Engine {
   }
 
   /**
+   * Enqueues one run per input, all with the same options (no `key`: a key
+   * names one run), 5,000 runs per transaction; answers in the inputs'
+   * order. Every input is checked before anything is written; a database
+   * failure may leave earlier transactions' runs written. Concurrent
+   * `enqueue` calls are group-committed too, so this is for a batch in hand.
+   *
+   * @example
+   * const runs = await engine.enqueueMany('etl', days.map((day) => ({ day })), { queue: 'nightly' })
+   */
+  async enqueueMany(workflow: string | WorkflowDefinition, inputs: unknown[], options?: Omit<EnqueueOptions, 'key'>): Promise<Enqueued[]> {
+    return this.#queueSide().enqueueMany(workflow, inputs, options)
+  }
+
+  /**
    * Starts a worker: it claims runs of `queues` (default `['default']`) up
    * to `concurrency` (64) and runs them with this engine's workflows and
    * actions, under a lease (`'30s'`) renewed every third of it. See `Worker`.
@@ -614,7 +629,7 @@ export class Engine {
       workflow: (name) => this.#workflows.get(name),
       live: (id) => this.#runs.get(id),
       startClaimed: (workflow, input, runId, account) => this.#startClaimed(workflow, input, runId, account),
-      resumeClaimed: (runId) => this.resume(runId),
+      resumeClaimed: (runId, stored) => this.#resumeRun(runId, {}, undefined, stored ?? null),
       listen: (listener) => subscribe(this.#listeners, listener),
     }))
   }

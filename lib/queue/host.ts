@@ -6,7 +6,7 @@
 import type { Run } from '../engine/run'
 import type { RunEvent } from '../engine/events'
 import type { WorkflowDefinition } from '../workflow/model'
-import type { DurableStore } from '../store/store'
+import type { DurableStore, StoredRun } from '../store/store'
 import type { QueueHub } from './hub'
 
 export interface QueueHost {
@@ -25,8 +25,8 @@ export interface QueueHost {
    * what `start` throws (bad input, unknown action).
    */
   startClaimed(workflow: WorkflowDefinition, input: unknown, runId: string, account: string | undefined): Run
-  /** Resumes a claimed run that was taken over (`engine.resume`'s logic). */
-  resumeClaimed(runId: string): Run
+  /** Resumes a claimed run that was taken over (`engine.resume`'s logic), from `stored`, read beforehand off the JS thread. */
+  resumeClaimed(runId: string, stored: StoredRun | undefined): Run
   /** Sees every run's event; answers the function that stops it. */
   listen(listener: (event: RunEvent) => void): () => void
 }

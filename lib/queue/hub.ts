@@ -13,6 +13,7 @@
  */
 import { EventEmitter } from 'node:events'
 
+import { EnqueueGroup } from './group'
 import { listen, QueueClient, type Notice } from './native'
 
 export interface HubEvents {
@@ -27,6 +28,8 @@ export class QueueHub extends EventEmitter<HubEvents> {
   readonly key: string
   readonly url: string
   readonly client: QueueClient
+  /** This process's enqueues, group-committed. */
+  readonly enqueues: EnqueueGroup
   /** Other processes' changes arrive as notices (PostgreSQL); else a poll must find them. */
   readonly notified: boolean
   #listener: { stop(): void } | undefined
@@ -38,6 +41,7 @@ export class QueueHub extends EventEmitter<HubEvents> {
     this.key = key
     this.url = url
     this.client = new QueueClient(url)
+    this.enqueues = new EnqueueGroup(this.client)
     this.notified = !url.startsWith('sqlite:')
     // many waiters (one per `result` call) listen at once
     this.setMaxListeners(0)

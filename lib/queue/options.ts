@@ -44,6 +44,11 @@ export interface WorkOptions {
   lease?: number | string
   /** Milliseconds between cross-process polls on SQLite, which has no notifications (default 250). */
   pollInterval?: number
+  /**
+   * Mean milliseconds between safety polls (default 3000, jittered ±50%): a
+   * backstop for lost notices only, never how a normal run is found.
+   */
+  safetyPollInterval?: number
 }
 
 /** `engine.result` options. */
@@ -69,6 +74,7 @@ export interface CheckedWork {
   concurrency: number
   leaseMs: number
   pollMs: number
+  safetyPollMs: number
 }
 
 const describe = (value: unknown): string =>
@@ -147,8 +153,10 @@ export function checkWork(options: WorkOptions | undefined): CheckedWork {
   }
   const pollMs = o.pollInterval ?? 250
   if (!Number.isInteger(pollMs) || pollMs < 10 || pollMs > 60_000) problems.push(`options.pollInterval: must be an integer from 10 to 60000 ms, got ${describe(o.pollInterval)}`)
+  const safetyPollMs = o.safetyPollInterval ?? 3_000
+  if (!Number.isInteger(safetyPollMs) || safetyPollMs < 100 || safetyPollMs > 2 ** 30) problems.push(`options.safetyPollInterval: must be an integer from 100 to 2^30 ms, got ${describe(o.safetyPollInterval)}`)
   if (problems.length > 0) fail('work options', problems)
-  return { queues: [...new Set(queues)], concurrency, leaseMs, pollMs }
+  return { queues: [...new Set(queues)], concurrency, leaseMs, pollMs, safetyPollMs }
 }
 
 /** Checks `result`'s run id and options; answers the timeout in ms (undefined: none). */

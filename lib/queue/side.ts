@@ -7,7 +7,7 @@
 import type { CancelPolicy } from '../engine/run-types'
 import type { WorkflowDefinition } from '../workflow/model'
 import { cancel, type CancelOutcome } from './cancel'
-import { enqueue } from './enqueue'
+import { enqueue, enqueueMany } from './enqueue'
 import type { QueueHost } from './host'
 import { acquireHub, releaseHub, type QueueHub } from './hub'
 import { setQueueLimit } from './limit'
@@ -35,6 +35,10 @@ export class QueueSide {
 
   enqueue(workflow: string | WorkflowDefinition, input: unknown, options: EnqueueOptions | undefined): Promise<Enqueued> {
     return enqueue(this.#host, workflow, input, options)
+  }
+
+  enqueueMany(workflow: string | WorkflowDefinition, inputs: unknown[], options: Omit<EnqueueOptions, 'key'> | undefined): Promise<Enqueued[]> {
+    return enqueueMany(this.#host, workflow, inputs, options)
   }
 
   work(options: WorkOptions | undefined): Worker {

@@ -35,6 +35,8 @@ export interface WorkerStats {
   lostLeases: number
   /** Claimed runs that were takeovers (resumed from their journal). */
   takenOver: number
+  /** Safety polls made (a backstop: a normal run is found by a notice or an in-process wake-up). */
+  polls: number
 }
 
 /** A run the worker holds. */
@@ -45,8 +47,6 @@ interface Held {
   claimSeq: number
 }
 
-/** The safety poll: a few seconds, jittered so that workers do not poll in step. */
-const SAFETY_POLL_MS = 3_000
 /** After a failed claim, wait this long before the next. */
 const CLAIM_BACKOFF_MS = 1_000
 
@@ -65,7 +65,7 @@ export class Worker extends EventEmitter {
   #stopping = false
   /** Resolves once stopped: every run ended here or was released. */
   #stopped: Promise<void> | undefined
-  readonly #stats = { claimed: 0, completed: 0, lostLeases: 0, takenOver: 0 }
+  readonly #stats = { claimed: 0, completed: 0, lostLeases: 0, takenOver: 0, polls: 0 }
   readonly #timers: Array<ReturnType<typeof setTimeout>> = []
   #safety: ReturnType<typeof setTimeout> | undefined
   readonly #unlisten: () => void
@@ -179,8 +179,10 @@ export class Worker extends EventEmitter {
   }
 
   #armSafetyPoll(): void {
-    const delay = SAFETY_POLL_MS * (0.5 + Math.random())
+    // jittered so that workers do not poll in step
+    const delay = this.#options.safetyPollMs * (0.5 + Math.random())
     this.#safety = setTimeout(() => {
+      this.#stats.polls++
       this.#pump()
       if (this.#held.size > 0) this.#forwardCancels()
       if (!this.#stopping) this.#armSafetyPoll()
@@ -226,15 +228,30 @@ export class Worker extends EventEmitter {
     store.native.fence(id, this.id, epoch)
     const held: Held = { run: undefined, epoch, claimSeq: this.#claimSeq }
     this.#held.set(id, held)
+    const workflow = this.#host.workflow(claim.workflow)
+    if (!workflow) return this.#failUnstarted(id, new UnknownWorkflowError(claim.workflow))
+    if (claim.takenOver) {
+      this.#stats.takenOver++
+      // the run's record and journal are read off the JS thread (after this process's queued writes commit), then resumed
+      store.runInfo(id).then(
+        (stored) => {
+          // released or lost while it was read: nothing to resume here
+          if (this.#held.get(id) !== held) return
+          // engine.resume's logic: the run's own version, completed tasks never again
+          this.#run(id, held, () => this.#host.resumeClaimed(id, stored))
+        },
+        (error: unknown) => {
+          if (this.#held.get(id) === held) this.#failUnstarted(id, error)
+        },
+      )
+    } else this.#run(id, held, () => this.#host.startClaimed(workflow, JSON.parse(claim.input) as unknown, id, claim.account ?? undefined))
+  }
+
+  /** Starts (or resumes) the run with `launch`, held as `held`; a run that cannot start ends failed. */
+  #run(id: string, held: Held, launch: () => Run): void {
     let run: Run
     try {
-      const workflow = this.#host.workflow(claim.workflow)
-      if (!workflow) throw new UnknownWorkflowError(claim.workflow)
-      if (claim.takenOver) {
-        this.#stats.takenOver++
-        // engine.resume's logic: the run's own version, completed tasks never again
-        run = this.#host.resumeClaimed(id)
-      } else run = this.#host.startClaimed(workflow, JSON.parse(claim.input) as unknown, id, claim.account ?? undefined)
+      run = launch()
     } catch (error) {
       return this.#failUnstarted(id, error)
     }
@@ -267,12 +284,25 @@ export class Worker extends EventEmitter {
   #ended(id: string, run: Run): void {
     const held = this.#held.get(id)
     if (held?.run !== run) return // released or lost: accounted there
+    // the ends of one turn of the event loop wait for one commit together, then make room for one claim
+    this.#ending.push([id, held])
+    if (this.#ending.length === 1) setImmediate(() => this.#settleEnds())
+  }
+
+  /** Runs that ended, waiting (as one batch) for their ends to commit. */
+  #ending: Array<[string, Held]> = []
+
+  #settleEnds(): void {
+    const batch = this.#ending
+    this.#ending = []
     const store = this.#host.store
     void store.committed(store.stats().enqueued).then(() => {
       this.#leases.checkRefusals()
-      if (this.#held.get(id) !== held) return // refused: lost
-      this.#held.delete(id)
-      this.#stats.completed++
+      for (const [id, held] of batch) {
+        if (this.#held.get(id) !== held) continue // refused: lost
+        this.#held.delete(id)
+        this.#stats.completed++
+      }
       this.#pump()
     })
   }

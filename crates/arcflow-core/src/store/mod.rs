@@ -17,7 +17,7 @@ pub use record::{
 };
 pub use links::{check_cache_key, CACHE_KEY_MAX};
 pub use credit::{grant_size, LeaseGrant, LeaseRequest};
-pub use self::postgres::PostgresStore;
+pub use self::postgres::{PostgresStore, IDLE_IN_TRANSACTION_TIMEOUT, STATEMENT_TIMEOUT};
 pub(crate) use self::postgres::listen_config as postgres_config;
 pub use sqlite::SqliteStore;
 pub use writer::{StoreStats, WriteBehind, WriterConfig};

@@ -38,6 +38,13 @@ use url::Target;
 /// (`connect_timeout`): a database that does not answer is a transient error.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// `idle_in_transaction_session_timeout` of arcflow's connections: its
+/// transactions never wait on the client, so only a frozen process idles
+/// this long in one (and its runs' leases are long expired by then).
+pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(10);
+/// `statement_timeout`: far past any batch or claim, short of hanging forever.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
+
 pub struct PostgresStore {
     target: Target,
     config: postgres::Config,
@@ -77,6 +84,11 @@ impl PostgresStore {
         Ok(self.client.as_mut().expect("connected above"))
     }
 
+    /// A setting of this store's session (`SHOW name`), for diagnostics.
+    pub fn session_setting(&mut self, name: &str) -> Result<String> {
+        self.with(|client, _| Ok(client.query_one("SELECT current_setting($1)", &[&name])?.get(0)))
+    }
+
     /// Runs `f` on the connection, its errors made `Store` errors.
     fn with<T>(&mut self, f: impl FnOnce(&mut Client, &mut Statements) -> std::result::Result<T, postgres::Error>) -> Result<T> {
         self.connected()?;
@@ -99,15 +111,22 @@ fn client_config(target: &Target) -> Result<postgres::Config> {
     if config.get_application_name().is_none() {
         config.application_name("arcflow");
     }
-    if let Some(name) = &target.schema {
-        // every statement of every connection, a new one after a lost one included
-        let options = format!("-c search_path=\"{name}\"");
-        let options = match config.get_options() {
-            Some(given) if !given.is_empty() => format!("{given} {options}"),
-            _ => options,
-        };
-        config.options(&options);
+    // every connection, a new one after a lost one included: a process frozen
+    // (SIGSTOP, a debugger, a VM pause) inside a transaction holds its rows'
+    // locks, which would block their takeover forever; the server ends such
+    // a session instead. The URL's own `options` come after, so they win.
+    let mut options = format!(
+        "-c idle_in_transaction_session_timeout={} -c statement_timeout={}",
+        IDLE_IN_TRANSACTION_TIMEOUT.as_millis(),
+        STATEMENT_TIMEOUT.as_millis()
+    );
+    if let Some(given) = config.get_options().filter(|g| !g.is_empty()) {
+        options = format!("{options} {given}");
     }
+    if let Some(name) = &target.schema {
+        options = format!("{options} -c search_path=\"{name}\"");
+    }
+    config.options(&options);
     Ok(config)
 }
 

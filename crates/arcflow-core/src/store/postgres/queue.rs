@@ -16,13 +16,15 @@ use crate::queue::{self, CancelAsked, ClaimRequest, Claimed, Enqueued, NewRun, Q
 /// Milliseconds since the epoch, by the database's clock.
 const NOW: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
+/// Rows go in key order: concurrent batches sharing keys then wait on each
+/// other's keys in one order, never in a cycle (a deadlock).
 const ENQUEUE: &str = "
 INSERT INTO runs (id, workflow, status, input, started_at, account, queue, run_key, priority, run_at)
 SELECT id, workflow, 'queued', input, at, account, queue, run_key, priority,
   COALESCE(run_at, (extract(epoch FROM clock_timestamp()) * 1000)::bigint)
 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::int[], $9::bigint[])
   WITH ORDINALITY AS t(id, workflow, input, at, account, queue, run_key, priority, run_at, n)
-ORDER BY n
+ORDER BY run_key, n
 ON CONFLICT (run_key) DO NOTHING
 RETURNING id";
 
