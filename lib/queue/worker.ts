@@ -45,6 +45,8 @@ interface Held {
   epoch: number
   /** The claim answers seen when it was claimed: see `Leases`. */
   claimSeq: number
+  /** It ended here and waits for its end to commit: held (leased, fenced), but no longer taking a slot. */
+  ended?: boolean
 }
 
 /** After a failed claim, wait this long before the next. */
@@ -113,7 +115,7 @@ export class Worker extends EventEmitter {
   }
 
   stats(): WorkerStats {
-    return { ...this.#stats, running: this.#held.size }
+    return { ...this.#stats, running: this.#running() }
   }
 
   /**
@@ -197,7 +199,10 @@ export class Worker extends EventEmitter {
       this.#again = true
       return
     }
-    const free = this.#options.concurrency - this.#held.size
+    // a run whose end waits for its commit no longer takes a slot: capacity is
+    // not held for a flush interval per run; the write-behind queue's own bound
+    // (backpressure) limits how many ends may wait
+    const free = this.#options.concurrency - this.#running()
     if (free <= 0) return
     this.#claiming = true
     this.#again = false
@@ -284,21 +289,34 @@ export class Worker extends EventEmitter {
   #ended(id: string, run: Run): void {
     const held = this.#held.get(id)
     if (held?.run !== run) return // released or lost: accounted there
-    // the ends of one turn of the event loop wait for one commit together, then make room for one claim
+    if (held.ended) return
+    held.ended = true
+    this.#endingCount++
+    // the ends of one turn of the event loop wait for one commit together; their slots are free at once
     this.#ending.push([id, held])
     if (this.#ending.length === 1) setImmediate(() => this.#settleEnds())
   }
 
   /** Runs that ended, waiting (as one batch) for their ends to commit. */
   #ending: Array<[string, Held]> = []
+  /** Held runs that ended here and wait for their ends' commit (see `Held.ended`). */
+  #endingCount = 0
+
+  /** Held runs taking a slot (a lost or released run still counted in `#endingCount` until its batch settles). */
+  #running(): number {
+    return Math.max(0, this.#held.size - this.#endingCount)
+  }
 
   #settleEnds(): void {
     const batch = this.#ending
     this.#ending = []
     const store = this.#host.store
+    // the slots are free now: claim while the ends commit
+    this.#pump()
     void store.committed(store.stats().enqueued).then(() => {
       this.#leases.checkRefusals()
       for (const [id, held] of batch) {
+        this.#endingCount--
         if (this.#held.get(id) !== held) continue // refused: lost
         this.#held.delete(id)
         this.#stats.completed++

@@ -62,6 +62,8 @@ fn a_batch_lands_whole_and_reads_back() {
             ended_at: Some(9),
             account: None,
             workflow_hash: None,
+            parent_id: None,
+            parent_task: None,
         }
     );
     let tasks: Vec<Execution> = store.tasks("r1", 0).unwrap();
