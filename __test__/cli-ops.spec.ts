@@ -39,7 +39,7 @@ test('validate accepted action: http.gte; now unknown actions are problems with 
 test("runs list --status bogus printed 'no runs' and exited 0: now exit 2 with the valid statuses", async (t) => {
   const r = await arcflow(['runs', 'list', '--status', 'bogus'], workdir())
   t.is(r.code, 2)
-  t.regex(r.stderr, /--status must be one of queued, running, succeeded, failed, cancelled, timed_out, got 'bogus'/)
+  t.regex(r.stderr, /--status must be one of queued, running, waiting, succeeded, failed, cancelled, timed_out, got 'bogus'/)
 })
 
 test('runs show cut the output with an ellipsis and had no --json', async (t) => {

@@ -116,7 +116,7 @@ test('runs({ status }) with a misspelt status is an InputError naming the valid 
   const durable = new Engine({ store: `sqlite:${join(dir, 'runs.db')}` })
   for (const engine of [memory, durable]) {
     const error = await t.throwsAsync(engine.runs({ status: 'faild' as RunStatus }), { instanceOf: InputError })
-    t.regex(error!.message, /status: must be one of queued, running, succeeded, failed, cancelled, timed_out, got "faild"/)
+    t.regex(error!.message, /status: must be one of queued, running, waiting, succeeded, failed, cancelled, timed_out, got "faild"/)
     t.is(error!.code, 'ARCFLOW_INPUT')
     t.deepEqual(await engine.runs({ status: 'failed' }), [])
   }

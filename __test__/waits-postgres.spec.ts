@@ -3,6 +3,7 @@
 import test from 'ava'
 
 import { signalWhileDown, sleepKeepsItsDueTime, timeoutNotRestarted, waitKeepsWaiting } from './scenarios/waits'
+import { parkedIsWaiting, stormLeavesNoWaiting } from './scenarios/waiting-status'
 import { usePostgres } from './support/postgres'
 
 const pg = usePostgres(test)
@@ -11,3 +12,5 @@ test.serial('postgres: kill -9 during a wait, signal while no process holds the 
 test.serial('postgres: kill -9 during a wait, resume: the run waits again, a signal then ends the wait', (t) => waitKeepsWaiting(t, pg.url()))
 test.serial('postgres: kill -9 during a wait, resume past its deadline: the timeout counts from when the wait began', (t) => timeoutNotRestarted(t, pg.url()))
 test.serial('postgres: kill -9 during a sleep, resume: it ends at its original due time', (t) => sleepKeepsItsDueTime(t, pg.url()))
+test.serial('postgres: a parked run is listed waiting, a busy one running, and back to running when the signal comes', (t) => parkedIsWaiting(t, pg.url()))
+test.serial('postgres: a signal storm ends succeeded with no waiting status left behind', (t) => stormLeavesNoWaiting(t, pg.url()))

@@ -154,6 +154,11 @@ export declare class NativeStore {
    * run and task, and/or to the idempotency key it was started with.
    */
   linkRun(id: string, parentId?: string | undefined | null, parentTask?: string | undefined | null, startKey?: string | undefined | null): number
+  /**
+   * Marks run `id` waiting since `since` (ms: everything it has in
+   * flight is parked) or, with null, running again (`Write::RunWaiting`).
+   */
+  setWaiting(id: string, since?: number | undefined | null): number
   /** Keeps a task's result (JSON text) under (workflow, task, key) until `expiresAt`. */
   cachePut(workflow: string, task: string, key: string, value: string, expiresAt: number): number
   /** Drops cached results (a workflow's, one task's of it, or all). */

@@ -68,7 +68,8 @@ export const REPORT_STYLE = `  body { font: 14px/1.4 system-ui, sans-serif; marg
   .bar:hover, .bar.selected { outline: 2px solid #1d2433; z-index: 1; }
   .succeeded { background: #3fb37f; } .failed { background: #e5484d; } .timed_out { background: #f76b15; }
   .retrying { background: #f5c542; } .running { background: #6e9ef5; } .cancelled { background: #a0a7b4; }
-  .chip.succeeded, .chip.failed, .chip.timed_out, .chip.retrying, .chip.running, .chip.cancelled { color: #fff; }
+  .waiting { background: repeating-linear-gradient(45deg, #b9a6f5 0 4px, #8f74ef 4px 8px); }
+  .chip.succeeded, .chip.failed, .chip.timed_out, .chip.retrying, .chip.running, .chip.cancelled, .chip.waiting { color: #fff; }
   .more { position: absolute; right: 0; font-size: 11px; color: #8a92a3; }
   #details { margin-top: 16px; border: 1px solid #d8dce4; border-radius: 6px; padding: 8px 12px; min-height: 40px; }
   pre { background: #f6f7f9; padding: 8px; overflow: auto; max-height: 320px; }
@@ -80,9 +81,12 @@ export const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => 
 /**
  * The timeline of a run's executions (axis and one lane per task, items
  * below their task) and its status counts: the report's drawing, also the
- * live page's (`arcflow/server`), styled by {@link REPORT_STYLE}.
+ * live page's (`arcflow/server`), styled by {@link REPORT_STYLE}. In a
+ * `waiting` run everything still running is parked: those bars are drawn
+ * as waits (striped, `waiting`), up to now.
  */
-export function renderTimeline(tasks: TaskRecord[], startedAt?: number, endedAt?: number): { timeline: string; summary: string } {
+export function renderTimeline(tasks: TaskRecord[], startedAt?: number, endedAt?: number, runStatus?: string): { timeline: string; summary: string } {
+  const shown = (x: TaskRecord): string => (runStatus === 'waiting' && x.status === 'running' ? 'waiting' : x.status)
   const times = tasks.flatMap((x) => [x.startedAt, x.endedAt]).filter((t): t is number => t !== undefined)
   const t0 = Math.min(startedAt ?? Infinity, ...times)
   const t1 = Math.max(endedAt ?? -Infinity, ...times, t0 + 1)
@@ -99,16 +103,16 @@ export function renderTimeline(tasks: TaskRecord[], startedAt?: number, endedAt?
       if (row < 0) row = ends.length < MAX_ITEM_ROWS ? ends.length : ends.indexOf(Math.min(...ends))
       ends[row] = end
       const width = Math.max(((end - start) / span) * 100, 0.15).toFixed(3)
-      const title = `${x.task}${x.item !== undefined ? ` #${x.item}` : ''} attempt ${x.attempt}: ${x.status}, ${end - start} ms`
+      const title = `${x.task}${x.item !== undefined ? ` #${x.item}` : ''} attempt ${x.attempt}: ${shown(x)}, ${end - start} ms`
       const top = lane.kind === 'items' ? `;top:${row * ITEM_ROW_PX}px;height:${ITEM_ROW_PX - 1}px` : ''
-      return `<div class="bar ${x.status}" data-i="${i}" style="left:${pct(start)}%;width:${width}%${top}" title="${escape(title)}"></div>`
+      return `<div class="bar ${shown(x)}" data-i="${i}" style="left:${pct(start)}%;width:${width}%${top}" title="${escape(title)}"></div>`
     })
     const height = lane.kind === 'items' ? ` style="height:${Math.max(ends.length, 1) * ITEM_ROW_PX}px"` : ''
     const more = lane.hidden ? `<span class="more">+${lane.hidden} items not drawn</span>` : ''
     return `<div class="lane ${lane.kind}"><div class="label">${escape(lane.label)}</div><div class="track"${height}>${bars.join('')}${more}</div></div>`
   })
   const counts = new Map<string, number>()
-  for (const x of tasks) counts.set(x.status, (counts.get(x.status) ?? 0) + 1)
+  for (const x of tasks) counts.set(shown(x), (counts.get(shown(x)) ?? 0) + 1)
   const summary = [...counts].map(([status, n]) => `<span class="chip ${status}">${n} ${status}</span>`).join(' ')
   // the end labels are anchored inside the axis (centred, they would stick out of it and be cut)
   const anchor = (f: number): string => (f === 0 ? ';transform:none' : f === 1 ? ';transform:translateX(-100%)' : '')
@@ -118,7 +122,8 @@ export function renderTimeline(tasks: TaskRecord[], startedAt?: number, endedAt?
 
 export function renderReport(info: RunInfo): string {
   const tasks = info.tasks
-  const { timeline, summary } = renderTimeline(tasks, info.startedAt, info.endedAt)
+  // a waiting run's open waits are drawn up to now (not to the last thing that happened)
+  const { timeline, summary } = renderTimeline(tasks, info.startedAt, info.endedAt ?? (info.status === 'waiting' ? Date.now() : undefined), info.status)
   const run = { id: info.id, workflow: info.workflow, version: info.version, status: info.status, input: info.input, output: info.output, error: info.error }
   return `<!doctype html>
 <html lang="en">

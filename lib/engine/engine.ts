@@ -28,6 +28,7 @@ import { executionsFromEvents, logsFromEvents } from './history'
 import { WorkflowVersions } from './versions'
 import { handleSignals, releaseSignals } from './shutdown'
 import { builtinActions } from '../actions'
+import { isLive, type RunStatus } from './statuses'
 import { cachedAction, TaskResultCache } from './cache'
 import { DEFAULT_MAX_WORKFLOW_DEPTH, workflowAction, workflowCycle, type SubflowHost } from './subflows'
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS, StartKeys } from './idempotency'
@@ -271,7 +272,7 @@ export class Engine {
 
   /** A key's run that this process does not hold: ended (its outcome), or running elsewhere or interrupted (an error). */
   #keyed<O>(workflow: WorkflowDefinition, record: RunRecord): Run<O> {
-    if (record.status === 'running') {
+    if (isLive(record.status)) {
       throw new RunExistsError(record.id, `${record.status} outside this engine (started with this idempotency key): wait for it, or resume it if its process died`)
     }
     return new Run<O>(workflow, undefined, { runId: record.id, actions: [], listeners: [], ended: { status: record.status, output: record.output, error: undefined } })
@@ -333,7 +334,7 @@ export class Engine {
       store: this.#store,
       durability,
     })
-    if (run.status === 'running') {
+    if (isLive(run.status)) {
       this.#runs.set(run.id, run)
       this.#lease?.live.add(run.id)
       if (options.runId !== undefined && durability !== 'none' && this.#store) this.#given.started(run.id)
@@ -378,7 +379,7 @@ export class Engine {
     const stored = preread === undefined ? this.#store.runInfoSync(runId) : (preread ?? undefined)
     if (!stored) throw new ResumeError(`no run ${JSON.stringify(runId)} in the store`)
     const { record } = stored
-    if (record.status !== 'running') throw new ResumeError(`run ${runId} has ended (${record.status}): only an interrupted run can be resumed`)
+    if (!isLive(record.status)) throw new ResumeError(`run ${runId} has ended (${record.status}): only an interrupted run can be resumed`)
     const workflow = this.#versions!.pickForResume(stored, {
       loaded: options.workflow ?? this.#workflows.get(record.workflow),
       allowChangedDefinition: options.allowChangedDefinition === true,
@@ -399,7 +400,7 @@ export class Engine {
       resume: true,
       parent,
     })
-    if (run.status === 'running') {
+    if (isLive(run.status)) {
       this.#runs.set(run.id, run)
       this.#lease?.live.add(run.id)
     }
@@ -534,7 +535,9 @@ export class Engine {
   async interruptedRuns(options: ReadOptions = {}): Promise<RunRecord[]> {
     this.#open()
     if (!this.#store) return []
-    const running = await this.#store.runs({ status: 'running', limit: 1_000_000 }, options)
+    // a waiting run (everything parked when its process stopped) is interrupted as much
+    const [active, parked] = await Promise.all(['running', 'waiting'].map((status) => this.#store!.runs({ status: status as RunStatus, limit: 1_000_000 }, options)))
+    const running = [...active!, ...parked!]
     // live now, when the answer arrives: a run started meanwhile is not interrupted
     // a child is resumed by its parent (which finds it by its id), not on its own
     return running.filter((run) => !this.#runs.has(run.id) && !this.#lease?.live.has(run.id) && run.parentId === undefined)

@@ -11,6 +11,7 @@ import type { CancelPolicy, RunOptions, RunStats, RunStatus } from './run-types'
 import { encode } from '../values'
 import type { WorkflowDefinition } from '../workflow/model'
 import type { DurableStore } from '../store/store'
+import { noteWaiting } from './waiting-mark'
 import type { Action } from './attempt'
 import { balanceOf, InsufficientBalanceError, type RunMeter } from './metering'
 import { EventLog, type NewEvent, type RunEvent } from './events'
@@ -96,6 +97,8 @@ export class Run<O = unknown> {
   #mailbox: Mailbox | undefined
   /** Waits and sleeps parked now (their deadlines go if the run ends first): all in flight parked is `waiting`. */
   #parked: Set<Deadline> | undefined
+  /** What the store was last told (see waiting-mark.ts): the run is waiting. */
+  #waitingWritten = false
 
   /** @internal Runs are made by `engine.start` and `engine.resume`. */
   constructor(workflow: WorkflowDefinition, input: unknown, options: RunOptions) {
@@ -217,11 +220,28 @@ export class Run<O = unknown> {
   /** @internal */
   park(parked: Deadline): void {
     ;(this.#parked ??= new Set()).add(parked)
+    if (this.#store) noteWaiting(this)
   }
 
   /** @internal */
   unpark(parked: Deadline): void {
     this.#parked?.delete(parked)
+    if (this.#store) noteWaiting(this)
+  }
+
+  /** @internal Tells the store whether the run waits now, if that changed (see waiting-mark.ts). */
+  settleWaiting(): void {
+    // an ended run's end says it all; a released one is no longer this process's to write
+    if (this.#status !== 'running' || this.#released || this.#unsettled) return
+    const waiting = this.status === 'waiting'
+    if (waiting === this.#waitingWritten) return
+    this.#waitingWritten = waiting
+    this.#store!.native.setWaiting(this.id, waiting ? Date.now() : null)
+  }
+
+  /** Activity changed beside parked work: the waiting state may have too. */
+  #noteActivity(): void {
+    if (this.#store && (this.#waitingWritten || (this.#parked !== undefined && this.#parked.size > 0))) noteWaiting(this)
   }
 
   /**
@@ -384,6 +404,7 @@ export class Run<O = unknown> {
     if (!this.accepting()) return
     this.#steps++
     this.#active++
+    this.#noteActivity()
     startTask(this.workflow.taskList[index]!, this, this.#actions[index]!, step, kind, value)
   }
 
@@ -414,6 +435,7 @@ export class Run<O = unknown> {
   /** @internal A task activation ended: record it, follow its transitions. */
   taskDone(activation: Activation, outcome: TaskOutcome): void {
     this.#active--
+    this.#noteActivity()
     if (this.#status !== 'running') return // the run's end gave its reservations back
     if (outcome.status === 'cancelled') {
       // a charge its completion would have settled: not billed, given back

@@ -18,6 +18,7 @@ import type { Action, ActionContext } from './attempt'
 import { RunFailedError, RunStoppedError } from './run-errors'
 import type { RunEvent } from './events'
 import type { Failure } from './failure'
+import { isLive } from './statuses'
 
 /** How deep sub-workflows nest unless `maxWorkflowDepth` says otherwise (documented in the README). */
 export const DEFAULT_MAX_WORKFLOW_DEPTH = 16
@@ -96,7 +97,7 @@ export function workflowAction(host: SubflowHost, taskName: string, workflowName
     let outcome: Promise<unknown>
     const found = parent.resumed ? await host.find(id) : undefined
     if (found && 'result' in found) child = found
-    else if (found && found.status !== 'running') outcome = storedOutcome(found)
+    else if (found && !isLive(found.status)) outcome = storedOutcome(found)
     else child = found ? host.resume(id, parent, taskName, ctx.signal) : host.start(workflow, input, id, parent, taskName, ctx.signal)
     const e = { type: 'task.child', runId: parent.id, time: Date.now(), task: taskName, attempt: ctx.attempt, childId: id, workflow: workflowName } as RunEvent & { index?: number }
     if (ctx.index !== undefined) e.index = ctx.index

@@ -16,6 +16,7 @@ import type { WorkflowDefinition } from '../workflow/model'
 import { notFound, ProblemError, shuttingDown } from './problems'
 import { executionsFromEvents } from '../engine/history'
 import type { TaskRecord } from '../store/store'
+import { isLive } from '../engine/statuses'
 import { publicError } from './public'
 import { replayEvents } from './replay'
 import { canonical, endOf, type RunEnd } from './run-end'
@@ -177,7 +178,7 @@ export class RunHub {
     }
     const info = await this.#engine.getRun(runId)
     if (!info) throw notFound(`no run ${runId}`)
-    return info.status === 'running' ? undefined : storedEnd(info)
+    return isLive(info.status) ? undefined : storedEnd(info)
   }
 
   /** A run's status, output or error, its executions and journal (the engine: memory for a live run, else the store). */
@@ -209,7 +210,7 @@ export class RunHub {
       runId,
       attach: (after, sub) => {
         for (let i = after; i < events.length; i++) if (!sub.event(i + 1, events[i]!)) return
-        sub.end(info.status === 'running' ? { runId, status: 'running' } : storedEnd(info))
+        sub.end(isLive(info.status) ? { runId, status: info.status } : storedEnd(info))
       },
     }
   }
@@ -236,7 +237,7 @@ export class RunHub {
     if (!run) {
       const known = this.#recent.get(runId)?.end ?? (await this.#engine.getRun(runId))
       if (!known) throw notFound(`no run ${runId}`)
-      if (known.status !== 'running') throw new ProblemError(409, 'ARCFLOW_RUN_ENDED', `run ${runId} has ended (${known.status})`)
+      if (!isLive(known.status)) throw new ProblemError(409, 'ARCFLOW_RUN_ENDED', `run ${runId} has ended (${known.status})`)
       throw new ProblemError(409, 'ARCFLOW_NOT_LIVE', `run ${runId} is not running in this server`)
     }
     void run.cancel(policy ? { policy } : {})
@@ -262,7 +263,7 @@ export class RunHub {
   }
 
   track(run: Run): void {
-    if (run.status !== 'running') return
+    if (!isLive(run.status)) return
     this.#runs.set(run.id, run)
     void run.result().catch(() => undefined).finally(() => this.#runs.delete(run.id))
   }

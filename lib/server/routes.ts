@@ -82,7 +82,7 @@ export async function route(ctx: RouteContext, req: IncomingMessage, res: Server
   const t = /^\/ui\/runs\/([^/]+)\/timeline$/.exec(path)
   if (t && method === 'GET') {
     const info = (await ctx.hub.info(decodeURIComponent(t[1]!))) as { workflow: string; status: string; tasks: never[]; startedAt?: number; endedAt?: number }
-    return sendJson(res, 200, { workflow: info.workflow, status: info.status, ...renderTimeline(info.tasks, info.startedAt, info.endedAt) })
+    return sendJson(res, 200, { workflow: info.workflow, status: info.status, ...renderTimeline(info.tasks, info.startedAt, info.endedAt, info.status) })
   }
   throw notFound(`no route ${method} ${path}`)
 }

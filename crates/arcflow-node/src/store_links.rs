@@ -25,6 +25,13 @@ impl NativeStore {
         guard(|| Ok(self.writer.enqueue([Write::RunLinks { id, parent_id, parent_task, start_key }])?.0 as f64))
     }
 
+    /// Marks run `id` waiting since `since` (ms: everything it has in
+    /// flight is parked) or, with null, running again (`Write::RunWaiting`).
+    #[napi]
+    pub fn set_waiting(&self, id: String, since: Option<f64>) -> Result<f64, JsError> {
+        guard(|| Ok(self.writer.enqueue([Write::RunWaiting { id, since: since.map(|s| s as i64) }])?.0 as f64))
+    }
+
     /// Keeps a task's result (JSON text) under (workflow, task, key) until `expiresAt`.
     #[napi]
     pub fn cache_put(&self, workflow: String, task: String, key: String, value: String, expires_at: f64) -> Result<f64, JsError> {

@@ -50,7 +50,7 @@ impl RunState {
         snapshot_every: u32,
     ) -> Result<(RunState, Resumed)> {
         let run = store.get_run(run_id)?.ok_or_else(|| Error::Resume(format!("no run {run_id:?} in the store")))?;
-        if run.status != "running" {
+        if !run.is_live() {
             return Err(Error::Resume(format!(
                 "run {run_id} has ended ({}): only an interrupted run can be resumed",
                 run.status

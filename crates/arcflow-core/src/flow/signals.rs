@@ -60,7 +60,7 @@ pub fn queued_signals(events: &[EventRecord]) -> Vec<(String, String)> {
 /// its resume delivers. Answers the write's acknowledgement.
 pub fn signal_stored(reader: &mut dyn Store, writer: &WriteBehind, run_id: &str, name: &str, payload_json: &str) -> Result<Ack> {
     let run = reader.get_run(run_id)?.ok_or_else(|| Error::Signal(format!("signal '{name}': no run {run_id:?}")))?;
-    if run.status != "running" {
+    if !run.is_live() {
         return Err(Error::Signal(format!("signal '{name}': run {run_id} has ended ({})", run.status)));
     }
     let (seq, full) = writer.enqueue([Write::Event(EventRecord {

@@ -36,6 +36,10 @@ pub enum Write {
     /// after its start: its parent run and task (a sub-workflow's child),
     /// and the idempotency key it was started with.
     RunLinks { id: String, parent_id: Option<String>, parent_task: Option<String>, start_key: Option<String> },
+    /// Whether everything run `id` has in flight is parked (a wait or a
+    /// sleep): `since` (ms) while it is, `None` once it runs on. Changes
+    /// only a `running` run's row; its status reads `waiting` meanwhile.
+    RunWaiting { id: String, since: Option<i64> },
     /// A task's successful result kept in the result cache under
     /// (workflow, task, key) until `expires_at` (ms since the epoch).
     CachePut { workflow: String, task: String, key: String, value: String, expires_at: i64 },
@@ -52,7 +56,7 @@ impl Write {
             Write::Task(e) => Some(&e.run_id),
             Write::Var { run_id, .. } | Write::Snapshot { run_id, .. } => Some(run_id),
             Write::Event(e) => Some(&e.run_id),
-            Write::RunLinks { id, .. } => Some(id),
+            Write::RunLinks { id, .. } | Write::RunWaiting { id, .. } => Some(id),
             Write::CachePut { .. } | Write::CacheClear { .. } => None,
             Write::Ledger(LedgerWrite { key: LedgerKey::Unit { run_id, .. }, .. }) => Some(run_id),
             Write::Ledger(_) | Write::Workflow { .. } => None,
@@ -151,6 +155,24 @@ pub struct RunRecord {
     /// A sub-workflow's child: the run and task that started it.
     pub parent_id: Option<String>,
     pub parent_task: Option<String>,
+}
+
+impl RunRecord {
+    /// Not ended: `running`, or `waiting` (see [`run_status`]).
+    pub fn is_live(&self) -> bool {
+        matches!(self.status.as_str(), "running" | "waiting")
+    }
+}
+
+/// The status a run's row reads as: `running` with everything in flight
+/// parked ([`Write::RunWaiting`]) is `waiting`; the row itself keeps
+/// `running`, which leases and queues count on.
+pub(crate) fn run_status(status: String, waiting_since: Option<i64>) -> String {
+    if status == "running" && waiting_since.is_some() {
+        "waiting".to_owned()
+    } else {
+        status
+    }
 }
 
 #[derive(Debug, Clone, Default)]

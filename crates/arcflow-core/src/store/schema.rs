@@ -18,6 +18,8 @@
 //! 7. sub-workflows, the result cache, idempotent starts (issue 14,
 //!    `store/links.rs`): a run's parent run and task and its start key;
 //!    `task_cache`, results by (workflow, task, key) with their expiry.
+//! 8. `runs.waiting_since`: a running run with everything in flight parked
+//!    (a wait, a sleep) reads as `waiting` (issue 14).
 
 /// The schema this build writes; each entry migrates from the version before it.
 pub(super) const MIGRATIONS: &[&str] = &[r#"
@@ -152,4 +154,6 @@ CREATE TABLE task_cache (
   expires_at INTEGER NOT NULL,
   PRIMARY KEY (workflow, task, key)
 ) WITHOUT ROWID;
+"#, r#"
+ALTER TABLE runs ADD COLUMN waiting_since INTEGER;
 "#];

@@ -6,7 +6,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::credit::{LeaseGrant, LeaseRequest};
-use super::record::{execution_status, EventRecord, Execution, Fence, LedgerEntry, RunFilter, RunRecord, Write};
+use super::record::{execution_status, run_status, EventRecord, Execution, Fence, LedgerEntry, RunFilter, RunRecord, Write};
 use super::schema::MIGRATIONS;
 use super::Store;
 use crate::error::{Error, Result};
@@ -173,7 +173,7 @@ fn run_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
     Ok(RunRecord {
         id: row.get(0)?,
         workflow: row.get(1)?,
-        status: row.get(2)?,
+        status: run_status(row.get(2)?, row.get(12)?),
         input: row.get(3)?,
         output: row.get(4)?,
         error: row.get(5)?,
@@ -186,7 +186,12 @@ fn run_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
     })
 }
 
-const RUN_COLUMNS: &str = "id, workflow, status, input, output, error, started_at, ended_at, account, workflow_hash, parent_id, parent_task";
+const RUN_COLUMNS: &str = "id, workflow, status, input, output, error, started_at, ended_at, account, workflow_hash, parent_id, parent_task, waiting_since";
+
+/// `?1`, a status as runs read (see `run_status`): `waiting` and `running`
+/// are both rows of status `running`, told apart by `waiting_since`.
+const RUN_STATUS_FILTER: &str = "(?1 IS NULL OR (status = (CASE ?1 WHEN 'waiting' THEN 'running' ELSE ?1 END)
+  AND (?1 NOT IN ('running', 'waiting') OR (waiting_since IS NOT NULL) = (?1 = 'waiting'))))";
 
 impl Store for SqliteStore {
     fn set_lock_wait(&mut self, wait: Duration) -> Result<()> {
@@ -236,7 +241,7 @@ impl Store for SqliteStore {
 
     fn runs(&mut self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
         let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR workflow = ?2)
+            "SELECT {RUN_COLUMNS} FROM runs WHERE {RUN_STATUS_FILTER} AND (?2 IS NULL OR workflow = ?2)
              ORDER BY started_at DESC, id LIMIT ?3"
         );
         let limit = i64::from(filter.limit.unwrap_or(100));

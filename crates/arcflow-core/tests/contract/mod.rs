@@ -7,8 +7,10 @@
 use arcflow_core::store::{EventRecord, Execution, LedgerKey, LedgerWrite, RunFilter, Store, Write};
 
 mod fence;
+mod links;
 mod queue;
 pub use fence::*;
+pub use links::*;
 pub use queue::*;
 
 /// A fresh, empty store of one backend, for one test (cleaned up on drop).
@@ -55,6 +57,12 @@ macro_rules! contract_tests {
             bad_queue_requests_are_refused_clearly,
             a_taken_over_runs_writes_are_refused_whole_and_the_rest_lands,
             a_fenced_out_run_stays_refused_when_a_bad_write_splits_its_batch,
+            a_child_run_reads_back_linked_to_its_parent,
+            a_start_key_finds_the_newest_run_it_started,
+            a_cached_result_is_read_until_it_expires_and_a_put_replaces_it,
+            a_cache_clear_drops_what_it_names,
+            a_parked_run_reads_waiting_until_it_runs_on_or_ends,
+            signals_received_and_not_taken_come_back_in_order,
         );
     };
     (@rules $open:expr; $($rule:ident),* $(,)?) => {

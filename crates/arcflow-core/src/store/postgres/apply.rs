@@ -32,7 +32,9 @@ pub(super) fn apply<'a>(tx: &mut Transaction<'_>, statements: &mut Statements, b
     let mut ended: Vec<&str> = Vec::new();
     for write in batch {
         if let Some(run) = run_of(write) {
-            if phase.ended.contains(run) {
+            // a start follows what it resets: a waiting mark queued before it
+            let restarts = matches!(write, Write::RunStarted { .. }) && phase.parked.contains(run);
+            if phase.ended.contains(run) || restarts {
                 phase.run(tx, statements)?;
                 phase = Phase::default();
             }
@@ -71,6 +73,8 @@ struct Phase<'a> {
     /// Runs that ended in this phase.
     ended: HashSet<&'a str>,
     started: HashSet<&'a str>,
+    /// Runs with a `RunWaiting` in this phase (applied after its starts).
+    parked: HashSet<&'a str>,
     start: Starts<'a>,
     executions: HashMap<ExecutionKey<'a>, usize>,
     /// Folded executions, by first appearance.
@@ -260,6 +264,10 @@ impl<'a> Phase<'a> {
                 g.data.push(e.data.as_deref());
                 g.at.push(e.at);
             }
+            Write::RunWaiting { id, .. } => {
+                self.parked.insert(id);
+                self.links.push(write);
+            }
             Write::RunLinks { .. } | Write::CachePut { .. } | Write::CacheClear { .. } => self.links.push(write),
             Write::RunEnded { id, status, output, error, ended_at } => {
                 self.ended.insert(id);
@@ -354,7 +362,7 @@ INSERT INTO runs (id, workflow, status, input, started_at, account, workflow_has
 SELECT id, workflow, 'running', input, started_at, account, workflow_hash
 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[])
   AS t(id, workflow, input, started_at, account, workflow_hash)
-ON CONFLICT (id) DO UPDATE SET status = 'running', ended_at = NULL,
+ON CONFLICT (id) DO UPDATE SET status = 'running', ended_at = NULL, waiting_since = NULL,
   workflow_hash = COALESCE(EXCLUDED.workflow_hash, runs.workflow_hash)";
 
 /// A workflow version, kept once per (name, hash).

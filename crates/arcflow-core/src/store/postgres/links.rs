@@ -13,9 +13,10 @@ const PUT: &str = "
 INSERT INTO task_cache (workflow, task, key, value, expires_at) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (workflow, task, key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at";
 const CLEAR: &str = "DELETE FROM task_cache WHERE ($1::text IS NULL OR workflow = $1) AND ($2::text IS NULL OR task = $2)";
+const WAITING: &str = "UPDATE runs SET waiting_since = $2 WHERE id = $1 AND status = 'running'";
 const GET: &str = "SELECT value, expires_at FROM task_cache WHERE workflow = $1 AND task = $2 AND key = $3 AND expires_at > $4";
 const BY_KEY: &str = "
-SELECT id, workflow, status, input, output, error, started_at, ended_at, account, workflow_hash, parent_id, parent_task
+SELECT id, workflow, status, input, output, error, started_at, ended_at, account, workflow_hash, parent_id, parent_task, waiting_since
 FROM runs WHERE start_key = $1 ORDER BY started_at DESC, id DESC LIMIT 1";
 
 /// Applies one of the writes this module owns through the batch's `exec`.
@@ -24,6 +25,7 @@ pub(super) fn apply(exec: &mut impl FnMut(&'static str, &[&(dyn ToSql + Sync)]) 
         Write::RunLinks { id, parent_id, parent_task, start_key } => exec(LINKS, &[id, parent_id, parent_task, start_key]),
         Write::CachePut { workflow, task, key, value, expires_at } => exec(PUT, &[workflow, task, key, value, expires_at]),
         Write::CacheClear { workflow, task } => exec(CLEAR, &[workflow, task]),
+        Write::RunWaiting { id, since } => exec(WAITING, &[id, since]),
         _ => Ok(()),
     }
 }

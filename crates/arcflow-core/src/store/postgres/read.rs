@@ -3,15 +3,16 @@
 use postgres::{Client, Error, Row};
 
 use super::Statements;
-use crate::store::record::{execution_status, EventRecord, Execution, LedgerEntry, RunFilter, RunRecord};
+use crate::store::record::{execution_status, run_status, EventRecord, Execution, LedgerEntry, RunFilter, RunRecord};
 
 type Result<T> = std::result::Result<T, Error>;
 
-const RUN: &str = "SELECT id, workflow, status, input, output, error, started_at, ended_at, account, workflow_hash, parent_id, parent_task FROM runs WHERE id = $1";
+const RUN: &str = "SELECT id, workflow, status, input, output, error, started_at, ended_at, account, workflow_hash, parent_id, parent_task, waiting_since FROM runs WHERE id = $1";
 
 const RUNS: &str = "
-SELECT id, workflow, status, input, output, error, started_at, ended_at, account, workflow_hash, parent_id, parent_task FROM runs
-WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR workflow = $2)
+SELECT id, workflow, status, input, output, error, started_at, ended_at, account, workflow_hash, parent_id, parent_task, waiting_since FROM runs
+WHERE ($1::text IS NULL OR (status = (CASE $1::text WHEN 'waiting' THEN 'running' ELSE $1::text END)
+  AND ($1::text NOT IN ('running', 'waiting') OR (waiting_since IS NOT NULL) = ($1::text = 'waiting')))) AND ($2::text IS NULL OR workflow = $2)
 ORDER BY started_at DESC, id LIMIT $3";
 
 const EXECUTION_COLUMNS_AFTER: &str = "
@@ -33,7 +34,7 @@ pub(super) fn run_record(row: &Row) -> RunRecord {
     RunRecord {
         id: row.get(0),
         workflow: row.get(1),
-        status: row.get(2),
+        status: run_status(row.get(2), row.get(12)),
         input: row.get(3),
         output: row.get(4),
         error: row.get(5),

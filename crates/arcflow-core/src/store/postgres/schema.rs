@@ -16,6 +16,7 @@
 //!    limits; partial indexes of claimable and leased runs.
 //! 4. credit leases (`credit_leases`, see `meter::lease`).
 //! 5. sub-workflows, the result cache, idempotent starts (SQLite's 7).
+//! 6. `runs.waiting_since` (SQLite's 8).
 
 use postgres::Client;
 
@@ -134,6 +135,8 @@ CREATE TABLE task_cache (
   expires_at BIGINT NOT NULL,
   PRIMARY KEY (workflow, task, key)
 );
+"#, r#"
+ALTER TABLE runs ADD COLUMN waiting_since BIGINT;
 "#];
 
 /// The advisory lock's first key ("arcf"); the second is the schema's hash.

@@ -28,7 +28,7 @@ pub(super) fn write_batch<'a>(tx: &Transaction<'_>, batch: impl Iterator<Item = 
     let mut run_started = tx
         .prepare_cached(
             "INSERT INTO runs (id, workflow, status, input, started_at, account, workflow_hash) VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6)
-             ON CONFLICT (id) DO UPDATE SET status = 'running', ended_at = NULL, workflow_hash = COALESCE(?6, workflow_hash)",
+             ON CONFLICT (id) DO UPDATE SET status = 'running', ended_at = NULL, waiting_since = NULL, workflow_hash = COALESCE(?6, workflow_hash)",
         )
         .map_err(db_error)?;
     let mut task = tx
@@ -134,7 +134,7 @@ pub(super) fn write_batch<'a>(tx: &Transaction<'_>, batch: impl Iterator<Item = 
                 }
                 run_ended.execute(params![id, status, output, error, ended_at])
             }
-            Write::RunLinks { .. } | Write::CachePut { .. } | Write::CacheClear { .. } => links.apply(write),
+            Write::RunLinks { .. } | Write::RunWaiting { .. } | Write::CachePut { .. } | Write::CacheClear { .. } => links.apply(write),
         }
         .map_err(db_error)?;
     }

@@ -12,6 +12,7 @@ pub(super) struct Statements<'t> {
     links: CachedStatement<'t>,
     put: CachedStatement<'t>,
     clear: CachedStatement<'t>,
+    waiting: CachedStatement<'t>,
 }
 
 impl<'t> Statements<'t> {
@@ -24,6 +25,7 @@ impl<'t> Statements<'t> {
                  ON CONFLICT (workflow, task, key) DO UPDATE SET value = ?4, expires_at = ?5",
             )?,
             clear: prepare("DELETE FROM task_cache WHERE (?1 IS NULL OR workflow = ?1) AND (?2 IS NULL OR task = ?2)")?,
+            waiting: prepare("UPDATE runs SET waiting_since = ?2 WHERE id = ?1 AND status = 'running'")?,
         })
     }
 
@@ -33,6 +35,7 @@ impl<'t> Statements<'t> {
             Write::RunLinks { id, parent_id, parent_task, start_key } => self.links.execute(params![id, parent_id, parent_task, start_key]),
             Write::CachePut { workflow, task, key, value, expires_at } => self.put.execute(params![workflow, task, key, value, expires_at]),
             Write::CacheClear { workflow, task } => self.clear.execute(params![workflow, task]),
+            Write::RunWaiting { id, since } => self.waiting.execute(params![id, since]),
             _ => Ok(0),
         }
     }

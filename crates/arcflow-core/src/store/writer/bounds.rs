@@ -29,6 +29,7 @@ pub(super) fn write_bytes(write: &Write) -> usize {
             Write::RunLinks { id, parent_id, parent_task, start_key } => id.len() + opt(parent_id) + opt(parent_task) + opt(start_key),
             Write::CachePut { workflow, task, key, value, .. } => workflow.len() + task.len() + key.len() + value.len(),
             Write::CacheClear { workflow, task } => opt(workflow) + opt(task),
+            Write::RunWaiting { id, .. } => id.len(),
         }
 }
 

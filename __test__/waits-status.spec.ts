@@ -1,0 +1,12 @@
+// The run's `waiting` status through an SQLite store (scenarios/waiting-status.ts).
+import test from 'ava'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+import { parkedIsWaiting, stormLeavesNoWaiting } from './scenarios/waiting-status'
+
+const dbUrl = (): string => `sqlite:${join(mkdtempSync(join(tmpdir(), 'arcflow-wstatus-')), 'a.db')}`
+
+test('sqlite: a parked run is listed waiting, a busy one running, and back to running when the signal comes', (t) => parkedIsWaiting(t, dbUrl()))
+test('sqlite: a signal storm ends succeeded with no waiting status left behind', (t) => stormLeavesNoWaiting(t, dbUrl()))
