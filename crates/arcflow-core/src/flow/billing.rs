@@ -4,7 +4,7 @@
 //! shared [`Meter`](crate::meter::Meter)'s.
 
 use crate::error::Result;
-use crate::meter::{LedgerKey, LedgerWrite, RunMeter};
+use crate::meter::{CreditWait, LedgerKey, LedgerWrite, Reservation, RunMeter};
 
 use super::answer::Charge;
 
@@ -21,25 +21,36 @@ impl Billing {
         Billing { meter, bill_failed, reserved: 0 }
     }
 
-    /// Reserves the static cost of a task's attempt: `Some(Ok(()))` reserved,
-    /// `Some(Err(balance))` not covered, `None` no static cost (a function
-    /// of the input sets it: the engine reserves with [`Billing::reserve`]).
-    pub fn reserve_static(&mut self, task: u32) -> Result<Option<std::result::Result<(), i64>>> {
+    /// Reserves the static cost of a task's attempt without waiting for
+    /// I/O (see [`Meter::try_reserve`](crate::meter::Meter::try_reserve));
+    /// `None`: no static cost (a function of the input sets it: the engine
+    /// reserves with [`Billing::reserve`]).
+    pub fn reserve_static(&mut self, task: u32) -> Result<Option<Reservation>> {
         let Some(cost) = self.meter.costs.get(task as usize).copied().flatten() else { return Ok(None) };
-        let reserved = self.meter.meter.reserve(self.meter.account, cost)?;
-        if reserved.is_ok() {
-            self.reserved += cost;
-        }
-        Ok(Some(reserved))
+        self.reserve(cost).map(Some)
     }
 
-    /// Reserves `amount`: true if the account's balance covered it.
-    pub fn reserve(&mut self, amount: i64) -> Result<bool> {
-        let covered = self.meter.meter.reserve(self.meter.account, amount)?.is_ok();
-        if covered {
+    /// Reserves `amount` without waiting for I/O; a pending reservation
+    /// counts as reserved (the run's end gives it back too).
+    pub fn reserve(&mut self, amount: i64) -> Result<Reservation> {
+        let reservation = self.meter.meter.try_reserve(self.meter.account, amount)?;
+        if !matches!(reservation, Reservation::Short(_)) {
             self.reserved += amount;
         }
-        Ok(covered)
+        Ok(reservation)
+    }
+
+    /// Where a pending reservation of `amount` stands; a refused one is
+    /// given back here: `Err(balance)`.
+    pub fn credit_wait(&mut self, ticket: u64, amount: i64) -> Result<std::result::Result<bool, i64>> {
+        Ok(match self.meter.meter.credit_wait(self.meter.account, ticket)? {
+            CreditWait::Covered => Ok(true),
+            CreditWait::Waiting => Ok(false),
+            CreditWait::Refused => {
+                self.release(amount)?;
+                Err(self.meter.meter.balance_of(self.meter.account)?)
+            }
+        })
     }
 
     /// Ends an attempt's reservation: a succeeded attempt (or any, with

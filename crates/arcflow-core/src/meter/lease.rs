@@ -11,9 +11,11 @@
 //! an idle account does not use, renews the leases (one statement per
 //! third of the lease, for all accounts) and, on each renewal, returns
 //! every expired lease of any process to its balance. A reservation the
-//! block cannot cover asks the database itself, on the caller's thread:
-//! one blocking round trip (counted as `blocking`), and a refusal only when
-//! the database cannot cover it either. Charges are queued as today and the
+//! block cannot cover waits for a lease the credit thread asks for (see
+//! `pending`: the engine's path, no I/O on its thread), or, through
+//! [`Meter::reserve`](super::Meter::reserve), asks the database itself on
+//! the caller's thread (one blocking round trip, counted as `blocking`); it
+//! is refused only when the database cannot cover it either. Charges are queued as today and the
 //! flush thread draws them from this meter's lease row, in the transaction
 //! of their ledger entry, once per key. At close the meter waits for its
 //! queued charges and gives every lease back.
@@ -49,6 +51,10 @@ use super::Account;
 use crate::error::{Error, Result};
 use crate::store::{LeaseRequest, Store, WriteBehind};
 
+mod pending;
+pub use pending::{CreditWait, Reservation};
+use pending::drop_block;
+
 /// A leasing meter's timings.
 #[derive(Debug, Clone)]
 pub struct LeaseConfig {
@@ -74,6 +80,8 @@ pub struct LeaseStats {
     pub grants: u64,
     /// Lease calls a reservation waited for, on its own thread.
     pub blocking: u64,
+    /// Reservations that waited for a lease off their thread (see `pending`).
+    pub waits: u64,
     /// Lease calls the database could not cover.
     pub refused: u64,
     /// Blocks given back (idle, or at close).
@@ -89,6 +97,7 @@ pub struct LeaseStats {
 struct Counters {
     grants: AtomicU64,
     blocking: AtomicU64,
+    waits: AtomicU64,
     refused: AtomicU64,
     returns: AtomicU64,
     renewals: AtomicU64,
@@ -286,7 +295,7 @@ impl Leases {
                     track.active_at = now;
                 }
                 track.last = reserved;
-                if let Err(e) = self.tend(account, track, now) {
+                if let Err(e) = self.pay_debt(account).and_then(|()| self.tend(account, track, now)) {
                     self.note(&e);
                 }
             }
@@ -309,7 +318,9 @@ impl Leases {
         account.low.store(low, Ordering::Relaxed);
         let local = account.balance.load(Ordering::Acquire);
         let active = now - track.active_at < self.config.idle;
-        if active && track.last > 0 && local < low && now >= track.dry_until {
+        if local < 0 {
+            // a debt still unpaid: `pay_debt` asks again next tick
+        } else if active && track.last > 0 && local < low && now >= track.dry_until {
             let granted = self.grant(&mut **self.conn(), account, 0, size - local)?;
             if granted == 0 {
                 track.dry_until = now + self.config.tick * 10;
@@ -338,7 +349,7 @@ impl Leases {
                 None => {
                     if account.held.swap(false, Ordering::AcqRel) {
                         // expired while this process stalled: its credit went back to the balance
-                        account.balance.swap(0, Ordering::AcqRel);
+                        drop_block(account);
                         self.counters.lost.fetch_add(1, Ordering::Relaxed);
                     }
                     if let Some(rest) = conn.credit_rest(&account.name, &self.owner)? {
@@ -356,6 +367,7 @@ impl Leases {
         LeaseStats {
             grants: n(&c.grants),
             blocking: n(&c.blocking),
+            waits: n(&c.waits),
             refused: n(&c.refused),
             returns: n(&c.returns),
             renewals: n(&c.renewals),
@@ -384,7 +396,7 @@ impl Leases {
         let mut conn = self.conn();
         let mut result = Ok(());
         for account in list.iter().filter(|a| a.held.swap(false, Ordering::AcqRel)) {
-            let back = account.balance.swap(0, Ordering::AcqRel);
+            let back = drop_block(account);
             match conn.return_credit(&account.name, &self.owner, None) {
                 Ok(()) => {
                     account.rest.fetch_add(back, Ordering::AcqRel);
