@@ -13,21 +13,21 @@ import { native } from '../binding'
 export const CREDIT_LOOK_MS = 5
 
 /**
- * Calls `done()` once the reservation (`ticket`, `amount` credits, of run
- * `handle`) is covered, `done(balance)` once refused (the core gave it
- * back), and nothing more once `live()` is false (the run's end gave it back).
+ * Calls `done()` once the reservation (`ticket`, of run `handle`) is
+ * reserved, `done(balance)` once refused (nothing is reserved), and
+ * `done()` once `live()` is false (the run's end cancelled the wait).
  *
  * @example
- * awaitCredit(run.handle, ticket, 5, () => run.live(), (balance) => balance === undefined ? go() : refuse(balance))
+ * awaitCredit(run.handle, ticket, () => run.live(), (balance) => balance === undefined ? go() : refuse(balance))
  */
-export function awaitCredit(handle: number, ticket: number, amount: number, live: () => boolean, done: (balance?: number) => void): void {
+export function awaitCredit(handle: number, ticket: number, live: () => boolean, done: (balance?: number) => void): void {
   const look = (): void => {
     if (!live()) return done()
     let state: number[]
     try {
-      state = native.meterWait(handle, ticket, amount)
+      state = native.meterWait(handle, ticket)
     } catch {
-      return done() // the run is gone: its end gave the reservation back
+      return done() // the run is gone: its end cancelled the wait
     }
     if (state[0] === 0) return done()
     if (state[0] === 2) return done(state[1])

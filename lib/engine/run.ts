@@ -412,10 +412,10 @@ export class Run<O = unknown> {
     })
   }
 
-  /** @internal A reservation waits for a lease (see `credit-wait.ts`): `then()` once covered, `then(balance)` once refused; nothing if the run ended meanwhile. */
-  waitForCredit(ticket: number, amount: number, then: (balance?: number) => void): void {
+  /** @internal A reservation waits for a lease (see `credit-wait.ts`): `then()` once reserved, `then(balance)` once refused; nothing if the run ended meanwhile. */
+  waitForCredit(ticket: number, then: (balance?: number) => void): void {
     this.#active++ // the run stays open while it waits
-    awaitCredit(this.handle, ticket, amount, () => this.live(), (balance) => {
+    awaitCredit(this.handle, ticket, () => this.live(), (balance) => {
       this.#active--
       if (this.#status === 'running') then(balance)
       this.#maybeFinish()

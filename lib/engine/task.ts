@@ -141,7 +141,7 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
       // its static cost is reserved, waiting for a lease: it runs with the input it came with once covered
       const [ticket, innerKind, innerValue] = value as [number, InputKind, unknown]
       const cost = meter!.costs[this.task.index] as number
-      return host.waitForCredit(ticket, cost, (balance) => (balance === undefined ? this.begin(attempt, index, innerKind, innerValue) : host.insufficientBalance(this.task.name, attempt, index, cost, balance)))
+      return host.waitForCredit(ticket, (balance) => (balance === undefined ? this.begin(attempt, index, innerKind, innerValue) : host.insufficientBalance(this.task.name, attempt, index, cost, balance)))
     }
     const input = kind === InputKind.Rendered ? value : undefined
     // items: the core renders their inputs without reserving
@@ -157,7 +157,7 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
       if (reservation < 0) return host.insufficientBalance(this.task.name, attempt, index, amount)
       if (reservation > 0) {
         // reserved, waiting for a lease (0: covered at once)
-        return host.waitForCredit(reservation, amount, (balance) => (balance === undefined ? this.#run(attempt, index, input, amount) : host.insufficientBalance(this.task.name, attempt, index, amount, balance)))
+        return host.waitForCredit(reservation, (balance) => (balance === undefined ? this.#run(attempt, index, input, amount) : host.insufficientBalance(this.task.name, attempt, index, amount, balance)))
       }
       reserved = amount
     }

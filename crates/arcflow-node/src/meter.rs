@@ -155,14 +155,12 @@ pub fn meter_reserve(run: u32, amount: f64) -> Result<f64, JsError> {
     })
 }
 
-/// Where a metered run's reservation of `amount` waiting for a lease
-/// (`ticket`) stands, no I/O: `[0]` covered, `[1]` waiting, `[2, balance]`
-/// refused (given back).
+/// Where a metered run's reservation waiting for a lease (`ticket`)
+/// stands, no I/O: `[0]` reserved, `[1]` waiting, `[2, balance]` refused.
 #[napi(js_name = "meterWait")]
-pub fn meter_wait(run: u32, ticket: f64, amount: f64) -> Result<Vec<f64>, JsError> {
+pub fn meter_wait(run: u32, ticket: f64) -> Result<Vec<f64>, JsError> {
     guard(|| {
-        let amount = credits(amount, "a reservation")?;
-        Ok(match with_run(run, |state| state.credit_wait(ticket as u64, amount))? {
+        Ok(match with_run(run, |state| state.credit_wait(ticket as u64))? {
             Ok(true) => vec![0.0],
             Ok(false) => vec![1.0],
             Err(balance) => vec![2.0, balance as f64],

@@ -14,11 +14,13 @@ pub struct Billing {
     bill_failed: bool,
     /// Credits reserved by attempts in flight.
     reserved: i64,
+    /// Reservations waiting for a lease: (ticket, amount).
+    waiting: Vec<(u64, i64)>,
 }
 
 impl Billing {
     pub fn new(meter: RunMeter, bill_failed: bool) -> Self {
-        Billing { meter, bill_failed, reserved: 0 }
+        Billing { meter, bill_failed, reserved: 0, waiting: Vec::new() }
     }
 
     /// Reserves the static cost of a task's attempt without waiting for
@@ -30,24 +32,33 @@ impl Billing {
         self.reserve(cost).map(Some)
     }
 
-    /// Reserves `amount` without waiting for I/O; a pending reservation
-    /// counts as reserved (the run's end gives it back too).
+    /// Reserves `amount` without waiting for I/O; a pending one is the
+    /// run's to follow (its end cancels it).
     pub fn reserve(&mut self, amount: i64) -> Result<Reservation> {
         let reservation = self.meter.meter.try_reserve(self.meter.account, amount)?;
-        if !matches!(reservation, Reservation::Short(_)) {
-            self.reserved += amount;
+        match reservation {
+            Reservation::Reserved => self.reserved += amount,
+            Reservation::Pending(ticket) => self.waiting.push((ticket, amount)),
+            Reservation::Short(_) => {}
         }
         Ok(reservation)
     }
 
-    /// Where a pending reservation of `amount` stands; a refused one is
-    /// given back here: `Err(balance)`.
-    pub fn credit_wait(&mut self, ticket: u64, amount: i64) -> Result<std::result::Result<bool, i64>> {
-        Ok(match self.meter.meter.credit_wait(self.meter.account, ticket)? {
-            CreditWait::Covered => Ok(true),
+    /// Where a pending reservation stands: `Ok(true)` reserved, `Ok(false)`
+    /// waiting, `Err(balance)` refused.
+    pub fn credit_wait(&mut self, ticket: u64) -> Result<std::result::Result<bool, i64>> {
+        let state = self.meter.meter.credit_wait(self.meter.account, ticket)?;
+        let Some(at) = self.waiting.iter().position(|(t, _)| *t == ticket) else {
+            return Err(crate::error::Error::Internal(format!("no reservation waits as {ticket}")));
+        };
+        Ok(match state {
             CreditWait::Waiting => Ok(false),
+            CreditWait::Covered => {
+                self.reserved += self.waiting.swap_remove(at).1;
+                Ok(true)
+            }
             CreditWait::Refused => {
-                self.release(amount)?;
+                self.waiting.swap_remove(at);
                 Err(self.meter.meter.balance_of(self.meter.account)?)
             }
         })
@@ -71,7 +82,12 @@ impl Billing {
 
     /// The run ended: whatever its attempts still hold goes back.
     pub fn release_all(&mut self) -> Result<()> {
-        let held = std::mem::take(&mut self.reserved);
+        let mut held = std::mem::take(&mut self.reserved);
+        for (ticket, amount) in std::mem::take(&mut self.waiting) {
+            if self.meter.meter.cancel_wait(self.meter.account, ticket)? {
+                held += amount; // covered while the run ended
+            }
+        }
         if held > 0 {
             self.meter.meter.release(self.meter.account, held)?;
         }

@@ -138,10 +138,10 @@ impl RunState {
         self.billing_mut()?.reserve(amount)
     }
 
-    /// Where an attempt's pending reservation of `amount` stands: `Ok(true)`
-    /// covered, `Ok(false)` still waiting, `Err(balance)` refused (given back).
-    pub fn credit_wait(&mut self, ticket: u64, amount: i64) -> Result<std::result::Result<bool, i64>> {
-        self.billing_mut()?.credit_wait(ticket, amount)
+    /// Where an attempt's pending reservation stands: `Ok(true)` reserved,
+    /// `Ok(false)` still waiting, `Err(balance)` refused.
+    pub fn credit_wait(&mut self, ticket: u64) -> Result<std::result::Result<bool, i64>> {
+        self.billing_mut()?.credit_wait(ticket)
     }
 
     /// Gives an attempt's reservation back whole (it ended late, or was cancelled).

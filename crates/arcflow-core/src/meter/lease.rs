@@ -53,7 +53,7 @@ use crate::store::{LeaseRequest, Store, WriteBehind};
 
 mod pending;
 pub use pending::{CreditWait, Reservation};
-use pending::drop_block;
+pub(super) use pending::Queue;
 
 /// A leasing meter's timings.
 #[derive(Debug, Clone)]
@@ -128,6 +128,9 @@ pub(super) struct Leases {
     credited: AtomicU64,
     /// The clock of `Account::dry_until` (ns since this instant).
     epoch: Instant,
+    /// Reservations waiting for a lease, by ticket, until their caller has the answer (see `pending`).
+    tickets: AtomicU64,
+    waiters: dashmap::DashMap<u64, Arc<pending::Waiter>>,
 }
 
 /// How long a refusal by the database is remembered: a reservation in that
@@ -172,6 +175,8 @@ impl Leases {
             writer: Arc::clone(&writer),
             credited: AtomicU64::new(0),
             epoch: Instant::now(),
+            tickets: AtomicU64::new(0),
+            waiters: dashmap::DashMap::new(),
         });
         let worker = Arc::clone(&leases);
         let thread = std::thread::Builder::new()
@@ -295,7 +300,7 @@ impl Leases {
                     track.active_at = now;
                 }
                 track.last = reserved;
-                if let Err(e) = self.pay_debt(account).and_then(|()| self.tend(account, track, now)) {
+                if let Err(e) = self.serve(account).and_then(|()| self.tend(account, track, now)) {
                     self.note(&e);
                 }
             }
@@ -318,9 +323,7 @@ impl Leases {
         account.low.store(low, Ordering::Relaxed);
         let local = account.balance.load(Ordering::Acquire);
         let active = now - track.active_at < self.config.idle;
-        if local < 0 {
-            // a debt still unpaid: `pay_debt` asks again next tick
-        } else if active && track.last > 0 && local < low && now >= track.dry_until {
+        if active && track.last > 0 && local < low && now >= track.dry_until {
             let granted = self.grant(&mut **self.conn(), account, 0, size - local)?;
             if granted == 0 {
                 track.dry_until = now + self.config.tick * 10;
@@ -349,7 +352,7 @@ impl Leases {
                 None => {
                     if account.held.swap(false, Ordering::AcqRel) {
                         // expired while this process stalled: its credit went back to the balance
-                        drop_block(account);
+                        account.balance.swap(0, Ordering::AcqRel);
                         self.counters.lost.fetch_add(1, Ordering::Relaxed);
                     }
                     if let Some(rest) = conn.credit_rest(&account.name, &self.owner)? {
@@ -396,7 +399,7 @@ impl Leases {
         let mut conn = self.conn();
         let mut result = Ok(());
         for account in list.iter().filter(|a| a.held.swap(false, Ordering::AcqRel)) {
-            let back = drop_block(account);
+            let back = account.balance.swap(0, Ordering::AcqRel);
             match conn.return_credit(&account.name, &self.owner, None) {
                 Ok(()) => {
                     account.rest.fetch_add(back, Ordering::AcqRel);

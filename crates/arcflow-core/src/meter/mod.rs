@@ -17,7 +17,7 @@ mod block;
 pub mod lease;
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use dashmap::DashMap;
@@ -60,8 +60,9 @@ struct Account {
     /// lacking `dry_need` or more is refused without asking the database.
     dry_until: AtomicI64,
     dry_need: AtomicI64,
-    /// Leased only: refusals of the block's debt so far (see `lease::pending`).
-    refusals: AtomicU64,
+    /// Leased only: reservations waiting for a lease, oldest first, and their sum (see `lease::pending`).
+    queue: lease::Queue,
+    pending: AtomicI64,
 }
 
 impl Account {
@@ -77,7 +78,8 @@ impl Account {
             held: AtomicBool::new(false),
             dry_until: AtomicI64::new(0),
             dry_need: AtomicI64::new(0),
-            refusals: AtomicU64::new(0),
+            queue: lease::Queue::default(),
+            pending: AtomicI64::new(0),
         }
     }
 }
@@ -229,10 +231,17 @@ impl Meter {
     }
 
     /// Where a pending reservation (`ticket`) on account `id` stands: no
-    /// I/O. A refused one is still reserved: the caller gives it back.
+    /// I/O. A covered one is reserved; a refused one reserves nothing.
     pub fn credit_wait(&self, id: u32, ticket: u64) -> Result<CreditWait> {
         let account = self.account(id)?;
-        Ok(self.leases.as_ref().map_or(CreditWait::Covered, |l| l.waiting(&account, ticket)))
+        Ok(self.leases.as_ref().map_or(CreditWait::Refused, |l| l.waiting(&account, ticket)))
+    }
+
+    /// Gives up waiting for `ticket` (its run ended): true when it was
+    /// covered meanwhile, so that its amount is reserved (the caller's to release).
+    pub fn cancel_wait(&self, id: u32, ticket: u64) -> Result<bool> {
+        let account = self.account(id)?;
+        Ok(self.leases.as_ref().is_some_and(|l| l.cancel(&account, ticket)))
     }
 
     /// An account's balance as this meter sees it (see [`Meter::balance`]).
@@ -347,7 +356,8 @@ impl Meter {
     /// An account's balance as this meter sees it.
     fn view(&self, account: &Account) -> i64 {
         let local = account.balance.load(Ordering::Acquire);
-        if self.leases.is_some() { local.saturating_add(account.rest.load(Ordering::Acquire)) } else { local }
+        // leased: reservations waiting for a lease are taken too
+        if self.leases.is_some() { local.saturating_add(account.rest.load(Ordering::Acquire)) - account.pending.load(Ordering::Acquire) } else { local }
     }
 
     /// The latest entries of account `name`, newest first (an in-memory
@@ -386,7 +396,7 @@ fn take_leased(leases: &Leases, account: &Account, amount: i64) -> bool {
 
 /// Takes `amount` from `balance` unless that leaves it under `floor`:
 /// one compare-and-swap loop; `Err(balance)` when it would.
-fn take(balance: &AtomicI64, amount: i64, floor: i64) -> std::result::Result<(), i64> {
+pub(in crate::meter) fn take(balance: &AtomicI64, amount: i64, floor: i64) -> std::result::Result<(), i64> {
     let mut current = balance.load(Ordering::Acquire);
     loop {
         let next = current - amount;
