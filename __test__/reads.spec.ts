@@ -4,47 +4,14 @@
 // an aborted signal gives such a read up. No timing assertions: the child
 // releases the lock only when told, after the calls under test returned.
 import test from 'ava'
-import Database from 'better-sqlite3'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 
 import { AbortedError, Engine } from '../lib/index'
+import { holdWriteLock } from './helpers/lock-holder'
 
-const fixtures = join(__dirname, 'fixtures')
 const dbPath = (): string => join(mkdtempSync(join(tmpdir(), 'arcflow-reads-')), 'arcflow.db')
-
-/** Another process takes the database's write lock and holds it until `release()`. */
-async function holdWriteLock(path: string): Promise<{ release: () => Promise<void>; released: () => boolean }> {
-  const holder: ChildProcess = spawn(process.execPath, [join(fixtures, 'lock-holder.cjs'), path], { stdio: ['pipe', 'pipe', 'inherit'] })
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: holder.stdout! }).once('line', () => resolve())
-    holder.once('exit', (code) => reject(new Error(`the lock holder exited with ${String(code)}`)))
-  })
-  // the lock is really held: a writer that does not wait is refused
-  const probe = new Database(path, { timeout: 0 })
-  try {
-    probe.exec('BEGIN IMMEDIATE')
-    probe.exec('ROLLBACK')
-    throw new Error('the lock holder does not hold the write lock')
-  } catch (error) {
-    if (!/locked|busy/i.test(String(error))) throw error
-  } finally {
-    probe.close()
-  }
-  let sent = false
-  return {
-    released: () => sent,
-    release: async () => {
-      sent = true
-      const exited = new Promise((resolve) => holder.once('exit', resolve))
-      holder.stdin!.end()
-      await exited
-    },
-  }
-}
 
 /** `promise`, or a clear failure after `ms` (a bounded wait, not a timing assertion). */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -67,7 +34,7 @@ async function seeded(path: string): Promise<void> {
   await seed.close()
 }
 
-test('another process holding the write lock blocks neither a metered start (known or unknown account) nor getRun of a live run; getRun of an ended run answers after the release, right', async (t) => {
+test('another process holding the write lock blocks neither a metered start (known or unknown account) nor getRun of a live run; getRun of an ended run answers after the release, right; metered runs run once credit can be leased', async (t) => {
   const path = dbPath()
   await seeded(path)
   const engine = new Engine({ store: `sqlite:${path}?locking=shared`, metering: { cost: 1 } }) // beside the lock holder's process
@@ -78,7 +45,7 @@ test('another process holding the write lock blocks neither a metered start (kno
   const quickWf = engine.workflow({ name: 'quick', tasks: { q: { action: 'quick', input: '{{ input }}' } }, output: '{{ tasks.q.result }}' })
   t.is(engine.balance('known'), 100, 'the meter knows `known` before the lock')
 
-  const lock = await holdWriteLock(path)
+  const lock = await holdWriteLock(t, path)
   const waits = (): number => engine.stats().store!.blockingWaits
   const waitsBefore = waits()
   // each of these returns while the lock is held: the child only releases when told below
@@ -87,9 +54,14 @@ test('another process holding the write lock blocks neither a metered start (kno
   t.is(engine.balance('fresh'), 99, '`fresh` was read without waiting for the lock, and its first attempt reserved')
   const live = await within(engine.getRun(onKnown.id), 20_000, 'getRun of a live run')
   t.like(live, { id: onKnown.id, status: 'running', live: true })
-  // a run that ends while the lock is held: its rows can only be queued
-  const ended = engine.start(quickWf, 21, { account: 'known' })
+  // a metered run needs a lease of `known`'s credit, which only the lock's release lets the database grant
+  const metered = engine.start(quickWf, 5, { account: 'known' })
+  let meteredDone = false
+  const meteredResult = metered.result().then((r) => ((meteredDone = true), r))
+  // a run that ends while the lock is held (not metered: nothing to lease): its rows can only be queued
+  const ended = engine.start(quickWf, 21)
   t.is(await within(ended.result(), 20_000, 'a run while the lock is held'), 42)
+  t.false(meteredDone, 'the metered run waits for its lease')
   t.true(engine.stats().store!.queueDepth > 0, 'its writes wait in the queue for the lock')
   t.false(lock.released(), 'everything above returned while the other process held the lock')
   t.is(waits(), waitsBefore, 'and none of it waited on this thread for queued writes (an operation count, not a timing)')
@@ -98,12 +70,14 @@ test('another process holding the write lock blocks neither a metered start (kno
   await lock.release()
   const { info, released } = await within(afterRelease, 20_000, 'getRun of an ended run')
   t.true(released, 'the read of the ended run waited for this process’s queued writes')
-  t.like(info, { id: ended.id, status: 'succeeded', output: 42, live: false, account: 'known' })
+  t.like(info, { id: ended.id, status: 'succeeded', output: 42, live: false })
   t.deepEqual(info!.tasks.map((x) => `${x.task}/${x.status}`), ['q/succeeded'])
 
+  t.is(await within(meteredResult, 20_000, 'the metered run after the release'), 10)
   held.open()
   t.deepEqual(await Promise.all([onKnown.result(), onFresh.result()]), ['held', 'held'])
   t.is(engine.balance('known'), 98)
+  t.like(engine.stats().credit, { blocking: 0 }, 'no reservation asked the database on this thread')
   t.is(engine.balance('fresh'), 99)
   await engine.close()
 })
@@ -115,8 +89,11 @@ test('an aborted signal rejects a pending read with an AbortError, and leaves no
   engine.action('quick', async (n: number) => n + 1)
   const wf = engine.workflow({ name: 'quick', tasks: { q: { action: 'quick', input: '{{ input }}' } }, output: '{{ tasks.q.result }}' })
 
-  const lock = await holdWriteLock(path)
-  const run = engine.start(wf, 1, { account: 'known' })
+  const lock = await holdWriteLock(t, path)
+  // metered: starts (no throw), and waits for a lease the lock defers
+  const metered = engine.start(wf, 10, { account: 'known' })
+  // not metered: ends while the lock is held, its rows queued
+  const run = engine.start(wf, 1)
   t.is(await within(run.result(), 20_000, 'a run while the lock is held'), 2)
   // these reads wait (off-thread) for the run's queued writes, which cannot commit yet
   const controller = new AbortController()
@@ -140,6 +117,7 @@ test('an aborted signal rejects a pending read with an AbortError, and leaves no
   await lock.release()
   // nothing stayed behind: the reader answers, the store closes
   t.like(await within(engine.getRun(run.id), 20_000, 'a read after the aborted ones'), { status: 'succeeded', output: 2 })
+  t.is(await within(metered.result(), 20_000, 'the metered run after the release'), 11)
   t.deepEqual((await engine.ledger('known')).map((e) => e.kind), ['charge', 'credit'])
   await within(engine.close(), 20_000, 'close after aborted reads')
 })

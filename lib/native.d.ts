@@ -273,6 +273,11 @@ export declare const enum InputKind {
   Items = 3,
   /** A metered run's account cannot cover the cost (the value is the balance). */
   Uncovered = 4,
+  /**
+   * A metered run's cost is reserved, waiting for a lease: the value is
+   * `[ticket, kind, value]`, the input the attempt runs with once covered.
+   */
+  Pending = 5,
 }
 
 /**
@@ -336,9 +341,10 @@ export declare function meterRelease(run: number, reserved: number): void
 
 /**
  * Reserves `amount` (a cost a function of the input set) on a metered
- * run's account: true if its balance covered it.
+ * run's account, without waiting for I/O: 0 reserved, -1 not covered, or
+ * the ticket (1 or more) of a reservation waiting for a lease (`meterWait`).
  */
-export declare function meterReserve(run: number, amount: number): boolean
+export declare function meterReserve(run: number, amount: number): number
 
 /**
  * Ends a reservation of a metered run's attempt (`unit`, `item` -1: the
@@ -353,6 +359,12 @@ export declare function meterSettle(run: number, unit: number, item: number, sta
  * meter that owns its balances.
  */
 export declare function meterStats(handle: number): string | null
+
+/**
+ * Where a metered run's reservation waiting for a lease (`ticket`)
+ * stands, no I/O: `[0]` reserved, `[1]` waiting, `[2, balance]` refused.
+ */
+export declare function meterWait(run: number, ticket: number): Array<number>
 
 /**
  * Bytes of native memory this thread reports to V8 (live runs and

@@ -860,6 +860,7 @@ module.exports.meterRelease = nativeBinding.meterRelease
 module.exports.meterReserve = nativeBinding.meterReserve
 module.exports.meterSettle = nativeBinding.meterSettle
 module.exports.meterStats = nativeBinding.meterStats
+module.exports.meterWait = nativeBinding.meterWait
 module.exports.nativeMemoryReported = nativeBinding.nativeMemoryReported
 module.exports.protocolUnpack = nativeBinding.protocolUnpack
 module.exports.runAttemptInput = nativeBinding.runAttemptInput

@@ -3,6 +3,7 @@
  * (`when`, `publish`, `do`, `join`), bounds cycles with the step limit, and
  * ends `succeeded`, `failed`, `cancelled` or `timed_out`.
  */
+import { awaitCredit } from './credit-wait'
 import { native } from '../binding'
 import { WorkflowContext } from '../context'
 import { fromNative, fromNativeData, RunEndedError, SignalError, type JoinError } from '../errors'
@@ -428,6 +429,16 @@ export class Run<O = unknown> {
     void this.#store!.committed(seq).then(() => {
       this.#active--
       if (this.#status === 'running') then()
+      this.#maybeFinish()
+    })
+  }
+
+  /** @internal A reservation waits for a lease (see `credit-wait.ts`): `then()` once reserved, `then(balance)` once refused; nothing if the run ended meanwhile. */
+  waitForCredit(ticket: number, then: (balance?: number) => void): void {
+    this.#active++ // the run stays open while it waits
+    awaitCredit(this.handle, ticket, () => this.live(), (balance) => {
+      this.#active--
+      if (this.#status === 'running') then(balance)
       this.#maybeFinish()
     })
   }

@@ -55,6 +55,8 @@ export interface TaskHost {
   /** A wait or a sleep parks (its deadline is dropped if the run ends first) / ends. */
   park(parked: Deadline): void
   unpark(parked: Deadline): void
+  /** A reservation waits for a lease: `then()` once reserved, `then(balance)` once refused; not called if the run ends first. */
+  waitForCredit(ticket: number, then: (balance?: number) => void): void
   /** An attempt's account could not cover it (`balance`: as the core saw it): the run fails. */
   insufficientBalance(task: string, attempt: number, index: number, needed: number, balance?: number): void
 }

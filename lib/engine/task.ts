@@ -137,6 +137,12 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
     }
     const meter = host.meter
     if (kind === InputKind.Uncovered) return host.insufficientBalance(this.task.name, attempt, index, meter!.costs[this.task.index] as number, value as number)
+    if (kind === InputKind.Pending) {
+      // its static cost is reserved, waiting for a lease: it runs with the input it came with once covered
+      const [ticket, innerKind, innerValue] = value as [number, InputKind, unknown]
+      const cost = meter!.costs[this.task.index] as number
+      return host.waitForCredit(ticket, (balance) => (balance === undefined ? this.begin(attempt, index, innerKind, innerValue) : host.insufficientBalance(this.task.name, attempt, index, cost, balance)))
+    }
     const input = kind === InputKind.Rendered ? value : undefined
     // items: the core renders their inputs without reserving
     let reserved = index < 0 ? reservedBy(meter, this.task.index, kind) : -1
@@ -147,9 +153,19 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
         return
       }
       host.crossings++
-      if (!native.meterReserve(host.handle, amount)) return host.insufficientBalance(this.task.name, attempt, index, amount)
+      const reservation = native.meterReserve(host.handle, amount)
+      if (reservation < 0) return host.insufficientBalance(this.task.name, attempt, index, amount)
+      if (reservation > 0) {
+        // reserved, waiting for a lease (0: covered at once)
+        return host.waitForCredit(reservation, (balance) => (balance === undefined ? this.#run(attempt, index, input, amount) : host.insufficientBalance(this.task.name, attempt, index, amount, balance)))
+      }
       reserved = amount
     }
+    this.#run(attempt, index, input, reserved)
+  }
+
+  /** Runs an attempt whose cost (`reserved`, -1: not metered) is reserved. */
+  #run(attempt: number, index: number, input: unknown, reserved: number): void {
     const run = new Attempt(this, attempt, index, index < 0 ? undefined : this.#items!.list[index], this.task.timeoutMs)
     run.reserved = reserved
     run.run(this.#action, input)

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use arcflow_core::flow::{Answer, Billing, Charge, Completion, FlowGraph, Input, RunStart, RunState, TaskNode, Target, Transition};
-use arcflow_core::meter::{Meter, RunMeter};
+use arcflow_core::meter::{Meter, Reservation, RunMeter};
 use arcflow_core::{compile_condition, CompileOptions, OutcomeStatus, Value, WorkflowContext};
 
 /// `a -> [b, c]`, every task costing `cost` credits.
@@ -54,7 +54,7 @@ fn a_run_that_ends_gives_back_what_its_attempts_still_reserve() {
     let meter = Arc::new(Meter::new(None, 0));
     let (mut state, answer) = start(fan(10), Some(metered(&meter, 10, false)));
     assert!(matches!(answer, Answer::Schedule(_)));
-    assert!(state.reserve(25).unwrap(), "a cost function's estimate");
+    assert_eq!(state.reserve(25).unwrap(), Reservation::Reserved, "a cost function's estimate");
     assert_eq!(meter.balance("acme", None).unwrap(), Some(65));
     state.end(Some("cancelled"), None).unwrap();
     assert_eq!(meter.balance("acme", None).unwrap(), Some(100));

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use arcflow_core::flow::{Billing, Charge};
 use arcflow_core::meter::lease::LeaseConfig;
-use arcflow_core::meter::{Meter, RunMeter, MAX_AMOUNT};
+use arcflow_core::meter::{Meter, Reservation, RunMeter, MAX_AMOUNT};
 use arcflow_core::store::Store;
 use napi::bindgen_prelude::{AbortSignal, AsyncTask};
 use napi_derive::napi;
@@ -141,12 +141,30 @@ pub(crate) fn run_billing(table: Option<u32>, account: Option<u32>) -> arcflow_c
 }
 
 /// Reserves `amount` (a cost a function of the input set) on a metered
-/// run's account: true if its balance covered it.
+/// run's account, without waiting for I/O: 0 reserved, -1 not covered, or
+/// the ticket (1 or more) of a reservation waiting for a lease (`meterWait`).
 #[napi(js_name = "meterReserve")]
-pub fn meter_reserve(run: u32, amount: f64) -> Result<bool, JsError> {
+pub fn meter_reserve(run: u32, amount: f64) -> Result<f64, JsError> {
     guard(|| {
         let amount = credits(amount, "a cost")?;
-        with_run(run, |state| state.reserve(amount))
+        Ok(match with_run(run, |state| state.reserve(amount))? {
+            Reservation::Reserved => 0.0,
+            Reservation::Short(_) => -1.0,
+            Reservation::Pending(ticket) => ticket as f64,
+        })
+    })
+}
+
+/// Where a metered run's reservation waiting for a lease (`ticket`)
+/// stands, no I/O: `[0]` reserved, `[1]` waiting, `[2, balance]` refused.
+#[napi(js_name = "meterWait")]
+pub fn meter_wait(run: u32, ticket: f64) -> Result<Vec<f64>, JsError> {
+    guard(|| {
+        Ok(match with_run(run, |state| state.credit_wait(ticket as u64))? {
+            Ok(true) => vec![0.0],
+            Ok(false) => vec![1.0],
+            Err(balance) => vec![2.0, balance as f64],
+        })
     })
 }
 

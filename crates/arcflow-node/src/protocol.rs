@@ -51,6 +51,9 @@ pub enum InputKind {
     Items = 3,
     /// A metered run's account cannot cover the cost (the value is the balance).
     Uncovered = 4,
+    /// A metered run's cost is reserved, waiting for a lease: the value is
+    /// `[ticket, kind, value]`, the input the attempt runs with once covered.
+    Pending = 5,
 }
 
 /// An attempt's or execution's status as it crosses.
@@ -171,6 +174,12 @@ pub(crate) fn push_input(out: &mut String, input: &Input) {
         Input::None => write!(out, "{},null", InputKind::None as u8),
         Input::Items => write!(out, "{},null", InputKind::Items as u8),
         Input::Uncovered { balance } => write!(out, "{},{balance}", InputKind::Uncovered as u8),
+        Input::Pending { ticket, input } => {
+            let _ = write!(out, "{},[{ticket},", InputKind::Pending as u8);
+            push_input(out, input);
+            out.push(']');
+            Ok(())
+        }
         Input::Error(err) => {
             let _ = write!(out, "{},", InputKind::Error as u8);
             push_error(out, err);

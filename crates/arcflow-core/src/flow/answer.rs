@@ -18,6 +18,9 @@ pub enum Input {
     Items,
     /// A metered run's account cannot cover the task's cost (its balance).
     Uncovered { balance: i64 },
+    /// The cost is reserved, waiting for a lease (`ticket`, see
+    /// `meter::lease::pending`): the attempt runs with `input` once covered.
+    Pending { ticket: u64, input: Box<Input> },
 }
 
 impl Input {
@@ -25,6 +28,7 @@ impl Input {
     pub fn rendered(&self) -> Option<&str> {
         match self {
             Input::Rendered(json) => Some(json),
+            Input::Pending { input, .. } => input.rendered(),
             _ => None,
         }
     }

@@ -4,7 +4,7 @@
 //! shared [`Meter`](crate::meter::Meter)'s.
 
 use crate::error::Result;
-use crate::meter::{LedgerKey, LedgerWrite, RunMeter};
+use crate::meter::{CreditWait, LedgerKey, LedgerWrite, Reservation, RunMeter};
 
 use super::answer::Charge;
 
@@ -14,32 +14,54 @@ pub struct Billing {
     bill_failed: bool,
     /// Credits reserved by attempts in flight.
     reserved: i64,
+    /// Reservations waiting for a lease: (ticket, amount).
+    waiting: Vec<(u64, i64)>,
 }
 
 impl Billing {
     pub fn new(meter: RunMeter, bill_failed: bool) -> Self {
-        Billing { meter, bill_failed, reserved: 0 }
+        Billing { meter, bill_failed, reserved: 0, waiting: Vec::new() }
     }
 
-    /// Reserves the static cost of a task's attempt: `Some(Ok(()))` reserved,
-    /// `Some(Err(balance))` not covered, `None` no static cost (a function
-    /// of the input sets it: the engine reserves with [`Billing::reserve`]).
-    pub fn reserve_static(&mut self, task: u32) -> Result<Option<std::result::Result<(), i64>>> {
+    /// Reserves the static cost of a task's attempt without waiting for
+    /// I/O (see [`Meter::try_reserve`](crate::meter::Meter::try_reserve));
+    /// `None`: no static cost (a function of the input sets it: the engine
+    /// reserves with [`Billing::reserve`]).
+    pub fn reserve_static(&mut self, task: u32) -> Result<Option<Reservation>> {
         let Some(cost) = self.meter.costs.get(task as usize).copied().flatten() else { return Ok(None) };
-        let reserved = self.meter.meter.reserve(self.meter.account, cost)?;
-        if reserved.is_ok() {
-            self.reserved += cost;
-        }
-        Ok(Some(reserved))
+        self.reserve(cost).map(Some)
     }
 
-    /// Reserves `amount`: true if the account's balance covered it.
-    pub fn reserve(&mut self, amount: i64) -> Result<bool> {
-        let covered = self.meter.meter.reserve(self.meter.account, amount)?.is_ok();
-        if covered {
-            self.reserved += amount;
+    /// Reserves `amount` without waiting for I/O; a pending one is the
+    /// run's to follow (its end cancels it).
+    pub fn reserve(&mut self, amount: i64) -> Result<Reservation> {
+        let reservation = self.meter.meter.try_reserve(self.meter.account, amount)?;
+        match reservation {
+            Reservation::Reserved => self.reserved += amount,
+            Reservation::Pending(ticket) => self.waiting.push((ticket, amount)),
+            Reservation::Short(_) => {}
         }
-        Ok(covered)
+        Ok(reservation)
+    }
+
+    /// Where a pending reservation stands: `Ok(true)` reserved, `Ok(false)`
+    /// waiting, `Err(balance)` refused.
+    pub fn credit_wait(&mut self, ticket: u64) -> Result<std::result::Result<bool, i64>> {
+        let state = self.meter.meter.credit_wait(self.meter.account, ticket)?;
+        let Some(at) = self.waiting.iter().position(|(t, _)| *t == ticket) else {
+            return Err(crate::error::Error::Internal(format!("no reservation waits as {ticket}")));
+        };
+        Ok(match state {
+            CreditWait::Waiting => Ok(false),
+            CreditWait::Covered => {
+                self.reserved += self.waiting.swap_remove(at).1;
+                Ok(true)
+            }
+            CreditWait::Refused => {
+                self.waiting.swap_remove(at);
+                Err(self.meter.meter.balance_of(self.meter.account)?)
+            }
+        })
     }
 
     /// Ends an attempt's reservation: a succeeded attempt (or any, with
@@ -60,7 +82,12 @@ impl Billing {
 
     /// The run ended: whatever its attempts still hold goes back.
     pub fn release_all(&mut self) -> Result<()> {
-        let held = std::mem::take(&mut self.reserved);
+        let mut held = std::mem::take(&mut self.reserved);
+        for (ticket, amount) in std::mem::take(&mut self.waiting) {
+            if self.meter.meter.cancel_wait(self.meter.account, ticket)? {
+                held += amount; // covered while the run ended
+            }
+        }
         if held > 0 {
             self.meter.meter.release(self.meter.account, held)?;
         }

@@ -11,6 +11,7 @@ use super::journal::Journal;
 use super::run::{set_system_values, Next, RunState};
 use crate::context::{OutcomeStatus, TaskOutcome, WorkflowContext};
 use crate::error::{Error, Result};
+use crate::meter::Reservation;
 use crate::value::{from_json, to_json};
 
 /// How a run starts: its context's system values and, optionally, its
@@ -131,9 +132,16 @@ impl RunState {
         self.reserve_for(task, input)
     }
 
-    /// Reserves `amount` for an attempt whose cost a function set: true if covered.
-    pub fn reserve(&mut self, amount: i64) -> Result<bool> {
+    /// Reserves `amount` for an attempt whose cost a function set, without
+    /// waiting for I/O (see [`Billing::reserve`]).
+    pub fn reserve(&mut self, amount: i64) -> Result<Reservation> {
         self.billing_mut()?.reserve(amount)
+    }
+
+    /// Where an attempt's pending reservation stands: `Ok(true)` reserved,
+    /// `Ok(false)` still waiting, `Err(balance)` refused.
+    pub fn credit_wait(&mut self, ticket: u64) -> Result<std::result::Result<bool, i64>> {
+        self.billing_mut()?.credit_wait(ticket)
     }
 
     /// Gives an attempt's reservation back whole (it ended late, or was cancelled).
@@ -217,7 +225,8 @@ impl RunState {
             return Ok(input);
         }
         Ok(match billing.reserve_static(task)? {
-            Some(Err(balance)) => Input::Uncovered { balance },
+            Some(Reservation::Short(balance)) => Input::Uncovered { balance },
+            Some(Reservation::Pending(ticket)) => Input::Pending { ticket, input: Box::new(input) },
             _ => input,
         })
     }

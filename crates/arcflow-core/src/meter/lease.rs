@@ -11,9 +11,11 @@
 //! an idle account does not use, renews the leases (one statement per
 //! third of the lease, for all accounts) and, on each renewal, returns
 //! every expired lease of any process to its balance. A reservation the
-//! block cannot cover asks the database itself, on the caller's thread:
-//! one blocking round trip (counted as `blocking`), and a refusal only when
-//! the database cannot cover it either. Charges are queued as today and the
+//! block cannot cover waits for a lease the credit thread asks for (see
+//! `pending`: the engine's path, no I/O on its thread), or, through
+//! [`Meter::reserve`](super::Meter::reserve), asks the database itself on
+//! the caller's thread (one blocking round trip, counted as `blocking`); it
+//! is refused only when the database cannot cover it either. Charges are queued as today and the
 //! flush thread draws them from this meter's lease row, in the transaction
 //! of their ledger entry, once per key. At close the meter waits for its
 //! queued charges and gives every lease back.
@@ -49,6 +51,10 @@ use super::Account;
 use crate::error::{Error, Result};
 use crate::store::{LeaseRequest, Store, WriteBehind};
 
+mod pending;
+pub use pending::{CreditWait, Reservation};
+pub(super) use pending::Queue;
+
 /// A leasing meter's timings.
 #[derive(Debug, Clone)]
 pub struct LeaseConfig {
@@ -74,6 +80,8 @@ pub struct LeaseStats {
     pub grants: u64,
     /// Lease calls a reservation waited for, on its own thread.
     pub blocking: u64,
+    /// Reservations that waited for a lease off their thread (see `pending`).
+    pub waits: u64,
     /// Lease calls the database could not cover.
     pub refused: u64,
     /// Blocks given back (idle, or at close).
@@ -89,6 +97,7 @@ pub struct LeaseStats {
 struct Counters {
     grants: AtomicU64,
     blocking: AtomicU64,
+    waits: AtomicU64,
     refused: AtomicU64,
     returns: AtomicU64,
     renewals: AtomicU64,
@@ -119,6 +128,9 @@ pub(super) struct Leases {
     credited: AtomicU64,
     /// The clock of `Account::dry_until` (ns since this instant).
     epoch: Instant,
+    /// Reservations waiting for a lease, by ticket, until their caller has the answer (see `pending`).
+    tickets: AtomicU64,
+    waiters: dashmap::DashMap<u64, Arc<pending::Waiter>>,
 }
 
 /// How long a refusal by the database is remembered: a reservation in that
@@ -163,6 +175,8 @@ impl Leases {
             writer: Arc::clone(&writer),
             credited: AtomicU64::new(0),
             epoch: Instant::now(),
+            tickets: AtomicU64::new(0),
+            waiters: dashmap::DashMap::new(),
         });
         let worker = Arc::clone(&leases);
         let thread = std::thread::Builder::new()
@@ -286,7 +300,7 @@ impl Leases {
                     track.active_at = now;
                 }
                 track.last = reserved;
-                if let Err(e) = self.tend(account, track, now) {
+                if let Err(e) = self.serve(account).and_then(|()| self.tend(account, track, now)) {
                     self.note(&e);
                 }
             }
@@ -356,6 +370,7 @@ impl Leases {
         LeaseStats {
             grants: n(&c.grants),
             blocking: n(&c.blocking),
+            waits: n(&c.waits),
             refused: n(&c.refused),
             returns: n(&c.returns),
             renewals: n(&c.renewals),

@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::time::now_ms;
 use crate::store::{Store, Write, WriteBehind};
 use lease::{LeaseConfig, LeaseStats, Leases};
+pub use lease::{CreditWait, Reservation};
 // the records live beside the store's others; named here too
 pub use crate::store::{LedgerEntry, LedgerKey, LedgerWrite};
 
@@ -35,17 +36,6 @@ pub struct RunMeter {
     pub meter: Arc<Meter>,
     pub account: u32,
     pub costs: Arc<[Option<i64>]>,
-}
-
-impl RunMeter {
-    /// Reserves the static cost of `task`'s first attempt: `Some(Ok)`
-    /// reserved, `Some(Err(balance))` not covered, `None` no static cost.
-    pub fn reserve_static(&self, task: u32) -> Result<Option<std::result::Result<(), i64>>> {
-        match self.costs.get(task as usize).copied().flatten() {
-            Some(cost) => self.meter.reserve(self.account, cost).map(Some),
-            None => Ok(None),
-        }
-    }
 }
 
 struct Account {
@@ -70,6 +60,9 @@ struct Account {
     /// lacking `dry_need` or more is refused without asking the database.
     dry_until: AtomicI64,
     dry_need: AtomicI64,
+    /// Leased only: reservations waiting for a lease, oldest first, and their sum (see `lease::pending`).
+    queue: lease::Queue,
+    pending: AtomicI64,
 }
 
 impl Account {
@@ -85,6 +78,8 @@ impl Account {
             held: AtomicBool::new(false),
             dry_until: AtomicI64::new(0),
             dry_need: AtomicI64::new(0),
+            queue: lease::Queue::default(),
+            pending: AtomicI64::new(0),
         }
     }
 }
@@ -205,13 +200,7 @@ impl Meter {
         let Some(leases) = &self.leases else { return Ok(take(&account.balance, amount, -self.overdraft)) };
         // a grant, then the reservation; again only if another reservation took the grant first
         for _ in 0..4 {
-            let before = account.balance.load(Ordering::Acquire);
-            if take(&account.balance, amount, 0).is_ok() {
-                account.reserved.fetch_add(amount, Ordering::Relaxed);
-                let low = account.low.load(Ordering::Relaxed);
-                if before >= low && before - amount < low {
-                    leases.wake();
-                }
+            if take_leased(leases, &account, amount) {
                 return Ok(Ok(()));
             }
             if !leases.cover(&account, amount)? {
@@ -219,6 +208,45 @@ impl Meter {
             }
         }
         Ok(Err(self.view(&account)))
+    }
+
+    /// Reserves `amount` on account `id` without waiting for I/O: as
+    /// [`Meter::reserve`] when the balance (or the local block) covers it;
+    /// a leasing meter whose block cannot takes it as a debt the credit
+    /// thread asks the database for, and answers `Pending` (see [`lease`];
+    /// follow it with [`Meter::credit_wait`]).
+    pub fn try_reserve(&self, id: u32, amount: i64) -> Result<Reservation> {
+        check_amount(amount, "a cost")?;
+        let account = self.account(id)?;
+        let Some(leases) = &self.leases else {
+            return Ok(take(&account.balance, amount, -self.overdraft).map_or_else(Reservation::Short, |()| Reservation::Reserved));
+        };
+        if take_leased(leases, &account, amount) {
+            return Ok(Reservation::Reserved);
+        }
+        Ok(match leases.owe(&account, amount) {
+            Some(ticket) => Reservation::Pending(ticket),
+            None => Reservation::Short(self.view(&account)),
+        })
+    }
+
+    /// Where a pending reservation (`ticket`) on account `id` stands: no
+    /// I/O. A covered one is reserved; a refused one reserves nothing.
+    pub fn credit_wait(&self, id: u32, ticket: u64) -> Result<CreditWait> {
+        let account = self.account(id)?;
+        Ok(self.leases.as_ref().map_or(CreditWait::Refused, |l| l.waiting(&account, ticket)))
+    }
+
+    /// Gives up waiting for `ticket` (its run ended): true when it was
+    /// covered meanwhile, so that its amount is reserved (the caller's to release).
+    pub fn cancel_wait(&self, id: u32, ticket: u64) -> Result<bool> {
+        let account = self.account(id)?;
+        Ok(self.leases.as_ref().is_some_and(|l| l.cancel(&account, ticket)))
+    }
+
+    /// An account's balance as this meter sees it (see [`Meter::balance`]).
+    pub fn balance_of(&self, id: u32) -> Result<i64> {
+        Ok(self.view(&*self.account(id)?))
     }
 
     /// Ends a reservation: `charged` is billed, the rest of `reserved`
@@ -328,7 +356,8 @@ impl Meter {
     /// An account's balance as this meter sees it.
     fn view(&self, account: &Account) -> i64 {
         let local = account.balance.load(Ordering::Acquire);
-        if self.leases.is_some() { local.saturating_add(account.rest.load(Ordering::Acquire)) } else { local }
+        // leased: reservations waiting for a lease are taken too
+        if self.leases.is_some() { local.saturating_add(account.rest.load(Ordering::Acquire)) - account.pending.load(Ordering::Acquire) } else { local }
     }
 
     /// The latest entries of account `name`, newest first (an in-memory
@@ -349,9 +378,25 @@ impl Meter {
     }
 }
 
+/// A leasing meter's reservation from its local block (the overdraft is
+/// the database's to apply): one compare-and-swap; wakes the credit thread
+/// when it leaves the block under its low water.
+fn take_leased(leases: &Leases, account: &Account, amount: i64) -> bool {
+    let before = account.balance.load(Ordering::Acquire);
+    if take(&account.balance, amount, 0).is_err() {
+        return false;
+    }
+    account.reserved.fetch_add(amount, Ordering::Relaxed);
+    let low = account.low.load(Ordering::Relaxed);
+    if before >= low && before - amount < low {
+        leases.wake();
+    }
+    true
+}
+
 /// Takes `amount` from `balance` unless that leaves it under `floor`:
 /// one compare-and-swap loop; `Err(balance)` when it would.
-fn take(balance: &AtomicI64, amount: i64, floor: i64) -> std::result::Result<(), i64> {
+pub(in crate::meter) fn take(balance: &AtomicI64, amount: i64, floor: i64) -> std::result::Result<(), i64> {
     let mut current = balance.load(Ordering::Acquire);
     loop {
         let next = current - amount;
