@@ -32,6 +32,7 @@ import { cachedAction, TaskResultCache } from './cache'
 import { DEFAULT_MAX_WORKFLOW_DEPTH, workflowAction, workflowCycle, type SubflowHost } from './subflows'
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS, StartKeys } from './idempotency'
 import { subscribe } from '../queue/host'
+import { openHub } from '../queue/hub'
 import { QueueSide } from '../queue/side'
 import type { CancelOutcome } from '../queue/cancel'
 import type { Worker } from '../queue/worker'
@@ -479,7 +480,11 @@ export class Engine {
     if (!this.#store) return Promise.reject(new SignalError(`signal '${name}': no run ${JSON.stringify(runId)} in this engine`))
     try {
       const seq = native.storeSignal(this.#store.native, runId, name, encode(payload, `payload of signal '${name}'`))
-      return this.#durability === 'sync' ? this.#store.committed(Math.abs(seq)) : Promise.resolve()
+      // a worker of this process (another engine) takes it once it commits; other processes hear the notice of its commit
+      const committed = this.#store.committed(Math.abs(seq))
+      const key = this.#target?.key()
+      if (key !== undefined) void committed.then(() => openHub(key)?.emit('signalled', [runId]), () => undefined)
+      return this.#durability === 'sync' ? committed : Promise.resolve()
     } catch (error) {
       return Promise.reject(fromNative(error))
     }

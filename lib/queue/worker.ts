@@ -7,7 +7,8 @@
  * Wake-ups (see `hub.ts`): an enqueue or a run's end in this process claims
  * at once; another process's enqueue arrives as a PostgreSQL notice, or on
  * SQLite is found by a short poll (`pollInterval`); a jittered safety poll
- * of a few seconds is a backstop only.
+ * of a few seconds is a backstop only. Signals stored for its runs from
+ * other processes are taken into them at once (`stored-signals.ts`).
  */
 import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
@@ -22,6 +23,7 @@ import type { QueueHub } from './hub'
 import type { Claimed } from './native'
 import type { CheckedWork } from './options'
 import { Leases } from './leases'
+import { StoredSignals } from './stored-signals'
 
 /** `worker.stats()`. */
 export interface WorkerStats {
@@ -75,9 +77,14 @@ export class Worker extends EventEmitter {
   readonly #onCancel = (ids: string[]): void => {
     if (ids.some((id) => this.#held.has(id))) this.#forwardCancels()
   }
+  readonly #signals: StoredSignals
+  readonly #onSignalled = (ids: string[] | '*'): void => {
+    for (const [id, held] of this.#held) if (held.run && (ids === '*' || ids.includes(id))) this.#signals.take(held.run)
+  }
   readonly #onMissed = (): void => {
     this.#pump()
     this.#forwardCancels()
+    this.#onSignalled('*')
   }
 
   /** @internal Made by `engine.work`. */
@@ -96,7 +103,9 @@ export class Worker extends EventEmitter {
       if (this.#held.has(event.runId) || this.#lettingGo.has(event.runId)) this.#emitEvent(event)
     })
     this.#hub.on('enqueued', this.#onEnqueued)
+    this.#signals = new StoredSignals(host.store, (error) => this.#error(error))
     this.#hub.on('cancel', this.#onCancel)
+    this.#hub.on('signalled', this.#onSignalled)
     this.#hub.on('missed', this.#onMissed)
     this.#hub.subscribe()
     if (!this.#hub.notified) {
@@ -104,6 +113,8 @@ export class Worker extends EventEmitter {
       const poll = setInterval(() => {
         this.#pump()
         if (this.#held.size > 0) this.#forwardCancels()
+        // only waiting runs: a running one takes its signals when it waits, or by the next poll
+        for (const held of this.#held.values()) if (held.run?.status === 'waiting') this.#signals.take(held.run)
       }, options.pollMs)
       poll.unref()
       this.#timers.push(poll)
@@ -136,6 +147,7 @@ export class Worker extends EventEmitter {
       this.#stopped = this.#settle().then(() => {
         this.#leases.stop()
         this.#hub.off('cancel', this.#onCancel)
+        this.#hub.off('signalled', this.#onSignalled)
         this.#hub.off('missed', this.#onMissed)
         this.#hub.unsubscribe()
         this.#unlisten()
@@ -164,6 +176,7 @@ export class Worker extends EventEmitter {
     this.#held.clear()
     for (const [id, { run, epoch }] of held) {
       runs.push([id, epoch])
+      this.#signals.forget(id)
       this.#abandon(id, run, new LeaseLostError(id, `run ${id} was released by its worker's stop (drain: false): another worker takes it over`), 'released')
     }
     // what the runs queued lands (still fenced at our epoch) before they are let go
@@ -239,6 +252,7 @@ export class Worker extends EventEmitter {
       return this.#failUnstarted(id, error)
     }
     held.run = run
+    this.#signals.hold(run, claim.takenOver)
     void run.result().then(
       () => this.#ended(id, run),
       () => this.#ended(id, run),
@@ -253,6 +267,7 @@ export class Worker extends EventEmitter {
     this.#error(Object.assign(error instanceof Error ? error : new Error(String(error)), { runId: id }))
     void this.#host.store.committed(seq).then(() => {
       this.#held.delete(id)
+      this.#signals.forget(id)
       this.#stats.completed++
       this.#hub.emit('ended', [id])
       this.#pump()
@@ -272,6 +287,7 @@ export class Worker extends EventEmitter {
       this.#leases.checkRefusals()
       if (this.#held.get(id) !== held) return // refused: lost
       this.#held.delete(id)
+      this.#signals.forget(id)
       this.#stats.completed++
       this.#pump()
     })
@@ -282,6 +298,7 @@ export class Worker extends EventEmitter {
     const held = this.#held.get(id)
     if (!held) return
     this.#held.delete(id)
+    this.#signals.forget(id)
     this.#stats.lostLeases++
     // live, waiting, or ended but not yet committed (`sync`): still to abandon
     if (held.run === undefined || held.run.status === 'running' || held.run.status === 'waiting') this.#abandon(id, held.run, new LeaseLostError(id), 'lost')
