@@ -32,7 +32,7 @@ import { cachedAction, TaskResultCache } from './cache'
 import { DEFAULT_MAX_WORKFLOW_DEPTH, workflowAction, workflowCycle, type SubflowHost } from './subflows'
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS, StartKeys } from './idempotency'
 import { subscribe } from '../queue/host'
-import { openHub } from '../queue/hub'
+import { openHub, type QueueHub } from '../queue/hub'
 import { QueueSide } from '../queue/side'
 import type { CancelOutcome } from '../queue/cancel'
 import type { Worker } from '../queue/worker'
@@ -604,6 +604,11 @@ export class Engine {
    */
   async queue(name: string, options: { concurrency: number | null }): Promise<void> {
     return this.#queueSide().limit(name, options)
+  }
+
+  /** @internal This process's wake-ups for the engine's store (`queue/hub.ts`): what `arcflow serve --queue` streams by. */
+  queueHub(): QueueHub {
+    return this.#queueSide().hub()
   }
 
   /** The queue side, given what it uses of this engine (`queue/host.ts`); queues need a store. */
