@@ -9,11 +9,12 @@ import test, { type ExecutionContext } from 'ava'
 
 import { Engine } from '../lib/index'
 import { usePostgres } from './support/postgres'
-import { startWorker, stopWorker } from './support/workers'
+import { startWorker, stopWorker, type WorkerProcess } from './support/workers'
 
 const pg = usePostgres(test)
 
-async function signalReachesWorker(t: ExecutionContext, url: string): Promise<void> {
+/** A producer engine and a worker process; a `gate` run enqueued and waiting in the worker. */
+async function waitingRun(t: ExecutionContext, url: string): Promise<{ engine: Engine; worker: WorkerProcess; id: string }> {
   const engine = new Engine({ store: url, flushIntervalMs: 10, handleSignals: false })
   t.teardown(() => engine.close())
   // a lease far longer than the test: a takeover (and its resume) cannot be what delivers the signal
@@ -22,6 +23,11 @@ async function signalReachesWorker(t: ExecutionContext, url: string): Promise<vo
   await worker.waitFor((l) => 'ready' in l)
   const { id } = await engine.enqueue('gate', {})
   await worker.waitFor((l) => l.event === 'task.waiting' && l.runId === id)
+  return { engine, worker, id }
+}
+
+async function signalReachesWorker(t: ExecutionContext, url: string): Promise<void> {
+  const { engine, worker, id } = await waitingRun(t, url)
   await engine.signal(id, 'go', { by: 'ana' })
   const output = await engine.result<{ input: { got: unknown } }>(id, { timeout: 60_000 })
   t.deepEqual(output.input.got, { by: 'ana' })
@@ -46,14 +52,7 @@ test.serial('sqlite (shared file): engine.signal from another process reaches th
 })
 
 test.serial('postgres: two signals from another process for one wait: the oldest is taken, the other kept, each delivered once', async (t) => {
-  const url = pg.url()
-  const engine = new Engine({ store: url, flushIntervalMs: 10, handleSignals: false })
-  t.teardown(() => engine.close())
-  const worker = startWorker(url, { lease: '10m' })
-  t.teardown(() => worker.process.kill('SIGKILL'))
-  await worker.waitFor((l) => 'ready' in l)
-  const { id } = await engine.enqueue('gate', {})
-  await worker.waitFor((l) => l.event === 'task.waiting' && l.runId === id)
+  const { engine, worker, id } = await waitingRun(t, pg.url())
   await Promise.all([engine.signal(id, 'go', 1), engine.signal(id, 'go', 2)])
   t.is((await engine.result<{ input: { got: unknown } }>(id, { timeout: 60_000 })).input.got, 1)
   // the second is kept for a later wait: received twice, taken once
