@@ -156,10 +156,12 @@ Examples:
     .option('--no-auth', 'serve without tokens (refused off a loopback address)')
     .option('--shutdown-grace <ms>', 'on SIGTERM, how long requests waiting for a run may go on', (v) => positive(v, '--shutdown-grace'), 10_000)
     .option('--allow-shell', 'enable the shell.exec action')
+    .option('--queue <name>', 'in front of workers: enqueue runs on this queue (a shared store: PostgreSQL, or sqlite:PATH?locking=shared) for `arcflow work`, instead of running them here')
     .addHelpText('after', `
 Example:
   $ ARCFLOW_TOKENS=s3cret arcflow serve --workflows ./flows --actions ./actions.mjs --store sqlite:./arcflow.db --port 8080
-  $ curl -H 'authorization: Bearer s3cret' -d '{"workflow":"hello","input":{"name":"Ada"},"wait":true}' -H 'content-type: application/json' localhost:8080/v1/runs`)
+  $ curl -H 'authorization: Bearer s3cret' -d '{"workflow":"hello","input":{"name":"Ada"},"wait":true}' -H 'content-type: application/json' localhost:8080/v1/runs
+  $ ARCFLOW_TOKENS=s3cret arcflow serve --workflows ./flows --store postgres://app@db/arcflow --queue default`)
     .action(async (flags: ServeFlags) => done(await serveCommand(flags, io)))
 
   const runs = cli.command('runs').description('run history and recovery, through the store')

@@ -4,6 +4,8 @@
  * and/or `ARCFLOW_TOKENS` (comma-separated). At start it resumes the runs a
  * stopped server left running; SIGTERM / SIGINT stop it gracefully (see
  * `createServer`'s `close`) and exit 0, runs in flight left to resume.
+ * With `--queue NAME` it runs nothing itself: runs are enqueued for the
+ * workers (`arcflow work`), and nothing is resumed here.
  */
 import { mkdirSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -29,6 +31,8 @@ export interface ServeFlags {
   auth: boolean
   shutdownGrace: number
   allowShell?: boolean
+  /** In front of workers: runs are enqueued here (see `server/queued.ts`). */
+  queue?: string
 }
 
 /** The workflow files of `--workflows` (a folder's .yaml, .yml and .json files, or files). */
@@ -67,7 +71,7 @@ export async function serveCommand(flags: ServeFlags, io: Io, env: NodeJS.Proces
   }
   let server
   try {
-    server = createServer({ engine, workflows, tokens, auth: flags.auth, host: flags.host, port: flags.port, shutdownGraceMs: flags.shutdownGrace })
+    server = createServer({ engine, workflows, tokens, auth: flags.auth, host: flags.host, port: flags.port, shutdownGraceMs: flags.shutdownGrace, ...(flags.queue !== undefined ? { queue: flags.queue } : {}) })
   } catch (error) {
     throw new UsageError((error as Error).message)
   }

@@ -33,6 +33,7 @@ import { cachedAction, TaskResultCache } from './cache'
 import { DEFAULT_MAX_WORKFLOW_DEPTH, workflowAction, workflowCycle, type SubflowHost } from './subflows'
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS, StartKeys } from './idempotency'
 import { subscribe } from '../queue/host'
+import { openHub, type QueueHub } from '../queue/hub'
 import { QueueSide } from '../queue/side'
 import type { CancelOutcome } from '../queue/cancel'
 import type { Worker } from '../queue/worker'
@@ -481,7 +482,11 @@ export class Engine {
     if (!this.#store) return Promise.reject(new SignalError(`signal '${name}': no run ${JSON.stringify(runId)} in this engine`))
     try {
       const seq = native.storeSignal(this.#store.native, runId, name, encode(payload, `payload of signal '${name}'`))
-      return this.#durability === 'sync' ? this.#store.committed(Math.abs(seq)) : Promise.resolve()
+      // a worker of this process (another engine) takes it once it commits; other processes hear the notice of its commit
+      const committed = this.#store.committed(Math.abs(seq))
+      const key = this.#target?.key()
+      if (key !== undefined) void committed.then(() => openHub(key)?.emit('signalled', [runId]), () => undefined)
+      return this.#durability === 'sync' ? committed : Promise.resolve()
     } catch (error) {
       return Promise.reject(fromNative(error))
     }
@@ -617,6 +622,11 @@ export class Engine {
    */
   async queue(name: string, options: { concurrency: number | null }): Promise<void> {
     return this.#queueSide().limit(name, options)
+  }
+
+  /** @internal This process's wake-ups for the engine's store (`queue/hub.ts`): what `arcflow serve --queue` streams by. */
+  queueHub(): QueueHub {
+    return this.#queueSide().hub()
   }
 
   /** The queue side, given what it uses of this engine (`queue/host.ts`); queues need a store. */

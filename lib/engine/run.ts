@@ -273,6 +273,16 @@ export class Run<O = unknown> {
     return this.#sync && seq !== 0 ? this.#store!.committed(Math.abs(seq)) : Promise.resolve()
   }
 
+  /**
+   * @internal A signal another process stored for this run (journaled
+   * there already, as `signal.stored`): into the mailbox, not journaled again.
+   */
+  takeStored(name: string, payload: unknown): void {
+    if (this.#status !== 'running' || this.#released) return
+    this.#emit({ type: 'signal.received', name, payload })
+    this.mailbox.deliver(name, payload)
+  }
+
   /** @internal `sync` durability (see TaskHost). */
   get sync(): boolean {
     return this.#sync

@@ -4,7 +4,10 @@
  * native queue's connection, and the events workers, `result` waiters and
  * cancel forwarding wait on:
  * - `enqueued` (queue names), `ended` (run ids, or `'*'`: re-check all),
- *   `cancel` (run ids), `missed` (notices may have been lost: re-check all);
+ *   `cancel` (run ids), `written` (a batch of writes of runs held by
+ *   workers committed: event streams read the journal again), `signalled`
+ *   (a signal was stored for these runs: the worker holding one takes it),
+ *   `missed` (notices may have been lost: re-check all);
  * - in this process they are emitted directly, at once;
  * - from other processes they arrive as PostgreSQL notices (one listening
  *   connection per process, opened with the first subscriber);
@@ -20,6 +23,8 @@ export interface HubEvents {
   enqueued: [queues: string[]]
   ended: [ids: string[] | '*']
   cancel: [ids: string[]]
+  written: [ids: string[] | '*']
+  signalled: [ids: string[] | '*']
   missed: []
   error: [error: Error]
 }
@@ -64,6 +69,8 @@ export class QueueHub extends EventEmitter<HubEvents> {
     if ('q' in notice) this.emit('enqueued', notice.q)
     else if ('e' in notice) this.emit('ended', notice.e)
     else if ('c' in notice) this.emit('cancel', notice.c)
+    else if ('w' in notice) this.emit('written', notice.w)
+    else if ('g' in notice) this.emit('signalled', notice.g)
     else if ('missed' in notice) this.emit('missed')
     else if (this.listenerCount('error') > 0) this.emit('error', notice.error)
   }
@@ -87,6 +94,11 @@ export function acquireHub(key: string, url: string): QueueHub {
   }
   hub.refs++
   return hub
+}
+
+/** This process's hub for the store of sharing key `key` if one is open (nobody here listens otherwise). */
+export function openHub(key: string): QueueHub | undefined {
+  return hubs.get(key)
 }
 
 /** Gives a holder's reference back; the last closes the hub. */

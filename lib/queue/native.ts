@@ -43,7 +43,7 @@ export interface NewRun {
 }
 
 /** A wake-up another process sent (PostgreSQL). */
-export type Notice = { q: string[] } | { e: string[] | '*' } | { c: string[] } | { missed: true } | { error: Error }
+export type Notice = { q: string[] } | { e: string[] | '*' } | { c: string[] } | { w: string[] | '*' } | { g: string[] | '*' } | { missed: true } | { error: Error }
 
 /** The native queue of one store URL (its own connection), closed once. */
 export class QueueClient {

@@ -33,6 +33,11 @@ export class QueueSide {
     this.#hub?.emit('ended', [runId])
   }
 
+  /** This process's hub for the store (the server in front of workers listens on it). */
+  hub(): QueueHub {
+    return this.#host.hub()
+  }
+
   enqueue(workflow: string | WorkflowDefinition, input: unknown, options: EnqueueOptions | undefined): Promise<Enqueued> {
     return enqueue(this.#host, workflow, input, options)
   }

@@ -7,7 +7,8 @@
  * Wake-ups (see `hub.ts`): an enqueue or a run's end in this process claims
  * at once; another process's enqueue arrives as a PostgreSQL notice, or on
  * SQLite is found by a short poll (`pollInterval`); a jittered safety poll
- * of a few seconds is a backstop only.
+ * of a few seconds is a backstop only. Signals stored for its runs from
+ * other processes are taken into them at once (`stored-signals.ts`).
  */
 import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
@@ -22,6 +23,7 @@ import type { QueueHub } from './hub'
 import type { Claimed } from './native'
 import type { CheckedWork } from './options'
 import { Leases } from './leases'
+import { StoredSignals } from './stored-signals'
 
 /** `worker.stats()`. */
 export interface WorkerStats {
@@ -77,9 +79,14 @@ export class Worker extends EventEmitter {
   readonly #onCancel = (ids: string[]): void => {
     if (ids.some((id) => this.#held.has(id))) this.#forwardCancels()
   }
+  readonly #signals: StoredSignals
+  readonly #onSignalled = (ids: string[] | '*'): void => {
+    for (const [id, held] of this.#held) if (held.run && (ids === '*' || ids.includes(id))) this.#signals.take(held.run)
+  }
   readonly #onMissed = (): void => {
     this.#pump()
     this.#forwardCancels()
+    this.#onSignalled('*')
   }
 
   /** @internal Made by `engine.work`. */
@@ -98,7 +105,9 @@ export class Worker extends EventEmitter {
       if (this.#held.has(event.runId) || this.#lettingGo.has(event.runId)) this.#emitEvent(event)
     })
     this.#hub.on('enqueued', this.#onEnqueued)
+    this.#signals = new StoredSignals(host.store, (error) => this.#error(error))
     this.#hub.on('cancel', this.#onCancel)
+    this.#hub.on('signalled', this.#onSignalled)
     this.#hub.on('missed', this.#onMissed)
     this.#hub.subscribe()
     if (!this.#hub.notified) {
@@ -106,6 +115,8 @@ export class Worker extends EventEmitter {
       const poll = setInterval(() => {
         this.#pump()
         if (this.#held.size > 0) this.#forwardCancels()
+        // only waiting runs: a running one takes its signals when it waits, or by the next poll
+        for (const held of this.#held.values()) if (held.run?.status === 'waiting') this.#signals.take(held.run)
       }, options.pollMs)
       poll.unref()
       this.#timers.push(poll)
@@ -138,6 +149,7 @@ export class Worker extends EventEmitter {
       this.#stopped = this.#settle().then(() => {
         this.#leases.stop()
         this.#hub.off('cancel', this.#onCancel)
+        this.#hub.off('signalled', this.#onSignalled)
         this.#hub.off('missed', this.#onMissed)
         this.#hub.unsubscribe()
         this.#unlisten()
@@ -166,6 +178,7 @@ export class Worker extends EventEmitter {
     this.#held.clear()
     for (const [id, { run, epoch }] of held) {
       runs.push([id, epoch])
+      this.#signals.forget(id)
       this.#abandon(id, run, new LeaseLostError(id, `run ${id} was released by its worker's stop (drain: false): another worker takes it over`), 'released')
     }
     // what the runs queued lands (still fenced at our epoch) before they are let go
@@ -243,17 +256,17 @@ export class Worker extends EventEmitter {
           // released or lost while it was read: nothing to resume here
           if (this.#held.get(id) !== held) return
           // engine.resume's logic: the run's own version, completed tasks never again
-          this.#run(id, held, () => this.#host.resumeClaimed(id, stored))
+          this.#run(id, held, true, () => this.#host.resumeClaimed(id, stored))
         },
         (error: unknown) => {
           if (this.#held.get(id) === held) this.#failUnstarted(id, error)
         },
       )
-    } else this.#run(id, held, () => this.#host.startClaimed(workflow, JSON.parse(claim.input) as unknown, id, claim.account ?? undefined))
+    } else this.#run(id, held, false, () => this.#host.startClaimed(workflow, JSON.parse(claim.input) as unknown, id, claim.account ?? undefined))
   }
 
-  /** Starts (or resumes) the run with `launch`, held as `held`; a run that cannot start ends failed. */
-  #run(id: string, held: Held, launch: () => Run): void {
+  /** Starts (or resumes: `takenOver`) the run with `launch`, held as `held`; a run that cannot start ends failed. */
+  #run(id: string, held: Held, takenOver: boolean, launch: () => Run): void {
     let run: Run
     try {
       run = launch()
@@ -261,6 +274,7 @@ export class Worker extends EventEmitter {
       return this.#failUnstarted(id, error)
     }
     held.run = run
+    this.#signals.hold(run, takenOver)
     void run.result().then(
       () => this.#ended(id, run),
       () => this.#ended(id, run),
@@ -275,6 +289,7 @@ export class Worker extends EventEmitter {
     this.#error(Object.assign(error instanceof Error ? error : new Error(String(error)), { runId: id }))
     void this.#host.store.committed(seq).then(() => {
       this.#held.delete(id)
+      this.#signals.forget(id)
       this.#stats.completed++
       this.#hub.emit('ended', [id])
       this.#pump()
@@ -319,6 +334,7 @@ export class Worker extends EventEmitter {
         this.#endingCount--
         if (this.#held.get(id) !== held) continue // refused: lost
         this.#held.delete(id)
+        this.#signals.forget(id)
         this.#stats.completed++
       }
       this.#pump()
@@ -330,6 +346,7 @@ export class Worker extends EventEmitter {
     const held = this.#held.get(id)
     if (!held) return
     this.#held.delete(id)
+    this.#signals.forget(id)
     this.#stats.lostLeases++
     // live, waiting, or ended but not yet committed (`sync`): still to abandon
     if (held.run === undefined || held.run.status === 'running' || held.run.status === 'waiting') this.#abandon(id, held.run, new LeaseLostError(id), 'lost')

@@ -37,6 +37,14 @@ export interface HandlerOptions {
   subscriberBufferBytes?: number
   /** Ended runs kept in memory for reconnects and `GET` (an engine without a store has no other copy); default 1,000. */
   recentRuns?: number
+  /**
+   * In front of workers: runs are enqueued on this queue (`engine.enqueue`)
+   * for workers in any process, never run here; their events stream from
+   * the store, `wait`, cancels and signals reach them wherever they run
+   * (see `queued.ts`; `idempotencyKey` follows `enqueue`'s `key`). Needs
+   * the engine's store to be shared: PostgreSQL, or SQLite with `locking=shared`.
+   */
+  queue?: string
   /** A comment line on idle SSE streams so proxies keep them; default 15,000 ms. */
   heartbeatMs?: number
 }
@@ -80,7 +88,8 @@ export function createHandler(options: HandlerOptions): Handler {
   for (const wf of options.workflows) workflows.set(wf.name, wf)
   const bodyLimitBytes = positive(options.bodyLimitBytes, 'bodyLimitBytes', MiB)
   const bufferBytes = positive(options.subscriberBufferBytes, 'subscriberBufferBytes', MiB)
-  const hub = new RunHub(options.engine, workflows, positive(options.recentRuns, 'recentRuns', 1_000))
+  if (options.queue !== undefined && (typeof options.queue !== 'string' || options.queue === '')) throw new ServerError(`queue must be a queue name, got ${JSON.stringify(options.queue)}`)
+  const hub = new RunHub(options.engine, workflows, positive(options.recentRuns, 'recentRuns', 1_000), options.queue)
   const streams: Streams = new Set()
   const sockets = new Sockets(hub, { bufferBytes, maxFrameBytes: bodyLimitBytes })
   let closing = false

@@ -20,6 +20,7 @@ import { isLive } from '../engine/statuses'
 import { publicError } from './public'
 import { replayEvents } from './replay'
 import { canonical, endOf, type RunEnd } from './run-end'
+import { QueuedRuns } from './queued'
 import type { StartRequest } from './start-request'
 
 /** One client's view of one run. */
@@ -66,11 +67,14 @@ export class RunHub {
   /** Run objects of the runs this hub started or resumed (what `cancel` acts on). */
   readonly #runs = new Map<string, Run>()
   #closing = false
+  /** In front of workers (`queue`): runs are enqueued, streamed from the store (`queued.ts`). */
+  readonly #queued: QueuedRuns | undefined
 
-  constructor(engine: Engine, workflows: ReadonlyMap<string, WorkflowDefinition>, recentRuns: number) {
+  constructor(engine: Engine, workflows: ReadonlyMap<string, WorkflowDefinition>, recentRuns: number, queue?: string) {
     this.#engine = engine
     this.#workflows = workflows
     this.#recentCap = recentRuns
+    this.#queued = queue === undefined ? undefined : new QueuedRuns(engine, queue)
     engine.on('event', (event) => this.#onEvent(event))
   }
 
@@ -81,6 +85,7 @@ export class RunHub {
   /** Refuse new starts (503) from now on. */
   close(): void {
     this.#closing = true
+    this.#queued?.close()
   }
 
   /** Every subscriber of every live run (for shutdown's final frames). */
@@ -132,6 +137,7 @@ export class RunHub {
   async start(req: StartRequest): Promise<Started> {
     if (this.#closing) throw shuttingDown()
     const wf = this.workflow(req.workflow)
+    if (this.#queued) return this.#queued.start(wf, req)
     const key = req.idempotencyKey
     const run = this.#engine.start(wf, req.input, { ...(key !== undefined ? { idempotencyKey: key } : {}), ...(req.account ? { account: req.account } : {}), ...(req.durability ? { durability: req.durability } : {}) })
     if (key === undefined) {
@@ -160,6 +166,7 @@ export class RunHub {
 
   /** The run's end once it comes (undefined when `signal` aborts first); unknown runs are a 404. */
   async waitEnd(runId: string, signal: AbortSignal): Promise<RunEnd | undefined> {
+    if (this.#queued) return this.#queued.waitEnd(runId, signal)
     const entry = this.#live.get(runId) ?? this.#recent.get(runId)
     if (entry?.end) return entry.end
     if (entry) {
@@ -194,6 +201,7 @@ export class RunHub {
 
   /** Where a subscription replays from; a 404 for a run neither live nor stored. */
   async source(runId: string): Promise<Source> {
+    if (this.#queued) return this.#queued.source(runId)
     let entry = this.#live.get(runId) ?? this.#recent.get(runId)
     if (entry && entry.offset === 0) return { runId, attach: (after, sub) => this.#attach(entry!, [], after, sub) }
     const info = await this.#engine.getRun(runId)
@@ -224,6 +232,7 @@ export class RunHub {
 
   unsubscribe(runId: string, sub: Subscriber): void {
     this.#live.get(runId)?.subs.delete(sub)
+    this.#queued?.unsubscribe(sub)
   }
 
   /**
@@ -233,6 +242,7 @@ export class RunHub {
    * has ended or that runs elsewhere.
    */
   async cancel(runId: string, policy: CancelPolicy | undefined): Promise<RunInfo['status']> {
+    if (this.#queued) return this.#queued.cancel(runId, policy)
     const run = this.#runs.get(runId)
     if (!run) {
       const known = this.#recent.get(runId)?.end ?? (await this.#engine.getRun(runId))
@@ -270,6 +280,8 @@ export class RunHub {
 
   /** Resumes every run a dead (or stopped) process left `running`: their events number on from the store's. */
   async resumeInterrupted(): Promise<number> {
+    // in front of workers, a run left running is a worker's: its lease decides, not this server
+    if (this.#queued) return 0
     let n = 0
     for (const record of await this.#engine.interruptedRuns()) {
       const info = await this.#engine.getRun(record.id)

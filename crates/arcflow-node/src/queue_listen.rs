@@ -96,6 +96,10 @@ fn notice_json(notice: &Notice) -> String {
         Notice::Ended(Some(ids)) => json!({ "e": ids }),
         Notice::Ended(None) => json!({ "e": "*" }),
         Notice::Cancel(ids) => json!({ "c": ids }),
+        Notice::Written(Some(ids)) => json!({ "w": ids }),
+        Notice::Written(None) => json!({ "w": "*" }),
+        Notice::Signalled(Some(ids)) => json!({ "g": ids }),
+        Notice::Signalled(None) => json!({ "g": "*" }),
         Notice::Missed => json!({ "missed": true }),
     }
     .to_string()

@@ -25,5 +25,5 @@ pub use journal::{Journal, DEFAULT_SNAPSHOT_EVERY};
 pub use pending::PendingActivation;
 pub use resume::{payload_value, Resumed};
 pub use run::{set_system_values, Next, RunState};
-pub use signals::{queued_signals, signal_stored, SIGNAL_RECEIVED, SIGNAL_TAKEN};
+pub use signals::{queued_signals, signal_stored, SIGNAL_RECEIVED, SIGNAL_STORED, SIGNAL_TAKEN};
 pub use step::RunStart;

@@ -14,6 +14,11 @@ use crate::store::{EventRecord, Store, Write, WriteBehind};
 
 /// The event kind a received signal is journaled as.
 pub const SIGNAL_RECEIVED: &str = "signal.received";
+/// The event kind a signal sent from outside the run's process is
+/// journaled as (`signal_stored`): received like the others, but told apart
+/// so that the worker holding the run can take exactly these into its live
+/// run (the ones the run journaled itself it has already).
+pub const SIGNAL_STORED: &str = "signal.stored";
 /// The event kind a wait's taking of a signal is journaled as.
 pub const SIGNAL_TAKEN: &str = "signal.taken";
 
@@ -45,7 +50,7 @@ pub fn queued_signals(events: &[EventRecord]) -> Vec<(String, String)> {
         *taken.entry(e.message.as_str()).or_default() += 1;
     }
     let mut queued = Vec::new();
-    for e in events.iter().filter(|e| e.kind == SIGNAL_RECEIVED) {
+    for e in events.iter().filter(|e| e.kind == SIGNAL_RECEIVED || e.kind == SIGNAL_STORED) {
         match taken.get_mut(e.message.as_str()) {
             Some(n) if *n > 0 => *n -= 1, // taken in arrival order: the oldest go first
             _ => queued.push((e.message.clone(), e.data.clone().unwrap_or_else(|| "null".into()))),
@@ -65,7 +70,7 @@ pub fn signal_stored(reader: &mut dyn Store, writer: &WriteBehind, run_id: &str,
     }
     let (seq, full) = writer.enqueue([Write::Event(EventRecord {
         run_id: run_id.to_owned(),
-        kind: SIGNAL_RECEIVED.to_owned(),
+        kind: SIGNAL_STORED.to_owned(),
         task: None,
         item: None,
         attempt: None,

@@ -2,7 +2,10 @@
 //! connection of its own, opened again by itself when it is lost. The
 //! payloads are small JSON objects sent in the transaction that made the
 //! change: `{"q":[queues]}` (enqueued), `{"e":[run ids]}` or `{"e":"*"}`
-//! (runs ended), `{"c":[run ids]}` (cancel asked), each with `"s"`, the
+//! (runs ended), `{"c":[run ids]}` (cancel asked), `{"w":[run ids]}` (a
+//! batch of writes of runs a worker holds committed: event streams read the
+//! journal again), `{"g":[run ids]}` (a signal was stored for these runs:
+//! the worker holding one takes it), each with `"s"`, the
 //! schema that changed: processes on other schemas of the same database
 //! hear it too (the channel is per database) and ignore it. SQLite has none: a
 //! worker on SQLite polls across processes.
@@ -124,25 +127,44 @@ struct Payload {
     q: Option<Vec<String>>,
     e: Option<Ids>,
     c: Option<Vec<String>>,
+    w: Option<Ids>,
+    g: Option<Ids>,
+}
+
+impl Ids {
+    /// `None`: "all" (too many to name); an unknown word is not ours.
+    fn named(self) -> Option<Option<Vec<String>>> {
+        match self {
+            Ids::Some(ids) => Some(Some(ids)),
+            Ids::All(all) if all == "*" => Some(None),
+            Ids::All(_) => None,
+        }
+    }
 }
 
 /// A payload as its schema and notice (`None`: not one arcflow sends).
 pub(crate) fn parse(payload: &str) -> Option<(Option<String>, Notice)> {
     let p: Payload = serde_json::from_str(payload).ok()?;
-    let notice = match (p.q, p.e, p.c) {
-        (Some(q), None, None) => Some(Notice::Enqueued(q)),
-        (None, Some(Ids::Some(ids)), None) => Some(Notice::Ended(Some(ids))),
-        (None, Some(Ids::All(all)), None) if all == "*" => Some(Notice::Ended(None)),
-        (None, None, Some(c)) => Some(Notice::Cancel(c)),
-        _ => None,
-    }?;
+    let notice = match (p.q, p.e, p.c, p.w, p.g) {
+        (Some(q), None, None, None, None) => Notice::Enqueued(q),
+        (None, Some(e), None, None, None) => Notice::Ended(e.named()?),
+        (None, None, Some(c), None, None) => Notice::Cancel(c),
+        (None, None, None, Some(w), None) => Notice::Written(w.named()?),
+        (None, None, None, None, Some(g)) => Notice::Signalled(g.named()?),
+        _ => return None,
+    };
     Some((p.s, notice))
 }
 
 /// The payload saying these runs ended: named while short enough, else `"*"`.
 pub(crate) fn ended_payload(ids: &[&str]) -> String {
-    let text = serde_json::json!({ "e": ids }).to_string();
-    if text.len() > PAYLOAD_LIMIT { r#"{"e":"*"}"#.to_owned() } else { text }
+    ids_payload("e", ids)
+}
+
+/// The payload `{key: ids}`: named while short enough, else `{key: "*"}`.
+pub(crate) fn ids_payload(key: &str, ids: &[&str]) -> String {
+    let text = serde_json::json!({ key: ids }).to_string();
+    if text.len() > PAYLOAD_LIMIT { serde_json::json!({ key: "*" }).to_string() } else { text }
 }
 
 #[cfg(test)]
@@ -156,6 +178,9 @@ mod tests {
         assert_eq!(parse(r#"{"e":["r1"],"s":"public"}"#), Some((public.clone(), Notice::Ended(Some(vec!["r1".into()])))));
         assert_eq!(parse(r#"{"e":"*","s":"t1"}"#), Some((Some("t1".into()), Notice::Ended(None))));
         assert_eq!(parse(r#"{"c":["r2"]}"#), Some((None, Notice::Cancel(vec!["r2".into()]))));
+        assert_eq!(parse(r#"{"w":["r3"],"s":"public"}"#), Some((public.clone(), Notice::Written(Some(vec!["r3".into()])))));
+        assert_eq!(parse(r#"{"g":"*","s":"public"}"#), Some((public.clone(), Notice::Signalled(None))));
+        assert_eq!(parse(r#"{"w":["r3"],"g":["r3"]}"#), None);
         assert_eq!(parse("hello"), None);
         assert_eq!(parse(r#"{"e":"x"}"#), None);
     }

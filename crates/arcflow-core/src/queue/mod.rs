@@ -14,7 +14,7 @@
 mod listen;
 
 pub use listen::{listen, Listener};
-pub(crate) use listen::ended_payload;
+pub(crate) use listen::{ended_payload, ids_payload};
 
 use crate::error::{Error, Result};
 use crate::store::{PostgresStore, SqliteStore};
@@ -104,6 +104,12 @@ pub enum Notice {
     Ended(Option<Vec<String>>),
     /// Cancellation was asked for these runs.
     Cancel(Vec<String>),
+    /// A batch of writes of these runs (held by workers) committed; `None`:
+    /// too many to name.
+    Written(Option<Vec<String>>),
+    /// A signal was stored for these runs from outside their process;
+    /// `None`: too many to name.
+    Signalled(Option<Vec<String>>),
     /// The connection was lost and opened again: notices may have been
     /// missed meanwhile, re-check everything.
     Missed,

@@ -30,6 +30,7 @@ use crate::store::record::{Execution, LedgerKey, Write};
 pub(super) fn apply<'a>(tx: &mut Transaction<'_>, statements: &mut Statements, batch: impl IntoIterator<Item = &'a Write>) -> Result<(), Error> {
     let mut phase = Phase::default();
     let mut ended: Vec<&str> = Vec::new();
+    let mut signalled: Vec<&str> = Vec::new();
     for write in batch {
         if let Some(run) = run_of(write) {
             // a start follows what it resets: a waiting mark queued before it
@@ -39,18 +40,29 @@ pub(super) fn apply<'a>(tx: &mut Transaction<'_>, statements: &mut Statements, b
                 phase = Phase::default();
             }
         }
-        if let Write::RunEnded { id, .. } = write {
-            ended.push(id);
+        match write {
+            Write::RunEnded { id, .. } => ended.push(id),
+            Write::Event(e) if e.kind == crate::flow::SIGNAL_STORED && !signalled.contains(&&*e.run_id) => signalled.push(&e.run_id),
+            _ => {}
         }
         phase.add(write);
     }
     phase.run(tx, statements)?;
     if !ended.is_empty() {
         // one wake-up per batch, delivered at commit (result waiters, cancel forwarding)
-        let statement = statements.get(&mut *tx, NOTIFY)?;
-        tx.execute(&statement, &[&crate::queue::ended_payload(&ended)])?;
+        notify(tx, statements, &crate::queue::ended_payload(&ended))?;
+    }
+    if !signalled.is_empty() {
+        // the worker holding the run takes the signal into it at once
+        notify(tx, statements, &crate::queue::ids_payload("g", &signalled))?;
     }
     Ok(())
+}
+
+/// A notice sent at this transaction's commit.
+pub(super) fn notify(tx: &mut Transaction<'_>, statements: &mut Statements, payload: &str) -> Result<(), Error> {
+    let statement = statements.get(&mut *tx, NOTIFY)?;
+    tx.execute(&statement, &[&payload]).map(drop)
 }
 
 /// The payload says whose schema changed: listeners of other schemas on

@@ -234,6 +234,14 @@ impl Store for PostgresStore {
             // the rows locked: a takeover waits for this commit (or skips the run)
             let lost = fence::fenced_out(&mut tx, statements, fences)?;
             apply::apply(&mut tx, statements, batch.iter().filter(|w| w.run_id().is_none_or(|run| !lost.iter().any(|l| l == run))))?;
+            // runs held by workers: whoever streams their events elsewhere reads the journal again
+            // (only fenced batches pay for this notice, so runs started in process cost nothing more)
+            let fenced: std::collections::HashSet<&str> = fences.iter().map(|f| f.run_id.as_str()).filter(|r| !lost.iter().any(|l| l == r)).collect();
+            let mut seen = std::collections::HashSet::new();
+            let written: Vec<&str> = batch.iter().filter_map(Write::run_id).filter(|r| fenced.contains(r) && seen.insert(*r)).collect();
+            if !written.is_empty() {
+                apply::notify(&mut tx, statements, &crate::queue::ids_payload("w", &written))?;
+            }
             tx.commit()?;
             Ok(lost)
         })
