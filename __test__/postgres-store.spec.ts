@@ -13,7 +13,9 @@ import { exactlyCovered } from './scenarios/metering'
 import { usePostgres } from './support/postgres'
 
 const pg = usePostgres(test)
-const sqlite = (): string => `sqlite:${join(mkdtempSync(join(tmpdir(), 'arcflow-pgcmp-')), 'arcflow.db')}`
+// shared, like PostgreSQL: both lease credit (a file this process holds owns its
+// balances, and refuses an uncovered attempt before journaling its input)
+const sqlite = (): string => `sqlite:${join(mkdtempSync(join(tmpdir(), 'arcflow-pgcmp-')), 'arcflow.db')}?locking=shared`
 
 for (const durability of ['batched', 'sync'] as const) {
   test(`${durability}: the history read back from PostgreSQL equals SQLite's for the same runs`, async (t) => {
