@@ -31,7 +31,7 @@ test('a metered start under another process’s write lock neither throws nor bl
 
   const engine = new Engine({ store: `sqlite:${path}?locking=shared`, metering: {} })
   let ran = 0
-  engine.action('work', async () => ++ran, { cost: 3 })
+  engine.action('work', async () => (ran++, 1), { cost: 3 }) // not ++ran: which waiting run gets its lease first is not ordered
   engine.action('priced', async (n: number) => (ran++, n), { cost: (n) => n as number })
   const work = engine.workflow({ name: 'work', tasks: { w: { action: 'work' } }, output: '{{ tasks.w.result }}' })
   const priced = engine.workflow({ name: 'priced', tasks: { p: { action: 'priced', input: '{{ input }}' } }, output: '{{ tasks.p.result }}' })
