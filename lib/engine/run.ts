@@ -237,7 +237,7 @@ export class Run<O = unknown> {
     const waiting = this.status === 'waiting'
     if (waiting === this.#waitingWritten) return
     this.#waitingWritten = waiting
-    this.#store!.native.setWaiting(this.id, waiting ? Date.now() : null)
+    this.#store!.setWaiting(this.id, waiting ? Date.now() : null)
   }
 
   /** Activity changed beside parked work: the waiting state may have too. */
