@@ -4,47 +4,16 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-import { Engine } from '../lib/index'
+import { failedKeyStartsNew, keySetup, oneRunPerKey } from './scenarios/idempotency'
 
 const dbPath = (): string => join(mkdtempSync(join(tmpdir(), 'arcflow-keys-')), 'a.db')
 
-function setup(options: ConstructorParameters<typeof Engine>[0] = {}) {
-  const engine = new Engine(options)
-  let calls = 0
-  engine.action('charge', async ({ fail }: { fail?: boolean }) => {
-    calls++
-    if (fail) throw new Error('card declined')
-    return `receipt-${calls}`
-  })
-  const wf = engine.workflow({ name: 'pay', tasks: { c: { action: 'charge', input: { fail: '{{ input.fail }}' } } }, output: '{{ tasks.c.result }}' })
-  return { engine, wf, calls: () => calls }
-}
+const setup = keySetup
 
 for (const store of ['memory', 'sqlite'] as const) {
-  test(`${store}: 1,000 concurrent starts with one key make exactly one run`, async (t) => {
-    const { engine, wf, calls } = setup(store === 'sqlite' ? { store: `sqlite:${dbPath()}` } : {})
-    const outputs = await Promise.all(Array.from({ length: 1000 }, () => engine.run(wf, { fail: false }, { idempotencyKey: 'order-42' })))
-    t.is(calls(), 1)
-    t.true(outputs.every((o) => o === 'receipt-1'))
-    // after it ended, the same key still answers it
-    const again = engine.start(wf, { fail: false }, { idempotencyKey: 'order-42' })
-    t.is(await again.result(), 'receipt-1')
-    t.is(calls(), 1)
-    if (store === 'sqlite') t.is((await engine.runs({ workflow: 'pay' })).length, 1)
-    await engine.close()
-  })
-
-  test(`${store}: a failed run does not block a new one with its key`, async (t) => {
-    const { engine, wf, calls } = setup(store === 'sqlite' ? { store: `sqlite:${dbPath()}` } : {})
-    const first = engine.start(wf, { fail: true }, { idempotencyKey: 'k' })
-    await t.throwsAsync(first.result())
-    const second = engine.start(wf, { fail: false }, { idempotencyKey: 'k' })
-    t.not(second.id, first.id)
-    t.is(await second.result(), 'receipt-2')
-    t.is(engine.start(wf, {}, { idempotencyKey: 'k' }).id, second.id)
-    t.is(calls(), 2)
-    await engine.close()
-  })
+  const url = (): string | undefined => (store === 'sqlite' ? `sqlite:${dbPath()}` : undefined)
+  test(`${store}: 1,000 concurrent starts with one key make exactly one run`, (t) => oneRunPerKey(t, url()))
+  test(`${store}: a failed run does not block a new one with its key`, (t) => failedKeyStartsNew(t, url()))
 }
 
 test('after a restart, the key answers the run in history (the store)', async (t) => {

@@ -1,62 +1,10 @@
-// kill -9 during a child run, then resume the parent: the completed child
-// is not run again, the interrupted child is resumed (same id, its
-// completed task not run again), not restarted.
+// kill -9 during a child run, then resume the parent, on SQLite (scenarios/subflows.ts).
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 
-import { Engine, type RunEvent } from '../lib/index'
+import { childNotRerun } from './scenarios/subflows'
 
-function crash(path: string): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(__dirname, 'fixtures', 'subflow-crash.mjs'), path], { stdio: ['ignore', 'pipe', 'inherit'] })
-    const lines: string[] = []
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`never hung: ${lines.join('; ')}`)) }, 30_000)
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      lines.push(line)
-      if (line === 'exec hang') child.kill('SIGKILL')
-    })
-    child.on('exit', (_code, signal) => {
-      clearTimeout(timer)
-      if (signal === 'SIGKILL') resolve(lines)
-      else reject(new Error(`the child exited by itself: ${lines.join('; ')}`))
-    })
-  })
-}
-
-test('kill -9 during a child run, then resume: the completed child is not re-run, the interrupted one is resumed', async (t) => {
-  const path = join(mkdtempSync(join(tmpdir(), 'arcflow-subcrash-')), 'a.db')
-  const before = await crash(path)
-  const runId = before.find((l) => l.startsWith('run '))!.slice(4)
-  const children = before.filter((l) => l.startsWith('child ')).map((l) => l.slice(6))
-  t.is(children.length, 2)
-  t.deepEqual(before.filter((l) => l.startsWith('exec ')), ['exec quick', 'exec pre', 'exec hang'])
-
-  const engine = new Engine({ store: `sqlite:${path}`, durability: 'sync' })
-  const calls: string[] = []
-  engine.action('step', async (name: string) => { calls.push(name); return name })
-  engine.action('hang', async () => { calls.push('hang'); return 'woke' })
-  engine.workflow({ name: 'quick', tasks: { q: { action: 'step', input: 'quick' } }, output: '{{ tasks.q.result }}' })
-  engine.workflow({ name: 'slow', tasks: { pre: { action: 'step', input: 'pre', next: { do: 'h' } }, h: { action: 'hang', retry: 1 } }, output: '{{ tasks.h.result }}' })
-  engine.workflow({ name: 'parent', tasks: { one: { workflow: 'quick', next: { do: 'two' } }, two: { workflow: 'slow' } }, output: '{{ [tasks.one.result, tasks.two.result] }}' })
-
-  const interrupted = await engine.interruptedRuns()
-  t.deepEqual(interrupted.map((r) => r.id), [runId]) // the child is resumed by its parent, not listed
-  const events: RunEvent[] = []
-  const run = engine.resume(runId)
-  const collect = (async () => { for await (const e of run.events()) events.push(e) })()
-  t.deepEqual(await run.result(), ['quick', 'woke'])
-  await collect
-  t.deepEqual(calls, ['hang']) // neither `quick` nor the slow child's `pre` ran again
-  const resumedChild = events.find((e) => e.type === 'task.child') as { childId: string }
-  t.is(resumedChild.childId, children[1])
-  t.true(events.some((e) => e.type === 'run.resumed' && e.runId === children[1]))
-  const slow = await engine.getRun(children[1]!)
-  t.is(slow?.status, 'succeeded')
-  t.is(slow?.parentId, runId)
-  t.is((await engine.getRun(children[0]!))?.status, 'succeeded')
-  await engine.close()
-})
+test('kill -9 during a child run, then resume: the completed child is not re-run, the interrupted one is resumed', (t) =>
+  childNotRerun(t, `sqlite:${join(mkdtempSync(join(tmpdir(), 'arcflow-subcrash-')), 'a.db')}`))

@@ -4,27 +4,11 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-import { Engine, type RunEvent } from '../lib/index'
+import { Engine } from '../lib/index'
+import { cacheExpires, cacheSetup, cacheShared } from './scenarios/cache'
 
 const dbPath = (): string => join(mkdtempSync(join(tmpdir(), 'arcflow-cache-')), 'a.db')
-const definition = (ttl: string) => ({
-  name: 'sum',
-  tasks: { s: { action: 'summarize', input: { doc: '{{ input.doc }}' }, cache: { key: '{{ input.doc }}', ttl } } },
-  output: '{{ tasks.s.result }}',
-})
-
-function setup(options: ConstructorParameters<typeof Engine>[0] = {}, ttl = '1h') {
-  const engine = new Engine(options)
-  const calls: string[] = []
-  engine.action('summarize', async ({ doc }: { doc: string }) => {
-    calls.push(doc)
-    if (doc.startsWith('bad')) throw new Error('failed to summarize')
-    return `summary of ${doc}`
-  }, { cost: 5 })
-  const events: RunEvent[] = []
-  engine.on('event', (e) => events.push(e))
-  return { engine, calls, events, wf: engine.workflow(definition(ttl)) }
-}
+const setup = cacheSetup
 
 test('a hit is used instead of running the action: task.cached, no charge; a miss runs it', async (t) => {
   const { engine, calls, events, wf } = setup()
@@ -49,28 +33,8 @@ test('an expired result is not used; a failure is not cached', async (t) => {
   t.deepEqual(calls, ['a', 'a', 'bad', 'bad'])
 })
 
-test('with a store, the cache is shared by two engines on it; cache.clear drops it for both', async (t) => {
-  const store = `sqlite:${dbPath()}`
-  const one = setup({ store })
-  const two = setup({ store })
-  await one.engine.run(one.wf, { doc: 'a' })
-  await one.engine.flush()
-  t.is(await two.engine.run(two.wf, { doc: 'a' }), 'summary of a')
-  t.deepEqual(two.calls, [])
-  t.is(two.engine.cache.stats.storeHits, 1)
-  t.is(two.events.filter((e) => e.type === 'task.cached').length, 1)
-
-  await one.engine.cache.clear({ workflow: 'sum', task: 's' })
-  await one.engine.run(one.wf, { doc: 'a' })
-  t.deepEqual(one.calls, ['a', 'a'])
-  await one.engine.cache.clear({ workflow: 'sum' })
-  // engine two's in-memory layer still has it: clear it there too, then the store has nothing
-  await two.engine.cache.clear()
-  await two.engine.run(two.wf, { doc: 'a' })
-  t.deepEqual(two.calls, ['a'])
-  await one.engine.close()
-  await two.engine.close()
-})
+test('with a store, the cache is shared by two engines on it; cache.clear drops it for both', (t) => cacheShared(t, `sqlite:${dbPath()}`))
+test('with a store, an expired entry is used by neither engine; a failure is not stored', (t) => cacheExpires(t, `sqlite:${dbPath()}`))
 
 test('with-items: a key per item; cache on a workflow task is refused at load', async (t) => {
   const engine = new Engine()

@@ -438,10 +438,12 @@ export declare function runLog(handle: number, task: number, attempt: number, it
  * Resumes run `runId` of `flow` from `store` under `handle` (see
  * `arcflow_core::flow::Resumed`). Answers, each ending with `full, seq`:
  *
- * - `[6, starts, [[t, step, k, v, attempt, interrupted, began, items], ...]]`:
+ * - `[6, starts, [[t, step, k, v, attempt, interrupted, began, failed, items], ...]]`:
  *   activations to start again; `starts` counts activations per task so
  *   far; `attempt` is the last attempt journaled (0: none), `interrupted`
- *   1 when it was running; `began` when its first attempt started (ms, or null); `items` (with-items tasks) lists the item
+ *   1 when it was running; `began` when its first attempt started (ms, or null);
+ *   `failed` when that last attempt failed, if it is `retrying` (ms, or null:
+ *   a durable retry delay counts from it); `items` (with-items tasks) lists the item
  *   executions journaled, `[index, attempt, status, payload]` with status
  *   0 succeeded, 1 failed, 2 timed out, 3 retrying;
  * - `[7, t, attempt, status, payload, next]`: the last completion ended

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 
 import { Engine, type RunStatus } from '../../lib/index'
 import { renderReport } from '../../lib/cli/report'
+import { SETTLE_MS } from '../../lib/engine/waiting-mark'
 
 /** Polls the store (committed reads) until `run` reads `status`: how many polls it took, or -1 after 200. */
 async function storeSays(engine: Engine, id: string, status: RunStatus): Promise<number> {
@@ -67,4 +68,38 @@ export async function stormLeavesNoWaiting(t: ExecutionContext, url: string): Pr
   t.is((await again.getRun(run.id))!.status, 'succeeded')
   t.deepEqual(await again.runs({ status: 'waiting' }), [])
   await again.close()
+}
+
+/**
+ * Coalescing: a with-items wait taking its 300 signals one item at a time
+ * flips the run between waiting and running about 600 times; the store is
+ * written at most once per run per settle window (`SETTLE_MS`), counted
+ * by `engine.stats().store.waitingWrites`.
+ */
+export async function stormCoalesced(t: ExecutionContext, url: string): Promise<void> {
+  const engine = new Engine({ store: url })
+  const n = 300
+  engine.action('sum', (input: { xs: number[] }) => input.xs.length)
+  const wf = engine.workflow({
+    name: 'storm-one-by-one',
+    tasks: {
+      each: { wait: { signal: 'item-{{ index }}' }, with: { items: '{{ input.items }}', concurrency: 1 }, next: [{ do: 'sum' }] },
+      sum: { action: 'sum', input: { xs: '{{ tasks.each.result }}' } },
+    },
+    output: '{{ tasks.sum.result }}',
+  })
+  const run = engine.start(wf, { items: Array.from({ length: n }, (_, i) => i) })
+  t.not(await storeSays(engine, run.id, 'waiting'), -1)
+  const before = engine.stats().store!.waitingWrites
+  t.is(before, 1, 'parked once: written once')
+  const began = performance.now()
+  await Promise.all(Array.from({ length: n }, (_, i) => run.signal(`item-${i}`, i)))
+  t.is(await run.result(), n)
+  const windows = Math.ceil((performance.now() - began) / SETTLE_MS) + 1
+  const writes = engine.stats().store!.waitingWrites - before
+  const parks = run.history().filter((e) => e.type === 'task.waiting').length
+  t.is(parks, n, 'every item parked in its turn')
+  t.true(writes <= windows, `${writes} waiting writes in ${windows} settle windows`)
+  t.true(writes * 10 <= parks, `${writes} waiting writes for ${parks} parks`)
+  await engine.close()
 }

@@ -183,13 +183,13 @@ export class Run<O = unknown> {
     const tasks = this.workflow.taskList
     if (answer[0] === AnswerKind.Resumed) {
       this.#steps = (answer[1] as number[]).reduce((sum, n) => sum + n, 0)
-      const pending = answer[2] as Array<[number, number, InputKind, unknown, number, number, number | null, ResumedActivation['items']]>
+      const pending = answer[2] as Array<[number, number, InputKind, unknown, number, number, number | null, number | null, ResumedActivation['items']]>
       this.#emit({ type: 'run.resumed', workflow: this.workflow.name, pending: pending.map(([t]) => tasks[t]!.name), message })
       queueMicrotask(() => {
-        for (const [t, step, kind, value, attempt, interrupted, began, items] of pending) {
+        for (const [t, step, kind, value, attempt, interrupted, began, failed, items] of pending) {
           if (!this.accepting()) break
           this.#active++
-          startTask(tasks[t]!, this, this.#actions[t]!, step, kind, value, { attempt, interrupted: interrupted === 1, began, items })
+          startTask(tasks[t]!, this, this.#actions[t]!, step, kind, value, { attempt, interrupted: interrupted === 1, began, failed, items })
         }
         this.#maybeFinish()
       })
@@ -237,7 +237,7 @@ export class Run<O = unknown> {
     const waiting = this.status === 'waiting'
     if (waiting === this.#waitingWritten) return
     this.#waitingWritten = waiting
-    this.#store!.native.setWaiting(this.id, waiting ? Date.now() : null)
+    this.#store!.setWaiting(this.id, waiting ? Date.now() : null)
   }
 
   /** Activity changed beside parked work: the waiting state may have too. */

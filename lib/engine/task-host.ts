@@ -69,6 +69,8 @@ export interface ResumedActivation {
   interrupted: boolean
   /** When its first attempt started (epoch ms, journaled), if known: a wait's or a sleep's due time counts from it. */
   began?: number | null
+  /** When that last attempt failed, if it is `retrying` (epoch ms, journaled): a durable retry delay counts from it. */
+  failed?: number | null
   /**
    * Item executions journaled, `[index, attempt, status, payload]` with
    * status a `StatusCode` (with-items only).

@@ -15,7 +15,7 @@ import { toFailure, type Failure } from './failure'
 import { Items, type ItemsOwner } from './items'
 import { estimate } from './metering'
 import { InputKind, STATUS_CODE, reservedBy, unit } from './protocol'
-import { retryDelay } from './retry'
+import { keyedRandom, retryDelay, retryLeft } from './retry'
 import { setLongTimeout } from './timers'
 import { encode, MAX_DEPTH, validated } from '../values'
 import { interruptedFailure, type Activation, type ResumedActivation, type TaskHost, type TaskOutcome } from './task-host'
@@ -71,7 +71,8 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
    * `kind` and `value`: the first attempt's input, as the core answered it.
    * A resumed activation goes on from what its journal holds: an
    * interrupted attempt counts as failed (retry policy), a retry that was
-   * waiting starts now, items that ended keep their result.
+   * waiting starts once what is left of a durable delay has passed (at
+   * once for a short one), items that ended keep their result.
    */
   start(kind: InputKind, value: unknown, resumed?: ResumedActivation): void {
     this.#starting = true
@@ -92,7 +93,10 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
         const failure = interruptedFailure(resumed.attempt)
         return queueMicrotask(() => this.#failed(resumed.attempt, -1, 'failed', failure))
       }
-      return this.retry(resumed.attempt + 1, -1) // a retry was due
+      // a retry was due: a durable delay counts from when the attempt failed
+      const left = this.task.retry ? retryLeft(this.#delay(resumed.attempt, -1), resumed.failed) : 0
+      if (left === 0) return this.retry(resumed.attempt + 1, -1)
+      return this.#later(left, () => this.retry(resumed.attempt + 1, -1))
     }
     this.#startItems(resumed)
   }
@@ -247,22 +251,33 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
     if (this.#finished || !this.host.live()) return
     const retry = this.task.retry
     if (retry && attempt <= retry.count && !this.#items?.stopped && this.host.accepting() && this.#retryAllowed(attempt, index, status, failure, startedAt)) {
-      const delayMs = retryDelay(retry, attempt)
+      const delayMs = this.#delay(attempt, index)
       const e = event(this.host, 'task.retrying', this.task.name, attempt, index) as RunEvent & { error: Failure; delayMs: number }
       e.error = failure
       e.delayMs = delayMs
       this.host.emit(e)
-      const host = this.host
-      const timer = setLongTimeout(() => {
-        host.untrack(timer)
-        if (this.#finished || !host.live()) return
-        if (!host.accepting()) return this.#unitDone(index, attempt, status, failure, startedAt)
-        this.retry(attempt + 1, index)
-      }, delayMs)
-      host.track(timer)
+      this.#later(delayMs, () => this.retry(attempt + 1, index), () => this.#unitDone(index, attempt, status, failure, startedAt))
       return
     }
     this.#unitDone(index, attempt, status, failure, startedAt)
+  }
+
+  /** The delay after `attempt` failed; a durable run's jitter is keyed, so that a resume finds the same (see `retry.ts`). */
+  #delay(attempt: number, index: number): number {
+    const random = this.host.durable && this.task.retry!.jitter > 0 ? keyedRandom(`${this.host.id}|${this.task.index}|${this.step}|${index}|${attempt}`) : undefined
+    return retryDelay(this.task.retry!, attempt, random)
+  }
+
+  /** `then` after `ms`, unless the task or the run ended first; `stopping`, should the run stop accepting work meanwhile. */
+  #later(ms: number, then: () => void, stopping = (): void => this.finish({ status: 'cancelled', attempt: 0 })): void {
+    const host = this.host
+    const timer = setLongTimeout(() => {
+      host.untrack(timer)
+      if (this.#finished || !host.live()) return
+      if (!host.accepting()) return stopping()
+      then()
+    }, ms)
+    host.track(timer)
   }
 
   /** The core's word on a retry (`retry.when`; a durable run journals it `retrying`): one call, only when needed. */

@@ -43,6 +43,8 @@ export interface StoreStats {
   closed: boolean
   /** Calls that waited on the JavaScript thread for queued writes to commit (only `engine.resume` may). */
   blockingWaits: number
+  /** Writes of a run's `waiting` status (set or cleared) this store queued: coalesced, at most one per run per settle window (`waiting-mark.ts`). */
+  waitingWrites: number
 }
 
 export interface RunRecord {
@@ -214,6 +216,7 @@ export class DurableStore {
   readonly #waiters: Array<{ seq: number; resolve: () => void }> = []
   #polling = false
   #closed = false
+  #waitingWrites = 0
 
   constructor(target: StoreTarget, options: StoreOptions) {
     this.target = target
@@ -227,7 +230,15 @@ export class DurableStore {
   }
 
   stats(): StoreStats {
-    return JSON.parse(this.native.stats()) as StoreStats
+    const stats = JSON.parse(this.native.stats()) as StoreStats
+    stats.waitingWrites = this.#waitingWrites
+    return stats
+  }
+
+  /** @internal Queues a run's `waiting` status (`since`: epoch ms, or null: no longer waiting), counted for `stats()`. */
+  setWaiting(id: string, since: number | null): void {
+    this.#waitingWrites++
+    this.native.setWaiting(id, since)
   }
 
   /**

@@ -16,10 +16,12 @@ use crate::store::NativeStore;
 /// Resumes run `runId` of `flow` from `store` under `handle` (see
 /// `arcflow_core::flow::Resumed`). Answers, each ending with `full, seq`:
 ///
-/// - `[6, starts, [[t, step, k, v, attempt, interrupted, began, items], ...]]`:
+/// - `[6, starts, [[t, step, k, v, attempt, interrupted, began, failed, items], ...]]`:
 ///   activations to start again; `starts` counts activations per task so
 ///   far; `attempt` is the last attempt journaled (0: none), `interrupted`
-///   1 when it was running; `began` when its first attempt started (ms, or null); `items` (with-items tasks) lists the item
+///   1 when it was running; `began` when its first attempt started (ms, or null);
+///   `failed` when that last attempt failed, if it is `retrying` (ms, or null:
+///   a durable retry delay counts from it); `items` (with-items tasks) lists the item
 ///   executions journaled, `[index, attempt, status, payload]` with status
 ///   0 succeeded, 1 failed, 2 timed out, 3 retrying;
 /// - `[7, t, attempt, status, payload, next]`: the last completion ended
@@ -106,7 +108,10 @@ fn resume_answer(state: &mut RunState, activations: &[PendingActivation]) -> arc
         push_input(&mut out, &input);
         // when the activation began (its first attempt): a wait's or a sleep's deadline counts from it
         let began = activation.executions.iter().filter(|e| e.item < 0).filter_map(|e| e.started_at).min();
-        out.push_str(&format!(",{attempt},{},{}", u8::from(interrupted), began.map_or("null".to_owned(), |t| t.to_string())));
+        // when a retrying attempt failed: a long retry delay counts from it (see lib/engine/retry.ts)
+        let failed = last.filter(|e| e.status == "retrying").and_then(|e| e.ended_at);
+        let ms = |t: Option<i64>| t.map_or("null".to_owned(), |t| t.to_string());
+        out.push_str(&format!(",{attempt},{},{},{}", u8::from(interrupted), ms(began), ms(failed)));
         if !state.graph().task(task)?.has_items() {
             out.push_str(",null]");
             continue;
