@@ -34,6 +34,32 @@ test('a worker of the engine that enqueues runs its runs; its events are the run
   t.deepEqual(seen.map((e) => e.runId).sort(), [...ids].sort())
 })
 
+test('prefetch: a claim takes runs ahead of free slots, which wait in the worker; no more than concurrency run at once', async (t) => {
+  let now = 0
+  let most = 0
+  const gates: Array<() => void> = []
+  const engine = workerEngine(sqlite(), (input) => {
+    most = Math.max(most, ++now)
+    return new Promise((resolve) => gates.push(() => (now--, resolve(input))))
+  })
+  t.teardown(() => engine.close())
+  const ids = (await engine.enqueueMany('one', Array.from({ length: 30 }, (_, i) => i))).map((r) => r.id)
+  const worker = engine.work({ concurrency: 2, prefetch: 5 })
+  // the first claim holds 7 runs: 2 running, 5 buffered (still queued for no one else)
+  while (gates.length < 2) await new Promise((resolve) => setTimeout(resolve, 5))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.is(worker.stats().claimed, 7, 'concurrency + prefetch claimed')
+  t.is(worker.stats().running, 2, 'buffered runs do not run')
+  t.is((await engine.runs({ status: 'queued' })).length, 23)
+  const release = setInterval(() => gates.shift()?.(), 1)
+  t.teardown(() => clearInterval(release))
+  t.deepEqual(await Promise.all(ids.map((id) => engine.result(id))), ids.map((_, i) => i))
+  t.true(most <= 2, `at most 2 at once, saw ${most}`)
+  await worker.stop()
+  t.like(worker.stats(), { claimed: 30, completed: 30, running: 0 })
+  t.throws(() => engine.work({ prefetch: -1 }), { instanceOf: InputError })
+})
+
 test('engines of one process on one store: one enqueues and cancels, the other works; the cancel reaches the worker', async (t) => {
   const store = sqlite()
   let aborted = 0

@@ -17,6 +17,8 @@ const QUEUE = 'bench'
 // drain's check reads it by name
 const SCHEMA = 'arcflow'
 const CONCURRENCY = 64
+// claimed ahead of free slots, like graphile-worker's localQueue (size 500) in its batched configuration
+const PREFETCH = 500
 
 /** Undefined when arcflow's queue can be measured, else why not. */
 function unavailable() {
@@ -70,7 +72,7 @@ function create({ workflow = 'one', lease, durability = 'batched' } = {}) {
       engine.action('inc', async (n) => n + 1)
       engine.workflow({ name: 'one', tasks: { t: { action: 'job', input: '{{ input }}', retry: { count: 3, delay: '5ms' } } }, output: '{{ tasks.t.result }}' })
       engine.workflow({ name: 'chain', tasks: chainTasks(), output: '{{ tasks.t9.result }}' })
-      const worker = engine.work({ queues: [QUEUE], concurrency: CONCURRENCY, ...(lease ? { lease } : {}) })
+      const worker = engine.work({ queues: [QUEUE], concurrency: CONCURRENCY, prefetch: PREFETCH, ...(lease ? { lease } : {}) })
       worker.on('error', (e) => console.error(`arcflow worker: ${e.stack ?? e}`))
       return {
         async stop() {

@@ -40,6 +40,15 @@ export interface WorkOptions {
   queues?: string[]
   /** Runs held at once by this worker (default 64). */
   concurrency?: number
+  /**
+   * Runs claimed ahead of free capacity, waiting in the worker's local
+   * buffer (default 0): a claim then fetches up to `concurrency + prefetch`
+   * runs, so that short runs do not wait for a claim's round trip each
+   * batch. Prefetched runs are claimed (leased, `running` in the store, they
+   * count against per-queue limits) before they start: keep it small for long
+   * runs, which another idle worker could have taken.
+   */
+  prefetch?: number
   /** How long a claim holds a run without renewal (default `'30s'`); renewed every third of it. */
   lease?: number | string
   /** Milliseconds between cross-process polls on SQLite, which has no notifications (default 250). */
@@ -72,6 +81,7 @@ export interface CheckedEnqueue {
 export interface CheckedWork {
   queues: string[]
   concurrency: number
+  prefetch: number
   leaseMs: number
   pollMs: number
   safetyPollMs: number
@@ -143,6 +153,8 @@ export function checkWork(options: WorkOptions | undefined): CheckedWork {
   })
   const concurrency = o.concurrency ?? 64
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 100_000) problems.push(`options.concurrency: must be an integer from 1 to 100000, got ${describe(concurrency)}`)
+  const prefetch = o.prefetch ?? 0
+  if (!Number.isInteger(prefetch) || prefetch < 0 || prefetch > 100_000) problems.push(`options.prefetch: must be an integer from 0 to 100000, got ${describe(o.prefetch)}`)
   let leaseMs = 30_000
   if (o.lease !== undefined) {
     const d = parseDuration(o.lease)
@@ -156,7 +168,7 @@ export function checkWork(options: WorkOptions | undefined): CheckedWork {
   const safetyPollMs = o.safetyPollInterval ?? 3_000
   if (!Number.isInteger(safetyPollMs) || safetyPollMs < 100 || safetyPollMs > 2 ** 30) problems.push(`options.safetyPollInterval: must be an integer from 100 to 2^30 ms, got ${describe(o.safetyPollInterval)}`)
   if (problems.length > 0) fail('work options', problems)
-  return { queues: [...new Set(queues)], concurrency, leaseMs, pollMs, safetyPollMs }
+  return { queues: [...new Set(queues)], concurrency, prefetch, leaseMs, pollMs, safetyPollMs }
 }
 
 /** Checks `result`'s run id and options; answers the timeout in ms (undefined: none). */

@@ -176,6 +176,7 @@ export class Worker extends EventEmitter {
     const held = [...this.#held]
     // no longer held before they are abandoned: their ends are not completions
     this.#held.clear()
+    this.#buffer = []
     for (const [id, { run, epoch }] of held) {
       runs.push([id, epoch])
       this.#signals.forget(id)
@@ -214,8 +215,8 @@ export class Worker extends EventEmitter {
     }
     // a run whose end waits for its commit no longer takes a slot: capacity is
     // not held for a flush interval per run; the write-behind queue's own bound
-    // (backpressure) limits how many ends may wait
-    const free = this.#options.concurrency - this.#running()
+    // (backpressure) limits how many ends may wait. Buffered runs are held.
+    const free = this.#options.concurrency + this.#options.prefetch - (this.#running() + this.#buffer.length)
     if (free <= 0) return
     this.#claiming = true
     this.#again = false
@@ -237,15 +238,33 @@ export class Worker extends EventEmitter {
     )
   }
 
-  /** Runs a claimed run: started, or resumed when taken over; a run that cannot start ends failed. */
+  /** Holds a claimed run: fenced and leased at once; started now, or buffered while every slot is taken (`prefetch`). */
   #take(claim: Claimed): void {
     const { id, epoch } = claim
     this.#stats.claimed++
-    const store = this.#host.store
     // every write of the run, its start included, is checked against this claim
-    store.native.fence(id, this.id, epoch)
+    this.#host.store.native.fence(id, this.id, epoch)
     const held: Held = { run: undefined, epoch, claimSeq: this.#claimSeq }
     this.#held.set(id, held)
+    if (this.#running() > this.#options.concurrency) this.#buffer.push([claim, held])
+    else this.#launch(claim, held)
+  }
+
+  /** Claimed runs waiting for a slot (see `WorkOptions.prefetch`), oldest first. */
+  #buffer: Array<[Claimed, Held]> = []
+
+  /** Starts buffered runs while slots are free (one lost or released meanwhile is skipped). */
+  #startBuffered(): void {
+    while (this.#buffer.length > 0 && this.#running() < this.#options.concurrency) {
+      const [claim, held] = this.#buffer.shift()!
+      if (this.#held.get(claim.id) === held) this.#launch(claim, held)
+    }
+  }
+
+  /** Runs a held run: started, or resumed when taken over; a run that cannot start ends failed. */
+  #launch(claim: Claimed, held: Held): void {
+    const { id } = claim
+    const store = this.#host.store
     const workflow = this.#host.workflow(claim.workflow)
     if (!workflow) return this.#failUnstarted(id, new UnknownWorkflowError(claim.workflow))
     if (claim.takenOver) {
@@ -292,6 +311,7 @@ export class Worker extends EventEmitter {
       this.#signals.forget(id)
       this.#stats.completed++
       this.#hub.emit('ended', [id])
+      this.#startBuffered()
       this.#pump()
     })
   }
@@ -317,16 +337,17 @@ export class Worker extends EventEmitter {
   /** Held runs that ended here and wait for their ends' commit (see `Held.ended`). */
   #endingCount = 0
 
-  /** Held runs taking a slot (a lost or released run still counted in `#endingCount` until its batch settles). */
+  /** Held runs taking a slot: neither ended nor buffered (a lost or released run still counted in `#endingCount` until its batch settles). */
   #running(): number {
-    return Math.max(0, this.#held.size - this.#endingCount)
+    return Math.max(0, this.#held.size - this.#endingCount - this.#buffer.length)
   }
 
   #settleEnds(): void {
     const batch = this.#ending
     this.#ending = []
     const store = this.#host.store
-    // the slots are free now: claim while the ends commit
+    // the slots are free now: buffered runs start, and a claim goes while the ends commit
+    this.#startBuffered()
     this.#pump()
     void store.committed(store.stats().enqueued).then(() => {
       this.#leases.checkRefusals()
@@ -346,6 +367,8 @@ export class Worker extends EventEmitter {
     const held = this.#held.get(id)
     if (!held) return
     this.#held.delete(id)
+    // a buffered run never started: it only leaves the buffer
+    this.#buffer = this.#buffer.filter(([, b]) => b !== held)
     this.#signals.forget(id)
     this.#stats.lostLeases++
     // live, waiting, or ended but not yet committed (`sync`): still to abandon

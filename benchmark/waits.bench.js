@@ -1,0 +1,111 @@
+// Issue 14's figures, in process, in memory:
+// - a signal → the waiting task's `task.succeeded`, for runs already parked
+//   in their wait (their start is not timed), beside LangGraph.js's
+//   `Command({ resume })` after an `interrupt()` on a one-node graph with a
+//   MemorySaver (the interrupting invoke is not timed either);
+// - a cache hit beside running the action (one-task runs);
+// - a sub-workflow task beside an action task (the added cost per child run).
+// The parked cases are timed by hand in rounds (a batch of runs parked,
+// then signalled and timed); the others by benny. Results are saved in
+// benny's shape, so the summary reads them like any suite.
+'use strict'
+require('node:events').setMaxListeners(0)
+const fs = require('node:fs')
+const path = require('node:path')
+const { Engine } = require('..')
+const { StateGraph, Annotation, MemorySaver, Command, interrupt, START, END } = require('@langchain/langgraph')
+const { b, folder, configure } = require('./engine-workloads.js')
+
+const ROUNDS = 15
+const PARKED = 2_000
+const LANGGRAPH_PER_ROUND = 200
+
+const median = (xs) => [...xs].sort((a, c) => a - c)[Math.floor(xs.length / 2)]
+
+/** The round in progress: the engine's one listener counts its events (an engine listener stays for good). */
+let round
+function listen(engine) {
+  engine.on('event', (e) => {
+    if (e.type === 'task.waiting' && ++round.waiting === PARKED) round.parked()
+    else if (e.type === 'task.succeeded' && ++round.succeeded === PARKED) round.done()
+  })
+}
+
+/** Per-signal seconds of one round: PARKED runs parked in their wait, then all signalled at once. */
+async function arcflowRound(engine, wf) {
+  round = { waiting: 0, succeeded: 0 }
+  const allParked = new Promise((resolve) => (round.parked = resolve))
+  const allDone = new Promise((resolve) => (round.done = resolve))
+  const runs = Array.from({ length: PARKED }, () => engine.start(wf, {}))
+  await allParked
+  const t0 = process.hrtime.bigint()
+  for (const run of runs) void run.signal('go', { ok: true })
+  await allDone
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9
+  await Promise.all(runs.map((r) => r.result()))
+  return seconds / PARKED
+}
+
+async function langgraphRound(graph, round) {
+  const configs = Array.from({ length: LANGGRAPH_PER_ROUND }, (_, i) => ({ configurable: { thread_id: `${round}-${i}` } }))
+  for (const config of configs) await graph.invoke({ answer: null }, config)
+  const t0 = process.hrtime.bigint()
+  for (const config of configs) await graph.invoke(new Command({ resume: { ok: true } }), config)
+  return Number(process.hrtime.bigint() - t0) / 1e9 / LANGGRAPH_PER_ROUND
+}
+
+function benny(name, samples) {
+  const m = median(samples)
+  return { name, ops: Math.round(1 / m), margin: 0, details: { median: m, min: Math.min(...samples), max: Math.max(...samples), sampleResults: samples } }
+}
+
+async function parked() {
+  const engine = new Engine()
+  const wf = engine.workflow({ name: 'approve', tasks: { approve: { wait: 'go' } } })
+  listen(engine)
+  const State = Annotation.Root({ answer: Annotation() })
+  const graph = new StateGraph(State)
+    .addNode('approve', () => ({ answer: interrupt('approve?') }))
+    .addEdge(START, 'approve')
+    .addEdge('approve', END)
+    .compile({ checkpointer: new MemorySaver() })
+  const arcflow = []
+  const langgraph = []
+  await arcflowRound(engine, wf) // warm-up
+  for (let round = 0; round < ROUNDS; round++) {
+    arcflow.push(await arcflowRound(engine, wf))
+    langgraph.push(await langgraphRound(graph, round))
+  }
+  await engine.close()
+  return [
+    benny(`arcflow: signal → task.succeeded, run parked in its wait (per signal, ${PARKED} parked)`, arcflow),
+    benny('LangGraph.js: Command({ resume }) after interrupt(), MemorySaver (per resume)', langgraph),
+  ]
+}
+
+async function main() {
+  const results = await parked()
+  fs.writeFileSync(path.join(folder, 'waits-signal.json'), JSON.stringify({ name: 'waits-signal', date: new Date().toISOString(), results }, null, 2))
+
+  const engine = new Engine()
+  engine.action('work', async (n) => n + 1)
+  const action = engine.workflow({ name: 'action', tasks: { t: { action: 'work', input: '{{ input }}' } }, output: '{{ tasks.t.result }}' })
+  const cached = engine.workflow({ name: 'cached', tasks: { t: { action: 'work', input: '{{ input }}', cache: { key: 'always-the-same', ttl: '1h' } } }, output: '{{ tasks.t.result }}' })
+  engine.workflow({ name: 'child', tasks: { t: { action: 'work', input: '{{ input }}' } }, output: '{{ tasks.t.result }}' })
+  const parent = engine.workflow({ name: 'parent', tasks: { c: { workflow: 'child', input: '{{ input }}' } }, output: '{{ tasks.c.result }}' })
+  await engine.run(cached, 1) // the entry the hits read
+  b.suite(
+    'waits',
+    configure(3),
+    b.add('one-task run, action', async () => engine.run(action, 1)),
+    b.add('one-task run, cache hit (the action not run)', async () => engine.run(cached, 1)),
+    b.add('one-task run whose task is a sub-workflow of one action task', async () => engine.run(parent, 1)),
+    b.cycle(),
+    b.save({ file: 'waits', folder, format: 'json', details: true }),
+  ).then(() => engine.close())
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})
