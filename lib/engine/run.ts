@@ -375,7 +375,7 @@ export class Run<O = unknown> {
     this.#status = 'cancelled' // here only: nothing of it is written
     this.#unsettled = false
     this.#stopping = true
-    this.#stopInFlight(reason)
+    this.#stopInFlight(() => reason)
     if (!this.#released) {
       this.#released = true
       this.crossings++
@@ -600,7 +600,8 @@ export class Run<O = unknown> {
   /** The run ends: everything in flight stops now; the end is announced (`event`, result) once durable. */
   #end(status: Exclude<RunStatus, 'running'>, event: NewEvent, error?: Error, output?: unknown): void {
     this.#status = status
-    this.#stopInFlight(new Error(`run ${status}`))
+    // the reason is made only when something is in flight: an Error's stack costs microseconds per run
+    this.#stopInFlight(() => new Error(`run ${status}`))
     // the core gives back what attempts in flight reserved
     let seq = -1
     if (!this.#released) {
@@ -622,8 +623,8 @@ export class Run<O = unknown> {
     this.#announce(event, error, output)
   }
 
-  /** Timers, parked waits and signals go; whatever is in flight is aborted with `reason` (its late result discarded). */
-  #stopInFlight(reason: Error): void {
+  /** Timers, parked waits and signals go; whatever is in flight is aborted with `reason()` (its late result discarded). */
+  #stopInFlight(reason: () => Error): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     if (this.#timers) for (const timer of this.#timers) clearTimeout(timer)
     this.#timers = undefined
@@ -631,7 +632,7 @@ export class Run<O = unknown> {
     this.#parked = undefined
     this.#mailbox = undefined
     // an abort dispatches events: skip it when nothing is in flight
-    if (this.#active > 0) this.#signal?.abort(reason)
+    if (this.#active > 0) this.#signal?.abort(reason())
   }
 
   #announce(event: NewEvent, error: Error | undefined, output: unknown): void {
