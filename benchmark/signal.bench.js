@@ -8,7 +8,7 @@
 'use strict'
 require('node:events').setMaxListeners(0)
 const { Engine } = require('..')
-const { StateGraph, Annotation, MemorySaver, Command, interrupt, START, END } = require('@langchain/langgraph')
+const { interruptGraph, resume } = require('./peers/langgraph-interrupt.js')
 const w = require('./engine-workloads.js')
 
 const { b, folder, configure } = w
@@ -26,18 +26,13 @@ async function arcflowSignal() {
   }
 }
 
-const State = Annotation.Root({ answer: Annotation() })
-const graph = new StateGraph(State)
-  .addNode('approve', () => ({ answer: interrupt('approve?') }))
-  .addEdge(START, 'approve')
-  .addEdge('approve', END)
-  .compile({ checkpointer: new MemorySaver() })
+const graph = interruptGraph()
 let thread = 0
 
 async function langgraphInterrupt() {
   const config = { configurable: { thread_id: String(++thread) } }
   await graph.invoke({ answer: null }, config)
-  await graph.invoke(new Command({ resume: { ok: true } }), config)
+  await graph.invoke(resume({ ok: true }), config)
 }
 
 b.suite(

@@ -13,7 +13,7 @@ require('node:events').setMaxListeners(0)
 const fs = require('node:fs')
 const path = require('node:path')
 const { Engine } = require('..')
-const { StateGraph, Annotation, MemorySaver, Command, interrupt, START, END } = require('@langchain/langgraph')
+const { interruptGraph, resume } = require('./peers/langgraph-interrupt.js')
 const { b, folder, configure } = require('./engine-workloads.js')
 
 const ROUNDS = 15
@@ -50,7 +50,7 @@ async function langgraphRound(graph, round) {
   const configs = Array.from({ length: LANGGRAPH_PER_ROUND }, (_, i) => ({ configurable: { thread_id: `${round}-${i}` } }))
   for (const config of configs) await graph.invoke({ answer: null }, config)
   const t0 = process.hrtime.bigint()
-  for (const config of configs) await graph.invoke(new Command({ resume: { ok: true } }), config)
+  for (const config of configs) await graph.invoke(resume({ ok: true }), config)
   return Number(process.hrtime.bigint() - t0) / 1e9 / LANGGRAPH_PER_ROUND
 }
 
@@ -63,12 +63,7 @@ async function parked() {
   const engine = new Engine()
   const wf = engine.workflow({ name: 'approve', tasks: { approve: { wait: 'go' } } })
   listen(engine)
-  const State = Annotation.Root({ answer: Annotation() })
-  const graph = new StateGraph(State)
-    .addNode('approve', () => ({ answer: interrupt('approve?') }))
-    .addEdge(START, 'approve')
-    .addEdge('approve', END)
-    .compile({ checkpointer: new MemorySaver() })
+  const graph = interruptGraph()
   const arcflow = []
   const langgraph = []
   await arcflowRound(engine, wf) // warm-up
