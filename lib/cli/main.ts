@@ -108,6 +108,7 @@ Example:
     .addOption(storeOption())
     .option('--queue <name>', 'a queue to take runs from (repeatable; default: default)', collect)
     .option('--concurrency <n>', 'runs held at once', (v) => positive(v, '--concurrency'), 64)
+    .option('--prefetch <n>', 'runs claimed ahead of free slots, waiting in the worker (default 0; for many short runs)', (v) => integer(v, '--prefetch'))
     .option('--lease <duration>', "how long a claim holds a run without renewal (default '30s')")
     .addOption(new Option('--durability <mode>', 'none, batched or sync').choices(['none', 'batched', 'sync']))
     .option('--allow-shell', 'enable the shell.exec action')

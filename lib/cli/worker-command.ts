@@ -25,6 +25,7 @@ export interface WorkerFlags extends EngineFlags {
   workflows?: string[]
   queue?: string[]
   concurrency: number
+  prefetch?: number
   lease?: string
 }
 
@@ -65,7 +66,7 @@ export async function workerCommand(flags: WorkerFlags, io: Io): Promise<number>
   try {
     const names = workflowFiles(flags.workflows ?? []).map((file) => loadFile(engine, file, flags.allowShell ?? false).name)
     if (names.length === 0) throw new UsageError('a worker needs workflows: pass --workflows FILE_OR_FOLDER (repeatable)')
-    worker = engine.work({ queues: flags.queue ?? ['default'], concurrency: flags.concurrency, ...(flags.lease ? { lease: flags.lease } : {}) })
+    worker = engine.work({ queues: flags.queue ?? ['default'], concurrency: flags.concurrency, prefetch: flags.prefetch ?? 0, ...(flags.lease ? { lease: flags.lease } : {}) })
     io.stderr.write(`arcflow worker ${worker.id}: queues ${(flags.queue ?? ['default']).join(', ')}, concurrency ${flags.concurrency}, workflows ${names.join(', ')}\n`)
   } catch (error) {
     await engine.close()
