@@ -52,7 +52,7 @@ export class Sockets {
 
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new Connection(ws, this.#hub, this.#bufferBytes)
+      const connection = new Connection(ws, socket, this.#hub, this.#bufferBytes)
       this.#open.add(connection)
       ws.on('close', () => {
         this.#open.delete(connection)
@@ -69,14 +69,18 @@ export class Sockets {
 
 class Connection {
   readonly #ws: WebSocket
+  /** The upgraded socket under `#ws`: corked for a turn of the event loop while frames are sent (see `#send`). */
+  readonly #socket: Duplex
+  #corked = false
   readonly #hub: RunHub
   readonly #bufferBytes: number
   /** This socket's subscription per run. */
   readonly #subs = new Map<string, Subscriber>()
   readonly #gone = new AbortController()
 
-  constructor(ws: WebSocket, hub: RunHub, bufferBytes: number) {
+  constructor(ws: WebSocket, socket: Duplex, hub: RunHub, bufferBytes: number) {
     this.#ws = ws
+    this.#socket = socket
     this.#hub = hub
     this.#bufferBytes = bufferBytes
     // one listener per run this socket waits for (64 in flight is normal), not a leak
@@ -100,6 +104,17 @@ class Connection {
   /** false once the socket is closed or over its buffer cap (then closed). */
   #send(frame: unknown): boolean {
     if (this.#ws.readyState !== this.#ws.OPEN) return false
+    // the frames of one turn of the event loop leave in one write: a run that
+    // ends at once sends `started` and `result` together (one syscall, one
+    // wake-up of the client), and a burst of events goes as one
+    if (!this.#corked) {
+      this.#corked = true
+      this.#socket.cork()
+      setImmediate(() => {
+        this.#corked = false
+        this.#socket.uncork()
+      })
+    }
     this.#ws.send(JSON.stringify(frame))
     if (this.#ws.bufferedAmount > this.#bufferBytes) {
       this.#ws.close(1008, 'the client does not read fast enough')
