@@ -144,8 +144,7 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
     if (kind === InputKind.Pending) {
       // its static cost is reserved, waiting for a lease: it runs with the input it came with once covered
       const [ticket, innerKind, innerValue] = value as [number, InputKind, unknown]
-      const cost = meter!.costs[this.task.index] as number
-      return host.waitForCredit(ticket, (balance) => (balance === undefined ? this.begin(attempt, index, innerKind, innerValue) : host.insufficientBalance(this.task.name, attempt, index, cost, balance)))
+      return this.#afterCredit(ticket, attempt, index, meter!.costs[this.task.index] as number, () => this.begin(attempt, index, innerKind, innerValue))
     }
     const input = kind === InputKind.Rendered ? value : undefined
     // items: the core renders their inputs without reserving
@@ -161,11 +160,16 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
       if (reservation < 0) return host.insufficientBalance(this.task.name, attempt, index, amount)
       if (reservation > 0) {
         // reserved, waiting for a lease (0: covered at once)
-        return host.waitForCredit(reservation, (balance) => (balance === undefined ? this.#run(attempt, index, input, amount) : host.insufficientBalance(this.task.name, attempt, index, amount, balance)))
+        return this.#afterCredit(reservation, attempt, index, amount, () => this.#run(attempt, index, input, amount))
       }
       reserved = amount
     }
     this.#run(attempt, index, input, reserved)
+  }
+
+  /** Once the waiting reservation `ticket` (of `cost`) is covered, `go`; refused: the attempt's insufficient balance. */
+  #afterCredit(ticket: number, attempt: number, index: number, cost: number, go: () => void): void {
+    this.host.waitForCredit(ticket, (balance) => (balance === undefined ? go() : this.host.insufficientBalance(this.task.name, attempt, index, cost, balance)))
   }
 
   /** Runs an attempt whose cost (`reserved`, -1: not metered) is reserved. */
