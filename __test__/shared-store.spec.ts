@@ -79,14 +79,19 @@ test("the first engine's close leaves the second working: its runs still commit,
   t.deepEqual(await readBack(path, 'acme'), { balance: 30, sum: 30, charges: 7, runs: { succeeded: 7 } })
 })
 
-test('engines on one store share the taken run ids: a runId live in one engine is refused by the other', async (t) => {
-  const path = dbPath()
+/** Two engines on one file, each with a `wait` action held until `release()`, and a one-task workflow of it. */
+function twoEnginesOnAGate(path: string) {
   const a = new Engine({ store: `sqlite:${path}`, handleSignals: false })
   const b = new Engine({ store: `sqlite:${path}`, handleSignals: false })
   let release!: () => void
   const gate = new Promise<void>((resolve) => (release = resolve))
   for (const e of [a, b]) e.action('wait', () => gate)
-  const wf = { name: 'w', tasks: { t: { action: 'wait' } } }
+  return { a, b, release, wf: { name: 'w', tasks: { t: { action: 'wait' } } } }
+}
+
+test('engines on one store share the taken run ids: a runId live in one engine is refused by the other', async (t) => {
+  const path = dbPath()
+  const { a, b, release, wf } = twoEnginesOnAGate(path)
   const run = a.start(a.workflow(wf), undefined, { runId: 'order-42' })
   t.throws(() => b.start(b.workflow(wf), undefined, { runId: 'order-42' }), { instanceOf: RunExistsError })
   release()
@@ -171,12 +176,7 @@ test('the in-memory meter stays per engine', async (t) => {
 
 test('a run live in one engine on a store is not interrupted for the other: interruptedRuns leaves it out and resume refuses it', async (t) => {
   const path = dbPath()
-  const a = new Engine({ store: `sqlite:${path}`, handleSignals: false })
-  const b = new Engine({ store: `sqlite:${path}`, handleSignals: false })
-  let release!: () => void
-  const gate = new Promise<void>((resolve) => (release = resolve))
-  for (const e of [a, b]) e.action('wait', () => gate)
-  const wf = { name: 'w', tasks: { t: { action: 'wait' } } }
+  const { a, b, release, wf } = twoEnginesOnAGate(path)
   b.workflow(wf)
   const run = a.start(a.workflow(wf), undefined, { durability: 'sync' })
   await a.flush()
