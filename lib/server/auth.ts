@@ -33,14 +33,14 @@ export class Tokens {
     return ok
   }
 
-  /** Throws a 401 problem unless the request carries a known token. */
-  check(req: IncomingMessage, url: URL): void {
+  /** Throws a 401 problem unless the request carries a known token (`url`: where `?access_token=` is read, the request's own by default). */
+  check(req: IncomingMessage, url?: URL): void {
     const header = req.headers.authorization
     let token: string | undefined
     if (header !== undefined) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
       token = match?.[1]
-    } else token = url.searchParams.get('access_token') ?? undefined
+    } else token = (url ?? new URL(req.url ?? '/', 'http://localhost')).searchParams.get('access_token') ?? undefined
     if (token === undefined) throw new ProblemError(401, 'ARCFLOW_UNAUTHORIZED', 'a bearer token is required (Authorization: Bearer TOKEN)')
     if (!this.accepts(token)) throw new ProblemError(401, 'ARCFLOW_UNAUTHORIZED', 'the bearer token is not valid')
   }

@@ -3,7 +3,6 @@
  * WebSocket upgrade handler, to mount in an existing service (Express,
  * Fastify, Hono's node adapter, a bare `http.createServer`).
  */
-import { setMaxListeners } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 
@@ -95,9 +94,7 @@ export function createHandler(options: HandlerOptions): Handler {
   let closing = false
   let requests = 0
   const idle: Array<() => void> = []
-  const stopWaiting = new AbortController()
-  // one listener per request waiting for a run is expected, not a leak
-  setMaxListeners(0, stopWaiting.signal)
+  const waiting = new Set<() => void>()
   const metrics = new Metrics(options.engine, { connections: () => requests, sockets: () => sockets.size, streams: () => streams.size })
   const ctx: RouteContext = {
     engine: options.engine,
@@ -109,7 +106,7 @@ export function createHandler(options: HandlerOptions): Handler {
     bodyLimitBytes,
     bufferBytes,
     heartbeatMs: positive(options.heartbeatMs, 'heartbeatMs', 15_000),
-    stopWaiting: stopWaiting.signal,
+    waiting,
     closing: () => closing,
   }
   const done = (): void => {
@@ -142,7 +139,9 @@ export function createHandler(options: HandlerOptions): Handler {
       for (const stream of [...streams]) stream.close('shutdown')
       sockets.closeAll()
       if (requests === 0) return
-      const timer = setTimeout(() => stopWaiting.abort(), graceMs)
+      const timer = setTimeout(() => {
+        for (const giveUp of [...waiting]) giveUp()
+      }, graceMs)
       await new Promise<void>((resolve) => idle.push(resolve))
       clearTimeout(timer)
     },

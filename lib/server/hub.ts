@@ -112,12 +112,15 @@ export class RunHub {
   #ended(entry: Entry, end: RunEnd): void {
     entry.end = end
     this.#live.delete(entry.runId)
+    this.#runs.delete(entry.runId)
     this.#recent.set(entry.runId, entry)
     if (this.#recent.size > this.#recentCap) this.#recent.delete(this.#recent.keys().next().value!)
-    const subs = [...entry.subs]
-    entry.subs.clear()
-    for (const sub of subs) sub.end(end)
-    for (const wake of entry.waiters.splice(0)) wake(end)
+    if (entry.subs.size > 0) {
+      const subs = [...entry.subs]
+      entry.subs.clear()
+      for (const sub of subs) sub.end(end)
+    }
+    if (entry.waiters.length > 0) for (const wake of entry.waiters.splice(0)) wake(end)
   }
 
   workflow(name: string): WorkflowDefinition {
@@ -134,16 +137,25 @@ export class RunHub {
    * (`RunExistsError`). A key reused for another workflow, input or
    * account is a 409 too.
    */
-  async start(req: StartRequest): Promise<Started> {
+  start(req: StartRequest): Started | Promise<Started> {
     if (this.#closing) throw shuttingDown()
     const wf = this.workflow(req.workflow)
     if (this.#queued) return this.#queued.start(wf, req)
     const key = req.idempotencyKey
-    const run = this.#engine.start(wf, req.input, { ...(key !== undefined ? { idempotencyKey: key } : {}), ...(req.account ? { account: req.account } : {}), ...(req.durability ? { durability: req.durability } : {}) })
+    // the options as the request gives them (no spread per request: this is the hot path)
+    const options: { idempotencyKey?: string; account?: string; durability?: StartRequest['durability'] } = {}
+    if (key !== undefined) options.idempotencyKey = key
+    if (req.account) options.account = req.account
+    if (req.durability) options.durability = req.durability
+    const run = this.#engine.start(wf, req.input, options)
     if (key === undefined) {
       this.track(run)
       return { runId: run.id, created: true, status: run.status }
     }
+    return this.#keyed(req, run)
+  }
+
+  async #keyed(req: StartRequest, run: Run): Promise<Started> {
     const fingerprint = canonical({ workflow: req.workflow, input: req.input ?? null, account: req.account ?? null })
     // a run the key found is one this hub holds, or an ended one (the engine answers only a succeeded one)
     const found = run.status === 'succeeded' || this.#runs.has(run.id) || this.#recent.has(run.id)
@@ -164,24 +176,45 @@ export class RunHub {
     return { runId: run.id, created: false, status: run.status }
   }
 
+  /**
+   * The end of a run this hub holds in memory: `ended` once it has ended
+   * (at once), else `wake` is called at its end and the answer is the
+   * function that stops waiting. Undefined for a run this hub does not
+   * hold (in front of workers, or a run from before this process): ask
+   * `waitEnd`. A plain callback, no promise or signal: a trivial run ends a
+   * few microtasks after its start, and this is on every `wait` request.
+   */
+  onEnd(runId: string, wake: (end: RunEnd) => void): { ended: RunEnd } | { stop: () => void } | undefined {
+    if (this.#queued) return undefined
+    const entry = this.#live.get(runId) ?? this.#recent.get(runId)
+    if (!entry) return undefined
+    if (entry.end) return { ended: entry.end }
+    entry.waiters.push(wake)
+    return {
+      stop: () => {
+        const i = entry.waiters.indexOf(wake)
+        if (i >= 0) entry.waiters.splice(i, 1)
+      },
+    }
+  }
+
   /** The run's end once it comes (undefined when `signal` aborts first); unknown runs are a 404. */
   async waitEnd(runId: string, signal: AbortSignal): Promise<RunEnd | undefined> {
     if (this.#queued) return this.#queued.waitEnd(runId, signal)
-    const entry = this.#live.get(runId) ?? this.#recent.get(runId)
-    if (entry?.end) return entry.end
-    if (entry) {
-      return new Promise((resolve) => {
-        const wake = (end: RunEnd): void => {
-          signal.removeEventListener('abort', onAbort)
-          resolve(end)
-        }
-        const onAbort = (): void => {
-          entry.waiters.splice(entry.waiters.indexOf(wake) >>> 0, 1)
-          resolve(undefined)
-        }
-        entry.waiters.push(wake)
-        signal.addEventListener('abort', onAbort, { once: true })
-      })
+    let resolve!: (end: RunEnd | undefined) => void
+    const done = new Promise<RunEnd | undefined>((r) => (resolve = r))
+    const onAbort = (): void => {
+      if (held && 'stop' in held) held.stop()
+      resolve(undefined)
+    }
+    const held = this.onEnd(runId, (end) => {
+      signal.removeEventListener('abort', onAbort)
+      resolve(end)
+    })
+    if (held && 'ended' in held) return held.ended
+    if (held) {
+      signal.addEventListener('abort', onAbort, { once: true })
+      return done
     }
     const info = await this.#engine.getRun(runId)
     if (!info) throw notFound(`no run ${runId}`)
@@ -274,8 +307,8 @@ export class RunHub {
 
   track(run: Run): void {
     if (!isLive(run.status)) return
+    // dropped at the run's end event (`#ended`): no promise chain per run
     this.#runs.set(run.id, run)
-    void run.result().catch(() => undefined).finally(() => this.#runs.delete(run.id))
   }
 
   /** Resumes every run a dead (or stopped) process left `running`: their events number on from the store's. */

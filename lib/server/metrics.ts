@@ -18,9 +18,24 @@ export class Metrics {
 
   constructor(engine: Engine, gauges: Gauges) {
     const r = [this.registry]
-    const started = new Counter({ name: 'arcflow_runs_started_total', help: 'Runs started, by workflow.', labelNames: ['workflow'], registers: r })
-    const ended = new Counter({ name: 'arcflow_runs_ended_total', help: 'Runs ended, by status.', labelNames: ['status'], registers: r })
-    const tasks = new Counter({ name: 'arcflow_tasks_total', help: 'Task executions ended, by status.', labelNames: ['status'], registers: r })
+    // each event adds to a plain count; prom-client reads the counts when scraped (collect),
+    // so an event costs an increment, not a label lookup
+    const counts = { started: new Map<string, number>(), ended: new Map<string, number>(), tasks: new Map<string, number>() }
+    const counter = (name: string, help: string, label: string, values: Map<string, number>): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: [label],
+        registers: r,
+        collect() {
+          this.reset()
+          for (const [value, n] of values) this.inc({ [label]: value }, n)
+        },
+      })
+    }
+    counter('arcflow_runs_started_total', 'Runs started, by workflow.', 'workflow', counts.started)
+    counter('arcflow_runs_ended_total', 'Runs ended, by status.', 'status', counts.ended)
+    counter('arcflow_tasks_total', 'Task executions ended, by status.', 'status', counts.tasks)
     const gauge = (name: string, help: string, read: () => number): void => {
       new Gauge({ name, help, registers: r, collect() { this.set(read()) } })
     }
@@ -30,26 +45,22 @@ export class Metrics {
     gauge('arcflow_http_connections', 'Open HTTP connections.', gauges.connections)
     gauge('arcflow_websocket_connections', 'Open WebSocket connections.', gauges.sockets)
     gauge('arcflow_event_streams', 'Open Server-Sent Events streams.', gauges.streams)
-    const byWorkflow = new Map<string, Counter.Internal>()
+    const add = (values: Map<string, number>, key: string): void => {
+      values.set(key, (values.get(key) ?? 0) + 1)
+    }
     engine.on('event', (event) => {
       switch (event.type) {
-        case 'run.started': {
-          let c = byWorkflow.get(event.workflow)
-          if (!c) byWorkflow.set(event.workflow, (c = started.labels(event.workflow)))
-          c.inc()
-          break
-        }
+        case 'run.started':
+          return add(counts.started, event.workflow)
         case 'run.succeeded':
         case 'run.failed':
         case 'run.cancelled':
         case 'run.timed_out':
-          ended.labels(event.type.slice(4)).inc()
-          break
+          return add(counts.ended, event.type.slice(4))
         case 'task.succeeded':
         case 'task.failed':
         case 'task.timed_out':
-          tasks.labels(event.type.slice(5)).inc()
-          break
+          return add(counts.tasks, event.type.slice(5))
       }
     })
   }

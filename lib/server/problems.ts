@@ -45,9 +45,12 @@ export function problemOf(error: unknown): { status: number; problem: Problem } 
   return { status: 500, problem: { code: 'ARCFLOW_INTERNAL', message: 'internal error' } }
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
   const text = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers })
+  // headers as a flat list: no object built and walked per answer
+  const list = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(text))]
+  if (headers) for (const [k, v] of Object.entries(headers)) list.push(k, v)
+  res.writeHead(status, list)
   res.end(text)
 }
 
@@ -57,5 +60,5 @@ export function sendProblem(res: ServerResponse, error: unknown): void {
     res.destroy()
     return
   }
-  sendJson(res, status, { error: problem }, status === 401 ? { 'www-authenticate': 'Bearer' } : {})
+  sendJson(res, status, { error: problem }, status === 401 ? { 'www-authenticate': 'Bearer' } : undefined)
 }

@@ -15,6 +15,7 @@ import { listRuns } from './list'
 import type { Metrics } from './metrics'
 import { renderPage } from './page'
 import { notFound, ProblemError, sendJson, sendProblem } from './problems'
+import type { RunEnd } from './run-end'
 import { serveEvents, type Streams } from './sse'
 import { MAX_WAIT_MS, parseCancelPolicy, parseSignalBody, parseStartRequest } from './start-request'
 
@@ -28,17 +29,22 @@ export interface RouteContext {
   bodyLimitBytes: number
   bufferBytes: number
   heartbeatMs: number
-  /** Aborted when the server stops waiting for runs (shutdown's grace period is over). */
-  stopWaiting: AbortSignal
+  /** Requests waiting for a run's end: each answers at once when shutdown's grace period is over. */
+  waiting: Set<() => void>
   closing(): boolean
 }
 
 const page = renderPage()
 
 export async function route(ctx: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const method = req.method ?? 'GET'
+  // the hot route (starting runs) needs no URL object: no query, nothing to normalise
+  if (req.url === '/v1/runs' && method === 'POST') {
+    ctx.tokens?.check(req)
+    return startRun(ctx, req, res)
+  }
   const url = new URL(req.url ?? '/', 'http://localhost')
   const path = url.pathname
-  const method = req.method ?? 'GET'
   if (path === '/' && method === 'GET') {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'", 'cache-control': 'no-store' })
     res.end(page)
@@ -95,23 +101,41 @@ async function startRun(ctx: RouteContext, req: IncomingMessage, res: ServerResp
   const code = started.created ? 201 : 200
   if (request.wait === undefined || request.wait === false) return sendJson(res, code, { id: started.runId, status: started.status })
   const ms = request.wait === true ? MAX_WAIT_MS : request.wait
-  // the wait ends with the run, the client going away, its time, or shutdown's grace
-  const gone = new AbortController()
-  const onClose = (): void => gone.abort()
-  res.on('close', onClose)
-  const timer = setTimeout(() => gone.abort(), ms)
-  const stop = (): void => gone.abort()
-  ctx.stopWaiting.addEventListener('abort', stop, { once: true })
-  try {
-    const end = await ctx.hub.waitEnd(started.runId, gone.signal)
+  const answer = (end: RunEnd | undefined): void => {
     if (res.destroyed) return
     if (!end) return sendJson(res, code, { id: started.runId, status: 'running' })
-    const { runId, ...rest } = end
-    sendJson(res, 200, { id: runId, ...rest })
-  } finally {
+    sendJson(res, 200, end.output !== undefined ? { id: end.runId, status: end.status, output: end.output } : end.error !== undefined ? { id: end.runId, status: end.status, error: end.error } : { id: end.runId, status: end.status })
+  }
+  // a run this server holds: a callback at its end (a trivial run has ended already, or ends a few microtasks on)
+  const held = ctx.hub.onEnd(started.runId, (end) => {
+    stop()
+    answer(end)
+  })
+  if (held !== undefined && 'ended' in held) return answer(held.ended)
+  // the wait ends with the run, the client going away, its time, or shutdown's grace
+  let abort: AbortController | undefined
+  const giveUp = (): void => {
+    stop()
+    if (abort) abort.abort()
+    else answer(undefined)
+  }
+  const stop = (): void => {
     clearTimeout(timer)
-    res.off('close', onClose)
-    ctx.stopWaiting.removeEventListener('abort', stop)
+    res.off('close', stop)
+    ctx.waiting.delete(giveUp)
+    held?.stop()
+  }
+  res.on('close', stop)
+  const timer = setTimeout(giveUp, ms)
+  ctx.waiting.add(giveUp)
+  if (held !== undefined) return
+  // a run held elsewhere (in front of workers): the hub's promise, with a signal
+  abort = new AbortController()
+  res.on('close', () => abort!.abort())
+  try {
+    answer(await ctx.hub.waitEnd(started.runId, abort.signal))
+  } finally {
+    stop()
   }
 }
 

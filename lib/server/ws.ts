@@ -77,6 +77,8 @@ class Connection {
   /** This socket's subscription per run. */
   readonly #subs = new Map<string, Subscriber>()
   readonly #gone = new AbortController()
+  /** Stops of the result waits of runs this hub holds (a closed socket stops waiting). */
+  readonly #waits = new Set<() => void>()
 
   constructor(ws: WebSocket, socket: Duplex, hub: RunHub, bufferBytes: number) {
     this.#ws = ws
@@ -91,6 +93,8 @@ class Connection {
 
   closed(): void {
     this.#gone.abort()
+    for (const stop of this.#waits) stop()
+    this.#waits.clear()
     for (const [runId, sub] of this.#subs) this.#hub.unsubscribe(runId, sub)
     this.#subs.clear()
   }
@@ -149,7 +153,9 @@ class Connection {
     switch (frame.type) {
       case 'start': {
         const request = parseStartRequest(frame, 'frame', START_EXTRA)
-        const started = await this.#hub.start(request)
+        const starting = this.#hub.start(request)
+        // a start without a key answers at once: no await, so a trivial run's result is known right after
+        const started = starting instanceof Promise ? await starting : starting
         this.#send({ type: 'started', ref, runId: started.runId, status: started.status, created: started.created })
         if (frame.events === true) return this.#subscribe(ref, started.runId, 0)
         return this.#result(ref, started.runId)
@@ -183,9 +189,16 @@ class Connection {
     }
   }
 
-  async #result(ref: unknown, runId: string): Promise<void> {
-    const end = await this.#hub.waitEnd(runId, this.#gone.signal)
-    if (end) this.#send({ type: 'result', ref, ...end })
+  #result(ref: unknown, runId: string): Promise<void> | undefined {
+    const held = this.#hub.onEnd(runId, (end) => {
+      this.#waits.delete(stop)
+      this.#send(resultFrame(ref, end))
+    })
+    if (held === undefined) return this.#hub.waitEnd(runId, this.#gone.signal).then((end) => void (end && this.#send(resultFrame(ref, end))))
+    if ('ended' in held) return void this.#send(resultFrame(ref, held.ended))
+    const stop = held.stop
+    this.#waits.add(stop)
+    return undefined
   }
 
   async #subscribe(ref: unknown, runId: string, after: number): Promise<void> {
@@ -197,12 +210,20 @@ class Connection {
       end: (end: RunEnd): void => {
         if (this.#subs.get(runId) !== sub) return
         this.#subs.delete(runId)
-        this.#send({ type: 'result', ref, ...end })
+        this.#send(resultFrame(ref, end))
       },
     }
     this.#subs.set(runId, sub)
     source.attach(after, sub)
   }
+}
+
+/** `result { runId, status, output?, error? }` (no spread: one per run). */
+function resultFrame(ref: unknown, end: RunEnd): Record<string, unknown> {
+  const frame: Record<string, unknown> = { type: 'result', ref, runId: end.runId, status: end.status }
+  if (end.output !== undefined) frame.output = end.output
+  if (end.error !== undefined) frame.error = end.error
+  return frame
 }
 
 function need(runId: string | null): string {
