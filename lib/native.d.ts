@@ -411,6 +411,16 @@ export declare function runEnd(handle: number, status?: string | undefined | nul
 export declare function runEndItems(handle: number, batch: number): void
 
 /**
+ * A live event of a durable run that its executions do not imply
+ * (`task.waiting`, `join.blocked`, `task.cached`, `task.child`,
+ * `billing.insufficient_balance`): journaled as an event of its own kind
+ * with its fields as `dataJson` and its time `at` (epoch ms), so that a
+ * stream rebuilt from the store equals the live one. `task` -1: a
+ * run-level event (`item` -1: not an item's).
+ */
+export declare function runEvent(handle: number, kind: string, task: number, attempt: number, item: number, dataJson: string, at: number): void
+
+/**
  * The run is complete (nothing in flight, nothing to start): `Complete`,
  * `OutputError` or `JoinError`; the run is released.
  */
@@ -466,7 +476,7 @@ export declare function runResume(flow: NativeFlow, handle: number, runId: strin
 export declare function runRetry(handle: number, unit: number, item: number, status: number, errorJson: string, startedMs?: number | undefined | null, batch?: number | undefined | null): boolean
 
 /** Signal `name` (payload as JSON) arrived for live run `handle`. */
-export declare function runSignal(handle: number, name: string, payloadJson: string): number
+export declare function runSignal(handle: number, name: string, payloadJson: string, at?: number | undefined | null): number
 
 /**
  * A wait of run `handle` took the oldest signal `name`: journaled with

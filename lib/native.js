@@ -869,6 +869,7 @@ module.exports.runComplete = nativeBinding.runComplete
 module.exports.runContext = nativeBinding.runContext
 module.exports.runEnd = nativeBinding.runEnd
 module.exports.runEndItems = nativeBinding.runEndItems
+module.exports.runEvent = nativeBinding.runEvent
 module.exports.runFinish = nativeBinding.runFinish
 module.exports.runItemDone = nativeBinding.runItemDone
 module.exports.runItemInputs = nativeBinding.runItemInputs

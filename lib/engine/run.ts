@@ -16,6 +16,7 @@ import { noteWaiting } from './waiting-mark'
 import type { Action } from './attempt'
 import { balanceOf, InsufficientBalanceError, type RunMeter } from './metering'
 import { EventLog, type NewEvent, type RunEvent } from './events'
+import { journalEvent } from './journal-events'
 import { toFailure, type Failure } from './failure'
 import { AnswerKind, completeOp, STATUS_CODE, STATUS_NAME, takeAck, unit, type InputKind } from './protocol'
 import { LinkedSignal } from './signals'
@@ -259,16 +260,18 @@ export class Run<O = unknown> {
     if (typeof name !== 'string' || name === '') return Promise.reject(new SignalError(`a signal's name must be a non-empty string, got ${JSON.stringify(name) ?? String(name)}`))
     if (this.#status !== 'running' || this.#released) return Promise.reject(new SignalError(`signal '${name}': run ${this.id} has ended (${this.#status})`))
     let seq = 0
+    // the journal row and the event say the same time (a stream rebuilt from the store shows it)
+    const time = Date.now()
     try {
       const json = encode(payload, `payload of signal '${name}'`)
       if (this.#store) {
         this.crossings++
-        seq = native.runSignal(this.handle, name, json)
+        seq = native.runSignal(this.handle, name, json, time)
       }
     } catch (error) {
       return Promise.reject(fromNative(error))
     }
-    this.#emit({ type: 'signal.received', name, payload })
+    this.#log.push({ type: 'signal.received', runId: this.id, time, name, payload })
     this.mailbox.deliver(name, payload)
     return this.#sync && seq !== 0 ? this.#store!.committed(Math.abs(seq)) : Promise.resolve()
   }
@@ -401,6 +404,7 @@ export class Run<O = unknown> {
   /** @internal */
   emit(event: RunEvent): void {
     this.#log.push(event)
+    journalEvent(this, event)
   }
 
   #emit(event: NewEvent): void {

@@ -74,7 +74,7 @@ export class RunHub {
     this.#engine = engine
     this.#workflows = workflows
     this.#recentCap = recentRuns
-    this.#queued = queue === undefined ? undefined : new QueuedRuns(engine, queue)
+    this.#queued = queue === undefined ? undefined : new QueuedRuns(engine, queue, workflows)
     engine.on('event', (event) => this.#onEvent(event))
   }
 
@@ -147,7 +147,8 @@ export class RunHub {
     if (key !== undefined) options.idempotencyKey = key
     if (req.account) options.account = req.account
     if (req.durability) options.durability = req.durability
-    const run = this.#engine.start(wf, req.input, options)
+    // an absent input is null, as the store keeps it: the live `run.started` and the one rebuilt from the store agree
+    const run = this.#engine.start(wf, req.input ?? null, options)
     if (key === undefined) {
       this.track(run)
       return { runId: run.id, created: true, status: run.status }
@@ -241,12 +242,12 @@ export class RunHub {
     // a resumed run: what its earlier process emitted comes from the store
     entry = this.#live.get(runId) ?? this.#recent.get(runId)
     if (entry) {
-      const prefix = info ? replayEvents(info).slice(0, entry.offset) : []
+      const prefix = info ? this.#replay(info).slice(0, entry.offset) : []
       const live = entry
       return { runId, attach: (after, sub) => this.#attach(live, prefix, after, sub) }
     }
     if (!info) throw notFound(`no run ${runId}`)
-    const events = replayEvents(info)
+    const events = this.#replay(info)
     return {
       runId,
       attach: (after, sub) => {
@@ -261,6 +262,11 @@ export class RunHub {
     for (let i = Math.max(0, after - entry.offset); i < entry.events.length; i++) if (!sub.event(entry.offset + i + 1, entry.events[i]!)) return
     if (entry.end) sub.end(entry.end)
     else entry.subs.add(sub)
+  }
+
+  /** A run's events rebuilt from the store, its workflow's task order known when served here. */
+  #replay(info: RunInfo): RunEvent[] {
+    return replayEvents(info, this.#workflows.get(info.workflow)?.taskList.map((t) => t.name))
   }
 
   unsubscribe(runId: string, sub: Subscriber): void {
@@ -319,7 +325,7 @@ export class RunHub {
     for (const record of await this.#engine.interruptedRuns()) {
       const info = await this.#engine.getRun(record.id)
       if (!info || !this.#workflows.has(record.workflow)) continue
-      this.#offsets.set(record.id, replayEvents(info).length)
+      this.#offsets.set(record.id, this.#replay(info).length)
       try {
         this.track(this.#engine.resume(record.id))
         n++

@@ -45,9 +45,13 @@ export class QueuedRuns {
   /** The stop of each following stream, by subscriber. */
   readonly #stops = new WeakMap<Subscriber, () => void>()
 
-  constructor(engine: Engine, queue: string) {
+  /** The workflows served, by name: the task order of their runs' rebuilt events. */
+  readonly #workflows: ReadonlyMap<string, WorkflowDefinition>
+
+  constructor(engine: Engine, queue: string, workflows: ReadonlyMap<string, WorkflowDefinition>) {
     this.#engine = engine
     this.#queue = queue
+    this.#workflows = workflows
     this.#hub = engine.queueHub()
     // one listening connection for the streams (and result waits) of this server
     this.#hub.subscribe()
@@ -118,7 +122,7 @@ export class QueuedRuns {
     }
     /** Sends what is new; false once the stream is over. */
     const deliver = (info: RunInfo): boolean => {
-      const events = replayEvents(info)
+      const events = replayEvents(info, this.#workflows.get(info.workflow)?.taskList.map((t) => t.name))
       for (; sent < events.length; sent++) if (!sub.event(sent + 1, events[sent]!)) return false
       if (!ENDED.has(info.status)) return true
       sub.end(endOf(info))

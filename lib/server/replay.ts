@@ -10,15 +10,46 @@
  */
 import type { RunEvent } from '../engine/events'
 import type { RunInfo } from '../engine/engine-types'
+import { fromNativeData } from '../errors'
+import { toFailure } from '../engine/failure'
 import type { TaskRecord } from '../store/store'
 
+/** The event kinds journaled as the live events were (`engine/journal-events.ts`). */
+const JOURNALED = new Set(['task.waiting', 'task.cached', 'task.child'])
+/** A signal nothing took at once: after the other events of its millisecond, before the run's end. */
+const SIGNAL_KEY = Number.MAX_SAFE_INTEGER / 2
+
+/** The fields of `join.blocked` from a run's `JoinError` (its details), if that is how it failed. */
+/**
+ * A run's error as its live `run.failed` says it: the store keeps a run-level
+ * error of the core (a join that can never fire) as the core's data, the
+ * event as a failure (name, message, code, details).
+ */
+function runFailure(error: unknown): unknown {
+  const e = error as { code?: unknown; payload?: unknown } | undefined
+  if (e === null || typeof e !== 'object' || typeof e.code !== 'string' || e.payload === null || typeof e.payload !== 'object') return error
+  const failure = toFailure(fromNativeData(e as Parameters<typeof fromNativeData>[0]))
+  delete failure.stack
+  return failure
+}
+
+function joinBlocked(error: unknown): { join: string; waitingFor: string[]; arrived: number; needed: number } | undefined {
+  const e = error as { code?: string; details?: { join?: unknown; waitingFor?: unknown; arrived?: unknown; needed?: unknown } } | undefined
+  const d = e?.code === 'ARCFLOW_JOIN' ? e.details : undefined
+  if (!d || typeof d.join !== 'string' || !Array.isArray(d.waitingFor) || typeof d.arrived !== 'number' || typeof d.needed !== 'number') return undefined
+  return { join: d.join, waitingFor: d.waitingFor as string[], arrived: d.arrived, needed: d.needed }
+}
+
 interface Keyed {
+  /** Where it sorts: its time, then `key` within the millisecond. */
   time: number
   key: number
   event: RunEvent
+  /** Follows its task's start (`task.waiting`, ...): moves with it. */
+  anchored?: boolean
 }
 
-export function replayEvents(info: RunInfo): RunEvent[] {
+export function replayEvents(info: RunInfo, taskOrder?: readonly string[]): RunEvent[] {
   const runId = info.id
   const out: Keyed[] = []
   const t0 = info.startedAt ?? 0
@@ -72,8 +103,30 @@ export function replayEvents(info: RunInfo): RunEvent[] {
         break
     }
   })
+  const ownerOf = (task: string, attempt: number | undefined, item: number | undefined): number => tasks.findIndex((x) => x.task === task && x.attempt === attempt && x.item === item)
+  // the waits that took each signal, by name (their `task.waiting` rows say which signal)
+  const waitsFor = new Map<string, string[]>()
   for (const e of info.events) {
-    if (e.kind === 'task.log' && e.task !== undefined) {
+    if (e.kind === 'task.waiting' && e.task !== undefined) {
+      const name = (e.data as { signal?: string } | undefined)?.signal
+      if (name !== undefined) waitsFor.set(name, [...(waitsFor.get(name) ?? []), e.task])
+    }
+  }
+  for (const e of info.events) {
+    if (JOURNALED.has(e.kind) && e.task !== undefined) {
+      // journaled as the live event was (`engine/journal-events.ts`): its fields, its time; after its task's start
+      const event = { type: e.kind, runId, time: e.at, task: e.task, attempt: e.attempt ?? 1, ...(e.data as object) } as RunEvent & { index?: number }
+      if (e.item !== undefined) event.index = e.item
+      // sorted right after its task's (or item's) start, which it follows in the same turn
+      const owner = ownerOf(e.task, e.attempt, e.item)
+      const x = tasks[owner]
+      if (x === undefined) out.push({ time: e.at, key: SIGNAL_KEY, event })
+      else out.push({ time: x.startedAt ?? e.at, key: x.item === undefined ? activationKey(x, owner) + 0.1 : activationKey(x, owner) + 0.5 + owner * 1e-6 + 1e-7, event, anchored: true })
+    } else if (e.kind === 'signal.received' || e.kind === 'signal.stored') {
+      // a signal a parked wait took at once ends that wait in the same turn: just before that end; else after what came in its millisecond
+      const took = tasks.findIndex((x) => x.endedAt === e.at && x.status === 'succeeded' && (waitsFor.get(e.message) ?? []).includes(x.task))
+      out.push({ time: e.at, key: took >= 0 ? 2 * took + 0.9 : SIGNAL_KEY, event: { type: 'signal.received', runId, name: e.message, payload: e.data ?? null, time: e.at } })
+    } else if (e.kind === 'task.log' && e.task !== undefined) {
       const owner = tasks.findIndex((x) => x.task === e.task && x.attempt === e.attempt && x.item === e.item)
       const event: RunEvent = { type: 'task.log', runId, task: e.task, attempt: e.attempt ?? 1, message: e.message, time: e.at }
       if (e.item !== undefined) event.index = e.item
@@ -92,8 +145,14 @@ export function replayEvents(info: RunInfo): RunEvent[] {
         break
       case 'failed': {
         const failed = [...tasks].reverse().find((x) => x.status === 'failed' || x.status === 'timed_out')
-        const event: RunEvent = { type: 'run.failed', runId, error: info.error as never, time: tEnd }
-        if (failed) event.task = failed.task
+        const error = runFailure(info.error)
+        const event: RunEvent = { type: 'run.failed', runId, error: error as never, time: tEnd }
+        const blocked = joinBlocked(error)
+        if (blocked) {
+          // the run failed because a join could never fire: `join.blocked` came right before, naming the join
+          out.push({ time: tEnd, key: endKey - 1, event: { type: 'join.blocked', runId, ...blocked, time: tEnd } })
+          event.task = blocked.join
+        } else if (failed) event.task = failed.task
         out.push({ time: tEnd, key: endKey, event })
         break
       }
@@ -107,5 +166,31 @@ export function replayEvents(info: RunInfo): RunEvent[] {
   }
   // a sort is stable: equal keys keep the order they were pushed in
   out.sort((a, b) => a.time - b.time || a.key - b.key)
+  if (taskOrder) startsInOrder(out, taskOrder)
   return out.map((k) => k.event)
+}
+
+/**
+ * Tasks started in one step (a run's first tasks, a fan-out) start in the
+ * workflow's order; the store's rows are in the order they ended. Each run
+ * of consecutive `task.started` events of one millisecond (each with the
+ * events that follow its start) is put in the workflow's order.
+ */
+function startsInOrder(out: Keyed[], taskOrder: readonly string[]): void {
+  const rank = (k: Keyed): number => taskOrder.indexOf((k.event as { task: string }).task)
+  for (let i = 0; i < out.length; ) {
+    if (out[i]!.event.type !== 'task.started') {
+      i++
+      continue
+    }
+    const units: Keyed[][] = []
+    let j = i
+    while (j < out.length && out[j]!.event.type === 'task.started' && out[j]!.time === out[i]!.time) {
+      const unit = [out[j++]!]
+      while (j < out.length && out[j]!.anchored && (out[j]!.event as { task?: string }).task === (unit[0]!.event as { task: string }).task) unit.push(out[j++]!)
+      units.push(unit)
+    }
+    if (units.length > 1) out.splice(i, j - i, ...units.sort((a, b) => rank(a[0]!) - rank(b[0]!)).flat())
+    i = j
+  }
 }

@@ -1,4 +1,6 @@
-//! What a durable run journals besides its steps: what handlers log.
+//! What a durable run journals besides its steps: what handlers log, and
+//! the events a stream rebuilt from the journal needs that its executions
+//! do not say (`lib/engine/journal-events.ts`).
 
 use napi_derive::napi;
 
@@ -12,6 +14,25 @@ pub fn run_log(handle: u32, task: u32, attempt: u32, item: i32, message: String,
     guard(|| {
         with_run(handle, |state| match state.journal_mut() {
             Some(journal) => journal.event("task.log", Some((task, i64::from(item), attempt)), &message, data_json),
+            None => Ok(()),
+        })
+    })
+}
+
+/// A live event of a durable run that its executions do not imply
+/// (`task.waiting`, `join.blocked`, `task.cached`, `task.child`,
+/// `billing.insufficient_balance`): journaled as an event of its own kind
+/// with its fields as `dataJson` and its time `at` (epoch ms), so that a
+/// stream rebuilt from the store equals the live one. `task` -1: a
+/// run-level event (`item` -1: not an item's).
+#[napi(js_name = "runEvent")]
+pub fn run_event(handle: u32, kind: String, task: i32, attempt: u32, item: i32, data_json: String, at: f64) -> Result<(), JsError> {
+    guard(|| {
+        with_run(handle, |state| match state.journal_mut() {
+            Some(journal) => {
+                let unit = u32::try_from(task).ok().map(|task| (task, i64::from(item), attempt));
+                journal.event_at(&kind, unit, "", Some(data_json), at as i64)
+            }
             None => Ok(()),
         })
     })

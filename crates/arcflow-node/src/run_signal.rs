@@ -17,8 +17,8 @@ fn ack_number(ack: Option<Ack>) -> f64 {
 
 /// Signal `name` (payload as JSON) arrived for live run `handle`.
 #[napi(js_name = "runSignal")]
-pub fn run_signal(handle: u32, name: String, payload_json: String) -> Result<f64, JsError> {
-    guard(|| with_run(handle, |state| Ok(ack_number(state.signal_received(&name, &payload_json)?))))
+pub fn run_signal(handle: u32, name: String, payload_json: String, at: Option<f64>) -> Result<f64, JsError> {
+    guard(|| with_run(handle, |state| Ok(ack_number(state.signal_received(&name, &payload_json, at.map(|t| t as i64))?))))
 }
 
 /// A wait of run `handle` took the oldest signal `name`: journaled with

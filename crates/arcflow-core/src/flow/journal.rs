@@ -124,6 +124,12 @@ impl Journal {
 
     /// An event of the run's journal (`task.log`, `run.resumed`).
     pub fn event(&mut self, kind: &str, unit: Option<(u32, i64, u32)>, message: &str, data: Option<String>) -> Result<()> {
+        self.event_at(kind, unit, message, data, now_ms())
+    }
+
+    /// An event stamped with the time its live twin carries (`at`, epoch
+    /// ms), so that a stream rebuilt from the journal says the same time.
+    pub fn event_at(&mut self, kind: &str, unit: Option<(u32, i64, u32)>, message: &str, data: Option<String>, at: i64) -> Result<()> {
         let (task, item, attempt) = match unit {
             Some((task, item, attempt)) => {
                 let name = self.names.get(task as usize).map(|n| n.to_string());
@@ -139,7 +145,7 @@ impl Journal {
             attempt,
             message: message.to_owned(),
             data,
-            at: now_ms(),
+            at,
         }));
         Ok(())
     }

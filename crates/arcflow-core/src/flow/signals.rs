@@ -24,10 +24,11 @@ pub const SIGNAL_TAKEN: &str = "signal.taken";
 
 impl RunState {
     /// A signal arrived for this run: a durable run journals it (the
-    /// acknowledgement of its write); others keep nothing here.
-    pub fn signal_received(&mut self, name: &str, payload_json: &str) -> Result<Option<Ack>> {
+    /// acknowledgement of its write); others keep nothing here. `at`: the
+    /// time of the live `signal.received` event (now when not given).
+    pub fn signal_received(&mut self, name: &str, payload_json: &str, at: Option<i64>) -> Result<Option<Ack>> {
         let Some(journal) = self.journal_mut() else { return Ok(None) };
-        journal.event(SIGNAL_RECEIVED, None, name, Some(payload_json.to_owned()))?;
+        journal.event_at(SIGNAL_RECEIVED, None, name, Some(payload_json.to_owned()), at.unwrap_or_else(crate::time::now_ms))?;
         self.ack()
     }
 
