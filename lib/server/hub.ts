@@ -23,6 +23,9 @@ import { canonical, endOf, type RunEnd } from './run-end'
 import { QueuedRuns } from './queued'
 import type { StartRequest } from './start-request'
 
+/** The prefix of a run that was not resumed (shared, never changed). */
+const NO_EVENTS: RunEvent[] = []
+
 /** One client's view of one run. */
 export interface Subscriber {
   /** false: the subscriber is gone (closed, or its buffer passed the cap) and is dropped. */
@@ -36,6 +39,12 @@ interface Entry {
   events: RunEvent[]
   /** Events before the first of `events` (held by the store: a resumed run). */
   offset: number
+  /**
+   * Those events, rebuilt from the store when the run was resumed: kept, not
+   * rebuilt again later, so that ids 1..offset stay what they were then
+   * (the store has moved on since: a later rebuild may order them otherwise).
+   */
+  prefix: RunEvent[]
   subs: Set<Subscriber>
   end?: RunEnd
   waiters: Array<(end: RunEnd) => void>
@@ -60,8 +69,8 @@ export class RunHub {
   readonly #live = new Map<string, Entry>()
   readonly #recent = new Map<string, Entry>()
   readonly #recentCap: number
-  /** Offsets of runs about to be resumed (their `run.resumed` comes synchronously). */
-  readonly #offsets = new Map<string, number>()
+  /** The stored events of runs about to be resumed (their `run.resumed` comes synchronously). */
+  readonly #prefixes = new Map<string, RunEvent[]>()
   /** The start request (`workflow`, `input`, `account`) of runs started with an idempotency key, newest last. */
   readonly #fingerprints = new Map<string, string>()
   /** Run objects of the runs this hub started or resumed (what `cancel` acts on). */
@@ -97,9 +106,9 @@ export class RunHub {
     let entry = this.#live.get(event.runId)
     if (!entry) {
       if (event.type !== 'run.started' && event.type !== 'run.resumed') return // a run from before the server
-      const offset = this.#offsets.get(event.runId) ?? 0
-      this.#offsets.delete(event.runId)
-      entry = { runId: event.runId, workflow: event.workflow, events: [], offset, subs: new Set(), waiters: [] }
+      const prefix = this.#prefixes.get(event.runId) ?? NO_EVENTS
+      this.#prefixes.delete(event.runId)
+      entry = { runId: event.runId, workflow: event.workflow, events: [], offset: prefix.length, prefix, subs: new Set(), waiters: [] }
       this.#live.set(event.runId, entry)
     }
     entry.events.push(event)
@@ -236,16 +245,12 @@ export class RunHub {
   /** Where a subscription replays from; a 404 for a run neither live nor stored. */
   async source(runId: string): Promise<Source> {
     if (this.#queued) return this.#queued.source(runId)
-    let entry = this.#live.get(runId) ?? this.#recent.get(runId)
-    if (entry && entry.offset === 0) return { runId, attach: (after, sub) => this.#attach(entry!, [], after, sub) }
+    const held = this.#live.get(runId) ?? this.#recent.get(runId)
+    if (held) return { runId, attach: (after, sub) => this.#attach(held, after, sub) }
     const info = await this.#engine.getRun(runId)
-    // a resumed run: what its earlier process emitted comes from the store
-    entry = this.#live.get(runId) ?? this.#recent.get(runId)
-    if (entry) {
-      const prefix = info ? this.#replay(info).slice(0, entry.offset) : []
-      const live = entry
-      return { runId, attach: (after, sub) => this.#attach(live, prefix, after, sub) }
-    }
+    // started or resumed meanwhile
+    const entry = this.#live.get(runId) ?? this.#recent.get(runId)
+    if (entry) return { runId, attach: (after, sub) => this.#attach(entry, after, sub) }
     if (!info) throw notFound(`no run ${runId}`)
     const events = this.#replay(info)
     return {
@@ -257,8 +262,8 @@ export class RunHub {
     }
   }
 
-  #attach(entry: Entry, prefix: RunEvent[], after: number, sub: Subscriber): void {
-    for (let i = after; i < entry.offset && i < prefix.length; i++) if (!sub.event(i + 1, prefix[i]!)) return
+  #attach(entry: Entry, after: number, sub: Subscriber): void {
+    for (let i = after; i < entry.offset; i++) if (!sub.event(i + 1, entry.prefix[i]!)) return
     for (let i = Math.max(0, after - entry.offset); i < entry.events.length; i++) if (!sub.event(entry.offset + i + 1, entry.events[i]!)) return
     if (entry.end) sub.end(entry.end)
     else entry.subs.add(sub)
@@ -325,12 +330,12 @@ export class RunHub {
     for (const record of await this.#engine.interruptedRuns()) {
       const info = await this.#engine.getRun(record.id)
       if (!info || !this.#workflows.has(record.workflow)) continue
-      this.#offsets.set(record.id, this.#replay(info).length)
+      this.#prefixes.set(record.id, this.#replay(info))
       try {
         this.track(this.#engine.resume(record.id))
         n++
       } catch {
-        this.#offsets.delete(record.id)
+        this.#prefixes.delete(record.id)
       }
     }
     return n
