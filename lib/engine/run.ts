@@ -282,7 +282,10 @@ export class Run<O = unknown> {
    */
   takeStored(name: string, payload: unknown): void {
     if (this.#status !== 'running' || this.#released) return
-    this.#emit({ type: 'signal.received', name, payload })
+    const event: RunEvent = { type: 'signal.received', runId: this.id, time: Date.now(), name, payload }
+    this.#log.push(event)
+    // when and where in the run it arrived (its `signal.stored` row says when it was sent)
+    journalEvent(this, event, 'signal.delivered')
     this.mailbox.deliver(name, payload)
   }
 

@@ -122,10 +122,14 @@ export function replayEvents(info: RunInfo, taskOrder?: readonly string[]): RunE
       const x = tasks[owner]
       if (x === undefined) out.push({ time: e.at, key: SIGNAL_KEY, event })
       else out.push({ time: x.startedAt ?? e.at, key: x.item === undefined ? activationKey(x, owner) + 0.1 : activationKey(x, owner) + 0.5 + owner * 1e-6 + 1e-7, event, anchored: true })
-    } else if (e.kind === 'signal.received' || e.kind === 'signal.stored') {
+    } else if (e.kind === 'signal.received' || e.kind === 'signal.delivered') {
+      // a signal another process stored (`signal.stored`) is an event of the run once a live run takes it
+      // (`signal.delivered`, journaled then); one delivered at a resume is not an event (`engine/run.ts`)
+      const payload = e.kind === 'signal.delivered' ? (e.data as { payload?: unknown } | undefined)?.payload ?? null : e.data ?? null
+      const name = e.kind === 'signal.delivered' ? (e.data as { name: string }).name : e.message
       // a signal a parked wait took at once ends that wait in the same turn: just before that end; else after what came in its millisecond
-      const took = tasks.findIndex((x) => x.endedAt === e.at && x.status === 'succeeded' && (waitsFor.get(e.message) ?? []).includes(x.task))
-      out.push({ time: e.at, key: took >= 0 ? 2 * took + 0.9 : SIGNAL_KEY, event: { type: 'signal.received', runId, name: e.message, payload: e.data ?? null, time: e.at } })
+      const took = tasks.findIndex((x) => x.endedAt === e.at && x.status === 'succeeded' && (waitsFor.get(name) ?? []).includes(x.task))
+      out.push({ time: e.at, key: took >= 0 ? 2 * took + 0.9 : SIGNAL_KEY, event: { type: 'signal.received', runId, name, payload, time: e.at } })
     } else if (e.kind === 'task.log' && e.task !== undefined) {
       const owner = tasks.findIndex((x) => x.task === e.task && x.attempt === e.attempt && x.item === e.item)
       const event: RunEvent = { type: 'task.log', runId, task: e.task, attempt: e.attempt ?? 1, message: e.message, time: e.at }
