@@ -45,9 +45,11 @@ interface Entry {
    * (the store has moved on since: a later rebuild may order them otherwise).
    */
   prefix: RunEvent[]
-  subs: Set<Subscriber>
+  /** Made at the first subscriber, dropped at the end: most runs have none (an ended run kept for `recentRuns` holds less). */
+  subs?: Set<Subscriber>
   end?: RunEnd
-  waiters: Array<(end: RunEnd) => void>
+  /** Made at the first waiter, dropped at the end. */
+  waiters?: Array<(end: RunEnd) => void>
 }
 
 /** What `subscribe` replays from: memory, the store, or both. */
@@ -99,7 +101,7 @@ export class RunHub {
 
   /** Every subscriber of every live run (for shutdown's final frames). */
   *subscribers(): Iterable<[Subscriber, string]> {
-    for (const entry of this.#live.values()) for (const sub of entry.subs) yield [sub, entry.runId]
+    for (const entry of this.#live.values()) if (entry.subs) for (const sub of entry.subs) yield [sub, entry.runId]
   }
 
   #onEvent(event: RunEvent): void {
@@ -108,12 +110,12 @@ export class RunHub {
       if (event.type !== 'run.started' && event.type !== 'run.resumed') return // a run from before the server
       const prefix = this.#prefixes.get(event.runId) ?? NO_EVENTS
       this.#prefixes.delete(event.runId)
-      entry = { runId: event.runId, workflow: event.workflow, events: [], offset: prefix.length, prefix, subs: new Set(), waiters: [] }
+      entry = { runId: event.runId, workflow: event.workflow, events: [], offset: prefix.length, prefix }
       this.#live.set(event.runId, entry)
     }
     entry.events.push(event)
     const seq = entry.offset + entry.events.length
-    for (const sub of entry.subs) if (!sub.event(seq, event)) entry.subs.delete(sub)
+    if (entry.subs) for (const sub of entry.subs) if (!sub.event(seq, event)) entry.subs.delete(sub)
     const end = endOf(event)
     if (end) this.#ended(entry, end)
   }
@@ -124,12 +126,11 @@ export class RunHub {
     this.#runs.delete(entry.runId)
     this.#recent.set(entry.runId, entry)
     if (this.#recent.size > this.#recentCap) this.#recent.delete(this.#recent.keys().next().value!)
-    if (entry.subs.size > 0) {
-      const subs = [...entry.subs]
-      entry.subs.clear()
-      for (const sub of subs) sub.end(end)
-    }
-    if (entry.waiters.length > 0) for (const wake of entry.waiters.splice(0)) wake(end)
+    const { subs, waiters } = entry
+    entry.subs = undefined
+    entry.waiters = undefined
+    if (subs) for (const sub of subs) sub.end(end)
+    if (waiters) for (const wake of waiters) wake(end)
   }
 
   workflow(name: string): WorkflowDefinition {
@@ -199,11 +200,11 @@ export class RunHub {
     const entry = this.#live.get(runId) ?? this.#recent.get(runId)
     if (!entry) return undefined
     if (entry.end) return { ended: entry.end }
-    entry.waiters.push(wake)
+    ;(entry.waiters ??= []).push(wake)
     return {
       stop: () => {
-        const i = entry.waiters.indexOf(wake)
-        if (i >= 0) entry.waiters.splice(i, 1)
+        const i = entry.waiters?.indexOf(wake) ?? -1
+        if (i >= 0) entry.waiters!.splice(i, 1)
       },
     }
   }
@@ -266,7 +267,7 @@ export class RunHub {
     for (let i = after; i < entry.offset; i++) if (!sub.event(i + 1, entry.prefix[i]!)) return
     for (let i = Math.max(0, after - entry.offset); i < entry.events.length; i++) if (!sub.event(entry.offset + i + 1, entry.events[i]!)) return
     if (entry.end) sub.end(entry.end)
-    else entry.subs.add(sub)
+    else (entry.subs ??= new Set()).add(sub)
   }
 
   /** A run's events rebuilt from the store, its workflow's task order known when served here. */
@@ -275,7 +276,7 @@ export class RunHub {
   }
 
   unsubscribe(runId: string, sub: Subscriber): void {
-    this.#live.get(runId)?.subs.delete(sub)
+    this.#live.get(runId)?.subs?.delete(sub)
     this.#queued?.unsubscribe(sub)
   }
 
