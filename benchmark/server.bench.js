@@ -1,5 +1,6 @@
 // arcflow/server on loopback, one request at a time, beside a bare
-// node:http JSON echo and a bare ws echo measured in the same run: a
+// node:http JSON echo and a bare ws JSON echo measured in the same run
+// (each parses the request and answers JSON, as the server's routes do): a
 // trivial one-task run over POST /v1/runs (wait: true) and over WebSocket
 // start → result (p50 / p99); 64 runs in flight over one WebSocket
 // (runs/s); events per second to 1,000 SSE subscribers.
@@ -42,7 +43,7 @@ async function timeEach(n, once) {
 
 function wsRoundTrip(ws) {
   let wake
-  ws.on('message', (d) => wake(d))
+  ws.on('message', (d) => { if (JSON.parse(d).type === 'result') wake(d) })
   return (frame) => new Promise((resolve) => { wake = resolve; ws.send(frame) })
 }
 
@@ -57,9 +58,10 @@ async function main() {
   await new Promise((r) => echo.listen(0, '127.0.0.1', r))
   results['node:http JSON echo'] = await timeEach(N, () => post(echo.address().port, '/', { workflow: 'trivial', input: 1, wait: true }))
   echo.close()
-  // bare ws echo
+  // bare ws echo: like the server's route it parses the frame and answers a JSON frame, and the
+  // client parses what comes back as it does arcflow's frames (a fair floor: only arcflow's own work differs)
   const wss = new WebSocket.Server({ port: 0, host: '127.0.0.1', perMessageDeflate: false })
-  wss.on('connection', (s) => s.on('message', (d) => s.send(d)))
+  wss.on('connection', (s) => s.on('message', (d) => { const f = JSON.parse(d); s.send(JSON.stringify({ type: 'result', ref: f.ref, echo: f })) }))
   await new Promise((r) => wss.once('listening', r))
   const bare = new WebSocket(`ws://127.0.0.1:${wss.address().port}`, { perMessageDeflate: false })
   await new Promise((r) => bare.once('open', r))
