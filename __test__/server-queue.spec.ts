@@ -3,6 +3,8 @@
 // server's engine has the `step` action only as a trap: it throws, so an
 // output can only come from the worker (its `tag`).
 import test from 'ava'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 
 import { Engine } from '../lib/index'
 import { createServer } from '../lib/server/index'
@@ -20,15 +22,8 @@ async function served(t: { teardown(fn: () => unknown): void }, workerOptions: R
   })
   const one = engine.workflow({ name: 'one', tasks: { s: { action: 'step', input: '{{ input }}', retry: { count: 2 } } }, output: '{{ tasks.s.result }}' })
   const gate = engine.workflow({ name: 'gate', tasks: { w: { wait: { signal: 'go', timeout: 120_000 }, next: { do: 'fin' } }, fin: { action: 'step', input: { got: '{{ tasks.w.result }}' } } }, output: '{{ tasks.fin.result }}' })
-  const gateJoin = engine.workflow({
-    name: 'gate-join',
-    tasks: {
-      w: { wait: { signal: 'go', timeout: 120_000 }, next: { do: 'fin' } },
-      s: { action: 'step', input: 's', next: { do: 'fin' } },
-      fin: { action: 'step', join: 'all', input: { got: '{{ tasks.w.result }}' } },
-    },
-    output: '{{ tasks.fin.result }}',
-  })
+  // the worker defines it from the same file
+  const gateJoin = engine.workflow(JSON.parse(readFileSync(join(__dirname, 'fixtures', 'queue', 'gate-join.json'), 'utf8')))
   const server = createServer({ engine, workflows: [one, gate, gateJoin], tokens: [TOKEN], port: 0, queue: 'default' })
   const { url } = await server.listen()
   const worker = startWorker(store, { tag: 'worker-1', lease: '10m', ...workerOptions })

@@ -1,12 +1,22 @@
 /**
  * A run's events rebuilt from the store (`engine.getRun`), for runs not
- * live in this process: the journal keeps executions, logs, resumes and
- * the run's end, not each event, so the stream is derived from them in the
- * order the engine emits them: by time, and within one millisecond a
- * task's start before its logs and end, an end before what started after
- * it, a with-items task's start before its items. Events the journal does
- * not keep (`task.items` counts are rebuilt from the items; `join.blocked`
- * and `billing.insufficient_balance` are not) are absent.
+ * live in this process (after a restart, or run by a worker). The stream
+ * equals the live one in types, order and fields:
+ * - from the executions: task and item starts and ends, retries, `task.items`;
+ * - journaled as the live events were, with their time
+ *   (`engine/journal-events.ts`): `task.waiting`, `task.cached`,
+ *   `task.child`, `signal.received` (a signal sent to the run's process, or
+ *   a stored one once a live run took it: `signal.delivered`), logs,
+ *   resumes;
+ * - from the run's end: `join.blocked` and the `run.failed` of a join that
+ *   can never fire.
+ * Order: by time, and within one millisecond a task's start before what
+ * follows it (its waiting, logs, end), an end before what started after it,
+ * tasks started in one step in the workflow's order (`taskOrder`).
+ * Limits: the times of events rebuilt from executions are the store's
+ * stamps of those executions, which can differ by a few milliseconds from
+ * the live event's; `billing.insufficient_balance` and `run.lease_lost`
+ * (a worker's, not the run's) are not rebuilt.
  */
 import type { RunEvent } from '../engine/events'
 import type { RunInfo } from '../engine/engine-types'
