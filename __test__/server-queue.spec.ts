@@ -106,26 +106,34 @@ test.serial("a cancel over WebSocket reaches the worker's run: its step is abort
   await worker.waitFor((l) => l.event === 'run.cancelled' && l.runId === id)
 })
 
-test.serial("the stream of a worker's ended run with a wait, a signal and a join, rebuilt from the journal, has the worker's live events in order; Last-Event-ID in the middle gets exactly the rest", async (t) => {
+test.serial("the stream of a worker's run with a wait, a signal and a join, rebuilt from the journal (followed live, and read after the end), has the worker's live events in order; Last-Event-ID in the middle gets exactly the rest", async (t) => {
   const { url, worker } = await served(t, { events: true })
   const started = await api(`${url}/v1/runs`, { body: { workflow: 'gate-join', idempotencyKey: 'gj-1' } })
   const id = started.body.id as string
-  await worker.waitFor((l) => l.event === 'task.waiting' && l.runId === id)
-  t.is((await api(`${url}/v1/runs/${id}/signals/go`, { body: { payload: { by: 'ana' } } })).status, 202)
-  // read once the run's end is committed (the same key with wait answers then): a stream followed while
-  // the worker commits can see a row land before an earlier event's, which this test does not cover
-  t.is((await api(`${url}/v1/runs`, { body: { workflow: 'gate-join', idempotencyKey: 'gj-1', wait: true } })).body.status, 'succeeded')
-  const whole = await readSse(`${url}/v1/runs/${id}/events`, { token: TOKEN })
-  t.like(whole.frames.at(-1)!.data as object, { status: 'succeeded' })
+  // followed while the worker runs it (read again at each commit), the signal sent once the wait is seen there
+  let sent: Promise<{ status: number }> | undefined
+  const followed = await readSse(`${url}/v1/runs/${id}/events`, {
+    token: TOKEN,
+    stop: (frames) => {
+      if (!sent && frames.some((f) => (f.data as { type?: string }).type === 'task.waiting')) sent = api(`${url}/v1/runs/${id}/signals/go`, { body: { payload: { by: 'ana' } } })
+      return false
+    },
+  })
+  t.is((await sent)!.status, 202)
+  t.like(followed.frames.at(-1)!.data as object, { status: 'succeeded' })
   await worker.waitFor((l) => l.event === 'run.succeeded' && l.runId === id)
+  // and read afresh once the run has ended
+  const whole = await readSse(`${url}/v1/runs/${id}/events`, { token: TOKEN })
   // the worker's own events, as its engine emitted them
-  const live = worker.lines.filter((l) => (l.live as { runId?: string } | undefined)?.runId === id).map((l) => untimed(l.live))
+  const liveEvents = worker.lines.filter((l) => (l.live as { runId?: string } | undefined)?.runId === id).map((l) => l.live)
+  const live = liveEvents.map(untimed)
   const rebuilt = whole.frames.filter((f) => f.id !== undefined)
   t.deepEqual(rebuilt.map((f) => f.id), rebuilt.map((_, i) => i + 1))
   t.deepEqual(rebuilt.map((f) => untimed(f.data)), live)
+  t.deepEqual(followed.frames.filter((f) => f.id !== undefined), rebuilt, 'the stream followed live and the one read after the end are one')
   // the events the journal keeps as they were have their live times too
   const kept = (es: unknown[]) => es.filter((e) => ['task.waiting', 'signal.received'].includes((e as { type: string }).type))
-  t.deepEqual(kept(rebuilt.map((f) => f.data)), kept(worker.lines.filter((l) => (l.live as { runId?: string } | undefined)?.runId === id).map((l) => l.live)))
+  t.deepEqual(kept(rebuilt.map((f) => f.data)), kept(liveEvents))
   for (const type of ['task.waiting', 'signal.received', 'task.succeeded']) t.true(live.some((e) => e.type === type), type)
   const middle = Math.floor(rebuilt.length / 2)
   const rest = await readSse(`${url}/v1/runs/${id}/events`, { token: TOKEN, lastEventId: middle })

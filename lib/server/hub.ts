@@ -272,7 +272,7 @@ export class RunHub {
 
   /** A run's events rebuilt from the store, its workflow's task order known when served here. */
   #replay(info: RunInfo): RunEvent[] {
-    return replayEvents(info, this.#workflows.get(info.workflow)?.taskList.map((t) => t.name))
+    return replayEvents(info, this.#workflows.get(info.workflow)?.taskList)
   }
 
   unsubscribe(runId: string, sub: Subscriber): void {

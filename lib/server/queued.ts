@@ -122,7 +122,7 @@ export class QueuedRuns {
     }
     /** Sends what is new; false once the stream is over. */
     const deliver = (info: RunInfo): boolean => {
-      const events = replayEvents(info, this.#workflows.get(info.workflow)?.taskList.map((t) => t.name))
+      const events = replayEvents(info, this.#workflows.get(info.workflow)?.taskList)
       for (; sent < events.length; sent++) if (!sub.event(sent + 1, events[sent]!)) return false
       if (!ENDED.has(info.status)) return true
       sub.end(endOf(info))

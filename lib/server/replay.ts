@@ -12,17 +12,23 @@
  *   can never fire.
  * Order: by time, and within one millisecond a task's start before what
  * follows it (its waiting, logs, end), an end before what started after it,
- * tasks started in one step in the workflow's order (`taskOrder`).
+ * tasks started in one step in the workflow's order (`workflowTasks`).
+ * A stream read while the run goes on ends before the start of a parked
+ * task (a wait, a sleep) or a sub-workflow task whose `task.waiting` or
+ * `task.child` is not committed yet: that row comes in the write after the
+ * start's, and the events after the start would be numbered otherwise
+ * once it lands.
  * Limits: the times of events rebuilt from executions are the store's
  * stamps of those executions, which can differ by a few milliseconds from
  * the live event's; `billing.insufficient_balance` and `run.lease_lost`
  * (a worker's, not the run's) are not rebuilt.
  */
-import type { RunEvent } from '../engine/events'
+import type { RunEvent, TaskEventBase } from '../engine/events'
 import type { RunInfo } from '../engine/engine-types'
 import { fromNativeData } from '../errors'
 import { toFailure } from '../engine/failure'
 import type { TaskRecord } from '../store/store'
+import type { TaskKind } from '../workflow/model'
 
 /** The event kinds journaled as the live events were (`engine/journal-events.ts`). */
 const JOURNALED = new Set(['task.waiting', 'task.cached', 'task.child'])
@@ -59,7 +65,7 @@ interface Keyed {
   anchored?: boolean
 }
 
-export function replayEvents(info: RunInfo, taskOrder?: readonly string[]): RunEvent[] {
+export function replayEvents(info: RunInfo, workflowTasks?: ReadonlyArray<{ readonly name: string; readonly kind: TaskKind }>): RunEvent[] {
   const runId = info.id
   const out: Keyed[] = []
   const t0 = info.startedAt ?? 0
@@ -180,8 +186,23 @@ export function replayEvents(info: RunInfo, taskOrder?: readonly string[]): RunE
   }
   // a sort is stable: equal keys keep the order they were pushed in
   out.sort((a, b) => a.time - b.time || a.key - b.key)
-  if (taskOrder) startsInOrder(out, taskOrder)
+  if (workflowTasks) {
+    startsInOrder(out, workflowTasks.map((t) => t.name))
+    const cut = out.findIndex((k) => k.event.type === 'task.started' && awaited(info, tasks, workflowTasks, k.event as TaskEventBase))
+    if (cut >= 0) out.length = cut
+  }
   return out.map((k) => k.event)
+}
+
+/** The event a running task of this kind emits right after its start, which the journal keeps. */
+const FOLLOWS_START: Partial<Record<TaskKind, string>> = { wait: 'task.waiting', sleep: 'task.waiting', workflow: 'task.child' }
+
+/** A start whose activation is running and whose following event (`FOLLOWS_START`) the store does not hold yet. */
+function awaited(info: RunInfo, tasks: readonly TaskRecord[], workflowTasks: ReadonlyArray<{ readonly name: string; readonly kind: TaskKind }>, start: TaskEventBase): boolean {
+  const kind = FOLLOWS_START[workflowTasks.find((t) => t.name === start.task)?.kind ?? 'action']
+  if (kind === undefined) return false
+  const running = tasks.some((x) => x.task === start.task && x.item === undefined && x.status === 'running')
+  return running && !info.events.some((e) => e.kind === kind && e.task === start.task && e.item === undefined)
 }
 
 /**
