@@ -35,7 +35,6 @@ const JOURNALED = new Set(['task.waiting', 'task.cached', 'task.child'])
 /** A signal nothing took at once: after the other events of its millisecond, before the run's end. */
 const SIGNAL_KEY = Number.MAX_SAFE_INTEGER / 2
 
-/** The fields of `join.blocked` from a run's `JoinError` (its details), if that is how it failed. */
 /**
  * A run's error as its live `run.failed` says it: the store keeps a run-level
  * error of the core (a join that can never fire) as the core's data, the
@@ -49,6 +48,7 @@ function runFailure(error: unknown): unknown {
   return failure
 }
 
+/** The fields of `join.blocked` from a run's `JoinError` (its details), if that is how it failed. */
 function joinBlocked(error: unknown): { join: string; waitingFor: string[]; arrived: number; needed: number } | undefined {
   const e = error as { code?: string; details?: { join?: unknown; waitingFor?: unknown; arrived?: unknown; needed?: unknown } } | undefined
   const d = e?.code === 'ARCFLOW_JOIN' ? e.details : undefined
