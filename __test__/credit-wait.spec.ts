@@ -3,8 +3,10 @@
 // neither throws nor blocks the JavaScript thread; its attempt waits for
 // the lease off-thread (the meter's credit thread asks again while the
 // database is locked), and runs once the lock is released, billed right.
-// Only a database that answers "not enough credit" refuses it. Counts and
-// states, no timing assertions: the child releases the lock only when told.
+// Only a database that answers "not enough credit" refuses it. Nothing
+// polls: the credit thread tells JavaScript when a reservation settles, and
+// each is looked at once (counted). Counts and states, no timing
+// assertions: the child releases the lock only when told.
 import test from 'ava'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -54,6 +56,7 @@ test('a metered start under another process’s write lock neither throws nor bl
   t.is(waiting.blocking, 0, 'no lease call on the JavaScript thread')
   t.true(waiting.waits >= 3, `${waiting.waits} reservations wait for a lease`)
   t.is(waiting.grants, 0, 'nothing could be leased under the lock')
+  t.is(waiting.looks, 0, 'nothing looked at the waiting reservations while none settled (no poll)')
 
   await lock.release()
   t.is(await within(fixed.result(), 20_000, 'the fixed-cost run after the release'), 1)
@@ -66,6 +69,9 @@ test('a metered start under another process’s write lock neither throws nor bl
   const after = engine.stats().credit!
   t.is(after.blocking, 0)
   t.true(after.grants >= 1 && after.refused >= 1, `${after.grants} grants, ${after.refused} refused`)
+  // told by the credit thread: each waiting reservation was looked at once, when it settled
+  t.is(after.looks, after.waits, `${after.looks} looks for ${after.waits} waiting reservations`)
+  t.true(after.wakeups >= 1 && after.wakeups <= after.waits, `${after.wakeups} wake-ups`)
   await engine.close()
 
   // what the database says, with the leases given back at close

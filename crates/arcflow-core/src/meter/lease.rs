@@ -52,7 +52,7 @@ use crate::error::{Error, Result};
 use crate::store::{LeaseRequest, Store, WriteBehind};
 
 mod pending;
-pub use pending::{CreditWait, Reservation};
+pub use pending::{CreditWait, Listener, Reservation, Settled};
 pub(super) use pending::Queue;
 
 /// A leasing meter's timings.
@@ -82,6 +82,10 @@ pub struct LeaseStats {
     pub blocking: u64,
     /// Reservations that waited for a lease off their thread (see `pending`).
     pub waits: u64,
+    /// Looks at a waiting reservation's state (`credit_wait`): one per wait when the caller is told, not polling.
+    pub looks: u64,
+    /// Calls of the listener (each with the tickets of one pass of the credit thread).
+    pub wakeups: u64,
     /// Lease calls the database could not cover.
     pub refused: u64,
     /// Blocks given back (idle, or at close).
@@ -98,6 +102,8 @@ struct Counters {
     grants: AtomicU64,
     blocking: AtomicU64,
     waits: AtomicU64,
+    looks: AtomicU64,
+    wakeups: AtomicU64,
     refused: AtomicU64,
     returns: AtomicU64,
     renewals: AtomicU64,
@@ -131,6 +137,9 @@ pub(super) struct Leases {
     /// Reservations waiting for a lease, by ticket, until their caller has the answer (see `pending`).
     tickets: AtomicU64,
     waiters: dashmap::DashMap<u64, Arc<pending::Waiter>>,
+    /// Tickets settled (or cancelled: negative) not yet told, and who to tell (see `pending`).
+    settled: Mutex<Settled>,
+    listener: RwLock<Option<Listener>>,
 }
 
 /// How long a refusal by the database is remembered: a reservation in that
@@ -177,6 +186,8 @@ impl Leases {
             epoch: Instant::now(),
             tickets: AtomicU64::new(0),
             waiters: dashmap::DashMap::new(),
+            settled: Mutex::default(),
+            listener: RwLock::default(),
         });
         let worker = Arc::clone(&leases);
         let thread = std::thread::Builder::new()
@@ -304,6 +315,8 @@ impl Leases {
                     self.note(&e);
                 }
             }
+            self.tell(); // once per pass, whatever settled in it
+            
             if now - last_renew >= self.config.lease / 3 {
                 last_renew = now;
                 // this meter's own credits committed first: the rest read next includes them
@@ -371,6 +384,8 @@ impl Leases {
             grants: n(&c.grants),
             blocking: n(&c.blocking),
             waits: n(&c.waits),
+            looks: n(&c.looks),
+            wakeups: n(&c.wakeups),
             refused: n(&c.refused),
             returns: n(&c.returns),
             renewals: n(&c.renewals),
@@ -394,8 +409,9 @@ impl Leases {
         if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = thread.join();
         }
-        writer.settle(settle);
         let list = accounts.read().map(|a| a.clone()).unwrap_or_default();
+        self.refuse_all(&list);
+        writer.settle(settle);
         let mut conn = self.conn();
         let mut result = Ok(());
         for account in list.iter().filter(|a| a.held.swap(false, Ordering::AcqRel)) {

@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::time::now_ms;
 use crate::store::{Store, Write, WriteBehind};
 use lease::{LeaseConfig, LeaseStats, Leases};
-pub use lease::{CreditWait, Reservation};
+pub use lease::{CreditWait, Listener, Reservation, Settled};
 // the records live beside the store's others; named here too
 pub use crate::store::{LedgerEntry, LedgerKey, LedgerWrite};
 
@@ -134,6 +134,14 @@ impl Meter {
     /// A leasing meter's database calls; `None` for a meter that owns its balances.
     pub fn lease_stats(&self) -> Option<LeaseStats> {
         self.leases.as_ref().map(|l| l.stats())
+    }
+
+    /// Tells `listener` the tickets of pending reservations as they settle
+    /// (covered or refused; `-ticket`: cancelled), once per pass of the
+    /// credit thread, so the caller looks at each once instead of polling
+    /// (see `lease::pending`). False for a meter that owns its balances (nothing waits).
+    pub fn listen(&self, listener: Listener) -> bool {
+        self.leases.as_ref().map(|l| l.listen(listener)).is_some()
     }
 
     /// A leasing meter's owner id in `credit_leases`.
