@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { AbortedError, EngineClosedError, fromNative, InputError, QueueError, ResumeError, RunExistsError, SignalError, WorkflowError } from '../errors'
 import { native } from '../binding'
 import { encode } from '../values'
-import { Accounts, overdraftOf, type Credit, type LedgerEntry } from './accounts'
+import { Accounts, meterSettingsOf, type Credit, type LedgerEntry } from './accounts'
 import type { Cost } from './metering'
 import { loadWorkflow, loadWorkflowFile } from '../workflow/load'
 import { inputProblems } from '../workflow/input'
@@ -129,7 +129,7 @@ export class Engine {
         maxUnwrittenMs: positive(options.maxUnwrittenMs, 'maxUnwrittenMs'),
       }
       // engines of this process on one file share its store and meter (see `store/shared.ts`)
-      this.#lease = acquireStore(target, requested, STORE_DEFAULTS, overdraftOf(options.metering), options.logger ?? silentLogger)
+      this.#lease = acquireStore(target, requested, STORE_DEFAULTS, meterSettingsOf(options.metering), options.logger ?? silentLogger)
       this.#store = this.#lease.store
       this.#versions = new WorkflowVersions(this.#store)
       // a normal exit commits everything queued (the flush thread would die with the process)

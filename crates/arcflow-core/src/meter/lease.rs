@@ -47,6 +47,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::block::{self, Rate};
+use super::clock;
 use super::Account;
 use crate::error::{Error, Result};
 use crate::store::{LeaseRequest, Store, WriteBehind};
@@ -213,9 +214,13 @@ impl Leases {
 
     /// Adds to `account`'s lease: what was granted (0: the database could not cover `need`).
     fn grant(&self, conn: &mut dyn Store, account: &Account, need: i64, want: i64) -> Result<i64> {
+        self.refresh(conn, account)?; // a grant must not add to a block whose row is gone
         let request = LeaseRequest { account: &account.name, owner: &self.owner, need, want: want.max(need), overdraft: self.overdraft, lease_ms: self.lease_ms() };
+        let start = clock::now_ns();
         let Some(grant) = conn.lease_credit(&request)? else { return Ok(0) };
         if grant.granted > 0 {
+            // the grant set the row's lease_until (after `start`, by the database's clock)
+            account.usable_until.fetch_max(self.usable_after(start), Ordering::AcqRel);
             account.held.store(true, Ordering::Release);
             account.balance.fetch_add(grant.granted, Ordering::AcqRel);
             self.counters.grants.fetch_add(1, Ordering::Relaxed);
@@ -241,6 +246,7 @@ impl Leases {
             self.writer.settle(Duration::from_secs(5));
         }
         let mut conn = self.conn();
+        self.refresh(&mut **conn, account)?;
         // the background thread may have topped the block up meanwhile
         let local = account.balance.load(Ordering::Acquire);
         if local >= amount {
@@ -270,6 +276,24 @@ impl Leases {
                 }
             }
         }
+    }
+
+    /// Until when a block leased (or renewed) by a call that started at `start` may be spent.
+    fn usable_after(&self, start: i64) -> i64 {
+        start.saturating_add((self.config.lease.as_nanos() * 2 / 3).min(i64::MAX as u128) as i64)
+    }
+
+    /// Whether `account`'s block may be spent now: its lease cannot have lapsed (see `Account::usable_until`).
+    pub(super) fn usable(&self, account: &Account) -> bool {
+        clock::now_ns() < account.usable_until.load(Ordering::Acquire)
+    }
+
+    /// A block that may no longer be spent is renewed first (or found lost, and dropped).
+    fn refresh(&self, conn: &mut dyn Store, account: &Account) -> Result<()> {
+        if account.held.load(Ordering::Acquire) && !self.usable(account) {
+            self.renew_with(conn, &[account])?;
+        }
+        Ok(())
     }
 
     /// This meter queued a credit as the writer's `seq`.
@@ -320,8 +344,12 @@ impl Leases {
             if now - last_renew >= self.config.lease / 3 {
                 last_renew = now;
                 // this meter's own credits committed first: the rest read next includes them
-                writer.settle(Duration::from_secs(1));
-                if let Err(e) = self.renew(&list) {
+                // (only then: waiting for the flush would make the renewal late)
+                if self.credit_in_flight() {
+                    writer.settle(Duration::from_secs(1));
+                }
+                let list: Vec<&Account> = list.iter().map(|a| &**a).collect();
+                if let Err(e) = self.renew_with(&mut **self.conn(), &list) {
                     self.note(&e);
                 }
             }
@@ -355,13 +383,16 @@ impl Leases {
 
     /// Renews every lease of this meter; drops the block of one found gone;
     /// refreshes each account's rest.
-    fn renew(&self, list: &[Arc<Account>]) -> Result<()> {
-        let mut conn = self.conn();
+    fn renew_with(&self, conn: &mut dyn Store, list: &[&Account]) -> Result<()> {
+        let start = clock::now_ns();
         let held: HashMap<String, i64> = conn.renew_credit_leases(&self.owner, self.lease_ms())?.into_iter().collect();
         self.counters.renewals.fetch_add(1, Ordering::Relaxed);
         for account in list {
             match held.get(&*account.name) {
-                Some(rest) => account.rest.store(*rest, Ordering::Release),
+                Some(rest) => {
+                    account.rest.store(*rest, Ordering::Release);
+                    account.usable_until.fetch_max(self.usable_after(start), Ordering::AcqRel);
+                }
                 None => {
                     if account.held.swap(false, Ordering::AcqRel) {
                         // expired while this process stalled: its credit went back to the balance

@@ -14,6 +14,7 @@
 //! same one compare-and-swap per reservation.
 
 mod block;
+mod clock;
 pub mod lease;
 
 use std::collections::{HashSet, VecDeque};
@@ -56,6 +57,12 @@ struct Account {
     largest_wait: AtomicI64,
     /// Leased only: this meter has a lease row for the account.
     held: AtomicBool,
+    /// Leased only: the block may be spent until then (`clock::now_ns`): two
+    /// thirds of the lease after the start of the call that last renewed its
+    /// row. Past it, the lease may have lapsed (a renewal late) and its
+    /// credit be back in the balance for others: reservations wait for the
+    /// renewal instead (see `lease`).
+    usable_until: AtomicI64,
     /// Leased only: until then (see `lease::REFUSAL_MEMORY`), a reservation
     /// lacking `dry_need` or more is refused without asking the database.
     dry_until: AtomicI64,
@@ -76,6 +83,7 @@ impl Account {
             block: AtomicI64::new(0),
             largest_wait: AtomicI64::new(0),
             held: AtomicBool::new(false),
+            usable_until: AtomicI64::new(0),
             dry_until: AtomicI64::new(0),
             dry_need: AtomicI64::new(0),
             queue: lease::Queue::default(),
@@ -390,6 +398,9 @@ impl Meter {
 /// the database's to apply): one compare-and-swap; wakes the credit thread
 /// when it leaves the block under its low water.
 fn take_leased(leases: &Leases, account: &Account, amount: i64) -> bool {
+    if !leases.usable(account) {
+        return false; // its lease may have lapsed: wait for the renewal (the credit thread's)
+    }
     let before = account.balance.load(Ordering::Acquire);
     if take(&account.balance, amount, 0).is_err() {
         return false;

@@ -75,7 +75,7 @@ impl Leases {
     }
 
     /// A queued credit of this process not yet committed: the database must have it to lease it.
-    fn credit_in_flight(&self) -> bool {
+    pub(super) fn credit_in_flight(&self) -> bool {
         let credited = self.credited.load(Ordering::Acquire);
         credited > 0 && self.writer.stats().settled < credited
     }
@@ -196,7 +196,8 @@ impl Leases {
                 pop(account, &waiter);
                 continue;
             }
-            if take(&account.balance, waiter.amount, 0).is_ok() {
+            self.refresh(&mut **self.conn(), account)?; // a lapsed block is not spent
+            if self.usable(account) && take(&account.balance, waiter.amount, 0).is_ok() {
                 if !self.settle_told(account, &waiter, COVERED) {
                     account.balance.fetch_add(waiter.amount, Ordering::AcqRel); // cancelled meanwhile
                 }
