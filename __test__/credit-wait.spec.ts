@@ -8,6 +8,7 @@
 // each is looked at once (counted). Counts and states, no timing
 // assertions: the child releases the lock only when told.
 import test from 'ava'
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -80,4 +81,15 @@ test('a metered start under another process’s write lock neither throws nor bl
   t.is(check.balance('poor'), 2)
   t.deepEqual((await check.ledger('acme')).map((e) => e.amount).sort((a, b) => a - b), [-7, -3, 100])
   await check.close()
+})
+
+test('a process whose only work is a run waiting for credit stays alive until the reservation settles (the wake is held while it waits), then exits by itself', async (t) => {
+  const path = dbPath()
+  const seed = new Engine({ store: `sqlite:${path}` })
+  seed.credit('acme', 10, { key: 'a' })
+  await seed.close()
+  // the child holds the write lock itself and lets go on an unref'd timer: only the wait can keep it alive
+  const child = spawnSync(process.execPath, [join(__dirname, 'fixtures', 'credit-alive-child.mjs'), path], { encoding: 'utf8', timeout: 60_000 })
+  t.is(child.status, 0, `exit ${child.status} (13: it exited with the run still waiting): ${child.stderr}`)
+  t.deepEqual(JSON.parse(child.stdout), { output: 'paid', waits: 1 }, 'the run waited for its lease, then ran')
 })
