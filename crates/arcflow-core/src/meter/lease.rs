@@ -20,6 +20,14 @@
 //! of their ledger entry, once per key. At close the meter waits for its
 //! queued charges and gives every lease back.
 //!
+//! A block is spent only while its lease cannot have lapsed: until two
+//! thirds of the lease after the start of the call (renewal or grant) that
+//! last set its row's expiry (`Account::usable_until`, checked on the hot
+//! path with a coarse clock read). Past that, reservations wait while the
+//! credit thread renews (or finds the lease gone and drops the block): a
+//! late renewal must not spend credit another process may already have
+//! returned to the balance and leased again.
+//!
 //! What a balance means here: the database's balance plus every other
 //! process's unspent lease, as read at this meter's last database call
 //! (each renewal at least), plus its own credits since, plus its own local
