@@ -61,6 +61,7 @@ use crate::error::{Error, Result};
 use crate::store::{LeaseRequest, Store, WriteBehind};
 
 mod pending;
+mod renewal;
 pub use pending::{CreditWait, Listener, Reservation, Settled};
 pub(super) use pending::Queue;
 
@@ -286,24 +287,6 @@ impl Leases {
         }
     }
 
-    /// Until when a block leased (or renewed) by a call that started at `start` may be spent.
-    fn usable_after(&self, start: i64) -> i64 {
-        start.saturating_add((self.config.lease.as_nanos() * 2 / 3).min(i64::MAX as u128) as i64)
-    }
-
-    /// Whether `account`'s block may be spent now: its lease cannot have lapsed (see `Account::usable_until`).
-    pub(super) fn usable(&self, account: &Account) -> bool {
-        clock::now_ns() < account.usable_until.load(Ordering::Acquire)
-    }
-
-    /// A block that may no longer be spent is renewed first (or found lost, and dropped).
-    fn refresh(&self, conn: &mut dyn Store, account: &Account) -> Result<()> {
-        if account.held.load(Ordering::Acquire) && !self.usable(account) {
-            self.renew_with(conn, &[account])?;
-        }
-        Ok(())
-    }
-
     /// This meter queued a credit as the writer's `seq`.
     pub(super) fn credited(&self, seq: u64) {
         self.credited.fetch_max(seq, Ordering::AcqRel);
@@ -385,33 +368,6 @@ impl Leases {
             })?;
             account.rest.fetch_add(back, Ordering::AcqRel);
             self.counters.returns.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-
-    /// Renews every lease of this meter; drops the block of one found gone;
-    /// refreshes each account's rest.
-    fn renew_with(&self, conn: &mut dyn Store, list: &[&Account]) -> Result<()> {
-        let start = clock::now_ns();
-        let held: HashMap<String, i64> = conn.renew_credit_leases(&self.owner, self.lease_ms())?.into_iter().collect();
-        self.counters.renewals.fetch_add(1, Ordering::Relaxed);
-        for account in list {
-            match held.get(&*account.name) {
-                Some(rest) => {
-                    account.rest.store(*rest, Ordering::Release);
-                    account.usable_until.fetch_max(self.usable_after(start), Ordering::AcqRel);
-                }
-                None => {
-                    if account.held.swap(false, Ordering::AcqRel) {
-                        // expired while this process stalled: its credit went back to the balance
-                        account.balance.swap(0, Ordering::AcqRel);
-                        self.counters.lost.fetch_add(1, Ordering::Relaxed);
-                    }
-                    if let Some(rest) = conn.credit_rest(&account.name, &self.owner)? {
-                        account.rest.store(rest, Ordering::Release);
-                    }
-                }
-            }
         }
         Ok(())
     }

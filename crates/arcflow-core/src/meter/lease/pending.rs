@@ -196,7 +196,9 @@ impl Leases {
                 pop(account, &waiter);
                 continue;
             }
-            self.refresh(&mut **self.conn(), account)?; // a lapsed block is not spent
+            if account.held.load(Ordering::Acquire) && !self.usable(account) {
+                self.refresh(&mut **self.conn(), account)?; // a lapsed block is renewed (or dropped) before it is spent
+            }
             if self.usable(account) && take(&account.balance, waiter.amount, 0).is_ok() {
                 if !self.settle_told(account, &waiter, COVERED) {
                     account.balance.fetch_add(waiter.amount, Ordering::AcqRel); // cancelled meanwhile
