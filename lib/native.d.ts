@@ -41,6 +41,11 @@ export declare class NativeContext {
   renderJson(template: NativeJsonTemplate, itemJson: string | undefined | null, index: number, outcomeJson?: string | undefined | null): string
 }
 
+export declare class NativeCreditWake {
+  /** `true`: the process stays alive until told (a reservation waits); `false`: weak again. */
+  hold(on: boolean): void
+}
+
 export declare class NativeFlow {
   constructor(name: string)
   /**
@@ -332,6 +337,14 @@ export declare function meterCredit(handle: number, name: string, amount: number
  * database, read after this process's queued charges commit.
  */
 export declare function meterLedger(handle: number, name: string, limit: number, store: NativeStore | undefined | null, signal?: AbortSignal | undefined | null): Promise<string>
+
+/**
+ * Calls `onSettled` with the tickets of meter `handle`'s reservations that
+ * settled (covered or refused; `-ticket`: cancelled by its run's end), one
+ * call per pass of its credit thread; null for a meter that owns its
+ * balances (its reservations never wait).
+ */
+export declare function meterListen(handle: number, onSettled: (tickets: number[]) => void): NativeCreditWake | null
 
 /**
  * Gives a metered run's reservation back whole (an attempt that ended

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto'
 
 import { AbortedError, EngineClosedError, InputError, QueueError, SignalError, WorkflowError } from '../errors'
-import { Accounts, overdraftOf, type Credit, type LedgerEntry } from './accounts'
+import { Accounts, meterSettingsOf, type Credit, type LedgerEntry } from './accounts'
 import type { Cost } from './metering'
 import { loadWorkflow, loadWorkflowFile } from '../workflow/load'
 import { inputProblems } from '../workflow/input'
@@ -95,7 +95,7 @@ export class Engine {
     this.#target = target
     if (target !== undefined) {
       // engines of this process on one file share its store and meter (see `store/shared.ts`)
-      this.#lease = acquireStore(target, requestedStoreSettings(options), STORE_DEFAULTS, overdraftOf(options.metering), options.logger ?? silentLogger)
+      this.#lease = acquireStore(target, requestedStoreSettings(options), STORE_DEFAULTS, meterSettingsOf(options.metering), options.logger ?? silentLogger)
       this.#store = this.#lease.store
       this.#versions = new WorkflowVersions(this.#store)
       // a normal exit commits everything queued (the flush thread would die with the process)

@@ -446,7 +446,7 @@ export class Run<O = unknown> {
   /** @internal A reservation waits for a lease (see `credit-wait.ts`): `then()` once reserved, `then(balance)` once refused; nothing if the run ended meanwhile. */
   waitForCredit(ticket: number, then: (balance?: number) => void): void {
     this.#active++ // the run stays open while it waits
-    awaitCredit(this.handle, ticket, () => this.live(), (balance) => {
+    awaitCredit(this.meter!.handle, this.handle, ticket, () => this.live(), (balance) => {
       this.#active--
       if (this.#status === 'running') then(balance)
       this.#maybeFinish()
