@@ -631,6 +631,8 @@ export class Run<O = unknown> {
     if (this.#parked) for (const parked of this.#parked) removeDeadline(parked)
     this.#parked = undefined
     this.#mailbox = undefined
+    // children hear of the run's end here, not through its signal (see subflows.ts)
+    for (const child of this.children) void child.cancel()
     // an abort dispatches events: skip it when nothing is in flight
     if (this.#active > 0) this.#signal?.abort(reason())
   }
