@@ -93,10 +93,7 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
         const failure = interruptedFailure(resumed.attempt)
         return queueMicrotask(() => this.#failed(resumed.attempt, -1, 'failed', failure))
       }
-      // a retry was due: a durable delay counts from when the attempt failed
-      const left = this.task.retry ? retryLeft(this.#delay(resumed.attempt, -1), resumed.failed) : 0
-      if (left === 0) return this.retry(resumed.attempt + 1, -1)
-      return this.#later(left, () => this.retry(resumed.attempt + 1, -1))
+      return this.retryDue(resumed.attempt, -1, resumed.failed ?? null)
     }
     this.#startItems(resumed)
   }
@@ -204,6 +201,13 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
     host.crossings++
     if (this.#finished) return native.meterRelease(host.handle, reserved)
     native.meterSettle(host.handle, unit(this.task.index, this.step, attempt.attempt), attempt.index ?? -1, STATUS_CODE[status], reserved, reported)
+  }
+
+  /** A resumed retry that was due after `attempt` failed (at `failedAt`): a durable delay counts from then, a short one is due now. */
+  retryDue(attempt: number, index: number, failedAt: number | null): void {
+    const left = this.task.retry ? retryLeft(this.#delay(attempt, index), failedAt) : 0
+    if (left === 0) return this.retry(attempt + 1, index)
+    this.#later(left, () => this.retry(attempt + 1, index))
   }
 
   /** A retry: the input is rendered again (the context may have changed). */
