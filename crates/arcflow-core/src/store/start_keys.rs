@@ -59,5 +59,5 @@ pub enum StartKeyClaim {
     Claimed,
     /// The key names another run: its id, and its record once the store has it.
     #[serde(rename_all = "camelCase")]
-    Taken { run_id: String, run: Option<RunRecord> },
+    Taken { run_id: String, run: Option<Box<RunRecord>> },
 }

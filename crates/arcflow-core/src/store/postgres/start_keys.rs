@@ -35,7 +35,7 @@ pub(super) fn claim(c: &mut Client, s: &mut Statements, r: &StartKeyRequest<'_>)
         let statement = s.get(&mut tx, HOLDER)?;
         let run_id: String = tx.query_one(&statement, &[&r.key])?.get(0);
         let statement = s.get(&mut tx, RUN)?;
-        let run = tx.query_opt(&statement, &[&run_id])?.as_ref().map(super::read::run_record);
+        let run = tx.query_opt(&statement, &[&run_id])?.as_ref().map(|row| Box::new(super::read::run_record(row)));
         StartKeyClaim::Taken { run_id, run }
     };
     tx.commit()?;

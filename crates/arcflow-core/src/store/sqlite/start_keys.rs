@@ -49,7 +49,8 @@ impl SqliteStore {
             let run = tx
                 .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
                 .and_then(|mut s| s.query_row([&run_id], run_record).optional())
-                .map_err(db_error)?;
+                .map_err(db_error)?
+                .map(Box::new);
             StartKeyClaim::Taken { run_id, run }
         };
         tx.commit().map_err(db_error)?;
