@@ -207,7 +207,18 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
   retryDue(attempt: number, index: number, failedAt: number | null): void {
     const left = this.task.retry ? retryLeft(this.#delay(attempt, index), failedAt) : 0
     if (left === 0) return this.retry(attempt + 1, index)
-    this.#later(left, () => this.retry(attempt + 1, index))
+    this.#until(Date.now() + left, () => this.retry(attempt + 1, index))
+  }
+
+  /**
+   * `then` once the clock reaches `due`, not before: a timer can fire a
+   * few ms early by `Date.now()` (it counts from the event loop's cached
+   * time, which lags after a long synchronous call such as a resume).
+   */
+  #until(due: number, then: () => void): void {
+    const left = due - Date.now()
+    if (left <= 0) return then()
+    this.#later(Math.ceil(left), () => this.#until(due, then))
   }
 
   /** A retry: the input is rendered again (the context may have changed). */
