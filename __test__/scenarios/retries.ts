@@ -32,6 +32,21 @@ async function crashWhileRetrying(store: string, mode: 'task' | 'items'): Promis
   return { runId, lines, delayMs }
 }
 
+/** Waits a third of the way into the delay (what is left is still ahead); answers when it resumes. */
+async function intoTheDelay(t: ExecutionContext, failedAt: number, delayMs: number): Promise<number> {
+  const before = failedAt + delayMs / 3 - Date.now()
+  if (before > 0) await new Promise((resolve) => setTimeout(resolve, before))
+  const resumedAt = Date.now()
+  t.true(resumedAt < failedAt + delayMs, 'resumed inside the delay')
+  return resumedAt
+}
+
+/** The retry started never early (the same jittered delay, from the journaled failure), and not a whole delay after the resume. */
+function retriedWhenDue(t: ExecutionContext, startedAt: number, failedAt: number, resumedAt: number, delayMs: number): void {
+  t.true(startedAt >= failedAt + delayMs, `attempt 2 at ${startedAt - failedAt} ms after the failure, delay ${delayMs}`)
+  t.true(startedAt < resumedAt + delayMs, `attempt 2 at ${startedAt - resumedAt} ms after the resume`)
+}
+
 export async function retryKeepsItsDelay(t: ExecutionContext, store: string): Promise<void> {
   const { runId, lines, delayMs } = await crashWhileRetrying(store, 'task')
   t.is(lines.filter((l) => l === 'exec first').length, 1)
@@ -45,18 +60,11 @@ export async function retryKeepsItsDelay(t: ExecutionContext, store: string): Pr
   const failed = (await engine.getRun(runId))!.tasks.find((x) => x.task === 'flaky' && x.attempt === 1)!
   t.is(failed.status, 'retrying')
   const failedAt = failed.endedAt!
-  // resume a part of the way into the delay: what is left is still ahead
-  const before = failedAt + delayMs / 3 - Date.now()
-  if (before > 0) await new Promise((resolve) => setTimeout(resolve, before))
-  const resumedAt = Date.now()
-  t.true(resumedAt < failedAt + delayMs, 'resumed inside the delay')
+  const resumedAt = await intoTheDelay(t, failedAt, delayMs)
   const run = engine.resume(runId)
   t.is(await run.result(), 'attempt 1')
   const second = (await engine.getRun(runId))!.tasks.find((x) => x.task === 'flaky' && x.attempt === 2)!
-  // never early (the same jittered delay, from the journaled failure) ...
-  t.true(second.startedAt! >= failedAt + delayMs, `attempt 2 at ${second.startedAt! - failedAt} ms after the failure, delay ${delayMs}`)
-  // ... and not a whole delay after the resume: only what was left
-  t.true(second.startedAt! < resumedAt + delayMs, `attempt 2 at ${second.startedAt! - resumedAt} ms after the resume`)
+  retriedWhenDue(t, second.startedAt!, failedAt, resumedAt, delayMs)
   t.is(firsts, 0, 'the task before the retry did not run again')
   t.is(flakies, 1)
   await engine.close()
@@ -74,17 +82,12 @@ export async function itemRetryKeepsItsDelay(t: ExecutionContext, store: string)
   const failed = await itemTwo(1)
   t.is(failed.status, 'retrying')
   const failedAt = failed.endedAt!
-  const before = failedAt + delayMs / 3 - Date.now()
-  if (before > 0) await new Promise((resolve) => setTimeout(resolve, before))
-  const resumedAt = Date.now()
-  t.true(resumedAt < failedAt + delayMs, 'resumed inside the delay')
+  const resumedAt = await intoTheDelay(t, failedAt, delayMs)
   const run = engine.resume(runId)
   t.deepEqual(await run.result(), [0, 10, 'retried', 30])
   t.deepEqual(calls, [0, 0, 1, 0], 'only the retried item ran again, once')
   const second = await itemTwo(2)
   t.is(second.status, 'succeeded')
-  // never early (the same jittered delay, from the journaled failure), and not a whole delay after the resume
-  t.true(second.startedAt! >= failedAt + delayMs, `attempt 2 at ${second.startedAt! - failedAt} ms after the failure, delay ${delayMs}`)
-  t.true(second.startedAt! < resumedAt + delayMs, `attempt 2 at ${second.startedAt! - resumedAt} ms after the resume`)
+  retriedWhenDue(t, second.startedAt!, failedAt, resumedAt, delayMs)
   await engine.close()
 }
