@@ -183,6 +183,18 @@ export declare class NativeStore {
    */
   runByStartKeyNow(key: string): string | null
   /**
+   * Claims idempotency key `key` for run `runId`, about to start, in one
+   * transaction on the reader (see the core's `store/start_keys.rs`):
+   * null once the key names `runId`, else JSON `{ runId, run }` of the run
+   * it names (`run`: its record, null until the store has it). Waits for
+   * another connection's lock at most `CLAIM_LOCK_WAIT_MS` (then a
+   * transient `StoreError`); `superseded`: a run of the key this process
+   * knows did not succeed. Synchronous: `start` answers its run at once.
+   */
+  claimStartKey(key: string, runId: string, nowMs: number, retentionMs: number, superseded?: string | undefined | null): string | null
+  /** Gives up `runId`'s claim of `key`: its start failed before the run existed. */
+  releaseStartKey(key: string, runId: string): void
+  /**
    * A run, its executions and its events as one JSON document
    * (`{run, tasks, events}`), or null: once this process's queued writes
    * commit, read on a libuv thread (see `store_read.rs`).
@@ -457,8 +469,9 @@ export declare function runLog(handle: number, task: number, attempt: number, it
  *   1 when it was running; `began` when its first attempt started (ms, or null);
  *   `failed` when that last attempt failed, if it is `retrying` (ms, or null:
  *   a durable retry delay counts from it); `items` (with-items tasks) lists the item
- *   executions journaled, `[index, attempt, status, payload]` with status
- *   0 succeeded, 1 failed, 2 timed out, 3 retrying;
+ *   executions journaled, `[index, attempt, status, payload, failed]` with status
+ *   0 succeeded, 1 failed, 2 timed out, 3 retrying (`failed`: when a retrying
+ *   attempt failed, ms or null);
  * - `[7, t, attempt, status, payload, next]`: the last completion ended
  *   the run (`next` 1: a transition chose `fail`, 2: unhandled failure);
  * - `[3, output]` / `[4, error]` / `[9, error]`: the run is complete (and released).

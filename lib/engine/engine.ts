@@ -217,15 +217,30 @@ export class Engine {
       throw new InputError(`workflow '${workflow.name}' needs different input:\n${problems.map((p) => `  ${p}`).join('\n')}`, problems)
     }
     const durability = options.durability ?? this.#durability
+    const runId = options.runId ?? (this.#store ? uuidv7() : randomUUID())
     const key = options.idempotencyKey
+    const durable = this.#store !== undefined && durability !== 'none'
     if (key !== undefined) {
-      const found = this.#keys.find(key, this.#retentionMs)
+      // a durable start claims the key in the store for `runId` (see idempotency.ts)
+      const found = this.#keys.answer(key, runId, this.#retentionMs, durable)
       if (found instanceof Run) return found as Run<O>
       if (found) return this.#launcher.keyed<O>(workflow, found as RunRecord)
     }
-    if (options.runId !== undefined) this.#given.claim(options.runId, this.#launcher.runs.has(options.runId), durability !== 'none')
-    const run = this.#launcher.launch<O>(workflow, actions, input, options, options.runId ?? (this.#store ? uuidv7() : randomUUID()), durability, undefined)
-    if (key !== undefined && run.status !== 'failed') this.#keys.started(key, run, this.#store !== undefined && durability !== 'none')
+    if (key === undefined) {
+      if (options.runId !== undefined) this.#given.claim(options.runId, this.#launcher.runs.has(options.runId), durability !== 'none')
+      return this.#launcher.launch<O>(workflow, actions, input, options, runId, durability, undefined)
+    }
+    let run: Run<O>
+    try {
+      if (options.runId !== undefined) this.#given.claim(options.runId, this.#launcher.runs.has(options.runId), durability !== 'none')
+      run = this.#launcher.launch<O>(workflow, actions, input, options, runId, durability, undefined)
+    } catch (error) {
+      // the key claimed for `runId` goes back: no run of it exists
+      this.#keys.abandoned(key, runId, durable)
+      throw error
+    }
+    // a run that failed at once is kept too: the next start with its key supersedes it
+    this.#keys.started(key, run, durable)
     return run
   }
 
