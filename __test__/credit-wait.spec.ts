@@ -3,9 +3,12 @@
 // neither throws nor blocks the JavaScript thread; its attempt waits for
 // the lease off-thread (the meter's credit thread asks again while the
 // database is locked), and runs once the lock is released, billed right.
-// Only a database that answers "not enough credit" refuses it. Counts and
-// states, no timing assertions: the child releases the lock only when told.
+// Only a database that answers "not enough credit" refuses it. Nothing
+// polls: the credit thread tells JavaScript when a reservation settles, and
+// each is looked at once (counted). Counts and states, no timing
+// assertions: the child releases the lock only when told.
 import test from 'ava'
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -54,6 +57,7 @@ test('a metered start under another process’s write lock neither throws nor bl
   t.is(waiting.blocking, 0, 'no lease call on the JavaScript thread')
   t.true(waiting.waits >= 3, `${waiting.waits} reservations wait for a lease`)
   t.is(waiting.grants, 0, 'nothing could be leased under the lock')
+  t.is(waiting.looks, 0, 'nothing looked at the waiting reservations while none settled (no poll)')
 
   await lock.release()
   t.is(await within(fixed.result(), 20_000, 'the fixed-cost run after the release'), 1)
@@ -66,6 +70,9 @@ test('a metered start under another process’s write lock neither throws nor bl
   const after = engine.stats().credit!
   t.is(after.blocking, 0)
   t.true(after.grants >= 1 && after.refused >= 1, `${after.grants} grants, ${after.refused} refused`)
+  // told by the credit thread: each waiting reservation was looked at once, when it settled
+  t.is(after.looks, after.waits, `${after.looks} looks for ${after.waits} waiting reservations`)
+  t.true(after.wakeups >= 1 && after.wakeups <= after.waits, `${after.wakeups} wake-ups`)
   await engine.close()
 
   // what the database says, with the leases given back at close
@@ -74,4 +81,15 @@ test('a metered start under another process’s write lock neither throws nor bl
   t.is(check.balance('poor'), 2)
   t.deepEqual((await check.ledger('acme')).map((e) => e.amount).sort((a, b) => a - b), [-7, -3, 100])
   await check.close()
+})
+
+test('a process whose only work is a run waiting for credit stays alive until the reservation settles (the wake is held while it waits), then exits by itself', async (t) => {
+  const path = dbPath()
+  const seed = new Engine({ store: `sqlite:${path}` })
+  seed.credit('acme', 10, { key: 'a' })
+  await seed.close()
+  // the child holds the write lock itself and lets go on an unref'd timer: only the wait can keep it alive
+  const child = spawnSync(process.execPath, [join(__dirname, 'fixtures', 'credit-alive-child.mjs'), path], { encoding: 'utf8', timeout: 60_000 })
+  t.is(child.status, 0, `exit ${child.status} (13: it exited with the run still waiting): ${child.stderr}`)
+  t.deepEqual(JSON.parse(child.stdout), { output: 'paid', waits: 1 }, 'the run waited for its lease, then ran')
 })

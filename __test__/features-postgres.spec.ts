@@ -4,7 +4,7 @@
 import test from 'ava'
 
 import { cacheExpires, cacheShared } from './scenarios/cache'
-import { failedKeyStartsNew, oneRunPerKey } from './scenarios/idempotency'
+import { failedKeyStartsNew, oneRunPerKey, oneRunPerKeyAcrossProcesses } from './scenarios/idempotency'
 import { childNotRerun } from './scenarios/subflows'
 import { usePostgres } from './support/postgres'
 
@@ -15,3 +15,4 @@ test.serial('postgres: the cache is shared by two engines on one schema; cache.c
 test.serial('postgres: an expired entry is used by neither engine; a failure is not stored', (t) => cacheExpires(t, pg.url()))
 test.serial('postgres: 1,000 concurrent starts with one key make exactly one run', (t) => oneRunPerKey(t, pg.url()))
 test.serial('postgres: a failed run does not block a new one with its key', (t) => failedKeyStartsNew(t, pg.url()))
+test.serial('postgres: 4 processes × 250 concurrent starts with one key make exactly one run, and every start answers it', (t) => oneRunPerKeyAcrossProcesses(t, pg.url()))

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-import { failedKeyStartsNew, keySetup, oneRunPerKey } from './scenarios/idempotency'
+import { failedKeyStartsNew, keySetup, oneRunPerKey, oneRunPerKeyAcrossProcesses } from './scenarios/idempotency'
 
 const dbPath = (): string => join(mkdtempSync(join(tmpdir(), 'arcflow-keys-')), 'a.db')
 
@@ -15,6 +15,9 @@ for (const store of ['memory', 'sqlite'] as const) {
   test(`${store}: 1,000 concurrent starts with one key make exactly one run`, (t) => oneRunPerKey(t, url()))
   test(`${store}: a failed run does not block a new one with its key`, (t) => failedKeyStartsNew(t, url()))
 }
+
+test('sqlite (locking=shared): 4 processes × 250 concurrent starts with one key make exactly one run, and every start answers it', (t) =>
+  oneRunPerKeyAcrossProcesses(t, `sqlite:${dbPath()}?locking=shared`))
 
 test('after a restart, the key answers the run in history (the store)', async (t) => {
   const path = dbPath()

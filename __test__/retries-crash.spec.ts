@@ -1,12 +1,14 @@
-// kill -9 inside a durable retry delay, then resume, on SQLite (scenarios/retries.ts);
+// kill -9 inside a durable retry delay (a task's, an item's), then resume, on SQLite (scenarios/retries.ts);
 // the delay's arithmetic: retry.ts.
 import test from 'ava'
 
 import { DURABLE_RETRY_MS, keyedRandom, retryDelay, retryLeft } from '../lib/engine/retry'
-import { retryKeepsItsDelay } from './scenarios/retries'
+import { itemRetryKeepsItsDelay, retryKeepsItsDelay } from './scenarios/retries'
 import { dbUrl } from './scenarios/waits'
 
 test('kill -9 inside a long retry delay, resume: the retry waits only for what is left of it', (t) => retryKeepsItsDelay(t, dbUrl()))
+
+test("kill -9 inside a with-items item's long retry delay, resume: the item retries at its original due time, ended items do not run again", (t) => itemRetryKeepsItsDelay(t, dbUrl()))
 
 test('a keyed jitter is the same for the same key and differs across keys', (t) => {
   const policy = { count: 3, delayMs: 10_000, backoff: 'constant' as const, maxDelayMs: Infinity, jitter: 1 }

@@ -165,6 +165,20 @@ test('metering overdraft on a shared store: engines share one meter, so a differ
   await b.close()
 })
 
+test('metering.leaseMs: checked (a MeteringError before anything opens), and one per shared store like the overdraft', async (t) => {
+  const path = dbPath()
+  for (const leaseMs of [99, 1.5, -1, 2 ** 31, Number.NaN, '500' as unknown as number]) {
+    t.throws(() => new Engine({ store: `sqlite:${path}?locking=shared`, metering: { leaseMs }, handleSignals: false }), { instanceOf: MeteringError, message: /metering\.leaseMs must be a whole number of milliseconds from 100/ })
+  }
+  const a = new Engine({ store: `sqlite:${path}?locking=shared`, metering: { leaseMs: 5_000 }, handleSignals: false })
+  t.throws(() => new Engine({ store: `sqlite:${path}?locking=shared`, handleSignals: false }), { instanceOf: MeteringError, message: /leaseMs 30000 differs from 5000/ })
+  const b = new Engine({ store: `sqlite:${path}?locking=shared`, metering: { leaseMs: 5_000 }, handleSignals: false })
+  a.credit('acme', 10, { key: 'k' })
+  t.is(b.balance('acme'), 10, 'one meter')
+  await a.close()
+  await b.close()
+})
+
 test('the in-memory meter stays per engine', async (t) => {
   const a = new Engine()
   const b = new Engine()

@@ -41,6 +41,11 @@ export declare class NativeContext {
   renderJson(template: NativeJsonTemplate, itemJson: string | undefined | null, index: number, outcomeJson?: string | undefined | null): string
 }
 
+export declare class NativeCreditWake {
+  /** `true`: the process stays alive until told (a reservation waits); `false`: weak again. */
+  hold(on: boolean): void
+}
+
 export declare class NativeFlow {
   constructor(name: string)
   /**
@@ -177,6 +182,18 @@ export declare class NativeStore {
    * lock (as `hasRunNow`). For `start` with a key this process has not seen.
    */
   runByStartKeyNow(key: string): string | null
+  /**
+   * Claims idempotency key `key` for run `runId`, about to start, in one
+   * transaction on the reader (see the core's `store/start_keys.rs`):
+   * null once the key names `runId`, else JSON `{ runId, run }` of the run
+   * it names (`run`: its record, null until the store has it). Waits for
+   * another connection's lock at most `CLAIM_LOCK_WAIT_MS` (then a
+   * transient `StoreError`); `superseded`: a run of the key this process
+   * knows did not succeed. Synchronous: `start` answers its run at once.
+   */
+  claimStartKey(key: string, runId: string, nowMs: number, retentionMs: number, superseded?: string | undefined | null): string | null
+  /** Gives up `runId`'s claim of `key`: its start failed before the run existed. */
+  releaseStartKey(key: string, runId: string): void
   /**
    * A run, its executions and its events as one JSON document
    * (`{run, tasks, events}`), or null: once this process's queued writes
@@ -334,6 +351,14 @@ export declare function meterCredit(handle: number, name: string, amount: number
 export declare function meterLedger(handle: number, name: string, limit: number, store: NativeStore | undefined | null, signal?: AbortSignal | undefined | null): Promise<string>
 
 /**
+ * Calls `onSettled` with the tickets of meter `handle`'s reservations that
+ * settled (covered or refused; `-ticket`: cancelled by its run's end), one
+ * call per pass of its credit thread; null for a meter that owns its
+ * balances (its reservations never wait).
+ */
+export declare function meterListen(handle: number, onSettled: (tickets: number[]) => void): NativeCreditWake | null
+
+/**
  * Gives a metered run's reservation back whole (an attempt that ended
  * after its task, or was cancelled).
  */
@@ -454,8 +479,9 @@ export declare function runLog(handle: number, task: number, attempt: number, it
  *   1 when it was running; `began` when its first attempt started (ms, or null);
  *   `failed` when that last attempt failed, if it is `retrying` (ms, or null:
  *   a durable retry delay counts from it); `items` (with-items tasks) lists the item
- *   executions journaled, `[index, attempt, status, payload]` with status
- *   0 succeeded, 1 failed, 2 timed out, 3 retrying;
+ *   executions journaled, `[index, attempt, status, payload, failed]` with status
+ *   0 succeeded, 1 failed, 2 timed out, 3 retrying (`failed`: when a retrying
+ *   attempt failed, ms or null);
  * - `[7, t, attempt, status, payload, next]`: the last completion ended
  *   the run (`next` 1: a transition chose `fail`, 2: unhandled failure);
  * - `[3, output]` / `[4, error]` / `[9, error]`: the run is complete (and released).

@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeContext = nativeBinding.NativeContext
+module.exports.NativeCreditWake = nativeBinding.NativeCreditWake
 module.exports.NativeFlow = nativeBinding.NativeFlow
 module.exports.NativeJsonTemplate = nativeBinding.NativeJsonTemplate
 module.exports.NativeListener = nativeBinding.NativeListener
@@ -856,6 +857,7 @@ module.exports.meterCostTable = nativeBinding.meterCostTable
 module.exports.meterCreate = nativeBinding.meterCreate
 module.exports.meterCredit = nativeBinding.meterCredit
 module.exports.meterLedger = nativeBinding.meterLedger
+module.exports.meterListen = nativeBinding.meterListen
 module.exports.meterRelease = nativeBinding.meterRelease
 module.exports.meterReserve = nativeBinding.meterReserve
 module.exports.meterSettle = nativeBinding.meterSettle

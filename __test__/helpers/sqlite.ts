@@ -7,7 +7,11 @@ export class SqliteStoreForTests {
     this.#db = new Database(path, { readonly: true })
   }
   value(sql: string): unknown {
-    return Object.values(this.#db.prepare(sql).get() as Record<string, unknown>)[0]
+    return Object.values(this.row(sql))[0]
+  }
+  /** The first row of `sql`, by column. */
+  row(sql: string): Record<string, unknown> {
+    return this.#db.prepare(sql).get() as Record<string, unknown>
   }
   close(): void {
     this.#db.close()

@@ -119,12 +119,12 @@ export function queueScenarios(test: TestFn, store: () => string, label: string)
     await stopWorker(worker)
   })
 
-  test(`${label}: an unknown workflow fails its run with the error recorded; the worker goes on`, async (t) => {
+  test(`${label}: an unknown workflow fails its run with the error recorded; the worker goes on; a key answers its run whatever its state`, async (t) => {
     const url = store()
     const engine = producer(url)
     t.teardown(() => engine.close())
-    const unknown = await engine.enqueue('no-such-flow', { x: 1 })
-    const fine = await engine.enqueue('one', { x: 2 })
+    const unknown = await engine.enqueue('no-such-flow', { x: 1 }, { key: 'unknown-1' })
+    const fine = await engine.enqueue('one', { x: 2 }, { key: 'fine-2' })
     const worker = startWorker(url, {})
     t.teardown(() => void worker.process.kill('SIGKILL'))
     const error = await t.throwsAsync(engine.result(unknown.id, { timeout: 30_000 }), { instanceOf: RunFailedError })
@@ -136,6 +136,9 @@ export function queueScenarios(test: TestFn, store: () => string, label: string)
     t.deepEqual(await engine.result(fine.id, { timeout: 30_000 }), { input: { x: 2 }, tag: 'w' })
     await worker.waitFor((l) => l.code === 'ARCFLOW_UNKNOWN_WORKFLOW')
     await stopWorker(worker)
+    // ended, failed or succeeded: the same key answers the run it made (the key holds as long as the run is in the store)
+    t.deepEqual(await engine.enqueue('no-such-flow', { x: 3 }, { key: 'unknown-1' }), { id: unknown.id, created: false, status: 'failed' })
+    t.deepEqual(await engine.enqueue('one', { x: 4 }, { key: 'fine-2' }), { id: fine.id, created: false, status: 'succeeded' })
   })
 
   test(`${label}: result() gives up on its signal or timeout`, async (t) => {

@@ -14,7 +14,7 @@ import { parseStoreUrl } from '../../lib/store/url'
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const { registerActions } = require('../fixtures/resume-actions.cjs') as {
-  registerActions(engine: Engine, options: { report: (line: string) => void; hang: boolean }): void
+  registerActions(engine: Engine, options: { report: (line: string) => void; hang: boolean; hangItem?: number }): void
 }
 
 const fixtures = join(__dirname, '..', 'fixtures')

@@ -2,8 +2,9 @@
 // in another engine: the retry waits only for what is left of its delay
 // (from the journaled end of the failed attempt, with the same jitter),
 // neither at once nor a whole delay after the resume; earlier tasks do not
-// run again. Shared by the SQLite (retries-crash.spec.ts) and PostgreSQL
-// (retries-postgres.spec.ts) tests.
+// run again; for an item of a with-items task the same, and the items that
+// had ended do not run again. Shared by the SQLite (retries-crash.spec.ts)
+// and PostgreSQL (retries-postgres.spec.ts) tests.
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -11,10 +12,10 @@ import type { ExecutionContext } from 'ava'
 
 import { Engine } from '../../lib/index'
 // @ts-expect-error a plain .mjs fixture
-import { RETRY_DELAY_MS, retryFlow } from '../fixtures/retry-flow.mjs'
+import { RETRY_DELAY_MS, retryFlow, retryItemsFlow } from '../fixtures/retry-flow.mjs'
 
-async function crashWhileRetrying(store: string): Promise<{ runId: string; lines: string[]; delayMs: number }> {
-  const child = spawn(process.execPath, [join(__dirname, '..', 'fixtures', 'retry-child.mjs'), store], { stdio: ['ignore', 'pipe', 'inherit'] })
+async function crashWhileRetrying(store: string, mode: 'task' | 'items'): Promise<{ runId: string; lines: string[]; delayMs: number }> {
+  const child = spawn(process.execPath, [join(__dirname, '..', 'fixtures', 'retry-child.mjs'), store, mode], { stdio: ['ignore', 'pipe', 'inherit'] })
   const lines: string[] = []
   let runId = ''
   let delayMs = NaN
@@ -31,8 +32,23 @@ async function crashWhileRetrying(store: string): Promise<{ runId: string; lines
   return { runId, lines, delayMs }
 }
 
+/** Waits a third of the way into the delay (what is left is still ahead); answers when it resumes. */
+async function intoTheDelay(t: ExecutionContext, failedAt: number, delayMs: number): Promise<number> {
+  const before = failedAt + delayMs / 3 - Date.now()
+  if (before > 0) await new Promise((resolve) => setTimeout(resolve, before))
+  const resumedAt = Date.now()
+  t.true(resumedAt < failedAt + delayMs, 'resumed inside the delay')
+  return resumedAt
+}
+
+/** The retry started never early (the same jittered delay, from the journaled failure), and not a whole delay after the resume. */
+function retriedWhenDue(t: ExecutionContext, startedAt: number, failedAt: number, resumedAt: number, delayMs: number): void {
+  t.true(startedAt >= failedAt + delayMs, `attempt 2 at ${startedAt - failedAt} ms after the failure, delay ${delayMs}`)
+  t.true(startedAt < resumedAt + delayMs, `attempt 2 at ${startedAt - resumedAt} ms after the resume`)
+}
+
 export async function retryKeepsItsDelay(t: ExecutionContext, store: string): Promise<void> {
-  const { runId, lines, delayMs } = await crashWhileRetrying(store)
+  const { runId, lines, delayMs } = await crashWhileRetrying(store, 'task')
   t.is(lines.filter((l) => l === 'exec first').length, 1)
   t.true(delayMs >= RETRY_DELAY_MS / 2 && delayMs <= RETRY_DELAY_MS, `jittered delay ${delayMs}`)
   const engine = new Engine({ store, durability: 'sync' })
@@ -44,19 +60,34 @@ export async function retryKeepsItsDelay(t: ExecutionContext, store: string): Pr
   const failed = (await engine.getRun(runId))!.tasks.find((x) => x.task === 'flaky' && x.attempt === 1)!
   t.is(failed.status, 'retrying')
   const failedAt = failed.endedAt!
-  // resume a part of the way into the delay: what is left is still ahead
-  const before = failedAt + delayMs / 3 - Date.now()
-  if (before > 0) await new Promise((resolve) => setTimeout(resolve, before))
-  const resumedAt = Date.now()
-  t.true(resumedAt < failedAt + delayMs, 'resumed inside the delay')
+  const resumedAt = await intoTheDelay(t, failedAt, delayMs)
   const run = engine.resume(runId)
   t.is(await run.result(), 'attempt 1')
   const second = (await engine.getRun(runId))!.tasks.find((x) => x.task === 'flaky' && x.attempt === 2)!
-  // never early (the same jittered delay, from the journaled failure) ...
-  t.true(second.startedAt! >= failedAt + delayMs, `attempt 2 at ${second.startedAt! - failedAt} ms after the failure, delay ${delayMs}`)
-  // ... and not a whole delay after the resume: only what was left
-  t.true(second.startedAt! < resumedAt + delayMs, `attempt 2 at ${second.startedAt! - resumedAt} ms after the resume`)
+  retriedWhenDue(t, second.startedAt!, failedAt, resumedAt, delayMs)
   t.is(firsts, 0, 'the task before the retry did not run again')
   t.is(flakies, 1)
+  await engine.close()
+}
+
+export async function itemRetryKeepsItsDelay(t: ExecutionContext, store: string): Promise<void> {
+  const { runId, lines, delayMs } = await crashWhileRetrying(store, 'items')
+  t.deepEqual(lines.filter((l) => l.startsWith('exec item')).sort(), ['exec item 0', 'exec item 1', 'exec item 2', 'exec item 3'])
+  t.true(delayMs >= RETRY_DELAY_MS / 2 && delayMs <= RETRY_DELAY_MS, `jittered delay ${delayMs}`)
+  const engine = new Engine({ store, durability: 'sync' })
+  const calls = [0, 0, 0, 0]
+  engine.action('item', (n: number) => (++calls[n]!, n === 2 ? 'retried' : n * 10))
+  engine.workflow(retryItemsFlow)
+  const itemTwo = async (attempt: number) => (await engine.getRun(runId))!.tasks.find((x) => x.item === 2 && x.attempt === attempt)!
+  const failed = await itemTwo(1)
+  t.is(failed.status, 'retrying')
+  const failedAt = failed.endedAt!
+  const resumedAt = await intoTheDelay(t, failedAt, delayMs)
+  const run = engine.resume(runId)
+  t.deepEqual(await run.result(), [0, 10, 'retried', 30])
+  t.deepEqual(calls, [0, 0, 1, 0], 'only the retried item ran again, once')
+  const second = await itemTwo(2)
+  t.is(second.status, 'succeeded')
+  retriedWhenDue(t, second.startedAt!, failedAt, resumedAt, delayMs)
   await engine.close()
 }

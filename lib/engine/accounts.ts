@@ -11,7 +11,7 @@ import type { DurableStore } from '../store/store'
 import type { StoreLease } from '../store/shared'
 import type { WorkflowDefinition } from '../workflow/model'
 import type { CreditStats } from './engine-types'
-import { checkCost, credits, MeteringError, type Cost, type MeteringOptions, type RunMeter } from './metering'
+import { checkCost, credits, DEFAULT_CREDIT_LEASE_MS, MeteringError, type Cost, type MeteringOptions, type RunMeter } from './metering'
 
 /** `engine.credit()`'s answer. */
 export interface Credit {
@@ -41,6 +41,25 @@ export interface LedgerEntry {
  */
 export function overdraftOf(options: MeteringOptions = {}): number {
   return options.allowNegative ? Infinity : credits(options.overdraft ?? 0, 'metering.overdraft')
+}
+
+/** What configures the meter a store's engines share: they must agree on it. */
+export interface MeterSettings {
+  overdraft: number
+  /** The credit lease's length on a store other processes share (`metering.leaseMs`). */
+  leaseMs: number
+}
+
+/** The largest `metering.leaseMs` (the native side takes a u32 of ms). */
+const MAX_LEASE_MS = 2 ** 31 - 1
+
+/** The shared meter's settings from an engine's metering options; checked (a `MeteringError`). */
+export function meterSettingsOf(options: MeteringOptions = {}): MeterSettings {
+  const leaseMs = options.leaseMs ?? DEFAULT_CREDIT_LEASE_MS
+  if (!Number.isInteger(leaseMs) || leaseMs < 100 || leaseMs > MAX_LEASE_MS) {
+    throw new MeteringError(`metering.leaseMs must be a whole number of milliseconds from 100 to ${MAX_LEASE_MS}, got ${String(leaseMs)}`)
+  }
+  return { overdraft: overdraftOf(options), leaseMs }
 }
 
 export class Accounts {

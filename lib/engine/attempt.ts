@@ -109,6 +109,16 @@ export class Attempt implements ActionContext {
     return (this.#own ??= new LinkedSignal()).signal(this.#owner.signal, this.#timedOut, !this.#settled)
   }
 
+  /**
+   * @internal Whether something other than the run can abort this attempt:
+   * its own deadline, or (an item) its siblings' failure. A sub-workflow
+   * passes its signal to the child only then: the run's own cancel and
+   * timeout reach children through `run.children`.
+   */
+  get bounded(): boolean {
+    return this.#timer !== undefined || this.index !== undefined
+  }
+
   log(message: string, data?: unknown): void {
     this.#owner.log(this, message, data)
   }

@@ -2,16 +2,16 @@
  * A metered attempt whose reservation waits for a lease (a store other
  * processes share, its local block spent): the meter's credit thread asks
  * the database, retrying while it is busy, locked by another process or
- * unreachable; this side only looks at the reservations' states (an atomic
- * read in the core each, no I/O) every few milliseconds, on ONE timer for
- * every waiting reservation of the process (armed only while some wait).
- * A timer, not a promise on a libuv thread: the wait may last as long as
- * another process holds a lock, and must not take a thread that reads need.
+ * unreachable, and TELLS this side which reservations settled, once per
+ * pass of the thread (`NativeCreditWake`, a thread-safe function): each
+ * reservation is looked at once (`meterWait`, an atomic read in the core),
+ * after it settled. No timer, no promise on a libuv thread (the wait may
+ * last as long as another process holds a lock, and must not take a thread
+ * that reads need). While some reservation waits the process stays alive
+ * (the wake is held), as it would for a timer; otherwise the wake is weak.
  */
 import { native } from '../binding'
-
-/** Between looks at the waiting reservations (the credit thread's tick is 25 ms). */
-export const CREDIT_LOOK_MS = 5
+import type { NativeCreditWake } from '../native'
 
 interface Waiter {
   handle: number
@@ -20,40 +20,77 @@ interface Waiter {
   done: (balance?: number) => void
 }
 
-const waiting = new Set<Waiter>()
-let timer: ReturnType<typeof setTimeout> | undefined
+/** One meter's waiting reservations. */
+interface Waiting {
+  wake: NativeCreditWake | null
+  byTicket: Map<number, Waiter>
+  /** Tickets told settled before their run followed them (an answer read after a commit): kept until followed or forgotten. */
+  early: Set<number>
+  held: boolean
+}
 
-/** Whether `w` is settled now (and told so). */
-function settled(w: Waiter): boolean {
-  if (!w.live()) return (w.done(), true)
+/** By meter handle (handles are never reused). */
+const meters = new Map<number, Waiting>()
+
+/** Tells `w` how its reservation stands, now that it settled. */
+function look(w: Waiter): void {
+  if (!w.live()) return w.done() // the run's end cancelled the wait
   let state: number[]
   try {
     state = native.meterWait(w.handle, w.ticket)
   } catch {
-    return (w.done(), true) // the run is gone: its end cancelled the wait
+    return w.done() // the run is gone: its end cancelled the wait
   }
-  if (state[0] === 0) return (w.done(), true)
-  if (state[0] === 2) return (w.done(state[1]), true)
-  return false
+  if (state[0] === 2) w.done(state[1])
+  else w.done() // 0: reserved (1, waiting, is never told)
 }
 
-function lookAll(): void {
-  timer = undefined
-  for (const w of [...waiting]) if (settled(w)) waiting.delete(w)
-  if (waiting.size > 0) timer = setTimeout(lookAll, CREDIT_LOOK_MS)
+function hold(waiting: Waiting): void {
+  const want = waiting.byTicket.size > 0
+  if (want !== waiting.held && waiting.wake) {
+    waiting.wake.hold(want)
+    waiting.held = want
+  }
+}
+
+/** The credit thread's news: tickets settled, `-ticket` cancelled by its run's end (see `meter_wake.rs`). */
+function told(waiting: Waiting, tickets: number[]): void {
+  for (const t of tickets) {
+    const ticket = Math.abs(t)
+    const w = waiting.byTicket.get(ticket)
+    if (t < 0) waiting.early.delete(ticket)
+    else if (!w) waiting.early.add(ticket)
+    if (!w) continue
+    waiting.byTicket.delete(ticket)
+    if (t < 0) w.done()
+    else look(w)
+  }
+  hold(waiting)
+}
+
+function waitingOn(meter: number): Waiting {
+  let waiting = meters.get(meter)
+  if (!waiting) {
+    const created: Waiting = { wake: null, byTicket: new Map(), early: new Set(), held: false }
+    // what settled before this call is told too: nothing is missed by listening late
+    created.wake = native.meterListen(meter, (tickets) => told(created, tickets))
+    meters.set(meter, (waiting = created))
+  }
+  return waiting
 }
 
 /**
- * Calls `done()` once the reservation (`ticket`, of run `handle`) is
- * reserved, `done(balance)` once refused (nothing is reserved), and
- * `done()` once `live()` is false (the run's end cancelled the wait).
+ * Calls `done()` once the reservation (`ticket`, of run `handle` on meter
+ * `meter`) is reserved, `done(balance)` once refused (nothing is reserved),
+ * and `done()` once its run ended (the end cancelled the wait).
  *
  * @example
- * awaitCredit(run.handle, ticket, () => run.live(), (balance) => balance === undefined ? go() : refuse(balance))
+ * awaitCredit(run.meter.handle, run.handle, ticket, () => run.live(), (balance) => balance === undefined ? go() : refuse(balance))
  */
-export function awaitCredit(handle: number, ticket: number, live: () => boolean, done: (balance?: number) => void): void {
+export function awaitCredit(meter: number, handle: number, ticket: number, live: () => boolean, done: (balance?: number) => void): void {
+  const waiting = waitingOn(meter)
   const w: Waiter = { handle, ticket, live, done }
-  if (settled(w)) return
-  waiting.add(w)
-  timer ??= setTimeout(lookAll, CREDIT_LOOK_MS)
+  if (waiting.early.delete(ticket)) return look(w)
+  waiting.byTicket.set(ticket, w)
+  hold(waiting)
 }

@@ -139,6 +139,12 @@ export interface CreditStats {
   grants: number
   /** Lease calls a reservation waited for on the JavaScript thread (one round trip each). */
   blocking: number
+  /** Reservations that waited for a lease off the JavaScript thread (the engine's path when the local block is spent). */
+  waits: number
+  /** Looks at a waiting reservation's state: one per wait (the credit thread tells when it settled; nothing polls). */
+  looks: number
+  /** Times the credit thread told JavaScript about settled reservations (one per pass of the thread, however many settled). */
+  wakeups: number
   /** Lease calls the database could not cover. */
   refused: number
   /** Blocks given back (idle accounts, close). */

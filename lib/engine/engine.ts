@@ -5,45 +5,42 @@
  */
 import { randomUUID } from 'node:crypto'
 
-import { AbortedError, EngineClosedError, fromNative, InputError, QueueError, ResumeError, RunExistsError, SignalError, WorkflowError } from '../errors'
-import { native } from '../binding'
-import { encode } from '../values'
-import { Accounts, overdraftOf, type Credit, type LedgerEntry } from './accounts'
+import { AbortedError, EngineClosedError, InputError, QueueError, SignalError, WorkflowError } from '../errors'
+import { Accounts, meterSettingsOf, type Credit, type LedgerEntry } from './accounts'
 import type { Cost } from './metering'
 import { loadWorkflow, loadWorkflowFile } from '../workflow/load'
 import { inputProblems } from '../workflow/input'
 import type { WorkflowDefinition } from '../workflow/model'
 import type { Action } from './attempt'
 import type { RunEvent } from './events'
-import { acquireStore, type StoreLease, type StoreSettings } from '../store/shared'
-import { DurableStore, silentLogger, type RunRecord, type StoredRun } from '../store/store'
+import { acquireStore, type StoreLease } from '../store/shared'
+import { DurableStore, silentLogger, type RunRecord } from '../store/store'
 import { parseStoreUrl, type StoreTarget } from '../store/url'
 import { checkRunFilter, type ReadOptions, type RunFilter } from '../store/read'
 import { Run, type CancelPolicy, type Durability } from './run'
-import { notAnAction } from './kinds'
 import { uuidv7 } from './run-id'
-import { runIdProblem, startOptionProblems } from './start-options'
+import { startOptionProblems } from './start-options'
 import { GivenRunIds } from './run-ids'
-import { executionsFromEvents, logsFromEvents } from './history'
+import { liveRunInfo } from './history'
+import { signalStoredRun } from './stored-signal'
 import { WorkflowVersions } from './versions'
 import { handleSignals, releaseSignals } from './shutdown'
 import { builtinActions } from '../actions'
-import { isLive, type RunStatus } from './statuses'
-import { cachedAction, TaskResultCache } from './cache'
-import { DEFAULT_MAX_WORKFLOW_DEPTH, workflowAction, workflowCycle, type SubflowHost } from './subflows'
-import { DEFAULT_IDEMPOTENCY_RETENTION_MS, StartKeys } from './idempotency'
+import type { RunStatus } from './statuses'
+import { TaskResultCache } from './cache'
+import { workflowCycle } from './subflows'
+import { Launcher } from './launcher'
+import { durabilityOf, maxDepthOf, requestedStoreSettings, retentionOf, STORE_DEFAULTS } from './engine-options'
+import { StartKeys } from './idempotency'
 import { subscribe } from '../queue/host'
-import { openHub, type QueueHub } from '../queue/hub'
+import type { QueueHub } from '../queue/hub'
 import { QueueSide } from '../queue/side'
 import type { CancelOutcome } from '../queue/cancel'
 import type { Worker } from '../queue/worker'
 import type { Enqueued, EnqueueOptions, ResultOptions, WorkOptions } from '../queue/options'
-import type { ParentLink } from './run-types'
 
 export type { ActionOptions, CreditStats, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine-types'
 import type { ActionOptions, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine-types'
-/** The store options' defaults. */
-const STORE_DEFAULTS: StoreSettings = { flushIntervalMs: 50, batchSize: 10_000, queueCapacity: 100_000, snapshotEvery: 256, queueCapacityBytes: 256 * 1024 * 1024, maxUnwrittenMs: 1_000 }
 
 
 // defined beside the other error classes, so that a failure rebuilt from data can be one again
@@ -59,24 +56,16 @@ export { InputError } from '../errors'
 export class Engine {
   readonly #actions = new Map<string, Action>()
   readonly #listeners: Array<(event: RunEvent) => void> = []
-  /** Live runs by id. */
-  readonly #runs = new Map<string, Run>()
+  /** Makes and holds this engine's runs (`launcher.ts`). */
+  readonly #launcher: Launcher
   /** History reads served from live runs (hits) or from the store (misses). */
   readonly #cache = { hits: 0, misses: 0 }
-  /** Each workflow's actions by task index, resolved once (until an action is registered again). */
-  #resolved = new WeakMap<WorkflowDefinition, Action[]>()
   /** Metering: accounts, costs, the ledger. */
   readonly #accounts: Accounts
   /** Workflows loaded by this engine, by name: what `resume` runs. */
   readonly #workflows = new Map<string, WorkflowDefinition>()
   /** Caller-given run ids: which ones are taken. */
   readonly #given: GivenRunIds
-  readonly #onEnd = (runId: string): void => {
-    if (this.#runs.delete(runId)) this.#lease?.live.delete(runId)
-    this.#given.ended(runId)
-    // this process's result waiters (the store has the end once this process's writes commit)
-    this.#queues?.ended(runId)
-  }
   /** The store's URL, for the queue's own connection. */
   readonly #target: StoreTarget | undefined
   /** Queues and workers (`queue/side.ts`), on first use. */
@@ -93,7 +82,6 @@ export class Engine {
   #signals = false
   /** The task result cache (`cache:` on action tasks). */
   readonly cache: TaskResultCache
-  readonly #maxDepth: number
   readonly #retentionMs: number
   readonly #keys: StartKeys
 
@@ -103,33 +91,11 @@ export class Engine {
    */
   constructor(options: EngineOptions = {}) {
     const target = parseStoreUrl(options.store ?? 'memory')
-    const durability = options.durability ?? (target === undefined ? 'none' : 'batched')
-    if (!['none', 'batched', 'sync'].includes(durability)) throw new TypeError(`durability must be 'none', 'batched' or 'sync', got ${JSON.stringify(durability)}`)
-    if (target === undefined && durability !== 'none') throw new TypeError(`durability '${durability}' needs a store: pass store: 'sqlite:PATH' or 'postgres://...'`)
-    this.#durability = durability
+    this.#durability = durabilityOf(options, target)
     this.#target = target
     if (target !== undefined) {
-      // an option left out takes the open store's value, or the default
-      const positive = (v: number | undefined, what: string): number | undefined => {
-        if (v === undefined) return undefined
-        if (!Number.isInteger(v) || v < 1 || v > 0xffffffff) throw new TypeError(`${what} must be a positive integer, got ${String(v)}`)
-        return v
-      }
-      const positiveBytes = (v: number | undefined): number | undefined => {
-        if (v === undefined) return undefined
-        if (!Number.isSafeInteger(v) || v < 1) throw new TypeError(`queueCapacityBytes must be a positive integer, got ${String(v)}`)
-        return v
-      }
-      const requested: Partial<StoreSettings> = {
-        flushIntervalMs: positive(options.flushIntervalMs, 'flushIntervalMs'),
-        batchSize: positive(options.batchSize, 'batchSize'),
-        queueCapacity: positive(options.queueCapacity, 'queueCapacity'),
-        snapshotEvery: positive(options.snapshotEvery, 'snapshotEvery'),
-        queueCapacityBytes: positiveBytes(options.queueCapacityBytes),
-        maxUnwrittenMs: positive(options.maxUnwrittenMs, 'maxUnwrittenMs'),
-      }
       // engines of this process on one file share its store and meter (see `store/shared.ts`)
-      this.#lease = acquireStore(target, requested, STORE_DEFAULTS, overdraftOf(options.metering), options.logger ?? silentLogger)
+      this.#lease = acquireStore(target, requestedStoreSettings(options), STORE_DEFAULTS, meterSettingsOf(options.metering), options.logger ?? silentLogger)
       this.#store = this.#lease.store
       this.#versions = new WorkflowVersions(this.#store)
       // a normal exit commits everything queued (the flush thread would die with the process)
@@ -145,12 +111,23 @@ export class Engine {
     this.#given = this.#lease?.ids ?? new GivenRunIds(undefined)
     this.cache = new TaskResultCache(this.#store)
     this.#keys = this.#lease?.startKeys ?? new StartKeys(undefined)
-    const depth = options.maxWorkflowDepth ?? DEFAULT_MAX_WORKFLOW_DEPTH
-    if (!Number.isInteger(depth) || depth < 0 || depth > 1000) throw new TypeError(`maxWorkflowDepth must be an integer from 0 to 1000, got ${String(depth)}`)
-    this.#maxDepth = depth
-    const retention = options.idempotencyRetentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS
-    if (typeof retention !== 'number' || !(retention >= 0)) throw new TypeError(`idempotencyRetentionMs must be a number of milliseconds, got ${String(retention)}`)
-    this.#retentionMs = retention
+    this.#retentionMs = retentionOf(options)
+    this.#launcher = new Launcher({
+      actions: this.#actions,
+      workflows: this.#workflows,
+      listeners: this.#listeners,
+      accounts: this.#accounts,
+      cache: this.cache,
+      given: this.#given,
+      lease: this.#lease,
+      store: this.#store,
+      versions: this.#versions,
+      durability: this.#durability,
+      maxDepth: maxDepthOf(options),
+      open: () => this.#open(),
+      // this process's result waiters (the store has the end once this process's writes commit)
+      ended: (runId) => this.#queues?.ended(runId),
+    })
     const builtins = options.builtins ?? false
     if (builtins !== false) {
       for (const [name, fn] of Object.entries(builtinActions(builtins === true ? {} : builtins))) this.action(name, fn)
@@ -172,7 +149,7 @@ export class Engine {
     // stored untyped: the engine hands each action whatever its template rendered
     this.#accounts.setCost(name, options.cost as Cost | undefined)
     this.#actions.set(name, fn as Action)
-    this.#resolved = new WeakMap()
+    this.#launcher.actionsChanged()
     this.#versions?.actionsChanged()
     return this
   }
@@ -211,25 +188,6 @@ export class Engine {
     return workflow
   }
 
-  #actionsOf(workflow: WorkflowDefinition): Action[] {
-    let actions = this.#resolved.get(workflow)
-    if (!actions) {
-      actions = workflow.taskList.map((task) => {
-        if (task.kind === 'workflow') {
-          if (!this.#workflows.has(task.workflow!)) throw new InputError(`task '${task.name}' runs workflow '${task.workflow}', which is not loaded`)
-          return workflowAction(this.#subflows, task.name, task.workflow!)
-        }
-        if (task.kind !== 'action') return notAnAction // waits and sleeps call nothing
-        const action = this.#actions.get(task.action)
-        if (action && task.cache) return cachedAction(this.cache, workflow, task, action, (id) => this.#runs.get(id))
-        if (!action) throw new InputError(`task '${task.name}' uses action '${task.action}', which is not registered`)
-        return action
-      })
-      this.#resolved.set(workflow, actions)
-    }
-    return actions
-  }
-
   /** Sees every run's events. */
   on(type: 'event', listener: (event: RunEvent) => void): this {
     if (type !== 'event') throw new TypeError(`unknown engine event '${String(type)}': only 'event'`)
@@ -253,93 +211,36 @@ export class Engine {
     this.#open()
     const optionProblems = startOptionProblems(options)
     if (optionProblems.length > 0) throw new InputError(`bad start options:\n${optionProblems.map((p) => `  ${p}`).join('\n')}`, optionProblems)
-    const actions = this.#actionsOf(workflow)
+    const actions = this.#launcher.actionsOf(workflow)
     const problems = inputProblems(workflow.input, input)
     if (problems.length > 0) {
       throw new InputError(`workflow '${workflow.name}' needs different input:\n${problems.map((p) => `  ${p}`).join('\n')}`, problems)
     }
     const durability = options.durability ?? this.#durability
+    const runId = options.runId ?? (this.#store ? uuidv7() : randomUUID())
     const key = options.idempotencyKey
+    const durable = this.#store !== undefined && durability !== 'none'
     if (key !== undefined) {
-      const found = this.#keys.find(key, this.#retentionMs)
+      // a durable start claims the key in the store for `runId` (see idempotency.ts)
+      const found = this.#keys.answer(key, runId, this.#retentionMs, durable)
       if (found instanceof Run) return found as Run<O>
-      if (found) return this.#keyed<O>(workflow, found as RunRecord)
+      if (found) return this.#launcher.keyed<O>(workflow, found as RunRecord)
     }
-    if (options.runId !== undefined) this.#given.claim(options.runId, this.#runs.has(options.runId), durability !== 'none')
-    const run = this.#launch<O>(workflow, actions, input, options, options.runId ?? (this.#store ? uuidv7() : randomUUID()), durability, undefined)
-    if (key !== undefined && run.status !== 'failed') this.#keys.started(key, run, this.#store !== undefined && durability !== 'none')
-    return run
-  }
-
-  /** A key's run that this process does not hold: ended (its outcome), or running elsewhere or interrupted (an error). */
-  #keyed<O>(workflow: WorkflowDefinition, record: RunRecord): Run<O> {
-    if (isLive(record.status)) {
-      throw new RunExistsError(record.id, `${record.status} outside this engine (started with this idempotency key): wait for it, or resume it if its process died`)
+    if (key === undefined) {
+      if (options.runId !== undefined) this.#given.claim(options.runId, this.#launcher.runs.has(options.runId), durability !== 'none')
+      return this.#launcher.launch<O>(workflow, actions, input, options, runId, durability, undefined)
     }
-    return new Run<O>(workflow, undefined, { runId: record.id, actions: [], listeners: [], ended: { status: record.status, output: record.output, error: undefined } })
-  }
-
-  /** What workflow tasks need of the engine (`subflows.ts`). */
-  readonly #subflows: SubflowHost = {
-    maxDepth: () => this.#maxDepth,
-    runOf: (id) => this.#runs.get(id),
-    workflowOf: (name) => this.#workflows.get(name),
-    start: (workflow, input, childId, parent, task, signal) => {
-      const parentRun = this.#runs.get(parent.id)!
-      const link: ParentLink = { id: parent.id, task, depth: parent.depth, log: parentRun.eventLog }
-      const options: StartOptions = { signal }
-      if (parentRun.meter) options.account = parentRun.meter.accountName
-      const durability = parentRun.durable ? (parentRun.sync ? 'sync' : 'batched') : 'none'
-      const child = this.#launch(workflow, this.#actionsOf(workflow), input, options, childId, durability, link)
-      if (this.#store && durability !== 'none') this.#store.native.linkRun(childId, parent.id, task, null)
-      return child
-    },
-    find: async (childId) => {
-      const live = this.#runs.get(childId)
-      if (live) return live
-      if (!this.#store) return undefined
-      return (await this.#store.runInfo(childId))?.record
-    },
-    resume: (childId, parent, task, signal) => {
-      const parentRun = this.#runs.get(parent.id)!
-      return this.#resumeRun(childId, { signal }, { id: parent.id, task, depth: parent.depth, log: parentRun.eventLog })
-    },
-  }
-
-  /**
-   * A worker's claimed run, under its own id: its row (queued, then
-   * claimed) exists, which is the one case the run-id reuse check accepts.
-   */
-  #startClaimed<O>(workflow: WorkflowDefinition, input: unknown, runId: string, account: string | undefined): Run<O> {
-    this.#open()
-    const actions = this.#actionsOf(workflow)
-    const problems = inputProblems(workflow.input, input)
-    if (problems.length > 0) throw new InputError(`workflow '${workflow.name}' needs different input:\n${problems.map((p) => `  ${p}`).join('\n')}`, problems)
-    const durability = this.#durability === 'none' ? 'batched' : this.#durability
-    return this.#launch<O>(workflow, actions, input, account === undefined ? {} : { account }, runId, durability, undefined)
-  }
-
-  #launch<O>(workflow: WorkflowDefinition, actions: Action[], input: unknown, options: StartOptions, runId: string, durability: Durability, parent: ParentLink | undefined): Run<O> {
-    const meter = options.account === undefined ? undefined : this.#accounts.runMeter(workflow, options.account)
-    // a workflow loaded elsewhere (loadWorkflow): its version lands before its run
-    this.#versions?.record(workflow)
-    const run = new Run<O>(workflow, input, {
-      meter,
-      runId,
-      parent,
-      actions,
-      listeners: this.#listeners,
-      onEnd: this.#onEnd,
-      signal: options.signal,
-      timeoutMs: options.timeout === Infinity ? undefined : options.timeout,
-      store: this.#store,
-      durability,
-    })
-    if (isLive(run.status)) {
-      this.#runs.set(run.id, run)
-      this.#lease?.live.add(run.id)
-      if (options.runId !== undefined && durability !== 'none' && this.#store) this.#given.started(run.id)
+    let run: Run<O>
+    try {
+      if (options.runId !== undefined) this.#given.claim(options.runId, this.#launcher.runs.has(options.runId), durability !== 'none')
+      run = this.#launcher.launch<O>(workflow, actions, input, options, runId, durability, undefined)
+    } catch (error) {
+      // the key claimed for `runId` goes back: no run of it exists
+      this.#keys.abandoned(key, runId, durable)
+      throw error
     }
+    // a run that failed at once is kept too: the next start with its key supersedes it
+    this.#keys.started(key, run, durable)
     return run
   }
 
@@ -362,51 +263,9 @@ export class Engine {
    * engine.resume(id, { workflow: edited, allowChangedDefinition: true })
    */
   resume<O = unknown>(runId: string, options: ResumeOptions = {}): Run<O> {
-    return this.#resumeRun<O>(runId, options, undefined)
+    return this.#launcher.resume<O>(runId, options, undefined)
   }
 
-  /** `preread`: the run as read beforehand (a worker's takeover reads it off the JS thread; null: not found); else read here. */
-  #resumeRun<O>(runId: string, options: ResumeOptions, parent: ParentLink | undefined, preread?: StoredRun | null): Run<O> {
-    this.#open()
-    const idProblem = runIdProblem(runId, 'runId')
-    const optionProblems = idProblem ? [idProblem, ...startOptionProblems(options, true)] : startOptionProblems(options, true)
-    if (optionProblems.length > 0) throw new InputError(`bad resume arguments:\n${optionProblems.map((p) => `  ${p}`).join('\n')}`, optionProblems)
-    if (!this.#store) throw new ResumeError(`cannot resume run ${runId}: the engine has no store (pass store: 'sqlite:PATH' or 'postgres://...')`)
-    if (this.#runs.has(runId)) throw new ResumeError(`run ${runId} is running in this engine`)
-    if (this.#lease?.live.has(runId)) throw new ResumeError(`run ${runId} is running in another engine on this store`)
-    // synchronous, because resume answers a Run at once (its public shape)
-    // and rebuilds the run from the store on this thread anyway: the one
-    // history read that waits (bounded) for this process's queued writes
-    const stored = preread === undefined ? this.#store.runInfoSync(runId) : (preread ?? undefined)
-    if (!stored) throw new ResumeError(`no run ${JSON.stringify(runId)} in the store`)
-    const { record } = stored
-    if (!isLive(record.status)) throw new ResumeError(`run ${runId} has ended (${record.status}): only an interrupted run can be resumed`)
-    const workflow = this.#versions!.pickForResume(stored, {
-      loaded: options.workflow ?? this.#workflows.get(record.workflow),
-      allowChangedDefinition: options.allowChangedDefinition === true,
-      build: (definition) => loadWorkflow(definition, { actions: this.#actions.keys() }),
-    })
-    this.#versions!.record(workflow)
-    const durability = options.durability ?? (this.#durability === 'none' ? 'batched' : this.#durability)
-    const run = new Run<O>(workflow, undefined, {
-      meter: record.account === undefined ? undefined : this.#accounts.runMeter(workflow, record.account),
-      runId,
-      actions: this.#actionsOf(workflow),
-      listeners: this.#listeners,
-      onEnd: this.#onEnd,
-      signal: options.signal,
-      timeoutMs: options.timeout === Infinity ? undefined : options.timeout,
-      store: this.#store,
-      durability,
-      resume: true,
-      parent,
-    })
-    if (isLive(run.status)) {
-      this.#runs.set(run.id, run)
-      this.#lease?.live.add(run.id)
-    }
-    return run
-  }
 
   /**
    * An account's balance in credits (reservations in flight deducted); a
@@ -461,7 +320,7 @@ export class Engine {
 
   /** Queue depth, flushes and retries of the store, and live runs. */
   stats(): EngineStats {
-    return { liveRuns: this.#runs.size, store: this.#store ? this.#store.stats() : null, cache: { ...this.#cache }, credit: this.#accounts.creditStats() }
+    return { liveRuns: this.#launcher.runs.size, store: this.#store ? this.#store.stats() : null, cache: { ...this.#cache }, credit: this.#accounts.creditStats() }
   }
 
   /**
@@ -476,20 +335,13 @@ export class Engine {
    */
   signal(runId: string, name: string, payload: unknown = null): Promise<void> {
     this.#open()
-    const live = this.#runs.get(runId)
+    const live = this.#launcher.runs.get(runId)
     if (live) return live.signal(name, payload)
-    if (typeof name !== 'string' || name === '') return Promise.reject(new SignalError(`a signal's name must be a non-empty string, got ${JSON.stringify(name) ?? String(name)}`))
-    if (!this.#store) return Promise.reject(new SignalError(`signal '${name}': no run ${JSON.stringify(runId)} in this engine`))
-    try {
-      const seq = native.storeSignal(this.#store.native, runId, name, encode(payload, `payload of signal '${name}'`))
-      // a worker of this process (another engine) takes it once it commits; other processes hear the notice of its commit
-      const committed = this.#store.committed(Math.abs(seq))
-      const key = this.#target?.key()
-      if (key !== undefined) void committed.then(() => openHub(key)?.emit('signalled', [runId]), () => undefined)
-      return this.#durability === 'sync' ? committed : Promise.resolve()
-    } catch (error) {
-      return Promise.reject(fromNative(error))
+    if (!this.#store) {
+      const why = typeof name === 'string' && name !== '' ? `signal '${name}': no run ${JSON.stringify(runId)} in this engine` : `a signal's name must be a non-empty string, got ${JSON.stringify(name) ?? String(name)}`
+      return Promise.reject(new SignalError(why))
     }
+    return signalStoredRun(this.#store, this.#target?.key(), this.#durability === 'sync', runId, name, payload)
   }
 
   /**
@@ -504,13 +356,11 @@ export class Engine {
   async getRun(id: string, options: ReadOptions = {}): Promise<RunInfo | undefined> {
     this.#open()
     if (options.signal?.aborted) return Promise.reject(new AbortedError('the read was aborted', { cause: options.signal.reason }))
-    const live = this.#runs.get(id)
+    const live = this.#launcher.runs.get(id)
     if (live) {
       this.#cache.hits++
       // taken now, not in a later microtask: the answer is the run as it is at the call
-      // its children's events are in its log too: its own are those with its id
-      const history = live.history().filter((e) => e.runId === id)
-      return Promise.resolve({ id, workflow: live.workflow.name, version: live.workflow.version, status: live.status, live: true, tasks: executionsFromEvents(history), events: logsFromEvents(history) })
+      return Promise.resolve(liveRunInfo(live))
     }
     if (!this.#store) return Promise.resolve(undefined)
     this.#cache.misses++
@@ -545,7 +395,7 @@ export class Engine {
     const running = [...active!, ...parked!]
     // live now, when the answer arrives: a run started meanwhile is not interrupted
     // a child is resumed by its parent (which finds it by its id), not on its own
-    return running.filter((run) => !this.#runs.has(run.id) && !this.#lease?.live.has(run.id) && run.parentId === undefined)
+    return running.filter((run) => !this.#launcher.holds(run.id) && run.parentId === undefined)
   }
 
   /**
@@ -640,9 +490,9 @@ export class Engine {
       storeUrl: target.url,
       open: () => this.#open(),
       workflow: (name) => this.#workflows.get(name),
-      live: (id) => this.#runs.get(id),
-      startClaimed: (workflow, input, runId, account) => this.#startClaimed(workflow, input, runId, account),
-      resumeClaimed: (runId, stored) => this.#resumeRun(runId, {}, undefined, stored ?? null),
+      live: (id) => this.#launcher.runs.get(id),
+      startClaimed: (workflow, input, runId, account) => this.#launcher.startClaimed(workflow, input, runId, account),
+      resumeClaimed: (runId, stored) => this.#launcher.resume(runId, {}, undefined, stored ?? null),
       listen: (listener) => subscribe(this.#listeners, listener),
     }))
   }
@@ -663,7 +513,7 @@ export class Engine {
     this.#accounts.refuse()
     // a worker's runs are given back for another worker to take over, not cancelled
     await this.#queues?.close()
-    await Promise.all([...this.#runs.values()].map((run) => run.cancel()))
+    await Promise.all([...this.#launcher.runs.values()].map((run) => run.cancel()))
     this.#accounts.close()
     if (this.#lease) {
       await this.#lease.release()

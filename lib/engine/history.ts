@@ -5,6 +5,8 @@
  */
 import type { EventRecord, TaskRecord } from '../store/store'
 import type { RunEvent } from './events'
+import type { Run } from './run'
+import type { RunInfo } from './engine-types'
 
 export function executionsFromEvents(events: readonly RunEvent[]): TaskRecord[] {
   const records: TaskRecord[] = []
@@ -69,4 +71,10 @@ export function logsFromEvents(events: readonly RunEvent[]): EventRecord[] {
     }
   }
   return out
+}
+
+/** What `engine.getRun` answers for a live run, from its own events (its children's are in its log too, under their ids). */
+export function liveRunInfo(run: Run): RunInfo {
+  const history = run.history().filter((e) => e.runId === run.id)
+  return { id: run.id, workflow: run.workflow.name, version: run.workflow.version, status: run.status, live: true, tasks: executionsFromEvents(history), events: logsFromEvents(history) }
 }

@@ -36,6 +36,8 @@ export interface ItemsOwner {
   begin(attempt: number, index: number, kind: InputKind, value: unknown): void
   /** Starts an item's next attempt (its input rendered again). */
   retry(attempt: number, index: number): void
+  /** A resumed item's retry that was due after `attempt` failed at `failedAt`: once what is left of its delay has passed. */
+  retryDue(attempt: number, index: number, failedAt: number | null): void
   /** The activation ends. */
   finish(outcome: TaskOutcome): void
 }
@@ -46,7 +48,7 @@ export class Items {
   readonly list: unknown[]
   readonly #results: unknown[]
   /** Items a resume found done: their results are kept, they do not run again. */
-  readonly #resumed: Map<number, [number, number, unknown]> | undefined
+  readonly #resumed: Map<number, [number, number, unknown, number | null]> | undefined
   #next = 0
   #inFlight = 0
   /** Rendered inputs `[kind, value, ...]` of items from `#inputsFrom`. */
@@ -63,12 +65,13 @@ export class Items {
   /** Metered durable runs: an item's reservation and reported charge, settled with its journal write. */
   itemCharge: [number, number] | undefined
 
-  constructor(owner: ItemsOwner, batch: number, list: unknown[], resumed: Array<[number, number, number, unknown]> | null | undefined) {
+  constructor(owner: ItemsOwner, batch: number, list: unknown[], resumed: Array<[number, number, number, unknown, number | null]> | null | undefined) {
     this.#owner = owner
     this.#batch = batch
     this.list = list
     this.#results = new Array(list.length)
-    if (resumed) this.#resumed = new Map(resumed.map(([index, attempt, status, payload]) => [index, [attempt, status, payload]]))
+    // in (item, attempt) order: an item's last attempt is what stays
+    if (resumed) this.#resumed = new Map(resumed.map(([index, attempt, status, payload, failed]) => [index, [attempt, status, payload, failed]]))
   }
 
   get batch(): number {
@@ -117,18 +120,19 @@ export class Items {
 
   /**
    * An item a resume found in the journal: ended (its result is kept; true)
-   * or waiting for a retry (it starts now at its next attempt; true), else
+   * or waiting for a retry (its next attempt starts once what is left of a
+   * durable delay has passed, at once after a short one; true), else
    * false: it runs from its first attempt.
    */
   #resumeItem(index: number): boolean {
     const journaled = this.#resumed!.get(index)
     if (journaled === undefined) return false
-    const [attempt, status, payload] = journaled
+    const [attempt, status, payload, failed] = journaled
     const owner = this.#owner
     if (status === StatusCode.Retrying) {
       this.#inFlight++
       owner.host.emit({ type: 'item.started', runId: owner.host.id, time: Date.now(), task: owner.task.name, attempt: attempt + 1, index })
-      owner.retry(attempt + 1, index)
+      owner.retryDue(attempt, index, failed)
       return true
     }
     const ended = STATUS_NAME[status] as AttemptStatus

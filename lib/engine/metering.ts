@@ -22,7 +22,19 @@ export interface MeteringOptions {
   overdraft?: number
   /** Charge failed and timed-out attempts too (their actual cost). Default false: they are refunded. */
   billFailed?: boolean
+  /**
+   * On a store other processes share: how long a lease of credit lasts
+   * unrenewed (renewed every third of it), so how soon a killed process's
+   * unspent credit returns to the account. Give workers the same as their
+   * `engine.work({ lease })`, so that a dead worker's credit returns when its
+   * runs are taken over. Default 30,000 ms (the workers' default lease);
+   * the engines of one process on one store must agree.
+   */
+  leaseMs?: number
 }
+
+/** `metering.leaseMs`'s default: the same as `engine.work`'s lease. */
+export const DEFAULT_CREDIT_LEASE_MS = 30_000
 
 /** An account cannot cover an attempt (code `ARCFLOW_INSUFFICIENT_BALANCE`): the attempt did not run. */
 export class InsufficientBalanceError extends ArcflowError {

@@ -2,9 +2,9 @@
  * Delays between attempts, from a task's retry policy. A durable run's
  * delay of at least `DURABLE_RETRY_MS` survives a restart like a sleep:
  * its due time is the journaled end of the failed attempt (its `retrying`
- * row's `endedAt`) plus the delay, which the resume computes again; so
- * that the jitter comes out the same, a durable run draws it from a hash
- * of the attempt's key (run, task, activation, attempt), not from
+ * row's `endedAt`; a task's or an item's) plus the delay, which the resume
+ * computes again; so that the jitter comes out the same, a durable run
+ * draws it from a hash of the attempt's key (run, task, activation, item, attempt), not from
  * `Math.random` (spread across runs all the same). A shorter delay stays
  * an in-memory timer: a resume retries at once.
  */

@@ -6,27 +6,29 @@
 import { awaitCredit } from './credit-wait'
 import { native } from '../binding'
 import { WorkflowContext } from '../context'
-import { fromNative, fromNativeData, RunEndedError, SignalError, type JoinError } from '../errors'
+import { fromNative, RunEndedError, SignalError } from '../errors'
 import { RunFailedError, RunStoppedError } from './run-errors'
 import type { CancelPolicy, RunOptions, RunStats, RunStatus } from './run-types'
 import { encode } from '../values'
 import type { WorkflowDefinition } from '../workflow/model'
 import type { DurableStore } from '../store/store'
-import { noteWaiting } from './waiting-mark'
 import type { Action } from './attempt'
 import { balanceOf, InsufficientBalanceError, type RunMeter } from './metering'
 import { EventLog, type NewEvent, type RunEvent } from './events'
 import { journalEvent } from './journal-events'
 import { toFailure, type Failure } from './failure'
-import { AnswerKind, completeOp, STATUS_CODE, STATUS_NAME, takeAck, unit, type InputKind } from './protocol'
+import { AnswerKind, completeOp, STATUS_CODE, takeAck, unit, type InputKind } from './protocol'
 import { LinkedSignal } from './signals'
-import { Mailbox } from './mailbox'
-import { removeDeadline, type Deadline } from './deadlines'
+import type { Mailbox } from './mailbox'
+import type { Deadline } from './deadlines'
+import { RunWaits } from './run-waits'
 import { RunOutcome } from './run-outcome'
 import { startTask } from './kinds'
+import { readResume } from './run-resume'
+import { answerFailure, type Completion, type EndedOutcome } from './run-answers'
 import { setLongTimeout } from './timers'
 import { dataFailure } from './task'
-import type { Activation, ResumedActivation, TaskOutcome } from './task-host'
+import type { Activation, TaskOutcome } from './task-host'
 
 export { RunFailedError, RunStoppedError } from './run-errors'
 export type { CancelPolicy, Durability, RunOptions, RunStats, RunStatus } from './run-types'
@@ -96,11 +98,8 @@ export class Run<O = unknown> {
   readonly resumed: boolean
   /** @internal Live child runs: a cancel is passed on with its policy. */
   readonly children = new Set<Run>()
-  #mailbox: Mailbox | undefined
-  /** Waits and sleeps parked now (their deadlines go if the run ends first): all in flight parked is `waiting`. */
-  #parked: Set<Deadline> | undefined
-  /** What the store was last told (see waiting-mark.ts): the run is waiting. */
-  #waitingWritten = false
+  /** Its mailbox, parked waits and waiting mark (see run-waits.ts), made on first use. */
+  #waits: RunWaits | undefined
 
   /** @internal Runs are made by `engine.start` and `engine.resume`. */
   constructor(workflow: WorkflowDefinition, input: unknown, options: RunOptions) {
@@ -167,7 +166,7 @@ export class Run<O = unknown> {
     if (options.timeoutMs !== undefined) this.#timer = setLongTimeout(() => this.#finish('timed_out'), options.timeoutMs)
   }
 
-  /** Rebuilds the run from the store and goes on from where its process stopped. */
+  /** Rebuilds the run from the store and goes on from where its process stopped (see run-resume.ts). */
   #resume(): void {
     let answer: unknown[]
     try {
@@ -177,73 +176,59 @@ export class Run<O = unknown> {
       this.#released = true
       throw fromNative(error)
     }
-    takeAck(answer) // nothing waits: what the journal holds is on disk already
-    const message = answer.pop() as string // what the core journaled the resume does
-    // signals received and not taken: kept again, in order, for the waits
-    for (const [name, payload] of answer.pop() as Array<[string, unknown]>) this.mailbox.deliver(name, payload)
     const tasks = this.workflow.taskList
-    if (answer[0] === AnswerKind.Resumed) {
-      this.#steps = (answer[1] as number[]).reduce((sum, n) => sum + n, 0)
-      const pending = answer[2] as Array<[number, number, InputKind, unknown, number, number, number | null, number | null, ResumedActivation['items']]>
-      this.#emit({ type: 'run.resumed', workflow: this.workflow.name, pending: pending.map(([t]) => tasks[t]!.name), message })
+    const { plan, signals, message } = readResume(answer, tasks)
+    // signals received and not taken: kept again, in order, for the waits
+    for (const [name, payload] of signals) this.mailbox.deliver(name, payload)
+    const pending = plan.kind === 'continue' ? plan.tasks.map((t) => tasks[t.index]!.name) : []
+    this.#emit({ type: 'run.resumed', workflow: this.workflow.name, pending, message })
+    if (plan.kind === 'continue') {
+      this.#steps = plan.steps
       queueMicrotask(() => {
-        for (const [t, step, kind, value, attempt, interrupted, began, failed, items] of pending) {
+        for (const { index, step, kind, value, resumed } of plan.tasks) {
           if (!this.accepting()) break
           this.#active++
-          startTask(tasks[t]!, this, this.#actions[t]!, step, kind, value, { attempt, interrupted: interrupted === 1, began, failed, items })
+          startTask(tasks[index]!, this, this.#actions[index]!, step, kind, value, resumed)
         }
         this.#maybeFinish()
       })
-      return
+    } else if (plan.kind === 'ended') {
+      queueMicrotask(() => this.#follow([plan.next], plan.from))
+    } else {
+      this.#ending = plan.answer
+      queueMicrotask(() => this.#follow(plan.answer, undefined))
     }
-    this.#emit({ type: 'run.resumed', workflow: this.workflow.name, pending: [], message })
-    if (answer[0] === AnswerKind.ResumedEnded) {
-      const [, t, attempt, status, payload, next] = answer as [number, number, number, number, unknown, number]
-      const name = STATUS_NAME[status] as Exclude<TaskOutcome['status'], 'cancelled'>
-      const outcome = name === 'succeeded' ? { status: name, result: payload, attempt } : { status: name, error: payload as Failure, attempt }
-      queueMicrotask(() => this.#follow([next], { task: tasks[t]!.name, attempt, outcome }))
-      return
-    }
-    this.#ending = answer // complete: its output, or why it failed (recorded by the core already)
-    queueMicrotask(() => this.#follow(answer, undefined))
   }
+
   /** `waiting` while everything in flight is a wait or a sleep. */
   get status(): RunStatus {
     if (this.#unsettled) return 'running'
-    if (this.#status === 'running' && this.#parked !== undefined && this.#parked.size > 0 && this.#parked.size >= this.#active) return 'waiting'
+    if (this.#status === 'running' && this.#waits?.allParked(this.#active)) return 'waiting'
     return this.#status
+  }
+
+  get #waiting(): RunWaits {
+    return (this.#waits ??= new RunWaits(this, this.#store))
   }
 
   /** @internal The run's signals (see TaskHost). */
   get mailbox(): Mailbox {
-    return (this.#mailbox ??= new Mailbox())
+    return this.#waiting.mailbox
   }
 
   /** @internal */
   park(parked: Deadline): void {
-    ;(this.#parked ??= new Set()).add(parked)
-    if (this.#store) noteWaiting(this)
+    this.#waiting.park(parked)
   }
 
   /** @internal */
   unpark(parked: Deadline): void {
-    this.#parked?.delete(parked)
-    if (this.#store) noteWaiting(this)
+    this.#waits?.unpark(parked)
   }
 
-  /** @internal Tells the store whether the run waits now, if that changed (see waiting-mark.ts). */
-  settleWaiting(): void {
-    // an ended run's end says it all; a released one is no longer this process's to write
-    if (this.#status !== 'running' || this.#released || this.#unsettled) return
-    const waiting = this.status === 'waiting'
-    if (waiting === this.#waitingWritten) return
-    this.#waitingWritten = waiting
-    this.#store!.setWaiting(this.id, waiting ? Date.now() : null)
-  }
-
-  /** Activity changed beside parked work: the waiting state may have too. */
-  #noteActivity(): void {
-    if (this.#store && (this.#waitingWritten || (this.#parked !== undefined && this.#parked.size > 0))) noteWaiting(this)
+  /** @internal Running, still this process's to write, its end not pending (see run-waits.ts). */
+  markable(): boolean {
+    return this.#status === 'running' && !this.#released && !this.#unsettled
   }
 
   /**
@@ -259,21 +244,7 @@ export class Run<O = unknown> {
   signal(name: string, payload: unknown = null): Promise<void> {
     if (typeof name !== 'string' || name === '') return Promise.reject(new SignalError(`a signal's name must be a non-empty string, got ${JSON.stringify(name) ?? String(name)}`))
     if (this.#status !== 'running' || this.#released) return Promise.reject(new SignalError(`signal '${name}': run ${this.id} has ended (${this.#status})`))
-    let seq = 0
-    // the journal row and the event say the same time (a stream rebuilt from the store shows it)
-    const time = Date.now()
-    try {
-      const json = encode(payload, `payload of signal '${name}'`)
-      if (this.#store) {
-        this.crossings++
-        seq = native.runSignal(this.handle, name, json, time)
-      }
-    } catch (error) {
-      return Promise.reject(fromNative(error))
-    }
-    this.#log.push({ type: 'signal.received', runId: this.id, time, name, payload })
-    this.mailbox.deliver(name, payload)
-    return this.#sync && seq !== 0 ? this.#store!.committed(Math.abs(seq)) : Promise.resolve()
+    return this.#waiting.send(name, payload)
   }
 
   /**
@@ -282,11 +253,11 @@ export class Run<O = unknown> {
    */
   takeStored(name: string, payload: unknown): void {
     if (this.#status !== 'running' || this.#released) return
-    const event: RunEvent = { type: 'signal.received', runId: this.id, time: Date.now(), name, payload }
-    this.#log.push(event)
-    // when and where in the run it arrived (its `signal.stored` row says when it was sent)
-    journalEvent(this, event, 'signal.delivered')
-    this.mailbox.deliver(name, payload)
+    // when and where in the run it arrived (its `signal.stored` row says when it was sent); journaled
+    // before a wait takes it, so that the row lands before that wait's end
+    const time = Date.now()
+    journalEvent(this, { type: 'signal.received', runId: this.id, time, name, payload }, 'signal.delivered')
+    this.#waiting.received(name, payload, time)
   }
 
   /** @internal `sync` durability (see TaskHost). */
@@ -422,7 +393,7 @@ export class Run<O = unknown> {
     if (!this.accepting()) return
     this.#steps++
     this.#active++
-    this.#noteActivity()
+    this.#waits?.activity()
     startTask(this.workflow.taskList[index]!, this, this.#actions[index]!, step, kind, value)
   }
 
@@ -453,7 +424,7 @@ export class Run<O = unknown> {
   /** @internal A reservation waits for a lease (see `credit-wait.ts`): `then()` once reserved, `then(balance)` once refused; nothing if the run ended meanwhile. */
   waitForCredit(ticket: number, then: (balance?: number) => void): void {
     this.#active++ // the run stays open while it waits
-    awaitCredit(this.handle, ticket, () => this.live(), (balance) => {
+    awaitCredit(this.meter!.handle, this.handle, ticket, () => this.live(), (balance) => {
       this.#active--
       if (this.#status === 'running') then(balance)
       this.#maybeFinish()
@@ -463,7 +434,7 @@ export class Run<O = unknown> {
   /** @internal A task activation ended: record it, follow its transitions. */
   taskDone(activation: Activation, outcome: TaskOutcome): void {
     this.#active--
-    this.#noteActivity()
+    this.#waits?.activity()
     if (this.#status !== 'running') return // the run's end gave its reservations back
     if (outcome.status === 'cancelled') {
       // a charge its completion would have settled: not billed, given back
@@ -473,7 +444,7 @@ export class Run<O = unknown> {
     this.#maybeFinish()
   }
 
-  #complete(activation: Activation, outcome: Exclude<TaskOutcome, { status: 'cancelled' }>): void {
+  #complete(activation: Activation, outcome: EndedOutcome): void {
     const name = activation.name
     let payload: string
     if (outcome.status === 'succeeded') {
@@ -507,7 +478,7 @@ export class Run<O = unknown> {
   }
 
   /** A completion is acknowledged: its event, then what it leads to. */
-  #completed(task: string, attempt: number, outcome: Exclude<TaskOutcome, { status: 'cancelled' }>, answer: unknown[]): void {
+  #completed(task: string, attempt: number, outcome: EndedOutcome, answer: unknown[]): void {
     if (outcome.status === 'succeeded') {
       this.#log.push({ type: 'task.succeeded', runId: this.id, time: Date.now(), task, attempt, result: outcome.result })
     } else {
@@ -531,42 +502,20 @@ export class Run<O = unknown> {
     this.waitForStore(seq, act)
   }
 
-  /** Acts on the core's answer: start tasks, fail, or complete the run. */
-  #follow(answer: unknown[], from: { task: string; attempt: number; outcome: Exclude<TaskOutcome, { status: 'cancelled' }> } | undefined): void {
-    switch (answer[0]) {
-      case AnswerKind.Schedule:
-        for (let i = 1; i < answer.length; i += 4) this.#activate(answer[i] as number, answer[i + 1] as number, answer[i + 2] as InputKind, answer[i + 3])
-        return
-      case AnswerKind.StepLimit: {
-        const limit = answer[2] as number
-        const task = this.workflow.taskList[answer[1] as number]!.name
-        return this.#fail({ name: 'StepLimitError', message: `step limit of ${limit} task executions reached (a cycle?); raise step_limit if this is intended` }, task)
-      }
-      case AnswerKind.Fail: {
-        const { task, attempt, outcome } = from!
-        const failure = outcome.status === 'succeeded' ? { name: 'Error', message: `task '${task}' chose to fail the run` } : outcome.error
-        return this.#fail(failure, task, attempt)
-      }
-      case AnswerKind.Unhandled: {
-        const { task, attempt, outcome } = from!
-        return this.#fail((outcome as { error: Failure }).error, task, attempt)
-      }
-      case AnswerKind.Complete:
-        this.#released = true
-        return this.#succeed(answer[1])
-      case AnswerKind.OutputError: {
-        this.#released = true
-        const failure = dataFailure(answer[1])
-        return this.#fail({ name: 'OutputError', message: failure.message, cause: failure })
-      }
-      case AnswerKind.JoinError: {
-        // nothing left to run and a join still waits: the run fails by the join's name
-        this.#released = true
-        const error = fromNativeData(answer[1] as Parameters<typeof fromNativeData>[0]) as JoinError
-        if (this.#status === 'running') this.#emit({ type: 'join.blocked', join: error.join, waitingFor: error.waitingFor, arrived: error.arrived, needed: error.needed })
-        return this.#fail(toFailure(error), error.join)
-      }
+  /** Acts on the core's answer: start tasks, fail (see run-answers.ts), or complete the run. */
+  #follow(answer: unknown[], from: Completion | undefined): void {
+    const kind = answer[0]
+    if (kind === AnswerKind.Schedule) {
+      for (let i = 1; i < answer.length; i += 4) this.#activate(answer[i] as number, answer[i + 1] as number, answer[i + 2] as InputKind, answer[i + 3])
+      return
     }
+    // the core released the run with these answers
+    if (kind === AnswerKind.Complete || kind === AnswerKind.OutputError || kind === AnswerKind.JoinError) this.#released = true
+    if (kind === AnswerKind.Complete) return this.#succeed(answer[1])
+    const ended = answerFailure(answer, from, this.workflow.taskList)
+    if (!ended) return
+    if (ended.blocked && this.#status === 'running') this.#emit(ended.blocked)
+    this.#fail(ended.failure, ended.task, ended.attempt)
   }
 
   #fail(failure: Failure, task?: string, attempt?: number): void {
@@ -635,9 +584,9 @@ export class Run<O = unknown> {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     if (this.#timers) for (const timer of this.#timers) clearTimeout(timer)
     this.#timers = undefined
-    if (this.#parked) for (const parked of this.#parked) removeDeadline(parked)
-    this.#parked = undefined
-    this.#mailbox = undefined
+    this.#waits?.stop()
+    // children hear of the run's end here, not through its signal (see subflows.ts)
+    for (const child of this.children) void child.cancel()
     // an abort dispatches events: skip it when nothing is in flight
     if (this.#active > 0) this.#signal?.abort(reason())
   }

@@ -3,8 +3,12 @@
  * workflow as a child run of its own, with the task's rendered input; its
  * output is the attempt's result, its failure the attempt's (a
  * `SubworkflowError` whose cause is the child's). As the action of its
- * task, it gets retries, timeouts and with-items for free: a timeout or a
- * cancel aborts the attempt's signal, which cancels the child.
+ * task, it gets retries, timeouts and with-items for free: an attempt's
+ * timeout, or an item's sibling failing, aborts the attempt's signal, which
+ * cancels the child; the parent's own cancel or timeout cancels it through
+ * `children` (so an attempt that only the run can abort passes no signal:
+ * reading it would build the run's AbortController and a listener, a few
+ * µs of every child run).
  *
  * A child's id is its parent's, task, activation, item and attempt
  * (`PARENT/TASK/STEP[.ITEM]/ATTEMPT`): a resumed parent finds the child an
@@ -67,10 +71,10 @@ export interface SubflowHost {
   runOf(id: string): ParentRun | undefined
   workflowOf(name: string): WorkflowDefinition | undefined
   /** Starts the child (account, durability and store: the parent's). */
-  start(workflow: WorkflowDefinition, input: unknown, childId: string, parent: ParentRun, task: string, signal: AbortSignal): ChildRun & { cancel(): Promise<void> }
+  start(workflow: WorkflowDefinition, input: unknown, childId: string, parent: ParentRun, task: string, signal: AbortSignal | undefined): ChildRun & { cancel(): Promise<void> }
   /** A resumed parent's child: live here, in the store (ended or interrupted), or none. */
   find(childId: string): Promise<ChildRun & { cancel(): Promise<void> } | RunRecord | undefined>
-  resume(childId: string, parent: ParentRun, task: string, signal: AbortSignal): ChildRun & { cancel(): Promise<void> }
+  resume(childId: string, parent: ParentRun, task: string, signal: AbortSignal | undefined): ChildRun & { cancel(): Promise<void> }
 }
 
 /** The id of the child run an attempt starts. */
@@ -96,9 +100,10 @@ export function workflowAction(host: SubflowHost, taskName: string, workflowName
     let child: (ChildRun & { cancel(): Promise<void> }) | undefined
     let outcome: Promise<unknown>
     const found = parent.resumed ? await host.find(id) : undefined
+    const signal = (ctx as ActionContext & { bounded: boolean }).bounded /* an Attempt's */ ? ctx.signal : undefined
     if (found && 'result' in found) child = found
     else if (found && !isLive(found.status)) outcome = storedOutcome(found)
-    else child = found ? host.resume(id, parent, taskName, ctx.signal) : host.start(workflow, input, id, parent, taskName, ctx.signal)
+    else child = found ? host.resume(id, parent, taskName, signal) : host.start(workflow, input, id, parent, taskName, signal)
     const e = { type: 'task.child', runId: parent.id, time: Date.now(), task: taskName, attempt: ctx.attempt, childId: id, workflow: workflowName } as RunEvent & { index?: number }
     if (ctx.index !== undefined) e.index = ctx.index
     parent.emit(e)

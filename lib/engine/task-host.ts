@@ -72,10 +72,12 @@ export interface ResumedActivation {
   /** When that last attempt failed, if it is `retrying` (epoch ms, journaled): a durable retry delay counts from it. */
   failed?: number | null
   /**
-   * Item executions journaled, `[index, attempt, status, payload]` with
-   * status a `StatusCode` (with-items only).
+   * Item executions journaled, `[index, attempt, status, payload, failed]`
+   * with status a `StatusCode` and `failed` when a `retrying` attempt
+   * failed (epoch ms or null: its durable retry delay counts from it;
+   * with-items only).
    */
-  items: Array<[number, number, number, unknown]> | null
+  items: Array<[number, number, number, unknown, number | null]> | null
 }
 
 /** An attempt that was running when its process died (code `ARCFLOW_INTERRUPTED`): it follows the task's retry policy. */

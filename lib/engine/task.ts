@@ -93,10 +93,7 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
         const failure = interruptedFailure(resumed.attempt)
         return queueMicrotask(() => this.#failed(resumed.attempt, -1, 'failed', failure))
       }
-      // a retry was due: a durable delay counts from when the attempt failed
-      const left = this.task.retry ? retryLeft(this.#delay(resumed.attempt, -1), resumed.failed) : 0
-      if (left === 0) return this.retry(resumed.attempt + 1, -1)
-      return this.#later(left, () => this.retry(resumed.attempt + 1, -1))
+      return this.retryDue(resumed.attempt, -1, resumed.failed ?? null)
     }
     this.#startItems(resumed)
   }
@@ -204,6 +201,24 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
     host.crossings++
     if (this.#finished) return native.meterRelease(host.handle, reserved)
     native.meterSettle(host.handle, unit(this.task.index, this.step, attempt.attempt), attempt.index ?? -1, STATUS_CODE[status], reserved, reported)
+  }
+
+  /** A resumed retry that was due after `attempt` failed (at `failedAt`): a durable delay counts from then, a short one is due now. */
+  retryDue(attempt: number, index: number, failedAt: number | null): void {
+    const left = this.task.retry ? retryLeft(this.#delay(attempt, index), failedAt) : 0
+    if (left === 0) return this.retry(attempt + 1, index)
+    this.#until(Date.now() + left, () => this.retry(attempt + 1, index))
+  }
+
+  /**
+   * `then` once the clock reaches `due`, not before: a timer can fire a
+   * few ms early by `Date.now()` (it counts from the event loop's cached
+   * time, which lags after a long synchronous call such as a resume).
+   */
+  #until(due: number, then: () => void): void {
+    const left = due - Date.now()
+    if (left <= 0) return then()
+    this.#later(Math.ceil(left), () => this.#until(due, then))
   }
 
   /** A retry: the input is rendered again (the context may have changed). */

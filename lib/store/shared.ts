@@ -11,7 +11,8 @@
  * first engine's; a later engine that leaves one out joins with it, one
  * that asks for a different value is refused (`TypeError`). The meter's
  * overdraft is one for all (an account's floor must not depend on which
- * engine ran the task): a different one is a `MeteringError`. The key is
+ * engine ran the task): a different one is a `MeteringError`, and so is a
+ * different `metering.leaseMs`. The key is
  * the file, whatever `?locking=` the URL says; a different locking mode
  * from the open store's is a `TypeError` (one file, one mode per process).
  * The logger of the store's lifecycle messages is the first engine's.
@@ -22,6 +23,7 @@
  * together they never overspend an account (`crates/arcflow-core/src/meter/lease.rs`).
  */
 import { native } from '../binding'
+import type { MeterSettings } from '../engine/accounts'
 import { MeteringError } from '../engine/metering'
 import { GivenRunIds } from '../engine/run-ids'
 import { StartKeys } from '../engine/idempotency'
@@ -38,7 +40,7 @@ interface Entry {
   readonly locking: string | undefined
   readonly store: DurableStore
   readonly settings: StoreSettings
-  readonly overdraft: number
+  readonly meterSettings: MeterSettings
   readonly ids: GivenRunIds
   /** Runs live in any engine on this store. */
   readonly live: Set<string>
@@ -83,7 +85,7 @@ export class StoreLease {
   /** The store's native meter, made on first use and shared by its engines. */
   meter(): number {
     const entry = this.#entry
-    entry.meter ??= native.meterCreate(entry.store.native, entry.overdraft)
+    entry.meter ??= native.meterCreate(entry.store.native, entry.meterSettings.overdraft, entry.meterSettings.leaseMs)
     return entry.meter
   }
 
@@ -110,9 +112,9 @@ export class StoreLease {
  * others take the open store's values, or `defaults`).
  *
  * @example
- * const lease = acquireStore(parseStoreUrl(url)!, { flushIntervalMs: 20 }, defaults, 0, logger)
+ * const lease = acquireStore(parseStoreUrl(url)!, { flushIntervalMs: 20 }, defaults, { overdraft: 0, leaseMs: 30_000 }, logger)
  */
-export function acquireStore(target: StoreTarget, requested: Partial<StoreSettings>, defaults: StoreSettings, overdraft: number, logger: StoreOptions['logger']): StoreLease {
+export function acquireStore(target: StoreTarget, requested: Partial<StoreSettings>, defaults: StoreSettings, meterSettings: MeterSettings, logger: StoreOptions['logger']): StoreLease {
   const key = target.key()
   const locking = target.locking
   const entry = open.get(key)
@@ -126,9 +128,13 @@ export function acquireStore(target: StoreTarget, requested: Partial<StoreSettin
         throw new TypeError(`${name} ${wanted} differs from ${entry.settings[name]}, which another engine has this store open with (${target.shown}): engines on one store share it; leave ${name} out, or pass the same value`)
       }
     }
-    if (overdraft !== entry.overdraft) {
+    const { overdraft, leaseMs } = meterSettings
+    if (overdraft !== entry.meterSettings.overdraft) {
       const show = (n: number): string => (n === Infinity ? 'unlimited (allowNegative)' : String(n))
-      throw new MeteringError(`metering overdraft ${show(overdraft)} differs from ${show(entry.overdraft)}, which another engine on this store has: engines on one store share one meter and one balance per account`)
+      throw new MeteringError(`metering overdraft ${show(overdraft)} differs from ${show(entry.meterSettings.overdraft)}, which another engine on this store has: engines on one store share one meter and one balance per account`)
+    }
+    if (leaseMs !== entry.meterSettings.leaseMs) {
+      throw new MeteringError(`metering.leaseMs ${leaseMs} differs from ${entry.meterSettings.leaseMs}, which another engine on this store has: engines on one store share one meter`)
     }
     entry.refs++
     return new StoreLease(entry)
@@ -137,7 +143,7 @@ export function acquireStore(target: StoreTarget, requested: Partial<StoreSettin
   for (const name of STORE_SETTINGS) if (requested[name] !== undefined) settings[name] = requested[name]!
   const store = new DurableStore(target, { ...settings, logger })
   // keyed as the store is now that it exists (an SQLite file: a symlink to a file the open created)
-  const created: Entry = { key: target.key(), locking, store, settings, overdraft, ids: new GivenRunIds(store), live: new Set(), startKeys: new StartKeys(store), meter: undefined, refs: 1 }
+  const created: Entry = { key: target.key(), locking, store, settings, meterSettings, ids: new GivenRunIds(store), live: new Set(), startKeys: new StartKeys(store), meter: undefined, refs: 1 }
   open.set(created.key, created)
   return new StoreLease(created)
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use arcflow_core::meter::lease::LeaseConfig;
-use arcflow_core::meter::{LedgerKey, LedgerWrite, Meter};
+use arcflow_core::meter::{CreditWait, LedgerKey, LedgerWrite, Meter, Reservation};
 use arcflow_core::store::{self, Store, Write, WriteBehind, WriterConfig};
 
 fn temp_db(name: &str) -> String {
@@ -255,4 +255,43 @@ fn sqlite_a_killed_workers_lease_returns_after_its_expiry() {
 #[test]
 fn postgres_a_killed_workers_lease_returns_after_its_expiry() {
     a_killed_workers_lease_returns_after_its_expiry(&pg_url("credit_killed"));
+}
+
+/// A worker whose renewals are late (here: another connection holds the
+/// file's write lock) stops spending its block before the lease could have
+/// lapsed (and its credit gone back to the balance for others to lease
+/// again): a reservation waits instead, and is covered once the renewal
+/// lands. Regression: with a short lease and renewals late under load, four
+/// queue workers overspent an account (`__test__/credit-workers.spec.ts`).
+#[test]
+fn sqlite_a_block_whose_renewal_is_late_is_not_spent() {
+    let url = sqlite_url("late");
+    fund(&url, "acme", 100);
+    let lease = Duration::from_millis(600);
+    let (writer, meter) = worker(&url, LeaseConfig { lease, ..quick() });
+    let id = meter.resolve("acme", Some(&mut *store::open(&url).unwrap())).unwrap().unwrap();
+    meter.reserve(id, 1).unwrap().unwrap(); // leases a block (16 at least)
+    meter.release(id, 1).unwrap();
+    let path = url.trim_start_matches("sqlite:").split('?').next().unwrap().to_owned();
+    let lock = rusqlite::Connection::open(&path).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // past two thirds of the lease since any renewal could have started: the block is not spent
+    std::thread::sleep(lease * 2 / 3 + Duration::from_millis(150));
+    let ticket = match meter.try_reserve(id, 1).unwrap() {
+        Reservation::Pending(ticket) => ticket,
+        other => panic!("a block whose lease may have lapsed was spent: {other:?}"),
+    };
+    lock.execute_batch("COMMIT").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut state = meter.credit_wait(id, ticket).unwrap();
+    while state == CreditWait::Waiting && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        state = meter.credit_wait(id, ticket).unwrap();
+    }
+    assert_eq!(state, CreditWait::Covered, "covered once the renewal landed");
+    assert_eq!(meter.try_reserve(id, 1).unwrap(), Reservation::Reserved, "the renewed block is spent again at once");
+    meter.release(id, 2).unwrap();
+    meter.close(Duration::from_secs(5)).unwrap();
+    writer.close();
+    assert_eq!(totals(&url, "acme"), (100, 100, 0, 0), "nothing was charged, every lease is back");
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arcflow_core::store::{Execution, RunFilter, RunRecord, SqliteStore, Store, WriteBehind, WriterConfig, Write};
+use arcflow_core::store::{Execution, RunFilter, RunRecord, SqliteStore, StartKeyClaim, StartKeyRequest, Store, WriteBehind, WriterConfig, Write};
 
 fn temp_db(name: &str) -> String {
     let dir = std::env::temp_dir().join(format!("arcflow-store-test-{}-{name}", std::process::id()));
@@ -86,6 +86,28 @@ fn a_newer_schema_is_refused_clearly() {
     let err = SqliteStore::open(&path).err().expect("a newer schema must be refused");
     assert_eq!(err.code(), "ARCFLOW_STORE");
     assert!(err.to_string().contains("schema version 99"), "{err}");
+}
+
+#[test]
+fn the_start_key_migration_carries_each_keys_newest_run_over() {
+    let path = temp_db("start-keys");
+    let mut store = SqliteStore::open(&path).unwrap();
+    let keyed = |id: &str, at: i64| {
+        let start = Write::RunStarted { id: id.into(), workflow: "wf".into(), workflow_hash: None, input: "{}".into(), started_at: at, account: None };
+        [start, Write::RunLinks { id: id.into(), parent_id: None, parent_task: None, start_key: Some("k".into()) }]
+    };
+    store.apply(&[keyed("old", 1), keyed("new", 2)].concat()).unwrap();
+    drop(store);
+    // the database as version 8 left it: keys on the runs only
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE start_keys; PRAGMA user_version = 8;").unwrap();
+    drop(conn);
+    let mut store = SqliteStore::open(&path).unwrap();
+    let claim = StartKeyRequest { key: "k", run_id: "another", now_ms: 3, retention_ms: 1_000, superseded: None };
+    match store.claim_start_key(&claim).unwrap() {
+        StartKeyClaim::Taken { run_id, run } => assert_eq!((run_id.as_str(), run.map(|r| r.status)), ("new", Some("running".into()))),
+        StartKeyClaim::Claimed => panic!("the key's run was not carried over"),
+    }
 }
 
 #[test]

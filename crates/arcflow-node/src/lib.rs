@@ -12,6 +12,7 @@ mod error;
 mod flow;
 mod memory;
 mod meter;
+mod meter_wake;
 mod protocol;
 mod registry;
 mod run;

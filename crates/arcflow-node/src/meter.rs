@@ -25,7 +25,7 @@ thread_local! {
     static METERS: RefCell<Vec<Option<Arc<Meter>>>> = const { RefCell::new(Vec::new()) };
 }
 
-fn meter(handle: u32) -> arcflow_core::Result<Arc<Meter>> {
+pub(crate) fn meter(handle: u32) -> arcflow_core::Result<Arc<Meter>> {
     METERS.with(|m| m.borrow().get(handle as usize).cloned().flatten()).ok_or_else(|| internal(&format!("no meter {handle}")))
 }
 

@@ -22,8 +22,9 @@ use crate::store::NativeStore;
 ///   1 when it was running; `began` when its first attempt started (ms, or null);
 ///   `failed` when that last attempt failed, if it is `retrying` (ms, or null:
 ///   a durable retry delay counts from it); `items` (with-items tasks) lists the item
-///   executions journaled, `[index, attempt, status, payload]` with status
-///   0 succeeded, 1 failed, 2 timed out, 3 retrying;
+///   executions journaled, `[index, attempt, status, payload, failed]` with status
+///   0 succeeded, 1 failed, 2 timed out, 3 retrying (`failed`: when a retrying
+///   attempt failed, ms or null);
 /// - `[7, t, attempt, status, payload, next]`: the last completion ended
 ///   the run (`next` 1: a transition chose `fail`, 2: unhandled failure);
 /// - `[3, output]` / `[4, error]` / `[9, error]`: the run is complete (and released).
@@ -125,7 +126,9 @@ fn resume_answer(state: &mut RunState, activations: &[PendingActivation]) -> arc
             }
             first = false;
             let payload = e.payload.as_deref().unwrap_or("null");
-            out.push_str(&format!("[{},{},{},{payload}]", e.item, e.attempt, status as u8));
+            // a retrying item's failure time: its durable retry delay counts from it, as a task's
+            let failed = if e.status == "retrying" { e.ended_at } else { None };
+            out.push_str(&format!("[{},{},{},{payload},{}]", e.item, e.attempt, status as u8, ms(failed)));
         }
         out.push_str("]]");
     }

@@ -2,9 +2,10 @@
 //! child run's link to its parent, an idempotent start's key, the task
 //! result cache. Writes are queued like any other (answering their
 //! sequence number, for `committed`); a cached result is read off the JS
-//! thread (`cacheGet`), a start key's run by one indexed lookup now.
+//! thread (`cacheGet`), a start key's run by one indexed lookup now, and a
+//! start key claimed for a run in one transaction (`claimStartKey`).
 
-use arcflow_core::store::{check_cache_key, Write};
+use arcflow_core::store::{check_cache_key, StartKeyClaim, StartKeyRequest, Write};
 use napi::bindgen_prelude::{AbortSignal, AsyncTask};
 use napi_derive::napi;
 
@@ -67,5 +68,29 @@ impl NativeStore {
     #[napi]
     pub fn run_by_start_key_now(&self, key: String) -> Result<Option<String>, JsError> {
         guard(|| self.with_reader(|reader| reader.run_by_start_key(&key)?.map(|r| json(&r)).transpose()))
+    }
+
+    /// Claims idempotency key `key` for run `runId`, about to start, in one
+    /// transaction on the reader (see the core's `store/start_keys.rs`):
+    /// null once the key names `runId`, else JSON `{ runId, run }` of the run
+    /// it names (`run`: its record, null until the store has it). Waits for
+    /// another connection's lock at most `CLAIM_LOCK_WAIT_MS` (then a
+    /// transient `StoreError`); `superseded`: a run of the key this process
+    /// knows did not succeed. Synchronous: `start` answers its run at once.
+    #[napi]
+    pub fn claim_start_key(&self, key: String, run_id: String, now_ms: f64, retention_ms: f64, superseded: Option<String>) -> Result<Option<String>, JsError> {
+        guard(|| {
+            let request = StartKeyRequest { key: &key, run_id: &run_id, now_ms: now_ms as i64, retention_ms: retention_ms.min(i64::MAX as f64) as i64, superseded: superseded.as_deref() };
+            match self.with_reader(|reader| reader.claim_start_key(&request))? {
+                StartKeyClaim::Claimed => Ok(None),
+                taken => json(&taken).map(Some),
+            }
+        })
+    }
+
+    /// Gives up `runId`'s claim of `key`: its start failed before the run existed.
+    #[napi]
+    pub fn release_start_key(&self, key: String, run_id: String) -> Result<(), JsError> {
+        guard(|| self.with_reader(|reader| reader.release_start_key(&key, &run_id)))
     }
 }

@@ -20,6 +20,14 @@
 //! of their ledger entry, once per key. At close the meter waits for its
 //! queued charges and gives every lease back.
 //!
+//! A block is spent only while its lease cannot have lapsed: until two
+//! thirds of the lease after the start of the call (renewal or grant) that
+//! last set its row's expiry (`Account::usable_until`, checked on the hot
+//! path with a coarse clock read). Past that, reservations wait while the
+//! credit thread renews (or finds the lease gone and drops the block): a
+//! late renewal must not spend credit another process may already have
+//! returned to the balance and leased again.
+//!
 //! What a balance means here: the database's balance plus every other
 //! process's unspent lease, as read at this meter's last database call
 //! (each renewal at least), plus its own credits since, plus its own local
@@ -47,12 +55,14 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::block::{self, Rate};
+use super::clock;
 use super::Account;
 use crate::error::{Error, Result};
 use crate::store::{LeaseRequest, Store, WriteBehind};
 
 mod pending;
-pub use pending::{CreditWait, Reservation};
+mod renewal;
+pub use pending::{CreditWait, Listener, Reservation, Settled};
 pub(super) use pending::Queue;
 
 /// A leasing meter's timings.
@@ -82,6 +92,10 @@ pub struct LeaseStats {
     pub blocking: u64,
     /// Reservations that waited for a lease off their thread (see `pending`).
     pub waits: u64,
+    /// Looks at a waiting reservation's state (`credit_wait`): one per wait when the caller is told, not polling.
+    pub looks: u64,
+    /// Calls of the listener (each with the tickets of one pass of the credit thread).
+    pub wakeups: u64,
     /// Lease calls the database could not cover.
     pub refused: u64,
     /// Blocks given back (idle, or at close).
@@ -98,6 +112,8 @@ struct Counters {
     grants: AtomicU64,
     blocking: AtomicU64,
     waits: AtomicU64,
+    looks: AtomicU64,
+    wakeups: AtomicU64,
     refused: AtomicU64,
     returns: AtomicU64,
     renewals: AtomicU64,
@@ -131,6 +147,9 @@ pub(super) struct Leases {
     /// Reservations waiting for a lease, by ticket, until their caller has the answer (see `pending`).
     tickets: AtomicU64,
     waiters: dashmap::DashMap<u64, Arc<pending::Waiter>>,
+    /// Tickets settled (or cancelled: negative) not yet told, and who to tell (see `pending`).
+    settled: Mutex<Settled>,
+    listener: RwLock<Option<Listener>>,
 }
 
 /// How long a refusal by the database is remembered: a reservation in that
@@ -177,6 +196,8 @@ impl Leases {
             epoch: Instant::now(),
             tickets: AtomicU64::new(0),
             waiters: dashmap::DashMap::new(),
+            settled: Mutex::default(),
+            listener: RwLock::default(),
         });
         let worker = Arc::clone(&leases);
         let thread = std::thread::Builder::new()
@@ -202,9 +223,13 @@ impl Leases {
 
     /// Adds to `account`'s lease: what was granted (0: the database could not cover `need`).
     fn grant(&self, conn: &mut dyn Store, account: &Account, need: i64, want: i64) -> Result<i64> {
+        self.refresh(conn, account)?; // a grant must not add to a block whose row is gone
         let request = LeaseRequest { account: &account.name, owner: &self.owner, need, want: want.max(need), overdraft: self.overdraft, lease_ms: self.lease_ms() };
+        let start = clock::now_ns();
         let Some(grant) = conn.lease_credit(&request)? else { return Ok(0) };
         if grant.granted > 0 {
+            // the grant set the row's lease_until (after `start`, by the database's clock)
+            account.usable_until.fetch_max(self.usable_after(start), Ordering::AcqRel);
             account.held.store(true, Ordering::Release);
             account.balance.fetch_add(grant.granted, Ordering::AcqRel);
             self.counters.grants.fetch_add(1, Ordering::Relaxed);
@@ -230,6 +255,7 @@ impl Leases {
             self.writer.settle(Duration::from_secs(5));
         }
         let mut conn = self.conn();
+        self.refresh(&mut **conn, account)?;
         // the background thread may have topped the block up meanwhile
         let local = account.balance.load(Ordering::Acquire);
         if local >= amount {
@@ -304,11 +330,17 @@ impl Leases {
                     self.note(&e);
                 }
             }
+            self.tell(); // once per pass, whatever settled in it
+            
             if now - last_renew >= self.config.lease / 3 {
                 last_renew = now;
                 // this meter's own credits committed first: the rest read next includes them
-                writer.settle(Duration::from_secs(1));
-                if let Err(e) = self.renew(&list) {
+                // (only then: waiting for the flush would make the renewal late)
+                if self.credit_in_flight() {
+                    writer.settle(Duration::from_secs(1));
+                }
+                let list: Vec<&Account> = list.iter().map(|a| &**a).collect();
+                if let Err(e) = self.renew_with(&mut **self.conn(), &list) {
                     self.note(&e);
                 }
             }
@@ -340,30 +372,6 @@ impl Leases {
         Ok(())
     }
 
-    /// Renews every lease of this meter; drops the block of one found gone;
-    /// refreshes each account's rest.
-    fn renew(&self, list: &[Arc<Account>]) -> Result<()> {
-        let mut conn = self.conn();
-        let held: HashMap<String, i64> = conn.renew_credit_leases(&self.owner, self.lease_ms())?.into_iter().collect();
-        self.counters.renewals.fetch_add(1, Ordering::Relaxed);
-        for account in list {
-            match held.get(&*account.name) {
-                Some(rest) => account.rest.store(*rest, Ordering::Release),
-                None => {
-                    if account.held.swap(false, Ordering::AcqRel) {
-                        // expired while this process stalled: its credit went back to the balance
-                        account.balance.swap(0, Ordering::AcqRel);
-                        self.counters.lost.fetch_add(1, Ordering::Relaxed);
-                    }
-                    if let Some(rest) = conn.credit_rest(&account.name, &self.owner)? {
-                        account.rest.store(rest, Ordering::Release);
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
     pub(super) fn stats(&self) -> LeaseStats {
         let c = &self.counters;
         let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -371,6 +379,8 @@ impl Leases {
             grants: n(&c.grants),
             blocking: n(&c.blocking),
             waits: n(&c.waits),
+            looks: n(&c.looks),
+            wakeups: n(&c.wakeups),
             refused: n(&c.refused),
             returns: n(&c.returns),
             renewals: n(&c.renewals),
@@ -394,8 +404,9 @@ impl Leases {
         if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = thread.join();
         }
-        writer.settle(settle);
         let list = accounts.read().map(|a| a.clone()).unwrap_or_default();
+        self.refuse_all(&list);
+        writer.settle(settle);
         let mut conn = self.conn();
         let mut result = Ok(());
         for account in list.iter().filter(|a| a.held.swap(false, Ordering::AcqRel)) {

@@ -14,6 +14,7 @@
 //! same one compare-and-swap per reservation.
 
 mod block;
+mod clock;
 pub mod lease;
 
 use std::collections::{HashSet, VecDeque};
@@ -25,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::time::now_ms;
 use crate::store::{Store, Write, WriteBehind};
 use lease::{LeaseConfig, LeaseStats, Leases};
-pub use lease::{CreditWait, Reservation};
+pub use lease::{CreditWait, Listener, Reservation, Settled};
 // the records live beside the store's others; named here too
 pub use crate::store::{LedgerEntry, LedgerKey, LedgerWrite};
 
@@ -56,6 +57,12 @@ struct Account {
     largest_wait: AtomicI64,
     /// Leased only: this meter has a lease row for the account.
     held: AtomicBool,
+    /// Leased only: the block may be spent until then (`clock::now_ns`): two
+    /// thirds of the lease after the start of the call that last renewed its
+    /// row. Past it, the lease may have lapsed (a renewal late) and its
+    /// credit be back in the balance for others: reservations wait for the
+    /// renewal instead (see `lease`).
+    usable_until: AtomicI64,
     /// Leased only: until then (see `lease::REFUSAL_MEMORY`), a reservation
     /// lacking `dry_need` or more is refused without asking the database.
     dry_until: AtomicI64,
@@ -76,6 +83,7 @@ impl Account {
             block: AtomicI64::new(0),
             largest_wait: AtomicI64::new(0),
             held: AtomicBool::new(false),
+            usable_until: AtomicI64::new(0),
             dry_until: AtomicI64::new(0),
             dry_need: AtomicI64::new(0),
             queue: lease::Queue::default(),
@@ -134,6 +142,14 @@ impl Meter {
     /// A leasing meter's database calls; `None` for a meter that owns its balances.
     pub fn lease_stats(&self) -> Option<LeaseStats> {
         self.leases.as_ref().map(|l| l.stats())
+    }
+
+    /// Tells `listener` the tickets of pending reservations as they settle
+    /// (covered or refused; `-ticket`: cancelled), once per pass of the
+    /// credit thread, so the caller looks at each once instead of polling
+    /// (see `lease::pending`). False for a meter that owns its balances (nothing waits).
+    pub fn listen(&self, listener: Listener) -> bool {
+        self.leases.as_ref().map(|l| l.listen(listener)).is_some()
     }
 
     /// A leasing meter's owner id in `credit_leases`.
@@ -382,6 +398,9 @@ impl Meter {
 /// the database's to apply): one compare-and-swap; wakes the credit thread
 /// when it leaves the block under its low water.
 fn take_leased(leases: &Leases, account: &Account, amount: i64) -> bool {
+    if !leases.usable(account) {
+        return false; // its lease may have lapsed: wait for the renewal (the credit thread's)
+    }
     let before = account.balance.load(Ordering::Acquire);
     if take(&account.balance, amount, 0).is_err() {
         return false;

@@ -3,9 +3,10 @@
 //! - a sub-workflow's child is a run of its own, linked to its parent by
 //!   `runs.parent_id` / `runs.parent_task` ([`Write::RunLinks`](super::Write::RunLinks),
 //!   queued right after the child's start, in the same writer queue);
-//! - an idempotent start's key is `runs.start_key`, not unique: a key whose
-//!   run failed may start another, so the newest run of a key is the one
-//!   that counts ([`Store::run_by_start_key`](super::Store::run_by_start_key));
+//! - an idempotent start's key is kept on its runs as `runs.start_key`, not
+//!   unique: a key whose run failed may start another, so the newest run of
+//!   a key is the one that counts ([`Store::run_by_start_key`](super::Store::run_by_start_key));
+//!   which run a key names is claimed atomically in `start_keys` (see `start_keys.rs`);
 //!   `runs.run_key` (a queue's enqueue key, unique) is a separate namespace;
 //! - the task result cache, `task_cache (workflow, task, key)`: a result and
 //!   its expiry; an expired row is left in place and replaced by the next put.

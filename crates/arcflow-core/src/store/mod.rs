@@ -10,12 +10,14 @@ mod postgres;
 mod record;
 mod schema;
 mod sqlite;
+mod start_keys;
 mod writer;
 
 pub use record::{
     execution_status, EventRecord, Fence, Execution, LedgerEntry, LedgerKey, LedgerWrite, RunFilter, RunRecord, Write, EXECUTION_STATUSES,
 };
 pub use links::{check_cache_key, CACHE_KEY_MAX};
+pub use start_keys::{StartKeyClaim, StartKeyRequest, CLAIM_LOCK_WAIT_MS, ORPHAN_CLAIM_MS};
 pub use credit::{grant_size, LeaseGrant, LeaseRequest};
 pub use self::postgres::{PostgresStore, IDLE_IN_TRANSACTION_TIMEOUT, STATEMENT_TIMEOUT};
 pub(crate) use self::postgres::listen_config as postgres_config;
@@ -179,6 +181,17 @@ pub trait Store: Send {
         let _ = (workflow, task, key, now_ms);
         Err(links::unsupported())
     }
+    /// Claims an idempotent start's key for a run about to start, or answers
+    /// the run that holds it, in one transaction (see `start_keys`).
+    fn claim_start_key(&mut self, request: &StartKeyRequest<'_>) -> Result<StartKeyClaim> {
+        let _ = request;
+        Err(links::unsupported())
+    }
+    /// Gives up `run_id`'s claim of `key` (its start failed before the run existed).
+    fn release_start_key(&mut self, key: &str, run_id: &str) -> Result<()> {
+        let _ = (key, run_id);
+        Err(links::unsupported())
+    }
 }
 
 fn no_leases() -> Error {
@@ -250,5 +263,11 @@ impl<S: Store + ?Sized> Store for Box<S> {
     }
     fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<(String, i64)>> {
         (**self).cache_get(workflow, task, key, now_ms)
+    }
+    fn claim_start_key(&mut self, request: &StartKeyRequest<'_>) -> Result<StartKeyClaim> {
+        (**self).claim_start_key(request)
+    }
+    fn release_start_key(&mut self, key: &str, run_id: &str) -> Result<()> {
+        (**self).release_start_key(key, run_id)
     }
 }

@@ -20,6 +20,9 @@
 //!    `task_cache`, results by (workflow, task, key) with their expiry.
 //! 8. `runs.waiting_since`: a running run with everything in flight parked
 //!    (a wait, a sleep) reads as `waiting` (issue 14).
+//! 9. `start_keys`: an idempotent start's key claimed by one run, atomically
+//!    across processes (`store/start_keys.rs`); the keys of runs already
+//!    started carried over (each key's newest run).
 
 /// The schema this build writes; each entry migrates from the version before it.
 pub(super) const MIGRATIONS: &[&str] = &[r#"
@@ -156,4 +159,13 @@ CREATE TABLE task_cache (
 ) WITHOUT ROWID;
 "#, r#"
 ALTER TABLE runs ADD COLUMN waiting_since INTEGER;
+"#, r#"
+CREATE TABLE start_keys (
+  key TEXT PRIMARY KEY,
+  run_id TEXT NOT NULL,
+  claimed_at INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO start_keys (key, run_id, claimed_at)
+  SELECT start_key, id, started_at FROM runs WHERE start_key IS NOT NULL ORDER BY started_at, rowid
+  ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, claimed_at = excluded.claimed_at;
 "#];

@@ -8,6 +8,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 use super::credit::{LeaseGrant, LeaseRequest};
 use super::record::{execution_status, run_status, EventRecord, Execution, Fence, LedgerEntry, RunFilter, RunRecord, Write};
 use super::schema::MIGRATIONS;
+use super::start_keys::{StartKeyClaim, StartKeyRequest};
 use super::Store;
 use crate::error::{Error, Result};
 
@@ -17,6 +18,7 @@ mod identity;
 mod links;
 mod locking;
 mod queue;
+mod start_keys;
 use identity::FileIdentity;
 
 /// Milliseconds since the epoch by SQLite's clock (the machine's: every
@@ -45,6 +47,8 @@ pub struct SqliteStore {
     conn: Connection,
     /// The file opened, checked before each commit (see `identity`).
     file: Option<FileIdentity>,
+    /// `set_lock_wait`'s (a start key's claim waits longer, then sets it back).
+    lock_wait: Duration,
 }
 
 impl SqliteStore {
@@ -77,7 +81,7 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         // a batch touches pages all over the executions B-tree: keep them cached (64 MiB)
         conn.pragma_update(None, "cache_size", -65_536)?;
-        let mut store = SqliteStore { conn, file: None };
+        let mut store = SqliteStore { conn, file: None, lock_wait: LOCK_WAIT };
         store.migrate()?;
         Ok(store)
     }
@@ -197,7 +201,16 @@ impl Store for SqliteStore {
     fn set_lock_wait(&mut self, wait: Duration) -> Result<()> {
         // the busy handler: under WAL only recovery or an exclusive-mode
         // connection makes a reader wait, and never on a writer's lock
+        self.lock_wait = wait;
         self.conn.busy_timeout(wait).map_err(db_error)
+    }
+
+    fn claim_start_key(&mut self, request: &StartKeyRequest<'_>) -> Result<StartKeyClaim> {
+        self.claim_key(request)
+    }
+
+    fn release_start_key(&mut self, key: &str, run_id: &str) -> Result<()> {
+        self.release_key(key, run_id)
     }
 
     fn apply(&mut self, batch: &[Write]) -> Result<()> {

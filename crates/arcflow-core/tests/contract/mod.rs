@@ -9,9 +9,11 @@ use arcflow_core::store::{EventRecord, Execution, LedgerKey, LedgerWrite, RunFil
 mod fence;
 mod links;
 mod queue;
+mod start_keys;
 pub use fence::*;
 pub use links::*;
 pub use queue::*;
+pub use start_keys::*;
 
 /// A fresh, empty store of one backend, for one test (cleaned up on drop).
 pub trait Backend {
@@ -59,6 +61,9 @@ macro_rules! contract_tests {
             a_fenced_out_run_stays_refused_when_a_bad_write_splits_its_batch,
             a_child_run_reads_back_linked_to_its_parent,
             a_start_key_finds_the_newest_run_it_started,
+            a_start_key_is_claimed_once_and_answers_its_run_until_it_fails,
+            a_start_key_gives_way_to_a_known_failure_an_orphan_and_a_release,
+            concurrent_claims_of_one_key_make_one_holder,
             a_cached_result_is_read_until_it_expires_and_a_put_replaces_it,
             a_cache_clear_drops_what_it_names,
             a_parked_run_reads_waiting_until_it_runs_on_or_ends,

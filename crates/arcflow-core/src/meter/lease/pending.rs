@@ -11,10 +11,18 @@
 //! reservation would be, one waiter at a time: the account is spent
 //! exactly), or when the meter closes. The caller looks at its ticket
 //! (no I/O) and cancels it when its run ends first.
+//!
+//! The caller is told, not polled: each ticket the credit thread covers or
+//! refuses, and each one its run cancels (`-ticket`: forget it), is noted
+//! and handed to the meter's listener ([`Leases::listen`]) once per pass of
+//! the thread, in the order the states changed; so the caller looks at a
+//! ticket once, after it settled. A ticket settled before its caller
+//! follows it (an answer it reads after a commit) is told all the same: the
+//! caller keeps the news until it follows the ticket or is told to forget it.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{Leases, REFUSAL_MEMORY};
 use crate::error::Result;
@@ -55,13 +63,19 @@ pub(in crate::meter) struct Waiter {
 /// An account's waiters, oldest first.
 pub(in crate::meter) type Queue = Mutex<VecDeque<Arc<Waiter>>>;
 
+/// Told to the listener: tickets settled (covered or refused), and `-ticket` for one cancelled.
+pub type Settled = Vec<i64>;
+
+/// The meter's listener: called with the tickets of one pass, from the credit thread (or the closing one).
+pub type Listener = Arc<dyn Fn(Settled) + Send + Sync>;
+
 impl Leases {
     fn stopped(&self) -> bool {
         self.signal.lock().unwrap_or_else(|p| p.into_inner()).stop
     }
 
     /// A queued credit of this process not yet committed: the database must have it to lease it.
-    fn credit_in_flight(&self) -> bool {
+    pub(super) fn credit_in_flight(&self) -> bool {
         let credited = self.credited.load(Ordering::Acquire);
         credited > 0 && self.writer.stats().settled < credited
     }
@@ -84,16 +98,24 @@ impl Leases {
         account.largest_wait.fetch_max(amount, Ordering::Relaxed);
         let waiter = Arc::new(Waiter { ticket, amount, state: AtomicU8::new(WAITING) });
         self.waiters.insert(ticket, Arc::clone(&waiter));
-        account.queue.lock().unwrap_or_else(|p| p.into_inner()).push_back(waiter);
+        account.queue.lock().unwrap_or_else(|p| p.into_inner()).push_back(Arc::clone(&waiter));
         self.counters.waits.fetch_add(1, Ordering::Relaxed);
-        self.wake();
+        if self.stopped() {
+            // closed meanwhile, perhaps after `refuse_all` went through the queue: no thread will serve it
+            self.settle_told(account, &waiter, REFUSED);
+            self.tell();
+        } else {
+            self.wake();
+        }
         Some(ticket)
     }
 
     /// Where `ticket` stands (no I/O); a closed meter refuses its waiters.
     pub(in crate::meter) fn waiting(&self, account: &Account, ticket: u64) -> CreditWait {
+        self.counters.looks.fetch_add(1, Ordering::Relaxed);
         let Some(waiter) = self.waiters.get(&ticket).map(|w| Arc::clone(&w)) else { return CreditWait::Refused };
         if self.stopped() {
+            // the caller is looking: nothing to tell it
             settle(account, &waiter, REFUSED);
         }
         let answer = match waiter.state.load(Ordering::Acquire) {
@@ -108,7 +130,61 @@ impl Leases {
     /// The caller no longer waits (its run ended): true when the
     /// reservation was covered meanwhile (it is the caller's to release).
     pub(in crate::meter) fn cancel(&self, account: &Account, ticket: u64) -> bool {
-        self.waiters.remove(&ticket).is_some_and(|(_, w)| !settle(account, &w, CANCELLED) && w.state.load(Ordering::Acquire) == COVERED)
+        // under the news's lock: a `-ticket` always follows the ticket's own news
+        let mut news = self.news();
+        let Some((_, waiter)) = self.waiters.remove(&ticket) else { return false };
+        let covered = !settle(account, &waiter, CANCELLED) && waiter.state.load(Ordering::Acquire) == COVERED;
+        news.push(-(ticket as i64));
+        drop(news);
+        if self.stopped() {
+            self.tell(); // no thread to pass the news on
+        } else {
+            self.wake();
+        }
+        covered
+    }
+
+    fn news(&self) -> MutexGuard<'_, Settled> {
+        self.settled.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes `waiter` into `state` and notes it for the listener: false if it was not waiting.
+    fn settle_told(&self, account: &Account, waiter: &Waiter, state: u8) -> bool {
+        let mut news = self.news();
+        let moved = settle(account, waiter, state);
+        if moved {
+            news.push(waiter.ticket as i64);
+        }
+        moved
+    }
+
+    /// From now on `listener` is told the tickets that settle (see the module's comment);
+    /// what settled before is told at once.
+    pub(in crate::meter) fn listen(&self, listener: Listener) {
+        *self.listener.write().unwrap_or_else(|p| p.into_inner()) = Some(listener);
+        self.tell();
+    }
+
+    /// Hands the news noted since the last call to the listener, in one call (none: kept).
+    pub(in crate::meter) fn tell(&self) {
+        let listener = self.listener.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let Some(listener) = listener else { return };
+        let news = std::mem::take(&mut *self.news());
+        if !news.is_empty() {
+            self.counters.wakeups.fetch_add(1, Ordering::Relaxed);
+            listener(news);
+        }
+    }
+
+    /// The meter closes: every reservation still waiting is refused, and told.
+    pub(in crate::meter) fn refuse_all(&self, accounts: &[Arc<Account>]) {
+        for account in accounts {
+            let queue: Vec<_> = account.queue.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+            for waiter in queue {
+                self.settle_told(account, &waiter, REFUSED);
+            }
+        }
+        self.tell();
     }
 
     /// On the credit thread: serves the account's waiters in order, from
@@ -120,8 +196,11 @@ impl Leases {
                 pop(account, &waiter);
                 continue;
             }
-            if take(&account.balance, waiter.amount, 0).is_ok() {
-                if !settle(account, &waiter, COVERED) {
+            if account.held.load(Ordering::Acquire) && !self.usable(account) {
+                self.refresh(&mut **self.conn(), account)?; // a lapsed block is renewed (or dropped) before it is spent
+            }
+            if self.usable(account) && take(&account.balance, waiter.amount, 0).is_ok() {
+                if !self.settle_told(account, &waiter, COVERED) {
                     account.balance.fetch_add(waiter.amount, Ordering::AcqRel); // cancelled meanwhile
                 }
                 pop(account, &waiter);
@@ -132,7 +211,7 @@ impl Leases {
             }
             let need = waiter.amount - account.balance.load(Ordering::Acquire).max(0);
             if self.refused_recently(account, need) {
-                settle(account, &waiter, REFUSED);
+                self.settle_told(account, &waiter, REFUSED);
                 pop(account, &waiter);
                 continue;
             }
@@ -141,7 +220,7 @@ impl Leases {
                 let now = self.epoch.elapsed().as_nanos() as i64;
                 account.dry_need.store(need, Ordering::Release);
                 account.dry_until.store(now + REFUSAL_MEMORY.as_nanos() as i64, Ordering::Release);
-                settle(account, &waiter, REFUSED);
+                self.settle_told(account, &waiter, REFUSED);
                 pop(account, &waiter);
             }
         }

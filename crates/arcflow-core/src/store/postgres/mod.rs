@@ -19,6 +19,7 @@ mod links;
 mod queue;
 mod read;
 mod schema;
+mod start_keys;
 mod url;
 
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ use postgres::{Client, GenericClient, NoTls, Statement};
 
 use super::credit::{LeaseGrant, LeaseRequest};
 use super::record::{EventRecord, Execution, Fence, LedgerEntry, RunFilter, RunRecord, Write};
+use super::start_keys::{StartKeyClaim, StartKeyRequest};
 use super::Store;
 use crate::error::{Error, Result};
 use url::Target;
@@ -253,6 +255,14 @@ impl Store for PostgresStore {
 
     fn run_by_start_key(&mut self, key: &str) -> Result<Option<RunRecord>> {
         self.with(|c, s| links::run_by_start_key(c, s, key))
+    }
+
+    fn claim_start_key(&mut self, request: &StartKeyRequest<'_>) -> Result<StartKeyClaim> {
+        self.with(|c, s| start_keys::claim(c, s, request))
+    }
+
+    fn release_start_key(&mut self, key: &str, run_id: &str) -> Result<()> {
+        self.with(|c, s| start_keys::release(c, s, key, run_id))
     }
 
     fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<(String, i64)>> {

@@ -17,6 +17,7 @@
 //! 4. credit leases (`credit_leases`, see `meter::lease`).
 //! 5. sub-workflows, the result cache, idempotent starts (SQLite's 7).
 //! 6. `runs.waiting_since` (SQLite's 8).
+//! 7. `start_keys` (SQLite's 9).
 
 use postgres::Client;
 
@@ -137,6 +138,15 @@ CREATE TABLE task_cache (
 );
 "#, r#"
 ALTER TABLE runs ADD COLUMN waiting_since BIGINT;
+"#, r#"
+CREATE TABLE start_keys (
+  key TEXT PRIMARY KEY,
+  run_id TEXT NOT NULL,
+  claimed_at BIGINT NOT NULL
+);
+INSERT INTO start_keys (key, run_id, claimed_at)
+  SELECT DISTINCT ON (start_key) start_key, id, started_at FROM runs WHERE start_key IS NOT NULL
+  ORDER BY start_key, started_at DESC, id DESC;
 "#];
 
 /// The advisory lock's first key ("arcf"); the second is the schema's hash.
