@@ -15,9 +15,9 @@
  * tasks started in one step in the workflow's order (`workflowTasks`).
  * A stream read while the run goes on ends before the start of a parked
  * task (a wait, a sleep) or a sub-workflow task whose `task.waiting` or
- * `task.child` is not committed yet: that row comes in the write after the
- * start's, and the events after the start would be numbered otherwise
- * once it lands.
+ * `task.child` is not committed yet, and before such an event whose task's
+ * row is not: the rows of one turn can land in two commits, and the events
+ * after would be numbered otherwise once the other lands.
  * Limits: the times of events rebuilt from executions are the store's
  * stamps of those executions, which can differ by a few milliseconds from
  * the live event's; `billing.insufficient_balance` and `run.lease_lost`
@@ -63,6 +63,8 @@ interface Keyed {
   event: RunEvent
   /** Follows its task's start (`task.waiting`, ...): moves with it. */
   anchored?: boolean
+  /** Such an event of a running run whose task's row the store does not hold yet. */
+  unanchored?: boolean
 }
 
 export function replayEvents(info: RunInfo, workflowTasks?: ReadonlyArray<{ readonly name: string; readonly kind: TaskKind }>): RunEvent[] {
@@ -136,7 +138,8 @@ export function replayEvents(info: RunInfo, workflowTasks?: ReadonlyArray<{ read
       // sorted right after its task's (or item's) start, which it follows in the same turn
       const owner = ownerOf(e.task, e.attempt, e.item)
       const x = tasks[owner]
-      if (x === undefined) out.push({ time: e.at, key: SIGNAL_KEY, event })
+      // its task's row not committed yet (it comes in a later write): the stream stops here for now
+      if (x === undefined) out.push({ time: e.at, key: SIGNAL_KEY, event, unanchored: info.endedAt === undefined })
       else out.push({ time: x.startedAt ?? e.at, key: x.item === undefined ? activationKey(x, owner) + 0.1 : activationKey(x, owner) + 0.5 + owner * 1e-6 + 1e-7, event, anchored: true })
     } else if (e.kind === 'signal.received' || e.kind === 'signal.delivered') {
       // a signal another process stored (`signal.stored`) is an event of the run once a live run takes it
@@ -186,11 +189,9 @@ export function replayEvents(info: RunInfo, workflowTasks?: ReadonlyArray<{ read
   }
   // a sort is stable: equal keys keep the order they were pushed in
   out.sort((a, b) => a.time - b.time || a.key - b.key)
-  if (workflowTasks) {
-    startsInOrder(out, workflowTasks.map((t) => t.name))
-    const cut = out.findIndex((k) => k.event.type === 'task.started' && awaited(info, tasks, workflowTasks, k.event as TaskEventBase))
-    if (cut >= 0) out.length = cut
-  }
+  if (workflowTasks) startsInOrder(out, workflowTasks.map((t) => t.name))
+  const cut = out.findIndex((k) => k.unanchored === true || (workflowTasks !== undefined && k.event.type === 'task.started' && awaited(info, tasks, workflowTasks, k.event as TaskEventBase)))
+  if (cut >= 0) out.length = cut
   return out.map((k) => k.event)
 }
 
