@@ -37,7 +37,8 @@ test('subscribers that never read are disconnected at the buffer cap: the run en
     t.is(s.server.handler.streams, 0, 'every stuck subscriber was disconnected')
     const grown = process.memoryUsage().rss - before
     const unbounded = subscribers * n * size
-    t.true(grown < unbounded / 10, `RSS grew ${grown} bytes, under a tenth of the ${unbounded} the stuck subscribers would hold`)
+    // the two runs' own event histories (2 × n × size) stay in the engine whatever the subscribers do, with garbage not yet collected
+    t.true(grown < unbounded / 4, `RSS grew ${grown} bytes, under a quarter of the ${unbounded} the stuck subscribers would hold`)
     for (const socket of sockets) socket.destroy()
   } finally {
     await s.close()
