@@ -307,9 +307,19 @@ impl<'a> Phase<'a> {
             let g = &self.versions;
             exec(WORKFLOWS, &[&g.name, &g.hash, &g.definition, &g.at])?;
         }
-        if !self.start.id.is_empty() {
-            let g = &self.start;
+        // a run that starts and ends in this phase (a short run: the usual
+        // claimed one) is written once, ended, not inserted or updated
+        // `running` and then updated again: one row version, not two, each
+        // writing every index of `runs`. Links update the run's row between
+        // its start and end, so a phase with links keeps the two.
+        let folded = if self.links.is_empty() { Folds::of(&self.start, &self.ends) } else { Folds::default() };
+        if folded.g.id.len() < self.start.id.len() {
+            let g = if folded.g.id.is_empty() { &self.start } else { &folded.rest };
             exec(RUNS_STARTED, &[&g.id, &g.workflow, &g.input, &g.started_at, &g.account, &g.workflow_hash])?;
+        }
+        if !folded.g.id.is_empty() {
+            let (g, e) = (&folded.g, &folded.ends);
+            exec(RUNS_STARTED_ENDED, &[&g.id, &g.workflow, &g.input, &g.started_at, &g.account, &g.workflow_hash, &e.status, &e.output, &e.error, &e.ended_at])?;
         }
         for write in &self.links {
             // after the runs started (a link updates its run's row), before the ends
@@ -361,11 +371,84 @@ impl<'a> Phase<'a> {
             if !g.abandoned.0.is_empty() {
                 exec(ABANDONED, &[&g.abandoned.0, &g.abandoned.1])?;
             }
-            exec(RUNS_ENDED, &[&g.id, &g.status, &g.output, &g.error, &g.ended_at])?;
+            if folded.g.id.is_empty() {
+                exec(RUNS_ENDED, &[&g.id, &g.status, &g.output, &g.error, &g.ended_at])?;
+            } else if folded.g.id.len() < g.id.len() {
+                let r = &folded.rest_ends;
+                exec(RUNS_ENDED, &[&r.id, &r.status, &r.output, &r.error, &r.ended_at])?;
+            }
         }
         Ok(())
     }
 }
+
+/// Which runs of a phase start and end in it: their starts with their
+/// ends (`g`, `ends`, in the same order), and the starts and ends of the others.
+#[derive(Default)]
+struct Folds<'a> {
+    g: Starts<'a>,
+    ends: Ends<'a>,
+    rest: Starts<'a>,
+    rest_ends: Ends<'a>,
+}
+
+impl<'a> Folds<'a> {
+    fn of(starts: &Starts<'a>, ends: &Ends<'a>) -> Self {
+        let mut f = Folds::default();
+        if ends.id.is_empty() {
+            return f;
+        }
+        // a phase holds at most one end of a run (a later one begins a new phase)
+        let end_of: HashMap<&str, usize> = ends.id.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let mut folded = HashSet::new();
+        for (i, id) in starts.id.iter().enumerate() {
+            let (to, end) = match end_of.get(id) {
+                Some(&e) => {
+                    folded.insert(*id);
+                    (&mut f.g, Some(e))
+                }
+                None => (&mut f.rest, None),
+            };
+            to.id.push(id);
+            to.workflow.push(starts.workflow[i]);
+            to.input.push(starts.input[i]);
+            to.started_at.push(starts.started_at[i]);
+            to.account.push(starts.account[i]);
+            to.workflow_hash.push(starts.workflow_hash[i]);
+            if let Some(e) = end {
+                f.ends.push_end(ends, e);
+            }
+        }
+        for (i, id) in ends.id.iter().enumerate() {
+            if !folded.contains(id) {
+                f.rest_ends.push_end(ends, i);
+            }
+        }
+        f
+    }
+}
+
+impl<'a> Ends<'a> {
+    /// Copies end `i` of `from` (its `abandoned` part stays with `from`: those run as they did).
+    fn push_end(&mut self, from: &Ends<'a>, i: usize) {
+        self.id.push(from.id[i]);
+        self.status.push(from.status[i]);
+        self.output.push(from.output[i]);
+        self.error.push(from.error[i]);
+        self.ended_at.push(from.ended_at[i]);
+    }
+}
+
+/// A run that started and ended in one phase: inserted ended, or (a
+/// claimed or resumed run, its row there) updated once to its end, as
+/// `RUNS_STARTED` then `RUNS_ENDED` would leave it.
+const RUNS_STARTED_ENDED: &str = "
+INSERT INTO runs (id, workflow, status, input, started_at, account, workflow_hash, output, error, ended_at)
+SELECT * FROM unnest($1::text[], $2::text[], $7::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
+                     $8::text[], $9::text[], $10::bigint[])
+ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, output = EXCLUDED.output, error = EXCLUDED.error,
+  ended_at = EXCLUDED.ended_at, waiting_since = NULL, owner = NULL, lease_until = NULL,
+  workflow_hash = COALESCE(EXCLUDED.workflow_hash, runs.workflow_hash)";
 
 /// A run started, or resumed: its input and start time are kept; a resume
 /// that names the version it runs replaces the recorded one.
