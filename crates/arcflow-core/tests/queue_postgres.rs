@@ -187,3 +187,25 @@ fn a_run_started_and_ended_in_one_batch_writes_its_row_once() {
         "ended as a start then an end would leave them: lease cleared, the version kept"
     );
 }
+
+/// Every claim and end of a queued run writes every index of `runs` (its
+/// status changes, so no update is HOT): an unkeyed run adds nothing to the
+/// key index, however often it is written; a keyed one is still found.
+#[test]
+fn unkeyed_runs_leave_the_key_index_empty() {
+    let cluster = support::postgres::cluster();
+    let (url, schema) = cluster.fresh_url("keyindex");
+    let mut q = queue::open(&url).unwrap();
+    let runs: Vec<NewRun> = (0..2_000).map(|i| new_run(&format!("r{i}"), "default")).collect();
+    q.enqueue(&runs).unwrap();
+    let queues = vec!["default".to_owned()];
+    assert_eq!(q.claim(&ClaimRequest { worker: "w", queues: &queues, limit: 2_000, lease_ms: 60_000 }).unwrap().len(), 2_000);
+    let mut db = cluster.client();
+    let size = |db: &mut postgres::Client| db.query_one(&format!("SELECT pg_relation_size('{schema}.runs_by_key')"), &[]).unwrap().get::<_, i64>(0);
+    // a B-tree's metapage and at most an empty root: no leaf holds 4,000 entries (two row versions of 2,000 runs)
+    assert!(size(&mut db) <= 2 * 8192, "{} bytes", size(&mut db));
+    let keyed = NewRun { key: Some("order-42".into()), ..new_run("k1", "default") };
+    assert!(q.enqueue(std::slice::from_ref(&keyed)).unwrap()[0].created);
+    let again = q.enqueue(&[NewRun { id: "k2".into(), ..keyed }]).unwrap();
+    assert_eq!((again[0].id.as_str(), again[0].created), ("k1", false), "the key still finds its run");
+}

@@ -25,7 +25,7 @@ SELECT id, workflow, 'queued', input, at, account, queue, run_key, priority,
 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::int[], $9::bigint[])
   WITH ORDINALITY AS t(id, workflow, input, at, account, queue, run_key, priority, run_at, n)
 ORDER BY run_key, n
-ON CONFLICT (run_key) DO NOTHING
+ON CONFLICT (run_key) WHERE run_key IS NOT NULL DO NOTHING
 RETURNING id";
 
 const BY_KEYS: &str = "SELECT run_key, id, status FROM runs WHERE run_key = ANY($1)";
@@ -70,9 +70,11 @@ UPDATE runs r SET status = 'running', owner = $5, epoch = r.epoch + 1, lease_unt
 FROM picked WHERE r.id = picked.id
 RETURNING r.id, r.workflow, r.workflow_hash, r.input, r.account, r.epoch, r.priority, r.run_at";
 
+/// An owner's runs are found through the leased runs' partial index (its
+/// predicate, word for word): as many entries as runs are held.
 const RENEW: &str = "
 UPDATE runs SET lease_until = (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $2
-WHERE owner = $1 AND status = 'running' RETURNING id, epoch";
+WHERE owner = $1 AND status = 'running' AND owner IS NOT NULL RETURNING id, epoch";
 
 /// Its place in the queue (priority, due time) is kept: it goes first again.
 const RELEASE: &str = "
@@ -80,7 +82,7 @@ UPDATE runs AS r SET status = 'queued', owner = NULL, lease_until = NULL
 FROM unnest($2::text[], $3::bigint[]) AS t(id, epoch)
 WHERE r.id = t.id AND r.owner = $1 AND r.epoch = t.epoch AND r.status = 'running'";
 
-const CANCELS: &str = "SELECT id, cancel FROM runs WHERE owner = $1 AND status = 'running' AND cancel IS NOT NULL";
+const CANCELS: &str = "SELECT id, cancel FROM runs WHERE owner = $1 AND status = 'running' AND owner IS NOT NULL AND cancel IS NOT NULL";
 
 const SET_LIMIT: &str = "
 INSERT INTO queues (name, concurrency) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET concurrency = EXCLUDED.concurrency";
