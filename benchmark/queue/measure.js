@@ -179,4 +179,4 @@ async function measureQueue(cluster, db, spec, { jobs, reps, wakeSamples, log = 
   return results
 }
 
-module.exports = { measureQueue, drain, settledCommits, within, sleep, now, seconds }
+module.exports = { measureQueue, drain, wakeUps, settledCommits, within, sleep, now, seconds }

@@ -241,6 +241,13 @@ export class Worker extends EventEmitter {
   /** Holds a claimed run: fenced and leased at once; started now, or buffered while every slot is taken (`prefetch`). */
   #take(claim: Claimed): void {
     const { id, epoch } = claim
+    const stale = this.#held.get(id)
+    if (stale) {
+      // claimed again while held: the database lost this worker's claim (claims commit without
+      // waiting for their fsync; a crash lost it) and gave the run out anew, at the same epoch
+      this.#reclaimed(id, stale)
+      claim = { ...claim, takenOver: true }
+    }
     this.#stats.claimed++
     // every write of the run, its start included, is checked against this claim
     this.#host.store.native.fence(id, this.id, epoch)
@@ -379,6 +386,22 @@ export class Worker extends EventEmitter {
     const store = this.#host.store
     void store.committed(store.stats().enqueued).then(() => store.native.unfence(id))
     this.#pump()
+  }
+
+  /**
+   * The first attempt of a run claimed again goes as a lost one does, but
+   * stays fenced (the new claim's fence is the same): its writes still
+   * queued land, and the new attempt resumes from them, once they commit.
+   */
+  #reclaimed(id: string, stale: Held): void {
+    this.#held.delete(id)
+    this.#buffer = this.#buffer.filter(([, b]) => b !== stale)
+    this.#signals.forget(id)
+    this.#stats.lostLeases++
+    // one that ended here is not abandoned: its end, still queued, lands, and the resume finds it ended
+    if (stale.run === undefined || stale.run.status === 'running' || stale.run.status === 'waiting') {
+      this.#abandon(id, stale.run, new LeaseLostError(id, `run ${id} was claimed again: the database lost this worker's claim (a crash before it reached the disk); it is resumed from its journal`), 'lost')
+    }
   }
 
   /** Runs being let go: their last event (`run.lease_lost`) is still this worker's. */

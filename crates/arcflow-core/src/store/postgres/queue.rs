@@ -72,6 +72,19 @@ RETURNING r.id, r.workflow, r.workflow_hash, r.input, r.account, r.epoch, r.prio
 
 /// An owner's runs are found through the leased runs' partial index (its
 /// predicate, word for word): as many entries as runs are held.
+/// A claim's commit does not wait for its WAL to reach the disk (an fsync:
+/// one to a few ms here, on the wake-up's path). Nothing acknowledged rests
+/// on the claim alone: every write of the claimed run commits later, with a
+/// synchronous commit whose WAL flush covers the claim's (WAL is flushed in
+/// order), and its fence reads the claim's owner and epoch. So a crash of
+/// the database can lose only a claim nothing durable depends on: the run
+/// is `queued` again at its old epoch, and the worker's writes for it are
+/// refused by the fence (another owner, or none, holds the row). Claimed
+/// again by the same worker, at the same epoch, it is not "still held":
+/// the worker lets go of its first attempt and resumes the run (see
+/// `lib/queue/worker.ts`, a claim of a run it holds).
+const CLAIM_COMMIT: &str = "SET LOCAL synchronous_commit TO off";
+
 const RENEW: &str = "
 UPDATE runs SET lease_until = (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $2
 WHERE owner = $1 AND status = 'running' AND owner IS NOT NULL RETURNING id, epoch";
@@ -153,6 +166,7 @@ impl Queue for PostgresStore {
         let Some(queues) = req.checked()? else { return Ok(Vec::new()) };
         self.with(|client, statements| {
             let mut tx = client.transaction()?;
+            tx.batch_execute(CLAIM_COMMIT)?;
             let statement = statements.get(&mut tx, LOCK_LIMITS)?;
             let limits = tx.query(&statement, &[&queues])?;
             let names: Vec<String> = limits.iter().map(|r| r.get(0)).collect();
