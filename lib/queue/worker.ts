@@ -220,7 +220,8 @@ export class Worker extends EventEmitter {
     if (free <= 0) return
     this.#claiming = true
     this.#again = false
-    this.#hub.client.claim(this.id, this.#options.queues, free, this.#options.leaseMs).then(
+    // every write of a claimed run, its start included, is checked against its claim: fenced natively, before the answer
+    this.#hub.client.claim(this.id, this.#options.queues, free, this.#options.leaseMs, this.#host.store.native).then(
       (claims) => {
         this.#claimSeq++
         this.#claiming = false
@@ -249,8 +250,6 @@ export class Worker extends EventEmitter {
       claim = { ...claim, takenOver: true }
     }
     this.#stats.claimed++
-    // every write of the run, its start included, is checked against this claim
-    this.#host.store.native.fence(id, this.id, epoch)
     const held: Held = { run: undefined, epoch, claimSeq: this.#claimSeq }
     this.#held.set(id, held)
     if (this.#running() > this.#options.concurrency) this.#buffer.push([claim, held])

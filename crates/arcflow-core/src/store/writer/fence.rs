@@ -36,6 +36,14 @@ impl WriteBehind {
         self.shared.lock().fences.held.insert(run_id.to_owned(), held);
     }
 
+    /// [`WriteBehind::fence`] for each run `(id, epoch)` of one claim, under one lock.
+    pub fn fence_all<'a>(&self, owner: &str, runs: impl IntoIterator<Item = (&'a str, u64)>) {
+        let mut state = self.shared.lock();
+        for (run_id, epoch) in runs {
+            state.fences.held.insert(run_id.to_owned(), Held { owner: owner.to_owned(), epoch, lost: false });
+        }
+    }
+
     /// Writes of `run_id` are no longer checked.
     pub fn unfence(&self, run_id: &str) {
         self.shared.lock().fences.held.remove(run_id);
