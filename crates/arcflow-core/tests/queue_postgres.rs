@@ -209,3 +209,23 @@ fn unkeyed_runs_leave_the_key_index_empty() {
     let again = q.enqueue(&[NewRun { id: "k2".into(), ..keyed }]).unwrap();
     assert_eq!((again[0].id.as_str(), again[0].created), ("k1", false), "the key still finds its run");
 }
+
+/// The claim's limits lock goes as one simple query with the queue names as
+/// literals: any name, quotes and backslashes included, is claimed and
+/// limited as it is, and nothing in a name is read as SQL.
+#[test]
+fn queue_names_of_any_text_are_claimed_and_limited() {
+    let cluster = support::postgres::cluster();
+    let (url, _) = cluster.fresh_url("oddnames");
+    let mut q = queue::open(&url).unwrap();
+    let odd = r#"it's \ "odd"'); DROP TABLE runs; --"#;
+    q.enqueue(&[new_run("a", odd), new_run("b", odd), new_run("c", odd), new_run("d", "plain")]).unwrap();
+    q.set_limit(odd, Some(2)).unwrap();
+    let queues = vec![odd.to_owned(), "plain".to_owned()];
+    let claimed = q.claim(&ClaimRequest { worker: "w", queues: &queues, limit: 10, lease_ms: 60_000 }).unwrap();
+    let mut ids: Vec<&str> = claimed.iter().map(|c| c.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["a", "b", "d"], "two of the limited queue's three, and the plain one's");
+    assert_eq!(q.claim(&ClaimRequest { worker: "w", queues: &queues, limit: 10, lease_ms: 60_000 }).unwrap().len(), 0, "the limit holds");
+    assert_eq!(q.depth(&[odd.to_owned()]).unwrap(), 1);
+}
