@@ -17,16 +17,25 @@ use crate::queue::{self, CancelAsked, ClaimRequest, Claimed, Enqueued, NewRun, Q
 const NOW: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
 /// Rows go in key order: concurrent batches sharing keys then wait on each
-/// other's keys in one order, never in a cycle (a deadlock).
+/// other's keys in one order, never in a cycle (a deadlock). One statement,
+/// its own transaction: the runs and the wake-up of the created ones' queues
+/// (`{"q":[queues],"s":schema}`, sent at its commit) in one round trip.
+/// `note` may be evaluated more than once: a transaction's identical notices are one.
 const ENQUEUE: &str = "
-INSERT INTO runs (id, workflow, status, input, started_at, account, queue, run_key, priority, run_at)
-SELECT id, workflow, 'queued', input, at, account, queue, run_key, priority,
-  COALESCE(run_at, (extract(epoch FROM clock_timestamp()) * 1000)::bigint)
-FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::int[], $9::bigint[])
-  WITH ORDINALITY AS t(id, workflow, input, at, account, queue, run_key, priority, run_at, n)
-ORDER BY run_key, n
-ON CONFLICT (run_key) WHERE run_key IS NOT NULL DO NOTHING
-RETURNING id";
+WITH ins AS (
+  INSERT INTO runs (id, workflow, status, input, started_at, account, queue, run_key, priority, run_at)
+  SELECT id, workflow, 'queued', input, at, account, queue, run_key, priority,
+    COALESCE(run_at, (extract(epoch FROM clock_timestamp()) * 1000)::bigint)
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::int[], $9::bigint[])
+    WITH ORDINALITY AS t(id, workflow, input, at, account, queue, run_key, priority, run_at, n)
+  ORDER BY run_key, n
+  ON CONFLICT (run_key) WHERE run_key IS NOT NULL DO NOTHING
+  RETURNING id, queue
+), note AS (
+  SELECT pg_notify('arcflow', json_build_object('q', array_agg(DISTINCT queue ORDER BY queue), 's', current_schema()::text)::text)
+  FROM ins HAVING count(*) > 0
+)
+SELECT ins.id FROM ins CROSS JOIN (SELECT count(*) FROM note) AS noted";
 
 const BY_KEYS: &str = "SELECT run_key, id, status FROM runs WHERE run_key = ANY($1)";
 
@@ -133,10 +142,10 @@ impl Queue for PostgresStore {
             return Ok(Vec::new());
         }
         self.with(|client, statements| {
-            let mut tx = client.transaction()?;
             let col = |f: fn(&NewRun) -> Option<&str>| runs.iter().map(f).collect::<Vec<_>>();
-            let statement = statements.get(&mut tx, ENQUEUE)?;
-            let created = tx.query(
+            let statement = statements.get(client, ENQUEUE)?;
+            // committed (and durable) when it answers
+            let created = client.query(
                 &statement,
                 &[
                     &runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
@@ -151,12 +160,12 @@ impl Queue for PostgresStore {
                 ],
             )?;
             let created: std::collections::HashSet<String> = created.iter().map(|r| r.get(0)).collect();
-            // the keys' runs, committed or just inserted (the insert waited for a concurrent one's commit)
+            // the keys' runs, committed (by this statement, or a concurrent one whose commit the insert waited for)
             let keys: Vec<&str> = runs.iter().filter(|r| !created.contains(&r.id)).filter_map(|r| r.key.as_deref()).collect();
             let mut by_key = std::collections::HashMap::new();
             if !keys.is_empty() {
-                let statement = statements.get(&mut tx, BY_KEYS)?;
-                for row in tx.query(&statement, &[&keys])? {
+                let statement = statements.get(client, BY_KEYS)?;
+                for row in client.query(&statement, &[&keys])? {
                     by_key.insert(row.get::<_, String>(0), (row.get::<_, String>(1), row.get::<_, String>(2)));
                 }
             }
@@ -168,13 +177,6 @@ impl Queue for PostgresStore {
                     None => Enqueued { id: run.id.clone(), created: true, status: "queued".into() },
                 });
             }
-            if !created.is_empty() {
-                let mut queues: Vec<&str> = runs.iter().filter(|r| created.contains(&r.id)).map(|r| r.queue.as_str()).collect();
-                queues.sort_unstable();
-                queues.dedup();
-                notify(&mut tx, statements, &serde_json::json!({ "q": queues }).to_string())?;
-            }
-            tx.commit()?;
             Ok(answers)
         })
     }
