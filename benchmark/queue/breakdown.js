@@ -17,7 +17,7 @@ const { Client } = require('pg')
 const arcflow = require('./arcflow.js')
 const { spawnWorkers } = require('./workers.js')
 const settings = require('./settings.js')
-const { settledCommits, sleep, now, seconds, within } = require('./measure.js')
+const { settledCommits, untilCommitted, sleep, now, seconds, within } = require('./measure.js')
 const { startCluster } = require('../support/postgres.js')
 
 const TICKS = 100 // USER_HZ: /proc/PID/stat counts CPU in ticks of 10 ms
@@ -107,7 +107,6 @@ async function main() {
   const [worker] = await spawnWorkers(spec, db.url, 1)
   const poll = new Client({ connectionString: db.url })
   await poll.connect()
-  let polls = 0
   const commits0 = await settledCommits(cluster, db)
   // pg_stat counters reach the views when a backend is idle (≤ 1/s) or exits: read them after the worker stops
   const tables0 = await tableCounts(db)
@@ -117,12 +116,7 @@ async function main() {
   await worker.go()
   const eluStart = await worker.elu()
   await within(new Promise((resolve) => { const check = () => worker.jobs >= runs && resolve(); worker.on('jobs', check); check() }), 600_000, 'the drain')
-  for (;;) {
-    polls++
-    const { rows } = await poll.query(adapter.remainingSql)
-    if (rows[0].n === 0) break
-    await sleep(2)
-  }
+  const polls = await untilCommitted(poll, adapter)
   const end = now()
   const eluEnd = await worker.elu()
   const pg1 = clusterCpu(cluster)
