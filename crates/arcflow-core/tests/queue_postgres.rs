@@ -123,6 +123,9 @@ fn started(id: &str) -> Write {
     Write::RunStarted { id: id.into(), workflow: "wf".into(), workflow_hash: Some("h1".into()), input: "{}".into(), started_at: 1, account: None }
 }
 
+/// id, status, output, error, ended_at, owner, lease_until, workflow_hash
+type EndedRow = (String, String, Option<String>, Option<String>, Option<i64>, Option<String>, Option<i64>, Option<String>);
+
 /// A short run's start and end in one batch write its `runs` row once (one
 /// row version, each writing every index of `runs`), claimed (its row
 /// there) or started in process (inserted ended); a run whose start and end
@@ -169,7 +172,7 @@ fn a_run_started_and_ended_in_one_batch_writes_its_row_once() {
         .collect();
     let w = |id: &str, op: &str, n: i64| (id.to_owned(), op.to_owned(), n);
     assert_eq!(writes, vec![w("c1", "UPDATE", 1), w("c2", "UPDATE", 1), w("c3", "UPDATE", 2), w("p1", "INSERT", 1)], "one row version per run started and ended in a batch");
-    let rows: Vec<(String, String, Option<String>, Option<String>, Option<i64>, Option<String>, Option<i64>, Option<String>)> = db
+    let rows: Vec<EndedRow> = db
         .query("SELECT id, status, output, error, ended_at, owner, lease_until, workflow_hash FROM runs ORDER BY id", &[])
         .unwrap()
         .iter()
