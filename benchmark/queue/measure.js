@@ -76,6 +76,18 @@ function ranJobs(workers, count) {
   })
 }
 
+/**
+ * The handlers have run; a drain ends when the completions are committed:
+ * polls the database (client `poll`) until no job is left; answers the polls.
+ */
+async function untilCommitted(poll, adapter) {
+  for (let polls = 1; ; polls++) {
+    const { rows } = await poll.query(adapter.remainingSql)
+    if (rows[0].n === 0) return polls
+    await sleep(2)
+  }
+}
+
 /** Drains `count` queued jobs with `processes` worker processes. */
 async function drain(cluster, db, spec, adapter, processes, count) {
   const workers = await spawnWorkers(spec, db.url, processes)
@@ -86,13 +98,7 @@ async function drain(cluster, db, spec, adapter, processes, count) {
     const before = await settledCommits(cluster, db)
     await Promise.all(workers.map((w) => w.go()))
     await within(ranJobs(workers, count), 600_000, `${processes} worker process(es) running ${count} jobs`)
-    // the handlers have run; the drain ends when the completions are committed
-    for (;;) {
-      polls++
-      const { rows } = await poll.query(adapter.remainingSql)
-      if (rows[0].n === 0) break
-      await sleep(2)
-    }
+    polls += await untilCommitted(poll, adapter)
     const end = now()
     // a worker that got no job has no first one
     const start = workers.map((w) => w.first).filter((t) => t !== undefined).reduce((a, b) => (b < a ? b : a))
@@ -179,4 +185,4 @@ async function measureQueue(cluster, db, spec, { jobs, reps, wakeSamples, log = 
   return results
 }
 
-module.exports = { measureQueue, drain, settledCommits, within, sleep, now, seconds }
+module.exports = { measureQueue, drain, untilCommitted, wakeUps, settledCommits, within, sleep, now, seconds }

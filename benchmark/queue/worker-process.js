@@ -44,6 +44,10 @@ async function handle(message) {
   if (message === 'go') {
     worker = await adapter.work(url, onJob)
     process.send('working')
+  } else if (message === 'elu') {
+    // the JS thread's busy and idle time so far (breakdown.js)
+    const { active, idle } = require('node:perf_hooks').performance.eventLoopUtilization()
+    process.send({ elu: { active, idle } })
   } else if (message === 'release') {
     for (const resolve of holds.splice(0)) resolve()
   } else if (message === 'stop') {

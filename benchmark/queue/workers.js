@@ -39,6 +39,7 @@ class WorkerProcess extends EventEmitter {
         this.first = BigInt(m.first)
         this.emit('first', this.first)
       }
+      if (m.elu !== undefined) this.emit('elu', m.elu)
       if (m.started !== undefined) this.emit('started', { started: BigInt(m.started), t: BigInt(m.t) })
     })
     this.ready = once(this, 'ready')
@@ -49,6 +50,13 @@ class WorkerProcess extends EventEmitter {
     const working = once(this, 'working')
     this.child.send('go')
     return working
+  }
+
+  /** The JS thread's event-loop utilisation so far: `{ active, idle }` ms. */
+  elu() {
+    const answer = once(this, 'elu')
+    this.child.send('elu')
+    return answer
   }
 
   release() {

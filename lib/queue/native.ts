@@ -6,7 +6,7 @@
  */
 import { native } from '../binding'
 import { EngineClosedError, fromNative, fromNativeData } from '../errors'
-import type { NativeListener, NativeQueue } from '../native'
+import type { NativeListener, NativeQueue, NativeStore } from '../native'
 import { nativeRead } from '../store/read'
 
 /** A run as a claim hands it to a worker. */
@@ -67,8 +67,9 @@ export class QueueClient {
     return this.#call((s) => this.#native.enqueue(JSON.stringify(runs), s), signal)
   }
 
-  claim(worker: string, queues: string[], limit: number, leaseMs: number): Promise<Claimed[]> {
-    return this.#call(() => this.#native.claim(worker, queues, limit, leaseMs))
+  /** With `fence`, each claimed run is fenced in that store at its epoch before the answer comes back. */
+  claim(worker: string, queues: string[], limit: number, leaseMs: number, fence?: NativeStore): Promise<Claimed[]> {
+    return this.#call(() => this.#native.claim(worker, queues, limit, leaseMs, fence))
   }
 
   /** The runs `[id, epoch]` the worker still holds. */

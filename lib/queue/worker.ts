@@ -22,6 +22,7 @@ import type { QueueHost } from './host'
 import type { QueueHub } from './hub'
 import type { Claimed } from './native'
 import type { CheckedWork } from './options'
+import { Ends } from './ends'
 import { Leases } from './leases'
 import { StoredSignals } from './stored-signals'
 
@@ -47,7 +48,7 @@ interface Held {
   epoch: number
   /** The claim answers seen when it was claimed: see `Leases`. */
   claimSeq: number
-  /** It ended here and waits for its end to commit: held (leased, fenced), but no longer taking a slot. */
+  /** It ended here and waits for its end to commit (`ends.ts`): held (leased, fenced), but no longer taking a slot. */
   ended?: boolean
 }
 
@@ -100,6 +101,14 @@ export class Worker extends EventEmitter {
       claimSeq: () => this.#claimSeq,
       lost: (id) => this.#lost(id),
       error: (error) => this.#error(error),
+    })
+    this.#ends = new Ends<Held>(host.store, {
+      // the slots are free now: buffered runs start, and a claim goes while the ends commit
+      freed: () => {
+        this.#startBuffered()
+        this.#pump()
+      },
+      committed: (batch) => this.#completed(batch),
     })
     this.#unlisten = host.listen((event) => {
       if (this.#held.has(event.runId) || this.#lettingGo.has(event.runId)) this.#emitEvent(event)
@@ -220,7 +229,8 @@ export class Worker extends EventEmitter {
     if (free <= 0) return
     this.#claiming = true
     this.#again = false
-    this.#hub.client.claim(this.id, this.#options.queues, free, this.#options.leaseMs).then(
+    // every write of a claimed run, its start included, is checked against its claim: fenced natively, before the answer
+    this.#hub.client.claim(this.id, this.#options.queues, free, this.#options.leaseMs, this.#host.store.native).then(
       (claims) => {
         this.#claimSeq++
         this.#claiming = false
@@ -241,9 +251,14 @@ export class Worker extends EventEmitter {
   /** Holds a claimed run: fenced and leased at once; started now, or buffered while every slot is taken (`prefetch`). */
   #take(claim: Claimed): void {
     const { id, epoch } = claim
+    const stale = this.#held.get(id)
+    if (stale) {
+      // claimed again while held: the database lost this worker's claim (claims commit without
+      // waiting for their fsync; a crash lost it) and gave the run out anew, at the same epoch
+      this.#reclaimed(id, stale)
+      claim = { ...claim, takenOver: true }
+    }
     this.#stats.claimed++
-    // every write of the run, its start included, is checked against this claim
-    this.#host.store.native.fence(id, this.id, epoch)
     const held: Held = { run: undefined, epoch, claimSeq: this.#claimSeq }
     this.#held.set(id, held)
     if (this.#running() > this.#options.concurrency) this.#buffer.push([claim, held])
@@ -316,50 +331,32 @@ export class Worker extends EventEmitter {
     })
   }
 
-  /**
-   * The run ended here. It counts as completed once its end commits: a
-   * `batched` run announces its end before that, and the fence may still
-   * refuse it (the lease was lost meanwhile), which makes it lost instead.
-   */
+  /** The run ended here: it waits for its end's commit in `#ends`, no longer taking a slot. */
   #ended(id: string, run: Run): void {
     const held = this.#held.get(id)
     if (held?.run !== run) return // released or lost: accounted there
     if (held.ended) return
     held.ended = true
-    this.#endingCount++
-    // the ends of one turn of the event loop wait for one commit together; their slots are free at once
-    this.#ending.push([id, held])
-    if (this.#ending.length === 1) setImmediate(() => this.#settleEnds())
+    this.#ends.add(id, held)
   }
 
-  /** Runs that ended, waiting (as one batch) for their ends to commit. */
-  #ending: Array<[string, Held]> = []
-  /** Held runs that ended here and wait for their ends' commit (see `Held.ended`). */
-  #endingCount = 0
+  readonly #ends: Ends<Held>
 
-  /** Held runs taking a slot: neither ended nor buffered (a lost or released run still counted in `#endingCount` until its batch settles). */
+  /** Held runs taking a slot: neither ended nor buffered. */
   #running(): number {
-    return Math.max(0, this.#held.size - this.#endingCount - this.#buffer.length)
+    return Math.max(0, this.#held.size - this.#ends.waiting - this.#buffer.length)
   }
 
-  #settleEnds(): void {
-    const batch = this.#ending
-    this.#ending = []
-    const store = this.#host.store
-    // the slots are free now: buffered runs start, and a claim goes while the ends commit
-    this.#startBuffered()
+  /** Ends committed: those the fence did not refuse are completed. */
+  #completed(batch: Array<[string, Held]>): void {
+    this.#leases.checkRefusals()
+    for (const [id, held] of batch) {
+      if (this.#held.get(id) !== held) continue // refused: lost
+      this.#held.delete(id)
+      this.#signals.forget(id)
+      this.#stats.completed++
+    }
     this.#pump()
-    void store.committed(store.stats().enqueued).then(() => {
-      this.#leases.checkRefusals()
-      for (const [id, held] of batch) {
-        this.#endingCount--
-        if (this.#held.get(id) !== held) continue // refused: lost
-        this.#held.delete(id)
-        this.#signals.forget(id)
-        this.#stats.completed++
-      }
-      this.#pump()
-    })
   }
 
   /** Another worker holds the run now: abort it here, write nothing more. */
@@ -379,6 +376,22 @@ export class Worker extends EventEmitter {
     const store = this.#host.store
     void store.committed(store.stats().enqueued).then(() => store.native.unfence(id))
     this.#pump()
+  }
+
+  /**
+   * The first attempt of a run claimed again goes as a lost one does, but
+   * stays fenced (the new claim's fence is the same): its writes still
+   * queued land, and the new attempt resumes from them, once they commit.
+   */
+  #reclaimed(id: string, stale: Held): void {
+    this.#held.delete(id)
+    this.#buffer = this.#buffer.filter(([, b]) => b !== stale)
+    this.#signals.forget(id)
+    this.#stats.lostLeases++
+    // one that ended here is not abandoned: its end, still queued, lands, and the resume finds it ended
+    if (stale.run === undefined || stale.run.status === 'running' || stale.run.status === 'waiting') {
+      this.#abandon(id, stale.run, new LeaseLostError(id, `run ${id} was claimed again: the database lost this worker's claim (a crash before it reached the disk); it is resumed from its journal`), 'lost')
+    }
   }
 
   /** Runs being let go: their last event (`run.lease_lost`) is still this worker's. */

@@ -118,3 +118,117 @@ fn claims_renewals_and_enqueues_are_one_transaction_each() {
     let release: Vec<(String, u64)> = held[..100].to_vec();
     assert_eq!(cost(&mut || q.release("w", &release).unwrap()), 1);
 }
+
+fn started(id: &str) -> Write {
+    Write::RunStarted { id: id.into(), workflow: "wf".into(), workflow_hash: Some("h1".into()), input: "{}".into(), started_at: 1, account: None }
+}
+
+/// id, status, output, error, ended_at, owner, lease_until, workflow_hash
+type EndedRow = (String, String, Option<String>, Option<String>, Option<i64>, Option<String>, Option<i64>, Option<String>);
+
+/// A short run's start and end in one batch write its `runs` row once (one
+/// row version, each writing every index of `runs`), claimed (its row
+/// there) or started in process (inserted ended); a run whose start and end
+/// are in two batches still ends right. Counted by a trigger on `runs`.
+#[test]
+fn a_run_started_and_ended_in_one_batch_writes_its_row_once() {
+    let cluster = support::postgres::cluster();
+    let (url, schema) = cluster.fresh_url("fold");
+    let mut q = queue::open(&url).unwrap();
+    q.enqueue(&[new_run("c1", "default"), new_run("c2", "default"), new_run("c3", "default")]).unwrap();
+    let queues = vec!["default".to_owned()];
+    let claimed = q.claim(&ClaimRequest { worker: "w", queues: &queues, limit: 3, lease_ms: 60_000 }).unwrap();
+    assert_eq!(claimed.len(), 3);
+    let mut db = cluster.client();
+    db.batch_execute(&format!(
+        "SET search_path TO {schema};
+         CREATE TABLE row_writes (op TEXT, id TEXT);
+         CREATE FUNCTION count_row_write() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN INSERT INTO row_writes VALUES (TG_OP, NEW.id); RETURN NEW; END $$;
+         CREATE TRIGGER count_row_writes AFTER INSERT OR UPDATE ON runs FOR EACH ROW EXECUTE FUNCTION count_row_write();"
+    ))
+    .unwrap();
+    let writer = WriteBehind::start(store::open(&url).unwrap(), WriterConfig { flush_interval: Duration::from_secs(3600), ..WriterConfig::default() }).unwrap();
+    for c in &claimed {
+        writer.fence(&c.id, "w", c.epoch);
+    }
+    // one call, so one batch: c1 and c2 claimed, p1 started here; c3 starts only
+    let mut failed = ended("c2");
+    if let Write::RunEnded { status, error, .. } = &mut failed {
+        *status = "failed".into();
+        *error = Some("{\"message\":\"no\"}".into());
+    }
+    writer.enqueue([started("c1"), started("c2"), started("p1"), started("c3"), ended("c1"), failed, ended("p1")]).unwrap();
+    assert!(writer.settle(WAIT));
+    writer.enqueue([ended("c3")]).unwrap();
+    assert!(writer.settle(WAIT));
+    writer.close();
+
+    let writes: Vec<(String, String, i64)> = db
+        .query("SELECT id, op, count(*) FROM row_writes GROUP BY id, op ORDER BY id, op", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let w = |id: &str, op: &str, n: i64| (id.to_owned(), op.to_owned(), n);
+    assert_eq!(writes, vec![w("c1", "UPDATE", 1), w("c2", "UPDATE", 1), w("c3", "UPDATE", 2), w("p1", "INSERT", 1)], "one row version per run started and ended in a batch");
+    let rows: Vec<EndedRow> = db
+        .query("SELECT id, status, output, error, ended_at, owner, lease_until, workflow_hash FROM runs ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7)))
+        .collect();
+    let hash = Some("h1".to_owned());
+    assert_eq!(
+        rows,
+        vec![
+            ("c1".into(), "succeeded".into(), None, None, Some(2), None, None, hash.clone()),
+            ("c2".into(), "failed".into(), None, Some("{\"message\":\"no\"}".into()), Some(2), None, None, hash.clone()),
+            ("c3".into(), "succeeded".into(), None, None, Some(2), None, None, hash.clone()),
+            ("p1".into(), "succeeded".into(), None, None, Some(2), None, None, hash),
+        ],
+        "ended as a start then an end would leave them: lease cleared, the version kept"
+    );
+}
+
+/// Every claim and end of a queued run writes every index of `runs` (its
+/// status changes, so no update is HOT): an unkeyed run adds nothing to the
+/// key index, however often it is written; a keyed one is still found.
+#[test]
+fn unkeyed_runs_leave_the_key_index_empty() {
+    let cluster = support::postgres::cluster();
+    let (url, schema) = cluster.fresh_url("keyindex");
+    let mut q = queue::open(&url).unwrap();
+    let runs: Vec<NewRun> = (0..2_000).map(|i| new_run(&format!("r{i}"), "default")).collect();
+    q.enqueue(&runs).unwrap();
+    let queues = vec!["default".to_owned()];
+    assert_eq!(q.claim(&ClaimRequest { worker: "w", queues: &queues, limit: 2_000, lease_ms: 60_000 }).unwrap().len(), 2_000);
+    let mut db = cluster.client();
+    let size = |db: &mut postgres::Client| db.query_one(&format!("SELECT pg_relation_size('{schema}.runs_by_key')"), &[]).unwrap().get::<_, i64>(0);
+    // a B-tree's metapage and at most an empty root: no leaf holds 4,000 entries (two row versions of 2,000 runs)
+    assert!(size(&mut db) <= 2 * 8192, "{} bytes", size(&mut db));
+    let keyed = NewRun { key: Some("order-42".into()), ..new_run("k1", "default") };
+    assert!(q.enqueue(std::slice::from_ref(&keyed)).unwrap()[0].created);
+    let again = q.enqueue(&[NewRun { id: "k2".into(), ..keyed }]).unwrap();
+    assert_eq!((again[0].id.as_str(), again[0].created), ("k1", false), "the key still finds its run");
+}
+
+/// The claim's limits lock goes as one simple query with the queue names as
+/// literals: any name, quotes and backslashes included, is claimed and
+/// limited as it is, and nothing in a name is read as SQL.
+#[test]
+fn queue_names_of_any_text_are_claimed_and_limited() {
+    let cluster = support::postgres::cluster();
+    let (url, _) = cluster.fresh_url("oddnames");
+    let mut q = queue::open(&url).unwrap();
+    let odd = r#"it's \ "odd"'); DROP TABLE runs; --"#;
+    q.enqueue(&[new_run("a", odd), new_run("b", odd), new_run("c", odd), new_run("d", "plain")]).unwrap();
+    q.set_limit(odd, Some(2)).unwrap();
+    let queues = vec![odd.to_owned(), "plain".to_owned()];
+    let claimed = q.claim(&ClaimRequest { worker: "w", queues: &queues, limit: 10, lease_ms: 60_000 }).unwrap();
+    let mut ids: Vec<&str> = claimed.iter().map(|c| c.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["a", "b", "d"], "two of the limited queue's three, and the plain one's");
+    assert_eq!(q.claim(&ClaimRequest { worker: "w", queues: &queues, limit: 10, lease_ms: 60_000 }).unwrap().len(), 0, "the limit holds");
+    assert_eq!(q.depth(&[odd.to_owned()]).unwrap(), 1);
+}

@@ -9,6 +9,7 @@
 use std::sync::{Arc, Mutex};
 
 use arcflow_core::queue::{self, CancelAsked, ClaimRequest, NewRun, Queue};
+use arcflow_core::store::WriteBehind;
 use napi::bindgen_prelude::{AbortSignal, AsyncTask};
 use napi::{Env, Task};
 use napi_derive::napi;
@@ -16,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
 use crate::error::{guard, to_json_value, JsError};
+use crate::store::NativeStore;
 
 type Shared = Arc<Mutex<Option<Box<dyn Queue>>>>;
 
@@ -44,7 +46,8 @@ struct JsNewRun {
 /// What a call does, on the libuv thread.
 enum Op {
     Enqueue(Vec<NewRun>),
-    Claim { worker: String, queues: Vec<String>, limit: u32, lease_ms: i64 },
+    /// `fence`: the writer whose fences the claimed runs join (see `claim`).
+    Claim { worker: String, queues: Vec<String>, limit: u32, lease_ms: i64, fence: Option<Arc<WriteBehind>> },
     Renew { worker: String, lease_ms: i64 },
     Release { worker: String, runs: Vec<(String, u64)> },
     Cancel { id: String, policy: String },
@@ -88,9 +91,13 @@ impl NativeQueue {
 
     /// Claims up to `limit` runs of `queues` for `worker` under a lease of
     /// `leaseMs`: `[{id, workflow, workflowHash, input, account, epoch, takenOver}]`.
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn claim(&self, worker: String, queues: Vec<String>, limit: u32, lease_ms: u32) -> AsyncTask<Call> {
-        self.call(Op::Claim { worker, queues, limit, lease_ms: i64::from(lease_ms) }, None)
+    /// With `store`, each claimed run is fenced there at its epoch (every
+    /// write of it is checked against this claim) before the answer reaches
+    /// JavaScript: on the libuv thread, in one lock, not a call per run.
+    #[napi(ts_args_type = "worker: string, queues: string[], limit: number, leaseMs: number, store?: NativeStore | undefined | null", ts_return_type = "Promise<string>")]
+    pub fn claim(&self, worker: String, queues: Vec<String>, limit: u32, lease_ms: u32, store: Option<&NativeStore>) -> AsyncTask<Call> {
+        let fence = store.map(|s| Arc::clone(&s.writer));
+        self.call(Op::Claim { worker, queues, limit, lease_ms: i64::from(lease_ms), fence }, None)
     }
 
     /// Renews every lease `worker` holds, in one statement: `[[id, epoch]]` of the runs it still holds.
@@ -170,8 +177,11 @@ impl Call {
                 let answers = q.enqueue(&runs)?;
                 Json::Array(answers.into_iter().map(|a| json!({ "id": a.id, "created": a.created, "status": a.status })).collect())
             }
-            Op::Claim { worker, queues, limit, lease_ms } => {
+            Op::Claim { worker, queues, limit, lease_ms, fence } => {
                 let claimed = q.claim(&ClaimRequest { worker: &worker, queues: &queues, limit, lease_ms })?;
+                if let Some(writer) = fence {
+                    writer.fence_all(&worker, claimed.iter().map(|c| (c.id.as_str(), c.epoch)));
+                }
                 Json::Array(
                     claimed
                         .into_iter()

@@ -17,16 +17,25 @@ use crate::queue::{self, CancelAsked, ClaimRequest, Claimed, Enqueued, NewRun, Q
 const NOW: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
 /// Rows go in key order: concurrent batches sharing keys then wait on each
-/// other's keys in one order, never in a cycle (a deadlock).
+/// other's keys in one order, never in a cycle (a deadlock). One statement,
+/// its own transaction: the runs and the wake-up of the created ones' queues
+/// (`{"q":[queues],"s":schema}`, sent at its commit) in one round trip.
+/// `note` may be evaluated more than once: a transaction's identical notices are one.
 const ENQUEUE: &str = "
-INSERT INTO runs (id, workflow, status, input, started_at, account, queue, run_key, priority, run_at)
-SELECT id, workflow, 'queued', input, at, account, queue, run_key, priority,
-  COALESCE(run_at, (extract(epoch FROM clock_timestamp()) * 1000)::bigint)
-FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::int[], $9::bigint[])
-  WITH ORDINALITY AS t(id, workflow, input, at, account, queue, run_key, priority, run_at, n)
-ORDER BY run_key, n
-ON CONFLICT (run_key) DO NOTHING
-RETURNING id";
+WITH ins AS (
+  INSERT INTO runs (id, workflow, status, input, started_at, account, queue, run_key, priority, run_at)
+  SELECT id, workflow, 'queued', input, at, account, queue, run_key, priority,
+    COALESCE(run_at, (extract(epoch FROM clock_timestamp()) * 1000)::bigint)
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::int[], $9::bigint[])
+    WITH ORDINALITY AS t(id, workflow, input, at, account, queue, run_key, priority, run_at, n)
+  ORDER BY run_key, n
+  ON CONFLICT (run_key) WHERE run_key IS NOT NULL DO NOTHING
+  RETURNING id, queue
+), note AS (
+  SELECT pg_notify('arcflow', json_build_object('q', array_agg(DISTINCT queue ORDER BY queue), 's', current_schema()::text)::text)
+  FROM ins HAVING count(*) > 0
+)
+SELECT ins.id FROM ins CROSS JOIN (SELECT count(*) FROM note) AS noted";
 
 const BY_KEYS: &str = "SELECT run_key, id, status FROM runs WHERE run_key = ANY($1)";
 
@@ -70,9 +79,41 @@ UPDATE runs r SET status = 'running', owner = $5, epoch = r.epoch + 1, lease_unt
 FROM picked WHERE r.id = picked.id
 RETURNING r.id, r.workflow, r.workflow_hash, r.input, r.account, r.epoch, r.priority, r.run_at";
 
+/// An owner's runs are found through the leased runs' partial index (its
+/// predicate, word for word): as many entries as runs are held.
+/// The claim's transaction begun, its commit made asynchronous
+/// ([`CLAIM_COMMIT`]) and the limited queues among `queues` locked
+/// ([`LOCK_LIMITS`]), as one simple query: one round trip, where a prepared
+/// statement each would take three. The names go as literals: `E''` with
+/// backslashes and quotes escaped holds any text, whatever
+/// `standard_conforming_strings` says.
+fn lock_limits(queues: &[&str]) -> String {
+    let names: Vec<String> = queues.iter().map(|q| format!("E'{}'", q.replace('\\', "\\\\").replace('\'', "\\'"))).collect();
+    format!("BEGIN; {CLAIM_COMMIT}; {}", LOCK_LIMITS.replace("$1", &format!("ARRAY[{}]::text[]", names.join(", "))))
+}
+
+/// A failed claim's transaction is rolled back (the connection stays usable); answers `e`.
+fn rolled_back(client: &mut postgres::Client, e: postgres::Error) -> postgres::Error {
+    let _ = client.batch_execute("ROLLBACK");
+    e
+}
+
+/// A claim's commit does not wait for its WAL to reach the disk (an fsync:
+/// one to a few ms here, on the wake-up's path). Nothing acknowledged rests
+/// on the claim alone: every write of the claimed run commits later, with a
+/// synchronous commit whose WAL flush covers the claim's (WAL is flushed in
+/// order), and its fence reads the claim's owner and epoch. So a crash of
+/// the database can lose only a claim nothing durable depends on: the run
+/// is `queued` again at its old epoch, and the worker's writes for it are
+/// refused by the fence (another owner, or none, holds the row). Claimed
+/// again by the same worker, at the same epoch, it is not "still held":
+/// the worker lets go of its first attempt and resumes the run (see
+/// `lib/queue/worker.ts`, a claim of a run it holds).
+const CLAIM_COMMIT: &str = "SET LOCAL synchronous_commit TO off";
+
 const RENEW: &str = "
 UPDATE runs SET lease_until = (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $2
-WHERE owner = $1 AND status = 'running' RETURNING id, epoch";
+WHERE owner = $1 AND status = 'running' AND owner IS NOT NULL RETURNING id, epoch";
 
 /// Its place in the queue (priority, due time) is kept: it goes first again.
 const RELEASE: &str = "
@@ -80,7 +121,7 @@ UPDATE runs AS r SET status = 'queued', owner = NULL, lease_until = NULL
 FROM unnest($2::text[], $3::bigint[]) AS t(id, epoch)
 WHERE r.id = t.id AND r.owner = $1 AND r.epoch = t.epoch AND r.status = 'running'";
 
-const CANCELS: &str = "SELECT id, cancel FROM runs WHERE owner = $1 AND status = 'running' AND cancel IS NOT NULL";
+const CANCELS: &str = "SELECT id, cancel FROM runs WHERE owner = $1 AND status = 'running' AND owner IS NOT NULL AND cancel IS NOT NULL";
 
 const SET_LIMIT: &str = "
 INSERT INTO queues (name, concurrency) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET concurrency = EXCLUDED.concurrency";
@@ -101,10 +142,10 @@ impl Queue for PostgresStore {
             return Ok(Vec::new());
         }
         self.with(|client, statements| {
-            let mut tx = client.transaction()?;
             let col = |f: fn(&NewRun) -> Option<&str>| runs.iter().map(f).collect::<Vec<_>>();
-            let statement = statements.get(&mut tx, ENQUEUE)?;
-            let created = tx.query(
+            let statement = statements.get(client, ENQUEUE)?;
+            // committed (and durable) when it answers
+            let created = client.query(
                 &statement,
                 &[
                     &runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
@@ -119,12 +160,12 @@ impl Queue for PostgresStore {
                 ],
             )?;
             let created: std::collections::HashSet<String> = created.iter().map(|r| r.get(0)).collect();
-            // the keys' runs, committed or just inserted (the insert waited for a concurrent one's commit)
+            // the keys' runs, committed (by this statement, or a concurrent one whose commit the insert waited for)
             let keys: Vec<&str> = runs.iter().filter(|r| !created.contains(&r.id)).filter_map(|r| r.key.as_deref()).collect();
             let mut by_key = std::collections::HashMap::new();
             if !keys.is_empty() {
-                let statement = statements.get(&mut tx, BY_KEYS)?;
-                for row in tx.query(&statement, &[&keys])? {
+                let statement = statements.get(client, BY_KEYS)?;
+                for row in client.query(&statement, &[&keys])? {
                     by_key.insert(row.get::<_, String>(0), (row.get::<_, String>(1), row.get::<_, String>(2)));
                 }
             }
@@ -136,13 +177,6 @@ impl Queue for PostgresStore {
                     None => Enqueued { id: run.id.clone(), created: true, status: "queued".into() },
                 });
             }
-            if !created.is_empty() {
-                let mut queues: Vec<&str> = runs.iter().filter(|r| created.contains(&r.id)).map(|r| r.queue.as_str()).collect();
-                queues.sort_unstable();
-                queues.dedup();
-                notify(&mut tx, statements, &serde_json::json!({ "q": queues }).to_string())?;
-            }
-            tx.commit()?;
             Ok(answers)
         })
     }
@@ -150,14 +184,27 @@ impl Queue for PostgresStore {
     fn claim(&mut self, req: &ClaimRequest<'_>) -> Result<Vec<Claimed>> {
         let Some(queues) = req.checked()? else { return Ok(Vec::new()) };
         self.with(|client, statements| {
-            let mut tx = client.transaction()?;
-            let statement = statements.get(&mut tx, LOCK_LIMITS)?;
-            let limits = tx.query(&statement, &[&queues])?;
-            let names: Vec<String> = limits.iter().map(|r| r.get(0)).collect();
-            let concurrency: Vec<i64> = limits.iter().map(|r| r.get(1)).collect();
-            let statement = statements.get(&mut tx, CLAIM)?;
-            let rows = tx.query(&statement, &[&queues, &i64::from(req.limit), &names, &concurrency, &req.worker, &req.lease_ms])?;
-            tx.commit()?;
+            // three round trips, not five: the transaction's start, its commit
+            // setting and the limits' lock go as one simple query (see `lock_limits`)
+            let limits = match client.simple_query(&lock_limits(&queues)) {
+                Ok(messages) => messages,
+                Err(e) => return Err(rolled_back(client, e)),
+            };
+            let mut names: Vec<String> = Vec::new();
+            let mut concurrency: Vec<i64> = Vec::new();
+            for message in &limits {
+                if let postgres::SimpleQueryMessage::Row(row) = message {
+                    names.push(row.get(0).unwrap_or_default().to_owned());
+                    concurrency.push(row.get(1).and_then(|c| c.parse().ok()).unwrap_or(0));
+                }
+            }
+            let rows = match statements.get(client, CLAIM).and_then(|statement| {
+                client.query(&statement, &[&queues, &i64::from(req.limit), &names, &concurrency, &req.worker, &req.lease_ms])
+            }) {
+                Ok(rows) => rows,
+                Err(e) => return Err(rolled_back(client, e)),
+            };
+            client.batch_execute("COMMIT")?;
             let mut claimed: Vec<(i32, i64, Claimed)> = rows
                 .iter()
                 .map(|r| {

@@ -7,7 +7,7 @@
 //! until the worker lets go of it ([`WriteBehind::unfence`]). A fence goes
 //! by itself once its run's end commits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::{Shared, WriteBehind};
 use crate::store::{Fence, Write};
@@ -36,6 +36,14 @@ impl WriteBehind {
         self.shared.lock().fences.held.insert(run_id.to_owned(), held);
     }
 
+    /// [`WriteBehind::fence`] for each run `(id, epoch)` of one claim, under one lock.
+    pub fn fence_all<'a>(&self, owner: &str, runs: impl IntoIterator<Item = (&'a str, u64)>) {
+        let mut state = self.shared.lock();
+        for (run_id, epoch) in runs {
+            state.fences.held.insert(run_id.to_owned(), Held { owner: owner.to_owned(), epoch, lost: false });
+        }
+    }
+
     /// Writes of `run_id` are no longer checked.
     pub fn unfence(&self, run_id: &str) {
         self.shared.lock().fences.held.remove(run_id);
@@ -49,23 +57,19 @@ impl WriteBehind {
 }
 
 /// The fences of the runs `batch` writes (none, and no walk of the batch,
-/// when nothing is fenced: the usual case).
+/// when nothing is fenced: the usual case). The JS thread queues writes
+/// under the same lock, so the batch is walked off it: under it, one
+/// lookup per run the batch writes, not a copy of every fence.
 pub(super) fn of_batch(shared: &Shared, batch: &[Write]) -> Vec<Fence> {
-    let held = {
-        let state = shared.lock();
-        if state.fences.held.is_empty() {
-            return Vec::new();
-        }
-        // a few entries (a worker's runs in flight): copied, so the batch is walked off the lock
-        state.fences.held.clone()
-    };
-    let mut seen = std::collections::HashSet::new();
-    batch
-        .iter()
-        .filter_map(Write::run_id)
-        .filter(|run| seen.insert(*run))
+    if shared.lock().fences.held.is_empty() {
+        return Vec::new();
+    }
+    let mut seen = HashSet::new();
+    let runs: Vec<&str> = batch.iter().filter_map(Write::run_id).filter(|run| seen.insert(*run)).collect();
+    let state = shared.lock();
+    runs.into_iter()
         .filter_map(|run| {
-            let h = held.get(run)?;
+            let h = state.fences.held.get(run)?;
             Some(Fence { run_id: run.to_owned(), owner: h.owner.clone(), epoch: h.epoch })
         })
         .collect()
@@ -77,6 +81,17 @@ pub(super) fn settled(shared: &Shared, batch: &[Write], fences: &[Fence], lost: 
     if fences.is_empty() {
         return;
     }
+    // indexed off the lock (see `of_batch`): the ends of a batch of hundreds
+    // of runs are checked in one pass, not each against every fence
+    let by_run: HashMap<&str, &Fence> = fences.iter().map(|f| (f.run_id.as_str(), f)).collect();
+    let lost_runs: HashSet<&str> = lost.iter().map(String::as_str).collect();
+    let ends: Vec<(&str, &Fence)> = batch
+        .iter()
+        .filter_map(|w| match w {
+            Write::RunEnded { id, .. } if !lost_runs.contains(id.as_str()) => by_run.get(id.as_str()).map(|f| (id.as_str(), *f)),
+            _ => None,
+        })
+        .collect();
     let mut state = shared.lock();
     for run in lost {
         let Some(held) = state.fences.held.get_mut(run) else { continue };
@@ -87,13 +102,9 @@ pub(super) fn settled(shared: &Shared, batch: &[Write], fences: &[Fence], lost: 
             state.stats.lost_leases += 1;
         }
     }
-    for write in batch {
-        let Write::RunEnded { id, .. } = write else { continue };
+    for (id, f) in ends {
         // the end of the fence this batch was checked under (not a newer claim's)
-        let ended = fences.iter().find(|f| f.run_id == *id).is_some_and(|f| {
-            !lost.contains(id) && state.fences.held.get(id).is_some_and(|h| h.epoch == f.epoch && h.owner == f.owner)
-        });
-        if ended {
+        if state.fences.held.get(id).is_some_and(|h| h.epoch == f.epoch && h.owner == f.owner) {
             state.fences.held.remove(id);
         }
     }
