@@ -43,7 +43,8 @@ async function intoTheDelay(t: ExecutionContext, failedAt: number, delayMs: numb
 
 /** The retry started never early (the same jittered delay, from the journaled failure), and not a whole delay after the resume. */
 function retriedWhenDue(t: ExecutionContext, startedAt: number, failedAt: number, resumedAt: number, delayMs: number): void {
-  t.true(startedAt >= failedAt + delayMs, `attempt 2 at ${startedAt - failedAt} ms after the failure, delay ${delayMs}`)
+  // times are whole milliseconds, the jittered delay is not: due is its floor at the earliest
+  t.true(startedAt >= Math.floor(failedAt + delayMs), `attempt 2 at ${startedAt - failedAt} ms after the failure, delay ${delayMs}`)
   t.true(startedAt < resumedAt + delayMs, `attempt 2 at ${startedAt - resumedAt} ms after the resume`)
 }
 
