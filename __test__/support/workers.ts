@@ -85,6 +85,8 @@ export function startChild(script: string, args: string[]): WorkerProcess {
 
 /** Stops a worker with SIGTERM (drain) or SIGUSR2 (release) and waits for it to exit. */
 export async function stopWorker(worker: WorkerProcess, drain = true): Promise<Line> {
+  // its stop handlers exist once it said `ready`: a signal before that would kill it mid-start
+  await worker.waitFor((l) => 'ready' in l)
   worker.process.kill(drain ? 'SIGTERM' : 'SIGUSR2')
   const stats = await worker.waitFor((l) => 'stats' in l)
   await worker.exited
