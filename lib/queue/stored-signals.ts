@@ -24,8 +24,8 @@ const STORED = 'signal.stored'
 interface Tally {
   /** `signal.stored` events already taken (or left to a resume); undefined until the baseline read. */
   count: number | undefined
-  /** Reads of one run go one after another. */
-  chain: Promise<void>
+  /** Reads of one run go one after another (made by the first read: most runs are never signalled). */
+  chain: Promise<void> | undefined
 }
 
 export class StoredSignals {
@@ -40,7 +40,7 @@ export class StoredSignals {
 
   /** The worker holds `run` now: fresh (count from 0) or taken over (count what the journal holds). */
   hold(run: Run, takenOver: boolean): void {
-    const tally: Tally = { count: takenOver ? undefined : 0, chain: Promise.resolve() }
+    const tally: Tally = { count: takenOver ? undefined : 0, chain: undefined }
     this.#runs.set(run.id, tally)
     if (takenOver) this.#read(run, tally, true)
   }
@@ -56,7 +56,7 @@ export class StoredSignals {
   }
 
   #read(run: Run, tally: Tally, baseline: boolean): void {
-    tally.chain = tally.chain
+    tally.chain = (tally.chain ?? Promise.resolve())
       .then(async () => {
         const events = (await this.#store.events(run.id)).filter((e) => e.kind === STORED)
         if (this.#runs.get(run.id) !== tally) return // let go meanwhile

@@ -52,6 +52,9 @@ interface Held {
   ended?: boolean
 }
 
+/** The worker's own events: not run events, so no reason to follow the engine's (see the constructor). */
+const OWN_EVENTS = new Set<string | symbol>(['error', 'stopped', 'newListener', 'removeListener'])
+
 /** After a failed claim, wait this long before the next. */
 const CLAIM_BACKOFF_MS = 1_000
 
@@ -73,7 +76,10 @@ export class Worker extends EventEmitter {
   readonly #stats = { claimed: 0, completed: 0, lostLeases: 0, takenOver: 0, polls: 0 }
   readonly #timers: Array<ReturnType<typeof setTimeout>> = []
   #safety: ReturnType<typeof setTimeout> | undefined
-  readonly #unlisten: () => void
+  /** Stops following the engine's events (`newListener`); undefined until then. */
+  #unlisten: (() => void) | undefined
+  /** Stopped: no longer follows the engine's events. */
+  #closed = false
   readonly #onEnqueued = (queues: string[]): void => {
     if (queues.some((q) => this.#options.queues.includes(q))) this.#pump()
   }
@@ -110,8 +116,14 @@ export class Worker extends EventEmitter {
       },
       committed: (batch) => this.#completed(batch),
     })
-    this.#unlisten = host.listen((event) => {
-      if (this.#held.has(event.runId) || this.#lettingGo.has(event.runId)) this.#emitEvent(event)
+    // the engine's events are followed only once the worker has a run-event
+    // listener: else each event of each run would pay a listener call for nothing
+    this.on('newListener', (type: string | symbol) => {
+      if (this.#unlisten === undefined && !this.#closed && !OWN_EVENTS.has(type)) {
+        this.#unlisten = host.listen((event) => {
+          if (this.#held.has(event.runId) || this.#lettingGo.has(event.runId)) this.#emitEvent(event)
+        })
+      }
     })
     this.#hub.on('enqueued', this.#onEnqueued)
     this.#signals = new StoredSignals(host.store, (error) => this.#error(error))
@@ -161,7 +173,9 @@ export class Worker extends EventEmitter {
         this.#hub.off('signalled', this.#onSignalled)
         this.#hub.off('missed', this.#onMissed)
         this.#hub.unsubscribe()
-        this.#unlisten()
+        this.#closed = true
+        this.#unlisten?.()
+        this.#unlisten = undefined
         this.emit('stopped')
       })
     }
@@ -309,10 +323,8 @@ export class Worker extends EventEmitter {
     }
     held.run = run
     this.#signals.hold(run, takenOver)
-    void run.result().then(
-      () => this.#ended(id, run),
-      () => this.#ended(id, run),
-    )
+    const ended = (): void => this.#ended(id, run)
+    void run.result().then(ended, ended)
   }
 
   /** The run could not start here: it ends `failed` with the error recorded on it. */
