@@ -103,7 +103,8 @@ export declare class NativeQueue {
   enqueue(runs: string, signal?: AbortSignal | undefined | null): Promise<string>
   /**
    * Claims up to `limit` runs of `queues` for `worker` under a lease of
-   * `leaseMs`: `[{id, workflow, workflowHash, input, account, epoch, takenOver}]`.
+   * `leaseMs`: `[[id, workflow, input, account, epoch, takenOver, inputIsText]]`
+   * (built as text by `claimed_text`).
    * With `store`, each claimed run is fenced there at its epoch (every
    * write of it is checked against this claim) before the answer reaches
    * JavaScript: on the libuv thread, in one lock, not a call per run.

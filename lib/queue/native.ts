@@ -9,19 +9,21 @@ import { EngineClosedError, fromNative, fromNativeData } from '../errors'
 import type { NativeListener, NativeQueue, NativeStore } from '../native'
 import { nativeRead } from '../store/read'
 
-/** A run as a claim hands it to a worker. */
-export interface Claimed {
-  id: string
-  workflow: string
-  /** The version of the workflow the run was enqueued for, when known. */
-  workflowHash: string | null
-  /** JSON text. */
-  input: string
-  account: string | null
-  epoch: number
-  /** Claimed before: resume it rather than start it. */
-  takenOver: boolean
-}
+/**
+ * A run as a claim hands it to a worker: a tuple, as the binding answers
+ * it (one parse of the answer, no object per run): `CLAIM_*` name its slots.
+ * The input is the run's input value; `inputIsText` when the stored input
+ * is not JSON, and the input is then that text (the run cannot start).
+ */
+export type Claimed = [id: string, workflow: string, input: unknown, account: string | null, epoch: number, takenOver: boolean, inputIsText: boolean]
+
+export const CLAIM_ID = 0
+export const CLAIM_WORKFLOW = 1
+export const CLAIM_INPUT = 2
+export const CLAIM_ACCOUNT = 3
+export const CLAIM_EPOCH = 4
+export const CLAIM_TAKEN_OVER = 5
+export const CLAIM_INPUT_IS_TEXT = 6
 
 export type CancelAnswer =
   | { asked: 'cancelled' }

@@ -30,7 +30,8 @@ export class QueueSide {
 
   /** A run of this engine ended: this process's waiters look at the store again. */
   ended(runId: string): void {
-    this.#hub?.emit('ended', [runId])
+    // no array per run when nobody in this process waits for an end (a worker's own runs)
+    if (this.#hub !== undefined && this.#hub.listenerCount('ended') > 0) this.#hub.emit('ended', [runId])
   }
 
   /** This process's hub for the store (the server in front of workers listens on it). */

@@ -24,8 +24,8 @@ const STORED = 'signal.stored'
 interface Tally {
   /** `signal.stored` events already taken (or left to a resume); undefined until the baseline read. */
   count: number | undefined
-  /** Reads of one run go one after another. */
-  chain: Promise<void>
+  /** Reads of one run go one after another (made by the first read: most runs are never signalled). */
+  chain: Promise<void> | undefined
 }
 
 export class StoredSignals {
@@ -38,25 +38,34 @@ export class StoredSignals {
     this.#error = error
   }
 
-  /** The worker holds `run` now: fresh (count from 0) or taken over (count what the journal holds). */
+  /**
+   * The worker holds `run` now: fresh (count from 0: its tally is made by
+   * its first `take`, so a run never signalled costs nothing here) or taken
+   * over (count what the journal holds, read now).
+   */
   hold(run: Run, takenOver: boolean): void {
-    const tally: Tally = { count: takenOver ? undefined : 0, chain: Promise.resolve() }
+    if (!takenOver) return
+    const tally: Tally = { count: undefined, chain: undefined }
     this.#runs.set(run.id, tally)
-    if (takenOver) this.#read(run, tally, true)
+    this.#read(run, tally, true)
   }
 
   forget(id: string): void {
     this.#runs.delete(id)
   }
 
-  /** A signal may have been stored for `run`: take what is new. */
+  /** A signal may have been stored for `run` (one the worker holds): take what is new. */
   take(run: Run): void {
-    const tally = this.#runs.get(run.id)
-    if (tally) this.#read(run, tally, false)
+    let tally = this.#runs.get(run.id)
+    if (!tally) {
+      tally = { count: 0, chain: undefined }
+      this.#runs.set(run.id, tally)
+    }
+    this.#read(run, tally, false)
   }
 
   #read(run: Run, tally: Tally, baseline: boolean): void {
-    tally.chain = tally.chain
+    tally.chain = (tally.chain ?? Promise.resolve())
       .then(async () => {
         const events = (await this.#store.events(run.id)).filter((e) => e.kind === STORED)
         if (this.#runs.get(run.id) !== tally) return // let go meanwhile

@@ -20,7 +20,7 @@ import type { RunEvent } from '../engine/events'
 import { toFailure } from '../engine/failure'
 import type { QueueHost } from './host'
 import type { QueueHub } from './hub'
-import type { Claimed } from './native'
+import { CLAIM_ACCOUNT, CLAIM_EPOCH, CLAIM_ID, CLAIM_INPUT, CLAIM_INPUT_IS_TEXT, CLAIM_TAKEN_OVER, CLAIM_WORKFLOW, type Claimed } from './native'
 import type { CheckedWork } from './options'
 import { Ends } from './ends'
 import { Leases } from './leases'
@@ -52,6 +52,9 @@ interface Held {
   ended?: boolean
 }
 
+/** The worker's own events: not run events, so no reason to follow the engine's (see the constructor). */
+const OWN_EVENTS = new Set<string | symbol>(['error', 'stopped', 'newListener', 'removeListener'])
+
 /** After a failed claim, wait this long before the next. */
 const CLAIM_BACKOFF_MS = 1_000
 
@@ -73,7 +76,10 @@ export class Worker extends EventEmitter {
   readonly #stats = { claimed: 0, completed: 0, lostLeases: 0, takenOver: 0, polls: 0 }
   readonly #timers: Array<ReturnType<typeof setTimeout>> = []
   #safety: ReturnType<typeof setTimeout> | undefined
-  readonly #unlisten: () => void
+  /** Stops following the engine's events (`newListener`); undefined until then. */
+  #unlisten: (() => void) | undefined
+  /** Stopped: no longer follows the engine's events. */
+  #closed = false
   readonly #onEnqueued = (queues: string[]): void => {
     if (queues.some((q) => this.#options.queues.includes(q))) this.#pump()
   }
@@ -110,8 +116,14 @@ export class Worker extends EventEmitter {
       },
       committed: (batch) => this.#completed(batch),
     })
-    this.#unlisten = host.listen((event) => {
-      if (this.#held.has(event.runId) || this.#lettingGo.has(event.runId)) this.#emitEvent(event)
+    // the engine's events are followed only once the worker has a run-event
+    // listener: else each event of each run would pay a listener call for nothing
+    this.on('newListener', (type: string | symbol) => {
+      if (this.#unlisten === undefined && !this.#closed && !OWN_EVENTS.has(type)) {
+        this.#unlisten = host.listen((event) => {
+          if (this.#held.has(event.runId) || this.#lettingGo.has(event.runId)) this.#emitEvent(event)
+        })
+      }
     })
     this.#hub.on('enqueued', this.#onEnqueued)
     this.#signals = new StoredSignals(host.store, (error) => this.#error(error))
@@ -161,7 +173,9 @@ export class Worker extends EventEmitter {
         this.#hub.off('signalled', this.#onSignalled)
         this.#hub.off('missed', this.#onMissed)
         this.#hub.unsubscribe()
-        this.#unlisten()
+        this.#closed = true
+        this.#unlisten?.()
+        this.#unlisten = undefined
         this.emit('stopped')
       })
     }
@@ -250,13 +264,14 @@ export class Worker extends EventEmitter {
 
   /** Holds a claimed run: fenced and leased at once; started now, or buffered while every slot is taken (`prefetch`). */
   #take(claim: Claimed): void {
-    const { id, epoch } = claim
+    const id = claim[CLAIM_ID]
+    const epoch = claim[CLAIM_EPOCH]
     const stale = this.#held.get(id)
     if (stale) {
       // claimed again while held: the database lost this worker's claim (claims commit without
       // waiting for their fsync; a crash lost it) and gave the run out anew, at the same epoch
       this.#reclaimed(id, stale)
-      claim = { ...claim, takenOver: true }
+      claim[CLAIM_TAKEN_OVER] = true
     }
     this.#stats.claimed++
     const held: Held = { run: undefined, epoch, claimSeq: this.#claimSeq }
@@ -272,17 +287,17 @@ export class Worker extends EventEmitter {
   #startBuffered(): void {
     while (this.#buffer.length > 0 && this.#running() < this.#options.concurrency) {
       const [claim, held] = this.#buffer.shift()!
-      if (this.#held.get(claim.id) === held) this.#launch(claim, held)
+      if (this.#held.get(claim[CLAIM_ID]) === held) this.#launch(claim, held)
     }
   }
 
   /** Runs a held run: started, or resumed when taken over; a run that cannot start ends failed. */
   #launch(claim: Claimed, held: Held): void {
-    const { id } = claim
+    const id = claim[CLAIM_ID]
     const store = this.#host.store
-    const workflow = this.#host.workflow(claim.workflow)
-    if (!workflow) return this.#failUnstarted(id, new UnknownWorkflowError(claim.workflow))
-    if (claim.takenOver) {
+    const workflow = this.#host.workflow(claim[CLAIM_WORKFLOW])
+    if (!workflow) return this.#failUnstarted(id, new UnknownWorkflowError(claim[CLAIM_WORKFLOW]))
+    if (claim[CLAIM_TAKEN_OVER]) {
       this.#stats.takenOver++
       // the run's record and journal are read off the JS thread (after this process's queued writes commit), then resumed
       store.runInfo(id).then(
@@ -296,7 +311,13 @@ export class Worker extends EventEmitter {
           if (this.#held.get(id) === held) this.#failUnstarted(id, error)
         },
       )
-    } else this.#run(id, held, false, () => this.#host.startClaimed(workflow, JSON.parse(claim.input) as unknown, id, claim.account ?? undefined))
+    } else {
+      // a stored input that is not JSON throws in its parse, in `#run`: that run alone ends failed
+      this.#run(id, held, false, () => {
+        const input: unknown = claim[CLAIM_INPUT_IS_TEXT] ? JSON.parse(claim[CLAIM_INPUT] as string) : claim[CLAIM_INPUT]
+        return this.#host.startClaimed(workflow, input, id, claim[CLAIM_ACCOUNT] ?? undefined)
+      })
+    }
   }
 
   /** Starts (or resumes: `takenOver`) the run with `launch`, held as `held`; a run that cannot start ends failed. */
@@ -309,10 +330,8 @@ export class Worker extends EventEmitter {
     }
     held.run = run
     this.#signals.hold(run, takenOver)
-    void run.result().then(
-      () => this.#ended(id, run),
-      () => this.#ended(id, run),
-    )
+    const ended = (): void => this.#ended(id, run)
+    void run.result().then(ended, ended)
   }
 
   /** The run could not start here: it ends `failed` with the error recorded on it. */

@@ -6,6 +6,7 @@
 //! `NativeListener` (PostgreSQL `LISTEN`) is in `queue_listen.rs`; the
 //! lib/queue/ twin of both is `lib/queue/native.ts`.
 
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use arcflow_core::queue::{self, CancelAsked, ClaimRequest, NewRun, Queue};
@@ -90,7 +91,8 @@ impl NativeQueue {
     }
 
     /// Claims up to `limit` runs of `queues` for `worker` under a lease of
-    /// `leaseMs`: `[{id, workflow, workflowHash, input, account, epoch, takenOver}]`.
+    /// `leaseMs`: `[[id, workflow, input, account, epoch, takenOver, inputIsText]]`
+    /// (built as text by `claimed_text`).
     /// With `store`, each claimed run is fenced there at its epoch (every
     /// write of it is checked against this claim) before the answer reaches
     /// JavaScript: on the libuv thread, in one lock, not a call per run.
@@ -164,7 +166,8 @@ pub struct Call {
 }
 
 impl Call {
-    fn run(&mut self) -> arcflow_core::Result<Json> {
+    /// The answer's value, as JSON text.
+    fn run(&mut self) -> arcflow_core::Result<String> {
         let Some(op) = self.op.take() else {
             return Err(arcflow_core::Error::Internal("a queue call ran twice".into()));
         };
@@ -172,7 +175,7 @@ impl Call {
         let Some(q) = guard.as_mut() else {
             return Err(arcflow_core::Error::Closed("the queue is closed".into()));
         };
-        Ok(match op {
+        let value = match op {
             Op::Enqueue(runs) => {
                 let answers = q.enqueue(&runs)?;
                 Json::Array(answers.into_iter().map(|a| json!({ "id": a.id, "created": a.created, "status": a.status })).collect())
@@ -182,13 +185,7 @@ impl Call {
                 if let Some(writer) = fence {
                     writer.fence_all(&worker, claimed.iter().map(|c| (c.id.as_str(), c.epoch)));
                 }
-                Json::Array(
-                    claimed
-                        .into_iter()
-                        // the epoch is a u64 the database counts from 1: exact as a JS number far past any count of claims
-                        .map(|c| json!({ "id": c.id, "workflow": c.workflow, "workflowHash": c.workflow_hash, "input": c.input, "account": c.account, "epoch": c.epoch, "takenOver": c.taken_over }))
-                        .collect(),
-                )
+                return Ok(claimed_text(&claimed));
             }
             Op::Renew { worker, lease_ms } => json!(q.renew(&worker, lease_ms)?),
             Op::Release { worker, runs } => {
@@ -208,8 +205,39 @@ impl Call {
             }
             Op::Depth { queues } => json!(q.depth(&queues)?),
             Op::Now => json!(q.now_ms()?),
-        })
+        };
+        Ok(value.to_string())
     }
+}
+
+/// A claim's answer, built as text: one tuple per run, its input embedded
+/// as the JSON it is, so that the worker's one parse of the answer gives
+/// each run's input (no string of JSON to parse again per run, no field
+/// names). An input that is not JSON (a row changed by hand) goes as a
+/// string, flagged: the worker fails that run alone, as parsing it would.
+/// The epoch is a u64 the database counts from 1: exact as a JS number far
+/// past any count of claims.
+fn claimed_text(claimed: &[queue::Claimed]) -> String {
+    let mut out = String::with_capacity(2 + claimed.iter().map(|c| c.id.len() + c.workflow.len() + c.input.len() + 48).sum::<usize>());
+    out.push('[');
+    for (n, c) in claimed.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        // IgnoredAny checks the syntax without building the value
+        let json = serde_json::from_str::<serde::de::IgnoredAny>(&c.input).is_ok();
+        let text;
+        let input: &dyn std::fmt::Display = if json {
+            &c.input
+        } else {
+            text = Json::from(c.input.as_str());
+            &text
+        };
+        // writing to a String cannot fail
+        let _ = write!(out, "[{},{},{},{},{},{},{}]", Json::from(c.id.as_str()), Json::from(c.workflow.as_str()), input, json!(c.account), c.epoch, c.taken_over, !json);
+    }
+    out.push(']');
+    out
 }
 
 impl Task for Call {
@@ -221,7 +249,7 @@ impl Task for Call {
         let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run()))
             .unwrap_or_else(|_| Err(arcflow_core::Error::Internal("panic in native code: a queue call".into())));
         Ok(match answer {
-            Ok(value) => json!({ "ok": value }).to_string(),
+            Ok(value) => format!("{{\"ok\":{value}}}"),
             Err(e) => json!({ "error": to_json_value(&e) }).to_string(),
         })
     }
