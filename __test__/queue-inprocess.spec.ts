@@ -119,3 +119,37 @@ test('postgres: a process hears other processes\' enqueues and ends as notices; 
   await new Promise((resolve) => setTimeout(resolve, 300))
   t.is(notices.length, before, 'nothing is delivered after stop')
 })
+
+test('a worker that stops without draining lets go of a parent and its child, writing no end for either: the next worker resumes the child, which succeeds', async (t) => {
+  const store = sqlite()
+  let release: () => void = () => {}
+  let calls = 0
+  const flows = (engine: Engine, hang: boolean): Engine => {
+    engine.action('step', (input) => {
+      calls++
+      return hang ? new Promise((resolve) => (release = () => resolve(input))) : input
+    })
+    // the child's interrupted attempt is retried under its policy, as any resumed run's
+    engine.workflow({ name: 'child', tasks: { s: { action: 'step', input: '{{ input }}', retry: 1 } }, output: '{{ tasks.s.result }}' })
+    engine.workflow({ name: 'parent', tasks: { c: { workflow: 'child', input: '{{ input }}' } }, output: '{{ tasks.c.result }}' })
+    return engine
+  }
+  const first = flows(new Engine({ store, handleSignals: false }), true)
+  const worker = first.work()
+  const { id } = await first.enqueue('parent', { x: 7 })
+  while (calls === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  await worker.stop({ drain: false })
+  release() // the first attempt's action ends after its run was let go: nothing of it counts
+  await first.close()
+  const reader = new Engine({ store, handleSignals: false })
+  const child = (await reader.runs({ limit: 10 })).find((r) => r.parentId === id)
+  t.truthy(child, 'the child is in the store')
+  t.not(child!.status, 'cancelled', 'the child was let go with its parent, not cancelled')
+  await reader.close()
+  const second = flows(new Engine({ store, handleSignals: false }), false)
+  t.teardown(() => second.close())
+  const next = second.work()
+  t.deepEqual(await second.result(id, { timeout: 30_000 }), { x: 7 })
+  t.is((await second.getRun(child!.id))?.status, 'succeeded', 'the same child resumed and succeeded')
+  await next.stop()
+})

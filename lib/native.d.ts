@@ -441,8 +441,9 @@ export declare function runEndItems(handle: number, batch: number): void
 
 /**
  * A live event of a durable run that its executions do not imply
- * (`task.waiting`, `join.blocked`, `task.cached`, `task.child`,
- * `billing.insufficient_balance`): journaled as an event of its own kind
+ * (`task.waiting`, `task.cached`, `task.child`, a stored signal's delivery;
+ * `join.blocked` and `billing.insufficient_balance` are rebuilt from the
+ * run's error instead, see `lib/engine/journal-events.ts`): journaled as an event of its own kind
  * with its fields as `dataJson` and its time `at` (epoch ms), so that a
  * stream rebuilt from the store equals the live one. `task` -1: a
  * run-level event (`item` -1: not an item's).

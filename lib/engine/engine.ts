@@ -235,8 +235,12 @@ export class Engine {
       if (options.runId !== undefined) this.#given.claim(options.runId, this.#launcher.runs.has(options.runId), durability !== 'none')
       run = this.#launcher.launch<O>(workflow, actions, input, options, runId, durability, undefined)
     } catch (error) {
-      // the key claimed for `runId` goes back: no run of it exists
-      this.#keys.abandoned(key, runId, durable)
+      // the key claimed for `runId` goes back: no run of it exists (a failed give-back only makes the key wait out its orphan time)
+      try {
+        this.#keys.abandoned(key, runId, durable)
+      } catch {
+        // the start's own error is the one to throw
+      }
       throw error
     }
     // a run that failed at once is kept too: the next start with its key supersedes it

@@ -352,6 +352,8 @@ export class Run<O = unknown> {
     this.#status = 'cancelled' // here only: nothing of it is written
     this.#unsettled = false
     this.#stopping = true
+    // its children go with it, writing no end either: the worker that takes the run over resumes them
+    for (const child of this.children) child.abandon(reason, why)
     this.#stopInFlight(() => reason)
     if (!this.#released) {
       this.#released = true
@@ -557,6 +559,8 @@ export class Run<O = unknown> {
   #end(status: Exclude<RunStatus, 'running'>, event: NewEvent, error?: Error, output?: unknown): void {
     this.#status = status
     // the reason is made only when something is in flight: an Error's stack costs microseconds per run
+    // children hear of the run's end here, not through its signal (see subflows.ts)
+    for (const child of this.children) void child.cancel()
     this.#stopInFlight(() => new Error(`run ${status}`))
     // the core gives back what attempts in flight reserved
     let seq = -1
@@ -585,8 +589,6 @@ export class Run<O = unknown> {
     if (this.#timers) for (const timer of this.#timers) clearTimeout(timer)
     this.#timers = undefined
     this.#waits?.stop()
-    // children hear of the run's end here, not through its signal (see subflows.ts)
-    for (const child of this.children) void child.cancel()
     // an abort dispatches events: skip it when nothing is in flight
     if (this.#active > 0) this.#signal?.abort(reason())
   }

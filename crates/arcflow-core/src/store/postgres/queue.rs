@@ -81,15 +81,17 @@ RETURNING r.id, r.workflow, r.workflow_hash, r.input, r.account, r.epoch, r.prio
 
 /// An owner's runs are found through the leased runs' partial index (its
 /// predicate, word for word): as many entries as runs are held.
-/// The claim's transaction begun, its commit made asynchronous
-/// ([`CLAIM_COMMIT`]) and the limited queues among `queues` locked
-/// ([`LOCK_LIMITS`]), as one simple query: one round trip, where a prepared
-/// statement each would take three. The names go as literals: `E''` with
+/// The claim's transaction begun and the limited queues among `queues`
+/// locked ([`LOCK_LIMITS`]), as one simple query: one round trip, where a
+/// prepared statement each would take two. The claim commits synchronously:
+/// a claim a database crash could lose would come back at the same owner and
+/// epoch, which the fence could not tell from the first, and would let
+/// another worker start the run while the first attempt still runs. The names go as literals: `E''` with
 /// backslashes and quotes escaped holds any text, whatever
 /// `standard_conforming_strings` says.
 fn lock_limits(queues: &[&str]) -> String {
     let names: Vec<String> = queues.iter().map(|q| format!("E'{}'", q.replace('\\', "\\\\").replace('\'', "\\'"))).collect();
-    format!("BEGIN; {CLAIM_COMMIT}; {}", LOCK_LIMITS.replace("$1", &format!("ARRAY[{}]::text[]", names.join(", "))))
+    format!("BEGIN; {}", LOCK_LIMITS.replace("$1", &format!("ARRAY[{}]::text[]", names.join(", "))))
 }
 
 /// A failed claim's transaction is rolled back (the connection stays usable); answers `e`.
@@ -98,18 +100,6 @@ fn rolled_back(client: &mut postgres::Client, e: postgres::Error) -> postgres::E
     e
 }
 
-/// A claim's commit does not wait for its WAL to reach the disk (an fsync:
-/// one to a few ms here, on the wake-up's path). Nothing acknowledged rests
-/// on the claim alone: every write of the claimed run commits later, with a
-/// synchronous commit whose WAL flush covers the claim's (WAL is flushed in
-/// order), and its fence reads the claim's owner and epoch. So a crash of
-/// the database can lose only a claim nothing durable depends on: the run
-/// is `queued` again at its old epoch, and the worker's writes for it are
-/// refused by the fence (another owner, or none, holds the row). Claimed
-/// again by the same worker, at the same epoch, it is not "still held":
-/// the worker lets go of its first attempt and resumes the run (see
-/// `lib/queue/worker.ts`, a claim of a run it holds).
-const CLAIM_COMMIT: &str = "SET LOCAL synchronous_commit TO off";
 
 const RENEW: &str = "
 UPDATE runs SET lease_until = (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $2

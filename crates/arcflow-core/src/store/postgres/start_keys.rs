@@ -1,9 +1,10 @@
 //! PostgreSQL's claims of idempotent start keys (see `store/start_keys.rs`):
 //! one transaction; a concurrent claim of the same key waits on the row's
 //! lock (`ON CONFLICT` sees the committed row), at most `CLAIM_LOCK_WAIT_MS`.
-//! It commits without waiting for its WAL flush (`synchronous_commit = off`,
-//! as SQLite's claim skips its fsync): the writer's commit of the run's
-//! rows, later in the WAL, flushes it too; a crash before that loses both.
+//! It commits synchronously (unlike SQLite's, which skips its fsync): the
+//! database can crash on its own, while the run goes on in its process and
+//! its rows land later, so a claim lost with the crash would let another
+//! process start a second run under the key.
 
 use postgres::Client;
 
@@ -26,7 +27,7 @@ const RUN: &str = "SELECT id, workflow, status, input, output, error, started_at
 
 pub(super) fn claim(c: &mut Client, s: &mut Statements, r: &StartKeyRequest<'_>) -> Pg<StartKeyClaim> {
     let mut tx = c.transaction()?;
-    tx.batch_execute(&format!("SET LOCAL lock_timeout = '{CLAIM_LOCK_WAIT_MS}ms'; SET LOCAL synchronous_commit = off"))?;
+    tx.batch_execute(&format!("SET LOCAL lock_timeout = '{CLAIM_LOCK_WAIT_MS}ms'"))?;
     let statement = s.get(&mut tx, CLAIM)?;
     let mine = tx.query_opt(&statement, &[&r.key, &r.run_id, &r.now_ms, &r.retained_since(), &r.orphaned_before(), &r.superseded])?;
     let claim = if mine.is_some() {

@@ -7,7 +7,8 @@
 //! start). It is as durable as its run all the same: the run's own rows
 //! come after it in the one WAL file, and the writer's commit of them
 //! (`FULL`) syncs every frame before them, the claim's included; a crash
-//! before that loses the claim and the run's start together.
+//! before that (of the process or the machine: the database is in the
+//! process) loses the claim and the run's start together.
 
 use std::time::Duration;
 
