@@ -13,6 +13,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
+import { listenedMeters } from '../lib/engine/credit-wait'
 import { Engine, InsufficientBalanceError, RunFailedError } from '../lib/index'
 import { holdWriteLock } from './helpers/lock-holder'
 
@@ -73,7 +74,10 @@ test('a metered start under another process’s write lock neither throws nor bl
   // told by the credit thread: each waiting reservation was looked at once, when it settled
   t.is(after.looks, after.waits, `${after.looks} looks for ${after.waits} waiting reservations`)
   t.true(after.wakeups >= 1 && after.wakeups <= after.waits, `${after.wakeups} wake-ups`)
+  const listened = listenedMeters()
+  t.true(listened >= 1, 'the waits listened to the meter')
   await engine.close()
+  t.is(listenedMeters(), listened - 1, 'closing the meter forgot its listener (no entry per closed meter)')
 
   // what the database says, with the leases given back at close
   const check = new Engine({ store: `sqlite:${path}` })

@@ -10,6 +10,7 @@ import { nativeRead, type ReadOptions } from '../store/read'
 import type { DurableStore } from '../store/store'
 import type { StoreLease } from '../store/shared'
 import type { WorkflowDefinition } from '../workflow/model'
+import { closeMeter } from './credit-wait'
 import type { CreditStats } from './engine-types'
 import { checkCost, credits, DEFAULT_CREDIT_LEASE_MS, MeteringError, type Cost, type MeteringOptions, type RunMeter } from './metering'
 
@@ -182,7 +183,7 @@ export class Accounts {
    */
   close(): void {
     this.#closed = true
-    if (this.#handle !== undefined) native.meterClose(this.#lease ? null : this.#handle, this.#tables)
+    if (this.#handle !== undefined) closeMeter(this.#lease ? null : this.#handle, this.#tables)
     this.#handle = undefined
   }
 }

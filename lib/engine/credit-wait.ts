@@ -94,3 +94,22 @@ export function awaitCredit(meter: number, handle: number, ticket: number, live:
   waiting.byTicket.set(ticket, w)
   hold(waiting)
 }
+
+/**
+ * Closes meter `meter` (null: none, only the cost `tables`) and forgets its
+ * waiting reservations' entry: it holds the credit thread's callback, which
+ * would otherwise stay for the life of the process, one per closed meter.
+ * Its runs have ended, so no reservation still waits.
+ */
+export function closeMeter(meter: number | null, tables: number[]): void {
+  native.meterClose(meter, tables)
+  const waiting = meter === null ? undefined : meters.get(meter)
+  if (!waiting) return
+  meters.delete(meter!)
+  if (waiting.held) waiting.wake?.hold(false)
+}
+
+/** How many meters' reservations are listened to (diagnostics; the tests check that closing a meter forgets it). */
+export function listenedMeters(): number {
+  return meters.size
+}

@@ -24,6 +24,7 @@
  */
 import { native } from '../binding'
 import type { MeterSettings } from '../engine/accounts'
+import { closeMeter } from '../engine/credit-wait'
 import { MeteringError } from '../engine/metering'
 import { GivenRunIds } from '../engine/run-ids'
 import { StartKeys } from '../engine/idempotency'
@@ -100,7 +101,7 @@ export class StoreLease {
     const entry = this.#entry
     if (--entry.refs > 0) return
     if (open.get(entry.key) === entry) open.delete(entry.key)
-    if (entry.meter !== undefined) native.meterClose(entry.meter, [])
+    if (entry.meter !== undefined) closeMeter(entry.meter, [])
     entry.meter = undefined
     await entry.store.close()
   }
