@@ -32,11 +32,27 @@ RETURNING run_id";
 impl SqliteStore {
     pub(super) fn claim_key(&mut self, r: &StartKeyRequest<'_>) -> Result<StartKeyClaim> {
         self.conn.busy_timeout(Duration::from_millis(CLAIM_LOCK_WAIT_MS)).map_err(db_error)?;
-        self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(db_error)?;
-        let claim = self.claim_key_now(r);
-        self.conn.pragma_update(None, "synchronous", "FULL").map_err(db_error)?;
-        self.conn.busy_timeout(self.lock_wait).map_err(db_error)?;
-        claim
+        let claim = self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(db_error).and_then(|()| self.claim_key_now(r));
+        // both settings come back whatever the claim did: the reader's other
+        // writes (credits) commit with FULL, its reads wait `lock_wait`
+        let restored = self.restore_settings();
+        match (claim, restored) {
+            (Err(e), _) => Err(e),
+            (Ok(claim), Ok(())) => Ok(claim),
+            (Ok(claim), Err(e)) => {
+                // the start reports this failure, so it must not keep the key
+                if claim == StartKeyClaim::Claimed {
+                    let _ = self.conn.execute("DELETE FROM start_keys WHERE key = ?1 AND run_id = ?2", params![r.key, r.run_id]);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn restore_settings(&mut self) -> Result<()> {
+        let sync = self.conn.pragma_update(None, "synchronous", "FULL").map_err(db_error);
+        let wait = self.conn.busy_timeout(self.lock_wait).map_err(db_error);
+        sync.and(wait)
     }
 
     fn claim_key_now(&mut self, r: &StartKeyRequest<'_>) -> Result<StartKeyClaim> {
@@ -61,7 +77,7 @@ impl SqliteStore {
     pub(super) fn release_key(&mut self, key: &str, run_id: &str) -> Result<()> {
         self.conn.busy_timeout(Duration::from_millis(CLAIM_LOCK_WAIT_MS)).map_err(db_error)?;
         let done = self.conn.execute("DELETE FROM start_keys WHERE key = ?1 AND run_id = ?2", params![key, run_id]).map(drop).map_err(db_error);
-        self.conn.busy_timeout(self.lock_wait).map_err(db_error)?;
-        done
+        let restored = self.conn.busy_timeout(self.lock_wait).map_err(db_error);
+        done.and(restored)
     }
 }
