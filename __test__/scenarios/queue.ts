@@ -90,10 +90,19 @@ export function queueScenarios(test: TestFn, store: () => string, label: string)
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
     await done
-    t.true(most >= 1)
-    t.true(most <= 2, `at most 2 running at once, saw ${most}`)
+    t.true(most <= 2, `the store never showed more than 2 running at once, saw ${most}`)
     const claimed = await Promise.all(workers.map((w) => stopWorker(w)))
     t.is(claimed.reduce((sum, s) => sum + (s.claimed as number), 0), 8)
+    // the steps' own spans, by the clock both processes share: each lies within
+    // its run's hold on the queue (claim to end), so they never overlap more
+    // than the limit allows (an end before a start in the same millisecond)
+    const spans = workers.flatMap((w) => w.lines.filter((l) => 'stepped' in l)).map((l) => [l.from as number, l.to as number])
+    t.is(spans.length, 8)
+    const edges = spans.flatMap(([from, to]) => [[from, 1], [to, -1]]).sort((a, b) => a[0] - b[0] || a[1] - b[1])
+    let overlap = 0
+    let widest = 0
+    for (const [, d] of edges) widest = Math.max(widest, (overlap += d))
+    t.true(widest <= 2, `at most 2 steps at once across the two processes, saw ${widest}`)
   })
 
   test(`${label}: cancel from another process: a queued run never starts, a running one is cancelled by its worker`, async (t) => {
