@@ -194,8 +194,9 @@ export declare class NativeStore {
    * another connection's lock at most `CLAIM_LOCK_WAIT_MS` (then a
    * transient `StoreError`); `superseded`: a run of the key this process
    * knows did not succeed. Synchronous: `start` answers its run at once.
+   * Its times are the store's clock (the database's on PostgreSQL), not this process's.
    */
-  claimStartKey(key: string, runId: string, nowMs: number, retentionMs: number, superseded?: string | undefined | null): string | null
+  claimStartKey(key: string, runId: string, retentionMs: number, superseded?: string | undefined | null): string | null
   /** Gives up `runId`'s claim of `key`: its start failed before the run existed. */
   releaseStartKey(key: string, runId: string): void
   /**

@@ -77,10 +77,11 @@ impl NativeStore {
     /// another connection's lock at most `CLAIM_LOCK_WAIT_MS` (then a
     /// transient `StoreError`); `superseded`: a run of the key this process
     /// knows did not succeed. Synchronous: `start` answers its run at once.
+    /// Its times are the store's clock (the database's on PostgreSQL), not this process's.
     #[napi]
-    pub fn claim_start_key(&self, key: String, run_id: String, now_ms: f64, retention_ms: f64, superseded: Option<String>) -> Result<Option<String>, JsError> {
+    pub fn claim_start_key(&self, key: String, run_id: String, retention_ms: f64, superseded: Option<String>) -> Result<Option<String>, JsError> {
         guard(|| {
-            let request = StartKeyRequest { key: &key, run_id: &run_id, now_ms: now_ms as i64, retention_ms: retention_ms.min(i64::MAX as f64) as i64, superseded: superseded.as_deref() };
+            let request = StartKeyRequest { key: &key, run_id: &run_id, now_ms: None, retention_ms: retention_ms.min(i64::MAX as f64) as i64, superseded: superseded.as_deref() };
             match self.with_reader(|reader| reader.claim_start_key(&request))? {
                 StartKeyClaim::Claimed => Ok(None),
                 taken => json(&taken).map(Some),

@@ -258,7 +258,10 @@ impl Store for PostgresStore {
     }
 
     fn claim_start_key(&mut self, request: &StartKeyRequest<'_>) -> Result<StartKeyClaim> {
-        self.with(|c, s| start_keys::claim(c, s, request))
+        self.with(|c, s| start_keys::claim(c, s, request))?.ok_or_else(|| Error::Store {
+            message: format!("the claim of start key {:?} answered no row", request.key),
+            transient: true,
+        })
     }
 
     fn release_start_key(&mut self, key: &str, run_id: &str) -> Result<()> {
