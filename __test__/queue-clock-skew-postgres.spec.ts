@@ -7,7 +7,8 @@
 // twice; once the normal worker is killed -9, the skewed one still takes
 // its runs over after the lease (a clock behind would see them live for an
 // hour) and finishes them. A keyed start in such a process claims its key
-// by the database's clock too.
+// by the database's clock too, and the task cache's entries it stores and
+// reads expire by that clock.
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -15,6 +16,7 @@ import { createInterface } from 'node:readline'
 import test from 'ava'
 
 import { Engine } from '../lib/index'
+import { cacheSetup } from './scenarios/cache'
 import { usePostgres } from './support/postgres'
 import { startWorker, stopWorker, type Line, type WorkerProcess } from './support/workers'
 
@@ -109,3 +111,28 @@ test.serial('a keyed start in a process whose clock is an hour behind claims its
   const claimedAt = Number(await pg.cluster.sql("select claimed_at from start_keys where key = 'order-9'", schema))
   t.true(before <= claimedAt && claimedAt <= after, `claimed at ${claimedAt}, not within the database's ${before}..${after}`)
 })
+
+// an entry stored by a clock an hour behind would expire for everyone else
+// at once; one read by a clock an hour ahead would look expired to it
+for (const [label, skew] of [['an hour ahead', HOUR], ['an hour behind', -HOUR]] as const) {
+  test.serial(`a process whose clock is ${label} shares the task cache by the database's clock`, async (t) => {
+    const url = pg.url()
+    const before = cacheSetup({ store: url }, '10m')
+    t.is(await before.engine.run(before.wf, { doc: 'a' }), 'summary of a')
+    await before.engine.close()
+    const child = spawn(process.execPath, ['--require', skewedClock, join(__dirname, 'fixtures', 'cache-child.mjs'), url, 'a', 'b'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ARCFLOW_TEST_CLOCK_SKEW_MS: String(skew) },
+    })
+    t.teardown(() => void child.kill('SIGKILL'))
+    let out = ''
+    for await (const chunk of child.stdout!) out += String(chunk)
+    const { calls, storeHits } = JSON.parse(out) as { calls: string[]; storeHits: number }
+    t.deepEqual(calls, ['b'], 'it used the entry stored here ten minutes ago by the database\'s clock')
+    t.is(storeHits, 1)
+    const after = cacheSetup({ store: url }, '10m')
+    t.teardown(() => after.engine.close())
+    t.is(await after.engine.run(after.wf, { doc: 'b' }), 'summary of b')
+    t.deepEqual(after.calls, [], 'the entry it stored is alive here')
+  })
+}

@@ -268,8 +268,8 @@ impl Store for PostgresStore {
         self.with(|c, s| start_keys::release(c, s, key, run_id))
     }
 
-    fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<(String, i64)>> {
-        self.with(|c, s| links::cache_get(c, s, workflow, task, key, now_ms))
+    fn cache_get(&mut self, workflow: &str, task: &str, key: &str) -> Result<Option<(String, i64)>> {
+        self.with(|c, s| links::cache_get(c, s, workflow, task, key))
     }
 
     fn runs(&mut self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
