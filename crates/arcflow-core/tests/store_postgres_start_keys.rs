@@ -1,7 +1,7 @@
 //! PostgreSQL's start key claims beside the contract (`contract/start_keys.rs`):
-//! stamped by the database's clock, a bounded wait for another session's
-//! lock (the session's own setting untouched), and claims racing releases
-//! always answered.
+//! one statement each, stamped by the database's clock, a bounded wait for
+//! another session's lock (the session's own setting untouched), and
+//! claims racing releases always answered.
 
 mod support;
 
@@ -9,6 +9,8 @@ use std::collections::HashSet;
 
 use arcflow_core::store::{PostgresStore, StartKeyClaim, StartKeyRequest, Store, CLAIM_LOCK_WAIT_MS};
 use arcflow_core::Error;
+use support::plans;
+use support::postgres::Cluster;
 
 const DAY: i64 = 86_400_000;
 
@@ -18,6 +20,27 @@ fn claim<'a>(key: &'a str, run_id: &'a str) -> StartKeyRequest<'a> {
 
 fn db_now(client: &mut postgres::Client) -> i64 {
     client.query_one("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint", &[]).unwrap().get(0)
+}
+
+/// Every statement the server was sent (`pg_stat_statements` counts
+/// `BEGIN`, `SET` and `COMMIT` too), on a cluster of its own.
+#[test]
+fn a_claim_is_one_statement_whether_it_takes_the_key_or_finds_it_taken() {
+    let cluster = Cluster::start_with(plans::SETTINGS);
+    let mut admin = cluster.client();
+    plans::enable(&mut admin);
+    let mut store = PostgresStore::open(&cluster.url("keys_count")).unwrap();
+    assert_eq!(store.claim_start_key(&claim("warm", "w")).unwrap(), StartKeyClaim::Claimed); // prepared
+    let sent = |admin: &mut postgres::Client| -> i64 {
+        let row = admin.query_one("SELECT COALESCE(sum(calls), 0)::bigint FROM pg_stat_statements WHERE strpos(query, 'pg_stat_statements') = 0", &[]).unwrap();
+        row.get(0)
+    };
+    plans::reset(&mut admin);
+    assert_eq!(store.claim_start_key(&claim("k", "a")).unwrap(), StartKeyClaim::Claimed);
+    assert_eq!(sent(&mut admin), 1, "a claim that takes the key");
+    plans::reset(&mut admin);
+    assert!(matches!(store.claim_start_key(&claim("k", "b")).unwrap(), StartKeyClaim::Taken { .. }));
+    assert_eq!(sent(&mut admin), 1, "a claim that finds it taken, with its holder");
 }
 
 #[test]
