@@ -168,17 +168,21 @@ export declare class NativeStore {
    * flight is parked) or, with null, running again (`Write::RunWaiting`).
    */
   setWaiting(id: string, since?: number | undefined | null): number
-  /** Keeps a task's result (JSON text) under (workflow, task, key) until `expiresAt`. */
-  cachePut(workflow: string, task: string, key: string, value: string, expiresAt: number): number
+  /**
+   * Keeps a task's result (JSON text) under (workflow, task, key) for
+   * `ttlMs` from when it is stored, by the store's clock (the database's
+   * on PostgreSQL), not this process's.
+   */
+  cachePut(workflow: string, task: string, key: string, value: string, ttlMs: number): number
   /** Drops cached results (a workflow's, one task's of it, or all). */
   cacheClear(workflow?: string | undefined | null, task?: string | undefined | null): number
   /**
-   * The result cached under (workflow, task, key) that has not expired at
-   * `nowMs`, as `[value, expiresAt]` (JSON text) or null, read on a libuv thread as
+   * The result cached under (workflow, task, key) that has not expired
+   * by the store's clock, as `[value, msLeft]` (JSON text) or null, read on a libuv thread as
    * committed now: it does not wait for this process's queued writes
    * (the engine's in-memory layer answers its own).
    */
-  cacheGet(workflow: string, task: string, key: string, nowMs: number, signal?: AbortSignal | undefined | null): Promise<string>
+  cacheGet(workflow: string, task: string, key: string, signal?: AbortSignal | undefined | null): Promise<string>
   /**
    * The newest run started with idempotency key `key`, as committed now
    * (JSON of its record, or null): one indexed lookup on the reader,
@@ -194,8 +198,9 @@ export declare class NativeStore {
    * another connection's lock at most `CLAIM_LOCK_WAIT_MS` (then a
    * transient `StoreError`); `superseded`: a run of the key this process
    * knows did not succeed. Synchronous: `start` answers its run at once.
+   * Its times are the store's clock (the database's on PostgreSQL), not this process's.
    */
-  claimStartKey(key: string, runId: string, nowMs: number, retentionMs: number, superseded?: string | undefined | null): string | null
+  claimStartKey(key: string, runId: string, retentionMs: number, superseded?: string | undefined | null): string | null
   /** Gives up `runId`'s claim of `key`: its start failed before the run existed. */
   releaseStartKey(key: string, runId: string): void
   /**

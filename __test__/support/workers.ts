@@ -24,13 +24,21 @@ export interface WorkerProcess {
 
 const tail = (lines: Line[]): string => lines.slice(-12).map((l) => JSON.stringify(l)).join('\n')
 
-export function startWorker(store: string, options: Record<string, unknown>): WorkerProcess {
-  return startChild(child, [store, JSON.stringify(options)])
+/** How a child process is started besides its script and arguments. */
+export interface ChildSetup {
+  /** Node's own flags (`--require` a preload). */
+  execArgv?: string[]
+  /** Added to this process's environment. */
+  env?: Record<string, string>
+}
+
+export function startWorker(store: string, options: Record<string, unknown>, setup: ChildSetup = {}): WorkerProcess {
+  return startChild(child, [store, JSON.stringify(options)], setup)
 }
 
 /** A child process of `script` (a fixture printing JSON lines) with `args`. */
-export function startChild(script: string, args: string[]): WorkerProcess {
-  const proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+export function startChild(script: string, args: string[], setup: ChildSetup = {}): WorkerProcess {
+  const proc = spawn(process.execPath, [...(setup.execArgv ?? []), script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...setup.env } })
   const lines: Line[] = []
   const waiters: Array<{ match: (line: Line) => boolean; resolve: (line: Line) => void }> = []
   let err = ''

@@ -21,8 +21,8 @@ import type { RunEvent } from './events'
 /** Entries the in-memory layer keeps at most (documented in the README). */
 export const CACHE_ENTRIES = 10_000
 
-/** A cached result; `expiresAt`: as the store said (an entry read from it). */
-type Entry = { value: unknown; expiresAt?: number }
+/** A cached result; `leftMs`: what the store said it had left, by its clock (an entry read from it). */
+type Entry = { value: unknown; leftMs?: number }
 
 function lruKey(workflow: string, task: string, key: string): string {
   return JSON.stringify([workflow, task, key])
@@ -56,8 +56,8 @@ export class TaskResultCache {
       this.stats.misses++
       return undefined
     }
-    const now = Date.now()
-    return this.#store.native.cacheGet(workflow, task, key, now).then((text) => {
+    // expiry is the store's clock (the database's on PostgreSQL), not this process's
+    return this.#store.native.cacheGet(workflow, task, key).then((text) => {
       const answer = JSON.parse(text) as { ok: [unknown, number] | null } | { error: Parameters<typeof fromNativeData>[0] }
       if ('error' in answer) throw fromNativeData(answer.error)
       if (answer.ok === null) {
@@ -65,19 +65,19 @@ export class TaskResultCache {
         return undefined
       }
       this.stats.storeHits++
-      return { value: answer.ok[0], expiresAt: answer.ok[1] }
+      return { value: answer.ok[0], leftMs: answer.ok[1] }
     })
   }
 
   /** @internal Keeps a successful result (JSON text `payload`). */
   put(workflow: string, task: string, key: string, value: unknown, payload: string, ttlMs: number): void {
     this.#lru.set(lruKey(workflow, task, key), { value }, { ttl: ttlMs })
-    this.#store?.native.cachePut(workflow, task, key, payload, Date.now() + ttlMs)
+    this.#store?.native.cachePut(workflow, task, key, payload, ttlMs)
   }
 
   /** @internal Puts what the store answered into the in-memory layer, until the store's expiry. */
   remember(workflow: string, task: string, key: string, entry: Entry): void {
-    const ttl = (entry.expiresAt ?? 0) - Date.now()
+    const ttl = entry.leftMs ?? 0
     if (ttl > 0) this.#lru.set(lruKey(workflow, task, key), entry, { ttl })
   }
 

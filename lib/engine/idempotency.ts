@@ -18,7 +18,8 @@
  * The claim is synchronous, on the JS thread: `start` answers a `Run` (and
  * its id) at once, so which run a key names must be settled before it
  * returns; the write-behind queue commits later and could not say. It is
- * one short transaction, paid only by keyed starts this process has not
+ * one short transaction (one statement on PostgreSQL, timed by the
+ * database's clock), paid only by keyed starts this process has not
  * seen; it waits at most 5 s for another connection's lock, then fails
  * with a transient `StoreError`. A claim whose run never reached the store
  * (its process died in between) is given up after a minute.
@@ -62,7 +63,8 @@ export class StartKeys {
     if (!this.#store) return undefined
     if (!durable) return this.#lookup(key, retentionMs, now)
     // a run of ours that did not succeed may still read `running` in the store (its end queued)
-    const text = this.#store.native.claimStartKey(key, runId, now, retentionMs, known?.run.id ?? null)
+    // by the store's clock (the database's on PostgreSQL), whatever this machine's says
+    const text = this.#store.native.claimStartKey(key, runId, retentionMs, known?.run.id ?? null)
     if (text === null) return undefined
     const { runId: holder, run } = JSON.parse(text) as { runId: string; run: RawRun | null }
     return run ? runRecord(run) : { id: holder, status: 'running' }

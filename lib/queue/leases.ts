@@ -7,7 +7,10 @@
  *
  * A run counts as missing from a renewal only if its claim answered before
  * the renewal was sent (claims and renewals share one connection, so that
- * claim had committed).
+ * claim had committed), and only while it has not ended here: an end that
+ * committed clears the run's owner, so a renewal sent before this process
+ * hears of the commit misses it; whether such an end was refused (the
+ * lease lost) is the writer's to say (`takeLost`).
  */
 import type { DurableStore } from '../store/store'
 import type { QueueClient } from './native'
@@ -15,6 +18,8 @@ import type { QueueClient } from './native'
 interface Held {
   epoch: number
   claimSeq: number
+  /** It ended here; its end waits for its commit. */
+  ended?: boolean
 }
 
 export interface LeaseOwner {
@@ -48,7 +53,7 @@ export class Leases {
           this.#renewing = false
           const epochs = new Map(still)
           for (const [id, held] of owner.held()) {
-            if (held.claimSeq <= seen && epochs.get(id) !== held.epoch) owner.lost(id)
+            if (held.claimSeq <= seen && !held.ended && epochs.get(id) !== held.epoch) owner.lost(id)
           }
         },
         (error: unknown) => {

@@ -4,7 +4,7 @@
  * run's id, fenced by the claim's epoch, and holds them under a lease it
  * renews with one call per third of the lease (`leases.ts`).
  *
- * Wake-ups (see `hub.ts`): an enqueue or a run's end in this process claims
+ * Wake-ups (`wakeups.ts`): an enqueue or a run's end in this process claims
  * at once; another process's enqueue arrives as a PostgreSQL notice, or on
  * SQLite is found by a short poll (`pollInterval`); a jittered safety poll
  * of a few seconds is a backstop only. Signals stored for its runs from
@@ -25,6 +25,7 @@ import type { CheckedWork } from './options'
 import { Ends } from './ends'
 import { Leases } from './leases'
 import { StoredSignals } from './stored-signals'
+import { Wakeups } from './wakeups'
 
 /** `worker.stats()`. */
 export interface WorkerStats {
@@ -74,27 +75,12 @@ export class Worker extends EventEmitter {
   /** Resolves once stopped: every run ended here or was released. */
   #stopped: Promise<void> | undefined
   readonly #stats = { claimed: 0, completed: 0, lostLeases: 0, takenOver: 0, polls: 0 }
-  readonly #timers: Array<ReturnType<typeof setTimeout>> = []
-  #safety: ReturnType<typeof setTimeout> | undefined
+  readonly #wakeups: Wakeups
   /** Stops following the engine's events (`newListener`); undefined until then. */
   #unlisten: (() => void) | undefined
   /** Stopped: no longer follows the engine's events. */
   #closed = false
-  readonly #onEnqueued = (queues: string[]): void => {
-    if (queues.some((q) => this.#options.queues.includes(q))) this.#pump()
-  }
-  readonly #onCancel = (ids: string[]): void => {
-    if (ids.some((id) => this.#held.has(id))) this.#forwardCancels()
-  }
   readonly #signals: StoredSignals
-  readonly #onSignalled = (ids: string[] | '*'): void => {
-    for (const [id, held] of this.#held) if (held.run && (ids === '*' || ids.includes(id))) this.#signals.take(held.run)
-  }
-  readonly #onMissed = (): void => {
-    this.#pump()
-    this.#forwardCancels()
-    this.#onSignalled('*')
-  }
 
   /** @internal Made by `engine.work`. */
   constructor(host: QueueHost, options: CheckedWork) {
@@ -125,24 +111,19 @@ export class Worker extends EventEmitter {
         })
       }
     })
-    this.#hub.on('enqueued', this.#onEnqueued)
     this.#signals = new StoredSignals(host.store, (error) => this.#error(error))
-    this.#hub.on('cancel', this.#onCancel)
-    this.#hub.on('signalled', this.#onSignalled)
-    this.#hub.on('missed', this.#onMissed)
-    this.#hub.subscribe()
-    if (!this.#hub.notified) {
-      // SQLite: no notifications across processes, so a short poll finds their enqueues and cancels
-      const poll = setInterval(() => {
-        this.#pump()
-        if (this.#held.size > 0) this.#forwardCancels()
-        // only waiting runs: a running one takes its signals when it waits, or by the next poll
-        for (const held of this.#held.values()) if (held.run?.status === 'waiting') this.#signals.take(held.run)
-      }, options.pollMs)
-      poll.unref()
-      this.#timers.push(poll)
-    }
-    this.#armSafetyPoll()
+    this.#wakeups = new Wakeups(this.#hub, options, {
+      id: this.id,
+      claim: () => this.#pump(),
+      held: () => this.#held,
+      takeSignals: (which) => {
+        for (const [id, held] of this.#held) {
+          if (held.run && (which === '*' || (which === 'waiting' ? held.run.status === 'waiting' : which.includes(id)))) this.#signals.take(held.run)
+        }
+      },
+      polled: () => void this.#stats.polls++,
+      error: (error) => this.#error(error),
+    })
     queueMicrotask(() => this.#pump())
   }
 
@@ -163,16 +144,10 @@ export class Worker extends EventEmitter {
     if (options.drain === false) this.#releasing ??= this.#release().finally(() => (this.#released = true))
     if (!this.#stopped) {
       this.#stopping = true
-      for (const timer of this.#timers) clearInterval(timer)
-      this.#timers.length = 0
-      if (this.#safety !== undefined) clearTimeout(this.#safety)
-      this.#hub.off('enqueued', this.#onEnqueued)
+      this.#wakeups.stopClaims()
       this.#stopped = this.#settle().then(() => {
         this.#leases.stop()
-        this.#hub.off('cancel', this.#onCancel)
-        this.#hub.off('signalled', this.#onSignalled)
-        this.#hub.off('missed', this.#onMissed)
-        this.#hub.unsubscribe()
+        this.#wakeups.close()
         this.#closed = true
         this.#unlisten?.()
         this.#unlisten = undefined
@@ -215,18 +190,6 @@ export class Worker extends EventEmitter {
       }
     }
     for (const [id] of runs) this.#host.store.native.unfence(id)
-  }
-
-  #armSafetyPoll(): void {
-    // jittered so that workers do not poll in step
-    const delay = this.#options.safetyPollMs * (0.5 + Math.random())
-    this.#safety = setTimeout(() => {
-      this.#stats.polls++
-      this.#pump()
-      if (this.#held.size > 0) this.#forwardCancels()
-      if (!this.#stopping) this.#armSafetyPoll()
-    }, delay)
-    // ref'd: a worker keeps its process alive until it is stopped
   }
 
   /** Claims up to the free capacity; again at once while claims come back full. */
@@ -423,26 +386,6 @@ export class Worker extends EventEmitter {
     } finally {
       this.#lettingGo.delete(id)
     }
-  }
-
-  #forwarding = false
-  /** Cancels asked from other processes for runs held here. */
-  #forwardCancels(): void {
-    if (this.#forwarding) return
-    this.#forwarding = true
-    this.#hub.client.cancels(this.id).then(
-      (asked) => {
-        this.#forwarding = false
-        for (const [id, policy] of asked) {
-          const run = this.#held.get(id)?.run
-          if (run?.live()) void run.cancel({ policy: policy === 'allow_finish' ? 'allow_finish' : 'cancel_running' })
-        }
-      },
-      (error: unknown) => {
-        this.#forwarding = false
-        this.#error(error as Error)
-      },
-    )
   }
 
   #emitEvent(event: RunEvent): void {

@@ -103,7 +103,7 @@ fn the_start_key_migration_carries_each_keys_newest_run_over() {
     conn.execute_batch("DROP TABLE start_keys; PRAGMA user_version = 8;").unwrap();
     drop(conn);
     let mut store = SqliteStore::open(&path).unwrap();
-    let claim = StartKeyRequest { key: "k", run_id: "another", now_ms: 3, retention_ms: 1_000, superseded: None };
+    let claim = StartKeyRequest { key: "k", run_id: "another", now_ms: Some(3), retention_ms: 1_000, superseded: None };
     match store.claim_start_key(&claim).unwrap() {
         StartKeyClaim::Taken { run_id, run } => assert_eq!((run_id.as_str(), run.map(|r| r.status)), ("new", Some("running".into()))),
         StartKeyClaim::Claimed => panic!("the key's run was not carried over"),

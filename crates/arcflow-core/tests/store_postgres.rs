@@ -88,7 +88,7 @@ fn processes_opening_one_schema_at_once_migrate_it_once() {
         handle.join().unwrap().unwrap_or_else(|e| panic!("a concurrent open failed: {e}"));
     }
     let rows = support::postgres::cluster().client().query(&format!("SELECT version FROM \"{schema}\".arcflow_schema"), &[]).unwrap();
-    let latest = 8; // the migrations of store/postgres/schema.rs
+    let latest = 9; // the migrations of store/postgres/schema.rs
     assert_eq!(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [latest], "one version row, at the latest version");
 }
 

@@ -33,13 +33,15 @@ impl NativeStore {
         guard(|| Ok(self.writer.enqueue([Write::RunWaiting { id, since: since.map(|s| s as i64) }])?.0 as f64))
     }
 
-    /// Keeps a task's result (JSON text) under (workflow, task, key) until `expiresAt`.
+    /// Keeps a task's result (JSON text) under (workflow, task, key) for
+    /// `ttlMs` from when it is stored, by the store's clock (the database's
+    /// on PostgreSQL), not this process's.
     #[napi]
-    pub fn cache_put(&self, workflow: String, task: String, key: String, value: String, expires_at: f64) -> Result<f64, JsError> {
+    pub fn cache_put(&self, workflow: String, task: String, key: String, value: String, ttl_ms: f64) -> Result<f64, JsError> {
         guard(|| {
             check_cache_key(&key)?;
-            let expires_at = expires_at as i64;
-            Ok(self.writer.enqueue([Write::CachePut { workflow, task, key, value, expires_at }])?.0 as f64)
+            let ttl_ms = ttl_ms.min(i64::MAX as f64) as i64;
+            Ok(self.writer.enqueue([Write::CachePut { workflow, task, key, value, ttl_ms }])?.0 as f64)
         })
     }
 
@@ -49,16 +51,16 @@ impl NativeStore {
         guard(|| Ok(self.writer.enqueue([Write::CacheClear { workflow, task }])?.0 as f64))
     }
 
-    /// The result cached under (workflow, task, key) that has not expired at
-    /// `nowMs`, as `[value, expiresAt]` (JSON text) or null, read on a libuv thread as
+    /// The result cached under (workflow, task, key) that has not expired
+    /// by the store's clock, as `[value, msLeft]` (JSON text) or null, read on a libuv thread as
     /// committed now: it does not wait for this process's queued writes
     /// (the engine's in-memory layer answers its own).
     #[napi(
-        ts_args_type = "workflow: string, task: string, key: string, nowMs: number, signal?: AbortSignal | undefined | null",
+        ts_args_type = "workflow: string, task: string, key: string, signal?: AbortSignal | undefined | null",
         ts_return_type = "Promise<string>"
     )]
-    pub fn cache_get(&self, workflow: String, task: String, key: String, now_ms: f64, signal: Option<AbortSignal>) -> AsyncTask<Read<'_>> {
-        Read::spawn(self, Query::Cached { workflow, task, key, now_ms: now_ms as i64 }, signal)
+    pub fn cache_get(&self, workflow: String, task: String, key: String, signal: Option<AbortSignal>) -> AsyncTask<Read<'_>> {
+        Read::spawn(self, Query::Cached { workflow, task, key }, signal)
     }
 
     /// The newest run started with idempotency key `key`, as committed now
@@ -77,10 +79,11 @@ impl NativeStore {
     /// another connection's lock at most `CLAIM_LOCK_WAIT_MS` (then a
     /// transient `StoreError`); `superseded`: a run of the key this process
     /// knows did not succeed. Synchronous: `start` answers its run at once.
+    /// Its times are the store's clock (the database's on PostgreSQL), not this process's.
     #[napi]
-    pub fn claim_start_key(&self, key: String, run_id: String, now_ms: f64, retention_ms: f64, superseded: Option<String>) -> Result<Option<String>, JsError> {
+    pub fn claim_start_key(&self, key: String, run_id: String, retention_ms: f64, superseded: Option<String>) -> Result<Option<String>, JsError> {
         guard(|| {
-            let request = StartKeyRequest { key: &key, run_id: &run_id, now_ms: now_ms as i64, retention_ms: retention_ms.min(i64::MAX as f64) as i64, superseded: superseded.as_deref() };
+            let request = StartKeyRequest { key: &key, run_id: &run_id, now_ms: None, retention_ms: retention_ms.min(i64::MAX as f64) as i64, superseded: superseded.as_deref() };
             match self.with_reader(|reader| reader.claim_start_key(&request))? {
                 StartKeyClaim::Claimed => Ok(None),
                 taken => json(&taken).map(Some),

@@ -99,7 +99,7 @@ pub enum Query {
     Ledger { meter: Arc<Meter>, account: String, limit: u32 },
     /// A cached task result, `[value, expiresAt]` (see `store_links.rs`): read as
     /// committed now, without waiting for queued writes.
-    Cached { workflow: String, task: String, key: String, now_ms: i64 },
+    Cached { workflow: String, task: String, key: String },
 }
 
 fn json<T: serde::Serialize>(value: &T) -> arcflow_core::Result<String> {
@@ -122,8 +122,8 @@ impl Query {
             Query::Tasks(id) => json(&reader.tasks(id, 0)?)?,
             Query::Events(id) => json(&reader.events(id)?)?,
             Query::Ledger { meter, account, limit } => json(&meter.ledger(account, *limit, Some(reader))?)?,
-            Query::Cached { workflow, task, key, now_ms } => match reader.cache_get(workflow, task, key, *now_ms)? {
-                Some((value, expires_at)) => format!("[{value},{expires_at}]"),
+            Query::Cached { workflow, task, key } => match reader.cache_get(workflow, task, key)? {
+                Some((value, left_ms)) => format!("[{value},{left_ms}]"),
                 None => return Ok(None),
             },
         }))

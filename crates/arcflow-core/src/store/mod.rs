@@ -176,9 +176,9 @@ pub trait Store: Send {
         Err(links::unsupported())
     }
     /// The result cached under (workflow, task, key) that has not expired
-    /// at `now_ms`: its JSON text and expiry.
-    fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<(String, i64)>> {
-        let _ = (workflow, task, key, now_ms);
+    /// by the store's clock: its JSON text and the ms it has left.
+    fn cache_get(&mut self, workflow: &str, task: &str, key: &str) -> Result<Option<(String, i64)>> {
+        let _ = (workflow, task, key);
         Err(links::unsupported())
     }
     /// Claims an idempotent start's key for a run about to start, or answers
@@ -261,8 +261,8 @@ impl<S: Store + ?Sized> Store for Box<S> {
     fn run_by_start_key(&mut self, key: &str) -> Result<Option<RunRecord>> {
         (**self).run_by_start_key(key)
     }
-    fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<(String, i64)>> {
-        (**self).cache_get(workflow, task, key, now_ms)
+    fn cache_get(&mut self, workflow: &str, task: &str, key: &str) -> Result<Option<(String, i64)>> {
+        (**self).cache_get(workflow, task, key)
     }
     fn claim_start_key(&mut self, request: &StartKeyRequest<'_>) -> Result<StartKeyClaim> {
         (**self).claim_start_key(request)

@@ -41,8 +41,10 @@ pub enum Write {
     /// only a `running` run's row; its status reads `waiting` meanwhile.
     RunWaiting { id: String, since: Option<i64> },
     /// A task's successful result kept in the result cache under
-    /// (workflow, task, key) until `expires_at` (ms since the epoch).
-    CachePut { workflow: String, task: String, key: String, value: String, expires_at: i64 },
+    /// (workflow, task, key) for `ttl_ms` from when it is stored, by the
+    /// store's clock (the database's on PostgreSQL: a process whose clock
+    /// is off neither keeps an entry too long for the others nor loses it).
+    CachePut { workflow: String, task: String, key: String, value: String, ttl_ms: i64 },
     /// Drops cached results: a workflow's (of one task, or of all), or every one.
     CacheClear { workflow: Option<String>, task: Option<String> },
 }

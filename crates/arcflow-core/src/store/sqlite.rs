@@ -241,8 +241,8 @@ impl Store for SqliteStore {
             .map_err(db_error)
     }
 
-    fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<(String, i64)>> {
-        links::cache_get(&self.conn, workflow, task, key, now_ms)
+    fn cache_get(&mut self, workflow: &str, task: &str, key: &str) -> Result<Option<(String, i64)>> {
+        links::cache_get(&self.conn, workflow, task, key)
     }
 
     fn get_run(&mut self, id: &str) -> Result<Option<RunRecord>> {

@@ -14,6 +14,10 @@
 //!
 //! The claim is synchronous because `engine.start` answers a run (and its
 //! id) at once: which run a key names must be known before it returns.
+//!
+//! Its times are the store's clock (PostgreSQL's for every process on the
+//! database, so a skewed machine neither keeps a key past its retention nor
+//! gives it up early), unless the request names one (tests).
 
 use serde::Serialize;
 
@@ -32,7 +36,9 @@ pub const CLAIM_LOCK_WAIT_MS: u64 = 5_000;
 pub struct StartKeyRequest<'a> {
     pub key: &'a str,
     pub run_id: &'a str,
-    pub now_ms: i64,
+    /// `None`: now, by the store's clock (the database's on PostgreSQL); a
+    /// time in ms since the epoch claims as if it were then (tests).
+    pub now_ms: Option<i64>,
     /// How long a claim answers its run (from when it was made).
     pub retention_ms: i64,
     /// A run of this key the claimer knows did not succeed: its row may be replaced.
@@ -40,14 +46,14 @@ pub struct StartKeyRequest<'a> {
 }
 
 impl StartKeyRequest<'_> {
-    /// Claims made before this no longer answer.
-    pub fn retained_since(&self) -> i64 {
-        self.now_ms.saturating_sub(self.retention_ms)
+    /// Claims made before this (`now` the claim's time) no longer answer.
+    pub fn retained_since(&self, now: i64) -> i64 {
+        now.saturating_sub(self.retention_ms)
     }
 
     /// A claim made before this whose run is not in the store is given up.
-    pub fn orphaned_before(&self) -> i64 {
-        self.now_ms.saturating_sub(ORPHAN_CLAIM_MS)
+    pub fn orphaned_before(now: i64) -> i64 {
+        now.saturating_sub(ORPHAN_CLAIM_MS)
     }
 }
 

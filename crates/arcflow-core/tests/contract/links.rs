@@ -15,13 +15,15 @@ fn links(id: &str, parent: Option<(&str, &str)>, key: Option<&str>) -> Write {
     }
 }
 
-fn put(task: &str, key: &str, value: &str, expires_at: i64) -> Write {
+const HOUR: i64 = 3_600_000;
+
+fn put(task: &str, key: &str, value: &str, ttl_ms: i64) -> Write {
     Write::CachePut {
         workflow: "wf".into(),
         task: task.into(),
         key: key.into(),
         value: value.into(),
-        expires_at,
+        ttl_ms,
     }
 }
 
@@ -80,34 +82,26 @@ pub fn a_start_key_finds_the_newest_run_it_started(backend: &mut impl Backend) {
     assert_eq!(store.run_by_start_key("j").unwrap().unwrap().id, "other");
 }
 
+/// An entry's time is the store's clock (the database's on PostgreSQL): an
+/// hour left is an hour at most, one stored with no time left is expired.
 pub fn a_cached_result_is_read_until_it_expires_and_a_put_replaces_it(backend: &mut impl Backend) {
     let store = backend.store();
     store
         .apply(&[
-            put("t", "\"a\"", "1", 100),
-            put("t", "\"b\"", "2", 100),
-            put("u", "\"a\"", "3", 100),
+            put("t", "\"a\"", "1", HOUR),
+            put("t", "\"b\"", "2", 0),
+            put("u", "\"a\"", "3", HOUR),
         ])
         .unwrap();
-    assert_eq!(
-        store.cache_get("wf", "t", "\"a\"", 99).unwrap(),
-        Some(("1".into(), 100))
-    );
-    assert_eq!(
-        store.cache_get("wf", "t", "\"a\"", 100).unwrap(),
-        None,
-        "expired at its expiry"
-    );
-    assert_eq!(
-        store.cache_get("other", "t", "\"a\"", 0).unwrap(),
-        None,
-        "keyed by workflow too"
-    );
-    store.apply(&[put("t", "\"a\"", "10", 500)]).unwrap();
-    assert_eq!(
-        store.cache_get("wf", "t", "\"a\"", 200).unwrap(),
-        Some(("10".into(), 500))
-    );
+    let left = |answer: Option<(String, i64)>| answer.map(|(value, ms)| (value, 0 < ms && ms <= HOUR));
+    assert_eq!(left(store.cache_get("wf", "t", "\"a\"").unwrap()), Some(("1".into(), true)), "an hour left at most");
+    assert_eq!(store.cache_get("wf", "t", "\"b\"").unwrap(), None, "expired as it was stored");
+    assert_eq!(store.cache_get("other", "t", "\"a\"").unwrap(), None, "keyed by workflow too");
+    store.apply(&[put("t", "\"a\"", "10", HOUR), put("t", "\"b\"", "20", HOUR)]).unwrap();
+    assert_eq!(left(store.cache_get("wf", "t", "\"a\"").unwrap()), Some(("10".into(), true)));
+    assert_eq!(left(store.cache_get("wf", "t", "\"b\"").unwrap()), Some(("20".into(), true)), "stored again, with time");
+    store.apply(&[put("u", "\"a\"", "30", -1)]).unwrap();
+    assert_eq!(store.cache_get("wf", "u", "\"a\"").unwrap(), None, "replaced by an expired one");
 }
 
 pub fn a_cache_clear_drops_what_it_names(backend: &mut impl Backend) {
@@ -117,12 +111,12 @@ pub fn a_cache_clear_drops_what_it_names(backend: &mut impl Backend) {
         task: "t".into(),
         key: "1".into(),
         value: "0".into(),
-        expires_at: 100,
+        ttl_ms: HOUR,
     };
     store
         .apply(&[
-            put("t", "1", "1", 100),
-            put("u", "1", "2", 100),
+            put("t", "1", "1", HOUR),
+            put("u", "1", "2", HOUR),
             other.clone(),
         ])
         .unwrap();
@@ -132,9 +126,9 @@ pub fn a_cache_clear_drops_what_it_names(backend: &mut impl Backend) {
             task: Some("t".into()),
         }])
         .unwrap();
-    assert_eq!(store.cache_get("wf", "t", "1", 0).unwrap(), None);
+    assert_eq!(store.cache_get("wf", "t", "1").unwrap(), None);
     assert!(
-        store.cache_get("wf", "u", "1", 0).unwrap().is_some(),
+        store.cache_get("wf", "u", "1").unwrap().is_some(),
         "another task of the workflow stays"
     );
     store
@@ -143,9 +137,9 @@ pub fn a_cache_clear_drops_what_it_names(backend: &mut impl Backend) {
             task: None,
         }])
         .unwrap();
-    assert_eq!(store.cache_get("wf", "u", "1", 0).unwrap(), None);
+    assert_eq!(store.cache_get("wf", "u", "1").unwrap(), None);
     assert!(
-        store.cache_get("other", "t", "1", 0).unwrap().is_some(),
+        store.cache_get("other", "t", "1").unwrap().is_some(),
         "another workflow stays"
     );
     store
@@ -154,7 +148,7 @@ pub fn a_cache_clear_drops_what_it_names(backend: &mut impl Backend) {
             task: None,
         }])
         .unwrap();
-    assert_eq!(store.cache_get("other", "t", "1", 0).unwrap(), None);
+    assert_eq!(store.cache_get("other", "t", "1").unwrap(), None);
 }
 
 pub fn a_parked_run_reads_waiting_until_it_runs_on_or_ends(backend: &mut impl Backend) {

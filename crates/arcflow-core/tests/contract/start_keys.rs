@@ -11,7 +11,7 @@ use super::{ended, started, Backend};
 const DAY: i64 = 86_400_000;
 
 fn claim<'a>(key: &'a str, run_id: &'a str, now_ms: i64) -> StartKeyRequest<'a> {
-    StartKeyRequest { key, run_id, now_ms, retention_ms: DAY, superseded: None }
+    StartKeyRequest { key, run_id, now_ms: Some(now_ms), retention_ms: DAY, superseded: None }
 }
 
 fn holder(answer: &StartKeyClaim) -> (&str, Option<&str>) {

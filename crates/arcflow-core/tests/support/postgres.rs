@@ -100,6 +100,12 @@ fn as_postgres(dir: &Path, program: &Path, args: &[&str]) -> Result<(), String> 
 impl Cluster {
     /// initdb, then pg_ctl start on a free port; panics if it cannot.
     pub fn start() -> Cluster {
+        Cluster::start_with("")
+    }
+
+    /// As [`Cluster::start`], the server started with `settings` too
+    /// (`-c name=value ...`, e.g. a library to preload).
+    pub fn start_with(settings: &str) -> Cluster {
         let bin = bin_dir();
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!("arcflow-pg-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
@@ -118,7 +124,7 @@ impl Cluster {
         for _ in 0..3 {
             cluster.port = free_port();
             let options = format!(
-                "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+                "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off -c synchronous_commit=off -c full_page_writes=off {settings}",
                 cluster.port,
                 cluster.dir.display()
             );

@@ -25,10 +25,14 @@ use std::collections::{HashMap, HashSet};
 use postgres::{Error, Transaction};
 
 use super::Statements;
-use crate::store::record::{Execution, LedgerKey, Write};
+use crate::store::record::{LedgerKey, Write};
 
+mod columns;
 mod fold;
+mod statements;
+use columns::{Ends, Events, Folded, Ledger, Starts, Versions};
 use fold::{Folds, RUNS_STARTED_ENDED};
+use statements::{ABANDONED, EVENTS, EXECUTIONS, LEDGER, RUNS_ENDED, RUNS_STARTED, SNAPSHOTS, VARS, WORKFLOWS};
 
 pub(super) fn apply<'a>(tx: &mut Transaction<'_>, statements: &mut Statements, batch: impl IntoIterator<Item = &'a Write>) -> Result<(), Error> {
     let mut phase = Phase::default();
@@ -105,96 +109,6 @@ struct Phase<'a> {
     links: Vec<&'a Write>,
 }
 
-#[derive(Default)]
-struct Starts<'a> {
-    id: Vec<&'a str>,
-    workflow: Vec<&'a str>,
-    input: Vec<&'a str>,
-    started_at: Vec<i64>,
-    account: Vec<Option<&'a str>>,
-    workflow_hash: Vec<Option<&'a str>>,
-}
-
-/// Workflow versions: once per (name, hash), whatever is written again.
-#[derive(Default)]
-struct Versions<'a> {
-    seen: HashSet<(&'a str, &'a str)>,
-    name: Vec<&'a str>,
-    hash: Vec<&'a str>,
-    definition: Vec<&'a str>,
-    at: Vec<i64>,
-}
-
-/// An execution's writes of one phase, folded into the row they make.
-struct Folded<'a> {
-    run_id: &'a str,
-    task: &'a str,
-    step: u32,
-    item: i64,
-    attempt: u32,
-    status: &'a str,
-    payload: Option<&'a str>,
-    input: Option<&'a str>,
-    started_at: Option<i64>,
-    ended_at: Option<i64>,
-    jseq: u64,
-}
-
-impl<'a> Folded<'a> {
-    fn of(e: &'a Execution) -> Self {
-        Folded {
-            run_id: &e.run_id,
-            task: &e.task,
-            step: e.step,
-            item: e.item,
-            attempt: e.attempt,
-            status: e.status,
-            payload: e.payload.as_deref(),
-            input: e.input.as_deref(),
-            started_at: e.started_at,
-            ended_at: e.ended_at,
-            jseq: e.jseq,
-        }
-    }
-}
-
-#[derive(Default)]
-struct Ledger<'a> {
-    key: Vec<String>,
-    account: Vec<&'a str>,
-    amount: Vec<i64>,
-    kind: Vec<&'a str>,
-    run_id: Vec<Option<&'a str>>,
-    task: Vec<Option<&'a str>>,
-    item: Vec<Option<i64>>,
-    attempt: Vec<Option<i64>>,
-    at: Vec<i64>,
-    /// The lease a charge draws from (see `LedgerWrite::lease`).
-    lease: Vec<Option<&'a str>>,
-}
-
-#[derive(Default)]
-struct Events<'a> {
-    run_id: Vec<&'a str>,
-    kind: Vec<&'a str>,
-    task: Vec<Option<&'a str>>,
-    item: Vec<Option<i64>>,
-    attempt: Vec<Option<i64>>,
-    message: Vec<&'a str>,
-    data: Vec<Option<&'a str>>,
-    at: Vec<i64>,
-}
-
-#[derive(Default)]
-struct Ends<'a> {
-    id: Vec<&'a str>,
-    status: Vec<&'a str>,
-    output: Vec<Option<&'a str>>,
-    error: Vec<Option<&'a str>>,
-    ended_at: Vec<i64>,
-    /// Runs that did not succeed: their executions still running end with them.
-    abandoned: (Vec<&'a str>, Vec<i64>),
-}
 
 impl<'a> Phase<'a> {
     fn add(&mut self, write: &'a Write) {
@@ -384,82 +298,3 @@ impl<'a> Phase<'a> {
         Ok(())
     }
 }
-
-/// A run started, or resumed: its input and start time are kept; a resume
-/// that names the version it runs replaces the recorded one.
-const RUNS_STARTED: &str = "
-INSERT INTO runs (id, workflow, status, input, started_at, account, workflow_hash)
-SELECT id, workflow, 'running', input, started_at, account, workflow_hash
-FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[])
-  AS t(id, workflow, input, started_at, account, workflow_hash)
-ON CONFLICT (id) DO UPDATE SET status = 'running', ended_at = NULL, waiting_since = NULL,
-  workflow_hash = COALESCE(EXCLUDED.workflow_hash, runs.workflow_hash)";
-
-/// A workflow version, kept once per (name, hash).
-const WORKFLOWS: &str = "
-INSERT INTO workflows (name, hash, definition, created_at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
-ON CONFLICT (name, hash) DO NOTHING";
-
-/// A later write of an execution updates it; its start and input stay the first known.
-const EXECUTIONS: &str = "
-INSERT INTO executions (run_id, task, step, item, attempt, status, payload, input, started_at, ended_at, jseq)
-SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
-                     $8::text[], $9::bigint[], $10::bigint[], $11::bigint[])
-ON CONFLICT (run_id, task, step, item, attempt) DO UPDATE SET
-  status = EXCLUDED.status, payload = EXCLUDED.payload, ended_at = EXCLUDED.ended_at, jseq = EXCLUDED.jseq,
-  started_at = COALESCE(executions.started_at, EXCLUDED.started_at), input = COALESCE(executions.input, EXCLUDED.input)";
-
-const VARS: &str = "
-INSERT INTO vars (run_id, name, value) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
-ON CONFLICT (run_id, name) DO UPDATE SET value = EXCLUDED.value";
-
-const SNAPSHOTS: &str = "
-INSERT INTO snapshots (run_id, jseq, state) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])
-ON CONFLICT (run_id) DO UPDATE SET jseq = EXCLUDED.jseq, state = EXCLUDED.state";
-
-/// Entries once per key; each new entry moves its owner's lease (a leasing
-/// meter's charge, `$10`) or else its account's balance, in the same
-/// statement (a retried batch or a second delivery changes nothing; a
-/// charge whose lease is gone, expired and returned, draws from the balance).
-const LEDGER: &str = "
-WITH entered AS (
-  INSERT INTO ledger (key, account, amount, kind, run_id, task, item, attempt, at)
-  SELECT key, account, amount, kind, run_id, task, item, attempt, at
-  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[])
-    WITH ORDINALITY AS t(key, account, amount, kind, run_id, task, item, attempt, at, n)
-  ORDER BY n
-  ON CONFLICT (key) DO NOTHING
-  RETURNING key, account, amount
-), owned AS (
-  SELECT e.account, o.owner, e.amount FROM entered e JOIN unnest($1::text[], $10::text[]) AS o(key, owner) ON o.key = e.key
-), leased AS (
-  UPDATE credit_leases l SET amount = l.amount + s.amount
-  FROM (SELECT account, owner, sum(amount)::bigint AS amount FROM owned WHERE owner IS NOT NULL GROUP BY account, owner) s
-  WHERE l.account = s.account AND l.owner = s.owner
-  RETURNING l.account, l.owner
-)
-INSERT INTO accounts (id, balance)
-SELECT account, sum(amount)::bigint FROM owned o
-WHERE NOT EXISTS (SELECT 1 FROM leased l WHERE l.account = o.account AND l.owner = o.owner)
-GROUP BY account
-ON CONFLICT (id) DO UPDATE SET balance = accounts.balance + EXCLUDED.balance";
-
-const EVENTS: &str = "
-INSERT INTO events (run_id, kind, task, item, attempt, message, data, at)
-SELECT run_id, kind, task, item, attempt, message, data, at
-FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[])
-  WITH ORDINALITY AS t(run_id, kind, task, item, attempt, message, data, at, n)
-ORDER BY n";
-
-/// A run that did not succeed: its executions still `running` end `cancelled` with it.
-const ABANDONED: &str = "
-UPDATE executions AS e SET status = 'cancelled', ended_at = t.ended_at
-FROM unnest($1::text[], $2::bigint[]) AS t(id, ended_at)
-WHERE e.run_id = t.id AND e.status = 'running'";
-
-const RUNS_ENDED: &str = "
-UPDATE runs AS r SET status = t.status, output = t.output, error = t.error, ended_at = t.ended_at,
-  owner = NULL, lease_until = NULL
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS t(id, status, output, error, ended_at)
-WHERE r.id = t.id";

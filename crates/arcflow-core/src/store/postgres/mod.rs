@@ -258,15 +258,18 @@ impl Store for PostgresStore {
     }
 
     fn claim_start_key(&mut self, request: &StartKeyRequest<'_>) -> Result<StartKeyClaim> {
-        self.with(|c, s| start_keys::claim(c, s, request))
+        self.with(|c, s| start_keys::claim(c, s, request))?.ok_or_else(|| Error::Store {
+            message: format!("the claim of start key {:?} answered no row", request.key),
+            transient: true,
+        })
     }
 
     fn release_start_key(&mut self, key: &str, run_id: &str) -> Result<()> {
         self.with(|c, s| start_keys::release(c, s, key, run_id))
     }
 
-    fn cache_get(&mut self, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<(String, i64)>> {
-        self.with(|c, s| links::cache_get(c, s, workflow, task, key, now_ms))
+    fn cache_get(&mut self, workflow: &str, task: &str, key: &str) -> Result<Option<(String, i64)>> {
+        self.with(|c, s| links::cache_get(c, s, workflow, task, key))
     }
 
     fn runs(&mut self, filter: &RunFilter) -> Result<Vec<RunRecord>> {

@@ -79,16 +79,14 @@ UPDATE runs r SET status = 'running', owner = $5, epoch = r.epoch + 1, lease_unt
 FROM picked WHERE r.id = picked.id
 RETURNING r.id, r.workflow, r.workflow_hash, r.input, r.account, r.epoch, r.priority, r.run_at";
 
-/// An owner's runs are found through the leased runs' partial index (its
-/// predicate, word for word): as many entries as runs are held.
 /// The claim's transaction begun and the limited queues among `queues`
 /// locked ([`LOCK_LIMITS`]), as one simple query: one round trip, where a
 /// prepared statement each would take two. The claim commits synchronously:
 /// a claim a database crash could lose would come back at the same owner and
 /// epoch, which the fence could not tell from the first, and would let
-/// another worker start the run while the first attempt still runs. The names go as literals: `E''` with
-/// backslashes and quotes escaped holds any text, whatever
-/// `standard_conforming_strings` says.
+/// another worker start the run while the first attempt still runs. The
+/// names go as literals: `E''` with backslashes and quotes escaped holds
+/// any text, whatever `standard_conforming_strings` says.
 fn lock_limits(queues: &[&str]) -> String {
     let names: Vec<String> = queues.iter().map(|q| format!("E'{}'", q.replace('\\', "\\\\").replace('\'', "\\'"))).collect();
     format!("BEGIN; {}", LOCK_LIMITS.replace("$1", &format!("ARRAY[{}]::text[]", names.join(", "))))
@@ -100,7 +98,9 @@ fn rolled_back(client: &mut postgres::Client, e: postgres::Error) -> postgres::E
     e
 }
 
-
+/// An owner's runs are found through the leased runs' partial index (its
+/// predicate, word for word; the owner an index condition since v9): as
+/// many entries as runs are held, and the rows of this owner's only.
 const RENEW: &str = "
 UPDATE runs SET lease_until = (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $2
 WHERE owner = $1 AND status = 'running' AND owner IS NOT NULL RETURNING id, epoch";

@@ -23,6 +23,11 @@
 //!    `runs`): the key index holds only keyed runs, and the runs of an owner
 //!    are found through the leased runs' partial index (as many rows as
 //!    runs are held), not an index of their own.
+//! 9. the owner in the leased runs' index, after its queue and lease: a
+//!    renewal (or a cancel check) of one owner reads the index's entries
+//!    (as many as runs are held, all owners') and only its own runs' rows,
+//!    not every leased run's row; claims keep their `(queue, lease_until)`
+//!    order, and no index entry is added per claim.
 
 use postgres::Client;
 
@@ -156,6 +161,9 @@ INSERT INTO start_keys (key, run_id, claimed_at)
 DROP INDEX runs_by_key;
 CREATE UNIQUE INDEX runs_by_key ON runs (run_key) WHERE run_key IS NOT NULL;
 DROP INDEX runs_by_owner;
+"#, r#"
+DROP INDEX runs_leased;
+CREATE INDEX runs_leased ON runs (queue, lease_until, owner) WHERE status = 'running' AND owner IS NOT NULL;
 "#];
 
 /// The advisory lock's first key ("arcf"); the second is the schema's hash.

@@ -33,7 +33,10 @@ impl<'t> Statements<'t> {
     pub(super) fn apply(&mut self, write: &Write) -> rusqlite::Result<usize> {
         match write {
             Write::RunLinks { id, parent_id, parent_task, start_key } => self.links.execute(params![id, parent_id, parent_task, start_key]),
-            Write::CachePut { workflow, task, key, value, expires_at } => self.put.execute(params![workflow, task, key, value, expires_at]),
+            // the database is this machine's file: its clock is this machine's
+            Write::CachePut { workflow, task, key, value, ttl_ms } => {
+                self.put.execute(params![workflow, task, key, value, crate::time::now_ms().saturating_add(*ttl_ms)])
+            }
             Write::CacheClear { workflow, task } => self.clear.execute(params![workflow, task]),
             Write::RunWaiting { id, since } => self.waiting.execute(params![id, since]),
             _ => Ok(0),
@@ -41,8 +44,9 @@ impl<'t> Statements<'t> {
     }
 }
 
-pub(super) fn cache_get(conn: &Connection, workflow: &str, task: &str, key: &str, now_ms: i64) -> Result<Option<(String, i64)>> {
-    conn.prepare_cached("SELECT value, expires_at FROM task_cache WHERE workflow = ?1 AND task = ?2 AND key = ?3 AND expires_at > ?4")
-        .and_then(|mut s| s.query_row(params![workflow, task, key, now_ms], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+pub(super) fn cache_get(conn: &Connection, workflow: &str, task: &str, key: &str) -> Result<Option<(String, i64)>> {
+    let now = crate::time::now_ms();
+    conn.prepare_cached("SELECT value, expires_at - ?4 FROM task_cache WHERE workflow = ?1 AND task = ?2 AND key = ?3 AND expires_at > ?4")
+        .and_then(|mut s| s.query_row(params![workflow, task, key, now], |r| Ok((r.get(0)?, r.get(1)?))).optional())
         .map_err(db_error)
 }

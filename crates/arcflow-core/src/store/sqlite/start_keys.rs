@@ -57,7 +57,9 @@ impl SqliteStore {
 
     fn claim_key_now(&mut self, r: &StartKeyRequest<'_>) -> Result<StartKeyClaim> {
         let tx = self.immediate()?;
-        let params = params![r.key, r.run_id, r.now_ms, r.retained_since(), r.orphaned_before(), r.superseded];
+        // the database is this machine's file: its clock is this machine's
+        let now = r.now_ms.unwrap_or_else(crate::time::now_ms);
+        let params = params![r.key, r.run_id, now, r.retained_since(now), StartKeyRequest::orphaned_before(now), r.superseded];
         let mine: Option<String> = tx.prepare_cached(CLAIM).and_then(|mut s| s.query_row(params, |row| row.get(0)).optional()).map_err(db_error)?;
         let claim = if mine.is_some() {
             StartKeyClaim::Claimed

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Ends, Starts};
+use super::columns::{Ends, Starts};
 
 /// Which runs of a phase start and end in it: their starts with their
 /// ends (`g`, `ends`, in the same order), and the starts and ends of the others.
