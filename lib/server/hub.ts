@@ -78,6 +78,8 @@ export class RunHub {
   readonly #engine: Engine
   readonly #workflows: ReadonlyMap<string, WorkflowDefinition>
   readonly #live = new Map<string, Entry>()
+  /** The live entry of the last event (see `#onEvent`). */
+  #last: Entry | undefined
   /**
    * Ended runs, the `recentRuns` last (an LRU: a run a client reads again
    * stays). lru-cache, not a Map trimmed from its front: a Map that loses
@@ -119,7 +121,9 @@ export class RunHub {
   }
 
   #onEvent(event: RunEvent): void {
-    let entry = this.#live.get(event.runId)
+    // a run's events come in a row (one at a time, a trivial run's four): its entry is the last one's, no lookup
+    const last = this.#last
+    let entry = last !== undefined && last.runId === event.runId ? last : this.#live.get(event.runId)
     if (!entry) {
       if (event.type !== 'run.started' && event.type !== 'run.resumed') return // a run from before the server
       const prefix = this.#prefixes.get(event.runId) ?? NO_EVENTS
@@ -127,6 +131,7 @@ export class RunHub {
       entry = { runId: event.runId, workflow: event.workflow, events: [], offset: prefix.length, prefix }
       this.#live.set(event.runId, entry)
     }
+    this.#last = entry
     entry.events.push(event)
     const seq = entry.offset + entry.events.length
     if (entry.subs) for (const sub of entry.subs) if (!sub.event(seq, event)) entry.subs.delete(sub)
@@ -136,6 +141,7 @@ export class RunHub {
 
   #ended(entry: Entry, end: RunEnd): void {
     entry.end = end
+    if (this.#last === entry) this.#last = undefined
     this.#live.delete(entry.runId)
     entry.run = undefined
     this.#recent.set(entry.runId, entry)

@@ -73,6 +73,11 @@ class Connection {
   /** The upgraded socket under `#ws`: corked for a turn of the event loop while frames are sent (see `#send`). */
   readonly #socket: Duplex
   #corked = false
+  /** Made once, not per turn. */
+  readonly #uncork = (): void => {
+    this.#corked = false
+    this.#socket.uncork()
+  }
   readonly #hub: RunHub
   readonly #bufferBytes: number
   /** This socket's subscription per run. */
@@ -115,10 +120,7 @@ class Connection {
     if (!this.#corked) {
       this.#corked = true
       this.#socket.cork()
-      setImmediate(() => {
-        this.#corked = false
-        this.#socket.uncork()
-      })
+      setImmediate(this.#uncork)
     }
     this.#ws.send(text)
     if (this.#ws.bufferedAmount > this.#bufferBytes) {
