@@ -7,8 +7,6 @@
  * memory for a while (`recentRuns`) so that a client reconnecting just
  * after the end, or an engine without a store, still gets their events.
  */
-import { LRUCache } from 'lru-cache'
-
 import type { Engine, RunInfo } from '../engine/engine'
 import type { RunEvent } from '../engine/events'
 import type { Run } from '../engine/run'
@@ -23,6 +21,7 @@ import { publicError } from './public'
 import { replayEvents } from './replay'
 import { canonical, endOf, type RunEnd } from './run-end'
 import { QueuedRuns } from './queued'
+import { Recent } from './recent'
 import type { StartRequest } from './start-request'
 
 /** The prefix of a run that was not resumed (shared, never changed). */
@@ -78,15 +77,8 @@ export class RunHub {
   readonly #engine: Engine
   readonly #workflows: ReadonlyMap<string, WorkflowDefinition>
   readonly #live = new Map<string, Entry>()
-  /** The live entry of the last event (see `#onEvent`). */
-  #last: Entry | undefined
-  /**
-   * Ended runs, the `recentRuns` last (an LRU: a run a client reads again
-   * stays). lru-cache, not a Map trimmed from its front: a Map that loses
-   * its oldest key per run costs about 2 µs a run more (measured in
-   * process, one-task runs), the holes it leaves at its front.
-   */
-  readonly #recent: LRUCache<string, Entry>
+  /** Ended runs, the `recentRuns` last at least, and those read again since (`recent.ts`). */
+  readonly #recent: Recent<Entry>
   readonly #recentCap: number
   /** The stored events of runs about to be resumed (their `run.resumed` comes synchronously). */
   readonly #prefixes = new Map<string, RunEvent[]>()
@@ -100,7 +92,7 @@ export class RunHub {
     this.#engine = engine
     this.#workflows = workflows
     this.#recentCap = recentRuns
-    this.#recent = new LRUCache({ max: recentRuns })
+    this.#recent = new Recent(recentRuns)
     this.#queued = queue === undefined ? undefined : new QueuedRuns(engine, queue, workflows)
     engine.on('event', (event) => this.#onEvent(event))
   }
@@ -121,9 +113,7 @@ export class RunHub {
   }
 
   #onEvent(event: RunEvent): void {
-    // a run's events come in a row (one at a time, a trivial run's four): its entry is the last one's, no lookup
-    const last = this.#last
-    let entry = last !== undefined && last.runId === event.runId ? last : this.#live.get(event.runId)
+    let entry = this.#live.get(event.runId)
     if (!entry) {
       if (event.type !== 'run.started' && event.type !== 'run.resumed') return // a run from before the server
       const prefix = this.#prefixes.get(event.runId) ?? NO_EVENTS
@@ -131,7 +121,6 @@ export class RunHub {
       entry = { runId: event.runId, workflow: event.workflow, events: [], offset: prefix.length, prefix }
       this.#live.set(event.runId, entry)
     }
-    this.#last = entry
     entry.events.push(event)
     const seq = entry.offset + entry.events.length
     if (entry.subs) for (const sub of entry.subs) if (!sub.event(seq, event)) entry.subs.delete(sub)
@@ -141,7 +130,6 @@ export class RunHub {
 
   #ended(entry: Entry, end: RunEnd): void {
     entry.end = end
-    if (this.#last === entry) this.#last = undefined
     this.#live.delete(entry.runId)
     entry.run = undefined
     this.#recent.set(entry.runId, entry)
