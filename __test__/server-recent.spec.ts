@@ -1,24 +1,24 @@
-// The hub's ended runs (recent.ts): at least the last `cap`, those read again, at most twice `cap`.
+// The hub's ended runs (recent.ts): at most `cap`, at least the last half of them, and those read again.
 import test from 'ava'
 
 import { Recent } from '../lib/server/recent'
 
 const kept = (r: Recent<number>, n: number): number[] => Array.from({ length: n }, (_, i) => i).filter((i) => r.has(String(i)))
 
-test('Recent keeps at least the last cap entries and at most twice cap', (t) => {
+test('Recent keeps at most cap entries, and at least the last half of them', (t) => {
   const r = new Recent<number>(10)
   for (let i = 0; i < 95; i++) {
     r.set(String(i), i)
     const now = kept(r, i + 1)
-    t.true(now.length <= 20, `at most twice cap after ${i + 1} inserts`)
-    for (let j = Math.max(0, i - 9); j <= i; j++) t.true(now.includes(j), `the last 10 kept after ${i + 1} inserts (${j})`)
+    t.true(now.length <= 10, `at most cap after ${i + 1} inserts`)
+    for (let j = Math.max(0, i - 4); j <= i; j++) t.true(now.includes(j), `the last 5 kept after ${i + 1} inserts (${j})`)
   }
   t.is(r.get('94'), 94)
   t.is(r.get('0'), undefined)
 })
 
 test('Recent: an entry read again outlives the entries set before it was read', (t) => {
-  const r = new Recent<number>(4)
+  const r = new Recent<number>(8)
   for (let i = 0; i < 6; i++) r.set(String(i), i)
   // '4' and '5' are young, '0'..'3' old: reading '1' moves it to the young generation
   t.is(r.get('1'), 1)

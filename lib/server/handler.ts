@@ -35,7 +35,7 @@ export interface HandlerOptions {
    * last event id loses nothing.
    */
   subscriberBufferBytes?: number
-  /** Ended runs kept in memory for reconnects and `GET` (an engine without a store has no other copy); default 1,000. */
+  /** Ended runs kept in memory for reconnects and `GET` (an engine without a store has no other copy): at most this many, at least the last half of them; default 1,000. */
   recentRuns?: number
   /**
    * In front of workers: runs are enqueued on this queue (`engine.enqueue`)
