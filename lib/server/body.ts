@@ -7,7 +7,8 @@ export function readJson(req: IncomingMessage, limit: number): Promise<unknown> 
   const declared = Number(req.headers['content-length'])
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge(limit))
   const type = req.headers['content-type']
-  if (type !== undefined && !/^application\/(.+\+)?json\b/i.test(type)) {
+  // what nearly every client sends, compared before the pattern
+  if (type !== undefined && type !== 'application/json' && !/^application\/(.+\+)?json\b/i.test(type)) {
     return Promise.reject(new ProblemError(415, 'ARCFLOW_UNSUPPORTED_MEDIA_TYPE', `the body must be application/json, got ${type}`))
   }
   return new Promise((resolve, reject) => {

@@ -15,6 +15,7 @@ import { Metrics } from './metrics'
 import { problemOf, shuttingDown } from './problems'
 import { answerError, route, type RouteContext } from './routes'
 import type { Streams } from './sse'
+import { Waits } from './waits'
 import { Sockets } from './ws'
 
 export interface HandlerOptions {
@@ -34,7 +35,7 @@ export interface HandlerOptions {
    * last event id loses nothing.
    */
   subscriberBufferBytes?: number
-  /** Ended runs kept in memory for reconnects and `GET` (an engine without a store has no other copy); default 1,000. */
+  /** Ended runs kept in memory for reconnects and `GET` (an engine without a store has no other copy): at most this many, at least the last half of them; default 1,000. */
   recentRuns?: number
   /**
    * In front of workers: runs are enqueued on this queue (`engine.enqueue`)
@@ -94,7 +95,7 @@ export function createHandler(options: HandlerOptions): Handler {
   let closing = false
   let requests = 0
   const idle: Array<() => void> = []
-  const waiting = new Set<() => void>()
+  const waiting = new Waits()
   const metrics = new Metrics(options.engine, { connections: () => requests, sockets: () => sockets.size, streams: () => streams.size })
   const ctx: RouteContext = {
     engine: options.engine,
@@ -139,9 +140,7 @@ export function createHandler(options: HandlerOptions): Handler {
       for (const stream of [...streams]) stream.close('shutdown')
       sockets.closeAll()
       if (requests === 0) return
-      const timer = setTimeout(() => {
-        for (const giveUp of [...waiting]) giveUp()
-      }, graceMs)
+      const timer = setTimeout(() => waiting.giveUpAll(), graceMs)
       await new Promise<void>((resolve) => idle.push(resolve))
       clearTimeout(timer)
     },

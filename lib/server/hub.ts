@@ -7,8 +7,6 @@
  * memory for a while (`recentRuns`) so that a client reconnecting just
  * after the end, or an engine without a store, still gets their events.
  */
-import { LRUCache } from 'lru-cache'
-
 import type { Engine, RunInfo } from '../engine/engine'
 import type { RunEvent } from '../engine/events'
 import type { Run } from '../engine/run'
@@ -23,10 +21,16 @@ import { publicError } from './public'
 import { replayEvents } from './replay'
 import { canonical, endOf, type RunEnd } from './run-end'
 import { QueuedRuns } from './queued'
+import { Recent } from './recent'
 import type { StartRequest } from './start-request'
 
 /** The prefix of a run that was not resumed (shared, never changed). */
 const NO_EVENTS: RunEvent[] = []
+/** The start options of a request that gives none (shared: the engine only reads them). */
+const NO_OPTIONS = Object.freeze({})
+
+/** `onEnd`'s answer for a run that has not ended yet. */
+export const WAITING = true
 
 /** One client's view of one run. */
 export interface Subscriber {
@@ -52,6 +56,8 @@ interface Entry {
   end?: RunEnd
   /** Made at the first waiter, dropped at the end. */
   waiters?: Array<(end: RunEnd) => void>
+  /** The run object of a run this hub started or resumed (what `cancel` acts on), until its end. */
+  run?: Run
 }
 
 /** What `subscribe` replays from: memory, the store, or both. */
@@ -71,20 +77,13 @@ export class RunHub {
   readonly #engine: Engine
   readonly #workflows: ReadonlyMap<string, WorkflowDefinition>
   readonly #live = new Map<string, Entry>()
-  /**
-   * Ended runs, the `recentRuns` last (an LRU: a run a client reads again
-   * stays). lru-cache, not a Map trimmed from its front: a Map that loses
-   * its oldest key per run costs about 2 µs a run more (measured in
-   * process, one-task runs), the holes it leaves at its front.
-   */
-  readonly #recent: LRUCache<string, Entry>
+  /** Ended runs, the `recentRuns` last at least, and those read again since (`recent.ts`). */
+  readonly #recent: Recent<Entry>
   readonly #recentCap: number
   /** The stored events of runs about to be resumed (their `run.resumed` comes synchronously). */
   readonly #prefixes = new Map<string, RunEvent[]>()
   /** The start request (`workflow`, `input`, `account`) of runs started with an idempotency key, newest last. */
   readonly #fingerprints = new Map<string, string>()
-  /** Run objects of the runs this hub started or resumed (what `cancel` acts on). */
-  readonly #runs = new Map<string, Run>()
   #closing = false
   /** In front of workers (`queue`): runs are enqueued, streamed from the store (`queued.ts`). */
   readonly #queued: QueuedRuns | undefined
@@ -93,7 +92,7 @@ export class RunHub {
     this.#engine = engine
     this.#workflows = workflows
     this.#recentCap = recentRuns
-    this.#recent = new LRUCache({ max: recentRuns })
+    this.#recent = new Recent(recentRuns)
     this.#queued = queue === undefined ? undefined : new QueuedRuns(engine, queue, workflows)
     engine.on('event', (event) => this.#onEvent(event))
   }
@@ -132,7 +131,7 @@ export class RunHub {
   #ended(entry: Entry, end: RunEnd): void {
     entry.end = end
     this.#live.delete(entry.runId)
-    this.#runs.delete(entry.runId)
+    entry.run = undefined
     this.#recent.set(entry.runId, entry)
     const { subs, waiters } = entry
     entry.subs = undefined
@@ -160,11 +159,14 @@ export class RunHub {
     const wf = this.workflow(req.workflow)
     if (this.#queued) return this.#queued.start(wf, req)
     const key = req.idempotencyKey
-    // the options as the request gives them (no spread per request: this is the hot path)
-    const options: { idempotencyKey?: string; account?: string; durability?: StartRequest['durability'] } = {}
-    if (key !== undefined) options.idempotencyKey = key
-    if (req.account) options.account = req.account
-    if (req.durability) options.durability = req.durability
+    // the options as the request gives them (no spread, and none made for a plain start: this is the hot path)
+    let options: { idempotencyKey?: string; account?: string; durability?: StartRequest['durability'] } = NO_OPTIONS
+    if (key !== undefined || req.account || req.durability) {
+      options = {}
+      if (key !== undefined) options.idempotencyKey = key
+      if (req.account) options.account = req.account
+      if (req.durability) options.durability = req.durability
+    }
     // an absent input is null, as the store keeps it: the live `run.started` and the one rebuilt from the store agree
     const run = this.#engine.start(wf, req.input ?? null, options)
     if (key === undefined) {
@@ -177,7 +179,7 @@ export class RunHub {
   async #keyed(req: StartRequest, run: Run): Promise<Started> {
     const fingerprint = canonical({ workflow: req.workflow, input: req.input ?? null, account: req.account ?? null })
     // a run the key found is one this hub holds, or an ended one (the engine answers only a succeeded one)
-    const found = run.status === 'succeeded' || this.#runs.has(run.id) || this.#recent.has(run.id)
+    const found = run.status === 'succeeded' || this.#live.get(run.id)?.run !== undefined || this.#recent.has(run.id)
     if (!found) {
       this.track(run)
       this.#fingerprints.set(run.id, fingerprint)
@@ -196,25 +198,28 @@ export class RunHub {
   }
 
   /**
-   * The end of a run this hub holds in memory: `ended` once it has ended
-   * (at once), else `wake` is called at its end and the answer is the
-   * function that stops waiting. Undefined for a run this hub does not
-   * hold (in front of workers, or a run from before this process): ask
-   * `waitEnd`. A plain callback, no promise or signal: a trivial run ends a
-   * few microtasks after its start, and this is on every `wait` request.
+   * The end of a run this hub holds in memory: its `RunEnd` once it has
+   * ended (at once), else `WAITING`: `wake` is called at its end, or not
+   * once `offEnd(runId, wake)` stops the wait. Undefined for a run this hub
+   * does not hold (in front of workers, or a run from before this
+   * process): ask `waitEnd`. A plain callback, no promise, signal or stop
+   * function: a trivial run ends a few microtasks after its start, and this
+   * is on every `wait` request and WebSocket start.
    */
-  onEnd(runId: string, wake: (end: RunEnd) => void): { ended: RunEnd } | { stop: () => void } | undefined {
+  onEnd(runId: string, wake: (end: RunEnd) => void): RunEnd | typeof WAITING | undefined {
     if (this.#queued) return undefined
     const entry = this.#live.get(runId) ?? this.#recent.get(runId)
     if (!entry) return undefined
-    if (entry.end) return { ended: entry.end }
+    if (entry.end) return entry.end
     ;(entry.waiters ??= []).push(wake)
-    return {
-      stop: () => {
-        const i = entry.waiters?.indexOf(wake) ?? -1
-        if (i >= 0) entry.waiters!.splice(i, 1)
-      },
-    }
+    return WAITING
+  }
+
+  /** Stops a wait of `onEnd` (nothing when the run has ended meanwhile: its waiters are gone). */
+  offEnd(runId: string, wake: (end: RunEnd) => void): void {
+    const waiters = this.#live.get(runId)?.waiters
+    const i = waiters?.indexOf(wake) ?? -1
+    if (i >= 0) waiters!.splice(i, 1)
   }
 
   /** The run's end once it comes (undefined when `signal` aborts first); unknown runs are a 404. */
@@ -222,19 +227,20 @@ export class RunHub {
     if (this.#queued) return this.#queued.waitEnd(runId, signal)
     let resolve!: (end: RunEnd | undefined) => void
     const done = new Promise<RunEnd | undefined>((r) => (resolve = r))
-    const onAbort = (): void => {
-      if (held && 'stop' in held) held.stop()
-      resolve(undefined)
-    }
-    const held = this.onEnd(runId, (end) => {
+    const wake = (end: RunEnd): void => {
       signal.removeEventListener('abort', onAbort)
       resolve(end)
-    })
-    if (held && 'ended' in held) return held.ended
-    if (held) {
+    }
+    const onAbort = (): void => {
+      this.offEnd(runId, wake)
+      resolve(undefined)
+    }
+    const held = this.onEnd(runId, wake)
+    if (held === WAITING) {
       signal.addEventListener('abort', onAbort, { once: true })
       return done
     }
+    if (held) return held
     const info = await this.#engine.getRun(runId)
     if (!info) throw notFound(`no run ${runId}`)
     return isLive(info.status) ? undefined : storedEnd(info)
@@ -296,7 +302,7 @@ export class RunHub {
    */
   async cancel(runId: string, policy: CancelPolicy | undefined): Promise<RunInfo['status']> {
     if (this.#queued) return this.#queued.cancel(runId, policy)
-    const run = this.#runs.get(runId)
+    const run = this.#live.get(runId)?.run
     if (!run) {
       const known = this.#recent.get(runId)?.end ?? (await this.#engine.getRun(runId))
       if (!known) throw notFound(`no run ${runId}`)
@@ -327,8 +333,9 @@ export class RunHub {
 
   track(run: Run): void {
     if (!isLive(run.status)) return
-    // dropped at the run's end event (`#ended`): no promise chain per run
-    this.#runs.set(run.id, run)
+    // kept on its entry (made by its `run.started` or `run.resumed`, which come synchronously), dropped at its end (`#ended`)
+    const entry = this.#live.get(run.id)
+    if (entry) entry.run = run
   }
 
   /** Resumes every run a dead (or stopped) process left `running`: their events number on from the store's. */

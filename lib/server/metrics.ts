@@ -19,9 +19,9 @@ export class Metrics {
   constructor(engine: Engine, gauges: Gauges) {
     const r = [this.registry]
     // each event adds to a plain count; prom-client reads the counts when scraped (collect),
-    // so an event costs an increment, not a label lookup
-    const counts = { started: new Map<string, number>(), ended: new Map<string, number>(), tasks: new Map<string, number>() }
-    const counter = (name: string, help: string, label: string, values: Map<string, number>): void => {
+    // so an event costs an increment, not a label lookup (a count is a box: no Map.set once it exists)
+    const counts = { started: new Map<string, { n: number }>(), ended: new Map<string, { n: number }>(), tasks: new Map<string, { n: number }>() }
+    const counter = (name: string, help: string, label: string, values: Map<string, { n: number }>): void => {
       new Counter({
         name,
         help,
@@ -29,7 +29,7 @@ export class Metrics {
         registers: r,
         collect() {
           this.reset()
-          for (const [value, n] of values) this.inc({ [label]: value }, n)
+          for (const [value, { n }] of values) this.inc({ [label]: value }, n)
         },
       })
     }
@@ -45,22 +45,30 @@ export class Metrics {
     gauge('arcflow_http_connections', 'Open HTTP connections.', gauges.connections)
     gauge('arcflow_websocket_connections', 'Open WebSocket connections.', gauges.sockets)
     gauge('arcflow_event_streams', 'Open Server-Sent Events streams.', gauges.streams)
-    const add = (values: Map<string, number>, key: string): void => {
-      values.set(key, (values.get(key) ?? 0) + 1)
+    const add = (values: Map<string, { n: number }>, key: string): void => {
+      const count = values.get(key)
+      if (count) count.n++
+      else values.set(key, { n: 1 })
     }
+    // the status as a literal, not `type.slice(...)`: a new string per event would be hashed for each lookup
     engine.on('event', (event) => {
       switch (event.type) {
         case 'run.started':
           return add(counts.started, event.workflow)
         case 'run.succeeded':
+          return add(counts.ended, 'succeeded')
         case 'run.failed':
+          return add(counts.ended, 'failed')
         case 'run.cancelled':
+          return add(counts.ended, 'cancelled')
         case 'run.timed_out':
-          return add(counts.ended, event.type.slice(4))
+          return add(counts.ended, 'timed_out')
         case 'task.succeeded':
+          return add(counts.tasks, 'succeeded')
         case 'task.failed':
+          return add(counts.tasks, 'failed')
         case 'task.timed_out':
-          return add(counts.tasks, event.type.slice(5))
+          return add(counts.tasks, 'timed_out')
       }
     })
   }

@@ -10,7 +10,7 @@ import { renderTimeline } from '../cli/report'
 import type { WorkflowDefinition } from '../workflow/model'
 import type { Tokens } from './auth'
 import { readJson } from './body'
-import type { RunHub } from './hub'
+import { WAITING, type RunHub } from './hub'
 import { listRuns } from './list'
 import type { Metrics } from './metrics'
 import { renderPage } from './page'
@@ -18,6 +18,7 @@ import { notFound, ProblemError, sendJson, sendProblem } from './problems'
 import type { RunEnd } from './run-end'
 import { serveEvents, type Streams } from './sse'
 import { MAX_WAIT_MS, parseCancelPolicy, parseSignalBody, parseStartRequest } from './start-request'
+import type { Waits } from './waits'
 
 export interface RouteContext {
   engine: Engine
@@ -29,8 +30,8 @@ export interface RouteContext {
   bodyLimitBytes: number
   bufferBytes: number
   heartbeatMs: number
-  /** Requests waiting for a run's end: each answers at once when shutdown's grace period is over. */
-  waiting: Set<() => void>
+  /** Requests waiting for a run's end: each answers at its time, or at once when shutdown's grace period is over. */
+  waiting: Waits
   closing(): boolean
 }
 
@@ -97,21 +98,25 @@ const methodNotAllowed = (allow: string): ProblemError => new ProblemError(405, 
 
 async function startRun(ctx: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const request = parseStartRequest(await readJson(req, ctx.bodyLimitBytes))
-  const started = await ctx.hub.start(request)
+  const starting = ctx.hub.start(request)
+  // a start without a key answers at once: no await (a microtask less before the run's end is known)
+  const started = starting instanceof Promise ? await starting : starting
   const code = started.created ? 201 : 200
   if (request.wait === undefined || request.wait === false) return sendJson(res, code, { id: started.runId, status: started.status })
   const ms = request.wait === true ? MAX_WAIT_MS : request.wait
+  const runId = started.runId
   const answer = (end: RunEnd | undefined): void => {
     if (res.destroyed) return
-    if (!end) return sendJson(res, code, { id: started.runId, status: 'running' })
+    if (!end) return sendJson(res, code, { id: runId, status: 'running' })
     sendJson(res, 200, end.output !== undefined ? { id: end.runId, status: end.status, output: end.output } : end.error !== undefined ? { id: end.runId, status: end.status, error: end.error } : { id: end.runId, status: end.status })
   }
   // a run this server holds: a callback at its end (a trivial run has ended already, or ends a few microtasks on)
-  const held = ctx.hub.onEnd(started.runId, (end) => {
+  const wake = (end: RunEnd): void => {
     stop()
     answer(end)
-  })
-  if (held !== undefined && 'ended' in held) return answer(held.ended)
+  }
+  const held = ctx.hub.onEnd(runId, wake)
+  if (held !== WAITING && held !== undefined) return answer(held)
   // the wait ends with the run, the client going away, its time, or shutdown's grace
   let abort: AbortController | undefined
   const giveUp = (): void => {
@@ -119,21 +124,22 @@ async function startRun(ctx: RouteContext, req: IncomingMessage, res: ServerResp
     if (abort) abort.abort()
     else answer(undefined)
   }
+  // a timer only for a wait of some milliseconds (`wait: true`'s long limit is the sweep's, see waits.ts)
+  const timer = request.wait === true ? undefined : setTimeout(giveUp, ms)
   const stop = (): void => {
-    clearTimeout(timer)
+    if (timer !== undefined) clearTimeout(timer)
     res.off('close', stop)
     ctx.waiting.delete(giveUp)
-    held?.stop()
+    if (held === WAITING) ctx.hub.offEnd(runId, wake)
   }
   res.on('close', stop)
-  const timer = setTimeout(giveUp, ms)
-  ctx.waiting.add(giveUp)
-  if (held !== undefined) return
+  ctx.waiting.add(giveUp, ms)
+  if (held === WAITING) return
   // a run held elsewhere (in front of workers): the hub's promise, with a signal
   abort = new AbortController()
   res.on('close', () => abort!.abort())
   try {
-    answer(await ctx.hub.waitEnd(started.runId, abort.signal))
+    answer(await ctx.hub.waitEnd(runId, abort.signal))
   } finally {
     stop()
   }

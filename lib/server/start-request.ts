@@ -26,7 +26,8 @@ const KEYS = new Set(['workflow', 'input', 'idempotencyKey', 'account', 'durabil
 export function parseStartRequest(body: unknown, where = 'body', extra: ReadonlySet<string> = new Set()): StartRequest {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest(`the ${where} must be a JSON object`, where)
   const b = body as Record<string, unknown>
-  for (const key of Object.keys(b)) if (!KEYS.has(key) && !extra.has(key)) throw badRequest(`unknown field '${key}' (expected ${[...KEYS].join(', ')})`, `${where}.${key}`)
+  // for-in, not Object.keys: no array per request (a parsed JSON object has no inherited keys)
+  for (const key in b) if (!KEYS.has(key) && !extra.has(key)) throw badRequest(`unknown field '${key}' (expected ${[...KEYS].join(', ')})`, `${where}.${key}`)
   if (typeof b.workflow !== 'string' || b.workflow === '') throw badRequest('workflow must be a workflow name', `${where}.workflow`)
   const out: StartRequest = { workflow: b.workflow, input: b.input }
   if (b.idempotencyKey !== undefined) {

@@ -19,7 +19,8 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 
 import type { RunEvent } from '../engine/events'
-import type { RunHub, Subscriber } from './hub'
+import { resultFrame, startedFrame } from './frames'
+import { WAITING, type RunHub, type Started, type Subscriber } from './hub'
 import { badRequest, problemOf, ProblemError } from './problems'
 import { publicEvent } from './public'
 import type { RunEnd } from './run-end'
@@ -72,13 +73,18 @@ class Connection {
   /** The upgraded socket under `#ws`: corked for a turn of the event loop while frames are sent (see `#send`). */
   readonly #socket: Duplex
   #corked = false
+  /** Made once, not per turn. */
+  readonly #uncork = (): void => {
+    this.#corked = false
+    this.#socket.uncork()
+  }
   readonly #hub: RunHub
   readonly #bufferBytes: number
   /** This socket's subscription per run. */
   readonly #subs = new Map<string, Subscriber>()
   readonly #gone = new AbortController()
-  /** Stops of the result waits of runs this hub holds (a closed socket stops waiting). */
-  readonly #waits = new Set<() => void>()
+  /** The result waits of runs the hub holds, and their run (a closed socket stops waiting). */
+  readonly #waits = new Map<(end: RunEnd) => void, string>()
 
   constructor(ws: WebSocket, socket: Duplex, hub: RunHub, bufferBytes: number) {
     this.#ws = ws
@@ -93,20 +99,20 @@ class Connection {
 
   closed(): void {
     this.#gone.abort()
-    for (const stop of this.#waits) stop()
+    for (const [wake, runId] of this.#waits) this.#hub.offEnd(runId, wake)
     this.#waits.clear()
     for (const [runId, sub] of this.#subs) this.#hub.unsubscribe(runId, sub)
     this.#subs.clear()
   }
 
   shutdown(): void {
-    for (const runId of this.#subs.keys()) this.#send({ type: 'error', ref: null, runId, error: { code: 'ARCFLOW_SHUTTING_DOWN', message: 'the server is shutting down' } })
+    for (const runId of this.#subs.keys()) this.#send(JSON.stringify({ type: 'error', ref: null, runId, error: { code: 'ARCFLOW_SHUTTING_DOWN', message: 'the server is shutting down' } }))
     this.closed()
     this.#ws.close(1001, 'server shutting down')
   }
 
-  /** false once the socket is closed or over its buffer cap (then closed). */
-  #send(frame: unknown): boolean {
+  /** `text`: a frame's JSON. false once the socket is closed or over its buffer cap (then closed). */
+  #send(text: string): boolean {
     if (this.#ws.readyState !== this.#ws.OPEN) return false
     // the frames of one turn of the event loop leave in one write: a run that
     // ends at once sends `started` and `result` together (one syscall, one
@@ -114,12 +120,9 @@ class Connection {
     if (!this.#corked) {
       this.#corked = true
       this.#socket.cork()
-      setImmediate(() => {
-        this.#corked = false
-        this.#socket.uncork()
-      })
+      setImmediate(this.#uncork)
     }
-    this.#ws.send(JSON.stringify(frame))
+    this.#ws.send(text)
     if (this.#ws.bufferedAmount > this.#bufferBytes) {
       this.#ws.close(1008, 'the client does not read fast enough')
       // a peer that does not read does not answer the close either
@@ -130,7 +133,7 @@ class Connection {
   }
 
   #fail(ref: unknown, runId: string | null, error: unknown): void {
-    this.#send({ type: 'error', ref, runId, error: problemOf(error).problem })
+    this.#send(JSON.stringify({ type: 'error', ref, runId, error: problemOf(error).problem }))
   }
 
   #message(data: RawData, binary: boolean): void {
@@ -146,20 +149,29 @@ class Connection {
     }
     const ref = frame.ref ?? null
     const runId = typeof frame.runId === 'string' ? frame.runId : null
+    if (frame.type === 'start') {
+      // the frame of every run: no async function, no promise unless the start has a key
+      try {
+        const starting = this.#hub.start(parseStartRequest(frame, 'frame', START_EXTRA))
+        if (!(starting instanceof Promise)) return void this.#started(frame, ref, starting)?.catch((error: unknown) => this.#fail(ref, runId, error))
+        starting.then((started) => this.#started(frame, ref, started)).catch((error: unknown) => this.#fail(ref, runId, error))
+      } catch (error) {
+        this.#fail(ref, runId, error)
+      }
+      return
+    }
     this.#handle(frame, ref, runId).catch((error: unknown) => this.#fail(ref, runId, error))
+  }
+
+  /** `started`, then the run's events (`events: true`) or its `result`. */
+  #started(frame: Record<string, unknown>, ref: unknown, started: Started): Promise<void> | undefined {
+    this.#send(startedFrame(ref, started))
+    if (frame.events === true) return this.#subscribe(ref, started.runId, 0)
+    return this.#result(ref, started.runId)
   }
 
   async #handle(frame: Record<string, unknown>, ref: unknown, runId: string | null): Promise<void> {
     switch (frame.type) {
-      case 'start': {
-        const request = parseStartRequest(frame, 'frame', START_EXTRA)
-        const starting = this.#hub.start(request)
-        // a start without a key answers at once: no await, so a trivial run's result is known right after
-        const started = starting instanceof Promise ? await starting : starting
-        this.#send({ type: 'started', ref, runId: started.runId, status: started.status, created: started.created })
-        if (frame.events === true) return this.#subscribe(ref, started.runId, 0)
-        return this.#result(ref, started.runId)
-      }
       case 'subscribe': {
         const after = frame.after ?? 0
         if (typeof after !== 'number' || !Number.isSafeInteger(after) || after < 0) throw badRequest('after must be an event sequence number', 'frame.after')
@@ -181,7 +193,7 @@ class Connection {
         const id = need(runId)
         if (typeof frame.name !== 'string' || frame.name === '') throw badRequest("a signal's name must be a non-empty string", 'frame.name')
         await this.#hub.signal(id, frame.name, parseSignalBody(frame, 'frame', SIGNAL_EXTRA))
-        this.#send({ type: 'signalled', ref, runId: id, name: frame.name })
+        this.#send(JSON.stringify({ type: 'signalled', ref, runId: id, name: frame.name }))
         return
       }
       default:
@@ -190,15 +202,17 @@ class Connection {
   }
 
   #result(ref: unknown, runId: string): Promise<void> | undefined {
-    const held = this.#hub.onEnd(runId, (end) => {
-      this.#waits.delete(stop)
+    const wake = (end: RunEnd): void => {
+      this.#waits.delete(wake)
       this.#send(resultFrame(ref, end))
-    })
-    if (held === undefined) return this.#hub.waitEnd(runId, this.#gone.signal).then((end) => void (end && this.#send(resultFrame(ref, end))))
-    if ('ended' in held) return void this.#send(resultFrame(ref, held.ended))
-    const stop = held.stop
-    this.#waits.add(stop)
-    return undefined
+    }
+    const held = this.#hub.onEnd(runId, wake)
+    if (held === WAITING) {
+      this.#waits.set(wake, runId)
+      return undefined
+    }
+    if (held) return void this.#send(resultFrame(ref, held))
+    return this.#hub.waitEnd(runId, this.#gone.signal).then((end) => void (end && this.#send(resultFrame(ref, end))))
   }
 
   async #subscribe(ref: unknown, runId: string, after: number): Promise<void> {
@@ -206,7 +220,7 @@ class Connection {
     const previous = this.#subs.get(runId)
     if (previous) this.#hub.unsubscribe(runId, previous)
     const sub: Subscriber = {
-      event: (seq: number, event: RunEvent): boolean => this.#subs.get(runId) === sub && this.#send({ type: 'event', ref, runId, seq, event: publicEvent(event) }),
+      event: (seq: number, event: RunEvent): boolean => this.#subs.get(runId) === sub && this.#send(JSON.stringify({ type: 'event', ref, runId, seq, event: publicEvent(event) })),
       end: (end: RunEnd): void => {
         if (this.#subs.get(runId) !== sub) return
         this.#subs.delete(runId)
@@ -216,14 +230,6 @@ class Connection {
     this.#subs.set(runId, sub)
     source.attach(after, sub)
   }
-}
-
-/** `result { runId, status, output?, error? }` (no spread: one per run). */
-function resultFrame(ref: unknown, end: RunEnd): Record<string, unknown> {
-  const frame: Record<string, unknown> = { type: 'result', ref, runId: end.runId, status: end.status }
-  if (end.output !== undefined) frame.output = end.output
-  if (end.error !== undefined) frame.error = end.error
-  return frame
 }
 
 function need(runId: string | null): string {
