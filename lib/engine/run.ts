@@ -141,9 +141,10 @@ export class Run<O = unknown> {
     } catch (error) {
       throw fromNative(error)
     }
-    const started: NewEvent = { type: 'run.started', workflow: workflow.name, input }
-    if (this.parentId !== undefined) Object.assign(started, { parentId: this.parentId, parentTask: this.parentTask })
-    this.#emit(started)
+    // one literal per shape: fields added afterwards (Object.assign) take V8's slow path
+    this.#emit(this.parentId === undefined
+      ? { type: 'run.started', workflow: workflow.name, input }
+      : { type: 'run.started', workflow: workflow.name, input, parentId: this.parentId, parentTask: this.parentTask })
     if (answer[0] === AnswerKind.VarsError) {
       const failure = dataFailure(answer[1])
       queueMicrotask(() => this.#fail({ name: failure.name, message: `initial vars: ${failure.message}`, cause: failure }))

@@ -65,16 +65,16 @@ export interface ParentRun {
   emit(event: RunEvent): void
 }
 
-/** What the engine lends its workflow tasks. */
-export interface SubflowHost {
+/** What the engine lends its workflow tasks; `P`: its runs, as the parents it hands out and takes back. */
+export interface SubflowHost<P extends ParentRun = ParentRun> {
   maxDepth(): number
-  runOf(id: string): ParentRun | undefined
+  runOf(id: string): P | undefined
   workflowOf(name: string): WorkflowDefinition | undefined
   /** Starts the child (account, durability and store: the parent's). */
-  start(workflow: WorkflowDefinition, input: unknown, childId: string, parent: ParentRun, task: string, signal: AbortSignal | undefined): ChildRun & { cancel(): Promise<void> }
+  start(workflow: WorkflowDefinition, input: unknown, childId: string, parent: P, task: string, signal: AbortSignal | undefined): ChildRun & { cancel(): Promise<void> }
   /** A resumed parent's child: live here, in the store (ended or interrupted), or none. */
   find(childId: string): Promise<ChildRun & { cancel(): Promise<void> } | RunRecord | undefined>
-  resume(childId: string, parent: ParentRun, task: string, signal: AbortSignal | undefined): ChildRun & { cancel(): Promise<void> }
+  resume(childId: string, parent: P, task: string, signal: AbortSignal | undefined): ChildRun & { cancel(): Promise<void> }
 }
 
 /** The id of the child run an attempt starts. */
@@ -89,36 +89,55 @@ function storedOutcome(record: RunRecord): Promise<unknown> {
   return Promise.reject(new RunStoppedError(record.id, record.status === 'timed_out' ? 'timed_out' : 'cancelled'))
 }
 
-/** The action of a `workflow` task. */
-export function workflowAction(host: SubflowHost, taskName: string, workflowName: string): Action {
-  return async (input: unknown, ctx: ActionContext) => {
+/**
+ * The action of a `workflow` task. Not an async function: a first run's
+ * attempt starts its child at once and answers the child's outcome, with
+ * no `await` of its own (an async wrapper, its promise and its ticks are a
+ * noticeable share of a one-task child's cost).
+ */
+export function workflowAction<P extends ParentRun>(host: SubflowHost<P>, taskName: string, workflowName: string): Action {
+  return (input: unknown, ctx: ActionContext) => {
     const parent = host.runOf(ctx.runId)
     const workflow = host.workflowOf(workflowName)
     if (!parent || !workflow) throw new ArcflowError('ARCFLOW_INPUT', `task '${taskName}' runs workflow '${workflowName}', which this engine has not loaded`)
     if (parent.depth + 1 > host.maxDepth()) throw new SubworkflowDepthError(workflowName, host.maxDepth())
     const id = childId(parent.id, taskName, (ctx as ActionContext & { step: number }).step /* an Attempt's */, ctx.attempt, ctx.index)
-    let child: (ChildRun & { cancel(): Promise<void> }) | undefined
-    let outcome: Promise<unknown>
-    const found = parent.resumed ? await host.find(id) : undefined
     const signal = (ctx as ActionContext & { bounded: boolean }).bounded /* an Attempt's */ ? ctx.signal : undefined
-    if (found && 'result' in found) child = found
-    else if (found && !isLive(found.status)) outcome = storedOutcome(found)
-    else child = found ? host.resume(id, parent, taskName, signal) : host.start(workflow, input, id, parent, taskName, signal)
-    const e = { type: 'task.child', runId: parent.id, time: Date.now(), task: taskName, attempt: ctx.attempt, childId: id, workflow: workflowName } as RunEvent & { index?: number }
-    if (ctx.index !== undefined) e.index = ctx.index
-    parent.emit(e)
-    if (child) {
-      parent.children.add(child)
-      outcome = child.result()
-    }
-    try {
-      return await outcome!
-    } catch (error) {
-      throw new SubworkflowError(workflowName, id, { cause: error })
-    } finally {
-      if (child) parent.children.delete(child)
-    }
+    if (!parent.resumed) return followChild(parent, host.start(workflow, input, id, parent, taskName, signal), ctx, workflowName)
+    return host.find(id).then((found) => {
+      if (found && 'result' in found) return followChild(parent, found, ctx, workflowName)
+      if (found && !isLive(found.status)) {
+        announce(parent, ctx, id, workflowName)
+        return storedOutcome(found).catch((error: unknown) => {
+          throw new SubworkflowError(workflowName, id, { cause: error })
+        })
+      }
+      return followChild(parent, found ? host.resume(id, parent, taskName, signal) : host.start(workflow, input, id, parent, taskName, signal), ctx, workflowName)
+    })
   }
+}
+
+/** `task.child`: the attempt's child run is `id`. */
+function announce(parent: ParentRun, ctx: ActionContext, id: string, workflow: string): void {
+  const e = { type: 'task.child', runId: parent.id, time: Date.now(), task: ctx.task, attempt: ctx.attempt, childId: id, workflow } as RunEvent & { index?: number }
+  if (ctx.index !== undefined) e.index = ctx.index
+  parent.emit(e)
+}
+
+/** The attempt's outcome is its live child's: the parent cancels it while it runs. */
+function followChild(parent: ParentRun, child: ChildRun & { cancel(): Promise<void> }, ctx: ActionContext, workflow: string): Promise<unknown> {
+  announce(parent, ctx, child.id, workflow)
+  parent.children.add(child)
+  return child.result().then(
+    (output) => {
+      parent.children.delete(child)
+      return output
+    },
+    (error: unknown) => {
+      parent.children.delete(child)
+      throw new SubworkflowError(workflow, child.id, { cause: error })
+    },
+  )
 }
 
 /**
