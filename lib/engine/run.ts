@@ -324,6 +324,11 @@ export class Run<O = unknown> {
     return this.#outcome.promise() as Promise<O>
   }
 
+  /** @internal `then(error, output)` once `result()` would settle, with no promise (a parent's workflow task waits so). */
+  whenEnded(then: (error: Error | undefined, output: unknown) => void): void {
+    this.#outcome.listen(then)
+  }
+
   /**
    * Stops the run: nothing new starts; `cancel_running` (default) aborts
    * every in-flight handler's signal at once and ends the run (late

@@ -53,7 +53,8 @@ registerErrorCode('ARCFLOW_SUBWORKFLOW_DEPTH', SubworkflowDepthError)
 /** What a child run is to its parent's task. */
 export interface ChildRun {
   readonly id: string
-  result(): Promise<unknown>
+  /** `then(error, output)` once it has ended, as its `result()` would settle. */
+  whenEnded(then: (error: Error | undefined, output: unknown) => void): void
 }
 
 /** A parent run, as its workflow tasks see it. */
@@ -105,7 +106,7 @@ export function workflowAction<P extends ParentRun>(host: SubflowHost<P>, taskNa
     const signal = (ctx as ActionContext & { bounded: boolean }).bounded /* an Attempt's */ ? ctx.signal : undefined
     if (!parent.resumed) return followChild(parent, host.start(workflow, input, id, parent, taskName, signal), ctx, workflowName)
     return host.find(id).then((found) => {
-      if (found && 'result' in found) return followChild(parent, found, ctx, workflowName)
+      if (found && 'whenEnded' in found) return followChild(parent, found, ctx, workflowName)
       if (found && !isLive(found.status)) {
         announce(parent, ctx, id, workflowName)
         return storedOutcome(found).catch((error: unknown) => {
@@ -128,16 +129,14 @@ function announce(parent: ParentRun, ctx: ActionContext, id: string, workflow: s
 function followChild(parent: ParentRun, child: ChildRun & { cancel(): Promise<void> }, ctx: ActionContext, workflow: string): Promise<unknown> {
   announce(parent, ctx, child.id, workflow)
   parent.children.add(child)
-  return child.result().then(
-    (output) => {
+  // the child's end settles this promise itself: no promise of the child's, no tick between
+  return new Promise((resolve, reject) => {
+    child.whenEnded((error, output) => {
       parent.children.delete(child)
-      return output
-    },
-    (error: unknown) => {
-      parent.children.delete(child)
-      throw new SubworkflowError(workflow, child.id, { cause: error })
-    },
-  )
+      if (error) reject(new SubworkflowError(workflow, child.id, { cause: error }))
+      else resolve(output)
+    })
+  })
 }
 
 /**
