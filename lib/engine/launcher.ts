@@ -192,7 +192,7 @@ export class Launcher {
     const durability = parent.durable ? (parent.sync ? 'sync' : 'batched') : 'none'
     const meter = parent.meter && this.#p.accounts.runMeter(workflow, parent.meter.accountName)
     this.#p.versions?.record(workflow)
-    const child = new Run(workflow, input, { meter, runId: childId, parent: this.#link(parent, task), actions: this.actionsOf(workflow), listeners: this.#p.listeners, onEnd: this.#onEnd, signal, store: this.#p.store, durability })
+    const child = new Run(workflow, input, { meter, runId: childId, parent: this.#link(parent, task), deferred: true, actions: this.actionsOf(workflow), listeners: this.#p.listeners, onEnd: this.#onEnd, signal, store: this.#p.store, durability })
     this.#track(child)
     if (this.#p.store && durability !== 'none') this.#p.store.native.linkRun(childId, parent.id, task, null)
     return child

@@ -100,6 +100,8 @@ export class Run<O = unknown> {
   readonly children = new Set<Run>()
   /** Its mailbox, parked waits and waiting mark (see run-waits.ts), made on first use. */
   #waits: RunWaits | undefined
+  /** A deferred start's answer, until `begin`. */
+  #deferred: unknown[] | undefined
 
   /** @internal Runs are made by `engine.start` and `engine.resume`. */
   constructor(workflow: WorkflowDefinition, input: unknown, options: RunOptions) {
@@ -151,11 +153,25 @@ export class Run<O = unknown> {
       return
     }
     this.#arm(options)
+    // a child's parent task starts it (`begin`) once it has announced and follows it: no tick, no closure
+    if (options.deferred) {
+      this.#deferred = answer
+      return
+    }
     // start on a later tick so that a caller can attach listeners first
     queueMicrotask(() => {
       this.#follow(answer, undefined)
       this.#maybeFinish()
     })
+  }
+
+  /** @internal A deferred start (`deferred`, a child's: see subflows.ts) goes on now; once. */
+  begin(): void {
+    const answer = this.#deferred
+    if (!answer) return
+    this.#deferred = undefined
+    this.#follow(answer, undefined)
+    this.#maybeFinish()
   }
 
   /** Cancellation and the run's timeout. */

@@ -53,6 +53,8 @@ registerErrorCode('ARCFLOW_SUBWORKFLOW_DEPTH', SubworkflowDepthError)
 /** What a child run is to its parent's task. */
 export interface ChildRun {
   readonly id: string
+  /** A child just started: its start tasks go, once its parent's task follows it (a resumed one: nothing). */
+  begin(): void
   /** `then(error, output)` once it has ended, as its `result()` would settle. */
   whenEnded(then: (error: Error | undefined, output: unknown) => void): void
 }
@@ -130,13 +132,15 @@ function followChild(parent: ParentRun, child: ChildRun & { cancel(): Promise<vo
   announce(parent, ctx, child.id, workflow)
   parent.children.add(child)
   // the child's end settles this promise itself: no promise of the child's, no tick between
-  return new Promise((resolve, reject) => {
+  const outcome = new Promise((resolve, reject) => {
     child.whenEnded((error, output) => {
       parent.children.delete(child)
       if (error) reject(new SubworkflowError(workflow, child.id, { cause: error }))
       else resolve(output)
     })
   })
+  child.begin()
+  return outcome
 }
 
 /**
