@@ -77,6 +77,8 @@ export class Attempt implements ActionContext {
   reserved = -1
   /** @internal What `charge()` reported. */
   charged: number | undefined
+  /** @internal Its result's JSON text, when its action had it already (a cache hit): not encoded again. */
+  payload: string | undefined
   readonly #owner: AttemptOwner
   #settled = false
   #timedOut: AttemptTimeout | undefined

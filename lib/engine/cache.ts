@@ -17,14 +17,14 @@ import { encode } from '../values'
 import { WorkflowContext } from '../context'
 import { JsonTemplate, Template } from '../template'
 import type { TaskCache, TaskDefinition, WorkflowDefinition } from '../workflow/model'
-import type { Action, ActionContext } from './attempt'
+import type { Action, ActionContext, Attempt } from './attempt'
 import type { RunEvent } from './events'
 
 /** Entries the in-memory layer keeps at most (documented in the README). */
 export const CACHE_ENTRIES = 10_000
 
-/** A cached result; `expiresAt`: as the store said (an entry read from it). */
-type Entry = { value: unknown; expiresAt?: number }
+/** A cached result; `payload`: its JSON text (kept here); `expiresAt`: as the store said (an entry read from it). */
+type Entry = { value: unknown; payload?: string; expiresAt?: number }
 
 /** Where a result is kept: (workflow, task, rendered key as JSON), and its in-memory layer's key. */
 export interface CacheSlot {
@@ -81,7 +81,7 @@ export class TaskResultCache {
 
   /** @internal Keeps a successful result (JSON text `payload`). */
   put(slot: CacheSlot, value: unknown, payload: string, ttlMs: number): void {
-    this.#lru.set(slot.lru, { value }, { ttl: ttlMs })
+    this.#lru.set(slot.lru, { value, payload }, { ttl: ttlMs })
     this.#store?.native.cachePut(slot.workflow, slot.task, slot.key, payload, Date.now() + ttlMs)
   }
 
@@ -192,6 +192,8 @@ class CacheUse {
     const e = { type: 'task.cached', runId: ctx.runId, time: Date.now(), task: this.task, attempt: ctx.attempt, key: slot.key } as RunEvent & { index?: number }
     if (ctx.index !== undefined) e.index = ctx.index
     run.emit(e)
+    // the task's completion takes the text as kept: a large result is not written out again
+    ;(ctx as Attempt).payload = entry.payload
     return entry.value
   }
 
