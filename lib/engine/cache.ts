@@ -27,15 +27,20 @@ export const CACHE_ENTRIES = 10_000
 type Entry = { value: unknown; payload?: string; expiresAt?: number }
 
 /** Where a result is kept: (workflow, task, rendered key as JSON), and its in-memory layer's key. */
-export interface CacheSlot {
+interface CacheSlot {
   readonly workflow: string
   readonly task: string
   readonly key: string
   readonly lru: string
 }
 
-export function cacheSlot(workflow: string, task: string, key: string): CacheSlot {
-  return { workflow, task, key, lru: JSON.stringify([workflow, task, key]) }
+/** `prefix`: `JSON.stringify([workflow, task, ` written once per task (the in-memory key is that array with the key). */
+function cacheSlot(workflow: string, task: string, key: string, prefix = slotPrefix(workflow, task)): CacheSlot {
+  return { workflow, task, key, lru: `${prefix}${JSON.stringify(key)}]` }
+}
+
+function slotPrefix(workflow: string, task: string): string {
+  return `${JSON.stringify([workflow, task]).slice(0, -1)},`
 }
 
 /**
@@ -135,12 +140,13 @@ export interface CachingRun {
 export function cachedAction(cache: TaskResultCache, workflow: WorkflowDefinition, task: TaskDefinition, action: Action, runOf: (id: string) => CachingRun | undefined): Action {
   const spec = task.cache!
   const what = `cache key of task '${task.name}'`
+  const prefix = slotPrefix(workflow.name, task.name)
   const fixed = isLiteral(spec.key) ? cacheSlot(workflow.name, task.name, encode(literalKey(spec.key), what)) : undefined
   const used = new CacheUse(cache, task.name, action, spec.ttlMs)
   return (input: unknown, ctx: ActionContext) => {
     const run = runOf(ctx.runId)
     if (!run) return action(input, ctx)
-    const slot = fixed ?? cacheSlot(workflow.name, task.name, encode(renderKey(run, spec.key, ctx), what))
+    const slot = fixed ?? cacheSlot(workflow.name, task.name, encode(renderKey(run, spec.key, ctx), what), prefix)
     const found = cache.get(slot)
     if (found === undefined) return used.miss(slot, input, ctx)
     if (!(found instanceof Promise)) return used.hit(run, slot, ctx, found)
