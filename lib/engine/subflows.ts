@@ -18,7 +18,7 @@
 import { ArcflowError, registerErrorCode } from '../errors'
 import type { RunRecord } from '../store/store'
 import type { WorkflowDefinition } from '../workflow/model'
-import type { Action, ActionContext } from './attempt'
+import { reporting, type Action, type ActionContext, type Attempt } from './attempt'
 import { RunFailedError, RunStoppedError } from './run-errors'
 import type { RunEvent } from './events'
 import type { Failure } from './failure'
@@ -85,62 +85,65 @@ export function childId(parentId: string, task: string, step: number, attempt: n
   return `${parentId}/${task}/${step}${index === undefined ? '' : `.${index}`}/${attempt}`
 }
 
-/** What an ended child's record says, as its `result()` would. */
-function storedOutcome(record: RunRecord): Promise<unknown> {
-  if (record.status === 'succeeded') return Promise.resolve(record.output)
-  if (record.status === 'failed') return Promise.reject(new RunFailedError(record.id, (record.error ?? { name: 'Error', message: 'failed' }) as Failure))
-  return Promise.reject(new RunStoppedError(record.id, record.status === 'timed_out' ? 'timed_out' : 'cancelled'))
+/** What an ended child's record says, as its `result()` would: its error, or its output. */
+function storedOutcome(record: RunRecord): { error?: Error; output?: unknown } {
+  if (record.status === 'succeeded') return { output: record.output }
+  if (record.status === 'failed') return { error: new RunFailedError(record.id, (record.error ?? { name: 'Error', message: 'failed' }) as Failure) }
+  return { error: new RunStoppedError(record.id, record.status === 'timed_out' ? 'timed_out' : 'cancelled') }
 }
 
 /**
- * The action of a `workflow` task. Not an async function: a first run's
- * attempt starts its child at once and answers the child's outcome, with
- * no `await` of its own (an async wrapper, its promise and its ticks are a
- * noticeable share of a one-task child's cost).
+ * The action of a `workflow` task. It ends its attempt itself (a
+ * `ReportingAction`): a first run's attempt starts its child, whose end
+ * reports the outcome. An async action's promises, and the ticks through
+ * them, were a noticeable share of a one-task child's cost.
  */
 export function workflowAction<P extends ParentRun>(host: SubflowHost<P>, taskName: string, workflowName: string): Action {
-  return (input: unknown, ctx: ActionContext) => {
-    const parent = host.runOf(ctx.runId)
+  return reporting((input: unknown, ctx: ActionContext) => {
+    const attempt = ctx as Attempt // a reporting action's context is its attempt
+    const parent = host.runOf(attempt.runId)
     const workflow = host.workflowOf(workflowName)
     if (!parent || !workflow) throw new ArcflowError('ARCFLOW_INPUT', `task '${taskName}' runs workflow '${workflowName}', which this engine has not loaded`)
     if (parent.depth + 1 > host.maxDepth()) throw new SubworkflowDepthError(workflowName, host.maxDepth())
-    const id = childId(parent.id, taskName, (ctx as ActionContext & { step: number }).step /* an Attempt's */, ctx.attempt, ctx.index)
-    const signal = (ctx as ActionContext & { bounded: boolean }).bounded /* an Attempt's */ ? ctx.signal : undefined
-    if (!parent.resumed) return followChild(parent, host.start(workflow, input, id, parent, taskName, signal), ctx, workflowName)
-    return host.find(id).then((found) => {
-      if (found && 'whenEnded' in found) return followChild(parent, found, ctx, workflowName)
+    const id = childId(parent.id, taskName, attempt.step, attempt.attempt, attempt.index)
+    const signal = attempt.bounded ? attempt.signal : undefined
+    if (!parent.resumed) return followChild(parent, host.start(workflow, input, id, parent, taskName, signal), attempt, workflowName)
+    host.find(id).then((found) => {
+      if (found && 'whenEnded' in found) return followChild(parent, found, attempt, workflowName)
       if (found && !isLive(found.status)) {
-        announce(parent, ctx, id, workflowName)
-        return storedOutcome(found).catch((error: unknown) => {
-          throw new SubworkflowError(workflowName, id, { cause: error })
-        })
+        announce(parent, attempt, id, workflowName)
+        const { error, output } = storedOutcome(found)
+        return error ? attempt.report(true, new SubworkflowError(workflowName, id, { cause: error })) : attempt.report(false, output)
       }
-      return followChild(parent, found ? host.resume(id, parent, taskName, signal) : host.start(workflow, input, id, parent, taskName, signal), ctx, workflowName)
-    })
-  }
+      followChild(parent, found ? host.resume(id, parent, taskName, signal) : host.start(workflow, input, id, parent, taskName, signal), attempt, workflowName)
+    }).catch((error: unknown) => attempt.report(true, error))
+  })
 }
 
 /** `task.child`: the attempt's child run is `id`. */
-function announce(parent: ParentRun, ctx: ActionContext, id: string, workflow: string): void {
-  const e = { type: 'task.child', runId: parent.id, time: Date.now(), task: ctx.task, attempt: ctx.attempt, childId: id, workflow } as RunEvent & { index?: number }
-  if (ctx.index !== undefined) e.index = ctx.index
+function announce(parent: ParentRun, attempt: Attempt, id: string, workflow: string): void {
+  const e = { type: 'task.child', runId: parent.id, time: Date.now(), task: attempt.task, attempt: attempt.attempt, childId: id, workflow } as RunEvent & { index?: number }
+  if (attempt.index !== undefined) e.index = attempt.index
   parent.emit(e)
 }
 
-/** The attempt's outcome is its live child's: the parent cancels it while it runs. */
-function followChild(parent: ParentRun, child: ChildRun & { cancel(): Promise<void> }, ctx: ActionContext, workflow: string): Promise<unknown> {
-  announce(parent, ctx, child.id, workflow)
+/**
+ * The attempt's outcome is its live child's; the parent cancels it while it
+ * runs. A success is reported as the child ends; a failure a microtask
+ * later, since it may come of the parent's own cancel or of the attempt's
+ * deadline, which must finish first (the parent's own status, the
+ * attempt's `timed_out`).
+ */
+function followChild(parent: ParentRun, child: ChildRun & { cancel(): Promise<void> }, attempt: Attempt, workflow: string): void {
+  announce(parent, attempt, child.id, workflow)
   parent.children.add(child)
-  // the child's end settles this promise itself: no promise of the child's, no tick between
-  const outcome = new Promise((resolve, reject) => {
-    child.whenEnded((error, output) => {
-      parent.children.delete(child)
-      if (error) reject(new SubworkflowError(workflow, child.id, { cause: error }))
-      else resolve(output)
-    })
+  child.whenEnded((error, output) => {
+    parent.children.delete(child)
+    if (!error) return attempt.report(false, output)
+    const failure = new SubworkflowError(workflow, child.id, { cause: error })
+    queueMicrotask(() => attempt.report(true, failure))
   })
   child.begin()
-  return outcome
 }
 
 /**
