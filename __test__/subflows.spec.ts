@@ -126,3 +126,20 @@ test("children charge the parent's account", async (t) => {
   const charges = (await engine.ledger('acme')).filter((e) => e.amount < 0)
   t.is(charges.length, 4)
 })
+
+test("in memory, a parent's events() hold its child's in order: the child's run.started, the parent's task.child, then the child's tasks and end, before the parent's task ends", async (t) => {
+  const engine = engineWithChild()
+  const parent = engine.workflow({ name: 'parent', tasks: { sub: { workflow: 'child', input: { n: '{{ input.n }}' } } }, output: '{{ tasks.sub.result }}' })
+  const run = engine.start(parent, { n: 4 })
+  const seen: string[] = []
+  for await (const e of run.events()) seen.push(`${e.runId === run.id ? 'parent' : 'child'} ${e.type}`)
+  t.is(await run.result(), 8)
+  t.deepEqual(seen, [
+    'parent run.started', 'parent task.started',
+    'child run.started', 'parent task.child',
+    'child task.started', 'child task.succeeded', 'child run.succeeded',
+    'parent task.succeeded', 'parent run.succeeded',
+  ])
+  t.is(engine.stats().liveRuns, 0) // the child was forgotten with its end
+  await engine.close()
+})

@@ -48,3 +48,33 @@ test('with-items: a key per item; cache on a workflow task is refused at load', 
   t.throws(() => engine.workflow({ name: 'bad', tasks: { s: { workflow: 'c', cache: { key: 'x' } } } }), { message: /action tasks only/ })
   await t.throwsAsync(engine.cache.clear({ task: 's' }), { message: /within its workflow/ })
 })
+
+test("task.cached names the rendered key as JSON: a template's value, a literal as written, a JSON structure rendered", async (t) => {
+  const engine = new Engine()
+  engine.action('inc', async (n: number) => n + 1)
+  const keys: string[] = []
+  engine.on('event', (e) => { if (e.type === 'task.cached') keys.push(e.key) })
+  const wf = (name: string, key: unknown) => engine.workflow({ name, tasks: { t: { action: 'inc', input: '{{ input.n }}', cache: { key } } }, output: '{{ tasks.t.result }}' })
+  const byTemplate = wf('by-template', '{{ input.doc }}')
+  const literal = wf('literal', 'always')
+  const structure = wf('structure', { doc: '{{ input.doc }}', v: 2 })
+  const fixed = wf('fixed', { v: 2 })
+  for (const w of [byTemplate, literal, structure, fixed]) {
+    t.is(await engine.run(w, { doc: 'a', n: 1 }), 2)
+    t.is(await engine.run(w, { doc: 'a', n: 5 }), 2) // a hit: the key, not the input, decides
+  }
+  t.is(await engine.run(byTemplate, { doc: 'b', n: 5 }), 6) // another key: a miss
+  t.deepEqual(keys, ['"a"', '"always"', '{"doc":"a","v":2}', '{"v":2}'])
+})
+
+test('a key that fails to render fails the attempt with the template error; nothing runs or is kept', async (t) => {
+  const engine = new Engine()
+  let runs = 0
+  engine.action('inc', async (n: number) => { runs++; return n + 1 })
+  const wf = engine.workflow({ name: 'strict', tasks: { t: { action: 'inc', input: 1, cache: { key: '{{ input.doc | no_such_filter }}' } } } })
+  const error = await t.throwsAsync(engine.run(wf, { doc: 'a' }))
+  t.like(error?.cause, { name: 'ExpressionError', code: 'ARCFLOW_EXPRESSION' })
+  t.regex((error?.cause as Error).message, /unknown filter/)
+  t.is(runs, 0)
+  t.deepEqual(engine.cache.stats, { hits: 0, storeHits: 0, misses: 0 })
+})

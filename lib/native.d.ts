@@ -479,6 +479,12 @@ export declare function runItemInputs(handle: number, task: number, batch: numbe
  */
 export declare function runLog(handle: number, task: number, attempt: number, item: number, message: string, dataJson?: string | undefined | null): void
 
+/** Renders a compiled template with run `handle`'s context; the result as JSON text. */
+export declare function runRender(handle: number, template: NativeTemplate, itemJson: string | undefined | null, index: number): string
+
+/** Renders a compiled JSON structure with run `handle`'s context; the result as JSON text. */
+export declare function runRenderJson(handle: number, template: NativeJsonTemplate, itemJson: string | undefined | null, index: number): string
+
 /**
  * Resumes run `runId` of `flow` from `store` under `handle` (see
  * `arcflow_core::flow::Resumed`). Answers, each ending with `full, seq`:

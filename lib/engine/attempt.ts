@@ -42,6 +42,19 @@ export interface ActionContext {
  */
 export type Action<I = unknown, O = unknown> = (input: I, ctx: ActionContext) => O | PromiseLike<O>
 
+/**
+ * @internal An action that ends its attempt itself (`attempt.report`; its
+ * `ctx` is the attempt) instead of answering a promise: the engine's own
+ * workflow tasks, whose child's end reports at once (no promise, no tick).
+ * A throw still fails the attempt.
+ */
+export type ReportingAction = ((input: unknown, ctx: ActionContext) => void) & { readonly reports: true }
+
+/** @internal Marks `fn` as a {@link ReportingAction}. */
+export function reporting(fn: (input: unknown, ctx: ActionContext) => void): ReportingAction {
+  return Object.assign(fn, { reports: true as const })
+}
+
 export type AttemptStatus = 'succeeded' | 'failed' | 'timed_out'
 
 /** What an attempt reports to: its task's activation. */
@@ -77,6 +90,8 @@ export class Attempt implements ActionContext {
   reserved = -1
   /** @internal What `charge()` reported. */
   charged: number | undefined
+  /** @internal Its result's JSON text, when its action had it already (a cache hit): not encoded again. */
+  payload: string | undefined
   readonly #owner: AttemptOwner
   #settled = false
   #timedOut: AttemptTimeout | undefined
@@ -129,6 +144,14 @@ export class Attempt implements ActionContext {
 
   /** Calls the handler; the outcome reaches the task once, whatever happens. */
   run(action: Action, input: unknown): void {
+    if ((action as Partial<ReportingAction>).reports === true) {
+      try {
+        action(input, this)
+      } catch (error) {
+        this.#settle('failed', error)
+      }
+      return
+    }
     let returned: unknown
     try {
       returned = action(input, this)
@@ -139,6 +162,11 @@ export class Attempt implements ActionContext {
       (result) => this.#settle('succeeded', result),
       (error: unknown) => this.#settle('failed', error),
     )
+  }
+
+  /** @internal A {@link ReportingAction}'s outcome; the first to come counts (a deadline may have ended the attempt). */
+  report(failed: boolean, value: unknown): void {
+    this.#settle(failed ? 'failed' : 'succeeded', value)
   }
 
   #settle(status: AttemptStatus, value: unknown): void {

@@ -10,22 +10,37 @@
  */
 import { LRUCache } from 'lru-cache'
 
-import { fromNativeData, InputError } from '../errors'
+import { native } from '../binding'
+import { fromNative, fromNativeData, InputError } from '../errors'
 import type { DurableStore } from '../store/store'
 import { encode } from '../values'
-import type { WorkflowContext } from '../context'
-import type { TaskDefinition, WorkflowDefinition } from '../workflow/model'
-import type { Action, ActionContext } from './attempt'
+import { WorkflowContext } from '../context'
+import { JsonTemplate, Template } from '../template'
+import type { TaskCache, TaskDefinition, WorkflowDefinition } from '../workflow/model'
+import type { Action, ActionContext, Attempt } from './attempt'
 import type { RunEvent } from './events'
 
 /** Entries the in-memory layer keeps at most (documented in the README). */
 export const CACHE_ENTRIES = 10_000
 
-/** A cached result; `leftMs`: what the store said it had left, by its clock (an entry read from it). */
-type Entry = { value: unknown; leftMs?: number }
+/** A cached result; `payload`: its JSON text (kept here); `leftMs`: what the store said it had left, by its clock (an entry read from it). */
+type Entry = { value: unknown; payload?: string; leftMs?: number }
 
-function lruKey(workflow: string, task: string, key: string): string {
-  return JSON.stringify([workflow, task, key])
+/** Where a result is kept: (workflow, task, rendered key as JSON), and its in-memory layer's key. */
+interface CacheSlot {
+  readonly workflow: string
+  readonly task: string
+  readonly key: string
+  readonly lru: string
+}
+
+/** `prefix`: `JSON.stringify([workflow, task, ` written once per task (the in-memory key is that array with the key). */
+function cacheSlot(workflow: string, task: string, key: string, prefix = slotPrefix(workflow, task)): CacheSlot {
+  return { workflow, task, key, lru: `${prefix}${JSON.stringify(key)}]` }
+}
+
+function slotPrefix(workflow: string, task: string): string {
+  return `${JSON.stringify([workflow, task]).slice(0, -1)},`
 }
 
 /**
@@ -46,8 +61,8 @@ export class TaskResultCache {
   }
 
   /** @internal The cached result, or undefined (a miss); a store read only when memory misses. */
-  get(workflow: string, task: string, key: string): Entry | undefined | Promise<Entry | undefined> {
-    const found = this.#lru.get(lruKey(workflow, task, key))
+  get(slot: CacheSlot): Entry | undefined | Promise<Entry | undefined> {
+    const found = this.#lru.get(slot.lru)
     if (found) {
       this.stats.hits++
       return found
@@ -57,7 +72,7 @@ export class TaskResultCache {
       return undefined
     }
     // expiry is the store's clock (the database's on PostgreSQL), not this process's
-    return this.#store.native.cacheGet(workflow, task, key).then((text) => {
+    return this.#store.native.cacheGet(slot.workflow, slot.task, slot.key).then((text) => {
       const answer = JSON.parse(text) as { ok: [unknown, number] | null } | { error: Parameters<typeof fromNativeData>[0] }
       if ('error' in answer) throw fromNativeData(answer.error)
       if (answer.ok === null) {
@@ -70,15 +85,15 @@ export class TaskResultCache {
   }
 
   /** @internal Keeps a successful result (JSON text `payload`). */
-  put(workflow: string, task: string, key: string, value: unknown, payload: string, ttlMs: number): void {
-    this.#lru.set(lruKey(workflow, task, key), { value }, { ttl: ttlMs })
-    this.#store?.native.cachePut(workflow, task, key, payload, ttlMs)
+  put(slot: CacheSlot, value: unknown, payload: string, ttlMs: number): void {
+    this.#lru.set(slot.lru, { value, payload }, { ttl: ttlMs })
+    this.#store?.native.cachePut(slot.workflow, slot.task, slot.key, payload, ttlMs)
   }
 
   /** @internal Puts what the store answered into the in-memory layer, until the store's expiry. */
-  remember(workflow: string, task: string, key: string, entry: Entry): void {
+  remember(slot: CacheSlot, entry: Entry): void {
     const ttl = entry.leftMs ?? 0
-    if (ttl > 0) this.#lru.set(lruKey(workflow, task, key), entry, { ttl })
+    if (ttl > 0) this.#lru.set(slot.lru, entry, { ttl })
   }
 
   /**
@@ -109,47 +124,94 @@ export class TaskResultCache {
 
 /** What a cached action needs of its run. */
 export interface CachingRun {
-  readonly context: WorkflowContext
+  /** @internal Its state in the native registry: the key renders against its context. */
+  readonly handle: number
+  crossings: number
   emit(event: RunEvent): void
 }
 
 /**
  * The action of a task with `cache`: renders its key, answers a cached
  * result without running `action` (the attempt charges nothing, the task
- * emits `task.cached`), else runs it and keeps a successful result.
+ * emits `task.cached`), else runs it and keeps a successful result. A key
+ * with no template in it is rendered once, here: a hit then costs one
+ * in-memory lookup, no call into the core.
  */
 export function cachedAction(cache: TaskResultCache, workflow: WorkflowDefinition, task: TaskDefinition, action: Action, runOf: (id: string) => CachingRun | undefined): Action {
   const spec = task.cache!
+  const what = `cache key of task '${task.name}'`
+  const prefix = slotPrefix(workflow.name, task.name)
+  const fixed = isLiteral(spec.key) ? cacheSlot(workflow.name, task.name, encode(literalKey(spec.key), what)) : undefined
+  const used = new CacheUse(cache, task.name, action, spec.ttlMs)
   return (input: unknown, ctx: ActionContext) => {
     const run = runOf(ctx.runId)
     if (!run) return action(input, ctx)
-    const context = ctx.index === undefined ? run.context : run.context.withItem(ctx.item, ctx.index)
-    const key = encode(context.renderJson(spec.key), `cache key of task '${task.name}'`)
-    const hit = (entry: Entry): unknown => {
-      ctx.charge(0)
-      const e = { type: 'task.cached', runId: ctx.runId, time: Date.now(), task: task.name, attempt: ctx.attempt, key } as RunEvent & { index?: number }
-      if (ctx.index !== undefined) e.index = ctx.index
-      run.emit(e)
-      return entry.value
-    }
-    const miss = async (): Promise<unknown> => {
-      const result = await action(input, ctx)
-      let payload: string | undefined
-      try {
-        payload = encode(result, `result of task '${task.name}'`)
-      } catch {
-        // not workflow data: the attempt fails on it anyway, nothing is kept
-      }
-      if (payload !== undefined) cache.put(workflow.name, task.name, key, result, payload, spec.ttlMs)
-      return result
-    }
-    const found = cache.get(workflow.name, task.name, key)
-    if (found === undefined) return miss()
-    if (!(found instanceof Promise)) return hit(found)
+    const slot = fixed ?? cacheSlot(workflow.name, task.name, encode(renderKey(run, spec.key, ctx), what), prefix)
+    const found = cache.get(slot)
+    if (found === undefined) return used.miss(slot, input, ctx)
+    if (!(found instanceof Promise)) return used.hit(run, slot, ctx, found)
     return found.then((entry) => {
-      if (!entry) return miss()
-      cache.remember(workflow.name, task.name, key, entry)
-      return hit(entry)
+      if (!entry) return used.miss(slot, input, ctx)
+      cache.remember(slot, entry)
+      return used.hit(run, slot, ctx, entry)
     })
+  }
+}
+
+/**
+ * The key rendered with the run's context (and the attempt's item), by the
+ * run's handle: a `run.context` handle would make a native object per run,
+ * several µs, more than a hit's lookup. Parsed and encoded here, so that
+ * the key's JSON text is the engine's own (`encode`), as the store keeps it.
+ */
+function renderKey(run: CachingRun, key: TaskCache['key'], ctx: ActionContext): unknown {
+  const item = ctx.index === undefined ? null : encode(ctx.item, 'item')
+  run.crossings++
+  try {
+    return JSON.parse(key instanceof JsonTemplate ? native.runRenderJson(run.handle, key.native, item, ctx.index ?? 0) : native.runRender(run.handle, key.native, item, ctx.index ?? 0))
+  } catch (error) {
+    throw fromNative(error)
+  }
+}
+
+/** Whether a key renders to itself: nothing in it reads the run's context. */
+function isLiteral(key: TaskCache['key']): boolean {
+  return key instanceof JsonTemplate ? key.isStatic : key.kind === 'literal'
+}
+
+/** What a literal key renders to (any context would do: it reads none). */
+function literalKey(key: TaskCache['key']): unknown {
+  return key instanceof JsonTemplate ? new WorkflowContext().renderJson(key) : (key as Template).source
+}
+
+/** A cached task's hit and miss: methods, not closures made per attempt. */
+class CacheUse {
+  constructor(
+    readonly cache: TaskResultCache,
+    readonly task: string,
+    readonly action: Action,
+    readonly ttlMs: number,
+  ) {}
+
+  hit(run: CachingRun, slot: CacheSlot, ctx: ActionContext, entry: Entry): unknown {
+    ctx.charge(0)
+    const e = { type: 'task.cached', runId: ctx.runId, time: Date.now(), task: this.task, attempt: ctx.attempt, key: slot.key } as RunEvent & { index?: number }
+    if (ctx.index !== undefined) e.index = ctx.index
+    run.emit(e)
+    // the task's completion takes the text as kept: a large result is not written out again
+    ;(ctx as Attempt).payload = entry.payload
+    return entry.value
+  }
+
+  async miss(slot: CacheSlot, input: unknown, ctx: ActionContext): Promise<unknown> {
+    const result = await this.action(input, ctx)
+    let payload: string | undefined
+    try {
+      payload = encode(result, `result of task '${this.task}'`)
+    } catch {
+      // not workflow data: the attempt fails on it anyway, nothing is kept
+    }
+    if (payload !== undefined) this.cache.put(slot, result, payload, this.ttlMs)
+    return result
   }
 }

@@ -179,24 +179,31 @@ export class Launcher {
     this.#p.lease?.live.add(run.id)
   }
 
-  #link(parent: { id: string; depth: number }, task: string): ParentLink {
-    return { id: parent.id, task, depth: parent.depth, log: this.runs.get(parent.id)!.eventLog }
+  #link(parent: Run, task: string): ParentLink {
+    return { id: parent.id, task, depth: parent.depth, log: parent.eventLog }
+  }
+
+  /**
+   * A child run (account, durability and store: its parent's). Not through
+   * `launch`: its id is its parent's to give (no caller's id to keep track
+   * of) and it has no options of its own.
+   */
+  #startChild(workflow: WorkflowDefinition, input: unknown, childId: string, parent: Run, task: string, signal: AbortSignal | undefined): Run {
+    const durability = parent.durable ? (parent.sync ? 'sync' : 'batched') : 'none'
+    const meter = parent.meter && this.#p.accounts.runMeter(workflow, parent.meter.accountName)
+    this.#p.versions?.record(workflow)
+    const child = new Run(workflow, input, { meter, runId: childId, parent: this.#link(parent, task), deferred: true, actions: this.actionsOf(workflow), listeners: this.#p.listeners, onEnd: this.#onEnd, signal, store: this.#p.store, durability })
+    this.#track(child)
+    if (this.#p.store && durability !== 'none') this.#p.store.native.linkRun(childId, parent.id, task, null)
+    return child
   }
 
   /** What workflow tasks need (`subflows.ts`). */
-  readonly #subflows: SubflowHost = {
+  readonly #subflows: SubflowHost<Run> = {
     maxDepth: () => this.#p.maxDepth,
     runOf: (id) => this.runs.get(id),
     workflowOf: (name) => this.#p.workflows.get(name),
-    start: (workflow, input, childId, parent, task, signal) => {
-      const parentRun = this.runs.get(parent.id)!
-      const options: StartOptions = { signal }
-      if (parentRun.meter) options.account = parentRun.meter.accountName
-      const durability = parentRun.durable ? (parentRun.sync ? 'sync' : 'batched') : 'none'
-      const child = this.launch(workflow, this.actionsOf(workflow), input, options, childId, durability, this.#link(parent, task))
-      if (this.#p.store && durability !== 'none') this.#p.store.native.linkRun(childId, parent.id, task, null)
-      return child
-    },
+    start: (workflow, input, childId, parent, task, signal) => this.#startChild(workflow, input, childId, parent, task, signal),
     find: async (childId) => {
       const live = this.runs.get(childId)
       if (live) return live

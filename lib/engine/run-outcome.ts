@@ -10,6 +10,7 @@ export class RunOutcome {
   #done: Promise<unknown> | undefined
   #resolve: ((output: unknown) => void) | undefined
   #reject: ((error: Error) => void) | undefined
+  #listener: ((error: Error | undefined, output: unknown) => void) | undefined
 
   /** The outcome's promise: pending until `settle`, then its result. */
   promise(): Promise<unknown> {
@@ -24,11 +25,23 @@ export class RunOutcome {
     return this.#done
   }
 
+  /**
+   * `then(error, output)` once settled (at once if it is), with no promise
+   * of its own: the engine's own waiter (a parent's workflow task).
+   */
+  listen(then: (error: Error | undefined, output: unknown) => void): void {
+    if (this.#settled) return then(this.#error, this.#output)
+    const before = this.#listener
+    this.#listener = before ? (error, output) => (before(error, output), then(error, output)) : then
+  }
+
   /** The run's end is announced: an error, or its output. */
   settle(error: Error | undefined, output: unknown): void {
     this.#settled = true
     this.#error = error
     this.#output = output
+    this.#listener?.(error, output)
+    this.#listener = undefined
     if (!this.#resolve) return
     if (error) this.#reject!(error)
     else this.#resolve(output)

@@ -27,6 +27,8 @@ export interface RunOptions {
   meter?: RunMeter | undefined
   /** A sub-workflow's child run: its parent's task that started it (see `subflows.ts`). */
   parent?: ParentLink | undefined
+  /** Start tasks only once `begin()` is called (a child: its parent's task calls it), not on the next tick. */
+  deferred?: boolean | undefined
   /** A run that ended before this engine saw it (an idempotent start's key answered it from the store). */
   ended?: { status: Exclude<RunStatus, 'running'>; output: unknown; error: Error | undefined } | undefined
 }

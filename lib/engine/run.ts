@@ -100,6 +100,8 @@ export class Run<O = unknown> {
   readonly children = new Set<Run>()
   /** Its mailbox, parked waits and waiting mark (see run-waits.ts), made on first use. */
   #waits: RunWaits | undefined
+  /** A deferred start's answer, until `begin`. */
+  #deferred: unknown[] | undefined
 
   /** @internal Runs are made by `engine.start` and `engine.resume`. */
   constructor(workflow: WorkflowDefinition, input: unknown, options: RunOptions) {
@@ -141,20 +143,35 @@ export class Run<O = unknown> {
     } catch (error) {
       throw fromNative(error)
     }
-    const started: NewEvent = { type: 'run.started', workflow: workflow.name, input }
-    if (this.parentId !== undefined) Object.assign(started, { parentId: this.parentId, parentTask: this.parentTask })
-    this.#emit(started)
+    // one literal per shape: fields added afterwards (Object.assign) take V8's slow path
+    this.#emit(this.parentId === undefined
+      ? { type: 'run.started', workflow: workflow.name, input }
+      : { type: 'run.started', workflow: workflow.name, input, parentId: this.parentId, parentTask: this.parentTask })
     if (answer[0] === AnswerKind.VarsError) {
       const failure = dataFailure(answer[1])
       queueMicrotask(() => this.#fail({ name: failure.name, message: `initial vars: ${failure.message}`, cause: failure }))
       return
     }
     this.#arm(options)
+    // a child's parent task starts it (`begin`) once it has announced and follows it: no tick, no closure
+    if (options.deferred) {
+      this.#deferred = answer
+      return
+    }
     // start on a later tick so that a caller can attach listeners first
     queueMicrotask(() => {
       this.#follow(answer, undefined)
       this.#maybeFinish()
     })
+  }
+
+  /** @internal A deferred start (`deferred`, a child's: see subflows.ts) goes on now; once. */
+  begin(): void {
+    const answer = this.#deferred
+    if (!answer) return
+    this.#deferred = undefined
+    this.#follow(answer, undefined)
+    this.#maybeFinish()
   }
 
   /** Cancellation and the run's timeout. */
@@ -321,6 +338,11 @@ export class Run<O = unknown> {
   /** The run's output; rejects with RunFailedError or RunStoppedError. */
   result(): Promise<O> {
     return this.#outcome.promise() as Promise<O>
+  }
+
+  /** @internal `then(error, output)` once `result()` would settle, with no promise (a parent's workflow task waits so). */
+  whenEnded(then: (error: Error | undefined, output: unknown) => void): void {
+    this.#outcome.listen(then)
   }
 
   /**

@@ -18,6 +18,7 @@ mod registry;
 mod run;
 mod run_items;
 mod run_journal;
+mod run_render;
 mod run_resume;
 mod run_signal;
 mod store;
