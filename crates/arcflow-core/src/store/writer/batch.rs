@@ -69,3 +69,19 @@ pub(super) fn coalesce(batch: &mut Vec<Write>) -> Vec<(usize, usize)> {
     });
     merged
 }
+
+/// Which writes of the coalesced `batch` are the first ever of their
+/// execution: a `running` write (a task starts), and a write that ended an
+/// execution whose `running` write it absorbed (`merged`, as [`coalesce`]
+/// answered). A store may insert their rows outright rather than upsert
+/// them (see `Store::apply_fresh`).
+pub(super) fn fresh(batch: &[Write], merged: &[(usize, usize)]) -> Vec<bool> {
+    let mut fresh: Vec<bool> = batch.iter().map(|w| matches!(w, Write::Task(e) if e.status == "running")).collect();
+    let mut absorbed: Vec<usize> = merged.iter().map(|&(first, _)| first).collect();
+    absorbed.sort_unstable();
+    for &(_, last) in merged {
+        // its index once the absorbed writes before it left the batch
+        fresh[last - absorbed.partition_point(|&a| a < last)] = true;
+    }
+    fresh
+}
