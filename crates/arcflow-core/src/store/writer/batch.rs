@@ -85,3 +85,36 @@ pub(super) fn fresh(batch: &[Write], merged: &[(usize, usize)]) -> Vec<bool> {
     }
     fresh
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Execution;
+
+    fn task(name: &str, status: &'static str) -> Write {
+        Write::Task(Execution {
+            run_id: "r".into(),
+            task: name.into(),
+            step: 1,
+            item: -1,
+            attempt: 1,
+            status,
+            payload: None,
+            input: None,
+            started_at: None,
+            ended_at: None,
+            jseq: 0,
+        })
+    }
+
+    #[test]
+    fn fresh_writes_are_starts_and_ends_that_absorbed_their_start() {
+        // a starts and ends here; b ended (its start in an earlier batch); c only starts
+        let mut batch = vec![task("a", "running"), task("b", "succeeded"), task("c", "running"), task("a", "succeeded")];
+        let merged = coalesce(&mut batch);
+        assert_eq!(merged, [(0, 3)]);
+        let names: Vec<&str> = batch.iter().map(|w| if let Write::Task(e) = w { &*e.task } else { "" }).collect();
+        assert_eq!(names, ["b", "c", "a"]);
+        assert_eq!(fresh(&batch, &merged), [false, true, true]);
+    }
+}
