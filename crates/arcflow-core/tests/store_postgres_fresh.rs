@@ -43,6 +43,15 @@ fn rows_by_statement(db: &mut postgres::Client) -> (i64, i64) {
     (of(false), of(true))
 }
 
+/// `(run_id, status, payload, started_at)` of the executions `filter` keeps, by run.
+fn executions(db: &mut postgres::Client, filter: &str) -> Vec<(String, String, Option<String>, Option<i64>)> {
+    db.query(&format!("SELECT run_id, status, payload, started_at FROM fresh.executions {filter} ORDER BY run_id"), &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect()
+}
+
 #[test]
 fn fresh_executions_are_inserted_outright_and_a_batch_applied_again_still_commits() {
     let cluster = Cluster::start_with(plans::SETTINGS);
@@ -60,23 +69,11 @@ fn fresh_executions_are_inserted_outright_and_a_batch_applied_again_still_commit
     plans::reset(&mut db);
     store.apply_fresh(&batch, &[], &fresh).unwrap();
     assert_eq!(rows_by_statement(&mut db), (0, 2), "the plain insert failed on the key and rolled back; the batch ran again upserting");
-    let mut rows = db
-        .query("SELECT run_id, status, payload, started_at FROM fresh.executions ORDER BY run_id", &[])
-        .unwrap()
-        .iter()
-        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1), r.get::<_, Option<String>>(2), r.get::<_, Option<i64>>(3)))
-        .collect::<Vec<_>>();
-    assert_eq!(rows, [("r".into(), "succeeded".into(), Some("1".into()), Some(5)), ("s".into(), "running".into(), None, Some(6))]);
+    assert_eq!(executions(&mut db, ""), [("r".into(), "succeeded".into(), Some("1".into()), Some(5)), ("s".into(), "running".into(), None, Some(6))]);
 
     // a write said fresh whose row is there keeps the row's first start, as the upsert does
     store.apply_fresh(&[task("s", "succeeded", Some(9), Some("2"), 3)], &[], &[true]).unwrap();
-    rows = db
-        .query("SELECT run_id, status, payload, started_at FROM fresh.executions WHERE run_id = 's'", &[])
-        .unwrap()
-        .iter()
-        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1), r.get::<_, Option<String>>(2), r.get::<_, Option<i64>>(3)))
-        .collect();
-    assert_eq!(rows, [("s".into(), "succeeded".into(), Some("2".into()), Some(6))]);
+    assert_eq!(executions(&mut db, "WHERE run_id = 's'"), [("s".into(), "succeeded".into(), Some("2".into()), Some(6))]);
 
     // writes not said fresh are upserted
     plans::reset(&mut db);
