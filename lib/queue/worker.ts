@@ -329,7 +329,12 @@ export class Worker extends EventEmitter {
     return Math.max(0, this.#held.size - this.#ends.waiting - this.#buffer.length)
   }
 
-  /** Ends committed: those the fence did not refuse are completed. */
+  /**
+   * Ends committed: those the fence did not refuse are completed. No claim
+   * follows: their slots were freed (and a claim sent) when they ended, and
+   * a commit frees none, so a claim here would find nothing new while a
+   * claim an enqueue's notice asks for waited behind it on the connection.
+   */
   #completed(batch: Array<[string, Held]>): void {
     this.#leases.checkRefusals()
     for (const [id, held] of batch) {
@@ -338,7 +343,6 @@ export class Worker extends EventEmitter {
       this.#signals.forget(id)
       this.#stats.completed++
     }
-    this.#pump()
   }
 
   /** Another worker holds the run now: abort it here, write nothing more. */

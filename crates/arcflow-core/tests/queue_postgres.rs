@@ -232,3 +232,35 @@ fn queue_names_of_any_text_are_claimed_and_limited() {
     assert_eq!(q.claim(&ClaimRequest { worker: "w", queues: &queues, limit: 10, lease_ms: 60_000 }).unwrap().len(), 0, "the limit holds");
     assert_eq!(q.depth(&[odd.to_owned()]).unwrap(), 1);
 }
+
+/// The claim runs by `EXECUTE` a statement it prepares once per
+/// connection: a connection opened again after a lost one prepares it again.
+#[test]
+fn a_claim_after_a_lost_connection_prepares_its_statement_again() {
+    let cluster = support::postgres::cluster();
+    let (url, _) = cluster.fresh_url("reclaim");
+    let mut q = queue::open(&format!("{url}&application_name=arcflow_reclaim")).unwrap();
+    q.enqueue(&[new_run("a", "default"), new_run("b", "default")]).unwrap();
+    let queues = vec!["default".to_owned()];
+    let claim = |q: &mut Box<dyn queue::Queue>| q.claim(&ClaimRequest { worker: "w", queues: &queues, limit: 1, lease_ms: 60_000 });
+    assert_eq!(claim(&mut q).unwrap().len(), 1);
+    let killed = cluster
+        .client()
+        .query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'arcflow_reclaim'", &[])
+        .unwrap();
+    assert_eq!(killed.len(), 1, "the queue's one connection");
+    // the first call may notice the loss (transient) or find it already noticed
+    let mut failures = 0;
+    let claimed = loop {
+        match claim(&mut q) {
+            Ok(claimed) => break claimed,
+            Err(err) => {
+                assert!(matches!(err, arcflow_core::Error::Store { transient: true, .. }), "a lost connection is transient: {err:?}");
+                failures += 1;
+                assert!(failures < 3, "the claim does not recover: {err}");
+            }
+        }
+    };
+    assert_eq!(claimed.len(), 1, "the other run, claimed on the new connection");
+    assert_eq!(claim(&mut q).unwrap().len(), 0);
+}

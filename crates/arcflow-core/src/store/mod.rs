@@ -108,6 +108,19 @@ pub trait Store: Send {
         }
         Err(Error::Store { message: "this store cannot fence writes (it has no queues)".into(), transient: false })
     }
+    /// [`Store::apply_fenced`] (or, with no fences, [`Store::apply`]), told
+    /// which writes are the first ever of their execution (`fresh[i]`; a
+    /// shorter slice says no more): a store may insert those rows outright
+    /// instead of upserting them, as long as a row already there (a batch
+    /// applied again after its commit's answer was lost) ends as the upsert
+    /// would leave it.
+    fn apply_fresh(&mut self, batch: &[Write], fences: &[Fence], fresh: &[bool]) -> Result<Vec<String>> {
+        let _ = fresh;
+        if fences.is_empty() {
+            return self.apply(batch).map(|()| Vec::new());
+        }
+        self.apply_fenced(batch, fences)
+    }
     fn get_run(&mut self, id: &str) -> Result<Option<RunRecord>>;
     fn runs(&mut self, filter: &RunFilter) -> Result<Vec<RunRecord>>;
     /// Task executions of a run last written after journal position
@@ -206,6 +219,9 @@ impl<S: Store + ?Sized> Store for Box<S> {
     }
     fn apply_fenced(&mut self, batch: &[Write], fences: &[Fence]) -> Result<Vec<String>> {
         (**self).apply_fenced(batch, fences)
+    }
+    fn apply_fresh(&mut self, batch: &[Write], fences: &[Fence], fresh: &[bool]) -> Result<Vec<String>> {
+        (**self).apply_fresh(batch, fences, fresh)
     }
     fn get_run(&mut self, id: &str) -> Result<Option<RunRecord>> {
         (**self).get_run(id)

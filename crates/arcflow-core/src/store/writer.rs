@@ -34,7 +34,7 @@ pub use stats::StoreStats;
 
 use bounds::{write_bytes, Ages};
 
-use batch::{batch_len, coalesce};
+use batch::{batch_len, coalesce, fresh};
 
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
@@ -313,9 +313,10 @@ fn flush_loop(shared: &Shared, mut store: Box<dyn Store>) {
         // off the lock: the bytes the batch held, given back once it is done with
         let bytes: u64 = batch.iter().map(|w| write_bytes(w) as u64).sum();
         let merged = coalesce(&mut batch);
+        let fresh = fresh(&batch, &merged);
         let started = Instant::now();
         let fences = fence::of_batch(shared, &batch);
-        match apply_retrying(shared, &mut *store, &batch, &fences) {
+        match apply_retrying(shared, &mut *store, &batch, &fences, &fresh) {
             Ok(()) => committed(shared, n as u64, started),
             Err(err) => {
                 let units = set_aside::units(shared, batch.len(), n, base, &merged);
@@ -332,11 +333,12 @@ fn flush_loop(shared: &Shared, mut store: Box<dyn Store>) {
 /// backoff for as long as they last; answers a permanent failure. With
 /// `fences` (of runs `writes` holds), the writes of runs fenced out are
 /// dropped and reported (see `fence`); without, the store's plain `apply`.
-fn apply_retrying(shared: &Shared, store: &mut dyn Store, writes: &[Write], fences: &[Fence]) -> Result<()> {
+/// `fresh`: the writes first of their execution (see `batch::fresh`; empty: none said).
+fn apply_retrying(shared: &Shared, store: &mut dyn Store, writes: &[Write], fences: &[Fence], fresh: &[bool]) -> Result<()> {
     let config = &shared.config;
     let mut delay = config.retry_delay;
     loop {
-        let applied = if fences.is_empty() { store.apply(writes).map(|()| Vec::new()) } else { store.apply_fenced(writes, fences) };
+        let applied = store.apply_fresh(writes, fences, fresh);
         match applied {
             Ok(lost) => {
                 fence::settled(shared, writes, fences, &lost);

@@ -32,13 +32,15 @@ mod fold;
 mod statements;
 use columns::{Ends, Events, Folded, Ledger, Starts, Versions};
 use fold::{Folds, RUNS_STARTED_ENDED};
-use statements::{ABANDONED, EVENTS, EXECUTIONS, LEDGER, RUNS_ENDED, RUNS_STARTED, SNAPSHOTS, VARS, WORKFLOWS};
+use statements::{ABANDONED, EVENTS, EXECUTIONS, EXECUTIONS_NEW, LEDGER, RUNS_ENDED, RUNS_STARTED, SNAPSHOTS, VARS, WORKFLOWS};
 
-pub(super) fn apply<'a>(tx: &mut Transaction<'_>, statements: &mut Statements, batch: impl IntoIterator<Item = &'a Write>) -> Result<(), Error> {
+/// `batch`: each write, and whether it is the first ever of its execution
+/// (see `Store::apply_fresh`).
+pub(super) fn apply<'a>(tx: &mut Transaction<'_>, statements: &mut Statements, batch: impl IntoIterator<Item = (&'a Write, bool)>) -> Result<(), Error> {
     let mut phase = Phase::default();
     let mut ended: Vec<&str> = Vec::new();
     let mut signalled: Vec<&str> = Vec::new();
-    for write in batch {
+    for (write, fresh) in batch {
         if let Some(run) = run_of(write) {
             // a start follows what it resets: a waiting mark queued before it
             let restarts = matches!(write, Write::RunStarted { .. }) && phase.parked.contains(run);
@@ -52,7 +54,7 @@ pub(super) fn apply<'a>(tx: &mut Transaction<'_>, statements: &mut Statements, b
             Write::Event(e) if e.kind == crate::flow::SIGNAL_STORED && !signalled.contains(&&*e.run_id) => signalled.push(&e.run_id),
             _ => {}
         }
-        phase.add(write);
+        phase.add(write, fresh);
     }
     phase.run(tx, statements)?;
     if !ended.is_empty() {
@@ -75,6 +77,16 @@ pub(super) fn notify(tx: &mut Transaction<'_>, statements: &mut Statements, payl
 /// The payload says whose schema changed: listeners of other schemas on
 /// the same database ignore it.
 const NOTIFY: &str = "SELECT pg_notify('arcflow', jsonb_set($1::text::jsonb, '{s}', to_jsonb(current_schema()::text))::text)";
+
+/// The transaction failed on an execution written before (a batch whose
+/// fresh rows were inserted outright, applied again after a commit whose
+/// answer was lost): it runs again with every execution upserted.
+pub(super) fn written_before(e: &Error) -> bool {
+    e.as_db_error().is_some_and(|db| *db.code() == postgres::error::SqlState::UNIQUE_VIOLATION && db.constraint() == Some(EXECUTIONS_KEY))
+}
+
+/// The executions' primary key (PostgreSQL's default name for it).
+const EXECUTIONS_KEY: &str = "executions_pkey";
 
 /// The run whose end a write must follow (or precede).
 fn run_of(write: &Write) -> Option<&str> {
@@ -111,7 +123,7 @@ struct Phase<'a> {
 
 
 impl<'a> Phase<'a> {
-    fn add(&mut self, write: &'a Write) {
+    fn add(&mut self, write: &'a Write, fresh: bool) {
         match write {
             Write::RunStarted { id, workflow, input, started_at, account, workflow_hash } => {
                 // a second start only says `running` again, as the first did
@@ -150,7 +162,8 @@ impl<'a> Phase<'a> {
                 }
                 None => {
                     self.executions.insert(e.key(), self.tasks.len());
-                    self.tasks.push(Folded::of(e));
+                    // its first write in the phase says whether the row is new
+                    self.tasks.push(Folded::of(e, fresh));
                 }
             },
             Write::Var { run_id, name, value } => {
@@ -242,14 +255,18 @@ impl<'a> Phase<'a> {
             // after the runs started (a link updates its run's row), before the ends
             super::links::apply(&mut exec, write)?;
         }
-        if !self.tasks.is_empty() {
-            let t = &self.tasks;
-            let col = |f: fn(&Folded<'a>) -> i64| t.iter().map(f).collect::<Vec<_>>();
-            let opt = |f: fn(&Folded<'a>) -> Option<i64>| t.iter().map(f).collect::<Vec<_>>();
-            let text = |f: fn(&Folded<'a>) -> &'a str| t.iter().map(f).collect::<Vec<_>>();
-            let opt_text = |f: fn(&Folded<'a>) -> Option<&'a str>| t.iter().map(f).collect::<Vec<_>>();
+        // new rows inserted outright, the others upserted
+        let (fresh, known): (Vec<&Folded<'a>>, Vec<&Folded<'a>>) = self.tasks.iter().partition(|e| e.fresh);
+        for (sql, t) in [(EXECUTIONS_NEW, fresh), (EXECUTIONS, known)] {
+            if t.is_empty() {
+                continue;
+            }
+            let col = |f: fn(&Folded<'a>) -> i64| t.iter().map(|e| f(e)).collect::<Vec<_>>();
+            let opt = |f: fn(&Folded<'a>) -> Option<i64>| t.iter().map(|e| f(e)).collect::<Vec<_>>();
+            let text = |f: fn(&Folded<'a>) -> &'a str| t.iter().map(|e| f(e)).collect::<Vec<_>>();
+            let opt_text = |f: fn(&Folded<'a>) -> Option<&'a str>| t.iter().map(|e| f(e)).collect::<Vec<_>>();
             exec(
-                EXECUTIONS,
+                sql,
                 &[
                     &text(|e| e.run_id),
                     &text(|e| e.task),

@@ -151,15 +151,19 @@ fn lock_timeout(wait: Duration) -> String {
 
 /// Statements prepared once per connection, by their text.
 #[derive(Default)]
-struct Statements(HashMap<&'static str, Statement>);
+struct Statements {
+    prepared: HashMap<&'static str, Statement>,
+    /// Statements prepared by name with SQL `PREPARE`, for `EXECUTE` inside a simple query.
+    named: std::collections::HashSet<&'static str>,
+}
 
 impl Statements {
     fn get(&mut self, client: &mut impl GenericClient, sql: &'static str) -> std::result::Result<Statement, postgres::Error> {
-        if let Some(statement) = self.0.get(sql) {
+        if let Some(statement) = self.prepared.get(sql) {
             return Ok(statement.clone());
         }
         let statement = client.prepare(sql)?;
-        self.0.insert(sql, statement.clone());
+        self.prepared.insert(sql, statement.clone());
         Ok(statement)
     }
 }
@@ -221,31 +225,50 @@ fn is_transient(e: &postgres::Error) -> bool {
     code.code().starts_with("08") || transient.contains(code)
 }
 
+/// A batch in one transaction: with `fences`, each fenced run's row checked
+/// first and every write of a run another worker holds dropped (answered);
+/// `fresh` as `Store::apply_fresh` says.
+fn write_batch(client: &mut Client, statements: &mut Statements, batch: &[Write], fences: &[Fence], fresh: &[bool]) -> std::result::Result<Vec<String>, postgres::Error> {
+    let mut tx = client.transaction()?;
+    let flagged = batch.iter().enumerate().map(|(i, w)| (w, fresh.get(i).copied().unwrap_or(false)));
+    if fences.is_empty() {
+        apply::apply(&mut tx, statements, flagged)?;
+        tx.commit()?;
+        return Ok(Vec::new());
+    }
+    // the rows locked: a takeover waits for this commit (or skips the run)
+    let lost = fence::fenced_out(&mut tx, statements, fences)?;
+    apply::apply(&mut tx, statements, flagged.filter(|(w, _)| w.run_id().is_none_or(|run| !lost.iter().any(|l| l == run))))?;
+    // runs held by workers: whoever streams their events elsewhere reads the journal again
+    // (only fenced batches pay for this notice, so runs started in process cost nothing more)
+    let fenced: std::collections::HashSet<&str> = fences.iter().map(|f| f.run_id.as_str()).filter(|r| !lost.iter().any(|l| l == r)).collect();
+    let mut seen = std::collections::HashSet::new();
+    let written: Vec<&str> = batch.iter().filter_map(Write::run_id).filter(|r| fenced.contains(r) && seen.insert(*r)).collect();
+    if !written.is_empty() {
+        apply::notify(&mut tx, statements, &crate::queue::ids_payload("w", &written))?;
+    }
+    tx.commit()?;
+    Ok(lost)
+}
+
 impl Store for PostgresStore {
     fn apply(&mut self, batch: &[Write]) -> Result<()> {
-        self.with(|client, statements| {
-            let mut tx = client.transaction()?;
-            apply::apply(&mut tx, statements, batch)?;
-            tx.commit()
-        })
+        self.with(|client, statements| write_batch(client, statements, batch, &[], &[])).map(drop)
     }
 
     fn apply_fenced(&mut self, batch: &[Write], fences: &[Fence]) -> Result<Vec<String>> {
-        self.with(|client, statements| {
-            let mut tx = client.transaction()?;
-            // the rows locked: a takeover waits for this commit (or skips the run)
-            let lost = fence::fenced_out(&mut tx, statements, fences)?;
-            apply::apply(&mut tx, statements, batch.iter().filter(|w| w.run_id().is_none_or(|run| !lost.iter().any(|l| l == run))))?;
-            // runs held by workers: whoever streams their events elsewhere reads the journal again
-            // (only fenced batches pay for this notice, so runs started in process cost nothing more)
-            let fenced: std::collections::HashSet<&str> = fences.iter().map(|f| f.run_id.as_str()).filter(|r| !lost.iter().any(|l| l == r)).collect();
-            let mut seen = std::collections::HashSet::new();
-            let written: Vec<&str> = batch.iter().filter_map(Write::run_id).filter(|r| fenced.contains(r) && seen.insert(*r)).collect();
-            if !written.is_empty() {
-                apply::notify(&mut tx, statements, &crate::queue::ids_payload("w", &written))?;
-            }
-            tx.commit()?;
-            Ok(lost)
+        self.with(|client, statements| write_batch(client, statements, batch, fences, &[]))
+    }
+
+    /// The fresh executions go in as plain inserts, cheaper than upserts
+    /// (no conflict check before the insert, no speculative insertion: about
+    /// a third of an execution row's cost). One already there (the batch was
+    /// applied before, its commit's answer lost) fails the transaction, which
+    /// then runs again with every execution upserted.
+    fn apply_fresh(&mut self, batch: &[Write], fences: &[Fence], fresh: &[bool]) -> Result<Vec<String>> {
+        self.with(|client, statements| match write_batch(client, statements, batch, fences, fresh) {
+            Err(e) if apply::written_before(&e) => write_batch(client, statements, batch, fences, &[]),
+            answer => answer,
         })
     }
 

@@ -69,3 +69,52 @@ pub(super) fn coalesce(batch: &mut Vec<Write>) -> Vec<(usize, usize)> {
     });
     merged
 }
+
+/// Which writes of the coalesced `batch` are the first ever of their
+/// execution: a `running` write (a task starts), and a write that ended an
+/// execution whose `running` write it absorbed (`merged`, as [`coalesce`]
+/// answered). A store may insert their rows outright rather than upsert
+/// them (see `Store::apply_fresh`).
+pub(super) fn fresh(batch: &[Write], merged: &[(usize, usize)]) -> Vec<bool> {
+    let mut fresh: Vec<bool> = batch.iter().map(|w| matches!(w, Write::Task(e) if e.status == "running")).collect();
+    let mut absorbed: Vec<usize> = merged.iter().map(|&(first, _)| first).collect();
+    absorbed.sort_unstable();
+    for &(_, last) in merged {
+        // its index once the absorbed writes before it left the batch
+        fresh[last - absorbed.partition_point(|&a| a < last)] = true;
+    }
+    fresh
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Execution;
+
+    fn task(name: &str, status: &'static str) -> Write {
+        Write::Task(Execution {
+            run_id: "r".into(),
+            task: name.into(),
+            step: 1,
+            item: -1,
+            attempt: 1,
+            status,
+            payload: None,
+            input: None,
+            started_at: None,
+            ended_at: None,
+            jseq: 0,
+        })
+    }
+
+    #[test]
+    fn fresh_writes_are_starts_and_ends_that_absorbed_their_start() {
+        // a starts and ends here; b ended (its start in an earlier batch); c only starts
+        let mut batch = vec![task("a", "running"), task("b", "succeeded"), task("c", "running"), task("a", "succeeded")];
+        let merged = coalesce(&mut batch);
+        assert_eq!(merged, [(0, 3)]);
+        let names: Vec<&str> = batch.iter().map(|w| if let Write::Task(e) = w { &*e.task } else { "" }).collect();
+        assert_eq!(names, ["b", "c", "a"]);
+        assert_eq!(fresh(&batch, &merged), [false, true, true]);
+    }
+}

@@ -51,7 +51,7 @@ pub(super) fn split_and_apply(shared: &Shared, store: &mut dyn Store, batch: &[W
 fn apply_units(shared: &Shared, store: &mut dyn Store, batch: &[Write], fences: &[Fence], units: &[Unit]) -> crate::error::Result<()> {
     let (Some(first), Some(last)) = (units.first(), units.last()) else { return Ok(()) };
     let started = Instant::now();
-    apply_retrying(shared, store, &batch[first.start..last.end], fences)?;
+    apply_retrying(shared, store, &batch[first.start..last.end], fences, &[])?;
     committed(shared, units.iter().map(|u| u.writes).sum(), started);
     Ok(())
 }

@@ -38,10 +38,12 @@ pub(super) struct Folded<'a> {
     pub(super) started_at: Option<i64>,
     pub(super) ended_at: Option<i64>,
     pub(super) jseq: u64,
+    /// The execution's first write ever is in this phase: its row is new.
+    pub(super) fresh: bool,
 }
 
 impl<'a> Folded<'a> {
-    pub(super) fn of(e: &'a Execution) -> Self {
+    pub(super) fn of(e: &'a Execution, fresh: bool) -> Self {
         Folded {
             run_id: &e.run_id,
             task: &e.task,
@@ -54,6 +56,7 @@ impl<'a> Folded<'a> {
             started_at: e.started_at,
             ended_at: e.ended_at,
             jseq: e.jseq,
+            fresh,
         }
     }
 }

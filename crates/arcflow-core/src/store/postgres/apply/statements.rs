@@ -26,6 +26,13 @@ ON CONFLICT (run_id, task, step, item, attempt) DO UPDATE SET
   status = EXCLUDED.status, payload = EXCLUDED.payload, ended_at = EXCLUDED.ended_at, jseq = EXCLUDED.jseq,
   started_at = COALESCE(executions.started_at, EXCLUDED.started_at), input = COALESCE(executions.input, EXCLUDED.input)";
 
+/// Executions first written in this batch (see `Store::apply_fresh`): a
+/// plain insert; one there already fails the batch, applied again with [`EXECUTIONS`].
+pub(super) const EXECUTIONS_NEW: &str = "
+INSERT INTO executions (run_id, task, step, item, attempt, status, payload, input, started_at, ended_at, jseq)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
+                     $8::text[], $9::bigint[], $10::bigint[], $11::bigint[])";
+
 pub(super) const VARS: &str = "
 INSERT INTO vars (run_id, name, value) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
 ON CONFLICT (run_id, name) DO UPDATE SET value = EXCLUDED.value";
