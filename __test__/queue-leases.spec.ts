@@ -8,7 +8,7 @@ import test from 'ava'
 
 import { Leases } from '../lib/queue/leases'
 
-test('a renewal that misses a run whose end waits for its commit leaves it held; a live run it misses is lost', async (t) => {
+test('a renewal that misses a run whose end waits for its commit (batched, or sync and recorded) leaves it held; a live or buffered run it misses is lost', async (t) => {
   const lost: string[] = []
   let answered!: () => void
   const renewed = new Promise<void>((resolve) => (answered = resolve))
@@ -23,7 +23,10 @@ test('a renewal that misses a run whose end waits for its commit leaves it held;
   const held = new Map([
     ['kept', { epoch: 1, claimSeq: 0 }],
     ['ended', { epoch: 1, claimSeq: 0, ended: true }],
-    ['live', { epoch: 1, claimSeq: 0 }],
+    // sync: its end is recorded (the run no longer live), its commit not yet heard
+    ['ending', { epoch: 1, claimSeq: 0, run: { live: () => false } }],
+    ['live', { epoch: 1, claimSeq: 0, run: { live: () => true } }],
+    ['buffered', { epoch: 1, claimSeq: 0 }],
     ['taken', { epoch: 1, claimSeq: 0 }],
   ])
   const leases = new Leases(store as never, client as never, 'w', 300, {
@@ -42,6 +45,6 @@ test('a renewal that misses a run whose end waits for its commit leaves it held;
     clearInterval(alive)
   })
   await renewed
-  t.deepEqual(lost.sort(), ['live', 'taken'])
-  t.deepEqual([...held.keys()].sort(), ['ended', 'kept'])
+  t.deepEqual(lost.sort(), ['buffered', 'live', 'taken'])
+  t.deepEqual([...held.keys()].sort(), ['ended', 'ending', 'kept'])
 })

@@ -10,7 +10,9 @@
  * claim had committed), and only while it has not ended here: an end that
  * committed clears the run's owner, so a renewal sent before this process
  * hears of the commit misses it; whether such an end was refused (the
- * lease lost) is the writer's to say (`takeLost`).
+ * lease lost) is the writer's to say (`takeLost`). That holds for a `sync`
+ * run too, whose end is recorded (the run no longer live) before its
+ * commit is heard and `ended` set.
  */
 import type { DurableStore } from '../store/store'
 import type { QueueClient } from './native'
@@ -20,6 +22,8 @@ interface Held {
   claimSeq: number
   /** It ended here; its end waits for its commit. */
   ended?: boolean
+  /** Its run, once started: not live once its end is recorded (a `sync` end waits for its commit before `ended`). */
+  run?: { live(): boolean }
 }
 
 export interface LeaseOwner {
@@ -53,7 +57,7 @@ export class Leases {
           this.#renewing = false
           const epochs = new Map(still)
           for (const [id, held] of owner.held()) {
-            if (held.claimSeq <= seen && !held.ended && epochs.get(id) !== held.epoch) owner.lost(id)
+            if (held.claimSeq <= seen && !held.ended && held.run?.live() !== false && epochs.get(id) !== held.epoch) owner.lost(id)
           }
         },
         (error: unknown) => {
