@@ -8,15 +8,20 @@ import test from 'ava'
 
 import { Leases } from '../lib/queue/leases'
 
-test('a renewal that misses a run whose end waits for its commit (batched, or sync and recorded) leaves it held; a live or buffered run it misses is lost', async (t) => {
+test('a renewal that misses a run whose end waits for its commit (batched, or sync and recorded) leaves it held; a live or buffered run it misses is lost; one it names but the worker does not hold is released', async (t) => {
   const lost: string[] = []
+  const released: Array<[string, Array<[string, number]>]> = []
   let answered!: () => void
   const renewed = new Promise<void>((resolve) => (answered = resolve))
   const client = {
     renew: async (): Promise<Array<[string, number]>> => {
       // after the answer's handling (a microtask), before the next renewal
       setImmediate(answered)
-      return [['kept', 1]]
+      return [['kept', 1], ['orphan', 4]]
+    },
+    release: async (worker: string, runs: Array<[string, number]>): Promise<null> => {
+      released.push([worker, runs])
+      return null
     },
   }
   const store = { native: { takeLost: () => '[]' } }
@@ -47,4 +52,6 @@ test('a renewal that misses a run whose end waits for its commit (batched, or sy
   await renewed
   t.deepEqual(lost.sort(), ['buffered', 'live', 'taken'])
   t.deepEqual([...held.keys()].sort(), ['ended', 'ending', 'kept'])
+  // the database's run of this worker that it does not hold (its claim's answer lost) is given back
+  t.deepEqual(released, [['w', [['orphan', 4]]]])
 })

@@ -5,6 +5,9 @@
  * (`takeLost`), checked more often since it costs no database call. A run
  * missing from either answer is lost: the worker aborts it (`worker.ts`).
  *
+ * A run the database names as this worker's but that it does not hold (a
+ * claim committed whose answer was lost) is released for any worker to take.
+ *
  * A run counts as missing from a renewal only if its claim answered before
  * the renewal was sent (claims and renewals share one connection, so that
  * claim had committed), and only while it has not ended here: an end that
@@ -56,9 +59,16 @@ export class Leases {
         (still) => {
           this.#renewing = false
           const epochs = new Map(still)
-          for (const [id, held] of owner.held()) {
+          const runs = owner.held()
+          // runs the database says are this worker's that it does not hold: a claim that committed
+          // but whose answer was lost. Renewed forever, they would never run: give them back (the
+          // release touches only runs still this worker's, at that epoch, running: an end that
+          // committed since, or a run another worker took, is left alone)
+          const orphans = still.filter(([id]) => !runs.has(id))
+          for (const [id, held] of runs) {
             if (held.claimSeq <= seen && !held.ended && held.run?.live() !== false && epochs.get(id) !== held.epoch) owner.lost(id)
           }
+          if (orphans.length > 0) client.release(worker, orphans).catch((error: unknown) => owner.error(error as Error))
         },
         (error: unknown) => {
           // the database is unreachable: the lease may run out meanwhile, which a later answer (or the fence) tells
