@@ -143,3 +143,20 @@ test("in memory, a parent's events() hold its child's in order: the child's run.
   t.is(engine.stats().liveRuns, 0) // the child was forgotten with its end
   await engine.close()
 })
+
+test('a workflow task that cannot start its child (past maxWorkflowDepth) fails with the depth error; its sibling still starts, before that failure', async (t) => {
+  const engine = engineWithChild({ maxWorkflowDepth: 1 })
+  // `mid` runs at depth 1: its task `g` would start a child at depth 2, past the limit, and throws as it begins
+  engine.workflow({ name: 'mid', tasks: { g: { workflow: 'child', input: { n: 1 } }, s: { action: 'double', input: { n: 1 } } } })
+  const top = engine.workflow({ name: 'top', tasks: { m: { workflow: 'mid' } } })
+  const run = engine.start(top, {})
+  const events: RunEvent[] = []
+  for await (const e of run.events()) events.push(e)
+  await t.throwsAsync(run.result())
+  const failed = events.find((e) => e.type === 'task.failed' && (e as { task?: string }).task === 'g')
+  t.true(JSON.stringify(failed).includes('ARCFLOW_SUBWORKFLOW_DEPTH'), JSON.stringify(failed))
+  const mid = events.filter((e) => e.runId !== run.id && e.type.startsWith('task.')).map((e) => `${e.type} ${(e as { task?: string }).task}`)
+  t.true(mid.includes('task.failed g'), mid.join(', '))
+  t.true(mid.indexOf('task.started s') >= 0 && mid.indexOf('task.started s') < mid.indexOf('task.failed g'), mid.join(', '))
+  await engine.close()
+})

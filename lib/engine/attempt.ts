@@ -148,7 +148,8 @@ export class Attempt implements ActionContext {
       try {
         action(input, this)
       } catch (error) {
-        this.#settle('failed', error)
+        // later, not nested in the turn that began the attempt (as an async action's throw)
+        queueMicrotask(() => this.#settle('failed', error))
       }
       return
     }

@@ -193,8 +193,16 @@ export class Launcher {
     const meter = parent.meter && this.#p.accounts.runMeter(workflow, parent.meter.accountName)
     this.#p.versions?.record(workflow)
     const child = new Run(workflow, input, { meter, runId: childId, parent: this.#link(parent, task), deferred: true, actions: this.actionsOf(workflow), listeners: this.#p.listeners, onEnd: this.#onEnd, signal, store: this.#p.store, durability })
+    if (this.#p.store && durability !== 'none') {
+      try {
+        this.#p.store.native.linkRun(childId, parent.id, task, null)
+      } catch (error) {
+        // the store refused (closed, failed): the child never begins, so it must not stay live
+        child.abandon(error as Error, 'released')
+        throw error
+      }
+    }
     this.#track(child)
-    if (this.#p.store && durability !== 'none') this.#p.store.native.linkRun(childId, parent.id, task, null)
     return child
   }
 

@@ -40,10 +40,13 @@ export class RunOutcome {
     this.#settled = true
     this.#error = error
     this.#output = output
-    this.#listener?.(error, output)
+    const listener = this.#listener
     this.#listener = undefined
-    if (!this.#resolve) return
-    if (error) this.#reject!(error)
-    else this.#resolve(output)
+    // the promise first: the listener (a parent's whole turn) may throw
+    if (this.#resolve) {
+      if (error) this.#reject!(error)
+      else this.#resolve(output)
+    }
+    listener?.(error, output)
   }
 }

@@ -618,7 +618,8 @@ export class Run<O = unknown> {
   #announce(event: NewEvent, error: Error | undefined, output: unknown): void {
     this.#emit(event)
     this.#log.close()
-    this.#outcome.settle(error, output)
+    // the engine forgets the run first: settling runs a parent's turn (see subflows.ts), which may throw
     this.#onEnd?.(this.id)
+    this.#outcome.settle(error, output)
   }
 }
