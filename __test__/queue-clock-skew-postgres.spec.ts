@@ -9,6 +9,9 @@
 // hour) and finishes them. A keyed start in such a process claims its key
 // by the database's clock too, and the task cache's entries it stores and
 // reads expire by that clock.
+// Limit: the preload skews JavaScript's clock only; the addon's own
+// (`SystemTime` in the core) is the machine's, as the database's is here,
+// so a time moved into the core's clock would not be caught by this test.
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'

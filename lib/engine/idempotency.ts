@@ -70,7 +70,11 @@ export class StartKeys {
     return run ? runRecord(run) : { id: holder, status: 'running' }
   }
 
-  /** The store's newest run of `key`, read as committed now (no claim). */
+  /**
+   * The store's newest run of `key`, read as committed now (no claim): a
+   * start that does not claim (`durability: 'none'` on a store) checks the
+   * retention by this process's clock, unlike claims (the store's).
+   */
   #lookup(key: string, retentionMs: number, now: number): RunRecord | undefined {
     const text = this.#store!.native.runByStartKeyNow(key)
     if (text === null) return undefined

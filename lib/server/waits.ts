@@ -8,14 +8,17 @@
  */
 const SWEEP_MS = 1_000
 
+/** A clock that wall-clock steps (NTP, a changed date) do not move. */
+const monotonic = (): number => performance.now()
+
 export class Waits {
-  /** Each wait's give-up, and when it is due (ms since the epoch). */
+  /** Each wait's give-up, and when it is due (ms on the monotonic clock). */
   readonly #due = new Map<() => void, number>()
   #sweep: NodeJS.Timeout | undefined
 
   /** `giveUp` is called once `ms` have passed (to the second), unless `delete`d first. */
   add(giveUp: () => void, ms: number): void {
-    this.#due.set(giveUp, Date.now() + ms)
+    this.#due.set(giveUp, monotonic() + ms)
     // armed while there are waits, disarmed by the sweep that finds none: not once per request
     this.#sweep ??= setInterval(() => this.#expire(), SWEEP_MS).unref()
   }
@@ -35,7 +38,7 @@ export class Waits {
       this.#sweep = undefined
       return
     }
-    const now = Date.now()
+    const now = monotonic()
     for (const [giveUp, due] of this.#due) if (due <= now) giveUp()
   }
 }

@@ -16,6 +16,13 @@
 //!   database can crash on its own, while the run goes on in its process and
 //!   its rows land later, so a claim lost with the crash would let another
 //!   process start a second run under the key.
+//! - Accepted limit: the holder's status (its record, and whether a failed
+//!   one gives way) is read in the statement's snapshot, taken before any
+//!   wait for the row's lock. A holder that ended while this claim waited
+//!   behind a concurrent claim of the same key reads as still running: the
+//!   caller gets the right run id with a stale status, or (a holder that
+//!   failed in that window) its run rather than a new start; the next claim
+//!   sees the end.
 
 use postgres::Client;
 
