@@ -96,8 +96,8 @@ export class Run<O = unknown> {
   readonly depth: number
   /** @internal The run was resumed (its workflow tasks look for the children they started). */
   readonly resumed: boolean
-  /** @internal Live child runs: a cancel is passed on with its policy. */
-  readonly children = new Set<Run>()
+  // made on first use: most runs start no child
+  #children: Set<Run> | undefined
   /** Its mailbox, parked waits and waiting mark (see run-waits.ts), made on first use. */
   #waits: RunWaits | undefined
 
@@ -198,6 +198,11 @@ export class Run<O = unknown> {
       this.#ending = plan.answer
       queueMicrotask(() => this.#follow(plan.answer, undefined))
     }
+  }
+
+  /** @internal Live child runs: a cancel is passed on with its policy. */
+  get children(): Set<Run> {
+    return (this.#children ??= new Set())
   }
 
   /** `waiting` while everything in flight is a wait or a sleep. */
@@ -331,7 +336,7 @@ export class Run<O = unknown> {
    */
   async cancel(options: { policy?: CancelPolicy } = {}): Promise<void> {
     // children first, with the same policy: an allow_finish parent lets them end their work too
-    for (const child of this.children) void child.cancel(options)
+    if (this.#children) for (const child of this.#children) void child.cancel(options)
     if (this.#status === 'running') {
       this.#stopping = true
       if ((options.policy ?? 'cancel_running') === 'cancel_running') this.#finish('cancelled')
@@ -353,7 +358,7 @@ export class Run<O = unknown> {
     this.#unsettled = false
     this.#stopping = true
     // its children go with it, writing no end either: the worker that takes the run over resumes them
-    for (const child of this.children) child.abandon(reason, why)
+    if (this.#children) for (const child of this.#children) child.abandon(reason, why)
     this.#stopInFlight(() => reason)
     if (!this.#released) {
       this.#released = true
@@ -560,7 +565,7 @@ export class Run<O = unknown> {
     this.#status = status
     // the reason is made only when something is in flight: an Error's stack costs microseconds per run
     // children hear of the run's end here, not through its signal (see subflows.ts)
-    for (const child of this.children) void child.cancel()
+    if (this.#children) for (const child of this.#children) void child.cancel()
     this.#stopInFlight(() => new Error(`run ${status}`))
     // the core gives back what attempts in flight reserved
     let seq = -1
