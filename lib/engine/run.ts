@@ -36,6 +36,15 @@ export type { CancelPolicy, Durability, RunOptions, RunStats, RunStatus } from '
 /** Handles of live runs in the native registry (per thread, like the registry). */
 let nextHandle = 0
 
+/** Each sealed flow's number for `runStart` (a number crosses for less than the flow object). */
+const flowIds = new WeakMap<WorkflowDefinition['flow'], number>()
+
+function flowId(flow: WorkflowDefinition['flow']): number {
+  let id = flowIds.get(flow)
+  if (id === undefined) flowIds.set(flow, (id = flow.register()))
+  return id
+}
+
 /**
  * A run of a workflow, made by `engine.start` (or `engine.resume`): its
  * status, events, context and result. `O` is the output its starter
@@ -136,7 +145,7 @@ export class Run<O = unknown> {
     let answer: unknown[]
     try {
       const meter = options.meter
-      answer = JSON.parse(native.runStart(workflow.flow, this.handle, inputJson, this.id, Date.now(), this.#store?.native ?? null, meter?.accountName ?? null, meter?.table ?? null, meter?.account ?? null)) as unknown[]
+      answer = JSON.parse(native.runStart(flowId(workflow.flow), this.handle, inputJson, this.id, Date.now(), this.#store?.native ?? null, meter?.accountName ?? null, meter?.table ?? null, meter?.account ?? null)) as unknown[]
       if (this.#store) takeAck(answer) // nothing waits for a start
     } catch (error) {
       throw fromNative(error)
