@@ -186,7 +186,13 @@ impl WorkflowContext {
     /// A handle on the same shared state that carries a task's outcome, for
     /// `result()`, `succeeded()`, `failed()`, `timed_out()` and `error()`.
     pub fn with_outcome(&self, outcome: TaskOutcome) -> Self {
-        WorkflowContext { shared: self.shared.clone(), item: self.item.clone(), outcome: Some(Arc::new(outcome)) }
+        self.with_shared_outcome(Arc::new(outcome))
+    }
+
+    /// [`WorkflowContext::with_outcome`] with an outcome the caller shares
+    /// (a completion records the same one: one allocation, no copy).
+    pub fn with_shared_outcome(&self, outcome: Arc<TaskOutcome>) -> Self {
+        WorkflowContext { shared: self.shared.clone(), item: self.item.clone(), outcome: Some(outcome) }
     }
 
     /// A handle on the same shared state with no item and no outcome.
@@ -232,8 +238,12 @@ impl WorkflowContext {
     }
 
     pub fn set_task_outcome(&self, task: &str, outcome: TaskOutcome) {
+        self.set_shared_outcome(task, Arc::new(outcome));
+    }
+
+    pub fn set_shared_outcome(&self, task: &str, outcome: Arc<TaskOutcome>) {
         let size = outcome_size(&outcome);
-        let old = self.shared.tasks.insert(task, Arc::new(outcome));
+        let old = self.shared.tasks.insert(task, outcome);
         self.shared.account(task, size, old.as_deref().map(outcome_size));
     }
 
