@@ -174,29 +174,29 @@ fn push_int(out: &mut String, n: impl itoa::Integer) {
 
 /// `k,v` of an input.
 pub(crate) fn push_input(out: &mut String, input: &Input) {
-    let mut kind_then = |kind: InputKind, value: &str| {
-        push_int(out, kind as u8);
-        out.push(',');
-        out.push_str(value);
+    let kind = match input {
+        Input::Rendered(_) => InputKind::Rendered,
+        Input::None => InputKind::None,
+        Input::Items => InputKind::Items,
+        Input::Uncovered { .. } => InputKind::Uncovered,
+        Input::Pending { .. } => InputKind::Pending,
+        Input::Error(_) => InputKind::Error,
     };
-    // writing to a String cannot fail
-    let _ = match input {
-        Input::Rendered(json) => Ok(kind_then(InputKind::Rendered, json)),
-        Input::None => Ok(kind_then(InputKind::None, "null")),
-        Input::Items => Ok(kind_then(InputKind::Items, "null")),
-        Input::Uncovered { balance } => write!(out, "{},{balance}", InputKind::Uncovered as u8),
+    push_int(out, kind as u8);
+    out.push(',');
+    match input {
+        Input::Rendered(json) => out.push_str(json),
+        Input::None | Input::Items => out.push_str("null"),
+        Input::Uncovered { balance } => push_int(out, *balance),
         Input::Pending { ticket, input } => {
-            let _ = write!(out, "{},[{ticket},", InputKind::Pending as u8);
+            out.push('[');
+            push_int(out, *ticket);
+            out.push(',');
             push_input(out, input);
             out.push(']');
-            Ok(())
         }
-        Input::Error(err) => {
-            let _ = write!(out, "{},", InputKind::Error as u8);
-            push_error(out, err);
-            Ok(())
-        }
-    };
+        Input::Error(err) => push_error(out, err),
+    }
 }
 
 /// An answer as JSON text, with the acknowledgement of a durable run.
