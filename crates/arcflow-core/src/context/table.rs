@@ -6,15 +6,20 @@
 //! start (measured). An empty `HashMap` allocates nothing.
 
 use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+/// Keys are names the workflow's own code chose (variables, tasks, system
+/// values), hashed with foldhash: far quicker than SipHash on short keys,
+/// still seeded per process.
 pub(crate) struct Table<V> {
-    map: RwLock<HashMap<String, V>>,
+    map: RwLock<HashMap<String, V, RandomState>>,
 }
 
 impl<V> Default for Table<V> {
     fn default() -> Self {
-        Table { map: RwLock::new(HashMap::new()) }
+        Table { map: RwLock::new(HashMap::default()) }
     }
 }
 
@@ -26,11 +31,11 @@ impl<V> FromIterator<(String, V)> for Table<V> {
 
 impl<V> Table<V> {
     // no code panics while holding a guard; should one, the map is still whole
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, V>> {
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, V, RandomState>> {
         self.map.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, V>> {
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, V, RandomState>> {
         self.map.write().unwrap_or_else(PoisonError::into_inner)
     }
 
