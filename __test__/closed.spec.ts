@@ -69,7 +69,7 @@ test.serial('a run writing to a closed store fails with EngineClosedError', asyn
   const wf = oneTask(engine)
   const store = new native.NativeStore(`sqlite:${dbPath()}`, 50, 1_000, 1_000, null)
   store.closeSync()
-  const error = nativeError(() => native.runStart(wf.flow, 4_000_000_000, '1', 'r-closed', Date.now(), store, null, null, null))
+  const error = nativeError(() => native.runStart(wf.flow.register(), 4_000_000_000, '1', 'r-closed', Date.now(), store, null, null, null))
   t.true(error instanceof EngineClosedError, String(error))
   t.like(error, { code: 'ARCFLOW_ENGINE_CLOSED', message: 'the store is closed' })
   t.is(native.liveRunCount(), 0, 'a run that could not start holds no native state')

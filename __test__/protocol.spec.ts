@@ -29,3 +29,17 @@ test('the codes are the core enums, the same at run time as in the types', (t) =
   t.is(native.InputKind.Uncovered, InputKind.Uncovered)
   t.deepEqual(STATUS_CODE, { succeeded: native.StatusCode.Succeeded, failed: native.StatusCode.Failed, timed_out: native.StatusCode.TimedOut })
 })
+
+test('a flow crosses to runStart as its number: given once sealed, the same each time, distinct per flow', (t) => {
+  const building = new native.NativeFlow('a')
+  t.throws(() => building.register(), { message: /not sealed/ })
+  building.seal()
+  const other = new native.NativeFlow('b')
+  other.seal()
+  const id = building.register()
+  t.true(id > 0)
+  t.is(building.register(), id)
+  t.not(other.register(), id)
+  t.throws(() => native.runStart(0, 4_000_000_001, null, 'r-no-flow', Date.now(), null, null, null, null), { message: /no flow 0 is registered/ })
+  t.is(native.liveRunCount(), 0)
+})

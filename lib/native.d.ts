@@ -71,6 +71,11 @@ export declare class NativeFlow {
   setVersion(version: string): void
   /** Ends building; runs can start. */
   seal(): void
+  /**
+   * The sealed flow's number for `runStart` (the same on every call):
+   * a number crosses for much less than a class instance.
+   */
+  register(): number
 }
 
 export declare class NativeJsonTemplate {
@@ -527,13 +532,14 @@ export declare function runSignal(handle: number, name: string, payloadJson: str
 export declare function runSignalTaken(handle: number, name: string): void
 
 /**
- * Starts a run under `handle`: creates its context (system values
+ * Starts a run of flow `flow` (its number: see `NativeFlow.register`)
+ * under `handle`: creates its context (system values
  * `run_id`, `workflow`, `started_at`), renders the initial variables, and
  * answers with the start tasks (`Schedule`) or `VarsError`. With a
  * `store`, the run is durable: its progress is journaled; with a meter
  * table and account, it is metered.
  */
-export declare function runStart(flow: NativeFlow, handle: number, inputJson: string | undefined | null, runId: string, startedMs: number, store?: NativeStore | undefined | null, account?: string | undefined | null, meterTable?: number | undefined | null, meterAccount?: number | undefined | null): string
+export declare function runStart(flow: number, handle: number, inputJson: string | undefined | null, runId: string, startedMs: number, store?: NativeStore | undefined | null, account?: string | undefined | null, meterTable?: number | undefined | null, meterAccount?: number | undefined | null): string
 
 /** An attempt's or execution's status as it crosses. */
 export declare const enum StatusCode {

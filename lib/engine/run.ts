@@ -36,6 +36,15 @@ export type { CancelPolicy, Durability, RunOptions, RunStats, RunStatus } from '
 /** Handles of live runs in the native registry (per thread, like the registry). */
 let nextHandle = 0
 
+/** Each sealed flow's number for `runStart` (a number crosses for less than the flow object). */
+const flowIds = new WeakMap<WorkflowDefinition['flow'], number>()
+
+function flowId(flow: WorkflowDefinition['flow']): number {
+  let id = flowIds.get(flow)
+  if (id === undefined) flowIds.set(flow, (id = flow.register()))
+  return id
+}
+
 /**
  * A run of a workflow, made by `engine.start` (or `engine.resume`): its
  * status, events, context and result. `O` is the output its starter
@@ -96,8 +105,8 @@ export class Run<O = unknown> {
   readonly depth: number
   /** @internal The run was resumed (its workflow tasks look for the children they started). */
   readonly resumed: boolean
-  /** @internal Live child runs: a cancel is passed on with its policy. */
-  readonly children = new Set<Run>()
+  // made on first use: most runs start no child
+  #children: Set<Run> | undefined
   /** Its mailbox, parked waits and waiting mark (see run-waits.ts), made on first use. */
   #waits: RunWaits | undefined
   /** A deferred start's answer, until `begin`. */
@@ -138,7 +147,7 @@ export class Run<O = unknown> {
     let answer: unknown[]
     try {
       const meter = options.meter
-      answer = JSON.parse(native.runStart(workflow.flow, this.handle, inputJson, this.id, Date.now(), this.#store?.native ?? null, meter?.accountName ?? null, meter?.table ?? null, meter?.account ?? null)) as unknown[]
+      answer = JSON.parse(native.runStart(flowId(workflow.flow), this.handle, inputJson, this.id, Date.now(), this.#store?.native ?? null, meter?.accountName ?? null, meter?.table ?? null, meter?.account ?? null)) as unknown[]
       if (this.#store) takeAck(answer) // nothing waits for a start
     } catch (error) {
       throw fromNative(error)
@@ -215,6 +224,11 @@ export class Run<O = unknown> {
       this.#ending = plan.answer
       queueMicrotask(() => this.#follow(plan.answer, undefined))
     }
+  }
+
+  /** @internal Live child runs: a cancel is passed on with its policy. */
+  get children(): Set<Run> {
+    return (this.#children ??= new Set())
   }
 
   /** `waiting` while everything in flight is a wait or a sleep. */
@@ -353,7 +367,7 @@ export class Run<O = unknown> {
    */
   async cancel(options: { policy?: CancelPolicy } = {}): Promise<void> {
     // children first, with the same policy: an allow_finish parent lets them end their work too
-    for (const child of this.children) void child.cancel(options)
+    if (this.#children) for (const child of this.#children) void child.cancel(options)
     if (this.#status === 'running') {
       this.#stopping = true
       if ((options.policy ?? 'cancel_running') === 'cancel_running') this.#finish('cancelled')
@@ -375,7 +389,7 @@ export class Run<O = unknown> {
     this.#unsettled = false
     this.#stopping = true
     // its children go with it, writing no end either: the worker that takes the run over resumes them
-    for (const child of this.children) child.abandon(reason, why)
+    if (this.#children) for (const child of this.#children) child.abandon(reason, why)
     this.#stopInFlight(() => reason)
     if (!this.#released) {
       this.#released = true
@@ -582,7 +596,7 @@ export class Run<O = unknown> {
     this.#status = status
     // the reason is made only when something is in flight: an Error's stack costs microseconds per run
     // children hear of the run's end here, not through its signal (see subflows.ts)
-    for (const child of this.children) void child.cancel()
+    if (this.#children) for (const child of this.#children) void child.cancel()
     this.#stopInFlight(() => new Error(`run ${status}`))
     // the core gives back what attempts in flight reserved
     let seq = -1

@@ -10,12 +10,14 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use dashmap::DashMap;
 use minijinja::Value;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::value::approx_size;
+
+mod table;
+pub(crate) use table::Table;
 
 /// Version of the document `export()` writes; `import()` reads this version.
 pub const CONTEXT_DOCUMENT_VERSION: u32 = 1;
@@ -88,17 +90,17 @@ impl TaskOutcome {
 
 pub(crate) struct Shared {
     pub(crate) input: Value,
-    pub(crate) vars: DashMap<String, Value>,
-    pub(crate) tasks: DashMap<String, Arc<TaskOutcome>>,
-    pub(crate) system: DashMap<String, Value>,
+    pub(crate) vars: Table<Value>,
+    pub(crate) tasks: Table<Arc<TaskOutcome>>,
+    pub(crate) system: Table<Value>,
     /// What the values above hold, roughly (see [`WorkflowContext::approx_bytes`]).
     bytes: AtomicUsize,
 }
 
 impl Shared {
-    fn new(input: Value, vars: DashMap<String, Value>, tasks: DashMap<String, Arc<TaskOutcome>>, system: DashMap<String, Value>) -> Self {
-        let entries = |map: &DashMap<String, Value>| map.iter().map(|e| e.key().len() + approx_size(e.value())).sum::<usize>();
-        let outcomes = tasks.iter().map(|e| e.key().len() + outcome_size(e.value())).sum::<usize>();
+    fn new(input: Value, vars: Table<Value>, tasks: Table<Arc<TaskOutcome>>, system: Table<Value>) -> Self {
+        let entries = |map: &Table<Value>| map.fold(0, |n, k, v| n + k.len() + approx_size(v));
+        let outcomes = tasks.fold(0, |n, k, v| n + k.len() + outcome_size(v));
         let bytes = approx_size(&input) + entries(&vars) + entries(&system) + outcomes;
         Shared { input, vars, tasks, system, bytes: AtomicUsize::new(bytes) }
     }
@@ -159,15 +161,18 @@ struct ItemDocument {
     index: u64,
 }
 
-fn sorted<V: Clone, R>(map: &DashMap<String, V>, f: impl Fn(&V) -> R) -> BTreeMap<String, R> {
-    map.iter().map(|e| (e.key().clone(), f(e.value()))).collect()
+fn sorted<V, R>(map: &Table<V>, f: impl Fn(&V) -> R) -> BTreeMap<String, R> {
+    map.fold(BTreeMap::new(), |mut out, k, v| {
+        out.insert(k.to_owned(), f(v));
+        out
+    })
 }
 
 impl WorkflowContext {
     /// A context for a run with the given input (the run's parameters).
     pub fn new(input: Value) -> Self {
         WorkflowContext {
-            shared: Arc::new(Shared::new(input, DashMap::new(), DashMap::new(), DashMap::new())),
+            shared: Arc::new(Shared::new(input, Table::default(), Table::default(), Table::default())),
             item: None,
             outcome: None,
         }
@@ -181,7 +186,13 @@ impl WorkflowContext {
     /// A handle on the same shared state that carries a task's outcome, for
     /// `result()`, `succeeded()`, `failed()`, `timed_out()` and `error()`.
     pub fn with_outcome(&self, outcome: TaskOutcome) -> Self {
-        WorkflowContext { shared: self.shared.clone(), item: self.item.clone(), outcome: Some(Arc::new(outcome)) }
+        self.with_shared_outcome(Arc::new(outcome))
+    }
+
+    /// [`WorkflowContext::with_outcome`] with an outcome the caller shares
+    /// (a completion records the same one: one allocation, no copy).
+    pub fn with_shared_outcome(&self, outcome: Arc<TaskOutcome>) -> Self {
+        WorkflowContext { shared: self.shared.clone(), item: self.item.clone(), outcome: Some(outcome) }
     }
 
     /// A handle on the same shared state with no item and no outcome.
@@ -203,22 +214,22 @@ impl WorkflowContext {
 
     pub fn set_var(&self, name: &str, value: Value) {
         let size = approx_size(&value);
-        let old = self.shared.vars.insert(name.to_owned(), value);
+        let old = self.shared.vars.insert(name, value);
         self.shared.account(name, size, old.as_ref().map(approx_size));
     }
 
     pub fn get_var(&self, name: &str) -> Option<Value> {
-        self.shared.vars.get(name).map(|v| v.clone())
+        self.shared.vars.get(name)
     }
 
     pub fn set_system(&self, name: &str, value: Value) {
         let size = approx_size(&value);
-        let old = self.shared.system.insert(name.to_owned(), value);
+        let old = self.shared.system.insert(name, value);
         self.shared.account(name, size, old.as_ref().map(approx_size));
     }
 
     pub fn get_system(&self, name: &str) -> Option<Value> {
-        self.shared.system.get(name).map(|v| v.clone())
+        self.shared.system.get(name)
     }
 
     /// Records a task's successful result.
@@ -227,8 +238,12 @@ impl WorkflowContext {
     }
 
     pub fn set_task_outcome(&self, task: &str, outcome: TaskOutcome) {
+        self.set_shared_outcome(task, Arc::new(outcome));
+    }
+
+    pub fn set_shared_outcome(&self, task: &str, outcome: Arc<TaskOutcome>) {
         let size = outcome_size(&outcome);
-        let old = self.shared.tasks.insert(task.to_owned(), Arc::new(outcome));
+        let old = self.shared.tasks.insert(task, outcome);
         self.shared.account(task, size, old.as_deref().map(outcome_size));
     }
 
@@ -246,11 +261,11 @@ impl WorkflowContext {
     }
 
     pub fn get_task_result(&self, task: &str) -> Option<Value> {
-        self.shared.tasks.get(task).map(|t| t.result.clone())
+        self.shared.tasks.with(task, |t| t.result.clone())
     }
 
     pub fn get_task_outcome(&self, task: &str) -> Option<Arc<TaskOutcome>> {
-        self.shared.tasks.get(task).map(|t| t.clone())
+        self.shared.tasks.get(task)
     }
 
     /// The whole context as a JSON document (keys sorted, so equal contexts

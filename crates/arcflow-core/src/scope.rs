@@ -76,17 +76,21 @@ impl std::fmt::Debug for MapView {
 impl MapView {
     fn lookup(&self, key: &str) -> Option<Value> {
         match self.map {
-            Which::Vars => self.shared.vars.get(key).map(|v| v.clone()),
-            Which::System => self.shared.system.get(key).map(|v| v.clone()),
-            Which::Tasks => self.shared.tasks.get(key).map(|t| Value::from_dyn_object(t.clone())),
+            Which::Vars => self.shared.vars.get(key),
+            Which::System => self.shared.system.get(key),
+            Which::Tasks => self.shared.tasks.with(key, |t| Value::from_dyn_object(t.clone())),
         }
     }
 
     fn keys(&self) -> Vec<String> {
+        let push = |mut keys: Vec<String>, key: &str| {
+            keys.push(key.to_owned());
+            keys
+        };
         let mut keys: Vec<String> = match self.map {
-            Which::Vars => self.shared.vars.iter().map(|e| e.key().clone()).collect(),
-            Which::System => self.shared.system.iter().map(|e| e.key().clone()).collect(),
-            Which::Tasks => self.shared.tasks.iter().map(|e| e.key().clone()).collect(),
+            Which::Vars => self.shared.vars.fold(Vec::new(), |keys, k, _| push(keys, k)),
+            Which::System => self.shared.system.fold(Vec::new(), |keys, k, _| push(keys, k)),
+            Which::Tasks => self.shared.tasks.fold(Vec::new(), |keys, k, _| push(keys, k)),
         };
         keys.sort_unstable();
         keys

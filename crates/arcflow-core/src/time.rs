@@ -14,13 +14,34 @@ pub fn iso_millis(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let in_day = ms.rem_euclid(86_400_000);
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000
-    )
+    if !(0..=9999).contains(&year) {
+        // JavaScript writes these years as ±YYYYYY; the formatter covers every year
+        return format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+            in_day / 3_600_000,
+            in_day / 60_000 % 60,
+            in_day / 1000 % 60,
+            in_day % 1000
+        );
+    }
+    // digit by digit into a fixed buffer: every run's start stamps one, and
+    // the formatting machinery cost more than the rest of the stamp (measured)
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut n: i64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, i64::from(month));
+    put(8, 2, i64::from(day));
+    put(11, 2, in_day / 3_600_000);
+    put(14, 2, in_day / 60_000 % 60);
+    put(17, 2, in_day / 1000 % 60);
+    put(20, 3, in_day % 1000);
+    // only ASCII digits and separators were written
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (y, m, d)
@@ -50,5 +71,8 @@ mod tests {
         assert_eq!(iso_millis(1_795_438_075_310), "2026-11-23T12:47:55.310Z");
         assert_eq!(iso_millis(4_107_542_399_999), "2100-02-28T23:59:59.999Z");
         assert_eq!(iso_millis(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(iso_millis(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
+        // past year 9999 the digits grow (not JavaScript's +YYYYYY form, as before)
+        assert_eq!(iso_millis(253_402_300_800_000), "10000-01-01T00:00:00.000Z");
     }
 }

@@ -57,8 +57,8 @@ impl ObjectFinalize for NativeContext {
 }
 
 /// A run's context from its input and system values (both JSON text).
-pub(crate) fn new_context(input_json: Option<String>, system_json: Option<String>) -> arcflow_core::Result<WorkflowContext> {
-    let ctx = WorkflowContext::new(input_json.map_or(Ok(Value::from(())), |t| from_json(&t))?);
+pub(crate) fn new_context(input_json: Option<&str>, system_json: Option<String>) -> arcflow_core::Result<WorkflowContext> {
+    let ctx = WorkflowContext::new(input_json.map_or(Ok(Value::from(())), from_json)?);
     if let Some(json) = system_json {
         let system: std::collections::BTreeMap<String, Value> = parse(&json)?;
         for (name, value) in system {
@@ -96,7 +96,7 @@ impl NativeContext {
     /// `system_json`: an object of system values, set in the same call.
     #[napi(constructor)]
     pub fn new(input_json: Option<String>, system_json: Option<String>) -> Result<Self, JsError> {
-        Ok(owned(guard(|| new_context(input_json, system_json))?))
+        Ok(owned(guard(|| new_context(input_json.as_deref(), system_json))?))
     }
 
     /// Restores shared state from a document. The document's item and

@@ -3,6 +3,9 @@
 
 use std::sync::Arc;
 
+use napi::bindgen_prelude::ObjectFinalize;
+use napi::Env;
+
 use arcflow_core::flow::{FlowGraph, ItemsSource, Join, Target, TaskKind, TaskNode, Transition};
 use napi_derive::napi;
 
@@ -17,18 +20,29 @@ pub(crate) fn internal(message: &str) -> arcflow_core::Error {
     arcflow_core::Error::Internal(message.to_owned())
 }
 
-#[napi]
+#[napi(custom_finalize)]
 pub struct NativeFlow {
     building: Option<FlowGraph>,
     publishes: Vec<(String, Arc<arcflow_core::JsonTemplate>)>,
     pub(crate) sealed: Option<Arc<FlowGraph>>,
+    /// Its number in `flow_ids.rs` once registered (0: not yet).
+    id: u32,
+}
+
+impl ObjectFinalize for NativeFlow {
+    fn finalize(self, _env: Env) -> napi::Result<()> {
+        if self.id != 0 {
+            crate::flow_ids::forget(self.id);
+        }
+        Ok(())
+    }
 }
 
 #[napi]
 impl NativeFlow {
     #[napi(constructor)]
     pub fn new(name: String) -> Self {
-        NativeFlow { building: Some(FlowGraph::new(name)), publishes: Vec::new(), sealed: None }
+        NativeFlow { building: Some(FlowGraph::new(name)), publishes: Vec::new(), sealed: None, id: 0 }
     }
 
     fn graph(&mut self) -> arcflow_core::Result<&mut FlowGraph> {
@@ -137,6 +151,19 @@ impl NativeFlow {
             let graph = self.building.take().ok_or_else(|| internal("the flow is sealed already"))?;
             self.sealed = Some(Arc::new(graph));
             Ok(())
+        })
+    }
+
+    /// The sealed flow's number for `runStart` (the same on every call):
+    /// a number crosses for much less than a class instance.
+    #[napi]
+    pub fn register(&mut self) -> Result<u32, JsError> {
+        guard(|| {
+            if self.id == 0 {
+                let graph = self.sealed.clone().ok_or_else(|| internal("the flow is not sealed"))?;
+                self.id = crate::flow_ids::register(graph);
+            }
+            Ok(self.id)
         })
     }
 }

@@ -10,6 +10,7 @@ mod codec;
 mod context;
 mod error;
 mod flow;
+mod flow_ids;
 mod memory;
 mod meter;
 mod meter_wake;

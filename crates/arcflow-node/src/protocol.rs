@@ -166,26 +166,37 @@ pub(crate) fn push_error(out: &mut String, err: &arcflow_core::Error) {
     out.push_str(&to_json_value(err).to_string());
 }
 
+/// An integer, without the formatting machinery (answers are written on
+/// every step: `write!` cost more than the rest of a short answer, measured).
+fn push_int(out: &mut String, n: impl itoa::Integer) {
+    out.push_str(itoa::Buffer::new().format(n));
+}
+
 /// `k,v` of an input.
 pub(crate) fn push_input(out: &mut String, input: &Input) {
-    // writing to a String cannot fail
-    let _ = match input {
-        Input::Rendered(json) => write!(out, "{},{json}", InputKind::Rendered as u8),
-        Input::None => write!(out, "{},null", InputKind::None as u8),
-        Input::Items => write!(out, "{},null", InputKind::Items as u8),
-        Input::Uncovered { balance } => write!(out, "{},{balance}", InputKind::Uncovered as u8),
+    let kind = match input {
+        Input::Rendered(_) => InputKind::Rendered,
+        Input::None => InputKind::None,
+        Input::Items => InputKind::Items,
+        Input::Uncovered { .. } => InputKind::Uncovered,
+        Input::Pending { .. } => InputKind::Pending,
+        Input::Error(_) => InputKind::Error,
+    };
+    push_int(out, kind as u8);
+    out.push(',');
+    match input {
+        Input::Rendered(json) => out.push_str(json),
+        Input::None | Input::Items => out.push_str("null"),
+        Input::Uncovered { balance } => push_int(out, *balance),
         Input::Pending { ticket, input } => {
-            let _ = write!(out, "{},[{ticket},", InputKind::Pending as u8);
+            out.push('[');
+            push_int(out, *ticket);
+            out.push(',');
             push_input(out, input);
             out.push(']');
-            Ok(())
         }
-        Input::Error(err) => {
-            let _ = write!(out, "{},", InputKind::Error as u8);
-            push_error(out, err);
-            Ok(())
-        }
-    };
+        Input::Error(err) => push_error(out, err),
+    }
 }
 
 /// An answer as JSON text, with the acknowledgement of a durable run.
@@ -195,9 +206,13 @@ pub(crate) fn write_answer(answer: &Answer, ack: Option<Ack>) -> String {
     // writing to a String cannot fail
     let _ = match answer {
         Answer::Schedule(tasks) => {
-            let _ = write!(out, "{}", AnswerKind::Schedule as u8);
+            push_int(&mut out, AnswerKind::Schedule as u8);
             for s in tasks {
-                let _ = write!(out, ",{},{},", s.task, s.step);
+                out.push(',');
+                push_int(&mut out, s.task);
+                out.push(',');
+                push_int(&mut out, s.step);
+                out.push(',');
                 push_input(&mut out, &s.input);
             }
             Ok(())
@@ -205,7 +220,12 @@ pub(crate) fn write_answer(answer: &Answer, ack: Option<Ack>) -> String {
         Answer::Fail => write!(out, "{}", AnswerKind::Fail as u8),
         Answer::Unhandled => write!(out, "{}", AnswerKind::Unhandled as u8),
         Answer::StepLimit { task, limit } => write!(out, "{},{task},{limit}", AnswerKind::StepLimit as u8),
-        Answer::Complete(output) => write!(out, "{},{}", AnswerKind::Complete as u8, output.as_deref().unwrap_or("null")),
+        Answer::Complete(output) => {
+            push_int(&mut out, AnswerKind::Complete as u8);
+            out.push(',');
+            out.push_str(output.as_deref().unwrap_or("null"));
+            Ok(())
+        }
         Answer::OutputError(err) | Answer::VarsError(err) | Answer::JoinError(err) => {
             let kind = match answer {
                 Answer::OutputError(_) => AnswerKind::OutputError,

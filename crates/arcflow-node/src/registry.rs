@@ -12,6 +12,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use arcflow_core::flow::RunState;
+use foldhash::fast::RandomState;
 use napi_derive::napi;
 
 use crate::memory;
@@ -27,7 +28,8 @@ struct LiveRun {
 }
 
 thread_local! {
-    static RUNS: RefCell<HashMap<u32, LiveRun>> = RefCell::new(HashMap::new());
+    // handles are the engine's own numbers: foldhash, not SipHash (three lookups a run)
+    static RUNS: RefCell<HashMap<u32, LiveRun, RandomState>> = RefCell::new(HashMap::default());
 }
 
 fn estimate(state: &RunState) -> i64 {

@@ -10,7 +10,7 @@ use napi_derive::napi;
 
 use crate::context::{new_context, NativeContext};
 use crate::error::{guard, JsError};
-use crate::flow::{internal, NativeFlow};
+use crate::flow::internal;
 use crate::meter::{charge, run_billing};
 use crate::protocol::{outcome_status, push_input, write_answer, CompleteOp, Unit};
 use crate::registry::{self, with_run};
@@ -21,7 +21,8 @@ fn answer(state: &mut RunState, answer: &Answer) -> arcflow_core::Result<(String
     Ok((write_answer(answer, state.ack()?), answer.ends_run()))
 }
 
-/// Starts a run under `handle`: creates its context (system values
+/// Starts a run of flow `flow` (its number: see `NativeFlow.register`)
+/// under `handle`: creates its context (system values
 /// `run_id`, `workflow`, `started_at`), renders the initial variables, and
 /// answers with the start tasks (`Schedule`) or `VarsError`. With a
 /// `store`, the run is durable: its progress is journaled; with a meter
@@ -29,7 +30,7 @@ fn answer(state: &mut RunState, answer: &Answer) -> arcflow_core::Result<(String
 #[allow(clippy::too_many_arguments)]
 #[napi(js_name = "runStart")]
 pub fn run_start(
-    flow: &NativeFlow,
+    flow: u32,
     handle: u32,
     input_json: Option<String>,
     run_id: String,
@@ -40,11 +41,11 @@ pub fn run_start(
     meter_account: Option<u32>,
 ) -> Result<String, JsError> {
     guard(|| {
-        let graph = flow.sealed.clone().ok_or_else(|| internal("the flow is not sealed"))?;
+        let graph = crate::flow_ids::get(flow)?;
         if registry::is_live(handle) {
             return Err(internal(&format!("run handle {handle} is in use")));
         }
-        let ctx = new_context(input_json.clone(), None)?;
+        let ctx = new_context(input_json.as_deref(), None)?;
         let journal = match store {
             Some(store) => {
                 let input = input_json.as_deref().unwrap_or("null");

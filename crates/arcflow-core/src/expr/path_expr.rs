@@ -82,17 +82,17 @@ impl PathExpr {
             "input" | "parameters" => (shared.input.clone(), 0),
             "item" => (ctx.item.as_ref()?.0.clone(), 0),
             "index" => (Value::from(ctx.item.as_ref()?.1), 0),
-            "vars" | "ctx" => (shared.vars.get(key(0)?)?.clone(), 1),
-            "system" => (shared.system.get(key(0)?)?.clone(), 1),
+            "vars" | "ctx" => (shared.vars.get(key(0)?)?, 1),
+            "system" => (shared.system.get(key(0)?)?, 1),
             "tasks" => {
-                let outcome = shared.tasks.get(key(0)?)?;
-                let field = match key(1)? {
-                    "result" => outcome.result.clone(),
-                    "error" => outcome.error.clone(),
-                    "status" => Value::from(outcome.status.as_str()),
-                    _ => return None,
-                };
-                (field, 2)
+                let field = key(1)?;
+                let value = shared.tasks.with(key(0)?, |outcome| match field {
+                    "result" => Some(outcome.result.clone()),
+                    "error" => Some(outcome.error.clone()),
+                    "status" => Some(Value::from(outcome.status.as_str())),
+                    _ => None,
+                })??;
+                (value, 2)
             }
             _ => return None,
         };

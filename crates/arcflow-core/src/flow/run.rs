@@ -305,8 +305,9 @@ impl RunState {
             self.ctx.set_task_outcome(&node.name, outcome);
             return Ok(Next::Schedule(Vec::new()));
         }
-        let view = self.ctx.with_outcome(outcome.clone());
-        self.ctx.set_task_outcome(&node.name, outcome);
+        let outcome = Arc::new(outcome);
+        let view = self.ctx.with_shared_outcome(Arc::clone(&outcome));
+        self.ctx.set_shared_outcome(&node.name, outcome);
         let mut schedule = Vec::new();
         // A failure is handled only by a `when` that holds for it: an entry
         // without `when` means "on success" (as `{{ succeeded() }}`), so an
