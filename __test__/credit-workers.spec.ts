@@ -157,8 +157,8 @@ async function aWorkerKilledMidDrain(t: ExecutionContext, db: Backend): Promise<
   const producer = new Engine({ store: db.store, flushIntervalMs: 10, handleSignals: false })
   producer.credit('acme', n, { key: 'opening' })
   await producer.flush()
-  // the credit lease shorter than the runs' lease: a dead worker's credit is back before its runs are taken over
-  const options = { concurrency: 8, lease: 1_500, hold: 20, engine: { metering: { leaseMs: 500 } } }
+  // the credit lease under half the runs' lease (the database keeps a credit lease twice its length): a dead worker's credit is back before its runs are taken over
+  const options = { concurrency: 8, lease: 3_000, hold: 20, engine: { metering: { leaseMs: 1_000 } } }
   const doomed = startWorker(db.store, options)
   const survivors = Array.from({ length: 3 }, () => startWorker(db.store, options))
   t.teardown(() => [doomed, ...survivors].forEach((w) => w.process.kill('SIGKILL')))

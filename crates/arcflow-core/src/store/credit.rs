@@ -9,9 +9,21 @@
 //!   row (from the balance when that lease is gone) in the transaction of
 //!   its ledger entry.
 //! - a grant never takes `balance` below `-overdraft`;
-//! - a lease past `lease_until` (by the database's clock) is returned to the
+//! - a lease past `lease_until` (by the database's clock; twice the lease
+//!   after its last grant or renewal, see [`lease_kept_until`]) is returned to the
 //!   balance by whoever looks first: a grant on its account, any renewal, or
 //!   [`Store::expire_credit_leases`](super::Store::expire_credit_leases).
+
+/// The expiry a grant or a renewal at `now_ms` gives its lease row: twice
+/// the lease. Its holder spends the block only for two thirds of the lease
+/// after that call began (`meter/lease/renewal.rs`); what it reserved
+/// meanwhile has the rest, four thirds of a lease, to be charged (its
+/// attempt to end and its batch to commit) before another process may
+/// return the row to the balance, where a late charge would count that
+/// credit twice. A dead holder's credit comes back after twice the lease.
+pub fn lease_kept_until(now_ms: i64, lease_ms: i64) -> i64 {
+    now_ms.saturating_add(lease_ms.saturating_mul(2))
+}
 
 /// A process asks for more credit on `account`.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@
 use postgres::{Client, Transaction};
 
 use super::Statements;
-use crate::store::credit::{grant_size, LeaseGrant, LeaseRequest};
+use crate::store::credit::{grant_size, lease_kept_until, LeaseGrant, LeaseRequest};
 
 type Pg<T> = std::result::Result<T, postgres::Error>;
 
@@ -61,7 +61,7 @@ pub(super) fn lease(c: &mut Client, s: &mut Statements, r: &LeaseRequest<'_>) ->
             "INSERT INTO credit_leases (account, owner, amount, lease_until) VALUES ($1, $2, $3, $4)
              ON CONFLICT (account, owner) DO UPDATE SET amount = credit_leases.amount + EXCLUDED.amount, lease_until = EXCLUDED.lease_until",
         )?;
-        tx.execute(&statement, &[&r.account, &r.owner, &granted, &(now + r.lease_ms)])?;
+        tx.execute(&statement, &[&r.account, &r.owner, &granted, &lease_kept_until(now, r.lease_ms)])?;
     }
     let rest = rest(&mut tx, s, r.account, r.owner)?.unwrap_or(balance - granted);
     tx.commit()?;
@@ -98,7 +98,7 @@ pub(super) fn renew(c: &mut Client, s: &mut Statements, owner: &str, lease_ms: i
     let now = now(&mut tx, s)?;
     expire(&mut tx, s, now, None)?;
     let statement = s.get(&mut tx, "UPDATE credit_leases SET lease_until = $2 WHERE owner = $1 RETURNING account")?;
-    let held: Vec<String> = tx.query(&statement, &[&owner, &(now + lease_ms)])?.iter().map(|r| r.get(0)).collect();
+    let held: Vec<String> = tx.query(&statement, &[&owner, &lease_kept_until(now, lease_ms)])?.iter().map(|r| r.get(0)).collect();
     let mut answer = Vec::with_capacity(held.len());
     for account in held {
         if let Some(rest) = rest(&mut tx, s, &account, owner)? {

@@ -6,7 +6,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{db_error, SqliteStore};
 use crate::error::Result;
-use crate::store::credit::{grant_size, LeaseGrant, LeaseRequest};
+use crate::store::credit::{grant_size, lease_kept_until, LeaseGrant, LeaseRequest};
 
 use super::clock_ms as now_ms;
 
@@ -53,7 +53,7 @@ impl SqliteStore {
             tx.execute(
                 "INSERT INTO credit_leases (account, owner, amount, lease_until) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (account, owner) DO UPDATE SET amount = amount + ?3, lease_until = ?4",
-                params![r.account, r.owner, granted, now + r.lease_ms],
+                params![r.account, r.owner, granted, lease_kept_until(now, r.lease_ms)],
             )
             .map_err(db_error)?;
         }
@@ -88,7 +88,7 @@ impl SqliteStore {
         let tx = self.immediate()?;
         let now = now_ms(&tx)?;
         expire(&tx, now, None)?;
-        tx.execute("UPDATE credit_leases SET lease_until = ?2 WHERE owner = ?1", params![owner, now + lease_ms]).map_err(db_error)?;
+        tx.execute("UPDATE credit_leases SET lease_until = ?2 WHERE owner = ?1", params![owner, lease_kept_until(now, lease_ms)]).map_err(db_error)?;
         let held = {
             let mut stmt = tx.prepare_cached("SELECT account FROM credit_leases WHERE owner = ?1").map_err(db_error)?;
             let rows = stmt.query_map([owner], |r| r.get::<_, String>(0)).map_err(db_error)?;
