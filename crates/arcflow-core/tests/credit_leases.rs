@@ -295,3 +295,45 @@ fn sqlite_a_block_whose_renewal_is_late_is_not_spent() {
     writer.close();
     assert_eq!(totals(&url, "acme"), (100, 100, 0, 0), "nothing was charged, every lease is back");
 }
+
+/// Reservations waiting for a lease count against the balance a leasing
+/// meter reports only as far as they can be covered: more waiting than the
+/// account holds reports 0, never below, and so does each refusal.
+/// Regression: the first of 700 refused runs on PostgreSQL reported a
+/// balance of -36 (twelve others' waits of 3 deducted).
+#[test]
+fn sqlite_waiting_reservations_never_report_a_balance_below_the_overdraft() {
+    let url = sqlite_url("waits");
+    fund(&url, "acme", 10);
+    let (writer, meter) = worker(&url, quick());
+    let id = meter.resolve("acme", Some(&mut *store::open(&url).unwrap())).unwrap().unwrap();
+    let path = url.trim_start_matches("sqlite:").split('?').next().unwrap().to_owned();
+    let lock = rusqlite::Connection::open(&path).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap(); // no grant lands while the reservations queue
+    let tickets: Vec<u64> = (0..20)
+        .map(|_| match meter.try_reserve(id, 1).unwrap() {
+            Reservation::Pending(ticket) => ticket,
+            other => panic!("nothing is leased yet, the reservation waits: {other:?}"),
+        })
+        .collect();
+    assert_eq!(meter.balance_of(id).unwrap(), 0, "20 waiting on 10 credits: the balance reads 0");
+    lock.execute_batch("COMMIT").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut states = vec![CreditWait::Waiting; tickets.len()];
+    while states.contains(&CreditWait::Waiting) && Instant::now() < deadline {
+        for (state, &ticket) in states.iter_mut().zip(&tickets) {
+            if *state == CreditWait::Waiting {
+                *state = meter.credit_wait(id, ticket).unwrap();
+                assert!(meter.balance_of(id).unwrap() >= 0, "a settle never reports a balance below 0");
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(states.iter().filter(|s| **s == CreditWait::Covered).count(), 10, "exactly what the account holds is covered");
+    assert_eq!(states.iter().filter(|s| **s == CreditWait::Refused).count(), 10);
+    assert_eq!(meter.balance_of(id).unwrap(), 0);
+    meter.release(id, 10).unwrap();
+    meter.close(Duration::from_secs(5)).unwrap();
+    writer.close();
+    assert_eq!(totals(&url, "acme"), (10, 10, 0, 0), "nothing was charged, every lease is back");
+}

@@ -372,8 +372,15 @@ impl Meter {
     /// An account's balance as this meter sees it.
     fn view(&self, account: &Account) -> i64 {
         let local = account.balance.load(Ordering::Acquire);
-        // leased: reservations waiting for a lease are taken too
-        if self.leases.is_some() { local.saturating_add(account.rest.load(Ordering::Acquire)) - account.pending.load(Ordering::Acquire) } else { local }
+        if self.leases.is_none() {
+            return local;
+        }
+        // leased: reservations waiting for a lease are taken too, but only as
+        // far as they can be covered (down to the overdraft): the rest will be
+        // refused, and a refusal must not report a balance below what the
+        // database allows
+        let held = local.saturating_add(account.rest.load(Ordering::Acquire));
+        held.saturating_sub(account.pending.load(Ordering::Acquire)).max(held.min(-self.overdraft))
     }
 
     /// The latest entries of account `name`, newest first (an in-memory
