@@ -187,7 +187,7 @@ function exitChild(path: string, mode: 'exit' | 'signal', signal?: NodeJS.Signal
       if (signal) child.kill(signal)
     })
     child.on('error', reject)
-    child.on('exit', (code) => resolve({ code, queued }))
+    child.on('close', (code) => resolve({ code, queued })) // 'close': after stdout's last line ('exit' may come before it)
   })
 }
 
