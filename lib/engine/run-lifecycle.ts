@@ -2,11 +2,12 @@
  * A run's state, what it holds in flight that its end must stop (timers,
  * the abort signal, parked waits), and how it ends: failed, succeeded,
  * cancelled, timed out (announced once durable), or abandoned by a worker
- * that lost it. The
- * base of `Run` (run.ts), beneath the steps that follow the core's answers
- * (run-steps.ts): one object per run, split by inheritance rather than by
- * helper objects, so that a run costs no allocation, closure or
- * indirection more than one class would.
+ * that lost it. The base of `Run` (run.ts), beneath the steps that follow
+ * the core's answers (run-steps.ts): still one object per run, split by
+ * inheritance rather than into helper objects, so that a run costs no
+ * allocation, closure or indirection more than one class did. Its fields
+ * are `protected` (not `#private`) for that reason: the layers above read
+ * them directly.
  */
 import { native } from '../binding'
 import type { WorkflowDefinition } from '../workflow/model'

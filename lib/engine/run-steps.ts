@@ -132,7 +132,7 @@ export abstract class RunSteps extends RunLifecycle {
   }
 
   /** @internal Acts on the core's answer: start tasks, fail (see run-answers.ts), or complete the run. */
-  protected follow(answer: unknown[], from: Completion | undefined): void {
+  protected override follow(answer: unknown[], from: Completion | undefined): void {
     const kind = answer[0]
     if (kind === AnswerKind.Schedule) {
       for (let i = 1; i < answer.length; i += 4) this.#activate(answer[i] as number, answer[i + 1] as number, answer[i + 2] as InputKind, answer[i + 3])
@@ -148,7 +148,7 @@ export abstract class RunSteps extends RunLifecycle {
   }
 
   /** @internal Nothing in flight: the run is cancelled if stopping, else the core renders its output. */
-  protected maybeFinish(): void {
+  protected override maybeFinish(): void {
     if (this.runStatus !== 'running' || this.active > 0) return
     if (this.stopping) return this.finish('cancelled')
     let answer: unknown[]
