@@ -1,11 +1,13 @@
 /**
  * The engine: registers actions, loads workflows, starts and resumes runs,
  * and sees every run's events. In memory by default; with a store, runs
- * are journaled through the native write-behind queue.
+ * are journaled through the native write-behind queue. Its queue API is
+ * its base's (`engine-queues.ts`); reads of runs are `run-reads.ts`'s, and
+ * what builds a run (keyed starts included) the launcher's.
  */
 import { randomUUID } from 'node:crypto'
 
-import { AbortedError, EngineClosedError, InputError, QueueError, SignalError, WorkflowError } from '../errors'
+import { EngineClosedError, InputError, QueueError, SignalError, WorkflowError } from '../errors'
 import { Accounts, meterSettingsOf, type Credit, type LedgerEntry } from './accounts'
 import type { Cost } from './metering'
 import { loadWorkflow, loadWorkflowFile } from '../workflow/load'
@@ -16,32 +18,27 @@ import type { RunEvent } from './events'
 import { acquireStore, type StoreLease } from '../store/shared'
 import { DurableStore, silentLogger, type RunRecord } from '../store/store'
 import { parseStoreUrl, type StoreTarget } from '../store/url'
-import { checkRunFilter, type ReadOptions, type RunFilter } from '../store/read'
-import { Run, type CancelPolicy, type Durability } from './run'
+import type { ReadOptions, RunFilter } from '../store/read'
+import { Run, type Durability } from './run'
 import { uuidv7 } from './run-id'
 import { startOptionProblems } from './start-options'
 import { GivenRunIds } from './run-ids'
-import { liveRunInfo } from './history'
+import { RunReads } from './run-reads'
 import { signalStoredRun } from './stored-signal'
 import { WorkflowVersions } from './versions'
 import { handleSignals, releaseSignals } from './shutdown'
 import { builtinActions } from '../actions'
-import type { RunStatus } from './statuses'
 import { TaskResultCache } from './cache'
 import { workflowCycle } from './subflows'
 import { Launcher } from './launcher'
 import { durabilityOf, maxDepthOf, requestedStoreSettings, retentionOf, STORE_DEFAULTS } from './engine-options'
 import { StartKeys } from './idempotency'
 import { subscribe } from '../queue/host'
-import type { QueueHub } from '../queue/hub'
 import { QueueSide } from '../queue/side'
-import type { CancelOutcome } from '../queue/cancel'
-import type { Worker } from '../queue/worker'
-import type { Enqueued, EnqueueOptions, ResultOptions, WorkOptions } from '../queue/options'
+import { EngineQueues } from './engine-queues'
 
 export type { ActionOptions, CreditStats, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine-types'
 import type { ActionOptions, EngineOptions, EngineStats, ResumeOptions, RunInfo, StartOptions } from './engine-types'
-
 
 // defined beside the other error classes, so that a failure rebuilt from data can be one again
 export { InputError } from '../errors'
@@ -53,13 +50,13 @@ export { InputError } from '../errors'
  * const wf = engine.workflow({ name: 'hi', tasks: { greet: { action: 'greet', input: { name: '{{ input.name }}' } } }, output: '{{ tasks.greet.result }}' })
  * await engine.run(wf, { name: 'Ada' }) // 'hello Ada'
  */
-export class Engine {
+export class Engine extends EngineQueues {
   readonly #actions = new Map<string, Action>()
   readonly #listeners: Array<(event: RunEvent) => void> = []
   /** Makes and holds this engine's runs (`launcher.ts`). */
   readonly #launcher: Launcher
-  /** History reads served from live runs (hits) or from the store (misses). */
-  readonly #cache = { hits: 0, misses: 0 }
+  /** Reads of runs, from live runs (hits) or the store (misses). */
+  readonly #reads: RunReads
   /** Metering: accounts, costs, the ledger. */
   readonly #accounts: Accounts
   /** Workflows loaded by this engine, by name: what `resume` runs. */
@@ -82,14 +79,13 @@ export class Engine {
   #signals = false
   /** The task result cache (`cache:` on action tasks). */
   readonly cache: TaskResultCache
-  readonly #retentionMs: number
-  readonly #keys: StartKeys
 
   /**
    * @example
    * const engine = new Engine({ store: 'sqlite:./arcflow.db', durability: 'batched', builtins: true })
    */
   constructor(options: EngineOptions = {}) {
+    super()
     const target = parseStoreUrl(options.store ?? 'memory')
     this.#durability = durabilityOf(options, target)
     this.#target = target
@@ -110,8 +106,6 @@ export class Engine {
     this.#accounts = new Accounts(options.metering, this.#lease)
     this.#given = this.#lease?.ids ?? new GivenRunIds(undefined)
     this.cache = new TaskResultCache(this.#store)
-    this.#keys = this.#lease?.startKeys ?? new StartKeys(undefined)
-    this.#retentionMs = retentionOf(options)
     this.#launcher = new Launcher({
       actions: this.#actions,
       workflows: this.#workflows,
@@ -124,10 +118,13 @@ export class Engine {
       versions: this.#versions,
       durability: this.#durability,
       maxDepth: maxDepthOf(options),
+      keys: this.#lease?.startKeys ?? new StartKeys(undefined),
+      retentionMs: retentionOf(options),
       open: () => this.#open(),
       // this process's result waiters (the store has the end once this process's writes commit)
       ended: (runId) => this.#queues?.ended(runId),
     })
+    this.#reads = new RunReads(this.#launcher, this.#store)
     const builtins = options.builtins ?? false
     if (builtins !== false) {
       for (const [name, fn] of Object.entries(builtinActions(builtins === true ? {} : builtins))) this.action(name, fn)
@@ -218,34 +215,10 @@ export class Engine {
     }
     const durability = options.durability ?? this.#durability
     const runId = options.runId ?? (this.#store ? uuidv7() : randomUUID())
-    const key = options.idempotencyKey
-    const durable = this.#store !== undefined && durability !== 'none'
-    if (key !== undefined) {
-      // a durable start claims the key in the store for `runId` (see idempotency.ts)
-      const found = this.#keys.answer(key, runId, this.#retentionMs, durable)
-      if (found instanceof Run) return found as Run<O>
-      if (found) return this.#launcher.keyed<O>(workflow, found as RunRecord)
-    }
-    if (key === undefined) {
-      if (options.runId !== undefined) this.#given.claim(options.runId, this.#launcher.runs.has(options.runId), durability !== 'none')
-      return this.#launcher.launch<O>(workflow, actions, input, options, runId, durability, undefined)
-    }
-    let run: Run<O>
-    try {
-      if (options.runId !== undefined) this.#given.claim(options.runId, this.#launcher.runs.has(options.runId), durability !== 'none')
-      run = this.#launcher.launch<O>(workflow, actions, input, options, runId, durability, undefined)
-    } catch (error) {
-      // the key claimed for `runId` goes back: no run of it exists (a failed give-back only makes the key wait out its orphan time)
-      try {
-        this.#keys.abandoned(key, runId, durable)
-      } catch {
-        // the start's own error is the one to throw
-      }
-      throw error
-    }
-    // a run that failed at once is kept too: the next start with its key supersedes it
-    this.#keys.started(key, run, durable)
-    return run
+    // a keyed start answers its key's run, or claims the key for `runId` (see idempotency.ts)
+    if (options.idempotencyKey !== undefined) return this.#launcher.launchKeyed<O>(options.idempotencyKey, workflow, actions, input, options, runId, durability)
+    if (options.runId !== undefined) this.#given.claim(options.runId, this.#launcher.runs.has(options.runId), durability !== 'none')
+    return this.#launcher.launch<O>(workflow, actions, input, options, runId, durability, undefined)
   }
 
   /**
@@ -324,7 +297,7 @@ export class Engine {
 
   /** Queue depth, flushes and retries of the store, and live runs. */
   stats(): EngineStats {
-    return { liveRuns: this.#launcher.runs.size, store: this.#store ? this.#store.stats() : null, cache: { ...this.#cache }, credit: this.#accounts.creditStats() }
+    return { liveRuns: this.#launcher.runs.size, store: this.#store ? this.#store.stats() : null, cache: { ...this.#reads.counts }, credit: this.#accounts.creditStats() }
   }
 
   /**
@@ -359,16 +332,7 @@ export class Engine {
    */
   async getRun(id: string, options: ReadOptions = {}): Promise<RunInfo | undefined> {
     this.#open()
-    if (options.signal?.aborted) return Promise.reject(new AbortedError('the read was aborted', { cause: options.signal.reason }))
-    const live = this.#launcher.runs.get(id)
-    if (live) {
-      this.#cache.hits++
-      // taken now, not in a later microtask: the answer is the run as it is at the call
-      return Promise.resolve(liveRunInfo(live))
-    }
-    if (!this.#store) return Promise.resolve(undefined)
-    this.#cache.misses++
-    return this.#store.runInfo(id, options).then((stored) => (stored ? { ...stored.record, live: false, tasks: stored.tasks, events: stored.events } : undefined))
+    return this.#reads.runInfo(id, options)
   }
 
   /**
@@ -380,8 +344,7 @@ export class Engine {
    */
   async runs(filter: RunFilter = {}, options: ReadOptions = {}): Promise<RunRecord[]> {
     this.#open()
-    checkRunFilter(filter)
-    return this.#store ? this.#store.runs(filter, options) : []
+    return this.#reads.runs(filter, options)
   }
 
   /**
@@ -393,98 +356,11 @@ export class Engine {
    */
   async interruptedRuns(options: ReadOptions = {}): Promise<RunRecord[]> {
     this.#open()
-    if (!this.#store) return []
-    // a waiting run (everything parked when its process stopped) is interrupted as much
-    const [active, parked] = await Promise.all(['running', 'waiting'].map((status) => this.#store!.runs({ status: status as RunStatus, limit: 1_000_000 }, options)))
-    const running = [...active!, ...parked!]
-    // live now, when the answer arrives: a run started meanwhile is not interrupted
-    // a child is resumed by its parent (which finds it by its id), not on its own
-    return running.filter((run) => !this.#launcher.holds(run.id) && run.parentId === undefined)
+    return this.#reads.interrupted(options)
   }
 
-  /**
-   * Writes a run of `workflow` (a loaded one, or a name: a producer needs
-   * no actions) as `queued`, for a worker of any process to run; every
-   * option is checked first. `key` makes it idempotent: the same key
-   * answers the run it made (`created: false`), whatever its state.
-   *
-   * @example
-   * const { id } = await engine.enqueue('etl', { day: '2026-11-30' }, { queue: 'default', key: 'etl-2026-11-30', delay: '5s' })
-   */
-  async enqueue(workflow: string | WorkflowDefinition, input?: unknown, options?: EnqueueOptions): Promise<Enqueued> {
-    return this.#queueSide().enqueue(workflow, input, options)
-  }
-
-  /**
-   * Enqueues one run per input, all with the same options (no `key`: a key
-   * names one run), 5,000 runs per transaction; answers in the inputs'
-   * order. Every input is checked before anything is written; a database
-   * failure may leave earlier transactions' runs written. Concurrent
-   * `enqueue` calls are group-committed too, so this is for a batch in hand.
-   *
-   * @example
-   * const runs = await engine.enqueueMany('etl', days.map((day) => ({ day })), { queue: 'nightly' })
-   */
-  async enqueueMany(workflow: string | WorkflowDefinition, inputs: unknown[], options?: Omit<EnqueueOptions, 'key'>): Promise<Enqueued[]> {
-    return this.#queueSide().enqueueMany(workflow, inputs, options)
-  }
-
-  /**
-   * Starts a worker: it claims runs of `queues` (default `['default']`) up
-   * to `concurrency` (64) and runs them with this engine's workflows and
-   * actions, under a lease (`'30s'`) renewed every third of it. See `Worker`.
-   *
-   * @example
-   * const worker = engine.work({ queues: ['default'], concurrency: 64 })
-   * worker.on('error', (e) => log.warn(e))
-   * process.once('SIGTERM', () => void worker.stop({ drain: true }))
-   */
-  work(options?: WorkOptions): Worker {
-    return this.#queueSide().work(options)
-  }
-
-  /**
-   * The output of run `id`, whichever process runs it: waits until it
-   * ends; rejects like `run.result()` (`RunFailedError`,
-   * `RunStoppedError`), with an `AbortedError` on `signal` or `timeout`.
-   *
-   * @example
-   * const output = await engine.result(id, { timeout: '30s' })
-   */
-  async result<O = unknown>(id: string, options?: ResultOptions): Promise<O> {
-    return this.#queueSide().result<O>(id, options)
-  }
-
-  /**
-   * Cancels run `id` whichever process holds it (default policy
-   * `cancel_running`): a queued run ends `cancelled` before it starts; a
-   * running one is cancelled by its worker.
-   *
-   * @example
-   * await engine.cancel(id, { policy: 'allow_finish' })
-   */
-  async cancel(id: string, options?: { policy?: CancelPolicy }): Promise<CancelOutcome> {
-    return this.#queueSide().cancel(id, options)
-  }
-
-  /**
-   * Sets how many runs of queue `name` run at once across all workers
-   * (`concurrency: null` lifts the limit).
-   *
-   * @example
-   * await engine.queue('llm', { concurrency: 10 })
-   */
-  async queue(name: string, options: { concurrency: number | null }): Promise<void> {
-    return this.#queueSide().limit(name, options)
-  }
-
-  /** @internal This process's wake-ups for the engine's store (`queue/hub.ts`): what `arcflow serve --queue` streams by. */
-  queueHub(): QueueHub {
-    return this.#queueSide().hub()
-  }
-
-  /** The queue side, given what it uses of this engine (`queue/host.ts`); queues need a store. */
-  #queueSide(): QueueSide {
+  /** @internal The queue side, given what it uses of this engine (`queue/host.ts`); queues need a store. */
+  protected override queueSide(): QueueSide {
     this.#open()
     const target = this.#target
     if (!this.#store || !target) throw new QueueError("queues need a store: pass store: 'sqlite:PATH' (or a PostgreSQL URL)")

@@ -14,6 +14,7 @@ import type { Accounts } from './accounts'
 import type { Action } from './attempt'
 import type { RunEvent } from './events'
 import type { GivenRunIds } from './run-ids'
+import type { StartKeys } from './idempotency'
 import type { ResumeOptions, StartOptions } from './engine-types'
 import type { ParentLink } from './run-types'
 import type { TaskResultCache } from './cache'
@@ -38,6 +39,9 @@ export interface LauncherParts {
   versions: WorkflowVersions | undefined
   durability: Durability
   maxDepth: number
+  /** Idempotency keys and how long one answers its run. */
+  keys: StartKeys
+  retentionMs: number
   /** Refuses once the engine is closing (`EngineClosedError`). */
   open: () => void
   /** A run ended (after this launcher forgot it). */
@@ -84,8 +88,38 @@ export class Launcher {
     return actions
   }
 
+  /**
+   * A start with idempotency key `key`: the run the key answers, or else
+   * a new run as `launch` makes it, the key claimed for `runId` (given
+   * back if the start throws: no run of it exists).
+   */
+  launchKeyed<O>(key: string, workflow: WorkflowDefinition, actions: Action[], input: unknown, options: StartOptions, runId: string, durability: Durability): Run<O> {
+    const durable = this.#p.store !== undefined && durability !== 'none'
+    const keys = this.#p.keys
+    // a durable start claims the key in the store for `runId` (see idempotency.ts)
+    const found = keys.answer(key, runId, this.#p.retentionMs, durable)
+    if (found instanceof Run) return found as Run<O>
+    if (found) return this.#keyed<O>(workflow, found as RunRecord)
+    let run: Run<O>
+    try {
+      if (options.runId !== undefined) this.#p.given.claim(options.runId, this.runs.has(options.runId), durability !== 'none')
+      run = this.launch<O>(workflow, actions, input, options, runId, durability, undefined)
+    } catch (error) {
+      // the key claimed for `runId` goes back (a failed give-back only makes the key wait out its orphan time)
+      try {
+        keys.abandoned(key, runId, durable)
+      } catch {
+        // the start's own error is the one to throw
+      }
+      throw error
+    }
+    // a run that failed at once is kept too: the next start with its key supersedes it
+    keys.started(key, run, durable)
+    return run
+  }
+
   /** A key's run that this process does not hold: ended (its outcome), or running elsewhere or interrupted (an error). */
-  keyed<O>(workflow: WorkflowDefinition, record: RunRecord): Run<O> {
+  #keyed<O>(workflow: WorkflowDefinition, record: RunRecord): Run<O> {
     if (isLive(record.status)) {
       throw new RunExistsError(record.id, `${record.status} outside this engine (started with this idempotency key): wait for it, or resume it if its process died`)
     }

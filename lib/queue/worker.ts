@@ -8,7 +8,8 @@
  * at once; another process's enqueue arrives as a PostgreSQL notice, or on
  * SQLite is found by a short poll (`pollInterval`); a jittered safety poll
  * of a few seconds is a backstop only. Signals stored for its runs from
- * other processes are taken into them at once (`stored-signals.ts`).
+ * other processes are taken into them at once (`stored-signals.ts`). The
+ * runs it holds, and how one is let go, are `held.ts`'s.
  */
 import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
@@ -23,6 +24,7 @@ import type { QueueHub } from './hub'
 import { CLAIM_ACCOUNT, CLAIM_EPOCH, CLAIM_ID, CLAIM_INPUT, CLAIM_INPUT_IS_TEXT, CLAIM_TAKEN_OVER, CLAIM_WORKFLOW, type Claimed } from './native'
 import type { CheckedWork } from './options'
 import { Ends } from './ends'
+import { HeldRuns, type Held } from './held'
 import { Leases } from './leases'
 import { StoredSignals } from './stored-signals'
 import { Wakeups } from './wakeups'
@@ -43,16 +45,6 @@ export interface WorkerStats {
   polls: number
 }
 
-/** A run the worker holds. */
-interface Held {
-  run: Run | undefined
-  epoch: number
-  /** The claim answers seen when it was claimed: see `Leases`. */
-  claimSeq: number
-  /** It ended here and waits for its end to commit (`ends.ts`): held (leased, fenced), but no longer taking a slot. */
-  ended?: boolean
-}
-
 /** The worker's own events: not run events, so no reason to follow the engine's (see the constructor). */
 const OWN_EVENTS = new Set<string | symbol>(['error', 'stopped', 'newListener', 'removeListener'])
 
@@ -65,7 +57,8 @@ export class Worker extends EventEmitter {
   readonly #host: QueueHost
   readonly #hub: QueueHub
   readonly #options: CheckedWork
-  readonly #held = new Map<string, Held>()
+  /** The runs it holds, buffered or started (`held.ts`). */
+  readonly #held: HeldRuns
   readonly #leases: Leases
   #claiming = false
   #again = false
@@ -88,8 +81,10 @@ export class Worker extends EventEmitter {
     this.#host = host
     this.#hub = host.hub()
     this.#options = options
+    this.#signals = new StoredSignals(host.store, (error) => this.#error(error))
+    this.#held = new HeldRuns(this.#signals)
     this.#leases = new Leases(host.store, this.#hub.client, this.id, options.leaseMs, {
-      held: () => this.#held,
+      held: () => this.#held.byId,
       claimSeq: () => this.#claimSeq,
       lost: (id) => this.#lost(id),
       error: (error) => this.#error(error),
@@ -107,17 +102,16 @@ export class Worker extends EventEmitter {
     this.on('newListener', (type: string | symbol) => {
       if (this.#unlisten === undefined && !this.#closed && !OWN_EVENTS.has(type)) {
         this.#unlisten = host.listen((event) => {
-          if (this.#held.has(event.runId) || this.#lettingGo.has(event.runId)) this.#emitEvent(event)
+          if (this.#held.follows(event.runId)) this.#emitEvent(event)
         })
       }
     })
-    this.#signals = new StoredSignals(host.store, (error) => this.#error(error))
     this.#wakeups = new Wakeups(this.#hub, options, {
       id: this.id,
       claim: () => this.#pump(),
-      held: () => this.#held,
+      held: () => this.#held.byId,
       takeSignals: (which) => {
-        for (const [id, held] of this.#held) {
+        for (const [id, held] of this.#held.byId) {
           if (held.run && (which === '*' || (which === 'waiting' ? held.run.status === 'waiting' : which.includes(id)))) this.#signals.take(held.run)
         }
       },
@@ -171,14 +165,10 @@ export class Worker extends EventEmitter {
   async #release(): Promise<void> {
     while (this.#claiming) await new Promise((resolve) => setTimeout(resolve, 10))
     const runs: Array<[string, number]> = []
-    const held = [...this.#held]
     // no longer held before they are abandoned: their ends are not completions
-    this.#held.clear()
-    this.#buffer = []
-    for (const [id, { run, epoch }] of held) {
+    for (const [id, { run, epoch }] of this.#held.takeAll()) {
       runs.push([id, epoch])
-      this.#signals.forget(id)
-      this.#abandon(id, run, new LeaseLostError(id, `run ${id} was released by its worker's stop (drain: false): another worker takes it over`), 'released')
+      this.#held.abandon(id, run, new LeaseLostError(id, `run ${id} was released by its worker's stop (drain: false): another worker takes it over`), 'released')
     }
     // what the runs queued lands (still fenced at our epoch) before they are let go
     await this.#host.store.committed(this.#host.store.stats().enqueued)
@@ -202,7 +192,7 @@ export class Worker extends EventEmitter {
     // a run whose end waits for its commit no longer takes a slot: capacity is
     // not held for a flush interval per run; the write-behind queue's own bound
     // (backpressure) limits how many ends may wait. Buffered runs are held.
-    const free = this.#options.concurrency + this.#options.prefetch - (this.#running() + this.#buffer.length)
+    const free = this.#options.concurrency + this.#options.prefetch - (this.#running() + this.#held.buffered)
     if (free <= 0) return
     this.#claiming = true
     this.#again = false
@@ -229,7 +219,7 @@ export class Worker extends EventEmitter {
   #take(claim: Claimed): void {
     const id = claim[CLAIM_ID]
     const epoch = claim[CLAIM_EPOCH]
-    const stale = this.#held.get(id)
+    const stale = this.#held.byId.get(id)
     if (stale) {
       // claimed again while held: the database lost this worker's claim (claims commit without
       // waiting for their fsync; a crash lost it) and gave the run out anew, at the same epoch
@@ -238,19 +228,16 @@ export class Worker extends EventEmitter {
     }
     this.#stats.claimed++
     const held: Held = { run: undefined, epoch, claimSeq: this.#claimSeq }
-    this.#held.set(id, held)
-    if (this.#running() > this.#options.concurrency) this.#buffer.push([claim, held])
+    this.#held.hold(id, held)
+    if (this.#running() > this.#options.concurrency) this.#held.buffer(claim, held)
     else this.#launch(claim, held)
   }
 
-  /** Claimed runs waiting for a slot (see `WorkOptions.prefetch`), oldest first. */
-  #buffer: Array<[Claimed, Held]> = []
-
   /** Starts buffered runs while slots are free (one lost or released meanwhile is skipped). */
   #startBuffered(): void {
-    while (this.#buffer.length > 0 && this.#running() < this.#options.concurrency) {
-      const [claim, held] = this.#buffer.shift()!
-      if (this.#held.get(claim[CLAIM_ID]) === held) this.#launch(claim, held)
+    while (this.#held.buffered > 0 && this.#running() < this.#options.concurrency) {
+      const next = this.#held.nextBuffered()
+      if (next) this.#launch(next[0], next[1])
     }
   }
 
@@ -266,12 +253,12 @@ export class Worker extends EventEmitter {
       store.runInfo(id).then(
         (stored) => {
           // released or lost while it was read: nothing to resume here
-          if (this.#held.get(id) !== held) return
+          if (!this.#held.holds(id, held)) return
           // engine.resume's logic: the run's own version, completed tasks never again
           this.#run(id, held, true, () => this.#host.resumeClaimed(id, stored))
         },
         (error: unknown) => {
-          if (this.#held.get(id) === held) this.#failUnstarted(id, error)
+          if (this.#held.holds(id, held)) this.#failUnstarted(id, error)
         },
       )
     } else {
@@ -304,8 +291,7 @@ export class Worker extends EventEmitter {
     const seq = this.#host.store.native.endUnstarted(id, 'failed', JSON.stringify(failure))
     this.#error(Object.assign(error instanceof Error ? error : new Error(String(error)), { runId: id }))
     void this.#host.store.committed(seq).then(() => {
-      this.#held.delete(id)
-      this.#signals.forget(id)
+      this.#held.forget(id)
       this.#stats.completed++
       this.#hub.emit('ended', [id])
       this.#startBuffered()
@@ -315,7 +301,7 @@ export class Worker extends EventEmitter {
 
   /** The run ended here: it waits for its end's commit in `#ends`, no longer taking a slot. */
   #ended(id: string, run: Run): void {
-    const held = this.#held.get(id)
+    const held = this.#held.byId.get(id)
     if (held?.run !== run) return // released or lost: accounted there
     if (held.ended) return
     held.ended = true
@@ -326,7 +312,7 @@ export class Worker extends EventEmitter {
 
   /** Held runs taking a slot: neither ended nor buffered. */
   #running(): number {
-    return Math.max(0, this.#held.size - this.#ends.waiting - this.#buffer.length)
+    return Math.max(0, this.#held.size - this.#ends.waiting - this.#held.buffered)
   }
 
   /**
@@ -338,26 +324,20 @@ export class Worker extends EventEmitter {
   #completed(batch: Array<[string, Held]>): void {
     this.#leases.checkRefusals()
     for (const [id, held] of batch) {
-      if (this.#held.get(id) !== held) continue // refused: lost
-      this.#held.delete(id)
-      this.#signals.forget(id)
+      if (!this.#held.holds(id, held)) continue // refused: lost
+      this.#held.forget(id)
       this.#stats.completed++
     }
   }
 
   /** Another worker holds the run now: abort it here, write nothing more. */
   #lost(id: string): void {
-    const held = this.#held.get(id)
+    const held = this.#held.byId.get(id)
     if (!held) return
-    this.#held.delete(id)
-    // a buffered run never started: it only leaves the buffer
-    this.#buffer = this.#buffer.filter(([, b]) => b !== held)
-    this.#signals.forget(id)
     this.#stats.lostLeases++
-    // live, waiting, or ended but not yet committed (`sync`): still to abandon
-    if (held.run === undefined || held.run.status === 'running' || held.run.status === 'waiting') this.#abandon(id, held.run, new LeaseLostError(id), 'lost')
+    // live, waiting, or ended but not yet committed (`sync`): abandoned; else
     // it ended here, but its end was refused: the run is another worker's, and says so
-    else this.#emitEvent({ type: 'run.lease_lost', runId: id, time: Date.now(), reason: 'lost' })
+    if (!this.#held.drop(id, held)) this.#emitEvent({ type: 'run.lease_lost', runId: id, time: Date.now(), reason: 'lost' })
     // its writes still queued are refused by the fence; then let go of it
     const store = this.#host.store
     void store.committed(store.stats().enqueued).then(() => store.native.unfence(id))
@@ -368,28 +348,12 @@ export class Worker extends EventEmitter {
    * The first attempt of a run claimed again goes as a lost one does, but
    * stays fenced (the new claim's fence is the same): its writes still
    * queued land, and the new attempt resumes from them, once they commit.
+   * One that ended here is not abandoned: its end, still queued, lands,
+   * and the resume finds it ended.
    */
   #reclaimed(id: string, stale: Held): void {
-    this.#held.delete(id)
-    this.#buffer = this.#buffer.filter(([, b]) => b !== stale)
-    this.#signals.forget(id)
     this.#stats.lostLeases++
-    // one that ended here is not abandoned: its end, still queued, lands, and the resume finds it ended
-    if (stale.run === undefined || stale.run.status === 'running' || stale.run.status === 'waiting') {
-      this.#abandon(id, stale.run, new LeaseLostError(id, `run ${id} was claimed again: the database lost this worker's claim (a crash before it reached the disk); it is resumed from its journal`), 'lost')
-    }
-  }
-
-  /** Runs being let go: their last event (`run.lease_lost`) is still this worker's. */
-  readonly #lettingGo = new Set<string>()
-
-  #abandon(id: string, run: Run | undefined, reason: LeaseLostError, why: 'lost' | 'released'): void {
-    this.#lettingGo.add(id)
-    try {
-      run?.abandon(reason, why)
-    } finally {
-      this.#lettingGo.delete(id)
-    }
+    this.#held.drop(id, stale, `run ${id} was claimed again: the database lost this worker's claim (a crash before it reached the disk); it is resumed from its journal`)
   }
 
   #emitEvent(event: RunEvent): void {

@@ -3,14 +3,18 @@
  * over SQLite or PostgreSQL (`NativeStore`), plus what JavaScript adds: waiting
  * for commits (one long poll on a libuv thread serves every waiter: group
  * commit), lifecycle messages to a pluggable logger, and history reads
- * (async, on a libuv thread: see `read.ts`).
+ * (async, on a libuv thread: see `read.ts`), answered as the records of
+ * `records.ts`.
  */
 import { native } from '../binding'
 import { fromNative } from '../errors'
 import type { NativeStore } from '../native'
 import { nativeRead, type ReadOptions, type RunFilter } from './read'
 import type { StoreTarget } from './url'
-import type { ExecutionStatus, RunStatus } from '../engine/statuses'
+import { eventRecord, runRecord, storedRun, taskRecord, type EventRecord, type RawEvent, type RawExecution, type RawRun, type RawRunInfo, type RunRecord, type StoredRun, type TaskRecord } from './records'
+
+export { runRecord } from './records'
+export type { EventRecord, RawRun, RunRecord, StoredRun, TaskRecord } from './records'
 
 /** The pino / console shape. */
 export interface Logger {
@@ -47,60 +51,6 @@ export interface StoreStats {
   waitingWrites: number
 }
 
-export interface RunRecord {
-  id: string
-  workflow: string
-  status: RunStatus
-  input: unknown
-  output?: unknown
-  error?: unknown
-  startedAt: number
-  endedAt?: number
-  /** The account that pays for the run (metered runs). */
-  account?: string
-  /** The version of the workflow the run runs (`WorkflowDefinition.version`); absent for runs from before versions were kept. */
-  version?: string
-  /** A sub-workflow's child: the run and the task of it that started this run. */
-  parentId?: string
-  parentTask?: string
-}
-
-/** One execution: an attempt of a task, or of one item. */
-export interface TaskRecord {
-  task: string
-  /** The task's n-th activation in this run (cycles run a task again). */
-  step: number
-  /** With-items: the item's index. */
-  item?: number
-  attempt: number
-  /** `running`, `retrying` (failed, another attempt follows), `succeeded`, `failed`, `timed_out` or `cancelled`. */
-  status: ExecutionStatus
-  result?: unknown
-  error?: unknown
-  /**
-   * The input this attempt ran with, as rendered (durable runs, tasks and
-   * items alike: an item's is journaled with its row when it ends, a
-   * retried one's is the input of that attempt). Absent when the task
-   * declares no input, and in a live run's records (built from its events).
-   */
-  input?: unknown
-  /** Milliseconds since the epoch. */
-  startedAt?: number
-  endedAt?: number
-}
-
-/** One event of a run's journal: what a handler logged (`task.log`), or `run.resumed`. */
-export interface EventRecord {
-  kind: string
-  task?: string
-  item?: number
-  attempt?: number
-  message: string
-  data?: unknown
-  /** Milliseconds since the epoch. */
-  at: number
-}
-
 export interface StoreOptions {
   flushIntervalMs: number
   batchSize: number
@@ -112,95 +62,6 @@ export interface StoreOptions {
   /** Completions of a run between two snapshots of its state. */
   snapshotEvery?: number | undefined
   logger: Logger
-}
-
-export interface RawRun {
-  id: string
-  workflow: string
-  status: string
-  input: string
-  output: string | null
-  error: string | null
-  startedAt: number
-  endedAt: number | null
-  account: string | null
-  workflowHash: string | null
-  parentId: string | null
-  parentTask: string | null
-}
-
-interface RawExecution {
-  task: string
-  step: number
-  item: number
-  attempt: number
-  status: string
-  payload: string | null
-  input: string | null
-  startedAt: number | null
-  endedAt: number | null
-}
-
-/** A run's record as the native store answers it (JSON of the core's `RunRecord`). */
-export function runRecord(raw: RawRun): RunRecord {
-  const record: RunRecord = { id: raw.id, workflow: raw.workflow, status: raw.status as RunStatus, input: JSON.parse(raw.input), startedAt: raw.startedAt }
-  if (raw.output !== null) record.output = JSON.parse(raw.output)
-  if (raw.error !== null) record.error = JSON.parse(raw.error)
-  if (raw.endedAt !== null) record.endedAt = raw.endedAt
-  if (raw.account !== null) record.account = raw.account
-  if (raw.workflowHash !== null) record.version = raw.workflowHash
-  if (raw.parentId) record.parentId = raw.parentId
-  if (raw.parentTask) record.parentTask = raw.parentTask
-  return record
-}
-
-interface RawEvent {
-  kind: string
-  task: string | null
-  item: number | null
-  attempt: number | null
-  message: string
-  data: string | null
-  at: number
-}
-
-interface RawRunInfo {
-  run: RawRun
-  tasks: RawExecution[]
-  events: RawEvent[]
-}
-
-/** A run as the store has it: its record, executions and events. */
-export interface StoredRun {
-  record: RunRecord
-  tasks: TaskRecord[]
-  events: EventRecord[]
-}
-
-function storedRun(raw: RawRunInfo): StoredRun {
-  return { record: runRecord(raw.run), tasks: raw.tasks.map(taskRecord), events: raw.events.map(eventRecord) }
-}
-
-function taskRecord(row: RawExecution): TaskRecord {
-  const record: TaskRecord = { task: row.task, step: row.step, attempt: row.attempt, status: row.status as ExecutionStatus }
-  if (row.item >= 0) record.item = row.item
-  if (row.payload !== null) {
-    if (row.status === 'succeeded') record.result = JSON.parse(row.payload)
-    else record.error = JSON.parse(row.payload)
-  }
-  if (row.input !== null) record.input = JSON.parse(row.input)
-  if (row.startedAt !== null) record.startedAt = row.startedAt
-  if (row.endedAt !== null) record.endedAt = row.endedAt
-  return record
-}
-
-function eventRecord(row: RawEvent): EventRecord {
-  const record: EventRecord = { kind: row.kind, message: row.message, at: row.at }
-  if (row.task !== null) record.task = row.task
-  if (row.item !== null) record.item = row.item
-  if (row.attempt !== null) record.attempt = row.attempt
-  if (row.data !== null) record.data = JSON.parse(row.data)
-  return record
 }
 
 export class DurableStore {
