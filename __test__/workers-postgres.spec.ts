@@ -94,6 +94,8 @@ test.serial('pg_ctl restart under load: workers reconnect, every run ends once, 
   const ids = await enqueueMany(engine, N, { hold: { w: 20 } })
   const workers = [startWorker(url, { concurrency: 16 }), startWorker(url, { concurrency: 16 })]
   t.teardown(() => killAll(workers))
+  // both workers running (engine.work() on a server that is shutting down is a StoreError at once, like an Engine's open)
+  await Promise.all(workers.map((w) => w.waitFor((l) => 'ready' in l)))
   await workers[0]!.waitFor((l) => l.event === 'run.succeeded')
   await pg.cluster.restart()
   const outputs = await Promise.all(ids.map((id) => engine.result<{ input: { i: number } }>(id, { timeout: 300_000 })))
