@@ -3,9 +3,11 @@
  * late replays from the start), handed to each consumer as it asks. The
  * run never waits for a consumer, and a slow consumer loses nothing: it
  * reads the run's history at its own pace. Memory is bounded by the run
- * (about one event per task, attempt and item), and freed with the run.
+ * (about one event per task, attempt and item), and freed with the run;
+ * items' events are kept as numbers (see item-events.ts).
  */
 import type { Failure } from './failure'
+import { ItemEvents, type ItemStatus } from './item-events'
 
 /** What every event has. */
 export interface EventBase {
@@ -127,7 +129,10 @@ export function isTaskEvent(event: RunEvent): event is TaskEvent {
 type Waiter = () => void
 
 export class EventLog {
-  readonly #events: RunEvent[] = []
+  /** Events, in order; a number is a row of `#items`. */
+  readonly #events: Array<RunEvent | number> = []
+  /** Items' events (made on first use). */
+  #items: ItemEvents | undefined
   #closed = false
   #waiters: Waiter[] = []
   readonly #listeners: Array<(event: RunEvent) => void>
@@ -146,12 +151,34 @@ export class EventLog {
     this.#parent?.record(event)
   }
 
+  /**
+   * An item's `item.started` (`status` undefined) or `item.completed`,
+   * stamped now: kept as numbers, made an object only for listeners.
+   */
+  pushItem(runId: string, task: string, attempt: number, index: number, status?: ItemStatus): void {
+    const time = Date.now()
+    const items = (this.#items ??= new ItemEvents())
+    const row = items.add(runId, time, task, attempt, index, status)
+    this.#events.push(row)
+    if (this.#listeners.length > 0) this.#notify(items.at(row))
+    this.#wake()
+    this.#parent?.recordItem(runId, time, task, attempt, index, status)
+  }
+
   /** A descendant's event: kept and passed up, not told to listeners (its own log told them). */
   record(event: RunEvent): void {
     if (this.#closed) return
     this.#events.push(event)
     this.#wake()
     this.#parent?.record(event)
+  }
+
+  /** A descendant's item event (see `pushItem`). */
+  recordItem(runId: string, time: number, task: string, attempt: number, index: number, status: ItemStatus | undefined): void {
+    if (this.#closed) return
+    this.#events.push((this.#items ??= new ItemEvents()).add(runId, time, task, attempt, index, status))
+    this.#wake()
+    this.#parent?.recordItem(runId, time, task, attempt, index, status)
   }
 
   #notify(event: RunEvent): void {
@@ -164,9 +191,16 @@ export class EventLog {
     }
   }
 
-  /** Every event so far (the log's own array: read, do not change). */
+  /** Every event so far (the log's own array when it holds no item's: read, do not change). */
   all(): readonly RunEvent[] {
-    return this.#events
+    const items = this.#items
+    if (items === undefined) return this.#events as RunEvent[]
+    return this.#events.map((e) => (typeof e === 'number' ? items.at(e) : e))
+  }
+
+  #at(position: number): RunEvent {
+    const e = this.#events[position]!
+    return typeof e === 'number' ? this.#items!.at(e) : e
   }
 
   close(): void {
@@ -185,7 +219,7 @@ export class EventLog {
   async *iterate(): AsyncGenerator<RunEvent, void, undefined> {
     let next = 0
     for (;;) {
-      while (next < this.#events.length) yield this.#events[next++]
+      while (next < this.#events.length) yield this.#at(next++)
       if (this.#closed) return
       await new Promise<void>((resolve) => this.#waiters.push(resolve))
     }

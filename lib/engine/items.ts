@@ -94,8 +94,7 @@ export class Items {
       const index = this.#next++
       if (this.#resumed !== undefined && this.#resumeItem(index)) continue
       this.#inFlight++
-      // literals with every field at once: one object shape per event type
-      owner.host.emit({ type: 'item.started', runId: owner.host.id, time: Date.now(), task: owner.task.name, attempt: 1, index })
+      owner.host.emitItem(owner.task.name, 1, index)
       let offset = (index - this.#inputsFrom) * 2
       if (offset < 0 || offset >= this.#inputs.length) {
         if (!this.#fetchInputs(index, chunkSize(concurrency))) return
@@ -131,7 +130,7 @@ export class Items {
     const owner = this.#owner
     if (status === StatusCode.Retrying) {
       this.#inFlight++
-      owner.host.emit({ type: 'item.started', runId: owner.host.id, time: Date.now(), task: owner.task.name, attempt: attempt + 1, index })
+      owner.host.emitItem(owner.task.name, attempt + 1, index)
       owner.retryDue(attempt, index, failed)
       return true
     }
@@ -183,7 +182,7 @@ export class Items {
     this.#inFlight--
     if (status === 'succeeded') this.#results[index] = value
     else if (owner.task.continueOnError) this.#results[index] = { error: value }
-    owner.host.emit({ type: 'item.completed', runId: owner.host.id, time: Date.now(), task: owner.task.name, attempt, index, status })
+    owner.host.emitItem(owner.task.name, attempt, index, status)
     if (status !== 'succeeded' && !owner.task.continueOnError) {
       this.stopped = true
       this.#signal.abort(new Error(`item ${index} of task '${owner.task.name}' failed`))

@@ -419,6 +419,12 @@ export class Run<O = unknown> {
     journalEvent(this, event)
   }
 
+  /** @internal */
+  emitItem(task: string, attempt: number, index: number, status?: 'succeeded' | 'failed' | 'timed_out'): void {
+    // not journaled: the item's execution row says it (see journal-events.ts)
+    this.#log.pushItem(this.id, task, attempt, index, status)
+  }
+
   #emit(event: NewEvent): void {
     // stamped in place: a spread with extra keys is a slow path in V8
     const stamped = event as RunEvent
