@@ -129,7 +129,11 @@ export function isTaskEvent(event: RunEvent): event is TaskEvent {
 type Waiter = () => void
 
 export class EventLog {
-  /** Events, in order; a number is a row of `#items`. */
+  /**
+   * Events, in order; a number `n` stands for the item events of `#items`
+   * from the previous number's up to row `n` (a run of them is one entry:
+   * the array grows with the run's other events only).
+   */
   readonly #events: Array<RunEvent | number> = []
   /** Items' events (made on first use). */
   #items: ItemEvents | undefined
@@ -157,10 +161,8 @@ export class EventLog {
    */
   pushItem(runId: string, task: string, attempt: number, index: number, status?: ItemStatus): void {
     const time = Date.now()
-    const items = (this.#items ??= new ItemEvents())
-    const row = items.add(runId, time, task, attempt, index, status)
-    this.#events.push(row)
-    if (this.#listeners.length > 0) this.#notify(items.at(row))
+    const row = this.#addItem(runId, time, task, attempt, index, status)
+    if (this.#listeners.length > 0) this.#notify(this.#items!.at(row))
     this.#wake()
     this.#parent?.recordItem(runId, time, task, attempt, index, status)
   }
@@ -176,9 +178,17 @@ export class EventLog {
   /** A descendant's item event (see `pushItem`). */
   recordItem(runId: string, time: number, task: string, attempt: number, index: number, status: ItemStatus | undefined): void {
     if (this.#closed) return
-    this.#events.push((this.#items ??= new ItemEvents()).add(runId, time, task, attempt, index, status))
+    this.#addItem(runId, time, task, attempt, index, status)
     this.#wake()
     this.#parent?.recordItem(runId, time, task, attempt, index, status)
+  }
+
+  #addItem(runId: string, time: number, task: string, attempt: number, index: number, status: ItemStatus | undefined): number {
+    const row = (this.#items ??= new ItemEvents()).add(runId, time, task, attempt, index, status)
+    const last = this.#events.length - 1
+    if (last >= 0 && typeof this.#events[last] === 'number') this.#events[last] = row + 1
+    else this.#events.push(row + 1)
+    return row
   }
 
   #notify(event: RunEvent): void {
@@ -195,12 +205,13 @@ export class EventLog {
   all(): readonly RunEvent[] {
     const items = this.#items
     if (items === undefined) return this.#events as RunEvent[]
-    return this.#events.map((e) => (typeof e === 'number' ? items.at(e) : e))
-  }
-
-  #at(position: number): RunEvent {
-    const e = this.#events[position]!
-    return typeof e === 'number' ? this.#items!.at(e) : e
+    const all: RunEvent[] = []
+    let row = 0
+    for (const e of this.#events) {
+      if (typeof e !== 'number') all.push(e)
+      else while (row < e) all.push(items.at(row++))
+    }
+    return all
   }
 
   close(): void {
@@ -218,8 +229,18 @@ export class EventLog {
   /** Every event from the start of the run, then each new one until the run ends. */
   async *iterate(): AsyncGenerator<RunEvent, void, undefined> {
     let next = 0
+    let row = 0
     for (;;) {
-      while (next < this.#events.length) yield this.#at(next++)
+      // each step reads the log afresh: it may have grown while the consumer held an event
+      while (next < this.#events.length) {
+        const e = this.#events[next]!
+        if (typeof e !== 'number') {
+          next++
+          yield e
+        } else if (row < e) yield this.#items!.at(row++)
+        else if (next < this.#events.length - 1) next++
+        else break // the last run of item events, which may go on
+      }
       if (this.#closed) return
       await new Promise<void>((resolve) => this.#waiters.push(resolve))
     }
