@@ -13,7 +13,7 @@ import { toFailure, type Failure } from './failure'
 import { STATUS_CODE, STATUS_NAME, StatusCode, unit, type InputKind } from './protocol'
 import { LinkedSignal } from './signals'
 import type { TaskHost, TaskOutcome } from './task-host'
-import { encode } from '../values'
+import { encode, MAX_DEPTH } from '../values'
 
 /**
  * Items started without a turn of the event loop: then the pump yields
@@ -64,12 +64,15 @@ export class Items {
   readonly #signal = new LinkedSignal()
   /** Metered durable runs: an item's reservation and reported charge, settled with its journal write. */
   itemCharge: [number, number] | undefined
+  /** The items' task, as an item's result error names it (see `encode`): made once, not per item. */
+  readonly what: string
 
   constructor(owner: ItemsOwner, batch: number, list: unknown[], resumed: Array<[number, number, number, unknown, number | null]> | null | undefined) {
     this.#owner = owner
     this.#batch = batch
     this.list = list
     this.#results = new Array(list.length)
+    this.what = `task '${owner.task.name}'`
     // in (item, attempt) order: an item's last attempt is what stays
     if (resumed) this.#resumed = new Map(resumed.map(([index, attempt, status, payload, failed]) => [index, [attempt, status, payload, failed]]))
   }
@@ -205,7 +208,7 @@ export class Items {
     const execution = unit(owner.task.index, owner.step, attempt)
     let payload: string
     try {
-      payload = written ?? (status === 'succeeded' ? encode(value, `result of item ${index} of task '${owner.task.name}'`) : JSON.stringify(value))
+      payload = written ?? (status === 'succeeded' ? encode(value, this.what, MAX_DEPTH, index) : JSON.stringify(value))
     } catch (error) {
       // the item ran: billed as in memory, where the same result fails the task later
       if (charge) native.meterSettle(host.handle, execution, index, StatusCode.Succeeded, charge[0], charge[1])
