@@ -20,13 +20,24 @@ type ItemEvent =
 const STATUS: ReadonlyArray<ItemStatus | undefined> = [undefined, 'succeeded', 'failed', 'timed_out']
 const CODE: Readonly<Record<ItemStatus, number>> = { succeeded: 1, failed: 2, timed_out: 3 }
 
+/** Rows of a page at most: past it, a page more (the rows kept never move: no copy as the log grows). */
+const PAGE_ROWS = 4096
+/** Per row in `ints`: index, attempt, code, source. */
+const INTS = 4
+
+interface Page {
+  /** Its first row. */
+  readonly from: number
+  readonly time: Float64Array
+  readonly ints: Int32Array
+}
+
 export class ItemEvents {
-  #time = new Float64Array(256)
-  #index = new Int32Array(256)
-  #attempt = new Int32Array(256)
-  #code = new Uint8Array(256)
+  /** Pages of rows, by `from`: the first ones small (most runs have few items), doubling up to PAGE_ROWS. */
+  readonly #pages: Page[] = []
+  /** The page `at` read last: reads go in order. */
+  #read = 0
   /** Each row's run and task, as a number into `#sources` (a child's items are kept in its parent's log too). */
-  #source = new Uint32Array(256)
   readonly #sources: Array<[runId: string, task: string]> = []
   readonly #byRun = new Map<string, Map<string, number>>()
   #last = -1
@@ -35,27 +46,49 @@ export class ItemEvents {
   /** Adds an item's event (`status` undefined: it started); answers its row. */
   add(runId: string, time: number, task: string, attempt: number, index: number, status: ItemStatus | undefined): number {
     const row = this.length
-    if (row === this.#time.length) this.#grow()
-    this.#time[row] = time
-    this.#index[row] = index
-    this.#attempt[row] = attempt
-    this.#code[row] = status === undefined ? 0 : CODE[status]
-    this.#source[row] = this.#sourceOf(runId, task)
+    let page = this.#pages[this.#pages.length - 1]
+    if (page === undefined || row - page.from === page.time.length) page = this.#newPage(row)
+    const slot = row - page.from
+    page.time[slot] = time
+    const i = slot * INTS
+    page.ints[i] = index
+    page.ints[i + 1] = attempt
+    page.ints[i + 2] = status === undefined ? 0 : CODE[status]
+    page.ints[i + 3] = this.#sourceOf(runId, task)
     this.length = row + 1
     return row
   }
 
   /** The event of `row`, made anew. */
   at(row: number): ItemEvent {
-    const [runId, task] = this.#sources[this.#source[row]!]!
-    const time = this.#time[row]!
-    const attempt = this.#attempt[row]!
-    const index = this.#index[row]!
-    const status = STATUS[this.#code[row]!]
+    const page = this.#pageOf(row)
+    const slot = row - page.from
+    const i = slot * INTS
+    const [runId, task] = this.#sources[page.ints[i + 3]!]!
+    const time = page.time[slot]!
+    const index = page.ints[i]!
+    const attempt = page.ints[i + 1]!
+    const status = STATUS[page.ints[i + 2]!]
     // literals with every field at once, in the order the engine emitted them: one shape per type
     return status === undefined
       ? { type: 'item.started', runId, time, task, attempt, index }
       : { type: 'item.completed', runId, time, task, attempt, index, status }
+  }
+
+  #newPage(from: number): Page {
+    const rows = Math.min(PAGE_ROWS, Math.max(64, from))
+    const page = { from, time: new Float64Array(rows), ints: new Int32Array(rows * INTS) }
+    this.#pages.push(page)
+    return page
+  }
+
+  #pageOf(row: number): Page {
+    const pages = this.#pages
+    let p = this.#read < pages.length ? this.#read : 0
+    if (row < pages[p]!.from) p = 0
+    while (row >= pages[p]!.from + pages[p]!.time.length) p++
+    this.#read = p
+    return pages[p]!
   }
 
   #sourceOf(runId: string, task: string): number {
@@ -67,15 +100,5 @@ export class ItemEvents {
     let source = tasks.get(task)
     if (source === undefined) tasks.set(task, (source = this.#sources.push([runId, task]) - 1))
     return (this.#last = source)
-  }
-
-  #grow(): void {
-    const size = this.#time.length * 2
-    const grown = <T extends Float64Array | Int32Array | Uint8Array | Uint32Array>(from: T, to: T): T => (to.set(from), to)
-    this.#time = grown(this.#time, new Float64Array(size))
-    this.#index = grown(this.#index, new Int32Array(size))
-    this.#attempt = grown(this.#attempt, new Int32Array(size))
-    this.#code = grown(this.#code, new Uint8Array(size))
-    this.#source = grown(this.#source, new Uint32Array(size))
   }
 }
