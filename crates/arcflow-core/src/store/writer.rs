@@ -27,6 +27,7 @@ use crate::time::now_ms;
 mod batch;
 mod bounds;
 mod fence;
+mod priority;
 mod set_aside;
 mod stats;
 
@@ -85,6 +86,8 @@ struct State {
     ages: Ages,
     /// The runs whose writes are checked against their lease (see `fence`).
     fences: fence::Fences,
+    /// The flush thread's scheduling (see `priority`).
+    priority: priority::Priority,
 }
 
 /// Calls set aside that [`WriteBehind::rejection`] remembers.
@@ -124,6 +127,7 @@ impl WriteBehind {
                 rejections: VecDeque::new(),
                 ages: Ages::default(),
                 fences: fence::Fences::default(),
+                priority: priority::Priority::default(),
             }),
             work: Condvar::new(),
             progress: Condvar::new(),
@@ -184,9 +188,13 @@ impl WriteBehind {
     pub fn wait_progress(&self, seen: u64, timeout: Duration) -> StoreStats {
         let deadline = Instant::now() + timeout;
         let mut state = self.shared.lock();
-        if state.stats.settled == seen && !state.queue.is_empty() {
-            state.urgent = true;
-            self.shared.work.notify_one();
+        if state.stats.settled == seen {
+            // a batch in flight too: it commits at the flush thread's waited-for priority
+            state.priority.waited();
+            if !state.queue.is_empty() {
+                state.urgent = true;
+                self.shared.work.notify_one();
+            }
         }
         while state.stats.settled == seen && !state.stats.closed {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -234,8 +242,16 @@ impl WriteBehind {
     /// Asks the flush thread to commit everything queued and stop, without
     /// waiting (see `stats().closed`); later writes are refused.
     pub fn request_close(&self) {
-        self.shared.lock().closing = true;
+        let mut state = self.shared.lock();
+        state.closing = true;
+        state.priority.waited();
         self.shared.work.notify_one();
+    }
+
+    /// Whether the flush thread runs `SCHED_IDLE` now (Linux; nothing
+    /// waits for its commits: see `priority`), for diagnostics and tests.
+    pub fn flush_thread_idle(&self) -> bool {
+        self.shared.lock().priority.is_idle()
     }
 
     /// Commits everything queued so far, then stops the thread. Loses
@@ -259,19 +275,8 @@ impl Drop for WriteBehind {
     }
 }
 
-/// The flush thread yields the CPU to the event loop: on a machine with few
-/// cores, a commit competing at equal priority shows up as event-loop delay.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: setpriority on this thread's own id, with a valid nice value
-    unsafe {
-        // the raw syscall: glibc's gettid() wrapper needs glibc 2.30
-        libc::setpriority(libc::PRIO_PROCESS, libc::syscall(libc::SYS_gettid) as libc::id_t, 10);
-    }
-}
-
 fn flush_loop(shared: &Shared, mut store: Box<dyn Store>) {
-    lower_priority();
+    shared.lock().priority.start();
     let config = &shared.config;
     loop {
         let (batch, base): (VecDeque<Write>, u64) = {
@@ -291,6 +296,11 @@ fn flush_loop(shared: &Shared, mut store: Box<dyn Store>) {
                     return;
                 }
                 continue;
+            }
+            if state.urgent || state.closing {
+                state.priority.waited();
+            } else {
+                state.priority.background();
             }
             state.urgent = false;
             let n = batch_len(&mut state, config.batch_size);
