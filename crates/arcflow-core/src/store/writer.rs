@@ -162,9 +162,12 @@ impl WriteBehind {
         let config = &self.shared.config;
         let now = Instant::now();
         let max_unwritten = config.max_unwritten.max(config.flush_interval * 2);
-        let full = state.queue.len() >= config.capacity
-            || state.stats.queue_bytes >= config.capacity_bytes as u64
-            || state.ages.oldest(now) > max_unwritten;
+        let oldest = state.ages.oldest(now);
+        let full = state.queue.len() >= config.capacity || state.stats.queue_bytes >= config.capacity_bytes as u64 || oldest > max_unwritten;
+        if oldest > config.flush_interval * 2 {
+            // the flush thread is late (a busy machine starves a SCHED_IDLE thread): at nice 10 until it keeps up
+            state.priority.waited();
+        }
         if added > 0 {
             let last = state.stats.enqueued;
             state.ages.queued(last, now);
@@ -297,7 +300,8 @@ fn flush_loop(shared: &Shared, mut store: Box<dyn Store>) {
                 }
                 continue;
             }
-            if state.urgent || state.closing {
+            let late = state.ages.oldest(Instant::now()) > config.flush_interval * 2;
+            if state.urgent || state.closing || late {
                 state.priority.waited();
             } else {
                 state.priority.background();

@@ -7,8 +7,9 @@
 //! the running one's slice. A `SCHED_IDLE` thread is preempted by any
 //! waking thread at once; so between waits, when nothing waits for its
 //! commits, the flush thread runs `SCHED_IDLE`, and while something does
-//! (`sync`, a full queue's backpressure, a flush, closing) at nice 10, so
-//! that a busy machine does not starve a commit someone waits for. Where
+//! (`sync`, a full queue's backpressure, a flush, closing) or it is late
+//! (its oldest unwritten write waited past twice the flush interval: a
+//! busy machine starves a `SCHED_IDLE` thread) at nice 10. Where
 //! the process may not bring a thread back from `SCHED_IDLE` (no
 //! `CAP_SYS_NICE`, `RLIMIT_NICE` under 10) it stays at nice 10.
 
