@@ -7,7 +7,10 @@
 // 100 µs, cut to the slow windows). Load-robust measures first: counts of
 // GC pauses and slow turns, not wall time.
 //
-//   node benchmark/loop-turns.js none|batched|sync [--items N] [--profile] [--rounds R]
+//   node benchmark/loop-turns.js none|batched|sync [--items N] [--profile] [--rounds R] [--warm RUNS]
+//
+// --warm: first RUNS 10-task chain runs (64 at a time) on an engine kept
+// open, as the benchmark's earlier suites leave the heap.
 'use strict'
 const { monitorEventLoopDelay, PerformanceObserver, performance } = require('node:perf_hooks')
 const fs = require('node:fs')
@@ -25,6 +28,7 @@ const option = (name, fallback) => {
 const items = option('--items', 100_000)
 const rounds = option('--rounds', 1)
 const profile = args.includes('--profile')
+const warm = option('--warm', 0)
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loop-turns-'))
 
 const GC_KIND = { 1: 'scavenge', 2: 'minor-mc', 4: 'mark-compact', 8: 'incremental', 16: 'weak-cb' }
@@ -143,8 +147,24 @@ function slowFrames(prof, gaps, mode) {
   console.log(`${mode}: ${inside} samples inside ${gaps.length} slow turns; self time:\n  ${top(self, 25).join('\n  ')}\nstacks:\n  ${top(stacks, 15).join('\n  ')}`)
 }
 
+async function warmUp(runs) {
+  const engine = new Engine()
+  engine.action('inc', async (n) => n + 1)
+  const tasks = {}
+  for (let i = 0; i < 10; i++) tasks[`t${i}`] = { action: 'inc', input: i === 0 ? '{{ input }}' : `{{ tasks.t${i - 1}.result }}`, ...(i < 9 ? { next: { do: `t${i + 1}` } } : {}) }
+  const chain = engine.workflow({ name: 'chain', tasks, output: '{{ tasks.t9.result }}' })
+  let started = 0
+  const worker = async () => {
+    while (started++ < runs) await engine.run(chain, 0)
+  }
+  await Promise.all(Array.from({ length: 64 }, worker))
+  return engine
+}
+
 async function main() {
+  const kept = warm > 0 ? await warmUp(warm) : undefined
   for (let r = 0; r < rounds; r++) for (const mode of modes.length ? modes : ['none', 'batched']) await once(mode, r)
+  await kept?.close()
   fs.rmSync(dir, { recursive: true, force: true })
 }
 
