@@ -33,7 +33,7 @@ function signalled(path: string, mode: string, signal: NodeJS.Signals): Promise<
       if (line === 'acked 5') proc.kill(signal)
     })
     proc.on('error', reject)
-    proc.on('exit', (code, sig) => resolve({ code, signal: sig, runId, lines }))
+    proc.on('close', (code, sig) => resolve({ code, signal: sig, runId, lines })) // 'close': after stdout's last line ('exit' may come before it)
   })
 }
 

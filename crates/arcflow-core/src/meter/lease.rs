@@ -46,15 +46,12 @@
 //! when it settles, so the account can go below `-overdraft` by at most
 //! that: the reservations of one stalled process.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-use super::block::{self, Rate};
+use super::block;
 use super::clock;
 use super::Account;
 use crate::error::{Error, Result};
@@ -62,8 +59,12 @@ use crate::store::{LeaseRequest, Store, WriteBehind};
 
 mod pending;
 mod renewal;
+mod stats;
+mod thread;
 pub use pending::{CreditWait, Listener, Reservation, Settled};
 pub(super) use pending::Queue;
+pub use stats::LeaseStats;
+use stats::Counters;
 
 /// A leasing meter's timings.
 #[derive(Debug, Clone)]
@@ -80,45 +81,6 @@ impl Default for LeaseConfig {
     fn default() -> Self {
         LeaseConfig { lease: Duration::from_secs(30), idle: Duration::from_secs(5), tick: Duration::from_millis(25) }
     }
-}
-
-/// What a leasing meter did: its database calls, by kind.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LeaseStats {
-    /// Lease calls that added credit, both kinds.
-    pub grants: u64,
-    /// Lease calls a reservation waited for, on its own thread.
-    pub blocking: u64,
-    /// Reservations that waited for a lease off their thread (see `pending`).
-    pub waits: u64,
-    /// Looks at a waiting reservation's state (`credit_wait`): one per wait when the caller is told, not polling.
-    pub looks: u64,
-    /// Calls of the listener (each with the tickets of one pass of the credit thread).
-    pub wakeups: u64,
-    /// Lease calls the database could not cover.
-    pub refused: u64,
-    /// Blocks given back (idle, or at close).
-    pub returns: u64,
-    pub renewals: u64,
-    /// Leases found expired at a renewal (this process was stalled past its lease).
-    pub lost: u64,
-    pub errors: u64,
-    pub last_error: Option<String>,
-}
-
-#[derive(Default)]
-struct Counters {
-    grants: AtomicU64,
-    blocking: AtomicU64,
-    waits: AtomicU64,
-    looks: AtomicU64,
-    wakeups: AtomicU64,
-    refused: AtomicU64,
-    returns: AtomicU64,
-    renewals: AtomicU64,
-    lost: AtomicU64,
-    errors: AtomicU64,
 }
 
 #[derive(Default)]
@@ -168,15 +130,6 @@ fn owner_id() -> String {
     let host = if named { String::from_utf8_lossy(&host[..host.iter().position(|b| *b == 0).unwrap_or(0)]).into_owned() } else { "host".into() };
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     format!("{host}/{}/{}/{nanos:x}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
-/// Per account, what the background thread follows.
-struct Track {
-    last: i64,
-    rate: Rate,
-    active_at: Instant,
-    /// After a refused top-up: not again before this.
-    dry_until: Instant,
 }
 
 impl Leases {
@@ -297,97 +250,6 @@ impl Leases {
         let mut signal = self.signal.lock().unwrap_or_else(|p| p.into_inner());
         signal.woken = true;
         self.wake.notify_one();
-    }
-
-    fn run(&self, accounts: &Accounts, writer: &WriteBehind) {
-        let mut tracks: HashMap<usize, Track> = HashMap::new();
-        let mut last_tick = Instant::now();
-        let mut last_renew = last_tick;
-        loop {
-            {
-                let mut signal = self.signal.lock().unwrap_or_else(|p| p.into_inner());
-                if !signal.stop && !signal.woken {
-                    signal = self.wake.wait_timeout(signal, self.config.tick).unwrap_or_else(|p| p.into_inner()).0;
-                }
-                if signal.stop {
-                    return;
-                }
-                signal.woken = false;
-            }
-            let now = Instant::now();
-            let elapsed = now - last_tick;
-            last_tick = now;
-            let list = accounts.read().map(|a| a.clone()).unwrap_or_default();
-            for (i, account) in list.iter().enumerate() {
-                let reserved = account.reserved.load(Ordering::Relaxed);
-                let track = tracks.entry(i).or_insert(Track { last: reserved, rate: Rate::default(), active_at: now, dry_until: now });
-                track.rate.observe(reserved - track.last, elapsed);
-                if reserved != track.last {
-                    track.active_at = now;
-                }
-                track.last = reserved;
-                if let Err(e) = self.serve(account).and_then(|()| self.tend(account, track, now)) {
-                    self.note(&e);
-                }
-            }
-            self.tell(); // once per pass, whatever settled in it
-            
-            if now - last_renew >= self.config.lease / 3 {
-                last_renew = now;
-                // this meter's own credits committed first: the rest read next includes them
-                // (only then: waiting for the flush would make the renewal late)
-                if self.credit_in_flight() {
-                    writer.settle(Duration::from_secs(1));
-                }
-                let list: Vec<&Account> = list.iter().map(|a| &**a).collect();
-                if let Err(e) = self.renew_with(&mut **self.conn(), &list) {
-                    self.note(&e);
-                }
-            }
-        }
-    }
-
-    /// Tops an active account's block up, or gives an idle one's back.
-    fn tend(&self, account: &Account, track: &mut Track, now: Instant) -> Result<()> {
-        let size = block::block(track.rate, account.largest_wait.load(Ordering::Relaxed));
-        let low = block::low_water(size);
-        account.block.store(size, Ordering::Relaxed);
-        account.low.store(low, Ordering::Relaxed);
-        let local = account.balance.load(Ordering::Acquire);
-        let active = now - track.active_at < self.config.idle;
-        if active && track.last > 0 && local < low && now >= track.dry_until {
-            let granted = self.grant(&mut **self.conn(), account, 0, size - local)?;
-            if granted == 0 {
-                track.dry_until = now + self.config.tick * 10;
-            }
-        } else if !active && local != 0 && account.held.load(Ordering::Acquire) {
-            let back = account.balance.swap(0, Ordering::AcqRel);
-            self.conn().return_credit(&account.name, &self.owner, Some(back)).inspect_err(|_| {
-                // not given back: still this meter's to spend
-                account.balance.fetch_add(back, Ordering::AcqRel);
-            })?;
-            account.rest.fetch_add(back, Ordering::AcqRel);
-            self.counters.returns.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-
-    pub(super) fn stats(&self) -> LeaseStats {
-        let c = &self.counters;
-        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        LeaseStats {
-            grants: n(&c.grants),
-            blocking: n(&c.blocking),
-            waits: n(&c.waits),
-            looks: n(&c.looks),
-            wakeups: n(&c.wakeups),
-            refused: n(&c.refused),
-            returns: n(&c.returns),
-            renewals: n(&c.renewals),
-            lost: n(&c.lost),
-            errors: n(&c.errors),
-            last_error: self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-        }
     }
 
     /// Stops the thread, waits (at most `settle`) for the queued charges,

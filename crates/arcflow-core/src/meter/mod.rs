@@ -13,19 +13,23 @@
 //! share, leases blocks of credit from it ([`lease`]): the same calls, the
 //! same one compare-and-swap per reservation.
 
+mod account;
 mod block;
 mod clock;
 pub mod lease;
+mod take;
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 
 use dashmap::DashMap;
 use crate::error::{Error, Result};
 use crate::time::now_ms;
 use crate::store::{Store, Write, WriteBehind};
+use account::Account;
 use lease::{LeaseConfig, LeaseStats, Leases};
+use take::{take, take_leased};
 pub use lease::{CreditWait, Listener, Reservation, Settled};
 // the records live beside the store's others; named here too
 pub use crate::store::{LedgerEntry, LedgerKey, LedgerWrite};
@@ -37,59 +41,6 @@ pub struct RunMeter {
     pub meter: Arc<Meter>,
     pub account: u32,
     pub costs: Arc<[Option<i64>]>,
-}
-
-struct Account {
-    name: Arc<str>,
-    /// Owned: the balance. Leased: the local block (what is leased and not
-    /// yet reserved or charged).
-    balance: AtomicI64,
-    /// Leased only: the database's balance plus other owners' leases, as
-    /// last read, plus this meter's credits since.
-    rest: AtomicI64,
-    /// Leased only: credits reserved so far (the thread derives the rate).
-    reserved: AtomicI64,
-    /// Leased only: a reservation that leaves the block under this wakes the thread.
-    low: AtomicI64,
-    /// Leased only: the block the thread would hold now.
-    block: AtomicI64,
-    /// Leased only: the largest reservation that had to ask the database.
-    largest_wait: AtomicI64,
-    /// Leased only: this meter has a lease row for the account.
-    held: AtomicBool,
-    /// Leased only: the block may be spent until then (`clock::now_ns`): two
-    /// thirds of the lease after the start of the call that last renewed its
-    /// row. Past it, the lease may have lapsed (a renewal late) and its
-    /// credit be back in the balance for others: reservations wait for the
-    /// renewal instead (see `lease`).
-    usable_until: AtomicI64,
-    /// Leased only: until then (see `lease::REFUSAL_MEMORY`), a reservation
-    /// lacking `dry_need` or more is refused without asking the database.
-    dry_until: AtomicI64,
-    dry_need: AtomicI64,
-    /// Leased only: reservations waiting for a lease, oldest first, and their sum (see `lease::pending`).
-    queue: lease::Queue,
-    pending: AtomicI64,
-}
-
-impl Account {
-    fn new(name: &str, balance: i64, rest: i64) -> Self {
-        Account {
-            name: Arc::from(name),
-            balance: AtomicI64::new(balance),
-            rest: AtomicI64::new(rest),
-            reserved: AtomicI64::new(0),
-            low: AtomicI64::new(0),
-            block: AtomicI64::new(0),
-            largest_wait: AtomicI64::new(0),
-            held: AtomicBool::new(false),
-            usable_until: AtomicI64::new(0),
-            dry_until: AtomicI64::new(0),
-            dry_need: AtomicI64::new(0),
-            queue: lease::Queue::default(),
-            pending: AtomicI64::new(0),
-        }
-    }
 }
 
 /// An in-memory meter's ledger: the most recent writes (kept as queued:
@@ -398,41 +349,6 @@ impl Meter {
     /// Whether this meter persists (its reads go to the store).
     pub fn durable(&self) -> bool {
         self.writer.is_some()
-    }
-}
-
-/// A leasing meter's reservation from its local block (the overdraft is
-/// the database's to apply): one compare-and-swap; wakes the credit thread
-/// when it leaves the block under its low water.
-fn take_leased(leases: &Leases, account: &Account, amount: i64) -> bool {
-    if !leases.usable(account) {
-        return false; // its lease may have lapsed: wait for the renewal (the credit thread's)
-    }
-    let before = account.balance.load(Ordering::Acquire);
-    if take(&account.balance, amount, 0).is_err() {
-        return false;
-    }
-    account.reserved.fetch_add(amount, Ordering::Relaxed);
-    let low = account.low.load(Ordering::Relaxed);
-    if before >= low && before - amount < low {
-        leases.wake();
-    }
-    true
-}
-
-/// Takes `amount` from `balance` unless that leaves it under `floor`:
-/// one compare-and-swap loop; `Err(balance)` when it would.
-pub(in crate::meter) fn take(balance: &AtomicI64, amount: i64, floor: i64) -> std::result::Result<(), i64> {
-    let mut current = balance.load(Ordering::Acquire);
-    loop {
-        let next = current - amount;
-        if next < floor {
-            return Err(current);
-        }
-        match balance.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => return Ok(()),
-            Err(actual) => current = actual,
-        }
     }
 }
 

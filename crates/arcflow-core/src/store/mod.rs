@@ -26,19 +26,6 @@ pub use writer::{StoreStats, WriteBehind, WriterConfig};
 
 use crate::error::{Error, Result};
 
-/// Opens the store `url` names: `sqlite:PATH` (the file created and
-/// migrated if needed), or `postgres://` / `postgresql://` (a PostgreSQL
-/// connection URL; `?schema=NAME` keeps arcflow's tables in that schema,
-/// created if missing; the schema is migrated at open). A database that
-/// cannot be reached is a transient [`Error::Store`], which never repeats
-/// the URL's password; anything else, a bare path included, is an
-/// [`Error::InvalidValue`] naming the accepted forms.
-///
-/// ```no_run
-/// let mut store = arcflow_core::store::open("sqlite:./arcflow.db")?;
-/// let mut shared = arcflow_core::store::open("postgres://arcflow@db:5432/arcflow?schema=tenant_a")?;
-/// # Ok::<(), arcflow_core::Error>(())
-/// ```
 /// Refuses a database whose schema a newer arcflow wrote (`version` past the
 /// `supported` one): a permanent error, the same for every backend.
 pub(crate) fn check_schema_version(version: usize, supported: usize) -> Result<()> {
@@ -62,6 +49,19 @@ pub fn shared_by_processes(url: &str) -> Result<bool> {
     }
 }
 
+/// Opens the store `url` names: `sqlite:PATH` (the file created and
+/// migrated if needed), or `postgres://` / `postgresql://` (a PostgreSQL
+/// connection URL; `?schema=NAME` keeps arcflow's tables in that schema,
+/// created if missing; the schema is migrated at open). A database that
+/// cannot be reached is a transient [`Error::Store`], which never repeats
+/// the URL's password; anything else, a bare path included, is an
+/// [`Error::InvalidValue`] naming the accepted forms.
+///
+/// ```no_run
+/// let mut store = arcflow_core::store::open("sqlite:./arcflow.db")?;
+/// let mut shared = arcflow_core::store::open("postgres://arcflow@db:5432/arcflow?schema=tenant_a")?;
+/// # Ok::<(), arcflow_core::Error>(())
+/// ```
 pub fn open(url: &str) -> Result<Box<dyn Store>> {
     open_with::<Box<dyn Store>>(url, |path| Ok(Box::new(SqliteStore::open(path)?)), |url| Ok(Box::new(PostgresStore::open(url)?)))
 }

@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::credit::{LeaseGrant, LeaseRequest};
-use super::record::{execution_status, run_status, EventRecord, Execution, Fence, LedgerEntry, RunFilter, RunRecord, Write};
-use super::schema::MIGRATIONS;
+use super::record::{EventRecord, Execution, Fence, LedgerEntry, RunFilter, RunRecord, Write};
 use super::start_keys::{StartKeyClaim, StartKeyRequest};
 use super::Store;
 use crate::error::{Error, Result};
@@ -17,9 +16,12 @@ mod credit;
 mod identity;
 mod links;
 mod locking;
+mod open;
 mod queue;
+mod rows;
 mod start_keys;
 use identity::FileIdentity;
+use rows::{execution, ledger_entry, run_record, EXECUTION_COLUMNS, RUN_COLUMNS, RUN_STATUS_FILTER};
 
 /// Milliseconds since the epoch by SQLite's clock (the machine's: every
 /// process on one file shares it): the queue's leases and the credit leases.
@@ -51,151 +53,10 @@ pub struct SqliteStore {
     lock_wait: Duration,
 }
 
-impl SqliteStore {
-    /// Opens (creating if needed) and migrates the database at `path`,
-    /// which may end in `?locking=exclusive` (default on Unix) or
-    /// `?locking=shared`: the WAL index in this process's memory, where a
-    /// read-only or vanished file cannot raise SIGBUS, or in a shared
-    /// mapping other processes use (see `locking`). A file another process
-    /// holds is `Error::StoreHeld` once the lock wait has passed.
-    pub fn open(path: &str) -> Result<Self> {
-        let (path, locking) = locking::parse(path)?;
-        let conn = match locking.vfs() {
-            None => Connection::open(path),
-            Some(vfs) => Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs),
-        }
-        .map_err(db_error)?;
-        let mut store = Self::setup(conn).map_err(|e| held(e, path))?;
-        // after setup: the file exists once the first pragma touched it
-        store.file = FileIdentity::of(path);
-        Ok(store)
-    }
-
-    fn setup(conn: Connection) -> std::result::Result<Self, OpenError> {
-        conn.busy_timeout(LOCK_WAIT)?;
-        // the database file through read/write, never a mapping (a truncated
-        // or immutable mapped file raises SIGBUS): whatever the build's default
-        conn.pragma_update(None, "mmap_size", 0)?;
-        // WAL: readers never block the writer; FULL: a commit survives power loss
-        use_wal(&conn)?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        // a batch touches pages all over the executions B-tree: keep them cached (64 MiB)
-        conn.pragma_update(None, "cache_size", -65_536)?;
-        let mut store = SqliteStore { conn, file: None, lock_wait: LOCK_WAIT };
-        store.migrate()?;
-        Ok(store)
-    }
-
-    fn migrate(&mut self) -> std::result::Result<(), OpenError> {
-        // the common case, an up-to-date file, takes no write lock
-        if schema_version(&self.conn)? == MIGRATIONS.len() {
-            return Ok(());
-        }
-        // one writer migrates: IMMEDIATE takes the write lock up front (a
-        // deferred transaction could not upgrade once another process
-        // wrote), and the version is read again under it, so a process that
-        // waited (busy timeout) sees the other's migration and runs none of it
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version = schema_version(&tx)?;
-        for sql in MIGRATIONS.iter().skip(version) {
-            tx.execute_batch(sql)?;
-        }
-        if version < MIGRATIONS.len() {
-            tx.pragma_update(None, "user_version", MIGRATIONS.len())?;
-        }
-        Ok(tx.commit()?)
-    }
-}
-
-/// Why an open failed: SQLite's own error (told apart for a held file), or ours.
-enum OpenError {
-    Sqlite(rusqlite::Error),
-    Other(Error),
-}
-
-impl From<rusqlite::Error> for OpenError {
-    fn from(e: rusqlite::Error) -> Self {
-        OpenError::Sqlite(e)
-    }
-}
-
-impl From<Error> for OpenError {
-    fn from(e: Error) -> Self {
-        OpenError::Other(e)
-    }
-}
-
-/// Still locked once the open's lock wait has passed: under WAL only an
-/// exclusive lock keeps a new connection out for that long, and only a
-/// process holding the file (`unix-excl`, or a shared-mode process while
-/// this one asks for exclusive) keeps one, so that is what the error says.
-fn held(e: OpenError, path: &str) -> Error {
-    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
-    match e {
-        OpenError::Sqlite(e) if matches!(e.sqlite_error_code(), Some(DatabaseBusy | DatabaseLocked)) => {
-            Error::StoreHeld { path: path.to_owned() }
-        }
-        OpenError::Sqlite(e) => db_error(e),
-        OpenError::Other(e) => e,
-    }
-}
-
 /// Whether other processes may open the file at `path` (its `?locking=`).
 pub(super) fn shared(path: &str) -> Result<bool> {
     Ok(locking::parse(path)?.1 == locking::Locking::Shared)
 }
-
-/// How long an open waits for another connection's lock.
-const LOCK_WAIT: Duration = Duration::from_secs(5);
-
-/// Switches a file to WAL. The switch needs the file to itself, and SQLite
-/// answers busy at once rather than call the busy handler (it may hold a
-/// read lock of its own): while another process opens the same new file,
-/// try again until it is WAL (the other may have switched it) or the
-/// usual lock wait has passed.
-fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
-    let deadline = std::time::Instant::now() + LOCK_WAIT;
-    loop {
-        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
-            Ok(_) => return Ok(()),
-            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) && std::time::Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// `user_version`, refused when a newer arcflow wrote the file.
-fn schema_version(conn: &Connection) -> Result<usize> {
-    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(db_error)?;
-    crate::store::check_schema_version(version, MIGRATIONS.len())?;
-    Ok(version)
-}
-
-fn run_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
-    Ok(RunRecord {
-        id: row.get(0)?,
-        workflow: row.get(1)?,
-        status: run_status(row.get(2)?, row.get(12)?),
-        input: row.get(3)?,
-        output: row.get(4)?,
-        error: row.get(5)?,
-        started_at: row.get(6)?,
-        ended_at: row.get(7)?,
-        account: row.get(8)?,
-        workflow_hash: row.get(9)?,
-        parent_id: row.get(10)?,
-        parent_task: row.get(11)?,
-    })
-}
-
-const RUN_COLUMNS: &str = "id, workflow, status, input, output, error, started_at, ended_at, account, workflow_hash, parent_id, parent_task, waiting_since";
-
-/// `?1`, a status as runs read (see `run_status`): `waiting` and `running`
-/// are both rows of status `running`, told apart by `waiting_since`.
-const RUN_STATUS_FILTER: &str = "(?1 IS NULL OR (status = (CASE ?1 WHEN 'waiting' THEN 'running' ELSE ?1 END)
-  AND (?1 NOT IN ('running', 'waiting') OR (waiting_since IS NOT NULL) = (?1 = 'waiting'))))";
 
 impl Store for SqliteStore {
     fn set_lock_wait(&mut self, wait: Duration) -> Result<()> {
@@ -331,7 +192,7 @@ impl Store for SqliteStore {
                  WHERE account = ?1 ORDER BY at DESC, rowid DESC LIMIT ?2",
             )
             .map_err(db_error)?;
-        let rows = stmt.query_map(params![account, limit], Self::ledger_entry).map_err(db_error)?;
+        let rows = stmt.query_map(params![account, limit], ledger_entry).map_err(db_error)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
     }
 
@@ -382,41 +243,4 @@ impl SqliteStore {
     fn immediate(&mut self) -> Result<rusqlite::Transaction<'_>> {
         self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)
     }
-
-    fn ledger_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerEntry> {
-        Ok(LedgerEntry {
-            key: r.get(0)?,
-            account: r.get(1)?,
-            amount: r.get(2)?,
-            kind: r.get(3)?,
-            run_id: r.get(4)?,
-            task: r.get(5)?,
-            item: r.get(6)?,
-            attempt: r.get(7)?,
-            at: r.get(8)?,
-        })
-    }
-}
-
-const EXECUTION_COLUMNS: &str = "run_id, task, step, item, attempt, status, payload, started_at, ended_at, jseq, input";
-
-fn execution(r: &rusqlite::Row<'_>) -> rusqlite::Result<Execution> {
-    Ok(Execution {
-        run_id: r.get::<_, String>(0)?.into(),
-        task: r.get::<_, String>(1)?.into(),
-        step: r.get(2)?,
-        item: r.get(3)?,
-        attempt: r.get(4)?,
-        status: {
-            let text: String = r.get(5)?;
-            execution_status(&text).ok_or_else(|| {
-                rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, format!("unknown execution status {text:?}").into())
-            })?
-        },
-        payload: r.get(6)?,
-        started_at: r.get(7)?,
-        ended_at: r.get(8)?,
-        jseq: r.get::<_, i64>(9)? as u64,
-        input: r.get(10)?,
-    })
 }

@@ -2,7 +2,7 @@
 //! runs unchanged (`contract_tests!(open)` makes one `#[test]` per rule).
 //! These are the rules the engine relies on; nothing here may depend on
 //! how one backend keeps its data (backend-specific checks live beside the
-//! backend, e.g. `tests/store.rs`).
+//! backend, e.g. `tests/store/`).
 
 use arcflow_core::store::{EventRecord, Execution, LedgerKey, LedgerWrite, RunFilter, Store, Write};
 

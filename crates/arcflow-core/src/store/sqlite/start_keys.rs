@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{db_error, run_record, SqliteStore, RUN_COLUMNS};
+use super::rows::{run_record, RUN_COLUMNS};
+use super::{db_error, SqliteStore};
 use crate::error::Result;
 use crate::store::start_keys::{StartKeyClaim, StartKeyRequest, CLAIM_LOCK_WAIT_MS};
 

@@ -16,7 +16,8 @@
 
 use std::time::Instant;
 
-use super::{apply_retrying, committed, rejected, Shared};
+use super::flush::{apply_retrying, committed, rejected};
+use super::Shared;
 use crate::error::Error;
 use crate::store::{Fence, Store, Write};
 
@@ -57,7 +58,7 @@ fn apply_units(shared: &Shared, store: &mut dyn Store, batch: &[Write], fences: 
 }
 
 /// Cuts the coalesced batch (`len` writes, from `n` queued after sequence
-/// number `base`; `merged` as [`super::coalesce`] answered) into units.
+/// number `base`; `merged` as [`super::batch::coalesce`] answered) into units.
 pub(super) fn units(shared: &Shared, len: usize, n: usize, base: u64, merged: &[(usize, usize)]) -> Vec<Unit> {
     // the queued writes each survivor stands for, and where it was queued
     let mut stands_for = vec![1u64; n];
