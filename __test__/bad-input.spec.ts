@@ -1,6 +1,9 @@
 import test from 'ava'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
-import { compile, ExpressionError, InternalError, ValueError, WorkflowContext } from '../lib/index'
+import { compile, Engine, ExpressionError, InternalError, RunFailedError, ValueError, WorkflowContext } from '../lib/index'
 import { native } from '../lib/binding'
 
 function nested(depth: number): unknown {
@@ -125,4 +128,16 @@ test('a panic in native code becomes an InternalError, and the process goes on',
   t.is((error as InternalError).code, 'ARCFLOW_INTERNAL')
   t.regex((error as Error).message, /panic in native code: deliberate panic/)
   t.is(new WorkflowContext({ input: 2 }).render('{{ input * 2 }}'), 4)
+})
+
+test("an item's result that cannot be workflow data fails its task with an error naming the item, in memory and batched", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bad-item-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  for (const engine of [new Engine(), new Engine({ store: `sqlite:${join(dir, 'bad.db')}`, durability: 'batched' })]) {
+    engine.action('make', async (n: number) => (n === 2 ? 1n : n))
+    const wf = engine.workflow({ name: 'bad', tasks: { each: { action: 'make', with: { items: '{{ range(4) }}', concurrency: 1 }, input: '{{ item }}' } } })
+    const error = await t.throwsAsync(engine.run(wf), { instanceOf: RunFailedError })
+    t.regex(error?.failure.message ?? '', /^result of item 2 of task 'each' cannot be workflow data: .*BigInt.*\(convert BigInt values to strings or numbers\)/)
+    await engine.close()
+  }
 })

@@ -23,28 +23,35 @@ export const MAX_DEPTH = 100
  * A value as JSON text for the core; a {@link ValueError} naming `what`
  * for one that cannot be workflow data. `depth`: the nesting it may use
  * (less than {@link MAX_DEPTH} for a value that will sit inside a list).
+ * `item` (0 or more): the value is that item's result, and `what` names
+ * its task; the error's text is made only then (not once per item).
  *
  * @example
  * encode({ a: [1] }, 'result') // '{"a":[1]}'
  * encode('\uD800', 'result')   // throws ValueError: ... lone UTF-16 surrogate
+ * encode(1n, "task 'fetch'", MAX_DEPTH, 3) // throws ValueError: result of item 3 of task 'fetch' cannot be workflow data: ...
  */
-export function encode(value: unknown, what: string, depth = MAX_DEPTH): string {
+export function encode(value: unknown, what: string, depth = MAX_DEPTH, item = -1): string {
   let text: string | undefined
   try {
     text = JSON.stringify(value)
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error)
     const hint = typeof value === 'bigint' || /BigInt/i.test(reason) ? ' (convert BigInt values to strings or numbers)' : ''
-    throw new ValueError(`${what} cannot be workflow data: ${reason}${hint}`, { cause: error })
+    throw new ValueError(`${described(what, item)} cannot be workflow data: ${reason}${hint}`, { cause: error })
   }
   if (text === undefined) return 'null'
   // each level takes two brackets: shorter text cannot be too deep
-  if (text.length > 2 * depth && nestedDeeper(text, depth)) throw new ValueError(`${what} cannot be workflow data: it is nested deeper than ${depth} levels`)
+  if (text.length > 2 * depth && nestedDeeper(text, depth)) throw new ValueError(`${described(what, item)} cannot be workflow data: it is nested deeper than ${depth} levels`)
   // JSON.stringify writes a lone surrogate as an escape, and only those in that range
   if (text.includes('\\ud') && LONE_SURROGATE.test(text)) {
-    throw new ValueError(`${what} cannot be workflow data: a string holds a lone UTF-16 surrogate (not valid Unicode; use String.prototype.toWellFormed)`)
+    throw new ValueError(`${described(what, item)} cannot be workflow data: a string holds a lone UTF-16 surrogate (not valid Unicode; use String.prototype.toWellFormed)`)
   }
   return text
+}
+
+function described(what: string, item: number): string {
+  return item < 0 ? what : `result of item ${item} of ${what}`
 }
 
 /** A string that is valid Unicode (no lone UTF-16 surrogate, which a database could only store as U+FFFD). */
@@ -61,7 +68,7 @@ export function wellFormed(text: string): boolean {
  * validated(3, 'result')        // undefined (nothing to write)
  * validated({ a: 1 }, 'result') // '{"a":1}'
  */
-export function validated(value: unknown, what: string, depth = MAX_DEPTH): string | undefined {
+export function validated(value: unknown, what: string, depth = MAX_DEPTH, item = -1): string | undefined {
   switch (typeof value) {
     case 'number':
     case 'boolean':
@@ -73,7 +80,7 @@ export function validated(value: unknown, what: string, depth = MAX_DEPTH): stri
     case 'object':
       if (value === null) return undefined
   }
-  return encode(value, what, depth)
+  return encode(value, what, depth, item)
 }
 
 /** An escape `\uD800`-`\uDFFF` (an odd run of backslashes before the `u`). */

@@ -3,9 +3,11 @@
  * late replays from the start), handed to each consumer as it asks. The
  * run never waits for a consumer, and a slow consumer loses nothing: it
  * reads the run's history at its own pace. Memory is bounded by the run
- * (about one event per task, attempt and item), and freed with the run.
+ * (about one event per task, attempt and item), and freed with the run;
+ * items' events are kept as numbers (see item-events.ts).
  */
 import type { Failure } from './failure'
+import { ItemEvents, type ItemStatus } from './item-events'
 
 /** What every event has. */
 export interface EventBase {
@@ -127,7 +129,14 @@ export function isTaskEvent(event: RunEvent): event is TaskEvent {
 type Waiter = () => void
 
 export class EventLog {
-  readonly #events: RunEvent[] = []
+  /**
+   * Events, in order; a number `n` stands for the item events of `#items`
+   * from the previous number's up to row `n` (a run of them is one entry:
+   * the array grows with the run's other events only).
+   */
+  readonly #events: Array<RunEvent | number> = []
+  /** Items' events (made on first use). */
+  #items: ItemEvents | undefined
   #closed = false
   #waiters: Waiter[] = []
   readonly #listeners: Array<(event: RunEvent) => void>
@@ -146,12 +155,40 @@ export class EventLog {
     this.#parent?.record(event)
   }
 
+  /**
+   * An item's `item.started` (`status` undefined) or `item.completed`,
+   * stamped now: kept as numbers, made an object only for listeners.
+   */
+  pushItem(runId: string, task: string, attempt: number, index: number, status?: ItemStatus): void {
+    const time = Date.now()
+    const row = this.#addItem(runId, time, task, attempt, index, status)
+    if (this.#listeners.length > 0) this.#notify(this.#items!.at(row))
+    this.#wake()
+    this.#parent?.recordItem(runId, time, task, attempt, index, status)
+  }
+
   /** A descendant's event: kept and passed up, not told to listeners (its own log told them). */
   record(event: RunEvent): void {
     if (this.#closed) return
     this.#events.push(event)
     this.#wake()
     this.#parent?.record(event)
+  }
+
+  /** A descendant's item event (see `pushItem`). */
+  recordItem(runId: string, time: number, task: string, attempt: number, index: number, status: ItemStatus | undefined): void {
+    if (this.#closed) return
+    this.#addItem(runId, time, task, attempt, index, status)
+    this.#wake()
+    this.#parent?.recordItem(runId, time, task, attempt, index, status)
+  }
+
+  #addItem(runId: string, time: number, task: string, attempt: number, index: number, status: ItemStatus | undefined): number {
+    const row = (this.#items ??= new ItemEvents()).add(runId, time, task, attempt, index, status)
+    const last = this.#events.length - 1
+    if (last >= 0 && typeof this.#events[last] === 'number') this.#events[last] = row + 1
+    else this.#events.push(row + 1)
+    return row
   }
 
   #notify(event: RunEvent): void {
@@ -164,9 +201,17 @@ export class EventLog {
     }
   }
 
-  /** Every event so far (the log's own array: read, do not change). */
+  /** Every event so far (the log's own array when it holds no item's: read, do not change). */
   all(): readonly RunEvent[] {
-    return this.#events
+    const items = this.#items
+    if (items === undefined) return this.#events as RunEvent[]
+    const all: RunEvent[] = []
+    let row = 0
+    for (const e of this.#events) {
+      if (typeof e !== 'number') all.push(e)
+      else while (row < e) all.push(items.at(row++))
+    }
+    return all
   }
 
   close(): void {
@@ -184,8 +229,18 @@ export class EventLog {
   /** Every event from the start of the run, then each new one until the run ends. */
   async *iterate(): AsyncGenerator<RunEvent, void, undefined> {
     let next = 0
+    let row = 0
     for (;;) {
-      while (next < this.#events.length) yield this.#events[next++]
+      // each step reads the log afresh: it may have grown while the consumer held an event
+      while (next < this.#events.length) {
+        const e = this.#events[next]!
+        if (typeof e !== 'number') {
+          next++
+          yield e
+        } else if (row < e) yield this.#items!.at(row++)
+        else if (next < this.#events.length - 1) next++
+        else break // the last run of item events, which may go on
+      }
       if (this.#closed) return
       await new Promise<void>((resolve) => this.#waiters.push(resolve))
     }

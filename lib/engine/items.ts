@@ -13,7 +13,7 @@ import { toFailure, type Failure } from './failure'
 import { STATUS_CODE, STATUS_NAME, StatusCode, unit, type InputKind } from './protocol'
 import { LinkedSignal } from './signals'
 import type { TaskHost, TaskOutcome } from './task-host'
-import { encode } from '../values'
+import { encode, MAX_DEPTH } from '../values'
 
 /**
  * Items started without a turn of the event loop: then the pump yields
@@ -64,12 +64,15 @@ export class Items {
   readonly #signal = new LinkedSignal()
   /** Metered durable runs: an item's reservation and reported charge, settled with its journal write. */
   itemCharge: [number, number] | undefined
+  /** The items' task, as an item's result error names it (see `encode`): made once, not per item. */
+  readonly what: string
 
   constructor(owner: ItemsOwner, batch: number, list: unknown[], resumed: Array<[number, number, number, unknown, number | null]> | null | undefined) {
     this.#owner = owner
     this.#batch = batch
     this.list = list
     this.#results = new Array(list.length)
+    this.what = `task '${owner.task.name}'`
     // in (item, attempt) order: an item's last attempt is what stays
     if (resumed) this.#resumed = new Map(resumed.map(([index, attempt, status, payload, failed]) => [index, [attempt, status, payload, failed]]))
   }
@@ -94,8 +97,7 @@ export class Items {
       const index = this.#next++
       if (this.#resumed !== undefined && this.#resumeItem(index)) continue
       this.#inFlight++
-      // literals with every field at once: one object shape per event type
-      owner.host.emit({ type: 'item.started', runId: owner.host.id, time: Date.now(), task: owner.task.name, attempt: 1, index })
+      owner.host.emitItem(owner.task.name, 1, index)
       let offset = (index - this.#inputsFrom) * 2
       if (offset < 0 || offset >= this.#inputs.length) {
         if (!this.#fetchInputs(index, chunkSize(concurrency))) return
@@ -131,7 +133,7 @@ export class Items {
     const owner = this.#owner
     if (status === StatusCode.Retrying) {
       this.#inFlight++
-      owner.host.emit({ type: 'item.started', runId: owner.host.id, time: Date.now(), task: owner.task.name, attempt: attempt + 1, index })
+      owner.host.emitItem(owner.task.name, attempt + 1, index)
       owner.retryDue(attempt, index, failed)
       return true
     }
@@ -183,7 +185,7 @@ export class Items {
     this.#inFlight--
     if (status === 'succeeded') this.#results[index] = value
     else if (owner.task.continueOnError) this.#results[index] = { error: value }
-    owner.host.emit({ type: 'item.completed', runId: owner.host.id, time: Date.now(), task: owner.task.name, attempt, index, status })
+    owner.host.emitItem(owner.task.name, attempt, index, status)
     if (status !== 'succeeded' && !owner.task.continueOnError) {
       this.stopped = true
       this.#signal.abort(new Error(`item ${index} of task '${owner.task.name}' failed`))
@@ -206,7 +208,7 @@ export class Items {
     const execution = unit(owner.task.index, owner.step, attempt)
     let payload: string
     try {
-      payload = written ?? (status === 'succeeded' ? encode(value, `result of item ${index} of task '${owner.task.name}'`) : JSON.stringify(value))
+      payload = written ?? (status === 'succeeded' ? encode(value, this.what, MAX_DEPTH, index) : JSON.stringify(value))
     } catch (error) {
       // the item ran: billed as in memory, where the same result fails the task later
       if (charge) native.meterSettle(host.handle, execution, index, StatusCode.Succeeded, charge[0], charge[1])

@@ -190,6 +190,12 @@ export abstract class RunLifecycle {
     journalEvent(this, event)
   }
 
+  /** @internal */
+  emitItem(task: string, attempt: number, index: number, status?: 'succeeded' | 'failed' | 'timed_out'): void {
+    // not journaled: the item's execution row says it (see journal-events.ts)
+    this.eventLog.pushItem(this.id, task, attempt, index, status)
+  }
+
   /** @internal An event of the run itself (not journaled), stamped with its id and time. */
   protected pushEvent(event: NewEvent): void {
     // stamped in place: a spread with extra keys is a slow path in V8

@@ -41,6 +41,8 @@ export interface TaskHost {
   /** The run has not ended. */
   live(): boolean
   emit(event: RunEvent): void
+  /** An item's `item.started` (`status` undefined) or `item.completed` event (kept compactly: see item-events.ts). */
+  emitItem(task: string, attempt: number, index: number, status?: 'succeeded' | 'failed' | 'timed_out'): void
   taskDone(activation: Activation, outcome: TaskOutcome): void
   /** The run journals its executions to a store. */
   readonly durable: boolean

@@ -250,7 +250,7 @@ export class TaskRun implements Activation, AttemptOwner, ItemsOwner {
       try {
         // an item's result sits one level down, in the task's list (checked
         // without writing it out where that is certain: the list is written later)
-        payload = index < 0 ? (attempt.payload ?? encode(value, `result of task '${this.task.name}'`)) : validated(value, `result of item ${index} of task '${this.task.name}'`, MAX_DEPTH - 1)
+        payload = index < 0 ? (attempt.payload ?? encode(value, `result of task '${this.task.name}'`)) : validated(value, this.#items!.what, MAX_DEPTH - 1, index)
       } catch (error) {
         status = 'failed'
         value = error
