@@ -100,9 +100,13 @@ test('Run and WorkflowDefinition internals are left out of the built .d.ts', (t)
   const dist = published()
   // names in the prose of doc comments ("while the run is live") are not members
   const code = (file: string): string => readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '')
-  const run = code(join(dist, 'engine', 'run.d.ts'))
-  const runClass = run.slice(run.indexOf('declare class Run'))
-  for (const member of ['emit', 'taskDone', 'handle', 'crossings', 'accepting', 'live', 'track', 'untrack', 'history', 'durable', 'meter', 'waitForStore', 'insufficientBalance', 'constructor', 'TaskHost']) {
+  // the Run class and the layers it extends (run-lifecycle.ts, run-steps.ts)
+  const runClass = ['run', 'run-steps', 'run-lifecycle'].map((file) => {
+    const text = code(join(dist, 'engine', `${file}.d.ts`))
+    return text.slice(text.search(/declare (abstract )?class Run/))
+  }).join('\n')
+  t.regex(runClass, /class RunLifecycle/, 'the base layer is read too')
+  for (const member of ['emit', 'taskDone', 'handle', 'crossings', 'accepting', 'live', 'track', 'untrack', 'history', 'durable', 'meter', 'waitForStore', 'insufficientBalance', 'constructor', 'TaskHost', 'eventLog', 'runStatus', 'store', 'timer', 'timers', 'actions', 'emitItem', 'ending', 'follow', 'maybeFinish', 'active', 'queueSide']) {
     t.false(new RegExp(`\\b${member}\\b`).test(runClass), `Run's .d.ts mentions ${member}`)
   }
   const model = code(join(dist, 'workflow', 'model.d.ts'))

@@ -57,6 +57,7 @@ export type { Enqueued, EnqueueOptions, ResultOptions, WorkOptions } from './que
 export type { CancelOutcome } from './queue/cancel'
 export { Run, RunFailedError, RunStoppedError } from './engine/run'
 export type { CancelPolicy, Durability, RunStats, RunStatus } from './engine/run'
+export type { RunView } from './engine/run-lifecycle'
 export type { ExecutionStatus } from './engine/run-types'
 export type { Action, ActionContext } from './engine/attempt'
 export { builtinActions, BUILTIN_ACTION_NAMES } from './actions'

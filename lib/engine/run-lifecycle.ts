@@ -9,6 +9,8 @@
  * are `protected` (not `#private`) for that reason: the layers above read
  * them directly.
  */
+import { inspect, type InspectOptions } from 'node:util'
+
 import { native } from '../binding'
 import type { WorkflowDefinition } from '../workflow/model'
 import type { DurableStore } from '../store/store'
@@ -29,6 +31,16 @@ import type { ChildRun } from './subflows'
 
 /** A live child run, as its parent's end and abandonment reach it. */
 type LiveChild = ChildRun & Pick<RunLifecycle, 'cancel' | 'abandon'>
+
+/** A run as `JSON.stringify` and `console.log` show it. */
+export interface RunView {
+  id: string
+  workflow: string
+  status: RunStatus
+  /** A sub-workflow's parent run and task. */
+  parentId?: string
+  parentTask?: string
+}
 
 /** Handles of live runs in the native registry (per thread, like the registry). */
 let nextHandle = 0
@@ -129,6 +141,25 @@ export abstract class RunLifecycle {
     if (this.unsettled) return 'running'
     if (this.runStatus === 'running' && this.waits?.allParked(this.active)) return 'waiting'
     return this.runStatus
+  }
+
+  /**
+   * What `JSON.stringify(run)` gives: the run, not the engine's bookkeeping
+   * (the Run's layers share their fields as plain properties, which would
+   * otherwise show, the store and timers among them).
+   */
+  toJSON(): RunView {
+    const view: RunView = { id: this.id, workflow: this.workflow.name, status: this.status }
+    if (this.parentId !== undefined) {
+      view.parentId = this.parentId
+      view.parentTask = this.parentTask
+    }
+    return view
+  }
+
+  /** @internal What `console.log(run)` prints: the same view. */
+  [inspect.custom](_depth: number, options: InspectOptions): string {
+    return `Run ${inspect(this.toJSON(), options)}`
   }
 
   /** @internal */
