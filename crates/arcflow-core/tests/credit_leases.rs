@@ -301,11 +301,11 @@ fn sqlite_a_block_whose_renewal_is_late_is_not_spent() {
 /// account holds reports 0, never below, and so does each refusal.
 /// Regression: the first of 700 refused runs on PostgreSQL reported a
 /// balance of -36 (twelve others' waits of 3 deducted).
-#[test]
-fn sqlite_waiting_reservations_never_report_a_balance_below_the_overdraft() {
-    let url = sqlite_url("waits");
+fn waiting_reservations_never_report_a_balance_below_the_overdraft(overdraft: i64) {
+    let url = sqlite_url(&format!("waits-{overdraft}"));
     fund(&url, "acme", 10);
-    let (writer, meter) = worker(&url, quick());
+    let writer = writer(&url);
+    let meter = Meter::leasing(Arc::clone(&writer), overdraft, store::open(&url).unwrap(), quick()).unwrap();
     let id = meter.resolve("acme", Some(&mut *store::open(&url).unwrap())).unwrap().unwrap();
     let path = url.trim_start_matches("sqlite:").split('?').next().unwrap().to_owned();
     let lock = rusqlite::Connection::open(&path).unwrap();
@@ -316,7 +316,7 @@ fn sqlite_waiting_reservations_never_report_a_balance_below_the_overdraft() {
             other => panic!("nothing is leased yet, the reservation waits: {other:?}"),
         })
         .collect();
-    assert_eq!(meter.balance_of(id).unwrap(), 0, "20 waiting on 10 credits: the balance reads 0");
+    assert_eq!(meter.balance_of(id).unwrap(), -overdraft, "20 waiting on 10 credits: the balance reads the overdraft's floor");
     lock.execute_batch("COMMIT").unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut states = vec![CreditWait::Waiting; tickets.len()];
@@ -324,16 +324,27 @@ fn sqlite_waiting_reservations_never_report_a_balance_below_the_overdraft() {
         for (state, &ticket) in states.iter_mut().zip(&tickets) {
             if *state == CreditWait::Waiting {
                 *state = meter.credit_wait(id, ticket).unwrap();
-                assert!(meter.balance_of(id).unwrap() >= 0, "a settle never reports a balance below 0");
+                assert!(meter.balance_of(id).unwrap() >= -overdraft, "a settle never reports a balance below the overdraft");
             }
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    assert_eq!(states.iter().filter(|s| **s == CreditWait::Covered).count(), 10, "exactly what the account holds is covered");
-    assert_eq!(states.iter().filter(|s| **s == CreditWait::Refused).count(), 10);
-    assert_eq!(meter.balance_of(id).unwrap(), 0);
-    meter.release(id, 10).unwrap();
+    let covered = (10 + overdraft) as usize;
+    assert_eq!(states.iter().filter(|s| **s == CreditWait::Covered).count(), covered, "exactly what the account and its overdraft hold is covered");
+    assert_eq!(states.iter().filter(|s| **s == CreditWait::Refused).count(), 20 - covered);
+    assert_eq!(meter.balance_of(id).unwrap(), -overdraft);
+    meter.release(id, covered as i64).unwrap();
     meter.close(Duration::from_secs(5)).unwrap();
     writer.close();
     assert_eq!(totals(&url, "acme"), (10, 10, 0, 0), "nothing was charged, every lease is back");
+}
+
+#[test]
+fn sqlite_waiting_reservations_never_report_a_balance_below_0() {
+    waiting_reservations_never_report_a_balance_below_the_overdraft(0);
+}
+
+#[test]
+fn sqlite_waiting_reservations_never_report_a_balance_below_an_overdraft_of_5() {
+    waiting_reservations_never_report_a_balance_below_the_overdraft(5);
 }

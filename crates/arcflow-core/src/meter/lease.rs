@@ -31,7 +31,9 @@
 //! What a balance means here: the database's balance plus every other
 //! process's unspent lease, as read at this meter's last database call
 //! (each renewal at least), plus its own credits since, plus its own local
-//! block (which has its open reservations taken out).
+//! block (which has its open reservations taken out), less the
+//! reservations waiting for a lease as far as they can be covered (it does
+//! not go below `-overdraft` for them: those past it will be refused).
 //!
 //! What a crash does: money is never created, and none is lost for good.
 //! The database always holds `balance + Σ leases = Σ ledger`; a process
