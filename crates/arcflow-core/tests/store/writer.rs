@@ -11,14 +11,15 @@ use arcflow_core::store::{Execution, RunFilter, RunRecord, SqliteStore, Store, W
 
 use super::{started, task, temp_db};
 
+/// A write-behind thread on the SQLite file `path`, flushing every `flush_interval`.
+fn sqlite_writer(path: &str, flush_interval: Duration) -> WriteBehind {
+    WriteBehind::start(Box::new(SqliteStore::open(path).unwrap()), WriterConfig { flush_interval, ..WriterConfig::default() }).unwrap()
+}
+
 #[test]
 fn close_commits_everything_queued() {
     let path = temp_db("close");
-    let writer = WriteBehind::start(
-        Box::new(SqliteStore::open(&path).unwrap()),
-        WriterConfig { flush_interval: Duration::from_secs(60), ..WriterConfig::default() },
-    )
-    .unwrap();
+    let writer = sqlite_writer(&path, Duration::from_secs(60));
     writer.enqueue([started("r")]).unwrap();
     for step in 0..25_000 {
         writer.enqueue([task("r", step, 1)]).unwrap();
@@ -142,11 +143,7 @@ fn a_full_queue_asks_the_caller_to_wait() {
 #[test]
 fn a_locked_database_delays_writes_until_the_lock_is_released() {
     let path = temp_db("locked");
-    let writer = WriteBehind::start(
-        Box::new(SqliteStore::open(&path).unwrap()),
-        WriterConfig { flush_interval: Duration::from_millis(5), ..WriterConfig::default() },
-    )
-    .unwrap();
+    let writer = sqlite_writer(&path, Duration::from_millis(5));
     let other = rusqlite::Connection::open(&path).unwrap();
     other.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let (seq, _) = writer.enqueue([started("r")]).unwrap();
@@ -224,7 +221,7 @@ fn a_durable_meter_knows_its_own_credit_keys_before_they_commit() {
     let path = temp_db("credit-keys");
     let other = rusqlite::Connection::open(&path).unwrap();
     let writer = Arc::new(
-        WriteBehind::start(Box::new(SqliteStore::open(&path).unwrap()), WriterConfig { flush_interval: Duration::from_millis(5), ..WriterConfig::default() }).unwrap(),
+        sqlite_writer(&path, Duration::from_millis(5)),
     );
     let mut reader = SqliteStore::open(&path).unwrap();
     // the credit cannot commit while another connection holds the write lock
